@@ -1,0 +1,32 @@
+# Haven developer entry points. Everything bootstraps itself: venv, packages, broker, store.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## up: start broker (if needed), SecantusDB and the three services in the foreground
+up: $(STAMP)
+	exec $(PY) -m tools.devstack
+
+## test: the whole test suite against the real broker and a fresh in-memory store
+test: $(STAMP)
+	$(PY) -m tools.broker
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .haven-data

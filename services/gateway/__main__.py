@@ -1,0 +1,5 @@
+"""Run the gateway: `python -m services.gateway`."""
+
+from services.gateway.app import main
+
+main()

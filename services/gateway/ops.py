@@ -1,0 +1,38 @@
+"""Operator-only routes on the gateway's internal ops port."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from aiohttp import web
+
+from shared.events import OpsProbed, ProbeData, derive_event_id
+from shared.lifecycle import bus_key, readiness
+from shared.logging import current_correlation_id
+from shared.ops import ops_app
+
+log = structlog.get_logger(__name__)
+
+
+def create_ops_app(main: web.Application) -> web.Application:
+    """Health and metrics of the public app, plus the bus probe."""
+
+    async def check() -> dict[str, bool]:
+        return await readiness(main)
+
+    async def probe(_: web.Request) -> web.Response:
+        probe_id = uuid.uuid4().hex
+        event_id = derive_event_id("ops.probed", probe_id)
+        event = OpsProbed(
+            event_id=event_id,
+            correlation_id=current_correlation_id(),
+            data=ProbeData(probe_id=probe_id),
+        )
+        await main[bus_key].publish_event(event, event_type=event.type, event_id=event_id)
+        log.info("probe_published", probe_id=probe_id)
+        return web.json_response({"probe_id": probe_id, "event_id": event_id}, status=202)
+
+    app = ops_app(check)
+    app.router.add_post("/ops/probe", probe)
+    return app

@@ -1,0 +1,5 @@
+"""Run the messaging service: `python -m services.messaging`."""
+
+from services.messaging.app import main
+
+main()

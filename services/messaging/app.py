@@ -1,0 +1,27 @@
+"""Composition root of the messaging service."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.messaging.consumers import start_consumers
+from services.messaging.repository import INDEXES
+from shared.lifecycle import service_app
+from shared.logging import configure_logging
+from shared.runner import run
+from shared.settings import MessagingSettings, load_settings
+
+SERVICE = "messaging"
+
+
+def create_app(settings: MessagingSettings) -> web.Application:
+    return service_app(settings, SERVICE, INDEXES, start_consumers(settings), serve_metrics=True)
+
+
+def main() -> None:
+    settings = load_settings(MessagingSettings)
+    configure_logging(SERVICE, settings.log_level)
+    run(
+        [(create_app(settings), settings.host, settings.messaging_port)],
+        settings.shutdown_grace_seconds,
+    )

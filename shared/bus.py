@@ -1,0 +1,245 @@
+"""aio-pika façade: one robust connection, confirmed publishing, structured consumption."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import aiormq
+import pydantic
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
+
+from shared import topology as topo
+from shared.errors import PermanentFailure, TransientFailure, Unavailable, Unroutable
+from shared.logging import correlation, current_correlation_id
+from shared.metrics import BUS_CONSUMED, BUS_PUBLISHED
+
+log = structlog.get_logger(__name__)
+
+SCHEMA_VERSION = 1
+PUBLISH_TIMEOUT = 5.0
+UNEXPECTED_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a consumer sees of an AMQP message: no aio-pika types leak past this module."""
+
+    body: bytes
+    routing_key: str
+    message_id: str | None
+    correlation_id: str | None
+    headers: dict[str, Any]
+    redelivered: bool
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Bus:
+    """The service's only path to RabbitMQ."""
+
+    def __init__(self, url: str, topology: topo.Topology, service: str) -> None:
+        self._url = url
+        self.topology = topology
+        self._service = service
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._channels: list[AbstractChannel] = []
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self.declared = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        connection = self._connection
+        return (
+            self.declared.is_set()
+            and connection is not None
+            and connection.connected.is_set()
+            and not connection.is_closed
+            and all(not channel.is_closed for channel in self._channels)
+        )
+
+    async def start(self) -> None:
+        """Connect (retrying until the broker answers) and declare the topology."""
+        self._connection = await aio_pika.connect_robust(
+            self._url,
+            fail_fast=False,
+            reconnect_interval=1.0,
+            client_properties={"connection_name": self._service},
+        )
+        self._connection.reconnect_callbacks.add(self._on_reconnect)
+        self._connection.close_callbacks.add(self._on_close)
+        quorum = topo.broker_supports_quorum(self._connection)
+        self.topology = dataclasses.replace(self.topology, quorum=quorum)
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        self._exchanges = await topo.declare(self._publish_channel, self.topology)
+        self.declared.set()
+        log.info("bus_ready", quorum=quorum)
+
+    def _on_reconnect(self, *_: object) -> None:
+        log.info("bus_reconnected")
+
+    def _on_close(self, *_: object) -> None:
+        if not self._closing:
+            log.warning("bus_connection_lost")
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        message_type: str,
+        mandatory: bool = True,
+        persistent: bool = True,
+        timeout: float = PUBLISH_TIMEOUT,
+    ) -> None:
+        """Publish and wait for the broker's confirm; Unavailable if none comes in time."""
+        if not self.ready or exchange not in self._exchanges:
+            raise Unavailable("broker not connected")
+        message = aio_pika.Message(
+            body,
+            content_type="application/json",
+            message_id=message_id,
+            correlation_id=current_correlation_id(),
+            type=message_type,
+            headers={"version": SCHEMA_VERSION},
+            delivery_mode=(
+                aio_pika.DeliveryMode.PERSISTENT
+                if persistent
+                else aio_pika.DeliveryMode.NOT_PERSISTENT
+            ),
+        )
+        try:
+            result = await self._exchanges[exchange].publish(
+                message, routing_key, mandatory=mandatory, timeout=timeout
+            )
+        except (TimeoutError, aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError) as error:
+            raise Unavailable(f"publish not confirmed: {type(error).__name__}") from error
+        if isinstance(result, aiormq.abc.DeliveredMessage):
+            raise Unroutable(routing_key)
+        BUS_PUBLISHED.labels(exchange=exchange.removeprefix(self.topology.namespace)).inc()
+
+    async def publish_event(
+        self, event: pydantic.BaseModel, *, event_type: str, event_id: str
+    ) -> None:
+        await self.publish(
+            self.topology.events,
+            event_type,
+            event.model_dump_json().encode(),
+            message_id=event_id,
+            message_type=event_type,
+            mandatory=False,
+        )
+
+    async def consume(self, queue_name: str, handler: Handler, *, prefetch: int = 32) -> None:
+        """Consume a declared queue on its own channel; see `_process` for ack semantics."""
+        assert self._connection is not None, "start() first"
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        self._channels.append(channel)
+        spec = next(q for q in topo.queue_specs(self.topology) if q.name == queue_name)
+        # Declared (not merely looked up) on this channel, so a robust reconnect restores it
+        # together with the consumer.
+        queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await self._process(queue_name, message, handler)
+
+        tag = await queue.consume(on_message)
+        self._consumers.append((queue, tag))
+
+    async def _process(
+        self, queue: str, message: AbstractIncomingMessage, handler: Handler
+    ) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        delivery = Delivery(
+            body=message.body,
+            routing_key=message.routing_key or "",
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            headers=dict(message.headers or {}),
+            redelivered=bool(message.redelivered),
+        )
+        label = queue.removeprefix(self.topology.namespace)
+        try:
+            with correlation(delivery.correlation_id):
+                outcome = await self._run_handler(handler, delivery)
+            if outcome == "ack":
+                await message.ack()
+            elif outcome == "dead":
+                await message.reject(requeue=False)
+            BUS_CONSUMED.labels(queue=label, outcome=outcome).inc()
+        except aio_pika.exceptions.AMQPError:
+            # The channel is gone: the broker redelivers the unacked message to someone.
+            log.warning("bus_ack_lost", queue=label)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _run_handler(self, handler: Handler, delivery: Delivery) -> str:
+        """Run until done: transient errors retry forever, bugs a few times, bad input never."""
+        delay, unexpected = 0.2, 0
+        while True:
+            try:
+                await handler(delivery)
+            except (PermanentFailure, pydantic.ValidationError) as error:
+                log.error(
+                    "message_dead_lettered",
+                    routing_key=delivery.routing_key,
+                    reason=type(error).__name__,
+                    detail=str(error)[:300],
+                )
+                return "dead"
+            except (TransientFailure, ConnectionFailure, ExecutionTimeout, Unavailable) as error:
+                log.warning("handler_retry_transient", reason=type(error).__name__, delay=delay)
+            except OperationFailure as error:
+                unexpected += 1
+                log.error("handler_database_error", code=error.code, attempt=unexpected)
+            except Exception:
+                unexpected += 1
+                log.exception("handler_failed", attempt=unexpected)
+            else:
+                return "ack"
+            if unexpected >= UNEXPECTED_ATTEMPTS:
+                return "dead"
+            if self._closing:
+                return "abandoned"  # left unacked: the broker redelivers after we close
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def close(self, grace: float) -> None:
+        """Stop taking work, let in-flight handlers finish, then close the connection."""
+        self._closing = True
+        for queue, tag in self._consumers:
+            try:
+                await queue.cancel(tag, timeout=2)
+            except (TimeoutError, aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError):
+                log.warning("bus_cancel_failed", queue=queue.name)
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=grace)
+        except TimeoutError:
+            log.warning("bus_shutdown_in_flight_abandoned", in_flight=self._in_flight)
+        if self._connection is not None:
+            await self._connection.close()

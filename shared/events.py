@@ -1,0 +1,105 @@
+"""Versioned events on `haven.events`: one envelope shape, one decoder for every type."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Schema(BaseModel):
+    """Shared config: immutable, tolerant of fields added by newer producers."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def derive_event_id(event_type: str, key: str) -> str:
+    """Deterministic id, so a re-published event dedupes downstream."""
+    return hashlib.blake2b(f"{event_type}\x00{key}".encode(), digest_size=16).hexdigest()
+
+
+class EventBase(Schema):
+    event_id: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    correlation_id: str | None = None
+
+
+class ProbeData(Schema):
+    probe_id: str
+    requested_by: str = "operator"
+
+
+class OpsProbed(EventBase):
+    """A synthetic event that proves the bus path from the gateway to every consumer."""
+
+    type: Literal["ops.probed"] = "ops.probed"
+    data: ProbeData
+
+
+class RelationshipData(Schema):
+    conversation_id: str
+    coach_account_id: str
+    client_account_id: str
+
+
+class RelationshipCreated(EventBase):
+    type: Literal["relationship.created"] = "relationship.created"
+    data: RelationshipData
+
+
+class RelationshipEndedData(Schema):
+    conversation_id: str
+    ended_by: str
+
+
+class RelationshipEnded(EventBase):
+    type: Literal["relationship.ended"] = "relationship.ended"
+    data: RelationshipEndedData
+
+
+class DeviceData(Schema):
+    account_id: str
+    device_id: str
+
+
+class DeviceAdded(EventBase):
+    type: Literal["device.added"] = "device.added"
+    data: DeviceData
+
+
+class DeviceRemoved(EventBase):
+    type: Literal["device.removed"] = "device.removed"
+    data: DeviceData
+
+
+class AccountData(Schema):
+    account_id: str
+
+
+class AccountDeleted(EventBase):
+    type: Literal["account.deleted"] = "account.deleted"
+    data: AccountData
+
+
+Event = Annotated[
+    OpsProbed
+    | RelationshipCreated
+    | RelationshipEnded
+    | DeviceAdded
+    | DeviceRemoved
+    | AccountDeleted,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def decode_event(body: bytes) -> Event:
+    """Parse any event; raises pydantic.ValidationError for unknown or malformed ones."""
+    return EVENT_ADAPTER.validate_json(body)

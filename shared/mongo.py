@@ -1,0 +1,50 @@
+"""PyMongo async client façade: connection, readiness and index creation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+log = structlog.get_logger(__name__)
+
+Document = dict[str, Any]
+IndexSpec = Mapping[str, Sequence[IndexModel]]
+
+
+class Mongo:
+    """One client per process; the service's own database under `db`."""
+
+    def __init__(self, url: str, database: str, *, timeout_ms: int = 3000) -> None:
+        self.client: AsyncMongoClient[Document] = AsyncMongoClient(
+            url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            retryWrites=True,
+            appname="haven",
+        )
+        self.db: AsyncDatabase[Document] = self.client[database]
+        self.indexed = False
+
+    async def ping(self) -> bool:
+        try:
+            await self.db.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+    async def ensure_indexes(self, specs: IndexSpec) -> None:
+        """Create the service's indexes; idempotent, so every replica runs it at start."""
+        for collection, indexes in specs.items():
+            if indexes:
+                await self.db[collection].create_indexes(list(indexes))
+        self.indexed = True
+        log.info("indexes_ready", database=self.db.name, collections=sorted(specs))
+
+    async def close(self) -> None:
+        await self.client.close()

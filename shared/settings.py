@@ -1,0 +1,83 @@
+"""Service configuration: read once from HAVEN_* environment variables into frozen objects."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import AnyUrl, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class CommonSettings(BaseSettings):
+    """What every service needs: where the broker and the store are, and how to log."""
+
+    model_config = SettingsConfigDict(env_prefix="HAVEN_", frozen=True, extra="ignore")
+
+    amqp_url: AnyUrl = Field(default=AnyUrl("amqp://guest:guest@127.0.0.1:5672/"))
+    mongo_url: AnyUrl = Field(default=AnyUrl("mongodb://127.0.0.1:27017"))
+    log_level: LogLevel = "info"
+    host: str = "127.0.0.1"
+    # Prepended to every exchange and queue name; empty in production, unique per test.
+    namespace: str = Field(default="", pattern=r"^[a-z0-9_]*\.?$")
+    command_shards: int = Field(default=8, ge=1, le=256)
+    # Database name prefix: the service's database is f"{db_prefix}_{service}".
+    db_prefix: str = Field(default="haven", pattern=r"^[A-Za-z0-9_]{1,40}$")
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_scheme(cls, url: AnyUrl) -> AnyUrl:
+        if url.scheme not in {"amqp", "amqps"}:
+            raise ValueError("must be an amqp:// or amqps:// URL")
+        return url
+
+    @field_validator("mongo_url")
+    @classmethod
+    def _mongo_scheme(cls, url: AnyUrl) -> AnyUrl:
+        if url.scheme not in {"mongodb", "mongodb+srv"}:
+            raise ValueError("must be a mongodb:// or mongodb+srv:// URL")
+        return url
+
+    def database_name(self, service: str) -> str:
+        return f"{self.db_prefix}_{service}"
+
+
+class GatewaySettings(CommonSettings):
+    gateway_port: int = Field(default=8080, ge=1, le=65535)
+    gateway_ops_port: int = Field(default=9080, ge=1, le=65535)
+    signing_key_file: Path | None = None
+    bootstrap_operator_handle: str | None = None
+    bootstrap_operator_password: str | None = None
+    trusted_proxies: str = ""
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024)
+
+
+class MessagingSettings(CommonSettings):
+    messaging_port: int = Field(default=8081, ge=1, le=65535)
+
+
+class NotificationSettings(CommonSettings):
+    notification_port: int = Field(default=8082, ge=1, le=65535)
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the environment variable and what is wrong with it."""
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    return f"HAVEN_{field.upper()}: {first['msg']} (got {first.get('input')!r})"
+
+
+def load_settings(kind: type[S]) -> S:
+    """Read settings or stop the process with a one-line explanation."""
+    try:
+        return kind()
+    except ValidationError as error:
+        sys.stderr.write(f"configuration error: {describe_error(error)}\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,115 @@
+"""`make up`: broker, embedded MongoDB-wire store, and the three services in the foreground.
+
+Ctrl-C or SIGTERM stops everything this process started, in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools import broker
+from tools.processes import http_ok, port_open, secantus_argv, spawn, stop, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".haven-data"
+SERVICES = (
+    ("gateway", "HAVEN_GATEWAY_PORT", 8080),
+    ("messaging", "HAVEN_MESSAGING_PORT", 8081),
+    ("notification", "HAVEN_NOTIFICATION_PORT", 8082),
+)
+MONGO_PORT = 27017
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"[haven] {message}\n")
+    sys.stderr.flush()
+
+
+def service_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("HAVEN_AMQP_URL", broker.DEFAULT_URL)
+    env.setdefault("HAVEN_MONGO_URL", f"mongodb://127.0.0.1:{MONGO_PORT}")
+    env.setdefault("HAVEN_SIGNING_KEY_FILE", str(DATA / "secrets" / "token_signing_key"))
+    return env
+
+
+def start_store(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    if "HAVEN_MONGO_URL" in os.environ:
+        say("using HAVEN_MONGO_URL; not starting the embedded store")
+        return
+    if port_open(MONGO_PORT):
+        say(f"port {MONGO_PORT} is taken: stop what runs there or set HAVEN_MONGO_URL")
+        raise SystemExit(1)
+    (DATA / "mongo").mkdir(parents=True, exist_ok=True)
+    store = spawn(secantus_argv(MONGO_PORT, str(DATA / "mongo")), os.environ, DATA / "mongo.log")
+    children.append(("secantus", store))
+    wait_until(lambda: port_open(MONGO_PORT), 60, "SecantusDB")
+    say(f"SecantusDB on 127.0.0.1:{MONGO_PORT} (data in {DATA / 'mongo'})")
+
+
+def start_services(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    env = service_env()
+    for name, _, _ in SERVICES:
+        children.append((name, spawn([sys.executable, "-m", f"services.{name}"], env)))
+
+
+def wait_ready(timeout: float) -> None:
+    env = service_env()
+    urls = [f"http://127.0.0.1:{env.get(var, str(port))}/readyz" for _, var, port in SERVICES]
+    wait_until(lambda: all(http_ok(url) for url in urls), timeout, "services")
+    say(f"ready: gateway http://127.0.0.1:{env.get('HAVEN_GATEWAY_PORT', '8080')}")
+
+
+class Stop(Exception):
+    """Raised from the signal handler to leave whatever is waiting."""
+
+
+def main() -> int:
+    stopping = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stop
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    started_broker = False
+    code = 0
+    try:
+        started_broker = broker.ensure(os.environ.get("HAVEN_AMQP_URL", broker.DEFAULT_URL))
+        start_store(children)
+        start_services(children)
+        wait_ready(60)
+        while True:
+            dead = [name for name, child in children if child.poll() is not None]
+            if dead:
+                say(f"{', '.join(dead)} exited; stopping everything")
+                code = 1
+                break
+            time.sleep(0.5)
+    except Stop:
+        say("stopping")
+    except (TimeoutError, SystemExit) as error:
+        say(str(error) or "stopping")
+        code = 1
+    finally:
+        stopping = True
+        for name, child in reversed(children):
+            stop(child)
+            say(f"stopped {name}")
+        if started_broker:
+            broker.stop_local()
+            say("stopped the rabbitmq-server this command started")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

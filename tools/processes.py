@@ -1,0 +1,99 @@
+"""Child processes that die with their parent and stop in order: used by devstack and tests."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to the child if its parent dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+    os.setsid()
+
+
+def spawn(
+    argv: Sequence[str], env: Mapping[str, str], log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own session; output to a file, or inherited when none is given."""
+    out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed by the child's exit
+    return subprocess.Popen(
+        list(argv),
+        env=dict(env),
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> int:
+    """SIGTERM, wait, then SIGKILL: never leave a process behind."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), 0.5):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local http
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def wait_until(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def secantus_argv(port: int, storage: str) -> list[str]:
+    exe = Path(sys.executable).with_name("secantusd-py")
+    return [
+        str(exe),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        storage,
+        "--log-level",
+        "WARNING",
+    ]

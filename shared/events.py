@@ -88,13 +88,76 @@ class AccountDeleted(EventBase):
     data: AccountData
 
 
+class StoredMessageData(Schema):
+    """A stored message as every recipient device sees it: ciphertext only."""
+
+    conversation_id: str
+    message_id: str
+    seq: int
+    sender_account_id: str
+    sender_device_id: str
+    server_ts: datetime
+    urgent: bool
+    envelope: dict[str, object]
+    recipient_device_ids: list[str]
+
+
+class MessageStored(EventBase):
+    type: Literal["message.stored"] = "message.stored"
+    data: StoredMessageData
+
+
+class MessageDeletedData(Schema):
+    conversation_id: str
+    message_id: str
+    seq: int
+    deleted_by: str
+    recipient_device_ids: list[str]
+
+
+class MessageDeleted(EventBase):
+    type: Literal["message.deleted"] = "message.deleted"
+    data: MessageDeletedData
+
+
+class ReceiptData(Schema):
+    conversation_id: str
+    account_id: str
+    up_to_seq: int
+
+
+class ReceiptRead(EventBase):
+    type: Literal["receipt.read"] = "receipt.read"
+    data: ReceiptData
+
+
+class RejectedData(Schema):
+    conversation_id: str
+    message_id: str
+    sender_account_id: str
+    sender_device_id: str
+    code: str
+    detail: str
+
+
+class MessageRejected(EventBase):
+    """An accepted message that could not be stored; announced to its sender."""
+
+    type: Literal["message.rejected"] = "message.rejected"
+    data: RejectedData
+
+
 Event = Annotated[
     OpsProbed
     | RelationshipCreated
     | RelationshipEnded
     | DeviceAdded
     | DeviceRemoved
-    | AccountDeleted,
+    | AccountDeleted
+    | MessageStored
+    | MessageDeleted
+    | ReceiptRead
+    | MessageRejected,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -21,6 +21,7 @@ NOTIFICATION_EVENTS = (
     "device.added",
     "device.removed",
     "account.deleted",
+    "message.rejected",
     "ops.probed",
 )
 

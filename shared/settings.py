@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -49,11 +50,41 @@ class CommonSettings(BaseSettings):
 class GatewaySettings(CommonSettings):
     gateway_port: int = Field(default=8080, ge=1, le=65535)
     gateway_ops_port: int = Field(default=9080, ge=1, le=65535)
+    # Ed25519 PEM (PKCS#8) shared by every replica; previous keys still verify during rotation.
     signing_key_file: Path | None = None
+    previous_signing_key_files: str = ""
     bootstrap_operator_handle: str | None = None
     bootstrap_operator_password: str | None = None
     trusted_proxies: str = ""
     max_body_bytes: int = Field(default=128 * 1024, ge=1024)
+    access_token_seconds: int = Field(default=300, ge=30, le=300)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    device_expiry_days: int = Field(default=90, ge=1, le=3650)
+    invite_days: int = Field(default=7, ge=1, le=90)
+    # argon2id cost (libsodium's "interactive" by default) and how many hashes run at once.
+    pwhash_opslimit: int = Field(default=2, ge=1, le=10)
+    pwhash_memlimit_mib: int = Field(default=64, ge=8, le=1024)
+    pwhash_workers: int = Field(default=2, ge=1, le=64)
+    pwhash_queue: int = Field(default=64, ge=1, le=10000)
+
+    @field_validator("signing_key_file")
+    @classmethod
+    def _key_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError("file does not exist")
+        return path
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            ipaddress.ip_network(part, strict=False)
+        return value
+
+    @property
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        parts = (p.strip() for p in self.trusted_proxies.split(","))
+        return [ipaddress.ip_network(p, strict=False) for p in parts if p]
 
 
 class MessagingSettings(CommonSettings):

@@ -71,6 +71,6 @@ def stack(
 ) -> Iterator[Stack]:
     """The three real services as processes, isolated for this test."""
     namespace, prefix = isolation
-    env = stack_env(infra.amqp_url, infra.mongo_url, namespace, prefix)
+    env = stack_env(infra.amqp_url, infra.mongo_url, namespace, prefix, tmp_path)
     with running_stack(env, tmp_path) as value:
         yield value

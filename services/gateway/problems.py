@@ -9,8 +9,26 @@ from typing import Any
 import pydantic
 import structlog
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
-from shared.errors import HavenError, Unavailable, Unroutable
+from shared.errors import (
+    ClockSkew,
+    Conflict,
+    DeviceLimit,
+    DeviceMismatch,
+    Forbidden,
+    HavenError,
+    InvalidKey,
+    InvalidRequest,
+    InviteInvalid,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SignatureInvalid,
+    Unauthorized,
+    Unavailable,
+    Unroutable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -20,6 +38,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_TABLE: dict[type[BaseException], tuple[int, str]] = {
     Unavailable: (503, "unavailable"),
     Unroutable: (503, "unavailable"),
+    InvalidRequest: (400, "invalid_request"),
+    InviteInvalid: (400, "invite_invalid"),
+    Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    DeviceLimit: (409, "device_limit"),
+    DeviceMismatch: (409, "device_mismatch"),
+    PayloadTooLarge: (413, "payload_too_large"),
+    SignatureInvalid: (422, "bad_signature"),
+    InvalidKey: (422, "invalid_request"),
+    ClockSkew: (422, "clock_skew"),
+    RateLimited: (429, "rate_limited"),
 }
 HTTP_CODES = {
     400: "invalid_request",
@@ -80,13 +111,19 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if mapped is None:
             raise
         status, code = mapped
-        extra = getattr(error, "extra", {})
-        return problem(status, getattr(error, "code", code), str(error) or code, **extra)
+        response = problem(status, code, str(error) or code, **getattr(error, "extra", {}))
+        if isinstance(error, RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    except PyMongoError as error:
+        log.warning("database_unavailable", reason=type(error).__name__, path=request.path)
+        return problem(503, "unavailable", "the database did not answer; try again")
     except web.HTTPException as error:
         if error.status < 400:
             raise
         code = HTTP_CODES.get(error.status, "invalid_request")
-        return problem(error.status, code, error.reason)
+        detail = error.text if error.status == 413 else error.reason
+        return problem(error.status, code, detail or error.reason)
     except Exception:
         log.exception("unhandled_error", path=request.path)
         return problem(500, "internal_error", "internal error")

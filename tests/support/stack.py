@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 
+from services.gateway.tokens import generate_pem
 from tools.processes import free_port, http_ok, spawn, stop, wait_until
 
 SERVICES = ("gateway", "messaging", "notification")
@@ -48,7 +49,15 @@ class Stack:
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         urls = [f"{self.health_url(name)}/readyz" for name in self.processes]
-        wait_until(lambda: all(http_ok(url) for url in urls), timeout, "services")
+
+        def ready() -> bool:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    tail = self.log_path(name).read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"{name} exited with {process.returncode}:\n{tail}")
+            return all(http_ok(url) for url in urls)
+
+        wait_until(ready, timeout, "services")
 
     def log_path(self, service: str) -> Path:
         return self.log_dir / f"{service}.log"
@@ -78,7 +87,15 @@ class Stack:
         raise AssertionError(f"no log line {match} from {service} within {timeout}s")
 
 
-def stack_env(amqp_url: str, mongo_url: str, namespace: str, db_prefix: str) -> dict[str, str]:
+BOOTSTRAP_OPERATOR = ("root", "operator-password-1")
+
+
+def stack_env(
+    amqp_url: str, mongo_url: str, namespace: str, db_prefix: str, secrets_dir: Path
+) -> dict[str, str]:
+    key_file = secrets_dir / "token_signing_key"
+    if not key_file.exists():
+        key_file.write_bytes(generate_pem())
     return {
         **os.environ,
         "HAVEN_AMQP_URL": amqp_url,
@@ -91,6 +108,9 @@ def stack_env(amqp_url: str, mongo_url: str, namespace: str, db_prefix: str) -> 
         "HAVEN_MESSAGING_PORT": str(free_port()),
         "HAVEN_NOTIFICATION_PORT": str(free_port()),
         "HAVEN_LOG_LEVEL": "info",
+        "HAVEN_SIGNING_KEY_FILE": str(key_file),
+        "HAVEN_BOOTSTRAP_OPERATOR_HANDLE": BOOTSTRAP_OPERATOR[0],
+        "HAVEN_BOOTSTRAP_OPERATOR_PASSWORD": BOOTSTRAP_OPERATOR[1],
         "PYTHONUNBUFFERED": "1",
     }
 

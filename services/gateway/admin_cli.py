@@ -1,0 +1,64 @@
+"""`haven-admin`: operator tasks that run against the gateway's database directly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from services.gateway.context import Gateway
+from services.gateway.identity.accounts import create_operator
+from services.gateway.repository import INDEXES
+from services.gateway.tokens import TokenSigner
+from shared.bus import Bus
+from shared.logging import configure_logging
+from shared.mongo import Mongo
+from shared.settings import GatewaySettings, load_settings
+from shared.topology import Topology
+
+
+def _password() -> str:
+    from_env = os.environ.get("HAVEN_ADMIN_PASSWORD")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+async def _create_operator(settings: GatewaySettings, handle: str, password: str) -> int:
+    if not 10 <= len(password) <= 256:
+        sys.stderr.write("password must be 10-256 characters\n")
+        return 2
+    mongo = Mongo(str(settings.mongo_url), settings.database_name("gateway"))
+    bus = Bus(str(settings.amqp_url), Topology(namespace=settings.namespace), "haven-admin")
+    try:
+        await mongo.ensure_indexes(INDEXES)
+        gw = Gateway.build(settings, mongo, bus, TokenSigner.from_settings(settings))
+        created = await create_operator(gw, handle, password)
+    finally:
+        await mongo.close()
+    sys.stdout.write("operator created\n" if created else "that handle is taken\n")
+    return 0 if created else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="haven-admin", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-operator", help="create an operator account")
+    create.add_argument("--handle", required=True)
+    args = parser.parse_args(argv)
+    settings = load_settings(GatewaySettings)
+    configure_logging("haven-admin", "warning")
+    if args.command == "create-operator":
+        return asyncio.run(_create_operator(settings, args.handle, _password()))
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""Is this device still active in this session? Cached briefly, invalidated on revocation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from services.gateway.repository.accounts import Devices
+
+TTL_SECONDS = 5.0
+
+
+@dataclass
+class DeviceCache:
+    devices: Devices | None = None
+    _entries: dict[str, tuple[float, bool, int]] = field(default_factory=dict)
+
+    async def active_session(self, device_id: str) -> int | None:
+        """The device's current session number, or None if it is revoked or unknown."""
+        cached = self._entries.get(device_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < TTL_SECONDS:
+            return cached[2] if cached[1] else None
+        assert self.devices is not None
+        doc = await self.devices.by_id(device_id)
+        active = doc is not None and doc.get("revoked_at") is None
+        session = int(doc.get("session", 0)) if doc else 0
+        self._entries[device_id] = (now, active, session)
+        if len(self._entries) > 100_000:
+            self._entries.clear()
+        return session if active else None
+
+    def invalidate(self, device_id: str) -> None:
+        self._entries.pop(device_id, None)

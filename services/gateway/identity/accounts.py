@@ -1,0 +1,110 @@
+"""Accounts: invite-only registration, the bootstrap operator, password changes."""
+
+from __future__ import annotations
+
+import re
+
+import structlog
+
+from services.gateway.context import Gateway, Principal, new_id
+from services.gateway.identity import devices as device_rules
+from services.gateway.identity import relationships
+from services.gateway.identity.sessions import account_out
+from services.gateway.repository.accounts import AlreadyExists
+from services.gateway.schemas import AccountOut, PasswordChange, RegisterRequest
+from shared.errors import Conflict, InviteInvalid, Unauthorized
+from shared.mongo import Document
+
+log = structlog.get_logger(__name__)
+
+HANDLE = re.compile(r"[a-z0-9_.-]{3,32}")
+
+
+async def _insert_account(
+    gw: Gateway, handle: str, password: str, role: str, display_name: str | None
+) -> Document:
+    account = {
+        "_id": new_id(),
+        "handle": handle,
+        "role": role,
+        "display_name": display_name or handle,
+        "password_hash": await gw.hasher.hash(password),
+        "status": "active",
+        "created_at": gw.now(),
+    }
+    try:
+        await gw.accounts.insert(account)
+    except AlreadyExists as error:
+        raise Conflict("this handle is taken") from error
+    return account
+
+
+async def register(gw: Gateway, body: RegisterRequest, address: str) -> AccountOut:
+    """The invite decides the role; a client invite also starts the relationship."""
+    handle = body.handle.lower()
+    invite = await gw.invites.usable(body.invite_code, gw.now())
+    if invite is None:
+        raise InviteInvalid("this invite is unknown, used or expired")
+    coach = None
+    if invite["kind"] == "client":
+        coach = await gw.accounts.by_id(invite["created_by"])
+        if coach is None or coach.get("status") != "active":
+            raise InviteInvalid("the coach behind this invite is no longer available")
+    account = await _insert_account(gw, handle, body.password, invite["kind"], body.display_name)
+    if await gw.invites.claim(body.invite_code, account["_id"], gw.now()) is None:
+        await gw.accounts.delete(account["_id"])  # lost a race for the invite: undo
+        raise InviteInvalid("this invite is unknown, used or expired")
+    await gw.audit(
+        "account_registered", account_id=account["_id"], address=address, role=account["role"]
+    )
+    await gw.audit(
+        "invite_redeemed",
+        account_id=account["_id"],
+        invite_kind=invite["kind"],
+        created_by=invite["created_by"],
+    )
+    if coach is not None:
+        await relationships.start(gw, coach_id=coach["_id"], client_id=account["_id"])
+    return account_out(account)
+
+
+async def ensure_bootstrap_operator(gw: Gateway) -> bool:
+    """Create the first operator from configuration when no operator exists yet."""
+    handle = gw.settings.bootstrap_operator_handle
+    password = gw.settings.bootstrap_operator_password
+    if not handle or not password or await gw.accounts.any_operator():
+        return False
+    return await create_operator(gw, handle, password)
+
+
+async def create_operator(gw: Gateway, handle: str, password: str) -> bool:
+    if not HANDLE.fullmatch(handle.lower()):
+        log.error("operator_handle_invalid", rule="3-32 of [a-z0-9_.-]")
+        return False
+    try:
+        account = await _insert_account(gw, handle.lower(), password, "operator", None)
+    except Conflict:
+        log.warning("operator_handle_taken", handle=handle.lower())
+        return False
+    await gw.audit("operator_created", account_id=account["_id"])
+    return True
+
+
+async def change_password(gw: Gateway, who: Principal, body: PasswordChange) -> None:
+    account = await gw.accounts.by_id(who.account_id)
+    if account is None or not await gw.hasher.verify(
+        account["password_hash"], body.current_password
+    ):
+        await gw.audit("password_change_failed", account_id=who.account_id, address=who.address)
+        raise Unauthorized("current password is wrong")
+    await gw.accounts.set_password(who.account_id, await gw.hasher.hash(body.new_password))
+    if body.revoke_other_devices:
+        for device in await gw.devices.active_of(who.account_id):
+            if device["_id"] != who.device_id:
+                await device_rules.revoke(gw, device, reason="password_changed")
+    await gw.audit(
+        "password_changed",
+        account_id=who.account_id,
+        device_id=who.device_id,
+        revoked_others=body.revoke_other_devices,
+    )

@@ -1,0 +1,162 @@
+"""Device registration, resumption, revocation, key rotation and visibility rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.gateway.context import Gateway, Principal, new_id
+from services.gateway.repository.accounts import MAX_ACTIVE_DEVICES, AlreadyExists
+from services.gateway.schemas import DeviceBlock, KxRotation
+from shared import crypto
+from shared.errors import (
+    ClockSkew,
+    DeviceLimit,
+    Forbidden,
+    InvalidKey,
+    NotFound,
+    SignatureInvalid,
+)
+from shared.events import DeviceAdded, DeviceData, DeviceRemoved, derive_event_id
+from shared.logging import current_correlation_id
+from shared.mongo import Document
+
+CLOCK_SKEW = timedelta(seconds=300)
+
+
+def check_device_block(gw: Gateway, handle: str, block: DeviceBlock) -> None:
+    """Everything about the device is verified before the password is even looked at."""
+    now = gw.now()
+    if abs(now.timestamp() - block.ts) > CLOCK_SKEW.total_seconds():
+        raise ClockSkew("ts is too far from the server clock", server_time=int(now.timestamp()))
+    check_kx_key(block.kx_key)
+    if not crypto.verify_kx_signature(block.identity_key, handle, block.kx_key, block.kx_signature):
+        raise SignatureInvalid("kx_signature does not verify for this handle")
+    if not crypto.verify_login_proof(
+        block.identity_key, handle, block.ts, block.kx_key, block.proof
+    ):
+        raise SignatureInvalid("proof does not verify")
+
+
+def check_kx_key(kx_key: bytes) -> None:
+    try:
+        crypto.check_x25519_public(kx_key)
+    except crypto.CryptoError as error:
+        raise InvalidKey("kx_key is not an acceptable X25519 public key") from error
+
+
+async def register_or_resume(
+    gw: Gateway, account: Document, block: DeviceBlock, replace_device_id: str | None
+) -> tuple[Document, bool]:
+    """Returns the device and whether it is new. Identity keys are never reused."""
+    existing = await gw.devices.by_identity_key(block.identity_key)
+    if existing is not None:
+        if existing["account_id"] != account["_id"] or existing.get("revoked_at") is not None:
+            raise SignatureInvalid("this identity key cannot be used")
+        changes = {"name": block.name, "kx_key": block.kx_key, "kx_signature": block.kx_signature}
+        resumed = await gw.devices.new_session(existing["_id"], gw.now())
+        if resumed is None:
+            raise SignatureInvalid("this identity key cannot be used")
+        if existing["kx_key"] != block.kx_key or existing["name"] != block.name:
+            resumed = await gw.devices.update(existing["_id"], changes) or resumed
+        gw.device_cache.invalidate(existing["_id"])
+        return resumed, False
+    if replace_device_id is not None:
+        await revoke_own(gw, account["_id"], replace_device_id, reason="replaced")
+    if await gw.devices.count_active(account["_id"]) >= MAX_ACTIVE_DEVICES:
+        raise DeviceLimit(f"at most {MAX_ACTIVE_DEVICES} active devices; name replace_device_id")
+    now = gw.now()
+    device = {
+        "_id": new_id(),
+        "account_id": account["_id"],
+        "name": block.name,
+        "identity_key": block.identity_key,
+        "kx_key": block.kx_key,
+        "kx_signature": block.kx_signature,
+        "created_at": now,
+        "last_seen_at": now,
+        "revoked_at": None,
+        "session": 1,
+    }
+    try:
+        await gw.devices.insert(device)
+    except AlreadyExists as error:
+        raise SignatureInvalid("this identity key cannot be used") from error
+    await gw.outbox.emit(
+        DeviceAdded(
+            event_id=derive_event_id("device.added", device["_id"]),
+            correlation_id=current_correlation_id(),
+            data=DeviceData(account_id=account["_id"], device_id=device["_id"]),
+        )
+    )
+    return device, True
+
+
+async def revoke_own(gw: Gateway, account_id: str, device_id: str, *, reason: str) -> None:
+    device = await gw.devices.by_id(device_id)
+    if device is None or device["account_id"] != account_id or device.get("revoked_at"):
+        raise NotFound("no such active device")
+    await revoke(gw, device, reason=reason)
+
+
+async def revoke(gw: Gateway, device: Document, *, reason: str) -> None:
+    if not await gw.devices.revoke(device["_id"], gw.now()):
+        return
+    gw.device_cache.invalidate(device["_id"])
+    await gw.outbox.emit(
+        DeviceRemoved(
+            event_id=derive_event_id("device.removed", device["_id"]),
+            correlation_id=current_correlation_id(),
+            data=DeviceData(account_id=device["account_id"], device_id=device["_id"]),
+        )
+    )
+    await gw.audit(
+        "device_removed", account_id=device["account_id"], device_id=device["_id"], reason=reason
+    )
+
+
+async def rotate_kx(gw: Gateway, who: Principal, device_id: str, body: KxRotation) -> None:
+    if device_id != who.device_id:
+        device = await gw.devices.by_id(device_id)
+        if device is None or device["account_id"] != who.account_id:
+            raise NotFound("no such device")
+        raise Forbidden("a device rotates its own key-agreement key")
+    account = await gw.accounts.by_id(who.account_id)
+    assert account is not None
+    check_kx_key(body.kx_key)
+    device = await gw.devices.by_id(device_id)
+    assert device is not None
+    if not crypto.verify_kx_signature(
+        device["identity_key"], account["handle"], body.kx_key, body.kx_signature
+    ):
+        raise SignatureInvalid("kx_signature does not verify for this device and handle")
+    await gw.devices.update(device_id, {"kx_key": body.kx_key, "kx_signature": body.kx_signature})
+    await gw.audit("device_kx_rotated", account_id=who.account_id, device_id=device_id)
+
+
+async def may_see(gw: Gateway, who: Principal, account_id: str) -> bool:
+    """Yourself, or an account you have or had a relationship with."""
+    return account_id == who.account_id or await gw.relationships.connected(
+        who.account_id, account_id
+    )
+
+
+async def visible_devices(gw: Gateway, who: Principal, account_id: str) -> list[Document]:
+    if not await may_see(gw, who, account_id):
+        raise NotFound("no such account")
+    return await gw.devices.active_of(account_id)
+
+
+async def visible_device(gw: Gateway, who: Principal, device_id: str) -> Document:
+    device = await gw.devices.by_id(device_id)
+    if device is None or not await may_see(gw, who, device["account_id"]):
+        raise NotFound("no such device")
+    return device
+
+
+async def expire_unseen(gw: Gateway) -> int:
+    """Revoke devices unseen for the operator's expiry period."""
+    cutoff = gw.now() - timedelta(days=gw.settings.device_expiry_days)
+    stale = await gw.devices.unseen_since(cutoff)
+    for device in stale:
+        await revoke(gw, device, reason="expired")
+    return len(stale)

@@ -1,0 +1,89 @@
+"""Transactional-outbox lite: events are written before they are published, then relayed.
+
+A crash or broker outage between the domain write and the publish leaves the event in
+`outbox`; the relay loop publishes it later. Event ids are deterministic, so a second
+publish of the same event dedupes downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from shared.bus import Bus
+from shared.errors import Unavailable, Unroutable
+from shared.events import EVENT_ADAPTER, Event, utcnow
+from shared.logging import correlation
+from shared.mongo import Document
+
+log = structlog.get_logger(__name__)
+
+RELAY_EVERY = 2.0
+
+
+class Outbox:
+    def __init__(self, db: AsyncDatabase[Document], bus: Bus) -> None:
+        self._c = db["outbox"]
+        self._bus = bus
+
+    async def emit(self, event: Event) -> None:
+        """Record, then try to publish at once; the relay retries what did not go out."""
+        body = EVENT_ADAPTER.dump_json(event).decode()
+        await self._c.update_one(
+            {"_id": event.event_id},
+            {"$setOnInsert": {"type": event.type, "body": body, "created_at": utcnow()}},
+            upsert=True,
+        )
+        await self._publish(event.event_id, event.type, body)
+
+    async def _publish(self, event_id: str, event_type: str, body: str) -> bool:
+        try:
+            await self._bus.publish(
+                self._bus.topology.events,
+                event_type,
+                body.encode(),
+                message_id=event_id,
+                message_type=event_type,
+                mandatory=False,
+            )
+        except (Unavailable, Unroutable):
+            log.warning("outbox_publish_deferred", event_id=event_id, type=event_type)
+            return False
+        await self._c.delete_one({"_id": event_id})
+        return True
+
+    async def relay_once(self) -> int:
+        cutoff = utcnow() - timedelta(seconds=RELAY_EVERY)
+        sent = 0
+        async for doc in self._c.find({"created_at": {"$lt": cutoff}}).limit(500):
+            event = EVENT_ADAPTER.validate_json(doc["body"])
+            with correlation(event.correlation_id):
+                sent += await self._publish(doc["_id"], doc["type"], doc["body"])
+        return sent
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(RELAY_EVERY)
+            if not self._bus.ready:
+                continue
+            try:
+                await self.relay_once()
+            except PyMongoError as error:
+                log.warning("outbox_relay_failed", reason=type(error).__name__)
+
+
+@contextlib.asynccontextmanager
+async def relaying(outbox: Outbox) -> AsyncIterator[None]:
+    task = asyncio.create_task(outbox.run(), name="outbox-relay")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

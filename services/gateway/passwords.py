@@ -1,0 +1,72 @@
+"""argon2id password hashing off the event loop, with bounded concurrency and queueing.
+
+One hash costs ~100-150 ms of CPU; running them in a small thread pool (libsodium releases
+the GIL) keeps WebSockets and message traffic responsive during a burst of logins, and a
+bounded wait queue turns an overload into a quick 503 instead of unbounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+import nacl.exceptions
+import nacl.pwhash
+
+from shared.errors import Unavailable
+
+_PARAMS = re.compile(rb"^\$argon2id\$v=\d+\$m=(\d+),t=(\d+),p=\d+\$")
+
+
+class PasswordHasher:
+    def __init__(self, opslimit: int, memlimit_mib: int, workers: int, queue: int) -> None:
+        self._opslimit = opslimit
+        self._memlimit = memlimit_mib * 1024 * 1024
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pwhash")
+        self._slots = asyncio.Semaphore(workers + queue)
+        self._dummy: bytes | None = None
+
+    async def _run(self, fn: object, *args: object) -> object:
+        if self._slots.locked():
+            raise Unavailable("too many password checks in progress")
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
+
+    def _hash_sync(self, password: str) -> bytes:
+        return nacl.pwhash.argon2id.str(
+            password.encode(), opslimit=self._opslimit, memlimit=self._memlimit
+        )
+
+    @staticmethod
+    def _verify_sync(stored: bytes, password: str) -> bool:
+        try:
+            return bool(nacl.pwhash.argon2id.verify(stored, password.encode()))
+        except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError):
+            return False
+
+    async def hash(self, password: str) -> bytes:
+        result = await self._run(self._hash_sync, password)
+        assert isinstance(result, bytes)
+        return result
+
+    async def verify(self, stored: bytes | None, password: str) -> bool:
+        """Constant work whether or not the account exists: unknown handles hit a dummy hash."""
+        if stored is None:
+            if self._dummy is None:
+                self._dummy = await self.hash(secrets.token_urlsafe(16))
+            await self._run(self._verify_sync, self._dummy, password)
+            return False
+        return bool(await self._run(self._verify_sync, stored, password))
+
+    def needs_rehash(self, stored: bytes) -> bool:
+        match = _PARAMS.match(stored)
+        if match is None:
+            return True
+        memory_kib, time_cost = int(match.group(1)), int(match.group(2))
+        return memory_kib * 1024 != self._memlimit or time_cost != self._opslimit
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

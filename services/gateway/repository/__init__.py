@@ -1,0 +1,30 @@
+"""The gateway database; these modules are the only ones that query its collections."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from shared.mongo import IndexSpec
+
+INDEXES: IndexSpec = {
+    "accounts": [IndexModel("handle", unique=True), IndexModel("role")],
+    "devices": [
+        IndexModel("identity_key", unique=True),
+        IndexModel([("account_id", ASCENDING), ("revoked_at", ASCENDING)]),
+        IndexModel("last_seen_at"),
+    ],
+    "refresh_tokens": [
+        IndexModel([("device_id", ASCENDING), ("session", ASCENDING)]),
+        IndexModel("expires_at", expireAfterSeconds=0),
+    ],
+    "invites": [IndexModel("expires_at", expireAfterSeconds=30 * 24 * 3600)],
+    "relationships": [
+        IndexModel(
+            [("coach_account_id", ASCENDING), ("client_account_id", ASCENDING)], unique=True
+        ),
+        IndexModel("client_account_id"),
+    ],
+    "audit": [IndexModel([("at", DESCENDING), ("_id", DESCENDING)])],
+    "login_throttle": [IndexModel("expires_at", expireAfterSeconds=0)],
+    "ops_probes": [],
+}

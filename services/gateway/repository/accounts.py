@@ -1,0 +1,105 @@
+"""Accounts and devices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.mongo import Document
+
+MAX_ACTIVE_DEVICES = 10
+
+
+class AlreadyExists(Exception):
+    """A unique key (handle, identity key) is taken."""
+
+
+class Accounts:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._c = db["accounts"]
+
+    async def insert(self, document: Document) -> None:
+        try:
+            await self._c.insert_one(document)
+        except DuplicateKeyError as error:
+            raise AlreadyExists("handle") from error
+
+    async def by_handle(self, handle: str) -> Document | None:
+        return await self._c.find_one({"handle": handle, "status": "active"})
+
+    async def by_id(self, account_id: str) -> Document | None:
+        return await self._c.find_one({"_id": account_id})
+
+    async def by_ids(self, account_ids: list[str]) -> dict[str, Document]:
+        return {a["_id"]: a async for a in self._c.find({"_id": {"$in": account_ids}})}
+
+    async def delete(self, account_id: str) -> None:
+        await self._c.delete_one({"_id": account_id})
+
+    async def any_operator(self) -> bool:
+        return await self._c.find_one({"role": "operator", "status": "active"}) is not None
+
+    async def set_password(self, account_id: str, password_hash: bytes) -> None:
+        await self._c.update_one({"_id": account_id}, {"$set": {"password_hash": password_hash}})
+
+
+class Devices:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._c = db["devices"]
+
+    async def insert(self, document: Document) -> None:
+        try:
+            await self._c.insert_one(document)
+        except DuplicateKeyError as error:
+            raise AlreadyExists("identity_key") from error
+
+    async def by_id(self, device_id: str) -> Document | None:
+        return await self._c.find_one({"_id": device_id})
+
+    async def by_identity_key(self, identity_key: bytes) -> Document | None:
+        return await self._c.find_one({"identity_key": identity_key})
+
+    async def active_of(self, account_id: str) -> list[Document]:
+        cursor = self._c.find({"account_id": account_id, "revoked_at": None}).sort("created_at", 1)
+        return [d async for d in cursor]
+
+    async def active_of_many(self, account_ids: list[str]) -> list[Document]:
+        cursor = self._c.find({"account_id": {"$in": account_ids}, "revoked_at": None})
+        return [d async for d in cursor]
+
+    async def count_active(self, account_id: str) -> int:
+        return await self._c.count_documents({"account_id": account_id, "revoked_at": None})
+
+    async def update(self, device_id: str, changes: dict[str, Any]) -> Document | None:
+        return await self._c.find_one_and_update(
+            {"_id": device_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+        )
+
+    async def new_session(self, device_id: str, seen_at: datetime) -> Document | None:
+        """Start a new session epoch: access and refresh tokens of earlier sessions stop working."""
+        return await self._c.find_one_and_update(
+            {"_id": device_id, "revoked_at": None},
+            {"$inc": {"session": 1}, "$set": {"last_seen_at": seen_at}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def end_session(self, device_id: str) -> None:
+        await self._c.update_one({"_id": device_id}, {"$inc": {"session": 1}})
+
+    async def revoke(self, device_id: str, at: datetime) -> bool:
+        result = await self._c.update_one(
+            {"_id": device_id, "revoked_at": None},
+            {"$set": {"revoked_at": at}, "$inc": {"session": 1}},
+        )
+        return result.modified_count == 1
+
+    async def touch(self, device_id: str, at: datetime) -> None:
+        await self._c.update_one({"_id": device_id}, {"$set": {"last_seen_at": at}})
+
+    async def unseen_since(self, cutoff: datetime) -> list[Document]:
+        cursor = self._c.find({"revoked_at": None, "last_seen_at": {"$lt": cutoff}})
+        return [d async for d in cursor]

@@ -1,0 +1,59 @@
+"""Refresh tokens (stored as hashes) and invites (codes stored as hashes)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import datetime
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.mongo import Document
+
+
+def digest(secret: str) -> str:
+    """High-entropy secrets need no slow hash: SHA-256 keeps a database leak useless."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class RefreshTokens:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._c = db["refresh_tokens"]
+
+    async def insert(self, token: str, document: Document) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # a parallel refresh wrote the successor
+            await self._c.insert_one({"_id": digest(token), **document})
+
+    async def find(self, token: str) -> Document | None:
+        return await self._c.find_one({"_id": digest(token)})
+
+    async def spend(self, token: str, at: datetime) -> Document | None:
+        """Mark unspent → spent atomically; None if it was already spent or unknown."""
+        return await self._c.find_one_and_update(
+            {"_id": digest(token), "spent_at": None},
+            {"$set": {"spent_at": at}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+
+class Invites:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._c = db["invites"]
+
+    async def insert(self, code: str, document: Document) -> None:
+        await self._c.insert_one({"_id": digest(code), **document})
+
+    async def usable(self, code: str, now: datetime) -> Document | None:
+        return await self._c.find_one(
+            {"_id": digest(code), "used_at": None, "expires_at": {"$gt": now}}
+        )
+
+    async def claim(self, code: str, account_id: str, now: datetime) -> Document | None:
+        """Single use: only one caller ever gets the document back."""
+        return await self._c.find_one_and_update(
+            {"_id": digest(code), "used_at": None, "expires_at": {"$gt": now}},
+            {"$set": {"used_at": now, "used_by": account_id}},
+            return_document=ReturnDocument.AFTER,
+        )

@@ -1,0 +1,217 @@
+"""HTTP request and response bodies of the identity API; also the source of the OpenAPI spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+)
+
+from shared import crypto
+
+
+def _b64_decoder(size: int) -> Callable[[object], bytes]:
+    def decode(value: object) -> bytes:
+        if not isinstance(value, str):
+            raise ValueError("must be a base64url string")  # noqa: TRY004 - pydantic wants ValueError
+        try:
+            raw = crypto.b64d(value)
+        except ValueError as error:
+            raise ValueError("must be canonical base64url without padding") from error
+        if len(raw) != size:
+            raise ValueError(f"must decode to {size} bytes")
+        return raw
+
+    return decode
+
+
+_B64_OUT = PlainSerializer(crypto.b64e, return_type=str)
+Key32 = Annotated[
+    bytes,
+    BeforeValidator(_b64_decoder(32)),
+    _B64_OUT,
+    WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "32 bytes"}),
+]
+Sig64 = Annotated[
+    bytes,
+    BeforeValidator(_b64_decoder(64)),
+    _B64_OUT,
+    WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "64 bytes"}),
+]
+ServerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Handle = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[a-z0-9_.-]+$")]
+Password = Annotated[str, Field(min_length=10, max_length=256)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
+Role = Literal["client", "coach", "operator"]
+
+
+class Request(BaseModel):
+    """Request bodies refuse unknown fields, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- accounts and sessions ---------------------------------------------------------------
+
+
+class RegisterRequest(Request):
+    handle: Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+    password: Password
+    invite_code: Annotated[str, Field(min_length=1, max_length=128)]
+    display_name: DisplayName | None = None
+
+
+class AccountOut(Response):
+    account_id: str
+    handle: str
+    role: Role
+    display_name: str
+
+
+class DeviceBlock(Request):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    identity_key: Key32
+    kx_key: Key32
+    kx_signature: Sig64
+    ts: StrictInt
+    proof: Sig64
+
+
+class LoginRequest(Request):
+    handle: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    device: DeviceBlock
+    replace_device_id: ServerId | None = None
+
+
+class SessionOut(Response):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    device_id: str
+    account: AccountOut
+
+
+class RefreshRequest(Request):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class PasswordChange(Request):
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Password
+    revoke_other_devices: StrictBool = False
+
+
+# --- devices --------------------------------------------------------------------------------
+
+
+class DeviceOut(Response):
+    device_id: str
+    name: str
+    identity_key: Annotated[bytes, _B64_OUT]
+    kx_key: Annotated[bytes, _B64_OUT]
+    kx_signature: Annotated[bytes, _B64_OUT]
+    created_at: datetime
+    last_seen_at: datetime | None = None
+
+
+class DeviceDetail(Response):
+    device_id: str
+    account_id: str
+    name: str
+    identity_key: Annotated[bytes, _B64_OUT]
+    kx_key: Annotated[bytes, _B64_OUT]
+    kx_signature: Annotated[bytes, _B64_OUT]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class MeOut(AccountOut):
+    devices: list[DeviceOut]
+
+
+class AccountDevices(Response):
+    account_id: str
+    devices: list[DeviceOut]
+
+
+class KxRotation(Request):
+    kx_key: Key32
+    kx_signature: Sig64
+
+
+# --- invites and conversations ----------------------------------------------------------------
+
+
+class InviteRequest(Request):
+    kind: Literal["coach", "client"]
+
+
+class InviteOut(Response):
+    code: str
+    kind: Literal["coach", "client"]
+    expires_at: datetime
+
+
+class AcceptInvite(Request):
+    code: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ConversationRef(Response):
+    conversation_id: str
+
+
+class Participant(Response):
+    account_id: str
+    handle: str
+    display_name: str
+    role: Role
+
+
+class ConversationOut(Response):
+    conversation_id: str
+    status: Literal["active", "ended"]
+    participants: list[Participant]
+    last_seq: int
+    read_up_to: int
+
+
+class ConversationList(Response):
+    conversations: list[ConversationOut]
+
+
+class ConversationStatus(Response):
+    conversation_id: str
+    status: Literal["active", "ended"]
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+class AuditEntry(Response):
+    event_id: str
+    type: str
+    at: datetime
+    account_id: str | None = None
+    device_id: str | None = None
+    address: str | None = None
+    details: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class AuditPage(Response):
+    entries: list[AuditEntry]
+    next_before: str | None

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from services.gateway.tokens import generate_pem
 from tools import broker
 from tools.processes import http_ok, port_open, secantus_argv, spawn, stop, wait_until
 
@@ -23,6 +24,7 @@ SERVICES = (
     ("notification", "HAVEN_NOTIFICATION_PORT", 8082),
 )
 MONGO_PORT = 27017
+SIGNING_KEY = DATA / "secrets" / "token_signing_key"
 
 
 def say(message: str) -> None:
@@ -34,8 +36,18 @@ def service_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("HAVEN_AMQP_URL", broker.DEFAULT_URL)
     env.setdefault("HAVEN_MONGO_URL", f"mongodb://127.0.0.1:{MONGO_PORT}")
-    env.setdefault("HAVEN_SIGNING_KEY_FILE", str(DATA / "secrets" / "token_signing_key"))
+    env.setdefault("HAVEN_SIGNING_KEY_FILE", str(SIGNING_KEY))
     return env
+
+
+def ensure_signing_key() -> None:
+    """A local key shared by the local gateway's restarts (tokens survive a restart)."""
+    if "HAVEN_SIGNING_KEY_FILE" in os.environ or SIGNING_KEY.exists():
+        return
+    SIGNING_KEY.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    SIGNING_KEY.write_bytes(generate_pem())
+    SIGNING_KEY.chmod(0o600)
+    say(f"created a token signing key in {SIGNING_KEY}")
 
 
 def start_store(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
@@ -85,6 +97,7 @@ def main() -> int:
     code = 0
     try:
         started_broker = broker.ensure(os.environ.get("HAVEN_AMQP_URL", broker.DEFAULT_URL))
+        ensure_signing_key()
         start_store(children)
         start_services(children)
         wait_ready(60)

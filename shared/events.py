@@ -79,6 +79,13 @@ class DeviceRemoved(EventBase):
     data: DeviceData
 
 
+class DeviceUpdated(EventBase):
+    """A device's public keys changed: a kx rotation, or a login resuming it with new keys."""
+
+    type: Literal["device.updated"] = "device.updated"
+    data: DeviceData
+
+
 class AccountData(Schema):
     account_id: str
 
@@ -147,17 +154,32 @@ class MessageRejected(EventBase):
     data: RejectedData
 
 
+class DeliveryFailedData(Schema):
+    device_id: str
+    conversation_id: str
+    message_id: str
+
+
+class DeliveryFailed(EventBase):
+    """A gateway routed a message frame to a device's socket but got no ack in time."""
+
+    type: Literal["delivery.failed"] = "delivery.failed"
+    data: DeliveryFailedData
+
+
 Event = Annotated[
     OpsProbed
     | RelationshipCreated
     | RelationshipEnded
     | DeviceAdded
     | DeviceRemoved
+    | DeviceUpdated
     | AccountDeleted
     | MessageStored
     | MessageDeleted
     | ReceiptRead
-    | MessageRejected,
+    | MessageRejected
+    | DeliveryFailed,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -20,8 +20,10 @@ NOTIFICATION_EVENTS = (
     "relationship.ended",
     "device.added",
     "device.removed",
+    "device.updated",
     "account.deleted",
     "message.rejected",
+    "delivery.failed",
     "ops.probed",
 )
 

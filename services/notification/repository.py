@@ -1,12 +1,151 @@
-"""The notification database: the only module that speaks to its collections."""
+"""The notification database: the only module that speaks to its collections.
+
+Projections of other services' events (`relationships`, `devices`) are keyed by their
+natural ids and written with upserts that converge whatever order, and however often,
+RabbitMQ delivers the events.
+"""
 
 from __future__ import annotations
 
-from pymongo import IndexModel
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
-from shared.mongo import IndexSpec
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.events import utcnow
+from shared.mongo import Document, IndexSpec
 from shared.probes import PROBES
+
+RELATIONSHIPS = "relationships"
+DEVICES = "devices"
+PENDING = "pending"
 
 INDEXES: IndexSpec = {
     PROBES: [IndexModel("received_at", expireAfterSeconds=7 * 24 * 3600)],
+    RELATIONSHIPS: [IndexModel("coach_account_id"), IndexModel("client_account_id")],
+    DEVICES: [IndexModel([("account_id", ASCENDING), ("active", ASCENDING)])],
+    PENDING: [
+        IndexModel([("device_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
+        IndexModel("created_at"),
+    ],
 }
+
+OfflineReason = Literal["unroutable", "ack_timeout"]
+
+
+@dataclass(frozen=True)
+class Relationship:
+    conversation_id: str
+    coach_account_id: str
+    client_account_id: str
+    status: Literal["active", "ended"]
+
+    @property
+    def participants(self) -> tuple[str, str]:
+        return (self.coach_account_id, self.client_account_id)
+
+    def counterpart(self, account_id: str) -> str | None:
+        if account_id == self.coach_account_id:
+            return self.client_account_id
+        if account_id == self.client_account_id:
+            return self.coach_account_id
+        return None
+
+
+class NotificationRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
+
+    async def relationship_created(
+        self, conversation_id: str, coach_account_id: str, client_account_id: str
+    ) -> None:
+        """`status` only on insert: a `relationship.ended` seen first must stay ended."""
+        await self._db[RELATIONSHIPS].update_one(
+            {"_id": conversation_id},
+            {
+                "$set": {
+                    "coach_account_id": coach_account_id,
+                    "client_account_id": client_account_id,
+                },
+                "$setOnInsert": {"status": "active", "created_at": utcnow()},
+            },
+            upsert=True,
+        )
+
+    async def relationship_ended(self, conversation_id: str) -> None:
+        await self._db[RELATIONSHIPS].update_one(
+            {"_id": conversation_id},
+            {"$set": {"status": "ended"}, "$setOnInsert": {"created_at": utcnow()}},
+            upsert=True,
+        )
+
+    async def relationship(self, conversation_id: str) -> Relationship | None:
+        """None until `relationship.created` arrived (an `ended` alone names no participants)."""
+        doc = await self._db[RELATIONSHIPS].find_one({"_id": conversation_id})
+        if doc is None or "coach_account_id" not in doc:
+            return None
+        return Relationship(
+            conversation_id=conversation_id,
+            coach_account_id=doc["coach_account_id"],
+            client_account_id=doc["client_account_id"],
+            status="ended" if doc.get("status") == "ended" else "active",
+        )
+
+    async def counterparts(self, account_id: str) -> set[str]:
+        """Accounts sharing a relationship with this one, active or ended."""
+        cursor = self._db[RELATIONSHIPS].find(
+            {"$or": [{"coach_account_id": account_id}, {"client_account_id": account_id}]}
+        )
+        found: set[str] = set()
+        async for doc in cursor:
+            found.update((doc["coach_account_id"], doc["client_account_id"]))
+        found.discard(account_id)
+        return found
+
+    async def device_active(self, account_id: str, device_id: str) -> None:
+        """Added or updated. Device ids are never reused, so a removal seen first wins."""
+        await self._db[DEVICES].update_one(
+            {"_id": device_id},
+            {
+                "$set": {"account_id": account_id, "updated_at": utcnow()},
+                "$setOnInsert": {"active": True},
+            },
+            upsert=True,
+        )
+
+    async def device_removed(self, account_id: str, device_id: str) -> None:
+        await self._db[DEVICES].update_one(
+            {"_id": device_id},
+            {"$set": {"account_id": account_id, "active": False, "updated_at": utcnow()}},
+            upsert=True,
+        )
+
+    async def active_devices(self, account_ids: Iterable[str]) -> list[str]:
+        """The active device ids of these accounts, sorted."""
+        cursor = self._db[DEVICES].find(
+            {"account_id": {"$in": sorted(set(account_ids))}, "active": True}, {"_id": 1}
+        )
+        return sorted([str(doc["_id"]) async for doc in cursor])
+
+    async def record_pending(
+        self, device_id: str, conversation_id: str, message_id: str, reason: OfflineReason
+    ) -> bool:
+        """A notification owed to an offline device; True only the first time it is recorded."""
+        try:
+            result = await self._db[PENDING].update_one(
+                {"device_id": device_id, "message_id": message_id},
+                {
+                    "$setOnInsert": {
+                        "conversation_id": conversation_id,
+                        "reason": reason,
+                        "created_at": utcnow(),
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:  # a competing replica recorded it at the same moment
+            return False
+        return result.upserted_id is not None

@@ -1,0 +1,164 @@
+"""Real-time delivery routing: keep the projections, then fan each event out to devices.
+
+Every handler updates its projection first and publishes afterwards, and is safe to run
+again for the same event: projections are upserts, delivery ids derive from
+(event_id, device_id), and a pending notification is recorded once per (device, message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+
+import structlog
+
+from services.notification import frames
+from services.notification.metrics import DELIVERIES_OFFLINE, DELIVERIES_PUBLISHED
+from services.notification.repository import NotificationRepository, OfflineReason
+from shared.deliveries import DeviceDelivery, delivery_id_for, is_device_id
+from shared.events import (
+    DeliveryFailed,
+    DeviceAdded,
+    DeviceRemoved,
+    DeviceUpdated,
+    MessageDeleted,
+    MessageRejected,
+    MessageStored,
+    ReceiptRead,
+    RelationshipCreated,
+    RelationshipEnded,
+)
+
+log = structlog.get_logger(__name__)
+
+# Publishes one delivery; False when no gateway holds the device (returned: offline).
+Deliver = Callable[[DeviceDelivery], Awaitable[bool]]
+
+
+class NotificationService:
+    def __init__(self, repository: NotificationRepository, deliver: Deliver) -> None:
+        self._repo = repository
+        self._deliver = deliver
+
+    async def message_stored(self, event: MessageStored) -> None:
+        data = event.data
+        recipients = [d for d in data.recipient_device_ids if d != data.sender_device_id]
+        routed = await self._fan_out(
+            event.event_id, recipients, frames.message(data), ack_message_id=data.message_id
+        )
+        for device_id, was_routed in routed.items():
+            if not was_routed:
+                await self._offline(device_id, data.conversation_id, data.message_id, "unroutable")
+
+    async def delivery_failed(self, event: DeliveryFailed) -> None:
+        data = event.data
+        await self._offline(data.device_id, data.conversation_id, data.message_id, "ack_timeout")
+
+    async def message_deleted(self, event: MessageDeleted) -> None:
+        data = event.data
+        await self._fan_out(event.event_id, data.recipient_device_ids, frames.message_deleted(data))
+
+    async def message_rejected(self, event: MessageRejected) -> None:
+        data = event.data
+        await self._fan_out(event.event_id, [data.sender_device_id], frames.message_rejected(data))
+
+    async def receipt_read(self, event: ReceiptRead) -> None:
+        """To the counterpart's devices and to all of the reader's own."""
+        data = event.data
+        relationship = await self._repo.relationship(data.conversation_id)
+        accounts = {data.account_id}
+        if relationship is None:
+            log.warning("read_for_unknown_conversation", conversation_id=data.conversation_id)
+        else:
+            accounts.update(relationship.participants)
+        devices = await self._repo.active_devices(accounts)
+        await self._fan_out(event.event_id, devices, frames.read(data))
+
+    async def relationship_created(self, event: RelationshipCreated) -> None:
+        data = event.data
+        await self._repo.relationship_created(
+            data.conversation_id, data.coach_account_id, data.client_account_id
+        )
+        devices = await self._repo.active_devices([data.coach_account_id, data.client_account_id])
+        await self._fan_out(
+            event.event_id, devices, frames.relationship(data.conversation_id, "active")
+        )
+
+    async def relationship_ended(self, event: RelationshipEnded) -> None:
+        conversation_id = event.data.conversation_id
+        await self._repo.relationship_ended(conversation_id)
+        relationship = await self._repo.relationship(conversation_id)
+        if relationship is None:  # ended before we saw it created: nobody to tell yet
+            log.warning("ended_unknown_relationship", conversation_id=conversation_id)
+            return
+        devices = await self._repo.active_devices(relationship.participants)
+        await self._fan_out(event.event_id, devices, frames.relationship(conversation_id, "ended"))
+
+    async def device_added(self, event: DeviceAdded | DeviceUpdated) -> None:
+        """Also `device.updated` (kx rotation, resumed with new keys)."""
+        await self._repo.device_active(event.data.account_id, event.data.device_id)
+        await self._devices_changed(event.event_id, event.data.account_id, event.data.device_id)
+
+    async def device_removed(self, event: DeviceRemoved) -> None:
+        await self._repo.device_removed(event.data.account_id, event.data.device_id)
+        await self._devices_changed(event.event_id, event.data.account_id, event.data.device_id)
+
+    async def _devices_changed(self, event_id: str, account_id: str, device_id: str) -> None:
+        """To the account's other devices and to every counterpart's devices."""
+        accounts = {account_id, *await self._repo.counterparts(account_id)}
+        devices = [d for d in await self._repo.active_devices(accounts) if d != device_id]
+        await self._fan_out(event_id, devices, frames.devices_changed(account_id))
+
+    async def _fan_out(
+        self,
+        event_id: str,
+        device_ids: Iterable[str],
+        frame: frames.Frame,
+        *,
+        ack_message_id: str | None = None,
+    ) -> dict[str, bool]:
+        """Publish the frame to each device concurrently; whether each was routed."""
+        targets = list(dict.fromkeys(d for d in device_ids if self._valid(d)))
+        deliveries = [
+            DeviceDelivery(
+                delivery_id=delivery_id_for(event_id, device_id),
+                device_id=device_id,
+                kind="frame",
+                frame=frame,
+                ack_message_id=ack_message_id,
+            )
+            for device_id in targets
+        ]
+        outcomes = await asyncio.gather(*(self._deliver(d) for d in deliveries))
+        for routed in outcomes:
+            outcome = "routed" if routed else "returned"
+            DELIVERIES_PUBLISHED.labels(frame=frame["type"], outcome=outcome).inc()
+        log.info(
+            "deliveries_published",
+            frame=frame["type"],
+            event_id=event_id,
+            routed=sum(outcomes),
+            returned=len(outcomes) - sum(outcomes),
+        )
+        return dict(zip(targets, outcomes, strict=True))
+
+    async def _offline(
+        self, device_id: str, conversation_id: str, message_id: str, reason: OfflineReason
+    ) -> None:
+        """Record the notification owed to an offline device (push delivery comes later)."""
+        if await self._repo.record_pending(device_id, conversation_id, message_id, reason):
+            DELIVERIES_OFFLINE.labels(reason=reason).inc()
+            log.info(
+                "delivery_pending",
+                device_id=device_id,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                reason=reason,
+            )
+
+    @staticmethod
+    def _valid(device_id: str) -> bool:
+        if is_device_id(device_id):
+            return True
+        log.warning("delivery_skipped_invalid_device_id")
+        return False

@@ -1,0 +1,239 @@
+"""The notification service's fan-out, with a fake repository and a recording deliverer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from services.notification.repository import OfflineReason, Relationship
+from services.notification.service import NotificationService
+from shared.deliveries import DeviceDelivery, delivery_id_for
+from shared.errors import Unavailable
+from shared.events import (
+    DeliveryFailed,
+    DeliveryFailedData,
+    DeviceAdded,
+    DeviceData,
+    DeviceRemoved,
+    MessageRejected,
+    MessageStored,
+    ReceiptData,
+    ReceiptRead,
+    RejectedData,
+    RelationshipCreated,
+    RelationshipData,
+    RelationshipEnded,
+    RelationshipEndedData,
+    StoredMessageData,
+)
+
+
+@dataclass
+class FakeRepository:
+    """In memory, same contract as NotificationRepository for what the service calls."""
+
+    relationships: dict[str, Relationship] = field(default_factory=dict)
+    devices: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    pending: dict[tuple[str, str], OfflineReason] = field(default_factory=dict)
+
+    async def relationship_created(self, conversation_id: str, coach: str, client: str) -> None:
+        self.relationships[conversation_id] = Relationship(conversation_id, coach, client, "active")
+
+    async def relationship_ended(self, conversation_id: str) -> None:
+        known = self.relationships.get(conversation_id)
+        if known is not None:
+            self.relationships[conversation_id] = Relationship(
+                conversation_id, known.coach_account_id, known.client_account_id, "ended"
+            )
+
+    async def relationship(self, conversation_id: str) -> Relationship | None:
+        return self.relationships.get(conversation_id)
+
+    async def counterparts(self, account_id: str) -> set[str]:
+        return {
+            other
+            for r in self.relationships.values()
+            if (other := r.counterpart(account_id)) is not None
+        }
+
+    async def device_active(self, account_id: str, device_id: str) -> None:
+        self.devices.setdefault(device_id, (account_id, True))
+
+    async def device_removed(self, account_id: str, device_id: str) -> None:
+        self.devices[device_id] = (account_id, False)
+
+    async def active_devices(self, account_ids: Iterable[str]) -> list[str]:
+        wanted = set(account_ids)
+        return sorted(d for d, (a, active) in self.devices.items() if active and a in wanted)
+
+    async def record_pending(
+        self, device_id: str, conversation_id: str, message_id: str, reason: OfflineReason
+    ) -> bool:
+        if (device_id, message_id) in self.pending:
+            return False
+        self.pending[(device_id, message_id)] = reason
+        return True
+
+
+@dataclass
+class RecordingDeliverer:
+    online: set[str] = field(default_factory=set)
+    published: list[DeviceDelivery] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    async def __call__(self, delivery: DeviceDelivery) -> bool:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.published.append(delivery)
+        return delivery.device_id in self.online
+
+    def frames_for(self, device_id: str) -> list[dict[str, object]]:
+        return [d.frame or {} for d in self.published if d.device_id == device_id]
+
+
+@pytest.fixture
+def repo() -> FakeRepository:
+    repo = FakeRepository()
+    repo.relationships["c1"] = Relationship("c1", "coach", "client", "active")
+    for device, account in [("cd1", "coach"), ("cd2", "coach"), ("kd1", "client")]:
+        repo.devices[device] = (account, True)
+    repo.devices["stranger_d"] = ("stranger", True)
+    return repo
+
+
+def stored(recipients: list[str], sender_device: str = "kd1") -> MessageStored:
+    return MessageStored(
+        event_id="ev-stored",
+        data=StoredMessageData(
+            conversation_id="c1",
+            message_id="m1",
+            seq=3,
+            sender_account_id="client",
+            sender_device_id=sender_device,
+            server_ts=datetime(2026, 1, 1, tzinfo=UTC),
+            urgent=False,
+            envelope={"ciphertext": "x"},
+            recipient_device_ids=recipients,
+        ),
+    )
+
+
+async def test_message_goes_to_recipients_but_not_the_sending_device(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer(online={"cd1", "cd2"})
+    await NotificationService(repo, deliver).message_stored(stored(["cd1", "cd2", "kd1"]))
+    assert sorted(d.device_id for d in deliver.published) == ["cd1", "cd2"]
+    first = deliver.published[0]
+    assert first.ack_message_id == "m1"
+    assert first.delivery_id == delivery_id_for("ev-stored", first.device_id)
+    assert repo.pending == {}
+
+
+async def test_returned_message_delivery_records_one_pending_notification(
+    repo: FakeRepository,
+) -> None:
+    deliver = RecordingDeliverer(online={"cd1"})
+    service = NotificationService(repo, deliver)
+    await service.message_stored(stored(["cd1", "cd2", "kd1"]))
+    await service.message_stored(stored(["cd1", "cd2", "kd1"]))  # redelivered event
+    assert repo.pending == {("cd2", "m1"): "unroutable"}
+    assert len(deliver.published) == 4
+
+
+async def test_unroutable_publish_failure_propagates_for_a_retry(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer(fail_with=Unavailable("broker gone"))
+    with pytest.raises(Unavailable):
+        await NotificationService(repo, deliver).message_stored(stored(["cd1"]))
+    assert repo.pending == {}
+
+
+async def test_delivery_failed_records_pending_as_ack_timeout(repo: FakeRepository) -> None:
+    event = DeliveryFailed(
+        event_id="ev-f",
+        data=DeliveryFailedData(device_id="cd1", conversation_id="c1", message_id="m9"),
+    )
+    await NotificationService(repo, RecordingDeliverer()).delivery_failed(event)
+    assert repo.pending == {("cd1", "m9"): "ack_timeout"}
+
+
+async def test_read_receipt_reaches_both_participants_devices_only(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer()
+    event = ReceiptRead(
+        event_id="ev-r", data=ReceiptData(conversation_id="c1", account_id="client", up_to_seq=3)
+    )
+    await NotificationService(repo, deliver).receipt_read(event)
+    assert sorted(d.device_id for d in deliver.published) == ["cd1", "cd2", "kd1"]
+    assert deliver.frames_for("cd1") == [
+        {"type": "read", "conversation_id": "c1", "account_id": "client", "up_to_seq": 3}
+    ]
+
+
+async def test_relationship_frames_follow_the_projection(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer()
+    service = NotificationService(repo, deliver)
+    repo.devices["kd9"] = ("client9", True)
+    created = RelationshipCreated(
+        event_id="ev-c",
+        data=RelationshipData(
+            conversation_id="c9", coach_account_id="coach", client_account_id="client9"
+        ),
+    )
+    await service.relationship_created(created)
+    await service.relationship_ended(
+        RelationshipEnded(
+            event_id="ev-e", data=RelationshipEndedData(conversation_id="c9", ended_by="coach")
+        )
+    )
+    assert [f["status"] for f in deliver.frames_for("kd9")] == ["active", "ended"]
+    assert sorted({d.device_id for d in deliver.published}) == ["cd1", "cd2", "kd9"]
+    assert repo.relationships["c9"].status == "ended"
+
+
+async def test_device_added_tells_own_other_devices_and_counterparts(
+    repo: FakeRepository,
+) -> None:
+    deliver = RecordingDeliverer()
+    event = DeviceAdded(event_id="ev-d", data=DeviceData(account_id="coach", device_id="cd3"))
+    await NotificationService(repo, deliver).device_added(event)
+    assert sorted(d.device_id for d in deliver.published) == ["cd1", "cd2", "kd1"]
+    assert deliver.frames_for("kd1") == [{"type": "devices_changed", "account_id": "coach"}]
+    assert repo.devices["cd3"] == ("coach", True)
+
+
+async def test_removed_device_is_not_told_and_stays_removed(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer()
+    service = NotificationService(repo, deliver)
+    removed = DeviceRemoved(event_id="ev-x", data=DeviceData(account_id="coach", device_id="cd2"))
+    await service.device_removed(removed)
+    await service.device_added(
+        DeviceAdded(event_id="ev-late", data=DeviceData(account_id="coach", device_id="cd2"))
+    )
+    assert "cd2" not in {d.device_id for d in deliver.published}
+    assert repo.devices["cd2"] == ("coach", False)
+
+
+async def test_rejection_goes_to_the_sending_device_only(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer(online={"kd1"})
+    event = MessageRejected(
+        event_id="ev-j",
+        data=RejectedData(
+            conversation_id="c1",
+            message_id="m1",
+            sender_account_id="client",
+            sender_device_id="kd1",
+            code="conflict",
+            detail="message_id already used",
+        ),
+    )
+    await NotificationService(repo, deliver).message_rejected(event)
+    assert [d.device_id for d in deliver.published] == ["kd1"]
+    assert deliver.frames_for("kd1")[0]["type"] == "message_rejected"
+    assert repo.pending == {}
+
+
+async def test_invalid_device_ids_are_skipped_not_fatal(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer()
+    await NotificationService(repo, deliver).message_stored(stored(["cd1", "bad.id", "#"]))
+    assert [d.device_id for d in deliver.published] == ["cd1"]

@@ -21,6 +21,8 @@ log = structlog.get_logger(__name__)
 mongo_key = web.AppKey("mongo", Mongo)
 bus_key = web.AppKey("bus", Bus)
 started_key = web.AppKey("started", asyncio.Event)
+# Extra readiness conditions a service adds (name -> is it ready now?).
+checks_key = web.AppKey("checks", dict[str, Callable[[], bool]])
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 StartHook = Callable[[web.Application], Awaitable[None]]
@@ -82,11 +84,14 @@ async def _start(app: web.Application, indexes: IndexSpec, on_ready: StartHook |
 async def readiness(app: web.Application) -> dict[str, bool]:
     """What /readyz reports: start-up finished, broker connected, database answering."""
     started = started_key in app and app[started_key].is_set()
-    return {
+    parts = {
         "started": started,
         "broker": bus_key in app and app[bus_key].ready,
         "database": mongo_key in app and await app[mongo_key].ping(),
     }
+    for name, check in app.get(checks_key, {}).items():
+        parts[name] = started and check()
+    return parts
 
 
 def service_app(
@@ -112,6 +117,7 @@ def service_app(
     async def check() -> dict[str, bool]:
         return await readiness(app)
 
+    app[checks_key] = {}
     app.add_routes(health_routes(check))
     if serve_metrics:
         app.router.add_get("/metrics", metrics)

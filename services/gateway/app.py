@@ -17,11 +17,13 @@ from services.gateway.context import Gateway
 from services.gateway.http import ENDPOINTS, gateway_key
 from services.gateway.identity.accounts import ensure_bootstrap_operator
 from services.gateway.identity.devices import expire_unseen
+from services.gateway.invalidation import DeviceInvalidation
 from services.gateway.ops import create_ops_app
 from services.gateway.problems import problem_middleware
 from services.gateway.repository import INDEXES
 from services.gateway.tokens import TokenSigner
-from shared.lifecycle import CleanupCtx, bus_key, mongo_key, service_app
+from services.gateway.ws.handler import websocket
+from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, service_app
 from shared.logging import configure_logging
 from shared.runner import run
 from shared.settings import GatewaySettings, load_settings
@@ -44,6 +46,10 @@ def gateway_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
 
 async def on_ready(app: web.Application) -> None:
     gw = app[gateway_key]
+    await gw.sockets.start()
+    invalidation = DeviceInvalidation(gw.bus, gw.device_cache)
+    invalidation.start()
+    app[invalidation_key].append(invalidation)
     if await ensure_bootstrap_operator(gw):
         log.info("bootstrap_operator_created")
     app[background_key].extend(
@@ -66,9 +72,14 @@ async def _sweep_expired(gw: Gateway) -> None:
 
 
 background_key = web.AppKey("background", list[asyncio.Task[None]])
+invalidation_key = web.AppKey("invalidation", list[DeviceInvalidation])
 
 
 async def _stop_background(app: web.Application) -> None:
+    if gateway_key in app:
+        await app[gateway_key].sockets.close_all(1012)
+    for invalidation in app[invalidation_key]:
+        await invalidation.close()
     for task in app[background_key]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -94,12 +105,17 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         middlewares=(problem_middleware, auth_middleware),
         client_max_size=settings.max_body_bytes,
     )
+    app[checks_key]["deliveries"] = lambda: (
+        gateway_key in app and app[gateway_key].sockets.router.ready
+    )
     signer = signer or load_signer(settings)
     app.cleanup_ctx.insert(2, gateway_ctx(settings, signer))  # after mongo and bus, before start-up
     app[background_key] = []
+    app[invalidation_key] = []
     app.on_shutdown.append(_stop_background)
     for e in ENDPOINTS:
         app.router.add_route(e.method, e.path, e.view)
+    app.router.add_get("/v1/ws", websocket)
     return app
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from services.gateway.devicecache import DeviceCache
+from services.gateway.messages.crisis import CrisisResources
 from services.gateway.outbox import Outbox
 from services.gateway.passwords import PasswordHasher
 from services.gateway.repository.accounts import Accounts, Devices
@@ -17,7 +18,9 @@ from services.gateway.repository.audit import AuditLog, Throttle
 from services.gateway.repository.relationships import Relationships
 from services.gateway.repository.tokens import Invites, RefreshTokens
 from services.gateway.tokens import TokenSigner
+from services.gateway.ws.registry import SocketRegistry
 from shared.bus import Bus
+from shared.errors import HavenError
 from shared.events import utcnow
 from shared.logging import current_correlation_id
 from shared.mongo import Mongo
@@ -55,6 +58,8 @@ class Gateway:
     audit_log: AuditLog
     throttle: Throttle
     outbox: Outbox
+    crisis: CrisisResources
+    sockets: SocketRegistry
     device_cache: DeviceCache = field(default_factory=DeviceCache)
 
     @classmethod
@@ -81,11 +86,20 @@ class Gateway:
             audit_log=AuditLog(db),
             throttle=Throttle(db),
             outbox=Outbox(db, bus),
+            crisis=CrisisResources(db),
+            sockets=SocketRegistry(bus),
             device_cache=DeviceCache(devices),
         )
 
     def now(self) -> datetime:
         return utcnow()
+
+    async def close_sockets(self, device_id: str) -> None:
+        """Close the device's sockets with 4403 on every gateway replica."""
+        try:
+            await self.sockets.router.publish_control(device_id, "revoke")
+        except HavenError as error:
+            log.warning("socket_revoke_not_published", device_id=device_id, reason=str(error))
 
     async def audit(
         self,

@@ -18,7 +18,6 @@ from shared.errors import (
     DeviceMismatch,
     Forbidden,
     HavenError,
-    InvalidKey,
     InvalidRequest,
     InviteInvalid,
     NotFound,
@@ -27,6 +26,7 @@ from shared.errors import (
     SignatureInvalid,
     Unauthorized,
     Unavailable,
+    Unprocessable,
     Unroutable,
 )
 
@@ -48,7 +48,7 @@ ERROR_TABLE: dict[type[BaseException], tuple[int, str]] = {
     DeviceMismatch: (409, "device_mismatch"),
     PayloadTooLarge: (413, "payload_too_large"),
     SignatureInvalid: (422, "bad_signature"),
-    InvalidKey: (422, "invalid_request"),
+    Unprocessable: (422, "invalid_request"),
     ClockSkew: (422, "clock_skew"),
     RateLimited: (429, "rate_limited"),
 }

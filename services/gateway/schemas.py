@@ -215,3 +215,78 @@ class AuditEntry(Response):
 class AuditPage(Response):
     entries: list[AuditEntry]
     next_before: str | None
+
+
+# --- messages --------------------------------------------------------------------------------
+
+ENVELOPE_SCHEMA = {
+    "type": "object",
+    "description": "haven-v1 envelope (API.md, 'Envelope haven-v1 - byte-exact'); binary fields "
+    "are canonical base64url. `commitment` is carried so the gateway can verify the signature.",
+    "required": [
+        "message_id",
+        "sender_device_id",
+        "alg",
+        "urgent",
+        "nonce",
+        "ciphertext",
+        "keys",
+        "commitment",
+        "signature",
+    ],
+    "properties": {
+        "message_id": {"type": "string", "format": "uuid"},
+        "sender_device_id": {"type": "string"},
+        "alg": {"type": "string", "const": "haven-v1"},
+        "urgent": {"type": "boolean"},
+        "nonce": {"type": "string", "contentEncoding": "base64url"},
+        "ciphertext": {"type": "string", "contentEncoding": "base64url"},
+        "keys": {"type": "object", "additionalProperties": {"type": "string"}},
+        "commitment": {"type": "string", "contentEncoding": "base64url"},
+        "signature": {"type": "string", "contentEncoding": "base64url"},
+    },
+    "additionalProperties": False,
+}
+EnvelopeJson = Annotated[dict[str, object], WithJsonSchema(ENVELOPE_SCHEMA)]
+
+
+class SendRequest(Request):
+    envelope: EnvelopeJson
+
+
+class Accepted(Response):
+    message_id: str
+    status: Literal["accepted"] = "accepted"
+    crisis_resources: list[dict[str, str]] | None = None
+
+
+class MessageItem(Response):
+    message_id: str
+    conversation_id: str
+    seq: int
+    sender_account_id: str
+    sender_device_id: str
+    server_ts: datetime
+    urgent: bool
+    deleted: bool
+    envelope: EnvelopeJson | None = None
+
+
+class History(Response):
+    messages: list[MessageItem]
+    has_more: bool
+
+
+class ReadMarker(Request):
+    up_to_seq: Annotated[int, Field(ge=0, strict=True)]
+
+
+class CrisisResource(Request):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    contact: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=1000)] = ""
+    region: Annotated[str, Field(max_length=100)] = ""
+
+
+class CrisisResources(Request):
+    resources: Annotated[list[CrisisResource], Field(max_length=50)]

@@ -145,3 +145,45 @@ class Api:
         reply = await self.register(handle, password, await self.invite(inviter, kind))
         assert reply.status == 201, reply.body
         return await self.login(handle, password)
+
+
+def seal_for(
+    sender: Session,
+    conversation_id: str,
+    devices: dict[str, bytes],
+    text: str = "hello",
+    *,
+    urgent: bool = False,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """Seal a text payload the way a device does (devices: device_id -> kx public key)."""
+    import json
+    import uuid
+
+    from shared.envelope import seal
+
+    payload = json.dumps({"type": "text", "body": text, "sent_at": int(time.time())}).encode()
+    envelope = seal(
+        payload,
+        conversation_id=conversation_id,
+        message_id=message_id or str(uuid.uuid4()),
+        sender_device_id=sender.device_id,
+        identity=sender.keys.identity,
+        kx=sender.keys.kx,
+        recipients=devices,
+        urgent=urgent,
+    )
+    return envelope.to_wire()
+
+
+async def device_keys_of(api: Api, session: Session, *account_ids: str) -> dict[str, bytes]:
+    """Active devices (id -> kx public key) of the given accounts, as the caller sees them."""
+    found: dict[str, bytes] = {}
+    for account_id in account_ids:
+        reply = await api.call(
+            "GET", f"/v1/accounts/{account_id}/devices", token=session.access_token
+        )
+        assert reply.status == 200, reply.body
+        for device in reply.body["devices"]:
+            found[device["device_id"]] = crypto.b64d(device["kx_key"])
+    return found

@@ -16,7 +16,7 @@ from shared.errors import (
     NotFound,
     SignatureInvalid,
 )
-from shared.events import DeviceAdded, DeviceData, DeviceRemoved, derive_event_id
+from shared.events import DeviceAdded, DeviceData, DeviceRemoved, DeviceUpdated, derive_event_id
 from shared.logging import current_correlation_id
 from shared.mongo import Document
 
@@ -41,7 +41,7 @@ def check_kx_key(kx_key: bytes) -> None:
     try:
         crypto.check_x25519_public(kx_key)
     except crypto.CryptoError as error:
-        raise InvalidKey("kx_key is not an acceptable X25519 public key") from error
+        raise InvalidKey("kx_key is not an acceptable X25519 public key", field="kx_key") from error
 
 
 async def register_or_resume(
@@ -58,6 +58,8 @@ async def register_or_resume(
             raise SignatureInvalid("this identity key cannot be used")
         if existing["kx_key"] != block.kx_key or existing["name"] != block.name:
             resumed = await gw.devices.update(existing["_id"], changes) or resumed
+        if existing["kx_key"] != block.kx_key:
+            await _keys_changed(gw, account["_id"], existing["_id"])
         gw.device_cache.invalidate(existing["_id"])
         return resumed, False
     if replace_device_id is not None:
@@ -102,6 +104,7 @@ async def revoke(gw: Gateway, device: Document, *, reason: str) -> None:
     if not await gw.devices.revoke(device["_id"], gw.now()):
         return
     gw.device_cache.invalidate(device["_id"])
+    await gw.close_sockets(device["_id"])
     await gw.outbox.emit(
         DeviceRemoved(
             event_id=derive_event_id("device.removed", device["_id"]),
@@ -130,7 +133,19 @@ async def rotate_kx(gw: Gateway, who: Principal, device_id: str, body: KxRotatio
     ):
         raise SignatureInvalid("kx_signature does not verify for this device and handle")
     await gw.devices.update(device_id, {"kx_key": body.kx_key, "kx_signature": body.kx_signature})
+    await _keys_changed(gw, who.account_id, device_id)
     await gw.audit("device_kx_rotated", account_id=who.account_id, device_id=device_id)
+
+
+async def _keys_changed(gw: Gateway, account_id: str, device_id: str) -> None:
+    """Counterparts learn (devices_changed) that this device's public keys changed."""
+    await gw.outbox.emit(
+        DeviceUpdated(
+            event_id=derive_event_id("device.updated", f"{device_id}:{new_id()}"),
+            correlation_id=current_correlation_id(),
+            data=DeviceData(account_id=account_id, device_id=device_id),
+        )
+    )
 
 
 async def may_see(gw: Gateway, who: Principal, account_id: str) -> bool:

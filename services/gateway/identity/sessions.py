@@ -139,6 +139,7 @@ async def end_session(gw: Gateway, device: Document) -> None:
     """Every access and refresh token of the device's current session stops working."""
     await gw.devices.end_session(device["_id"])
     gw.device_cache.invalidate(device["_id"])
+    await gw.close_sockets(device["_id"])
 
 
 async def logout(gw: Gateway, who: Principal) -> None:

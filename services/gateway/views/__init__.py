@@ -1,5 +1,5 @@
 """Importing this package registers every public endpoint."""
 
-from services.gateway.views import admin, identity, relationships
+from services.gateway.views import admin, identity, messages, relationships
 
-__all__ = ["admin", "identity", "relationships"]
+__all__ = ["admin", "identity", "messages", "relationships"]

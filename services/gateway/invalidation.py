@@ -1,0 +1,54 @@
+"""Every gateway replica hears `device.removed`, so its device cache forgets at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import structlog
+
+from services.gateway.devicecache import DeviceCache
+from shared.bus import Bus, Delivery
+from shared.errors import Unavailable
+from shared.events import DeviceRemoved, decode_event
+
+log = structlog.get_logger(__name__)
+
+
+class DeviceInvalidation:
+    """A private queue bound to `device.removed` on `haven.events`, re-declared after loss."""
+
+    def __init__(self, bus: Bus, cache: DeviceCache) -> None:
+        self._bus = bus
+        self._cache = cache
+        self._queue = bus.exclusive_queue(
+            f"gateway.invalidation.{uuid.uuid4().hex[:12]}", self._on_event
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name="device-invalidation")
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self._queue.open()
+                await self._queue.bind(self._bus.topology.events, "device.removed")
+            except Unavailable:
+                await asyncio.sleep(1.0)
+                continue
+            await self._queue.wait_closed()
+
+    async def _on_event(self, delivery: Delivery) -> None:
+        event = decode_event(delivery.body)
+        if isinstance(event, DeviceRemoved):
+            self._cache.invalidate(event.data.device_id)
+            log.debug("device_cache_invalidated", device_id=event.data.device_id)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._queue.close()

@@ -1,0 +1,97 @@
+"""This replica's open sockets, one per device, fed by the delivery router."""
+
+from __future__ import annotations
+
+import structlog
+
+from services.gateway.ws.socket import DeviceSocket
+from shared.bus import Bus
+from shared.deliveries import DeliveryRouter, DeviceDelivery
+from shared.errors import Unavailable
+from shared.events import DeliveryFailed, DeliveryFailedData, derive_event_id
+
+log = structlog.get_logger(__name__)
+
+CLOSE_REPLACED, CLOSE_REVOKED = 4409, 4403
+
+
+class SocketRegistry:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.router = DeliveryRouter(bus)
+        self.sockets: dict[str, DeviceSocket] = {}
+
+    async def start(self) -> None:
+        await self.router.start(self.on_delivery, self.on_rebound)
+
+    async def attach(self, socket: DeviceSocket) -> None:
+        """Newer wins: older sockets of the device close with 4409, on every replica."""
+        await self.router.publish_control(socket.device_id, "replace", socket.socket_id)
+        older = self.sockets.get(socket.device_id)
+        if older is not None and older is not socket:
+            older.close_soon(CLOSE_REPLACED, "replaced by a newer socket")
+        self.sockets[socket.device_id] = socket
+        await self.router.bind(socket.device_id)
+
+    async def detach(self, socket: DeviceSocket) -> None:
+        pending = await socket.finish()
+        for message_id, conversation_id in pending:
+            await self.ack_missed(socket, message_id, conversation_id)
+        if self.sockets.get(socket.device_id) is socket:
+            del self.sockets[socket.device_id]
+            await self.router.unbind(socket.device_id)
+
+    async def on_delivery(self, delivery: DeviceDelivery) -> None:
+        socket = self.sockets.get(delivery.device_id)
+        if delivery.control is not None:
+            self._control(socket, delivery)
+            return
+        if socket is None or socket.closing:
+            if delivery.ack_message_id and delivery.frame:
+                await self._report_failed(
+                    delivery.device_id,
+                    delivery.ack_message_id,
+                    str(delivery.frame.get("message", {}).get("conversation_id", "")),
+                )
+            return
+        assert delivery.frame is not None
+        socket.send(delivery.frame)
+        if delivery.ack_message_id:
+            conversation_id = str(delivery.frame.get("message", {}).get("conversation_id", ""))
+            socket.expect_ack(delivery.ack_message_id, conversation_id)
+
+    def _control(self, socket: DeviceSocket | None, delivery: DeviceDelivery) -> None:
+        control = delivery.control
+        if socket is None or control is None:
+            return
+        if control.action == "revoke":
+            socket.close_soon(CLOSE_REVOKED, "device revoked or logged out")
+        elif control.socket_id != socket.socket_id:
+            socket.close_soon(CLOSE_REPLACED, "replaced by a newer socket")
+
+    async def on_rebound(self) -> None:
+        """Deliveries routed while our queue was gone are lost: every device must resync."""
+        for socket in list(self.sockets.values()):
+            socket.send({"type": "resync"})
+        log.info("sockets_resync", count=len(self.sockets))
+
+    async def ack_missed(self, socket: DeviceSocket, message_id: str, conversation_id: str) -> None:
+        log.info("delivery_unacked", device_id=socket.device_id, message_id=message_id)
+        await self._report_failed(socket.device_id, message_id, conversation_id)
+
+    async def _report_failed(self, device_id: str, message_id: str, conversation_id: str) -> None:
+        event = DeliveryFailed(
+            event_id=derive_event_id("delivery.failed", f"{device_id}:{message_id}"),
+            data=DeliveryFailedData(
+                device_id=device_id, conversation_id=conversation_id, message_id=message_id
+            ),
+        )
+        try:
+            await self.bus.publish_event(event, event_type=event.type, event_id=event.event_id)
+        except Unavailable:
+            log.warning("delivery_failure_not_reported", device_id=device_id)
+
+    async def close_all(self, code: int = 1012) -> None:
+        for socket in list(self.sockets.values()):
+            socket.close_soon(code, "server restarting")
+        await self.router.close()

@@ -1,0 +1,118 @@
+"""One device's WebSocket: a bounded outgoing queue, ack deadlines, liveness pings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger(__name__)
+
+SEND_QUEUE = 256
+ACK_DEADLINE = 10.0
+PING_EVERY = 20.0
+CLOSE_OVERFLOW = 1013  # try again later: the device resyncs on reconnect
+
+OnAckMissed = Callable[["DeviceSocket", str, str], Coroutine[Any, Any, None]]
+
+
+class DeviceSocket:
+    """Writes never block the caller: a slow client fills only its own queue, then is closed."""
+
+    def __init__(
+        self, ws: web.WebSocketResponse, account_id: str, device_id: str, on_ack_missed: OnAckMissed
+    ) -> None:
+        self.ws = ws
+        self.account_id = account_id
+        self.device_id = device_id
+        self.socket_id = uuid.uuid4().hex
+        self.expires_at = 0
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
+        self._acks: dict[str, tuple[asyncio.TimerHandle, str]] = {}
+        self._on_ack_missed = on_ack_missed
+        self._last_pong = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._pinger())]
+
+    def send(self, frame: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("socket_overflow", device_id=self.device_id)
+            self.close_soon(CLOSE_OVERFLOW, "too slow")
+
+    def expect_ack(self, message_id: str, conversation_id: str) -> None:
+        if message_id in self._acks:
+            return
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(ACK_DEADLINE, self._ack_missed, message_id, conversation_id)
+        self._acks[message_id] = (handle, conversation_id)
+
+    def acked(self, message_id: str) -> None:
+        entry = self._acks.pop(message_id, None)
+        if entry is not None:
+            entry[0].cancel()
+
+    def pong(self) -> None:
+        self._last_pong = time.monotonic()
+
+    def _ack_missed(self, message_id: str, conversation_id: str) -> None:
+        self._acks.pop(message_id, None)
+        self._spawn(self._on_ack_missed(self, message_id, conversation_id))
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            self._spawn(self.ws.close(code=code, message=reason.encode()))
+
+    async def _writer(self) -> None:
+        while True:
+            frame = await self._queue.get()
+            try:
+                await self.ws.send_json(frame)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def _pinger(self) -> None:
+        """Ping every 20 s; a socket that misses two pongs in a row is closed."""
+        while not self.ws.closed:
+            await asyncio.sleep(PING_EVERY)
+            if time.monotonic() - self._last_pong > 2 * PING_EVERY + 5:
+                log.info("socket_dead", device_id=self.device_id)
+                self.close_soon(1001, "no pong")
+                return
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.ping()
+
+    async def finish(self) -> list[tuple[str, str]]:
+        """Stop the tasks; returns the deliveries that were never acked (they count as failed)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._background:  # let a close handshake finish before the connection goes
+            await asyncio.wait(self._background, timeout=5)
+        pending = []
+        for message_id, (handle, conversation_id) in self._acks.items():
+            handle.cancel()
+            pending.append((message_id, conversation_id))
+        self._acks.clear()
+        return pending

@@ -85,7 +85,14 @@ class InviteInvalid(ApiError):
     code = "invite_invalid"
 
 
-class InvalidKey(ApiError):
-    """A public key that cannot be used (wrong size, low-order X25519 point)."""
+class Unprocessable(ApiError):
+    """422: well-formed JSON whose content is invalid; names the offending field."""
 
     code = "invalid_request"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail, errors=[{"field": field, "message": detail}])
+
+
+class InvalidKey(Unprocessable):
+    """A public key that cannot be used (wrong size, low-order X25519 point)."""

@@ -1,0 +1,310 @@
+"""``HavenClient``: the SDK's one entry point, composing the parts and owning their lifetimes.
+
+Construct it inside a running event loop (it creates an aiohttp session) and use it
+as an async context manager::
+
+    store = await Keystore.open_or_create("sam.keystore", passphrase)
+    async with HavenClient("https://haven.example", store) as client:
+        await client.login("sam", password)
+        await client.connect()
+        async for event in client.events():
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from haven_client.api import HavenApi
+from haven_client.connection import Backoff, Connection
+from haven_client.conversations import Conversations
+from haven_client.directory import Directory, PeerDevice
+from haven_client.errors import HavenError, UnknownConversation
+from haven_client.events import Event
+from haven_client.inbox import Inbox
+from haven_client.keystore import Keystore, StoredParticipant
+from haven_client.keywatch import KeyWatch
+from haven_client.models import Account, Conversation, CrisisResource, DeviceDetail, Invite, Me
+from haven_client.opener import Opened, Opener
+from haven_client.receiver import Receiver
+from haven_client.sender import Sender, SendReceipt, text_payload
+from haven_client.session import SessionManager
+from haven_client.transport import Transport
+from haven_client.trust import Trust
+
+log = logging.getLogger("haven_client")
+
+
+class HavenClient:
+    def __init__(
+        self,
+        base_url: str | None,
+        keystore: Keystore,
+        *,
+        http: aiohttp.ClientSession | None = None,
+        backoff: Backoff | None = None,
+        retry_delay: float = 2.0,
+    ) -> None:
+        url = base_url or keystore.state.server_url
+        if not url:
+            raise HavenError("no server URL given and none stored in the keystore")
+        self.store = keystore
+        self._owns_http = http is None
+        self._http = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self.transport = Transport(url, self._http, keystore)
+        self.api = HavenApi(self.transport)
+        self._inbox = Inbox(keystore, self._ack)
+        emit = self._inbox.emit
+        watch = KeyWatch(keystore, emit)
+        self.directory = Directory(self.api, watch)
+        self.trust = Trust(keystore, self.directory, emit)
+        self._conversations = Conversations(self.api, keystore)
+        self._opener = Opener(keystore, self.directory, watch, self.trust)
+        self._sender = Sender(self.api, keystore, self.directory, self.trust, self._conversations)
+        self._receiver = Receiver(
+            self.api,
+            self._conversations,
+            self._opener,
+            self._inbox,
+            self.directory,
+            self.trust,
+            retry_delay=retry_delay,
+        )
+        self._connection = Connection(
+            self.transport, self._receiver.push_frame, emit, backoff or Backoff()
+        )
+        self.session = SessionManager(self.api, self.transport, keystore, self.directory)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    async def __aenter__(self) -> HavenClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- session ------------------------------------------------------------------------
+
+    async def register(
+        self, handle: str, password: str, invite_code: str, display_name: str | None = None
+    ) -> Account:
+        """Create an account with an invite; touches neither the keystore nor a session."""
+        return await self.session.register(handle, password, invite_code, display_name)
+
+    async def login(
+        self,
+        handle: str,
+        password: str,
+        *,
+        device_name: str | None = None,
+        replace_device_id: str | None = None,
+    ) -> StoredParticipant:
+        """Log in (registering this device's keys, or resuming it), then cache what is
+        needed offline: conversations and the crisis resources."""
+        account = await self.session.login(handle, password, device_name, replace_device_id)
+        await self._conversations.refresh()
+        await self.crisis_resources(refresh=True)
+        return account
+
+    async def resume(self) -> None:
+        """Continue the stored session with its refresh token (no password)."""
+        await self.transport.refresh()
+
+    async def logout(self) -> None:
+        await self.close_connection()
+        await self.session.logout()
+
+    async def me(self) -> Me:
+        return await self.api.me()
+
+    async def rotate_kx(self) -> None:
+        await self.session.rotate_kx()
+
+    # --- directory and relationships -------------------------------------------------------
+
+    async def conversations(self) -> list[Conversation]:
+        """The server's list (with ``last_seq``/``read_up_to``); also updates the local record."""
+        await self._conversations.refresh()
+        return await self.api.conversations()
+
+    async def accept_invite(self, code: str) -> str:
+        conversation_id = await self.api.accept_invite(code)
+        await self._conversations.refresh()
+        return conversation_id
+
+    async def create_invite(self, kind: str) -> Invite:
+        return await self.api.create_invite(kind)
+
+    async def account_devices(self, account_id: str) -> list[PeerDevice]:
+        """An account's active devices, kx signatures verified against its handle."""
+        participant = self._participant(account_id)
+        return await self.directory.active_devices(account_id, participant.handle, fresh=True)
+
+    async def device(self, device_id: str) -> DeviceDetail:
+        return await self.api.device(device_id)
+
+    async def revoke_device(self, device_id: str) -> None:
+        """Revoke one of this account's devices (a lost phone); its sockets close at once."""
+        await self.api.revoke_device(device_id)
+        if self.store.state.account is not None:
+            self.directory.invalidate(self.store.state.account.account_id)
+
+    async def crisis_resources(self, *, refresh: bool = False) -> list[CrisisResource]:
+        """Cached in the keystore so they can be shown with no network at all."""
+        if refresh:
+            try:
+                resources = await self.api.crisis_resources()
+            except (aiohttp.ClientError, OSError, TimeoutError, HavenError) as exc:
+                log.warning("crisis_resources_refresh_failed error=%r", exc)
+            else:
+                self.store.state.crisis_resources = [r.model_dump() for r in resources]
+                self.store.save()
+        return [CrisisResource.model_validate(r) for r in self.store.state.crisis_resources]
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def send_text(
+        self, conversation_id: str, body: str, urgent: bool = False, *, via_websocket: bool = False
+    ) -> str:
+        receipt = await self.send(
+            conversation_id, text_payload(body), urgent, via_websocket=via_websocket
+        )
+        return receipt.message_id
+
+    async def send(
+        self,
+        conversation_id: str,
+        payload: dict[str, Any],
+        urgent: bool = False,
+        *,
+        via_websocket: bool = False,
+    ) -> SendReceipt:
+        """Seal and send any JSON payload; ``via_websocket`` uses the open socket if ready."""
+        ws = self._connection.send_envelope if via_websocket and self._connection.ready else None
+        return await self._sender.send(conversation_id, payload, urgent=urgent, ws_send=ws)
+
+    async def history(
+        self,
+        conversation_id: str,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int = 50,
+    ) -> tuple[list[Opened], bool]:
+        """One verified, decrypted page and ``has_more``; does not touch sync bookkeeping."""
+        conversation = await self._conversations.get(conversation_id)
+        page = await self.api.history(
+            conversation_id, after_seq=after_seq, before_seq=before_seq, limit=limit
+        )
+        opened = [await self._opener.open_item(item, conversation) for item in page.messages]
+        return opened, page.has_more
+
+    async def mark_read(self, conversation_id: str, up_to_seq: int) -> None:
+        await self.api.mark_read(conversation_id, up_to_seq)
+
+    async def delete_message(self, conversation_id: str, message_id: str) -> None:
+        await self.api.delete_message(conversation_id, message_id)
+
+    async def sync(self) -> None:
+        """Fetch everything new in every conversation into ``events()`` (also without a socket)."""
+        await self._receiver.sync_all()
+
+    # --- trust ----------------------------------------------------------------------------
+
+    async def safety_number(self, conversation_or_account_id: str) -> str:
+        """60 digits to compare with the other person, for a conversation or a counterpart."""
+        return await self.trust.safety_number(
+            self._counterpart(conversation_or_account_id), fresh=True
+        )
+
+    def mark_verified(self, conversation_or_account_id: str, number: str) -> None:
+        """Record that the user compared ``number`` with the other person (spaces allowed)."""
+        self.trust.mark_verified(self._counterpart(conversation_or_account_id).account_id, number)
+
+    def is_verified(self, conversation_or_account_id: str) -> bool:
+        return self.trust.is_verified(self._counterpart(conversation_or_account_id).account_id)
+
+    def acknowledge_key_change(self, account_id: str) -> None:
+        self.trust.acknowledge(account_id)
+
+    # --- events and lifetime ------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the socket is open and the server has said ``ready``."""
+        return self._connection.ready
+
+    async def connect(self) -> None:
+        """Open the WebSocket (reconnecting on its own) and start processing deliveries."""
+        if self._tasks:
+            return
+        for coroutine in (
+            self._receiver.run(),
+            self._connection.run(),
+            self._connection.keep_token_fresh(),
+        ):
+            task = asyncio.get_running_loop().create_task(coroutine)
+            task.add_done_callback(_log_crash)
+            self._tasks.append(task)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event in order; each message is acked when you come back for the next one."""
+        while (event := await self._inbox.get()) is not None:
+            yield event
+
+    async def close_connection(self) -> None:
+        await self._connection.close()
+        await self._receiver.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def close(self) -> None:
+        """Stop everything, save, and release the keystore (the client owns it). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.close_connection()
+        await self._inbox.close()
+        if self._owns_http:
+            await self._http.close()
+        self.store.close()
+
+    async def _ack(self, message_id: str) -> None:
+        await self._connection.send_frame({"type": "ack", "message_id": message_id})
+
+    def _participant(self, account_id: str) -> StoredParticipant:
+        me = self.store.state.account
+        if me is not None and me.account_id == account_id:
+            return StoredParticipant(account_id=me.account_id, handle=me.handle)
+        for conversation in self._conversations.known():
+            found = conversation.participant(account_id)
+            if found is not None:
+                return found
+        raise UnknownConversation(f"no conversation with account {account_id}")
+
+    def _counterpart(self, conversation_or_account_id: str) -> StoredParticipant:
+        conversation = self.store.state.conversations.get(conversation_or_account_id)
+        if conversation is None:
+            return self._participant(conversation_or_account_id)
+        counterparts = self.trust.counterparts(conversation)
+        if len(counterparts) != 1:
+            raise HavenError("a safety number needs exactly one counterpart")
+        return counterparts[0]
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background_task_crashed", exc_info=task.exception())

@@ -1,0 +1,140 @@
+"""What the app sees from ``client.events()``: one frozen dataclass per kind of happening.
+
+Failures are events too (``InvalidMessage``, ``KeyChanged``): a message that does not
+verify is shown to the user as such, never dropped without a trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any, Literal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReceivedMessage:
+    """A message that passed every receiver check of API.md and decrypted."""
+
+    conversation_id: str
+    message_id: str
+    seq: int
+    sender_account_id: str
+    sender_device_id: str
+    server_ts: datetime
+    urgent: bool
+    payload: dict[str, Any]
+    outgoing: bool
+
+    @property
+    def body(self) -> str | None:
+        """The text of a ``{"type": "text"}`` payload; None for other payload types."""
+        body = self.payload.get("body")
+        return body if self.payload.get("type") == "text" and isinstance(body, str) else None
+
+    @property
+    def sent_at(self) -> Any:
+        """The sender's own claim of when it was written (not verified by the server)."""
+        return self.payload.get("sent_at")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InvalidMessage:
+    """A message that failed a check: show it as broken, never as content. ``reason`` says why."""
+
+    conversation_id: str
+    message_id: str
+    seq: int | None
+    sender_account_id: str | None
+    sender_device_id: str | None
+    reason: str
+    field: str | None = None
+    predates_device: bool = False
+    """True when the message is older than this device, which therefore holds no key for it:
+    expected on a new device (show "sent before this device was added"), not an attack."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MessageDeleted:
+    """Deleted for everyone: a tombstone in history or a ``message_deleted`` frame."""
+
+    conversation_id: str
+    message_id: str
+    seq: int | None
+    sender_account_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReadReceipt:
+    conversation_id: str
+    account_id: str
+    up_to_seq: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DevicesChanged:
+    account_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RelationshipChanged:
+    conversation_id: str
+    status: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CoachAway:
+    conversation_id: str
+    away_message: str | None
+    response_time_hours: int | None
+    next_available_at: str | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MessageRejected:
+    """An accepted message the server could not store; the app should offer to resend."""
+
+    conversation_id: str
+    message_id: str
+    code: str
+    detail: str
+
+
+KeyChangeReason = Literal["identity_key_changed", "safety_number_changed"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KeyChanged:
+    """A counterpart's keys changed. With ``requires_acknowledgement`` sending is held back
+    until ``client.acknowledge_key_change(account_id)``: either a device id now shows a
+    different identity key (a substitution only a misbehaving server could make), or
+    the safety number the user had verified no longer matches."""
+
+    account_id: str
+    reason: KeyChangeReason
+    device_id: str | None
+    previous_safety_number: str | None
+    safety_number: str | None
+    requires_acknowledgement: bool
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConnectionChanged:
+    """Socket state, for a status line: ``ready``, ``disconnected`` (will retry) or ``closed``."""
+
+    state: Literal["ready", "disconnected", "closed"]
+    code: int | None = None
+    reason: str = ""
+
+
+Event = (
+    ReceivedMessage
+    | InvalidMessage
+    | MessageDeleted
+    | ReadReceipt
+    | DevicesChanged
+    | RelationshipChanged
+    | CoachAway
+    | MessageRejected
+    | KeyChanged
+    | ConnectionChanged
+)

@@ -1,0 +1,335 @@
+"""The device's secrets and memory in one passphrase-encrypted file (argon2id + SecretBox).
+
+Everything a device must not lose or leak lives here: its keys (old kx keys too, so
+older messages stay readable), session, what it has seen of its counterparts' keys
+(key-change detection), verified safety numbers, and the per-conversation ``seq``
+it has processed. Writes are atomic (temp file, fsync, rename) with mode 0600, so a
+crash leaves either the old or the new file, never half of one.
+
+One process at a time: an open keystore holds an exclusive lock (``<file>.lock``).
+Two processes sharing one would each rotate the refresh token and overwrite the
+other's file, and a refresh token presented twice makes the gateway revoke the
+whole device session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+import nacl.pwhash
+import nacl.secret
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from haven_client.errors import KeystoreError, KeystoreInUse, WrongPassphrase
+from haven_client.keys import DeviceKeys, kx_from_b64
+from shared.crypto import KxPrivateKey, b64d, b64e, random_bytes
+
+FORMAT = "haven-keystore"
+_RECENT_IDS = 2000
+_OLD_KX = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class KdfParams:
+    """argon2id cost; stored in the file so it can be raised later without breaking old files."""
+
+    opslimit: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
+    memlimit: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+
+    @classmethod
+    def interactive(cls) -> KdfParams:
+        return cls(
+            nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+        )
+
+    @classmethod
+    def minimal(cls) -> KdfParams:
+        """For tests only: argon2id's floor, milliseconds instead of a second."""
+        return cls(nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN)
+
+
+class StoredAccount(BaseModel):
+    account_id: str
+    handle: str
+    role: str
+    display_name: str = ""
+
+
+class StoredParticipant(BaseModel):
+    account_id: str
+    handle: str
+    display_name: str = ""
+    role: str = ""
+
+
+class StoredConversation(BaseModel):
+    conversation_id: str
+    status: str = "active"
+    participants: list[StoredParticipant] = Field(default_factory=list)
+
+    def participant(self, account_id: str) -> StoredParticipant | None:
+        return next((p for p in self.participants if p.account_id == account_id), None)
+
+
+class KeystoreState(BaseModel):
+    """The decrypted content; binary values are base64url strings like on the wire."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = 1
+    server_url: str | None = None
+    device_name: str = "haven-python"
+    identity_seed: str | None = None
+    kx_private: str | None = None
+    old_kx: list[str] = Field(default_factory=list)
+    device_id: str | None = None
+    account: StoredAccount | None = None
+    refresh_token: str | None = None
+    seen_devices: dict[str, dict[str, str]] = Field(default_factory=dict)
+    seen_kx: dict[str, list[str]] = Field(default_factory=dict)
+    verified: dict[str, str] = Field(default_factory=dict)
+    last_safety: dict[str, str] = Field(default_factory=dict)
+    pending_key_changes: dict[str, str] = Field(default_factory=dict)
+    last_seq: dict[str, int] = Field(default_factory=dict)
+    recent_ids: list[str] = Field(default_factory=list)
+    conversations: dict[str, StoredConversation] = Field(default_factory=dict)
+    crisis_resources: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Keystore:
+    """An open keystore: the derived key stays in memory so saves need no second argon2 run."""
+
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        salt: bytes,
+        kdf: KdfParams,
+        state: KeystoreState,
+        lock: int | None = None,
+    ) -> None:
+        self.path = path
+        self._lock = lock
+        self._closed = False
+        self.state = state
+        self._box = nacl.secret.SecretBox(key)
+        self._salt = salt
+        self._kdf = kdf
+        self._recent = set(state.recent_ids)
+
+    @classmethod
+    async def create(
+        cls, path: str | os.PathLike[str], passphrase: str, kdf: KdfParams | None = None
+    ) -> Keystore:
+        """A new, empty keystore; refuses to overwrite an existing file."""
+        target = Path(path)
+        if await asyncio.to_thread(target.exists):
+            raise KeystoreError(f"{target} already exists")
+        params = kdf or KdfParams()
+        salt = random_bytes(nacl.pwhash.argon2id.SALTBYTES)
+        lock = await asyncio.to_thread(_acquire_lock, target)
+        try:
+            key = await asyncio.to_thread(_derive, passphrase, salt, params)
+            store = cls(target, key, salt, params, KeystoreState(), lock)
+            store.save()
+        except BaseException:
+            _release_lock(lock)
+            raise
+        return store
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], passphrase: str) -> Keystore:
+        target = Path(path)
+        lock = await asyncio.to_thread(_acquire_lock, target)
+        try:
+            key, salt, params, state = await _load(target, passphrase)
+        except BaseException:
+            _release_lock(lock)
+            raise
+        return cls(target, key, salt, params, state, lock)
+
+    @classmethod
+    async def open_or_create(
+        cls, path: str | os.PathLike[str], passphrase: str, kdf: KdfParams | None = None
+    ) -> Keystore:
+        if await asyncio.to_thread(Path(path).exists):
+            return await cls.open(path, passphrase)
+        return await cls.create(path, passphrase, kdf)
+
+    def save(self) -> None:
+        """Encrypt under a fresh nonce and replace the file atomically.
+
+        Synchronous on purpose: the file is small, and callers rely on the state being
+        durable when this returns (a refresh token, a kx key about to be announced)."""
+        if self._closed:
+            raise KeystoreError("keystore is closed; a write now could clobber its next owner")
+        self.state.recent_ids = self.state.recent_ids[-_RECENT_IDS:]
+        plain = self.state.model_dump_json().encode("utf-8")
+        document = {
+            "format": FORMAT,
+            "version": 1,
+            "kdf": {
+                "alg": "argon2id",
+                "salt": b64e(self._salt),
+                "opslimit": self._kdf.opslimit,
+                "memlimit": self._kdf.memlimit,
+            },
+            "box": b64e(bytes(self._box.encrypt(plain))),
+        }
+        _atomic_write(self.path, json.dumps(document).encode("utf-8"))
+
+    def close(self) -> None:
+        """Release the file lock; the state stays readable, but ``save`` now refuses."""
+        lock, self._lock = self._lock, None
+        self._closed = True
+        _release_lock(lock)
+
+    async def change_passphrase(self, passphrase: str, kdf: KdfParams | None = None) -> None:
+        self._kdf = kdf or self._kdf
+        self._salt = random_bytes(nacl.pwhash.argon2id.SALTBYTES)
+        key = await asyncio.to_thread(_derive, passphrase, self._salt, self._kdf)
+        self._box = nacl.secret.SecretBox(key)
+        self.save()
+
+    # --- device keys ------------------------------------------------------------------
+
+    def device_keys(self) -> DeviceKeys | None:
+        if self.state.identity_seed is None or self.state.kx_private is None:
+            return None
+        return DeviceKeys.from_secrets(b64d(self.state.identity_seed), b64d(self.state.kx_private))
+
+    def set_device_keys(self, keys: DeviceKeys) -> None:
+        """Install keys; a replaced kx key moves to ``old_kx`` (same identity only)."""
+        current = self.state.kx_private
+        same_identity = self.state.identity_seed == b64e(keys.identity_seed)
+        if current is not None and same_identity and current != b64e(keys.kx_private):
+            self.state.old_kx = [*self.state.old_kx, current][-_OLD_KX:]
+        elif not same_identity:
+            self.state.old_kx = []
+        self.state.identity_seed = b64e(keys.identity_seed)
+        self.state.kx_private = b64e(keys.kx_private)
+
+    def all_kx(self) -> list[KxPrivateKey]:
+        """Current kx key first, then older ones newest first: what may open a message to us."""
+        found = [] if self.state.kx_private is None else [self.state.kx_private]
+        return [kx_from_b64(text) for text in [*found, *reversed(self.state.old_kx)]]
+
+    # --- delivery memory --------------------------------------------------------------
+
+    def last_seq(self, conversation_id: str) -> int:
+        return self.state.last_seq.get(conversation_id, 0)
+
+    def advance_seq(self, conversation_id: str, seq: int) -> None:
+        if seq > self.last_seq(conversation_id):
+            self.state.last_seq[conversation_id] = seq
+
+    def has_seen(self, message_id: str) -> bool:
+        return message_id in self._recent
+
+    def remember(self, message_id: str) -> None:
+        if message_id not in self._recent:
+            self._recent.add(message_id)
+            self.state.recent_ids.append(message_id)
+            if len(self.state.recent_ids) > 2 * _RECENT_IDS:
+                self.state.recent_ids = self.state.recent_ids[-_RECENT_IDS:]
+                self._recent = set(self.state.recent_ids)
+
+
+async def _load(target: Path, passphrase: str) -> tuple[bytes, bytes, KdfParams, KeystoreState]:
+    try:
+        document = json.loads(await asyncio.to_thread(target.read_bytes))
+        salt, params, sealed = _parse_header(document)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KeystoreError(f"cannot read keystore {target}: {exc}") from exc
+    key = await asyncio.to_thread(_derive, passphrase, salt, params)
+    try:
+        plain = nacl.secret.SecretBox(key).decrypt(sealed)
+    except nacl.exceptions.CryptoError as exc:
+        raise WrongPassphrase("wrong passphrase or tampered keystore") from exc
+    try:
+        state = KeystoreState.model_validate_json(plain)
+    except ValidationError as exc:
+        raise KeystoreError(f"keystore content is invalid: {exc}") from exc
+    return key, salt, params, state
+
+
+def _acquire_lock(target: Path) -> int | None:
+    """An advisory ``flock`` beside the file; platforms without it go unlocked."""
+    if sys.platform == "win32":
+        return None
+    import fcntl
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise KeystoreInUse(f"{target} is open in another process") from exc
+    return fd
+
+
+def _release_lock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor drops the flock
+
+
+def _derive(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
+    if not passphrase:
+        raise KeystoreError("an empty passphrase would not protect anything")
+    return nacl.pwhash.argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE,
+        passphrase.encode("utf-8"),
+        salt,
+        opslimit=params.opslimit,
+        memlimit=params.memlimit,
+    )
+
+
+def _parse_header(document: Any) -> tuple[bytes, KdfParams, bytes]:
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError("not a Haven keystore")
+    kdf = document["kdf"]
+    if kdf.get("alg") != "argon2id":
+        raise ValueError(f"unsupported kdf {kdf.get('alg')!r}")
+    params = KdfParams(int(kdf["opslimit"]), int(kdf["memlimit"]))
+    return b64d(kdf["salt"]), params, b64d(document["box"])
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """0600 from creation (never world-readable, not even briefly), then rename over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable; some platforms cannot open directories."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,142 @@
+"""Response bodies of the gateway as the SDK reads them: tolerant of added fields, strict on bytes.
+
+Binary fields are decoded from canonical base64url at the edge, so the rest of the
+SDK only ever sees raw ``bytes`` of the right size.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from shared.crypto import b64d
+
+
+def _key_bytes(size: int) -> BeforeValidator:
+    def decode(value: object) -> bytes:
+        if not isinstance(value, str):
+            raise ValueError("must be a base64url string")  # noqa: TRY004 - pydantic wants ValueError
+        raw = b64d(value)
+        if len(raw) != size:
+            raise ValueError(f"must decode to {size} bytes")
+        return raw
+
+    return BeforeValidator(decode)
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive times are read as UTC, so revocation checks never compare naive with aware."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+Key32 = Annotated[bytes, _key_bytes(32)]
+Sig64 = Annotated[bytes, _key_bytes(64)]
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Account(Wire):
+    account_id: str
+    handle: str
+    role: str
+    display_name: str = ""
+
+
+class Session(Wire):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    device_id: str
+    account: Account
+
+
+class Device(Wire):
+    """An active device as listed for an account (``/v1/me``, ``/v1/accounts/{id}/devices``)."""
+
+    device_id: str
+    name: str = ""
+    identity_key: Key32
+    kx_key: Key32
+    kx_signature: Sig64
+    created_at: Timestamp | None = None
+    last_seen_at: Timestamp | None = None
+
+
+class DeviceDetail(Wire):
+    """``GET /v1/devices/{id}``: kept forever, so old messages of revoked devices verify."""
+
+    device_id: str
+    account_id: str
+    name: str = ""
+    identity_key: Key32
+    kx_key: Key32
+    kx_signature: Sig64
+    created_at: Timestamp | None = None
+    revoked_at: Timestamp | None = None
+
+
+class Me(Account):
+    devices: list[Device] = Field(default_factory=list)
+
+
+class AccountDevices(Wire):
+    account_id: str
+    devices: list[Device]
+
+
+class Participant(Wire):
+    account_id: str
+    handle: str
+    display_name: str = ""
+    role: str = ""
+
+
+class Conversation(Wire):
+    conversation_id: str
+    status: str
+    participants: list[Participant]
+    last_seq: int = 0
+    read_up_to: int = 0
+
+
+class Invite(Wire):
+    code: str
+    kind: str
+    expires_at: Timestamp | None = None
+
+
+class MessageItem(Wire):
+    """A history item or a WebSocket frame's ``message``; no ``envelope`` once deleted."""
+
+    message_id: str
+    conversation_id: str
+    seq: int
+    sender_account_id: str
+    sender_device_id: str
+    server_ts: Timestamp
+    urgent: bool = False
+    deleted: bool = False
+    envelope: dict[str, Any] | None = None
+
+
+class HistoryPage(Wire):
+    messages: list[MessageItem]
+    has_more: bool = False
+
+
+class CrisisResource(Wire):
+    name: str
+    contact: str
+    description: str = ""
+    region: str = ""
+
+
+class SendAccepted(Wire):
+    message_id: str
+    status: str = "accepted"
+    crisis_resources: list[CrisisResource] = Field(default_factory=list)

@@ -1,0 +1,108 @@
+"""Logging in a device and looking after its keys: register or resume, log out, rotate kx.
+
+Keys are generated and saved to the keystore *before* the first login request, so
+a crash after the gateway registered the device never leaves a device whose
+private keys are lost. A login with the stored identity key resumes the same
+device (same ``device_id``) instead of adding one.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from typing import Any
+
+from haven_client.api import HavenApi
+from haven_client.directory import Directory
+from haven_client.errors import ClockSkew, HavenApiError, HavenError, NotLoggedIn
+from haven_client.keys import DeviceKeys
+from haven_client.keystore import Keystore, StoredAccount, StoredParticipant
+from haven_client.models import Account
+from haven_client.transport import Transport
+from shared.crypto import b64e
+
+log = logging.getLogger("haven_client.session")
+
+
+class SessionManager:
+    def __init__(
+        self, api: HavenApi, transport: Transport, store: Keystore, directory: Directory
+    ) -> None:
+        self._api = api
+        self._transport = transport
+        self._store = store
+        self._directory = directory
+
+    async def register(
+        self, handle: str, password: str, invite_code: str, display_name: str | None = None
+    ) -> Account:
+        return await self._api.register(handle, password, invite_code, display_name)
+
+    async def login(
+        self,
+        handle: str,
+        password: str,
+        device_name: str | None = None,
+        replace_device_id: str | None = None,
+    ) -> StoredParticipant:
+        state = self._store.state
+        handle = handle.lower()
+        if state.account is not None and state.account.handle != handle:
+            raise HavenError("this keystore belongs to another account; use a new keystore")
+        keys = self._store.device_keys()
+        if keys is None:
+            keys = DeviceKeys.generate()
+            self._store.set_device_keys(keys)
+        state.device_name = device_name or state.device_name or f"haven-python@{platform.node()}"
+        state.server_url = self._transport.base_url
+        self._store.save()
+        body: dict[str, Any] = {"handle": handle, "password": password}
+        if replace_device_id is not None:
+            body["replace_device_id"] = replace_device_id
+        try:
+            session = await self._api.login(
+                {**body, "device": keys.device_block(handle, state.device_name)}
+            )
+        except ClockSkew as exc:
+            if exc.server_time is None:
+                raise
+            # Our clock is off; the server's time keeps the proof fresh, and a replay
+            # of it is worthless without the password anyway.
+            block = keys.device_block(handle, state.device_name, ts=exc.server_time)
+            session = await self._api.login({**body, "device": block})
+        if state.device_id is not None and state.device_id != session.device_id:
+            log.warning("login_registered_new_device previous=%s", state.device_id)
+        state.device_id = session.device_id
+        state.account = StoredAccount.model_validate(session.account.model_dump())
+        self._transport.install(session)
+        return StoredParticipant(account_id=state.account.account_id, handle=state.account.handle)
+
+    async def logout(self) -> None:
+        """End this device's session on the server; the device keys stay for a later login."""
+        try:
+            await self._api.logout()
+        finally:
+            self._transport.forget()
+
+    async def rotate_kx(self) -> None:
+        """New kx key, same identity. The old private key is kept so older messages still open."""
+        state = self._store.state
+        keys = self._store.device_keys()
+        if keys is None or state.device_id is None or state.account is None:
+            raise NotLoggedIn("log in first")
+        rotated = keys.with_new_kx()
+        signature = rotated.kx_signature(state.account.handle)
+        previous_old = list(state.old_kx)
+        self._store.set_device_keys(rotated)
+        self._store.save()
+        try:
+            await self._api.rotate_kx(state.device_id, b64e(rotated.kx_public), b64e(signature))
+        except HavenApiError:
+            # Definitely refused: go back. (On a network error we cannot know; both keys
+            # stay held, and the sender uses whichever the server lists.)
+            state.kx_private = b64e(keys.kx_private)
+            state.old_kx = previous_old
+            self._store.save()
+            raise
+        finally:
+            self._directory.invalidate(state.account.account_id)

@@ -129,6 +129,14 @@ class DeviceOut(Response):
     last_seen_at: datetime | None = None
 
 
+class PreviousKx(Response):
+    """A kx key the device rotated away from; messages sealed before `replaced_at` used it."""
+
+    kx_key: Annotated[bytes, _B64_OUT]
+    kx_signature: Annotated[bytes, _B64_OUT]
+    replaced_at: datetime
+
+
 class DeviceDetail(Response):
     device_id: str
     account_id: str
@@ -138,6 +146,7 @@ class DeviceDetail(Response):
     kx_signature: Annotated[bytes, _B64_OUT]
     created_at: datetime
     revoked_at: datetime | None
+    previous_kx_keys: list[PreviousKx] = Field(default_factory=list)
 
 
 class MeOut(AccountOut):

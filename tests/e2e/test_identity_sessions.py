@@ -195,6 +195,16 @@ async def test_kx_rotation_from_the_device_itself(api: Api, operator: Session) -
     assert ok.status == 204
     me = await api.call("GET", "/v1/me", token=operator.access_token)
     assert me.body["devices"][0]["kx_key"] == crypto.b64e(new_kx)
+    detail = await api.call("GET", f"/v1/devices/{operator.device_id}", token=operator.access_token)
+    assert detail.body["kx_key"] == crypto.b64e(new_kx)
+    [previous] = detail.body["previous_kx_keys"]
+    assert previous["kx_key"] == crypto.b64e(operator.keys.kx_public)
+    assert crypto.verify_kx_signature(
+        operator.keys.identity_public,
+        operator.handle,
+        operator.keys.kx_public,
+        crypto.b64d(previous["kx_signature"]),
+    )
     forged = {"kx_key": crypto.b64e(DeviceKeys().kx_public), "kx_signature": body["kx_signature"]}
     bad = await api.call(
         "PUT", f"/v1/devices/{operator.device_id}/kx", forged, operator.access_token

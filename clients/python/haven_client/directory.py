@@ -106,6 +106,10 @@ class Directory:
         except CryptoError as exc:
             raise UntrustedDevice(device.device_id, str(exc)) from exc
         self._watch.observe(account_id, device.device_id, device.identity_key)
+        for old in getattr(device, "previous_kx_keys", []):
+            # Older messages were wrapped with these; each must be signed for this handle too.
+            if verify_kx_signature(device.identity_key, handle, old.kx_key, old.kx_signature):
+                self._watch.observe_kx(device.device_id, old.kx_key)
         self._watch.observe_kx(device.device_id, device.kx_key)
         return PeerDevice(
             device_id=device.device_id,

@@ -67,6 +67,12 @@ class Device(Wire):
     last_seen_at: Timestamp | None = None
 
 
+class PreviousKx(Wire):
+    kx_key: Key32
+    kx_signature: Sig64
+    replaced_at: Timestamp | None = None
+
+
 class DeviceDetail(Wire):
     """``GET /v1/devices/{id}``: kept forever, so old messages of revoked devices verify."""
 
@@ -78,6 +84,7 @@ class DeviceDetail(Wire):
     kx_signature: Sig64
     created_at: Timestamp | None = None
     revoked_at: Timestamp | None = None
+    previous_kx_keys: list[PreviousKx] = Field(default_factory=list)
 
 
 class Me(Account):

@@ -52,13 +52,14 @@ async def register_or_resume(
     if existing is not None:
         if existing["account_id"] != account["_id"] or existing.get("revoked_at") is not None:
             raise SignatureInvalid("this identity key cannot be used")
-        changes = {"name": block.name, "kx_key": block.kx_key, "kx_signature": block.kx_signature}
         resumed = await gw.devices.new_session(existing["_id"], gw.now())
         if resumed is None:
             raise SignatureInvalid("this identity key cannot be used")
-        if existing["kx_key"] != block.kx_key or existing["name"] != block.name:
-            resumed = await gw.devices.update(existing["_id"], changes) or resumed
+        if existing["name"] != block.name:
+            resumed = await gw.devices.update(existing["_id"], {"name": block.name}) or resumed
         if existing["kx_key"] != block.kx_key:
+            await gw.devices.rotate_kx(existing["_id"], block.kx_key, block.kx_signature, gw.now())
+            resumed = await gw.devices.by_id(existing["_id"]) or resumed
             await _keys_changed(gw, account["_id"], existing["_id"])
         gw.device_cache.invalidate(existing["_id"])
         return resumed, False
@@ -132,7 +133,7 @@ async def rotate_kx(gw: Gateway, who: Principal, device_id: str, body: KxRotatio
         device["identity_key"], account["handle"], body.kx_key, body.kx_signature
     ):
         raise SignatureInvalid("kx_signature does not verify for this device and handle")
-    await gw.devices.update(device_id, {"kx_key": body.kx_key, "kx_signature": body.kx_signature})
+    await gw.devices.rotate_kx(device_id, body.kx_key, body.kx_signature, gw.now())
     await _keys_changed(gw, who.account_id, device_id)
     await gw.audit("device_kx_rotated", account_id=who.account_id, device_id=device_id)
 

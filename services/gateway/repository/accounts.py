@@ -97,6 +97,26 @@ class Devices:
         )
         return result.modified_count == 1
 
+    async def rotate_kx(
+        self, device_id: str, kx_key: bytes, kx_signature: bytes, at: datetime
+    ) -> None:
+        """Replace the kx key and keep the old one: older messages were wrapped with it."""
+        current = await self._c.find_one({"_id": device_id}, {"kx_key": 1, "kx_signature": 1})
+        if current is None:
+            return
+        previous = {
+            "kx_key": current["kx_key"],
+            "kx_signature": current["kx_signature"],
+            "replaced_at": at,
+        }
+        await self._c.update_one(
+            {"_id": device_id},
+            {
+                "$set": {"kx_key": kx_key, "kx_signature": kx_signature},
+                "$push": {"previous_kx_keys": previous},
+            },
+        )
+
     async def touch(self, device_id: str, at: datetime) -> None:
         await self._c.update_one({"_id": device_id}, {"$set": {"last_seen_at": at}})
 

@@ -24,6 +24,7 @@ from services.gateway.schemas import (
     LoginRequest,
     MeOut,
     PasswordChange,
+    PreviousKx,
     RefreshRequest,
     RegisterRequest,
     SessionOut,
@@ -165,5 +166,6 @@ async def device_detail(request: web.Request) -> web.Response:
             kx_signature=device["kx_signature"],
             created_at=device["created_at"],
             revoked_at=device.get("revoked_at"),
+            previous_kx_keys=[PreviousKx(**p) for p in device.get("previous_kx_keys", [])],
         )
     )

@@ -181,7 +181,7 @@ async def test_authorization_matrix_leaks_nothing(api: Api, cast: Cast) -> None:
             "PUT",
             f"/v1/devices/{c.client.device_id}/kx",
             {"kx_key": "A" * 43, "kx_signature": "A" * 86},
-            {"other_client": 422, "coach": 422, "other_coach": 422, "operator": 422},
+            {"other_client": 404, "coach": 404, "other_coach": 404, "operator": 404},
         ),
         (
             "POST",

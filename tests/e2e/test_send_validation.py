@@ -67,7 +67,8 @@ async def test_device_set_must_match_exactly(api: Api, pair: Pair) -> None:
 
 async def test_outsiders_and_forgers_are_refused(api: Api, pair: Pair) -> None:
     devices = await device_keys_of(api, pair.client, pair.coach.account_id, pair.client.account_id)
-    outsider_env = seal_for(pair.outsider, pair.conversation_id, devices)
+    own = {pair.outsider.device_id: pair.outsider.keys.kx_public}
+    outsider_env = seal_for(pair.outsider, pair.conversation_id, {**devices, **own})
     assert (await _post(api, pair.outsider, pair.conversation_id, outsider_env)).status == 404
     assert (
         await _post(

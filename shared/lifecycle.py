@@ -41,7 +41,8 @@ def mongo_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
 def bus_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         topology = Topology(namespace=settings.namespace, command_shards=settings.command_shards)
-        bus = Bus(str(settings.amqp_url), topology, service)
+        # The namespace in the connection name tells a test's connections from everyone else's.
+        bus = Bus(str(settings.amqp_url), topology, f"{settings.namespace}{service}")
         app[bus_key] = bus
         yield
         await bus.close(settings.shutdown_grace_seconds)

@@ -72,10 +72,10 @@ async def parse(request: web.Request, model: type[M]) -> M:
     return model.model_validate_json(raw or b"null")
 
 
-def render(model: BaseModel, status: int = 200) -> web.Response:
+def render(model: BaseModel, status: int = 200, *, exclude_none: bool = False) -> web.Response:
     return web.Response(
         status=status,
-        text=model.model_dump_json(),
+        text=model.model_dump_json(exclude_none=exclude_none),
         content_type="application/json",
     )
 

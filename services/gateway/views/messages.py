@@ -31,7 +31,8 @@ async def post_message(request: web.Request) -> web.Response:
     cid = request.match_info["conversation_id"]
     message_id = await send.send(gw, who, cid, body.envelope)
     resources = await gw.crisis.current() if send.wants_urgent(body.envelope) else None
-    return render(Accepted(message_id=message_id, crisis_resources=resources), 202)
+    accepted = Accepted(message_id=message_id, crisis_resources=resources)
+    return render(accepted, 202, exclude_none=True)
 
 
 @endpoint(

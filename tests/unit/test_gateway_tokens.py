@@ -1,0 +1,57 @@
+"""Access tokens: Ed25519, key ids, rotation; and the refresh-successor derivation."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.gateway.tokens import Claims, InvalidToken, TokenSigner
+
+
+def claims(expires_in: int = 300) -> Claims:
+    return Claims("acc", "dev", "client", 3, int(time.time()) + expires_in)
+
+
+def test_a_token_verifies_on_any_replica_with_the_same_key() -> None:
+    key = Ed25519PrivateKey.generate()
+    token = TokenSigner(key, []).issue(claims())
+    verified = TokenSigner(key, []).verify(token)
+    assert (verified.account_id, verified.device_id, verified.role, verified.session) == (
+        "acc",
+        "dev",
+        "client",
+        3,
+    )
+
+
+def test_rotation_keeps_old_tokens_valid_while_the_old_key_is_listed() -> None:
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    token = TokenSigner(old, []).issue(claims())
+    assert TokenSigner(new, [old]).verify(token).device_id == "dev"
+    with pytest.raises(InvalidToken):
+        TokenSigner(new, []).verify(token)
+
+
+def test_expired_tampered_and_foreign_tokens_are_refused() -> None:
+    signer = TokenSigner(Ed25519PrivateKey.generate(), [])
+    with pytest.raises(InvalidToken):
+        signer.verify(signer.issue(claims(expires_in=-10)))
+    token = signer.issue(claims())
+    header, payload, signature = token.split(".")
+    with pytest.raises(InvalidToken):
+        signer.verify(f"{header}.{payload[:-2]}AA.{signature}")
+    with pytest.raises(InvalidToken):
+        signer.verify("not-a-token")
+    with pytest.raises(InvalidToken):
+        TokenSigner(Ed25519PrivateKey.generate(), []).verify(token)
+
+
+def test_refresh_successor_is_deterministic_per_key_and_unguessable() -> None:
+    key = Ed25519PrivateKey.generate()
+    a, b = TokenSigner(key, []), TokenSigner(key, [])
+    assert a.refresh_successor("t1") == b.refresh_successor("t1")
+    assert a.refresh_successor("t1") != a.refresh_successor("t2")
+    other = TokenSigner(Ed25519PrivateKey.generate(), [])
+    assert other.refresh_successor("t1") != a.refresh_successor("t1")

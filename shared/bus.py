@@ -151,8 +151,31 @@ class Bus:
             mandatory=False,
         )
 
+    @property
+    def closing(self) -> bool:
+        """True once `close()` began: a handler should start no new work."""
+        return self._closing
+
     async def consume(self, queue_name: str, handler: Handler, *, prefetch: int = 32) -> None:
         """Consume a declared queue on its own channel; see `_process` for ack semantics."""
+        await self._consume(queue_name, handler, prefetch, cancel_on_close=True)
+
+    async def consume_in_order(
+        self, queue_name: str, handler: Handler, *, prefetch: int = 32
+    ) -> None:
+        """Like `consume`, for a single-active-consumer queue whose order matters.
+
+        `close()` does not cancel this consumer first: the broker would hand the queue to the
+        next consumer at once, and that one would overtake the deliveries still held here.
+        Instead, while `closing`, the handler finishes what it started and refuses the rest by
+        raising TransientFailure (left unacked); closing the connection then returns those to
+        the head of the queue, in order, before the next consumer becomes active.
+        """
+        await self._consume(queue_name, handler, prefetch, cancel_on_close=False)
+
+    async def _consume(
+        self, queue_name: str, handler: Handler, prefetch: int, *, cancel_on_close: bool
+    ) -> None:
         assert self._connection is not None, "start() first"
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
@@ -166,7 +189,8 @@ class Bus:
             await self._process(queue_name, message, handler)
 
         tag = await queue.consume(on_message)
-        self._consumers.append((queue, tag))
+        if cancel_on_close:
+            self._consumers.append((queue, tag))
 
     async def _process(
         self, queue: str, message: AbstractIncomingMessage, handler: Handler
@@ -209,7 +233,7 @@ class Bus:
                     "message_dead_lettered",
                     routing_key=delivery.routing_key,
                     reason=type(error).__name__,
-                    detail=str(error)[:300],
+                    fields=_fields_of(error),
                 )
                 return "dead"
             except (TransientFailure, ConnectionFailure, ExecutionTimeout, Unavailable) as error:
@@ -243,6 +267,36 @@ class Bus:
             log.warning("bus_shutdown_in_flight_abandoned", in_flight=self._in_flight)
         if self._connection is not None:
             await self._connection.close()
+
+    async def channel(self, *, prefetch: int) -> AbstractChannel:
+        """A robust channel for another façade on this connection (`shared.rpc`'s server).
+
+        Like `consume`'s channels: restored with its queues, bindings and consumers after a
+        reconnect, counted by `ready`, closed with the connection.
+        """
+        assert self._connection is not None, "start() first"
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        self._channels.append(channel)
+        return channel
+
+    async def transient_channel(self, *, timeout: float = PUBLISH_TIMEOUT) -> AbstractChannel:
+        """A plain channel with publisher confirms that its caller owns and re-opens after a loss.
+
+        For `shared.rpc`'s client: a direct reply-to consumer lives and dies with its channel, so
+        it must not be restored behind the caller's back. Unavailable if the broker is not there.
+        """
+        connection = self._connection
+        if connection is None or not self.declared.is_set():
+            raise Unavailable("broker not connected")
+        try:
+            async with asyncio.timeout(timeout):
+                await connection.connected.wait()
+                channel = aio_pika.Channel(connection, publisher_confirms=True)
+                await channel.initialize()
+        except _CHANNEL_ERRORS as error:
+            raise Unavailable(f"channel not opened: {type(error).__name__}") from error
+        return channel
 
     def exclusive_queue(
         self, base_name: str, handler: Handler, *, prefetch: int = 64
@@ -371,3 +425,11 @@ class ExclusiveQueue:
             await message.ack()
         except _CHANNEL_ERRORS:
             log.debug("exclusive_ack_lost", routing_key=delivery.routing_key)
+
+
+def _fields_of(error: Exception) -> list[str]:
+    """Which fields failed, never their values: a body may hold ciphertext or ids only, but
+    validation messages echo inputs."""
+    if isinstance(error, pydantic.ValidationError):
+        return sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+    return []

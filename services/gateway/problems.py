@@ -29,6 +29,7 @@ from shared.errors import (
     Unprocessable,
     Unroutable,
 )
+from shared.rpc import RpcError
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +107,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     except pydantic.ValidationError as error:
         return validation_problem(error)
+    except RpcError as error:
+        log.error("rpc_failed", code=error.code)
+        if error.code == "invalid_request":
+            return problem(400, "invalid_request", str(error))
+        return problem(503, "unavailable", "a service behind the gateway failed; try again")
     except HavenError as error:
         mapped = _lookup(error)
         if mapped is None:

@@ -1,26 +1,60 @@
-"""AMQP consumers of the messaging service."""
+"""AMQP consumers of the messaging service: events, the K command shards, and its RPCs."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from services.messaging.pipeline import ShardPipeline
+from services.messaging.queries import Queries
+from services.messaging.repository import MessagingRepository
+from services.messaging.service import MessagingService, OutEvent, Publish
+from shared.bus import Bus
 from shared.consumers import event_dispatcher
 from shared.events import OpsProbed
 from shared.lifecycle import StartHook, bus_key, mongo_key
+from shared.logging import correlation
 from shared.probes import record_probe
+from shared.rpc import rpc_queue, serve_rpc
 from shared.settings import MessagingSettings
+
+SERVICE = "messaging"
+# Per shard: enough in flight to form batches under load, while one shard stays one consumer.
+COMMAND_PREFETCH = 128
+MAX_BATCH = 64
+
+
+def publish_over(bus: Bus) -> Publish:
+    async def publish(event: OutEvent) -> None:
+        # The event's own correlation id, not the batch's: it goes into the AMQP property.
+        with correlation(event.correlation_id):
+            await bus.publish_event(event, event_type=event.type, event_id=event.event_id)
+
+    return publish
 
 
 def start_consumers(settings: MessagingSettings) -> StartHook:
     async def start(app: web.Application) -> None:
         bus, db = app[bus_key], app[mongo_key].db
+        repo = MessagingRepository(db)
+        service = MessagingService(repo, publish_over(bus))
 
         async def on_probe(event: OpsProbed) -> None:
             await record_probe(db, event)
 
         await bus.consume(
-            bus.topology.events_queue("messaging"),
+            bus.topology.events_queue(SERVICE),
             event_dispatcher({"ops.probed": on_probe}),
         )
+        for shard in range(settings.command_shards):
+            pipeline = ShardPipeline(
+                service.handle,
+                max_batch=MAX_BATCH,
+                stopping=lambda: bus.closing,
+                given_up=service.given_up,
+            )
+            await bus.consume_in_order(
+                bus.topology.command_queue(shard), pipeline.submit, prefetch=COMMAND_PREFETCH
+            )
+        await serve_rpc(bus, rpc_queue(bus.topology, SERVICE), Queries(repo).routes())
 
     return start

@@ -2,11 +2,169 @@
 
 from __future__ import annotations
 
-from pymongo import IndexModel
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from shared.mongo import IndexSpec
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from services.messaging.documents import message_key
+from shared.errors import HavenError, TransientFailure
+from shared.mongo import Document, IndexSpec
 from shared.probes import PROBES
+
+MESSAGES, COUNTERS, READ_MARKERS = "messages", "counters", "read_markers"
+DUPLICATE_KEY = 11000
 
 INDEXES: IndexSpec = {
     PROBES: [IndexModel("received_at", expireAfterSeconds=7 * 24 * 3600)],
+    # Both start with conversation_id, so `messages` can be sharded by it.
+    MESSAGES: [
+        IndexModel([("conversation_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
+        IndexModel([("conversation_id", ASCENDING), ("seq", ASCENDING)], unique=True),
+    ],
 }
+
+# History items carry neither the duplicate-detection signature nor the recipient list.
+ITEM_FIELDS = {"_id": 0, "signature": 0, "recipient_device_ids": 0, "deleted_at": 0}
+
+
+class StoreFailed(HavenError):
+    """An insert failed for a reason other than a duplicate key; carries codes, never documents."""
+
+
+@dataclass
+class InsertResult:
+    """Which documents of an insert_many collided, by position, and on which unique index."""
+
+    duplicate_ids: list[int] = field(default_factory=list)
+    duplicate_seqs: list[int] = field(default_factory=list)
+
+
+class MessagingRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._messages = db[MESSAGES]
+        self._counters = db[COUNTERS]
+        self._markers = db[READ_MARKERS]
+
+    async def existing(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Document]:
+        """Stored messages among (conversation_id, message_id) pairs: one primary-key lookup."""
+        if not pairs:
+            return {}
+        cursor = self._messages.find({"_id": {"$in": [message_key(c, m) for c, m in pairs]}})
+        return {(doc["conversation_id"], doc["message_id"]): doc async for doc in cursor}
+
+    async def reserve(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve consecutive seqs per conversation; returns each one's highest.
+
+        One `$inc` by the count per conversation, then one read: only this shard's single
+        active consumer moves these counters, and should anything else ever move one in
+        between, the unique (conversation_id, seq) index refuses the overlapping inserts.
+        A crash after this leaves a gap, which is allowed.
+        """
+        if not counts:
+            return {}
+        await self._counters.bulk_write(
+            [UpdateOne({"_id": c}, {"$inc": {"seq": n}}, upsert=True) for c, n in counts.items()],
+            ordered=False,
+        )
+        cursor = self._counters.find({"_id": {"$in": list(counts)}})
+        return {doc["_id"]: int(doc["seq"]) async for doc in cursor}
+
+    async def repair_counter(self, conversation_id: str) -> None:
+        """Raise a counter that fell behind the stored seqs (say, a restored backup)."""
+        await self._counters.update_one(
+            {"_id": conversation_id},
+            {"$max": {"seq": await self.last_seq(conversation_id)}},
+            upsert=True,
+        )
+
+    async def insert(self, docs: list[Document]) -> InsertResult:
+        """Insert all that can be; mongod applies them in list order even when unordered."""
+        result = InsertResult()
+        if not docs:
+            return result
+        try:
+            await self._messages.insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if error.details.get("writeConcernErrors"):
+                raise TransientFailure("insert not acknowledged by enough members") from None
+            others = sorted({e.get("code") for e in errors if e.get("code") != DUPLICATE_KEY})
+            if others:
+                raise StoreFailed(f"insert failed with codes {others}") from None
+            for e in errors:
+                target = result.duplicate_seqs if _on_seq(e) else result.duplicate_ids
+                target.append(int(e["index"]))
+        return result
+
+    async def find_message(self, conversation_id: str, message_id: str) -> Document | None:
+        """The message's metadata, without its envelope."""
+        return await self._messages.find_one(
+            {"_id": message_key(conversation_id, message_id)}, {"envelope": 0}
+        )
+
+    async def tombstone(
+        self, conversation_id: str, message_id: str, deleted_at: datetime
+    ) -> Document | None:
+        """Drop the envelope for good; the id, seq and sender stay so history keeps its place."""
+        return await self._messages.find_one_and_update(
+            {"_id": message_key(conversation_id, message_id), "deleted": False},
+            {"$unset": {"envelope": ""}, "$set": {"deleted": True, "deleted_at": deleted_at}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def last_seq(self, conversation_id: str) -> int:
+        """The highest stored seq (0 for none); reserved-but-unused numbers do not count."""
+        doc = await self._messages.find_one(
+            {"conversation_id": conversation_id},
+            projection={"seq": 1, "_id": 0},
+            sort=[("seq", DESCENDING)],
+        )
+        return int(doc["seq"]) if doc else 0
+
+    async def last_seqs(self, conversation_ids: Sequence[str]) -> dict[str, int]:
+        seqs = await asyncio.gather(*(self.last_seq(c) for c in conversation_ids))
+        return dict(zip(conversation_ids, seqs, strict=True))
+
+    async def raise_marker(self, conversation_id: str, account_id: str, up_to_seq: int) -> int:
+        """Move the account's read marker up (never down); returns where it was before."""
+        before = await self._markers.find_one_and_update(
+            {"_id": f"{conversation_id}:{account_id}"},
+            {
+                "$max": {"up_to_seq": up_to_seq},
+                "$setOnInsert": {"conversation_id": conversation_id, "account_id": account_id},
+            },
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        return int(before["up_to_seq"]) if before else 0
+
+    async def markers(self, account_id: str, conversation_ids: Sequence[str]) -> dict[str, int]:
+        ids = [f"{c}:{account_id}" for c in conversation_ids]
+        cursor = self._markers.find({"_id": {"$in": ids}})
+        return {doc["conversation_id"]: int(doc["up_to_seq"]) async for doc in cursor}
+
+    async def page(
+        self, conversation_id: str, *, after: int | None, before: int | None, limit: int
+    ) -> list[Document]:
+        """Up to `limit + 1` items: ascending after `after`, or descending below `before`."""
+        seq: dict[str, Any] = {"$lt": before} if before is not None else {"$gt": after or 0}
+        order = DESCENDING if before is not None else ASCENDING
+        cursor = (
+            self._messages.find({"conversation_id": conversation_id, "seq": seq}, ITEM_FIELDS)
+            .sort("seq", order)
+            .limit(limit + 1)
+        )
+        return [doc async for doc in cursor]
+
+
+def _on_seq(write_error: dict[str, Any]) -> bool:
+    pattern = write_error.get("keyPattern")
+    if isinstance(pattern, dict):
+        return "seq" in pattern
+    return "seq_1" in str(write_error.get("errmsg", ""))

@@ -25,6 +25,8 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     processes: dict[str, Popen[bytes]] = field(default_factory=dict)
+    # Extra replicas started with `start_extra`: process name -> its own health port.
+    extra_ports: dict[str, str] = field(default_factory=dict)
 
     @property
     def gateway_url(self) -> str:
@@ -35,7 +37,7 @@ class Stack:
         return f"http://127.0.0.1:{self.env['HAVEN_GATEWAY_OPS_PORT']}"
 
     def health_url(self, service: str) -> str:
-        port = self.env[f"HAVEN_{service.upper()}_PORT"]
+        port = self.extra_ports.get(service) or self.env[f"HAVEN_{service.upper()}_PORT"]
         return f"http://127.0.0.1:{port}"
 
     def start(self, *names: str) -> None:
@@ -43,6 +45,21 @@ class Stack:
             self.processes[name] = spawn(
                 [sys.executable, "-m", f"services.{name}"], self.env, self.log_path(name)
             )
+
+    def start_extra(self, service: str, suffix: str) -> str:
+        """Another replica of `service`, as process (and log) `service-suffix`, on ports of its
+        own (every `HAVEN_<SERVICE>_*PORT`); `health_url(name)` is its main port."""
+        name = f"{service}-{suffix}"
+        prefix = f"HAVEN_{service.upper()}_"
+        ports = {
+            k: str(free_port()) for k in self.env if k.startswith(prefix) and k.endswith("PORT")
+        }
+        self.extra_ports[name] = ports[f"{prefix}PORT"]
+        env = {**self.env, **ports}
+        self.processes[name] = spawn(
+            [sys.executable, "-m", f"services.{service}"], env, self.log_path(name)
+        )
+        return name
 
     def stop(self, *names: str) -> dict[str, int]:
         return {name: stop(self.processes.pop(name)) for name in (names or tuple(self.processes))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.gateway.context import Gateway, Principal
 from services.gateway.schemas import ConversationOut, Participant
+from shared.rpc import RpcClient
 
 
 async def list_for(gw: Gateway, who: Principal) -> list[ConversationOut]:
@@ -12,8 +13,6 @@ async def list_for(gw: Gateway, who: Principal) -> list[ConversationOut]:
         return []
     ids = sorted({r["coach_account_id"] for r in found} | {r["client_account_id"] for r in found})
     people = await gw.accounts.by_ids(ids)
-    from shared.rpc import RpcClient  # TEMP until shared.rpc lands
-
     state = await RpcClient.of(gw.bus).call(
         "messaging.summary",
         {"account_id": who.account_id, "conversation_ids": [r["_id"] for r in found]},

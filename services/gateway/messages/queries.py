@@ -10,14 +10,9 @@ from services.gateway.messages.send import publish_command
 from shared.commands import DeleteData, DeleteMessage, MarkRead, ReadData
 from shared.errors import Forbidden, InvalidRequest, NotFound
 from shared.logging import current_correlation_id
+from shared.rpc import RpcClient
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-
-
-def _rpc(gw: Gateway) -> Any:
-    from shared.rpc import RpcClient  # TEMP until shared.rpc lands
-
-    return RpcClient.of(gw.bus)
 
 
 def _int(query: dict[str, str], name: str) -> int | None:
@@ -46,14 +41,14 @@ async def history(
         request["before_seq"] = before
     else:
         request["after_seq"] = after or 0
-    return await _rpc(gw).call("messaging.history", request)
+    return await RpcClient.of(gw.bus).call("messaging.history", request)
 
 
 async def delete_for_everyone(
     gw: Gateway, who: Principal, conversation_id: str, message_id: str
 ) -> None:
     await participant_of(gw, who, conversation_id)
-    found = await _rpc(gw).call(
+    found = await RpcClient.of(gw.bus).call(
         "messaging.message", {"conversation_id": conversation_id, "message_id": message_id}
     )
     if not found.get("found"):

@@ -1,0 +1,180 @@
+"""One command shard's deliveries, batched and handled strictly in delivery order.
+
+The bus calls `submit` once per delivery, concurrently up to its prefetch, and acks when it
+returns (dead-letters on PermanentFailure or a validation error). Every call queues its command
+and waits for the shard's turn: the first waiter takes everything queued (up to `max_batch`) and
+hands it to the service as one batch; batches of a shard never overlap. So a conversation's
+commands are handled one after another in delivery order, and a command returns, hence is acked,
+only after its event was confirmed.
+
+Failures are retried here, in place, and never through the bus: a command retried on its own
+could overtake a later one of the same conversation. Transient failures (database or broker
+away) retry the whole batch until they pass, holding the shard; anything else retries a few
+times, then the batch is split and a command that still fails on its own is dead-lettered.
+Once `stopping` (the bus is closing), no new batch starts and a failing one is given up: those
+commands are left unacked for the next active consumer (see `Bus.consume_in_order`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import pydantic
+import structlog
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
+
+from services.messaging.metrics import BATCH_RETRIES, BATCH_SIZE
+from services.messaging.service import Job, Outcome
+from shared.bus import Delivery
+from shared.commands import Command, decode_command
+from shared.errors import PermanentFailure, TransientFailure, Unavailable
+
+log = structlog.get_logger(__name__)
+
+BatchHandler = Callable[[Sequence[Job]], Awaitable[list[Outcome]]]
+GiveUp = Callable[[Job], Awaitable[None]]
+
+ATTEMPTS = 5
+# Server codes that pass by themselves: shutdown, elections, interruptions, time limits.
+TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, TransientFailure | Unavailable | ConnectionFailure | ExecutionTimeout):
+        return True
+    if isinstance(error, PyMongoError) and (
+        error.has_error_label("RetryableWriteError")
+        or error.has_error_label("TransientTransactionError")
+    ):
+        return True
+    return isinstance(error, OperationFailure) and error.code in TRANSIENT_CODES
+
+
+@dataclass(eq=False)  # compared by identity: two deliveries may carry equal commands
+class _Waiting:
+    job: Job
+    outcome: asyncio.Future[Outcome] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class ShardPipeline:
+    def __init__(
+        self,
+        handle: BatchHandler,
+        *,
+        max_batch: int = 64,
+        linger: float = 0.003,
+        retry_delay: float = 0.2,
+        stopping: Callable[[], bool] = lambda: False,
+        given_up: GiveUp | None = None,
+    ) -> None:
+        self._handle = handle
+        self._stopping = stopping
+        self._given_up = given_up
+        self._max_batch = max_batch
+        self._linger = linger
+        self._retry_delay = retry_delay
+        self._queued: list[_Waiting] = []
+        self._turn = asyncio.Lock()  # FIFO: waiters take their turn in arrival order
+
+    async def submit(self, delivery: Delivery) -> None:
+        """A bus handler: returns once the command is done, raises PermanentFailure if never."""
+        waiting = _Waiting(Job(_decode(delivery.body), delivery.redelivered))
+        self._queued.append(waiting)  # no await before this line: queue order is delivery order
+        try:
+            async with self._turn:
+                if not waiting.outcome.done():
+                    await self._run_batch()
+            outcome = await waiting.outcome
+        finally:
+            # Cancelled (the channel closed): the broker redelivers it, so forget it here.
+            if waiting in self._queued:
+                self._queued.remove(waiting)
+        if outcome is not None:
+            raise outcome
+
+    async def _run_batch(self) -> None:
+        if self._stopping():
+            batch, self._queued = self._queued, []
+            _abandon(batch)
+            return
+        if len(self._queued) < self._max_batch and self._linger > 0:
+            await asyncio.sleep(self._linger)  # let a burst gather into one batch
+        batch = self._queued[: self._max_batch]
+        del self._queued[: len(batch)]
+        BATCH_SIZE.observe(len(batch))
+        try:
+            outcomes = await self._attempt([w.job for w in batch])
+        except BaseException:  # cancelled with its channel: nobody acks these any more
+            for waiting in batch:
+                waiting.outcome.cancel()
+            raise
+        if outcomes is None:
+            _abandon(batch)
+            return
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            waiting.outcome.set_result(outcome)
+
+    async def _attempt(self, jobs: list[Job]) -> list[Outcome] | None:
+        """The batch's outcomes, or None when shutting down before it could succeed."""
+        delay, failures = self._retry_delay, 0
+        while True:
+            try:
+                return await self._handle(jobs)
+            except Exception as error:  # sorted below: nothing escapes to the bus
+                reason = type(error).__name__
+                if is_transient(error):
+                    BATCH_RETRIES.labels(reason="transient").inc()
+                    log.warning("batch_retry_transient", reason=reason, size=len(jobs), delay=delay)
+                else:
+                    failures += 1
+                    BATCH_RETRIES.labels(reason="unexpected").inc()
+                    # The type only: a database error's text may quote a document.
+                    log.error("batch_failed", reason=reason, size=len(jobs), attempt=failures)
+                    if failures >= ATTEMPTS:
+                        return await self._one_by_one(jobs)
+            if self._stopping():
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _one_by_one(self, jobs: list[Job]) -> list[Outcome] | None:
+        """Isolate what keeps failing: each command alone, in order; a lone failure is final."""
+        if len(jobs) == 1:
+            await self._announce_given_up(jobs[0])
+            return [PermanentFailure("handling failed repeatedly")]
+        outcomes: list[Outcome] = []
+        for job in jobs:
+            alone = await self._attempt([job])
+            if alone is None:
+                return None  # the ones already done are redelivered: duplicates, harmless
+            outcomes += alone
+        return outcomes
+
+    async def _announce_given_up(self, job: Job) -> None:
+        """Best effort: the dead-letter queue keeps the command whether or not this works."""
+        if self._given_up is None:
+            return
+        try:
+            await self._given_up(job)
+        except Exception as error:  # already failing; the dead letter is what counts
+            log.error("give_up_announcement_failed", reason=type(error).__name__)
+
+
+def _abandon(batch: list[_Waiting]) -> None:
+    """Shutting down: left unacked, so the broker returns them, in order, to the next consumer."""
+    for waiting in batch:
+        if not waiting.outcome.done():
+            waiting.outcome.set_exception(TransientFailure("shutting down"))
+
+
+def _decode(body: bytes) -> Command:
+    """The command, or a PermanentFailure naming only the invalid fields (never their values)."""
+    try:
+        return decode_command(body)
+    except pydantic.ValidationError as error:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in error.errors()})
+        raise PermanentFailure(f"invalid command: {', '.join(fields)}") from None

@@ -1,0 +1,227 @@
+"""Messaging's commands: store each message once with its seq, delete, and move read markers.
+
+Knows nothing of AMQP: a batch of one shard's commands comes in, in delivery order, and one
+outcome per command goes out once its event is confirmed. A raised error means "retry the
+whole batch": every step is idempotent (stored messages are found again and their events
+re-published with the same `event_id`), so a retry only costs a gap in the seqs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from services.messaging import documents as docs
+from services.messaging.metrics import DUPLICATES, REJECTED, STORED
+from services.messaging.repository import MessagingRepository
+from shared.commands import Command, DeleteMessage, MarkRead, SendMessage
+from shared.errors import PermanentFailure, TransientFailure
+from shared.events import (
+    MessageDeleted,
+    MessageRejected,
+    MessageStored,
+    ReceiptData,
+    ReceiptRead,
+    derive_event_id,
+)
+from shared.mongo import Document
+
+log = structlog.get_logger(__name__)
+
+OutEvent = MessageStored | MessageDeleted | MessageRejected | ReceiptRead
+Publish = Callable[[OutEvent], Awaitable[None]]
+Outcome = PermanentFailure | None  # None: done, ack; PermanentFailure: dead-letter
+
+
+@dataclass(frozen=True)
+class Job:
+    command: Command
+    redelivered: bool = False
+
+
+def conversation_of(job: Job) -> str:
+    return job.command.data.conversation_id
+
+
+def rounds(jobs: Sequence[Job]) -> list[list[int]]:
+    """Positions grouped so that one round holds at most one step per conversation.
+
+    A conversation's step is a run of consecutive sends or a single other command; rounds run
+    one after another, so each conversation's commands keep their order while every
+    conversation's sends in a round share one insert.
+    """
+    steps: dict[str, list[list[int]]] = {}
+    for i, job in enumerate(jobs):
+        own = steps.setdefault(conversation_of(job), [])
+        if own and _is_send(job) and _is_send(jobs[own[-1][-1]]):
+            own[-1].append(i)
+        else:
+            own.append([i])
+    depth = max((len(s) for s in steps.values()), default=0)
+    return [[i for s in steps.values() if r < len(s) for i in s[r]] for r in range(depth)]
+
+
+class MessagingService:
+    def __init__(self, repo: MessagingRepository, publish: Publish) -> None:
+        self._repo = repo
+        self._publish = publish
+
+    async def handle(self, jobs: Sequence[Job]) -> list[Outcome]:
+        outcomes: list[Outcome] = [None] * len(jobs)
+        for positions in rounds(jobs):
+            sends = [p for p in positions if _is_send(jobs[p])]
+            others = [p for p in positions if p not in sends]
+            stored, other = await asyncio.gather(
+                self._store([jobs[p] for p in sends]),
+                asyncio.gather(*(self._other(jobs[p]) for p in others)),
+            )
+            for position, outcome in zip(sends + others, stored + other, strict=True):
+                outcomes[position] = outcome
+        return outcomes
+
+    async def _other(self, job: Job) -> Outcome:
+        if isinstance(job.command, DeleteMessage):
+            await self.delete(job.command)
+        elif isinstance(job.command, MarkRead):
+            await self.mark_read(job.command, redelivered=job.redelivered)
+        return None
+
+    async def _store(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """One round's sends: each conversation's new messages get consecutive seqs, in order."""
+        commands = [job.command for job in jobs if isinstance(job.command, SendMessage)]
+        outcomes: list[Outcome] = []
+        valid: list[SendMessage] = []
+        for command in commands:
+            try:
+                docs.check_envelope(command.data)
+            except PermanentFailure as error:
+                await self._reject(command, "invalid_request", str(error))
+                outcomes.append(error)
+                continue
+            outcomes.append(None)
+            valid.append(command)
+        stored, inserted = await self._persist(valid)
+        for command in valid:
+            key = _key(command)
+            ids = {"conversation_id": key[0], "message_id": key[1], "seq": stored[key]["seq"]}
+            if key in inserted:
+                STORED.inc()
+                log.info("message_stored", correlation_id=command.correlation_id, **ids)
+            else:
+                DUPLICATES.inc()
+                log.info("message_duplicate", correlation_id=command.correlation_id, **ids)
+            inserted.discard(key)  # a second copy within the batch is a duplicate as well
+        await asyncio.gather(*(self._announce(c, stored[_key(c)]) for c in valid))
+        return outcomes
+
+    async def _persist(
+        self, commands: Sequence[SendMessage]
+    ) -> tuple[dict[tuple[str, str], Document], set[tuple[str, str]]]:
+        """The stored document of every command's message, and which ones were inserted now."""
+        keys = list(dict.fromkeys(_key(c) for c in commands))  # the first copy in a batch wins
+        stored = await self._repo.existing(keys)
+        first = {_key(c): c for c in reversed(commands)}
+        new_docs = await self._numbered([first[k] for k in keys if k not in stored])
+        result = await self._repo.insert(new_docs)
+        if result.duplicate_seqs:
+            for position in result.duplicate_seqs:
+                await self._repo.repair_counter(new_docs[position]["conversation_id"])
+            raise TransientFailure("a seq counter was behind the stored messages; repaired")
+        lost = {_doc_key(new_docs[p]) for p in result.duplicate_ids}  # stored meanwhile
+        if lost:
+            stored |= await self._repo.existing(sorted(lost))
+        inserted = {_doc_key(doc) for doc in new_docs} - lost
+        stored |= {_doc_key(doc): doc for doc in new_docs if _doc_key(doc) in inserted}
+        return stored, inserted
+
+    async def _numbered(self, fresh: Sequence[SendMessage]) -> list[Document]:
+        by_conversation: dict[str, list[SendMessage]] = {}
+        for command in fresh:
+            by_conversation.setdefault(command.data.conversation_id, []).append(command)
+        tops = await self._repo.reserve({c: len(group) for c, group in by_conversation.items()})
+        now = docs.server_now()
+        new_docs = []
+        for cid, group in by_conversation.items():
+            first_seq = tops[cid] - len(group) + 1
+            new_docs += [
+                docs.message_document(c.data, first_seq + i, now) for i, c in enumerate(group)
+            ]
+        return new_docs
+
+    async def _announce(self, command: SendMessage, doc: Document) -> None:
+        data = command.data
+        ids = {"conversation_id": data.conversation_id, "message_id": data.message_id}
+        if doc.get("signature") != docs.signature_of(data):
+            log.warning("message_conflict", correlation_id=command.correlation_id, **ids)
+            await self._reject(command, "conflict", "another envelope is stored under this id")
+            return
+        if doc.get("deleted"):
+            # Already deleted for everyone: its content must not resurface through a duplicate.
+            log.info("message_duplicate_of_deleted", correlation_id=command.correlation_id, **ids)
+            return
+        await self._publish(docs.stored_event(doc, command.correlation_id))
+
+    async def given_up(self, job: Job) -> None:
+        """A send that goes to the dead letters without being stored: tell its sender."""
+        if isinstance(job.command, SendMessage):
+            await self._reject(job.command, "internal", "the message could not be stored")
+
+    async def _reject(self, command: SendMessage, code: str, detail: str) -> None:
+        REJECTED.labels(code=code).inc()
+        await self._publish(docs.rejected_event(command.data, code, detail, command.correlation_id))
+
+    async def delete(self, command: DeleteMessage) -> None:
+        data = command.data
+        ids = {"conversation_id": data.conversation_id, "message_id": data.message_id}
+        doc = await self._repo.find_message(data.conversation_id, data.message_id)
+        if doc is None or doc["sender_account_id"] != data.requested_by:
+            reason = "unknown" if doc is None else "not_sender"
+            log.warning(
+                "delete_ignored", reason=reason, correlation_id=command.correlation_id, **ids
+            )
+            return
+        if not doc.get("deleted"):
+            doc = await self._repo.tombstone(
+                data.conversation_id, data.message_id, docs.server_now()
+            )
+            doc = doc or await self._repo.find_message(data.conversation_id, data.message_id)
+            assert doc is not None
+            log.info(
+                "message_deleted", seq=doc["seq"], correlation_id=command.correlation_id, **ids
+            )
+        await self._publish(docs.deleted_event(doc, command.correlation_id))
+
+    async def mark_read(self, command: MarkRead, *, redelivered: bool) -> None:
+        """Markers never move down, nor past the last stored message."""
+        data = command.data
+        up_to = min(data.up_to_seq, await self._repo.last_seq(data.conversation_id))
+        before = await self._repo.raise_marker(data.conversation_id, data.account_id, up_to)
+        # Equal after a redelivery: this command may have moved it before a crash, so announce.
+        if up_to > before or (redelivered and up_to == before > 0):
+            key = f"{data.conversation_id}:{data.account_id}:{up_to}"
+            await self._publish(
+                ReceiptRead(
+                    event_id=derive_event_id("receipt.read", key),
+                    correlation_id=command.correlation_id,
+                    data=ReceiptData(
+                        conversation_id=data.conversation_id,
+                        account_id=data.account_id,
+                        up_to_seq=up_to,
+                    ),
+                )
+            )
+
+
+def _is_send(job: Job) -> bool:
+    return isinstance(job.command, SendMessage)
+
+
+def _key(command: SendMessage) -> tuple[str, str]:
+    return (command.data.conversation_id, command.data.message_id)
+
+
+def _doc_key(doc: Document) -> tuple[str, str]:
+    return (doc["conversation_id"], doc["message_id"])

@@ -1,0 +1,267 @@
+"""Request/response over `haven.rpc`: the reads the gateway asks of another service.
+
+The contract, for every route:
+- request: a JSON object, published to the `haven.rpc` direct exchange with the route as
+  routing key, mandatory and non-persistent, `reply_to` = RabbitMQ's direct reply-to, the
+  AMQP `correlation_id` (and `message_id`) = a fresh request id that matches the reply, and the
+  caller's log correlation id in the `x-correlation-id` header (the server binds it to its logs);
+- reply: the handler's JSON object, or `{"error": {"code", "detail"}}` when it failed, sent to
+  `reply_to` with the request's `correlation_id` (so a handler never returns a top-level
+  `"error"` key);
+- the caller raises `Unavailable` when nothing answers in time, when no queue is bound for the
+  route (the mandatory publish came back) or when the server answered `unavailable`, and
+  `RpcError(code, detail)` for any other error answer.
+
+Servers are competing consumers of one classic, non-durable queue per service: a request has
+no value once its caller gave up, so requests expire and the queue goes away with its last
+server. Like `bus.py`, this module is one of the two places that touch aio-pika messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aio_pika
+import aiormq
+import pydantic
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from prometheus_client import Counter, Histogram
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
+
+from shared.bus import SCHEMA_VERSION, Bus
+from shared.errors import ApiError, HavenError, TransientFailure, Unavailable
+from shared.logging import correlation, current_correlation_id
+from shared.topology import Topology
+
+log = structlog.get_logger(__name__)
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+CORRELATION_HEADER = "x-correlation-id"
+DEFAULT_TIMEOUT = 3.0
+REQUEST_TTL_MS = 10_000  # a cap: each request also expires with its caller's timeout
+QUEUE_EXPIRES_MS = 60_000  # the queue outlives a restart of its last server, not an outage
+
+RPC_SERVED = Counter("haven_rpc_served_total", "RPC requests answered", ["route", "outcome"])
+RPC_CALLS = Histogram("haven_rpc_call_seconds", "RPC round trips seen by callers", ["route"])
+
+RpcHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+_CHANNEL_ERRORS = (aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError)
+_UNAVAILABLE = (Unavailable, TransientFailure, ConnectionFailure, ExecutionTimeout)
+
+
+class RpcError(HavenError):
+    """The server answered with an error: `code` is its stable snake_case code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+def rpc_queue(topology: Topology, service: str) -> str:
+    return topology.name(f"{service}.rpc")
+
+
+_clients: weakref.WeakKeyDictionary[Bus, RpcClient] = weakref.WeakKeyDictionary()
+
+
+class RpcClient:
+    """Calls over one lazily opened channel that consumes direct reply-to; one per bus."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._opening = asyncio.Lock()
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
+
+    @classmethod
+    def of(cls, bus: Bus) -> RpcClient:
+        client = _clients.get(bus)
+        if client is None:
+            client = _clients[bus] = cls(bus)
+        return client
+
+    async def call(
+        self, routing_key: str, payload: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    ) -> dict[str, Any]:
+        """The server's answer; Unavailable if there is none in time, RpcError if it failed."""
+        request_id = uuid.uuid4().hex
+        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = reply
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                exchange = await self._open()
+                await self._publish(exchange, routing_key, payload, request_id, timeout)
+                body = await reply
+        except TimeoutError as error:
+            raise Unavailable(f"no answer to {routing_key} within {timeout}s") from error
+        finally:
+            self._pending.pop(request_id, None)
+        RPC_CALLS.labels(route=routing_key).observe(time.perf_counter() - started)
+        return _unwrap(body)
+
+    async def _open(self) -> AbstractExchange:
+        async with self._opening:
+            if self._channel is None or self._channel.is_closed or self._exchange is None:
+                channel = await self._bus.transient_channel()
+                try:
+                    replies = await channel.get_queue(DIRECT_REPLY_TO, ensure=False)
+                    await replies.consume(self._on_reply, no_ack=True)
+                    exchange = await channel.get_exchange(self._bus.topology.rpc, ensure=False)
+                except _CHANNEL_ERRORS as error:
+                    await channel.close()
+                    raise Unavailable(f"rpc channel: {type(error).__name__}") from error
+                self._channel, self._exchange = channel, exchange
+                channel.close_callbacks.add(self._forget(channel))
+            return self._exchange
+
+    async def _publish(
+        self,
+        exchange: AbstractExchange,
+        routing_key: str,
+        payload: Mapping[str, Any],
+        request_id: str,
+        timeout: float,
+    ) -> None:
+        log_correlation = current_correlation_id()
+        message = aio_pika.Message(
+            json.dumps(payload).encode(),
+            content_type="application/json",
+            correlation_id=request_id,
+            message_id=request_id,  # aiormq matches a returned message to its confirm by id
+            reply_to=DIRECT_REPLY_TO,
+            type=routing_key,
+            expiration=timeout,
+            headers={"version": SCHEMA_VERSION}
+            | ({CORRELATION_HEADER: log_correlation} if log_correlation else {}),
+            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+        )
+        try:
+            result = await exchange.publish(message, routing_key, mandatory=True)
+        except _CHANNEL_ERRORS as error:
+            raise Unavailable(f"rpc request not sent: {type(error).__name__}") from error
+        if isinstance(result, aiormq.abc.DeliveredMessage):
+            raise Unavailable(f"no server for {routing_key}")
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        reply = self._pending.get(message.correlation_id or "")
+        if reply is not None and not reply.done():
+            reply.set_result(message.body)
+
+    def _forget(self, channel: AbstractChannel) -> Callable[..., None]:
+        """On the channel's loss: callers waiting on its replies get Unavailable at once."""
+
+        def closed(*_: object) -> None:
+            if self._channel is not channel:
+                return
+            self._channel = self._exchange = None
+            for reply in self._pending.values():
+                if not reply.done():
+                    reply.set_exception(Unavailable("rpc channel closed"))
+
+        return closed
+
+
+def _unwrap(body: bytes) -> dict[str, Any]:
+    try:
+        reply = json.loads(body)
+    except ValueError as error:
+        raise RpcError("bad_reply", "the reply is not JSON") from error
+    if not isinstance(reply, dict):
+        raise RpcError("bad_reply", "the reply is not a JSON object")
+    failure = reply.get("error")
+    if isinstance(failure, dict):
+        code, detail = str(failure.get("code", "internal")), str(failure.get("detail", ""))
+        if code == "unavailable":
+            raise Unavailable(detail)
+        raise RpcError(code, detail)
+    return reply
+
+
+async def serve_rpc(
+    bus: Bus, queue_name: str, routes: Mapping[str, RpcHandler], *, prefetch: int = 32
+) -> None:
+    """Answer `routes` from `queue_name` (competing with other replicas) until the bus closes."""
+    channel = await bus.channel(prefetch=prefetch)
+    queue = await channel.declare_queue(
+        queue_name,
+        durable=False,
+        auto_delete=False,
+        arguments={"x-message-ttl": REQUEST_TTL_MS, "x-expires": QUEUE_EXPIRES_MS},
+    )
+    for routing_key in routes:
+        await queue.bind(bus.topology.rpc, routing_key)
+
+    async def on_request(message: AbstractIncomingMessage) -> None:
+        route = message.routing_key or ""
+        header = (message.headers or {}).get(CORRELATION_HEADER)
+        with correlation(header if isinstance(header, str) else None):
+            reply = await _respond(routes, route, message.body)
+        try:
+            if message.reply_to:
+                await channel.default_exchange.publish(
+                    aio_pika.Message(
+                        reply,
+                        content_type="application/json",
+                        correlation_id=message.correlation_id,
+                        headers={"version": SCHEMA_VERSION},
+                        delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+                    ),
+                    routing_key=message.reply_to,
+                )
+            await message.ack()
+        except _CHANNEL_ERRORS:
+            # Unacked, so the broker hands the request to another server if it has not expired.
+            log.warning("rpc_reply_lost", route=route)
+
+    await queue.consume(on_request)
+    log.info("rpc_serving", queue=queue_name, routes=sorted(routes))
+
+
+async def _respond(routes: Mapping[str, RpcHandler], route: str, body: bytes) -> bytes:
+    try:
+        result = await _dispatch(routes, route, body)
+    except Exception as error:  # every failure becomes an error reply
+        code, detail = _describe(error)
+        RPC_SERVED.labels(route=route, outcome=code).inc()
+        return json.dumps({"error": {"code": code, "detail": detail}}).encode()
+    RPC_SERVED.labels(route=route, outcome="ok").inc()
+    return json.dumps(result).encode()
+
+
+async def _dispatch(routes: Mapping[str, RpcHandler], route: str, body: bytes) -> dict[str, Any]:
+    handler = routes.get(route)
+    if handler is None:
+        raise RpcError("unknown_route", f"no handler for {route}")
+    request = json.loads(body)
+    if not isinstance(request, dict):
+        raise RpcError("invalid_request", "the request must be a JSON object")
+    return await handler(request)
+
+
+def _describe(error: Exception) -> tuple[str, str]:
+    """An error reply's (code, detail); the detail never echoes request values."""
+    if isinstance(error, RpcError | ApiError):
+        return getattr(error, "code", "invalid_request"), str(error)
+    if isinstance(error, ValueError):  # pydantic.ValidationError and malformed JSON
+        return "invalid_request", _validation_detail(error)
+    if isinstance(error, _UNAVAILABLE):
+        log.warning("rpc_unavailable", reason=type(error).__name__)
+        return "unavailable", "a dependency did not answer"
+    log.exception("rpc_handler_failed")
+    return "internal", "the request could not be answered"
+
+
+def _validation_detail(error: ValueError) -> str:
+    if isinstance(error, pydantic.ValidationError):
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in error.errors()})
+        return f"invalid fields: {', '.join(fields)}"
+    return "the request is not valid JSON"

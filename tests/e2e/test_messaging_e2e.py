@@ -1,0 +1,252 @@
+"""The whole path with SDK devices: device → gateway → messaging → MongoDB → notification →
+every recipient device, decrypted, in seq order, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared import crypto
+from tests.support.api import Api, Session
+from tests.support.sdk import SdkDevice
+from tests.support.stack import Stack
+
+
+@dataclass
+class Cast:
+    coach_phone: SdkDevice
+    coach_laptop: SdkDevice
+    client: SdkDevice
+    conversation_id: str
+    devices: list[SdkDevice]
+
+
+async def _sdk_cast(api: Api, operator: Session, base_urls: list[str], tmp: Path) -> Cast:
+    coach_code = await api.invite(operator, "coach")
+    phone = await SdkDevice.create(base_urls[0], tmp, "coach-phone")
+    await phone.client.register("coach_e2e", "coach-password-1", coach_code, "Coach")
+    await phone.client.login("coach_e2e", "coach-password-1", device_name="phone")
+    laptop = await SdkDevice.create(base_urls[-1], tmp, "coach-laptop")
+    await laptop.client.login("coach_e2e", "coach-password-1", device_name="laptop")
+    client_code = (await phone.client.create_invite("client")).code
+    client = await SdkDevice.create(base_urls[0], tmp, "client-phone")
+    await client.client.register("client_e2e", "client-password-1", client_code, "Sam")
+    await client.client.login("client_e2e", "client-password-1", device_name="phone")
+    [conversation] = await client.client.conversations()
+    devices = [phone, laptop, client]
+    for device in devices:
+        await device.client.conversations()
+        device.listen()
+        await device.connect()
+    return Cast(phone, laptop, client, conversation.conversation_id, devices)
+
+
+@pytest.fixture
+async def cast(api: Api, operator: Session, stack: Stack, tmp_path: Path) -> AsyncIterator[Cast]:
+    value = await _sdk_cast(api, operator, [stack.gateway_url], tmp_path)
+    yield value
+    for device in value.devices:
+        await device.close()
+
+
+def texts(prefix: str, n: int) -> list[str]:
+    return [f"{prefix} message {i} — a private thought" for i in range(n)]
+
+
+async def test_messages_both_ways_reach_every_device_once_in_seq_order(cast: Cast) -> None:
+    coach_says, client_says = texts("coach", 3), texts("client", 3)
+    for a, b in zip(coach_says, client_says, strict=True):
+        await cast.coach_phone.client.send_text(cast.conversation_id, a)
+        await cast.client.client.send_text(cast.conversation_id, b)
+    everything = set(coach_says + client_says)
+    await cast.coach_laptop.wait_for(lambda _: set(cast.coach_laptop.bodies()) == everything)
+    await cast.client.wait_for(lambda _: set(cast.client.bodies()) >= set(coach_says))
+    await cast.coach_phone.wait_for(lambda _: set(cast.coach_phone.bodies()) >= set(client_says))
+    laptop = cast.coach_laptop.received()
+    seqs = [m.seq for m in sorted(laptop, key=lambda m: m.seq)]
+    assert seqs == sorted(set(seqs))
+    # Each sender's messages carry increasing seqs in the order they were sent.
+    for said in (coach_says, client_says):
+        order = [next(m.seq for m in laptop if m.body == text) for text in said]
+        assert order == sorted(order)
+    assert not any(d.invalid() for d in cast.devices)
+
+
+async def test_an_offline_device_catches_up_on_reconnect(cast: Cast) -> None:
+    await cast.coach_laptop.client.close_connection()
+    missed = texts("while away", 3)
+    for text in missed:
+        await cast.client.client.send_text(cast.conversation_id, text)
+    await cast.coach_phone.wait_for(lambda _: set(cast.coach_phone.bodies()) >= set(missed))
+    assert not set(cast.coach_laptop.bodies()) & set(missed)
+    await cast.coach_laptop.connect()
+    await cast.coach_laptop.wait_for(lambda _: set(cast.coach_laptop.bodies()) >= set(missed))
+    assert cast.coach_laptop.bodies() == missed
+
+
+async def test_a_new_device_gets_409_and_the_sdk_recovers_unnoticed(
+    cast: Cast, stack: Stack, tmp_path: Path
+) -> None:
+    tablet = await SdkDevice.create(stack.gateway_url, tmp_path, "coach-tablet")
+    await tablet.client.login("coach_e2e", "coach-password-1", device_name="tablet")
+    await tablet.client.conversations()
+    tablet.listen()
+    await tablet.connect()
+    try:
+        # The client's device list is cached: its first seal misses the tablet → 409 → retry.
+        await cast.client.client.send_text(cast.conversation_id, "after the new device")
+        await tablet.wait_for(lambda _: "after the new device" in tablet.bodies())
+        await cast.coach_laptop.wait_for(
+            lambda _: "after the new device" in cast.coach_laptop.bodies()
+        )
+    finally:
+        await tablet.close()
+
+
+async def test_a_flipped_byte_in_the_stored_envelope_is_rejected_loudly(
+    cast: Cast, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+) -> None:
+    await cast.coach_laptop.client.close_connection()
+    message_id = await cast.client.client.send_text(cast.conversation_id, "tamper with me")
+    messages = mongo_client[f"{isolation[1]}_messaging"]["messages"]
+    async with asyncio.timeout(15):
+        while (stored := await messages.find_one({"message_id": message_id})) is None:
+            await asyncio.sleep(0.1)
+    ciphertext = bytearray(crypto.b64d(stored["envelope"]["ciphertext"]))
+    ciphertext[len(ciphertext) // 2] ^= 0x01
+    await messages.update_one(
+        {"_id": stored["_id"]}, {"$set": {"envelope.ciphertext": crypto.b64e(bytes(ciphertext))}}
+    )
+    await cast.coach_laptop.connect()  # syncs with after_seq from the stored (tampered) copy
+    await cast.coach_laptop.wait_for(
+        lambda _: any(e.message_id == message_id for e in cast.coach_laptop.invalid())
+    )
+    assert "tamper with me" not in cast.coach_laptop.bodies()
+
+
+async def test_an_outsider_can_neither_read_nor_send_nor_list_devices(
+    cast: Cast, api: Api, operator: Session
+) -> None:
+    other_coach = await api.onboard(operator, "coach", "coach_outside")
+    outsider = await api.onboard(other_coach, "client", "client_outside")
+    cid = cast.conversation_id
+    history = await api.call(
+        "GET", f"/v1/conversations/{cid}/messages", token=outsider.access_token
+    )
+    assert history.status == 404
+    coach_id = (await cast.coach_phone.client.me()).account_id
+    devices = await api.call("GET", f"/v1/accounts/{coach_id}/devices", token=outsider.access_token)
+    assert devices.status == 404
+    send = await api.call(
+        "POST",
+        f"/v1/conversations/{cid}/messages",
+        {"envelope": {"message_id": "x"}},
+        outsider.access_token,
+    )
+    assert send.status in (404, 422)
+
+
+async def test_no_plaintext_anywhere_on_the_server(
+    cast: Cast, stack: Stack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+) -> None:
+    secrets = ["my darkest secret 7f3a", "the panic came back 91bc"]
+    await cast.client.client.send_text(cast.conversation_id, secrets[0], urgent=True)
+    await cast.coach_phone.client.send_text(cast.conversation_id, secrets[1])
+    await cast.coach_laptop.wait_for(lambda _: set(cast.coach_laptop.bodies()) >= set(secrets))
+    await asyncio.to_thread(stack.stop, "messaging")  # the next command waits in its queue
+    await cast.client.client.send_text(cast.conversation_id, secrets[1] + " queued")
+    await asyncio.to_thread(stack.stop)
+    dumps = []
+    for name in await mongo_client.list_database_names():
+        if name.startswith(isolation[1]):
+            db = mongo_client[name]
+            for collection in await db.list_collection_names():
+                dumps += [json.dumps(d, default=str) async for d in db[collection].find()]
+    assert len(dumps) > 10
+    logs = [
+        stack.log_path(s).read_text(errors="replace")
+        for s in ("gateway", "messaging", "notification")
+    ]
+    queued = await _broker_messages(isolation[0])
+    assert any("message.send" in body for body in queued)  # the scan saw the queued command
+    for secret in secrets:
+        encodings = (secret, secret.encode().hex(), crypto.b64e(secret.encode())[:20])
+        for text in (*dumps, *logs, *queued):
+            for encoded in encodings:
+                assert encoded not in text
+
+
+async def _broker_messages(namespace: str) -> list[str]:
+    """Every message still queued in the test's queues, read without consuming it for good.
+
+    Quorum queues with a single active consumer refuse basic.get, so this consumes without
+    acking; closing the connection puts everything back.
+    """
+    import aio_pika
+
+    from shared.topology import Topology, queue_specs
+    from tests.support.infra import broker
+
+    bodies: list[str] = []
+    connection = await aio_pika.connect(broker.DEFAULT_URL)
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=1000)
+        for spec in queue_specs(Topology(namespace=namespace, command_shards=2)):
+            queue = await channel.declare_queue(spec.name, passive=True)
+
+            async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                bodies.append(message.body.decode(errors="replace"))
+
+            tag = await queue.consume(keep)
+            await asyncio.sleep(0.3)
+            await queue.cancel(tag)
+    return bodies
+
+
+async def test_two_gateway_replicas_deliver_to_devices_spread_across_them(
+    api: Api, operator: Session, stack: Stack, tmp_path: Path
+) -> None:
+    second = stack.start_extra("gateway", "b")
+    await asyncio.to_thread(stack.wait_ready)
+    second_url = stack.health_url(second)
+    cast = await _sdk_cast(api, operator, [stack.gateway_url, second_url], tmp_path)
+    try:
+        coach_says, client_says = texts("coach", 2), texts("client", 2)
+        for a, b in zip(coach_says, client_says, strict=True):
+            await cast.coach_laptop.client.send_text(cast.conversation_id, a)  # via replica b
+            await cast.client.client.send_text(cast.conversation_id, b)  # via replica a
+        everything = set(coach_says + client_says)
+        await cast.coach_phone.wait_for(lambda _: set(cast.coach_phone.bodies()) == everything)
+        await cast.coach_laptop.wait_for(
+            lambda _: set(cast.coach_laptop.bodies()) >= set(client_says)
+        )
+        await cast.client.wait_for(lambda _: set(cast.client.bodies()) >= set(coach_says))
+        assert not any(d.invalid() for d in cast.devices)
+    finally:
+        for device in cast.devices:
+            await device.close()
+
+
+async def test_one_socket_per_device_across_replicas(
+    api: Api, operator: Session, stack: Stack
+) -> None:
+    second = stack.start_extra("gateway", "b")
+    await asyncio.to_thread(stack.wait_ready)
+    headers = {"Authorization": f"Bearer {operator.access_token}"}
+    first_ws = stack.gateway_url.replace("http", "ws") + "/v1/ws"
+    second_ws = stack.health_url(second).replace("http", "ws") + "/v1/ws"
+    async with api.http.ws_connect(first_ws, headers=headers) as old:
+        assert (await old.receive_json(timeout=10)) == {"type": "ready"}
+        async with api.http.ws_connect(second_ws, headers=headers) as new:
+            assert (await new.receive_json(timeout=10)) == {"type": "ready"}
+            closing = await old.receive(timeout=10)
+            assert closing.type == aiohttp.WSMsgType.CLOSE
+            assert closing.data == 4409

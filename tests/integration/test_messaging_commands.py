@@ -1,0 +1,228 @@
+"""The messaging service's command side, against the real broker and store, run in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aio_pika
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.events import derive_event_id
+from shared.topology import Topology
+from tests.support.infra import Infra
+from tests.support.messaging import (
+    Harness,
+    delete_command,
+    messaging_harness,
+    publish_command,
+    publish_raw,
+    read_command,
+    send_command,
+)
+
+
+@pytest.fixture
+async def harness(
+    infra: Infra,
+    isolation: tuple[str, str],
+    clean_broker: Topology,
+    mongo_client: AsyncMongoClient,
+) -> AsyncIterator[Harness]:
+    async with messaging_harness(infra, isolation, clean_broker, mongo_client) as value:
+        yield value
+
+
+async def test_a_sent_message_is_stored_once_with_a_seq_and_announced(harness: Harness) -> None:
+    command = send_command("conv-a", correlation_id="req-1", recipients=("dev-z", "dev-b"))
+    await publish_command(harness.bus, command)
+
+    [event] = await harness.tap.count("message.stored", 1)
+    doc = await harness.db.messages.find_one({"message_id": command.data.message_id})
+    assert doc is not None
+    assert doc["seq"] == event.data.seq == 1
+    assert doc["envelope"] == event.data.envelope == command.data.envelope
+    assert doc["recipient_device_ids"] == event.data.recipient_device_ids == ["dev-b", "dev-z"]
+    assert doc["signature"] == command.data.envelope["signature"]
+    assert doc["deleted"] is False
+    assert (doc["sender_account_id"], doc["sender_device_id"]) == ("acct-client", "dev-client")
+    assert event.event_id == derive_event_id("message.stored", f"conv-a:{command.data.message_id}")
+    assert event.correlation_id == "req-1"
+    assert event.data.server_ts == doc["server_ts"]
+
+
+async def test_the_same_command_twice_stores_one_document_and_repeats_the_event(
+    harness: Harness,
+) -> None:
+    first = send_command("conv-a")
+    await publish_command(harness.bus, first)
+    await harness.tap.count("message.stored", 1)
+    await publish_command(harness.bus, send_command("conv-a"))  # takes seq 2
+    await harness.tap.count("message.stored", 2)
+    await publish_command(harness.bus, first)  # a redelivery, after a later message
+
+    events = await harness.tap.count("message.stored", 3)
+    repeats = [e for e in events if e.data.message_id == first.data.message_id]
+    assert [e.data.seq for e in repeats] == [1, 1]
+    assert repeats[0].model_dump() == repeats[1].model_dump()
+    assert await harness.db.messages.count_documents({"conversation_id": "conv-a"}) == 2
+
+
+async def test_duplicates_within_one_batch_are_stored_once(harness: Harness) -> None:
+    command = send_command("conv-a")
+    await asyncio.gather(*(publish_command(harness.bus, command) for _ in range(5)))
+
+    events = await harness.tap.count("message.stored", 5)
+    assert {(e.event_id, e.data.seq) for e in events} == {(events[0].event_id, 1)}
+    assert await harness.db.messages.count_documents({"conversation_id": "conv-a"}) == 1
+
+
+async def test_a_different_envelope_under_a_stored_id_is_rejected(harness: Harness) -> None:
+    original = send_command("conv-a", correlation_id="req-1")
+    await publish_command(harness.bus, original)
+    await harness.tap.count("message.stored", 1)
+    impostor = send_command("conv-a", original.data.message_id, correlation_id="req-2")
+    await publish_command(harness.bus, impostor)
+
+    [rejected] = await harness.tap.count("message.rejected", 1)
+    assert rejected.data.code == "conflict"
+    assert rejected.data.message_id == original.data.message_id
+    assert (rejected.data.sender_account_id, rejected.data.sender_device_id) == (
+        "acct-client",
+        "dev-client",
+    )
+    assert rejected.correlation_id == "req-2"
+    doc = await harness.db.messages.find_one({"message_id": original.data.message_id})
+    assert doc is not None
+    assert doc["envelope"] == original.data.envelope
+    assert len(harness.tap.of_type("message.stored")) == 1
+
+
+async def test_seqs_follow_publish_order_in_every_conversation_when_interleaved(
+    harness: Harness,
+) -> None:
+    conversations = [f"conv-{i}" for i in range(12)]
+    sent: dict[str, list[str]] = {c: [] for c in conversations}
+
+    async def sender(cid: str) -> None:
+        for _ in range(15):
+            command = send_command(cid)
+            sent[cid].append(command.data.message_id)
+            await publish_command(harness.bus, command)
+
+    await asyncio.gather(*(sender(c) for c in conversations))
+    events = await harness.tap.count("message.stored", 12 * 15, timeout=30)
+
+    for cid in conversations:
+        cursor = harness.db.messages.find({"conversation_id": cid}).sort("seq", 1)
+        stored = [(doc["message_id"], doc["seq"]) async for doc in cursor]
+        assert [m for m, _ in stored] == sent[cid]
+        assert [s for _, s in stored] == list(range(1, 16))
+        announced = [e.data.seq for e in events if e.data.conversation_id == cid]
+        assert announced == sorted(announced)
+
+
+async def test_a_malformed_command_is_dead_lettered_and_the_shard_moves_on(
+    harness: Harness,
+) -> None:
+    await publish_raw(harness.bus, "message.send.0", b'{"type": "message.send", "data": {}}')
+    no_keys = send_command("conv-a")
+    no_keys.data.envelope.pop("keys")
+    await publish_command(harness.bus, no_keys)
+    after = send_command("conv-a")
+    await publish_command(harness.bus, after)
+
+    [stored] = await harness.tap.count("message.stored", 1)
+    assert stored.data.message_id == after.data.message_id
+    [rejected] = await harness.tap.count("message.rejected", 1)
+    assert (rejected.data.message_id, rejected.data.code) == (
+        no_keys.data.message_id,
+        "invalid_request",
+    )
+    dead = await _dead_letters(harness, 2)
+    assert b'"data": {}' in dead[0] or b'"data": {}' in dead[1]
+    assert any(no_keys.data.message_id.encode() in body for body in dead)
+
+
+async def test_only_the_sender_deletes_and_the_envelope_is_gone(harness: Harness) -> None:
+    command = send_command("conv-a", sender="acct-client")
+    mid = command.data.message_id
+    await publish_command(harness.bus, command)
+    await harness.tap.count("message.stored", 1)
+
+    await publish_command(harness.bus, delete_command("conv-a", mid, "acct-coach"))
+    await publish_command(harness.bus, delete_command("conv-a", "no-such-id", "acct-client"))
+    await publish_command(harness.bus, delete_command("conv-a", mid, "acct-client"))
+
+    [deleted] = await harness.tap.count("message.deleted", 1)
+    assert (deleted.data.message_id, deleted.data.seq, deleted.data.deleted_by) == (
+        mid,
+        1,
+        "acct-client",
+    )
+    assert deleted.data.recipient_device_ids == ["dev-client", "dev-coach"]
+    doc = await harness.db.messages.find_one({"message_id": mid})
+    assert doc is not None
+    assert "envelope" not in doc
+    assert doc["deleted"] is True
+    assert doc["deleted_at"] is not None
+    page = await harness.rpc("messaging.history", {"conversation_id": "conv-a"})
+    [item] = page["messages"]
+    assert item["deleted"] is True
+    assert "envelope" not in item
+    assert (item["message_id"], item["seq"]) == (mid, 1)
+
+
+async def test_a_resent_deleted_message_stays_deleted_and_silent(harness: Harness) -> None:
+    command = send_command("conv-a")
+    await publish_command(harness.bus, command)
+    await harness.tap.count("message.stored", 1)
+    await publish_command(
+        harness.bus, delete_command("conv-a", command.data.message_id, "acct-client")
+    )
+    await harness.tap.count("message.deleted", 1)
+
+    await publish_command(harness.bus, command)
+    await publish_command(harness.bus, send_command("conv-a"))
+    events = await harness.tap.count("message.stored", 2)
+    assert events[-1].data.seq == 2
+    doc = await harness.db.messages.find_one({"message_id": command.data.message_id})
+    assert doc is not None
+    assert "envelope" not in doc
+
+
+async def test_read_markers_only_move_forward(harness: Harness) -> None:
+    for _ in range(5):
+        await publish_command(harness.bus, send_command("conv-a"))
+    await harness.tap.count("message.stored", 5)
+
+    for up_to in (3, 2, 3, 4, 99):
+        await publish_command(harness.bus, read_command("conv-a", "acct-coach", up_to))
+    reads = await harness.tap.count("receipt.read", 3)
+    # 2 and the repeated 3 do not move it; 99 stops at the last stored message.
+    assert [e.data.up_to_seq for e in reads] == [3, 4, 5]
+    assert {e.data.account_id for e in reads} == {"acct-coach"}
+    summary = await harness.rpc(
+        "messaging.summary", {"account_id": "acct-coach", "conversation_ids": ["conv-a"]}
+    )
+    assert summary["conversations"]["conv-a"] == {"last_seq": 5, "read_up_to": 5}
+    marker = await harness.db.read_markers.find_one({"_id": "conv-a:acct-coach"})
+    assert marker is not None
+    assert marker["up_to_seq"] == 5
+
+
+async def _dead_letters(harness: Harness, n: int, timeout: float = 10.0) -> list[bytes]:
+    bodies: list[bytes] = []
+    connection = await aio_pika.connect(harness.amqp_url)
+    async with connection, asyncio.timeout(timeout):
+        channel = await connection.channel()
+        queue = await channel.get_queue(harness.topology.dead_letters_queue)
+        while len(bodies) < n:
+            message = await queue.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+                continue
+            bodies.append(message.body)
+            await message.ack()
+    return bodies

@@ -1,0 +1,192 @@
+"""The shard pipeline's ordering, batching and failure handling, with a fake batch handler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from pymongo.errors import AutoReconnect, OperationFailure
+
+from services.messaging.pipeline import ShardPipeline, is_transient
+from services.messaging.service import Job, Outcome
+from shared.bus import Delivery
+from shared.errors import PermanentFailure, TransientFailure, Unavailable
+from tests.support.messaging import send_command
+
+
+def delivery(conversation_id: str = "conv-a", message_id: str | None = None) -> Delivery:
+    command = send_command(conversation_id, message_id)
+    return Delivery(
+        body=command.model_dump_json().encode(),
+        routing_key="message.send.0",
+        message_id=command.command_id,
+        correlation_id=command.correlation_id,
+        headers={},
+        redelivered=False,
+    )
+
+
+def message_id(job: Job) -> str:
+    return job.command.data.message_id  # type: ignore[union-attr]
+
+
+class Recorder:
+    """A batch handler that records what it got and can fail on cue."""
+
+    def __init__(self, fail: object = None) -> None:
+        self.batches: list[list[str]] = []
+        self.running = 0
+        self.overlapped = False
+        self.fail = fail
+
+    async def __call__(self, jobs: Sequence[Job]) -> list[Outcome]:
+        self.running += 1
+        self.overlapped |= self.running > 1
+        try:
+            self.batches.append([message_id(j) for j in jobs])
+            await asyncio.sleep(0.01)
+            if callable(self.fail):
+                self.fail(jobs)
+            return [None] * len(jobs)
+        finally:
+            self.running -= 1
+
+
+async def submit_all(pipeline: ShardPipeline, deliveries: list[Delivery]) -> list[object]:
+    tasks = [asyncio.create_task(pipeline.submit(d)) for d in deliveries]
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_one_shards_commands_are_handled_in_delivery_order_in_batches() -> None:
+    handler = Recorder()
+    pipeline = ShardPipeline(handler, max_batch=8, linger=0.001)
+    deliveries = [delivery(f"conv-{i % 3}") for i in range(30)]
+
+    results = await submit_all(pipeline, deliveries)
+
+    assert results == [None] * 30
+    handled = [m for batch in handler.batches for m in batch]
+    assert handled == [d.message_id.split(":")[1] for d in deliveries if d.message_id]
+    assert max(len(b) for b in handler.batches) == 8
+    assert len(handler.batches) < 30
+    assert not handler.overlapped
+
+
+async def test_transient_failures_retry_the_same_batch_in_place() -> None:
+    failures = [AutoReconnect("down"), Unavailable("no confirm")]
+
+    def fail(_: Sequence[Job]) -> None:
+        if failures:
+            raise failures.pop(0)
+
+    handler = Recorder(fail)
+    pipeline = ShardPipeline(handler, linger=0.01, retry_delay=0.01)
+
+    results = await submit_all(pipeline, [delivery() for _ in range(3)])
+
+    assert results == [None] * 3
+    assert len(handler.batches) == 3
+    assert handler.batches[0] == handler.batches[1] == handler.batches[2]
+
+
+async def test_a_command_that_keeps_failing_is_isolated_and_dead_lettered() -> None:
+    poison = delivery(message_id="poison")
+
+    def fail(jobs: Sequence[Job]) -> None:
+        if any(message_id(j) == "poison" for j in jobs):
+            raise KeyError("a bug")
+
+    given_up: list[str] = []
+
+    async def announce(job: Job) -> None:
+        given_up.append(message_id(job))
+
+    handler = Recorder(fail)
+    pipeline = ShardPipeline(handler, linger=0.01, retry_delay=0.001, given_up=announce)
+    before, after = delivery(), delivery()
+
+    results = await submit_all(pipeline, [before, poison, after])
+
+    assert results[0] is None
+    assert results[2] is None
+    assert isinstance(results[1], PermanentFailure)
+    assert given_up == ["poison"]
+    assert handler.batches[-1] == [after.message_id.split(":")[1]]  # type: ignore[union-attr]
+
+
+async def test_a_permanent_outcome_reaches_the_bus_as_an_exception() -> None:
+    async def reject_all(jobs: Sequence[Job]) -> list[Outcome]:
+        return [PermanentFailure("invalid envelope") for _ in jobs]
+
+    with pytest.raises(PermanentFailure, match="invalid envelope"):
+        await ShardPipeline(reject_all).submit(delivery())
+
+
+async def test_an_undecodable_command_fails_permanently_without_echoing_its_values() -> None:
+    body = b'{"type": "message.send", "command_id": "c", "data": {"envelope": "SECRET-CIPHERTEXT"}}'
+    bad = Delivery(body, "message.send.0", "c", None, {}, redelivered=False)
+
+    with pytest.raises(PermanentFailure) as caught:
+        await ShardPipeline(Recorder()).submit(bad)
+
+    assert "SECRET" not in str(caught.value)
+    assert "data.envelope" in str(caught.value)
+
+
+async def test_a_cancelled_submit_is_forgotten() -> None:
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def slow(jobs: Sequence[Job]) -> list[Outcome]:
+        await release.wait()
+        handled.extend(message_id(j) for j in jobs)
+        return [None] * len(jobs)
+
+    pipeline = ShardPipeline(slow, max_batch=1, linger=0)
+    first, second, third = delivery(), delivery(), delivery()
+    tasks = [asyncio.create_task(pipeline.submit(d)) for d in (first, second, third)]
+    await asyncio.sleep(0.01)
+    tasks[1].cancel()
+    release.set()
+    await asyncio.gather(tasks[0], tasks[2])
+
+    assert handled == [d.message_id.split(":")[1] for d in (first, third) if d.message_id]
+
+
+def test_transient_errors_are_told_apart_from_bugs() -> None:
+    assert is_transient(AutoReconnect("x"))
+    assert is_transient(TransientFailure("x"))
+    assert is_transient(Unavailable("x"))
+    assert is_transient(OperationFailure("stepped down", code=189))
+    assert not is_transient(OperationFailure("bad update", code=9))
+    assert not is_transient(KeyError("x"))
+
+
+async def test_once_stopping_queued_commands_are_left_for_the_next_consumer() -> None:
+    handler = Recorder()
+    stopping = False
+    pipeline = ShardPipeline(handler, max_batch=2, linger=0, stopping=lambda: stopping)
+    first = asyncio.create_task(pipeline.submit(delivery()))
+    await asyncio.sleep(0)  # the first batch is under way
+    rest = [asyncio.create_task(pipeline.submit(delivery())) for _ in range(4)]
+    stopping = True
+
+    assert await first is None
+    results = await asyncio.gather(*rest, return_exceptions=True)
+    assert all(isinstance(r, TransientFailure) for r in results)
+    assert len(handler.batches) == 1
+
+
+async def test_a_batch_failing_transiently_is_given_up_when_stopping() -> None:
+    stopping = False
+
+    def fail(_: Sequence[Job]) -> None:
+        nonlocal stopping
+        stopping = True
+        raise AutoReconnect("database gone")
+
+    pipeline = ShardPipeline(Recorder(fail), retry_delay=0.001, stopping=lambda: stopping)
+
+    with pytest.raises(TransientFailure, match="shutting down"):
+        await pipeline.submit(delivery())

@@ -1,0 +1,194 @@
+"""Messaging's command logic against an in-memory repository and a recording publisher."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from services.messaging import documents
+from services.messaging.repository import InsertResult
+from services.messaging.service import Job, MessagingService, OutEvent, rounds
+from shared.errors import PermanentFailure, TransientFailure
+from tests.support.messaging import delete_command, read_command, send_command
+
+Doc = dict[str, Any]
+
+
+class FakeRepository:
+    """The repository contract in memory: unique (conversation, message) and (conversation, seq)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Doc] = []
+        self.counters: dict[str, int] = {}
+        self.markers: dict[str, int] = {}
+        self.sneak_in: list[Doc] = []  # stored by "someone else" just before our next insert
+
+    async def existing(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Doc]:
+        return {
+            k: d for d in self.messages if (k := (d["conversation_id"], d["message_id"])) in pairs
+        }
+
+    async def reserve(self, counts: dict[str, int]) -> dict[str, int]:
+        for conversation_id, count in counts.items():
+            self.counters[conversation_id] = self.counters.get(conversation_id, 0) + count
+        return {c: self.counters[c] for c in counts}
+
+    async def repair_counter(self, conversation_id: str) -> None:
+        last = await self.last_seq(conversation_id)
+        self.counters[conversation_id] = max(self.counters.get(conversation_id, 0), last)
+
+    async def insert(self, docs: list[Doc]) -> InsertResult:
+        self.messages += self.sneak_in
+        self.sneak_in = []
+        result = InsertResult()
+        for i, doc in enumerate(docs):
+            same = [d for d in self.messages if d["conversation_id"] == doc["conversation_id"]]
+            if any(d["message_id"] == doc["message_id"] for d in same):
+                result.duplicate_ids.append(i)
+            elif any(d["seq"] == doc["seq"] for d in same):
+                result.duplicate_seqs.append(i)
+            else:
+                self.messages.append(dict(doc))
+        return result
+
+    async def find_message(self, conversation_id: str, message_id: str) -> Doc | None:
+        found = await self.existing([(conversation_id, message_id)])
+        return found.get((conversation_id, message_id))
+
+    async def tombstone(self, conversation_id: str, message_id: str, at: datetime) -> Doc | None:
+        doc = await self.find_message(conversation_id, message_id)
+        if doc is None or doc["deleted"]:
+            return None
+        doc.pop("envelope")
+        doc.update(deleted=True, deleted_at=at)
+        return doc
+
+    async def last_seq(self, conversation_id: str) -> int:
+        seqs = [d["seq"] for d in self.messages if d["conversation_id"] == conversation_id]
+        return max(seqs, default=0)
+
+    async def raise_marker(self, conversation_id: str, account_id: str, up_to_seq: int) -> int:
+        key = f"{conversation_id}:{account_id}"
+        before = self.markers.get(key, 0)
+        self.markers[key] = max(before, up_to_seq)
+        return before
+
+
+@pytest.fixture
+def repo() -> FakeRepository:
+    return FakeRepository()
+
+
+@pytest.fixture
+def published() -> list[OutEvent]:
+    return []
+
+
+@pytest.fixture
+def service(repo: FakeRepository, published: list[OutEvent]) -> MessagingService:
+    async def publish(event: OutEvent) -> None:
+        published.append(event)
+
+    return MessagingService(repo, publish)  # type: ignore[arg-type]
+
+
+def test_rounds_keep_each_conversations_order_and_join_consecutive_sends() -> None:
+    a1, a2, b1 = send_command("a"), send_command("a"), send_command("b")
+    jobs = [
+        Job(a1),
+        Job(b1),
+        Job(a2),
+        Job(delete_command("a", a1.data.message_id, "acct-client")),
+        Job(send_command("a")),
+        Job(read_command("b", "acct-coach", 1)),
+    ]
+    assert rounds(jobs) == [[0, 2, 1], [3, 5], [4]]
+
+
+async def test_a_send_and_its_delete_in_one_batch_happen_in_that_order(
+    service: MessagingService, repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    send = send_command("a")
+    delete = delete_command("a", send.data.message_id, "acct-client")
+
+    assert await service.handle([Job(send), Job(delete)]) == [None, None]
+
+    assert [e.type for e in published] == ["message.stored", "message.deleted"]
+    assert "envelope" not in repo.messages[0]
+
+
+async def test_a_message_stored_meanwhile_is_announced_with_its_stored_seq(
+    service: MessagingService, repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    command = send_command("a")
+    repo.sneak_in = [documents.message_document(command.data, 7, documents.server_now())]
+
+    await service.handle([Job(command), Job(send_command("a"))])
+
+    assert [(e.data.message_id, e.data.seq) for e in published] == [
+        (command.data.message_id, 7),
+        (published[1].data.message_id, 2),
+    ]
+    assert len(repo.messages) == 2
+
+
+async def test_a_counter_behind_the_stored_seqs_is_repaired_then_retried(
+    service: MessagingService, repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    old = send_command("a")
+    repo.messages.append(documents.message_document(old.data, 5, documents.server_now()))
+    repo.counters["a"] = 4  # say, restored from an older backup than the messages
+    command = send_command("a")
+
+    with pytest.raises(TransientFailure):
+        await service.handle([Job(command)])
+    await service.handle([Job(command)])
+
+    assert [e.data.seq for e in published] == [6]
+
+
+async def test_an_unstorable_envelope_is_rejected_and_the_rest_of_the_batch_stored(
+    service: MessagingService, repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    broken = send_command("a")
+    broken.data.envelope.pop("signature")
+    fine = send_command("a")
+
+    outcomes = await service.handle([Job(broken), Job(fine)])
+
+    assert isinstance(outcomes[0], PermanentFailure)
+    assert outcomes[1] is None
+    assert [(e.type, e.data.message_id) for e in published] == [
+        ("message.rejected", broken.data.message_id),
+        ("message.stored", fine.data.message_id),
+    ]
+    assert published[0].data.code == "invalid_request"
+    assert published[1].data.seq == 1
+
+
+async def test_a_redelivered_read_announces_again_but_a_repeated_one_does_not(
+    service: MessagingService, published: list[OutEvent]
+) -> None:
+    await service.handle([Job(send_command("a")), Job(send_command("a"))])
+    read = read_command("a", "acct-coach", 2)
+
+    await service.handle([Job(read)])
+    await service.handle([Job(read)])
+    await service.handle([Job(read, redelivered=True)])
+
+    reads = [e for e in published if e.type == "receipt.read"]
+    assert [e.data.up_to_seq for e in reads] == [2, 2]
+    assert reads[0].event_id == reads[1].event_id
+
+
+def test_history_items_keep_a_deleted_messages_place_without_its_envelope() -> None:
+    doc = documents.message_document(send_command("a").data, 3, documents.server_now())
+    assert "envelope" in documents.history_item(doc)
+    doc.pop("envelope")
+    doc["deleted"] = True
+    item = documents.history_item(doc)
+    assert (item["seq"], item["deleted"], "envelope" in item) == (3, True, False)
+    assert documents.server_now().microsecond % 1000 == 0

@@ -117,3 +117,46 @@ async def test_gateway_shutdown_closes_sockets_with_1012(
         stopping = asyncio.get_running_loop().run_in_executor(None, stack.stop, "gateway")
         assert await closed_with(ws) == 1012
         assert (await stopping) == {"gateway": 0}
+
+
+async def test_gateway_resyncs_its_sockets_after_its_broker_connection_returns(
+    stack: Stack, api: Api, operator: Session, isolation: tuple[str, str]
+) -> None:
+    from tests.support.rabbit import close_connections
+
+    async with api.http.ws_connect(
+        ws_url(stack), headers={"Authorization": f"Bearer {operator.access_token}"}
+    ) as ws:
+        assert await next_frame(ws) == {"type": "ready"}
+        assert await close_connections(f"{isolation[0]}gateway") == 1
+        assert await next_frame(ws, timeout=30) == {"type": "resync"}
+        await ws.send_json({"type": "ping"})
+        assert await next_frame(ws) == {"type": "pong"}
+
+
+async def test_send_over_the_socket_answers_accepted_or_error_frames(
+    stack: Stack, api: Api, operator: Session
+) -> None:
+    from tests.support.api import device_keys_of, seal_for
+
+    coach = await api.onboard(operator, "coach", "coach_ws")
+    client = await api.onboard(coach, "client", "client_ws")
+    listed = await api.call("GET", "/v1/conversations", token=client.access_token)
+    cid = listed.body["conversations"][0]["conversation_id"]
+    devices = await device_keys_of(api, client, coach.account_id, client.account_id)
+    async with api.http.ws_connect(
+        ws_url(stack), headers={"Authorization": f"Bearer {client.access_token}"}
+    ) as ws:
+        assert await next_frame(ws) == {"type": "ready"}
+        urgent = seal_for(client, cid, devices, urgent=True)
+        await ws.send_json({"type": "send", "conversation_id": cid, "envelope": urgent})
+        accepted = await next_frame(ws)
+        assert accepted["type"] == "accepted"
+        assert accepted["message_id"] == urgent["message_id"]
+        assert accepted["crisis_resources"]
+        stale = seal_for(client, cid, {client.device_id: client.keys.kx_public}, urgent=True)
+        await ws.send_json({"type": "send", "conversation_id": cid, "envelope": stale})
+        error = await next_frame(ws)
+        assert error["type"] == "error" and error["code"] == "device_mismatch"
+        assert error["missing_devices"] == [coach.device_id]
+        assert error["crisis_resources"]

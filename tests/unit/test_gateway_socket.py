@@ -1,0 +1,58 @@
+"""DeviceSocket: a slow client only ever fills its own bounded queue, then is closed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.gateway.ws.socket import CLOSE_OVERFLOW, SEND_QUEUE, DeviceSocket
+
+
+class StuckWebSocket:
+    """Our own stand-in for aiohttp's WebSocketResponse whose peer never reads."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.close_code: int | None = None
+        self.sent: list[dict[str, Any]] = []
+        self.unblock = asyncio.Event()
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.unblock.wait()
+        self.sent.append(frame)
+
+    async def close(self, *, code: int, message: bytes) -> None:
+        self.closed, self.close_code = True, code
+
+    async def ping(self) -> None:
+        return None
+
+
+async def test_overflowing_the_queue_closes_only_that_socket() -> None:
+    missed: list[str] = []
+
+    async def on_missed(_: DeviceSocket, message_id: str, __: str) -> None:
+        missed.append(message_id)
+
+    stuck = StuckWebSocket()
+    socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket.start()
+    for i in range(SEND_QUEUE + 5):
+        socket.send({"type": "message", "n": i})
+    await asyncio.sleep(0)
+    assert socket.closing
+    await asyncio.sleep(0.01)
+    assert stuck.close_code == CLOSE_OVERFLOW
+    await socket.finish()
+
+
+async def test_unacked_messages_are_reported_when_the_socket_finishes() -> None:
+    async def on_missed(_: DeviceSocket, message_id: str, __: str) -> None:
+        raise AssertionError("the 10 s deadline has not passed")
+
+    socket = DeviceSocket(StuckWebSocket(), "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket.start()
+    socket.expect_ack("m1", "c1")
+    socket.expect_ack("m2", "c1")
+    socket.acked("m1")
+    assert await socket.finish() == [("m2", "c1")]

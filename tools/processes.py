@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ctypes
-import secrets
 import os
+import secrets
 import signal
 import socket
 import subprocess

@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	exec $(PY) -m tools.devstack
 
-## test: the whole test suite against the real broker and a fresh in-memory store
+## test: lint, types, then the whole test suite against the real broker and a fresh store
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m tools.broker
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aio_pika
-import pytest
-from pymongo import AsyncMongoClient
 
 from shared.events import derive_event_id
-from shared.topology import Topology
-from tests.support.infra import Infra
 from tests.support.messaging import (
     Harness,
     delete_command,
-    messaging_harness,
     publish_command,
     publish_raw,
     read_command,
     send_command,
 )
-
-
-@pytest.fixture
-async def harness(
-    infra: Infra,
-    isolation: tuple[str, str],
-    clean_broker: Topology,
-    mongo_client: AsyncMongoClient,
-) -> AsyncIterator[Harness]:
-    async with messaging_harness(infra, isolation, clean_broker, mongo_client) as value:
-        yield value
 
 
 async def test_a_sent_message_is_stored_once_with_a_seq_and_announced(harness: Harness) -> None:

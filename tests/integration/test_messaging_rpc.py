@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
 from shared.errors import Unavailable
@@ -20,22 +18,10 @@ from tests.support.messaging import (
     Harness,
     delete_command,
     driver_bus,
-    messaging_harness,
     publish_command,
     read_command,
     send_command,
 )
-
-
-@pytest.fixture
-async def harness(
-    infra: Infra,
-    isolation: tuple[str, str],
-    clean_broker: Topology,
-    mongo_client: AsyncMongoClient,
-) -> AsyncIterator[Harness]:
-    async with messaging_harness(infra, isolation, clean_broker, mongo_client) as value:
-        yield value
 
 
 async def stored(harness: Harness, conversation_id: str, n: int) -> list[str]:

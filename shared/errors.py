@@ -96,3 +96,9 @@ class Unprocessable(ApiError):
 
 class InvalidKey(Unprocessable):
     """A public key that cannot be used (wrong size, low-order X25519 point)."""
+
+
+class Unavailable503(ApiError):
+    """503 `unavailable` that can carry extra fields (crisis resources on an urgent send)."""
+
+    code = "unavailable"

@@ -86,6 +86,13 @@ class DeviceUpdated(EventBase):
     data: DeviceData
 
 
+class DeviceSessionEnded(EventBase):
+    """A device's tokens stopped working (logout, refresh-token reuse); it is not revoked."""
+
+    type: Literal["device.session_ended"] = "device.session_ended"
+    data: DeviceData
+
+
 class AccountData(Schema):
     account_id: str
 
@@ -174,6 +181,7 @@ Event = Annotated[
     | DeviceAdded
     | DeviceRemoved
     | DeviceUpdated
+    | DeviceSessionEnded
     | AccountDeleted
     | MessageStored
     | MessageDeleted

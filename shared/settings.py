@@ -102,7 +102,7 @@ def describe_error(error: ValidationError) -> str:
     """One line naming the environment variable and what is wrong with it."""
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "?"
-    return f"HAVEN_{field.upper()}: {first['msg']} (got {first.get('input')!r})"
+    return f"HAVEN_{field.upper()}: {first['msg']}"  # never the value: URLs carry passwords
 
 
 def load_settings(kind: type[S]) -> S:

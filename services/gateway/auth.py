@@ -19,7 +19,7 @@ async def authenticate(gw: Gateway, token: str, address: str) -> Principal:
         claims = gw.signer.verify(token)
     except InvalidToken as error:
         raise Unauthorized("invalid or expired access token") from error
-    if await gw.device_cache.active_session(claims.device_id) != claims.session:
+    if await gw.device_cache.active_session(claims.device_id, claims.session) != claims.session:
         raise Unauthorized("this device session has ended")
     return Principal(claims.account_id, claims.device_id, claims.role, address)
 

@@ -15,11 +15,15 @@ class DeviceCache:
     devices: Devices | None = None
     _entries: dict[str, tuple[float, bool, int]] = field(default_factory=dict)
 
-    async def active_session(self, device_id: str) -> int | None:
-        """The device's current session number, or None if it is revoked or unknown."""
+    async def active_session(self, device_id: str, claimed: int | None = None) -> int | None:
+        """The device's current session number, or None if it is revoked or unknown.
+
+        A cached session older than the claimed one (a login resumed the device on another
+        replica) is re-read rather than trusted."""
         cached = self._entries.get(device_id)
         now = time.monotonic()
-        if cached is not None and now - cached[0] < TTL_SECONDS:
+        fresh = cached is not None and now - cached[0] < TTL_SECONDS
+        if fresh and cached is not None and (claimed is None or cached[2] >= claimed):
             return cached[2] if cached[1] else None
         assert self.devices is not None
         doc = await self.devices.by_id(device_id)

@@ -86,15 +86,27 @@ def no_content() -> web.Response:
 
 def client_address(request: web.Request) -> str:
     """The peer address, or X-Forwarded-For's nearest untrusted hop behind a trusted proxy."""
-    peer = request.remote or "unknown"
+    peer = _plain(request.remote or "unknown")
     trusted = gateway(request).settings.trusted_networks
     if not trusted or not _in(peer, trusted):
         return peer
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    # Every header line, in order: a proxy may add its own line instead of appending.
+    joined = ",".join(request.headers.getall("X-Forwarded-For", []))
+    hops = [_plain(h.strip()) for h in joined.split(",") if h.strip()]
     for hop in reversed(hops):
         if not _in(hop, trusted):
             return hop
     return peer
+
+
+def _plain(address: str) -> str:
+    """`::ffff:10.0.0.2` is 10.0.0.2: match IPv4 networks and throttle one address once."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
 
 
 def _in(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

@@ -1,4 +1,5 @@
-"""Every gateway replica hears `device.removed`, so its device cache forgets at once."""
+"""Every gateway replica hears `device.removed` and `device.session_ended`, so its device
+cache forgets at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import structlog
 from services.gateway.devicecache import DeviceCache
 from shared.bus import Bus, Delivery
 from shared.errors import Unavailable
-from shared.events import DeviceRemoved, decode_event
+from shared.events import DeviceRemoved, DeviceSessionEnded, decode_event
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +35,8 @@ class DeviceInvalidation:
         while True:
             try:
                 await self._queue.open()
-                await self._queue.bind(self._bus.topology.events, "device.removed")
+                for key in ("device.removed", "device.session_ended"):
+                    await self._queue.bind(self._bus.topology.events, key)
             except Unavailable:
                 await asyncio.sleep(1.0)
                 continue
@@ -42,7 +44,7 @@ class DeviceInvalidation:
 
     async def _on_event(self, delivery: Delivery) -> None:
         event = decode_event(delivery.body)
-        if isinstance(event, DeviceRemoved):
+        if isinstance(event, DeviceRemoved | DeviceSessionEnded):
             self._cache.invalidate(event.data.device_id)
             log.debug("device_cache_invalidated", device_id=event.data.device_id)
 

@@ -76,6 +76,8 @@ class Outbox:
                 await self.relay_once()
             except PyMongoError as error:
                 log.warning("outbox_relay_failed", reason=type(error).__name__)
+            except Exception:  # the relay must outlive one bad record
+                log.exception("outbox_relay_error")
 
 
 @contextlib.asynccontextmanager

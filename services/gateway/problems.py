@@ -26,6 +26,7 @@ from shared.errors import (
     SignatureInvalid,
     Unauthorized,
     Unavailable,
+    Unavailable503,
     Unprocessable,
     Unroutable,
 )
@@ -52,6 +53,7 @@ ERROR_TABLE: dict[type[BaseException], tuple[int, str]] = {
     Unprocessable: (422, "invalid_request"),
     ClockSkew: (422, "clock_skew"),
     RateLimited: (429, "rate_limited"),
+    Unavailable503: (503, "unavailable"),
 }
 HTTP_CODES = {
     400: "invalid_request",

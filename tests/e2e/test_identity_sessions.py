@@ -270,3 +270,49 @@ async def test_login_throttling_engages_with_retry_after_and_releases(
     await asyncio.sleep(wait)
     released = await api.login(operator.handle, operator.password)
     assert released.role == "operator"
+
+
+async def test_parallel_logins_with_one_new_key_resume_one_device(
+    api: Api, operator: Session
+) -> None:
+    keys = DeviceKeys()
+    body = {
+        "handle": operator.handle,
+        "password": operator.password,
+        "device": keys.block(operator.handle, name="retrying phone"),
+    }
+    replies = await asyncio.gather(*(api.call("POST", "/v1/sessions", body) for _ in range(3)))
+    assert [r.status for r in replies] == [201, 201, 201]
+    assert len({r.body["device_id"] for r in replies}) == 1
+
+
+async def test_parallel_new_devices_never_exceed_the_limit(api: Api, operator: Session) -> None:
+    async def attempt(n: int) -> int:
+        keys = DeviceKeys()
+        reply = await api.call(
+            "POST",
+            "/v1/sessions",
+            {
+                "handle": operator.handle,
+                "password": operator.password,
+                "device": keys.block(operator.handle, name=f"burst {n}"),
+            },
+        )
+        return reply.status
+
+    statuses = await asyncio.gather(*(attempt(n) for n in range(14)))
+    assert set(statuses) <= {201, 409}
+    latest = await api.login(operator.handle, operator.password, operator.keys)
+    me = await api.call("GET", "/v1/me", token=latest.access_token)
+    assert len(me.body["devices"]) <= 10
+
+
+async def test_revoking_an_already_revoked_own_device_is_idempotent(
+    api: Api, operator: Session
+) -> None:
+    tablet = await api.login(operator.handle, operator.password, name="tablet")
+    for _ in range(2):
+        reply = await api.call(
+            "DELETE", f"/v1/devices/{tablet.device_id}", token=operator.access_token
+        )
+        assert reply.status == 204

@@ -36,3 +36,19 @@ def test_behind_a_trusted_proxy_the_nearest_untrusted_hop_counts() -> None:
 def test_a_peer_outside_the_trusted_range_cannot_spoof() -> None:
     req = request("198.51.100.7", "203.0.113.9", "10.0.0.0/8")
     assert client_address(req) == "198.51.100.7"
+
+
+def test_every_forwarded_header_line_counts_and_mapped_addresses_match() -> None:
+    app = web.Application()
+    gw = MagicMock()
+    gw.settings = GatewaySettings(trusted_proxies="10.0.0.0/8")
+    app[gateway_key] = gw
+    from multidict import CIMultiDict
+
+    headers = CIMultiDict(
+        [("X-Forwarded-For", "198.51.100.99"), ("X-Forwarded-For", "203.0.113.5")]
+    )
+    transport = MagicMock()
+    transport.get_extra_info.return_value = ("::ffff:10.0.0.2", 12345)
+    req = make_mocked_request("POST", "/v1/sessions", headers=headers, app=app, transport=transport)
+    assert client_address(req) == "203.0.113.5"

@@ -50,40 +50,23 @@ async def register_or_resume(
     """Returns the device and whether it is new. Identity keys are never reused."""
     existing = await gw.devices.by_identity_key(block.identity_key)
     if existing is not None:
-        if existing["account_id"] != account["_id"] or existing.get("revoked_at") is not None:
-            raise SignatureInvalid("this identity key cannot be used")
-        resumed = await gw.devices.new_session(existing["_id"], gw.now())
-        if resumed is None:
-            raise SignatureInvalid("this identity key cannot be used")
-        if existing["name"] != block.name:
-            resumed = await gw.devices.update(existing["_id"], {"name": block.name}) or resumed
-        if existing["kx_key"] != block.kx_key:
-            await gw.devices.rotate_kx(existing["_id"], block.kx_key, block.kx_signature, gw.now())
-            resumed = await gw.devices.by_id(existing["_id"]) or resumed
-            await _keys_changed(gw, account["_id"], existing["_id"])
-        gw.device_cache.invalidate(existing["_id"])
-        return resumed, False
-    if replace_device_id is not None:
-        await revoke_own(gw, account["_id"], replace_device_id, reason="replaced")
-    if await gw.devices.count_active(account["_id"]) >= MAX_ACTIVE_DEVICES:
-        raise DeviceLimit(f"at most {MAX_ACTIVE_DEVICES} active devices; name replace_device_id")
-    now = gw.now()
-    device = {
-        "_id": new_id(),
-        "account_id": account["_id"],
-        "name": block.name,
-        "identity_key": block.identity_key,
-        "kx_key": block.kx_key,
-        "kx_signature": block.kx_signature,
-        "created_at": now,
-        "last_seen_at": now,
-        "revoked_at": None,
-        "session": 1,
-    }
+        return await _resume(gw, account, existing, block), False
+    replaced = await _own_active(gw, account["_id"], replace_device_id)
+    device = _new_device(gw, account["_id"], block)
     try:
         await gw.devices.insert(device)
-    except AlreadyExists as error:
-        raise SignatureInvalid("this identity key cannot be used") from error
+    except AlreadyExists:
+        # A parallel login with the same new key won the insert: resume that device.
+        raced = await gw.devices.by_identity_key(block.identity_key)
+        if raced is None:
+            raise SignatureInvalid("this identity key cannot be used") from None
+        return await _resume(gw, account, raced, block), False
+    if replaced is not None:
+        await revoke(gw, replaced, reason="replaced")
+    # Checked after the insert, so parallel logins cannot all slip under the limit.
+    if await gw.devices.count_active(account["_id"]) > MAX_ACTIVE_DEVICES:
+        await gw.devices.delete(device["_id"])  # never announced or used: no trace needed
+        raise DeviceLimit(f"at most {MAX_ACTIVE_DEVICES} active devices; name replace_device_id")
     await gw.outbox.emit(
         DeviceAdded(
             event_id=derive_event_id("device.added", device["_id"]),
@@ -94,16 +77,62 @@ async def register_or_resume(
     return device, True
 
 
-async def revoke_own(gw: Gateway, account_id: str, device_id: str, *, reason: str) -> None:
+async def _resume(
+    gw: Gateway, account: Document, existing: Document, block: DeviceBlock
+) -> Document:
+    """The same identity key on the same account's active device: a new session for it."""
+    if existing["account_id"] != account["_id"] or existing.get("revoked_at") is not None:
+        raise SignatureInvalid("this identity key cannot be used")
+    resumed = await gw.devices.new_session(existing["_id"], gw.now())
+    if resumed is None:
+        raise SignatureInvalid("this identity key cannot be used")
+    if existing["name"] != block.name:
+        resumed = await gw.devices.update(existing["_id"], {"name": block.name}) or resumed
+    if existing["kx_key"] != block.kx_key:
+        await gw.devices.rotate_kx(existing["_id"], block.kx_key, block.kx_signature, gw.now())
+        resumed = await gw.devices.by_id(existing["_id"]) or resumed
+        await _keys_changed(gw, account["_id"], existing["_id"])
+    gw.device_cache.invalidate(existing["_id"])
+    return resumed
+
+
+async def _own_active(gw: Gateway, account_id: str, device_id: str | None) -> Document | None:
+    if device_id is None:
+        return None
     device = await gw.devices.by_id(device_id)
     if device is None or device["account_id"] != account_id or device.get("revoked_at"):
-        raise NotFound("no such active device")
+        raise NotFound("replace_device_id is not one of your active devices")
+    return device
+
+
+def _new_device(gw: Gateway, account_id: str, block: DeviceBlock) -> Document:
+    now = gw.now()
+    return {
+        "_id": new_id(),
+        "account_id": account_id,
+        "name": block.name,
+        "identity_key": block.identity_key,
+        "kx_key": block.kx_key,
+        "kx_signature": block.kx_signature,
+        "created_at": now,
+        "last_seen_at": now,
+        "revoked_at": None,
+        "session": 1,
+    }
+
+
+async def revoke_own(gw: Gateway, account_id: str, device_id: str, *, reason: str) -> None:
+    """Idempotent: revoking an already revoked own device succeeds and re-announces it."""
+    device = await gw.devices.by_id(device_id)
+    if device is None or device["account_id"] != account_id:
+        raise NotFound("no such device")
     await revoke(gw, device, reason=reason)
 
 
 async def revoke(gw: Gateway, device: Document, *, reason: str) -> None:
-    if not await gw.devices.revoke(device["_id"], gw.now()):
-        return
+    """Revoke, close its sockets everywhere, announce. Safe to repeat after a partial failure:
+    the event id is derived from the device, so a second announcement dedupes downstream."""
+    newly = await gw.devices.revoke(device["_id"], gw.now())
     gw.device_cache.invalidate(device["_id"])
     await gw.close_sockets(device["_id"])
     await gw.outbox.emit(
@@ -113,9 +142,13 @@ async def revoke(gw: Gateway, device: Document, *, reason: str) -> None:
             data=DeviceData(account_id=device["account_id"], device_id=device["_id"]),
         )
     )
-    await gw.audit(
-        "device_removed", account_id=device["account_id"], device_id=device["_id"], reason=reason
-    )
+    if newly:
+        await gw.audit(
+            "device_removed",
+            account_id=device["account_id"],
+            device_id=device["_id"],
+            reason=reason,
+        )
 
 
 async def rotate_kx(gw: Gateway, who: Principal, device_id: str, body: KxRotation) -> None:

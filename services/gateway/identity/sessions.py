@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import structlog
 
-from services.gateway.context import Gateway, Principal
+from services.gateway.context import Gateway, Principal, new_id
 from services.gateway.identity import devices as device_rules
 from services.gateway.schemas import AccountOut, LoginRequest, SessionOut
 from services.gateway.tokens import Claims
 from shared.errors import RateLimited, Unauthorized
+from shared.events import DeviceData, DeviceSessionEnded, derive_event_id
+from shared.logging import current_correlation_id
 from shared.mongo import Document
 
 log = structlog.get_logger(__name__)
@@ -140,6 +142,13 @@ async def end_session(gw: Gateway, device: Document) -> None:
     await gw.devices.end_session(device["_id"])
     gw.device_cache.invalidate(device["_id"])
     await gw.close_sockets(device["_id"])
+    await gw.outbox.emit(
+        DeviceSessionEnded(
+            event_id=derive_event_id("device.session_ended", f"{device['_id']}:{new_id()}"),
+            correlation_id=current_correlation_id(),
+            data=DeviceData(account_id=device["account_id"], device_id=device["_id"]),
+        )
+    )
 
 
 async def logout(gw: Gateway, who: Principal) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from shared.mongo import Document
 
+CACHE_SECONDS = 10.0
 DEFAULT_RESOURCES: list[dict[str, str]] = [
     {
         "name": "Emergency services",
@@ -19,23 +22,27 @@ DEFAULT_RESOURCES: list[dict[str, str]] = [
 
 
 class CrisisResources:
-    """Read on every urgent send, so a short in-process cache keeps it cheap."""
+    """Read on every urgent send: cached briefly (every replica sees an update within seconds),
+    and never unavailable — when the database fails, the last known list (or the default)."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._c = db["config"]
-        self._cached: list[dict[str, Any]] | None = None
+        self._cached: list[dict[str, Any]] = DEFAULT_RESOURCES
+        self._read_at = -CACHE_SECONDS
 
     async def current(self) -> list[dict[str, Any]]:
-        if self._cached is None:
+        if time.monotonic() - self._read_at < CACHE_SECONDS:
+            return self._cached
+        try:
             doc = await self._c.find_one({"_id": "crisis_resources"})
-            self._cached = list(doc["resources"]) if doc else DEFAULT_RESOURCES
+        except PyMongoError:
+            return self._cached
+        self._cached = list(doc["resources"]) if doc else DEFAULT_RESOURCES
+        self._read_at = time.monotonic()
         return self._cached
 
     async def replace(self, resources: list[dict[str, Any]]) -> None:
         await self._c.update_one(
             {"_id": "crisis_resources"}, {"$set": {"resources": resources}}, upsert=True
         )
-        self._cached = resources
-
-    def forget(self) -> None:
-        self._cached = None
+        self._cached, self._read_at = resources, time.monotonic()

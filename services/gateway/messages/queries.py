@@ -8,7 +8,7 @@ from services.gateway.context import Gateway, Principal
 from services.gateway.identity.relationships import participant_of
 from services.gateway.messages.send import publish_command
 from shared.commands import DeleteData, DeleteMessage, MarkRead, ReadData
-from shared.errors import Forbidden, InvalidRequest, NotFound
+from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.logging import current_correlation_id
 from shared.rpc import RpcClient
 
@@ -21,9 +21,9 @@ def _int(query: dict[str, str], name: str) -> int | None:
     try:
         value = int(query[name])
     except ValueError as error:
-        raise InvalidRequest(f"{name} must be an integer") from error
+        raise Unprocessable(f"{name} must be an integer", field=name) from error
     if value < 0:
-        raise InvalidRequest(f"{name} must not be negative")
+        raise Unprocessable(f"{name} must not be negative", field=name)
     return value
 
 
@@ -32,9 +32,9 @@ async def history(
 ) -> dict[str, Any]:
     after, before, limit = _int(query, "after_seq"), _int(query, "before_seq"), _int(query, "limit")
     if after is not None and before is not None:
-        raise InvalidRequest("use after_seq or before_seq, not both")
+        raise Unprocessable("use after_seq or before_seq, not both", field="before_seq")
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}")
+        raise Unprocessable(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     await participant_of(gw, who, conversation_id)
     request: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit or DEFAULT_LIMIT}
     if before is not None:

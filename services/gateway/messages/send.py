@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo.errors import PyMongoError
+
 from services.gateway.context import Gateway, Principal
 from services.gateway.identity.relationships import participant_of, participants
 from shared import crypto
@@ -14,8 +16,10 @@ from shared.errors import (
     Conflict,
     DeviceMismatch,
     Forbidden,
+    HavenError,
     PayloadTooLarge,
     SignatureInvalid,
+    Unavailable503,
     Unprocessable,
 )
 from shared.logging import current_correlation_id
@@ -35,6 +39,11 @@ async def send(gw: Gateway, who: Principal, conversation_id: str, raw_envelope: 
         if wants_urgent(raw_envelope):
             error.extra["crisis_resources"] = await gw.crisis.current()
         raise
+    except (HavenError, PyMongoError) as error:  # broker or database down: still 503, still help
+        unavailable = Unavailable503("the message was not queued; try again")
+        if wants_urgent(raw_envelope):
+            unavailable.extra["crisis_resources"] = await gw.crisis.current()
+        raise unavailable from error
 
 
 async def _send(gw: Gateway, who: Principal, conversation_id: str, raw_envelope: object) -> str:
@@ -48,6 +57,8 @@ async def _send(gw: Gateway, who: Principal, conversation_id: str, raw_envelope:
         raise Unprocessable("only clients can mark a message urgent", field="envelope.urgent")
     members = participants(relationship)
     devices = {d["_id"]: d for d in await gw.devices.active_of_many(members)}
+    if who.device_id not in devices:
+        raise Forbidden("the sending device is not active")
     _check_device_set(envelope, set(devices))
     try:
         verify_envelope(conversation_id, envelope, devices[who.device_id]["identity_key"])

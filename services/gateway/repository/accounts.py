@@ -60,6 +60,9 @@ class Devices:
     async def by_id(self, device_id: str) -> Document | None:
         return await self._c.find_one({"_id": device_id})
 
+    async def delete(self, device_id: str) -> None:
+        await self._c.delete_one({"_id": device_id})
+
     async def by_identity_key(self, identity_key: bytes) -> Document | None:
         return await self._c.find_one({"identity_key": identity_key})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from services.gateway.http import caller, endpoint, gateway, parse, render
 from services.gateway.messages import queries, send
@@ -13,7 +14,7 @@ from services.gateway.schemas import (
     ReadMarker,
     SendRequest,
 )
-from shared.errors import Forbidden
+from shared.errors import Forbidden, Unavailable
 
 
 @endpoint(
@@ -49,7 +50,11 @@ async def get_messages(request: web.Request) -> web.Response:
         request.match_info["conversation_id"],
         dict(request.query),
     )
-    return render(History.model_validate(found))
+    try:
+        history = History.model_validate(found)
+    except ValidationError as error:  # messaging answered nonsense: not the caller's fault
+        raise Unavailable("the message store gave an unexpected answer") from error
+    return render(history)
 
 
 @endpoint(

@@ -25,13 +25,16 @@ class SocketRegistry:
         await self.router.start(self.on_delivery, self.on_rebound)
 
     async def attach(self, socket: DeviceSocket) -> None:
-        """Newer wins: older sockets of the device close with 4409, on every replica."""
-        await self.router.publish_control(socket.device_id, "replace", socket.socket_id)
+        """Newer wins: older sockets of the device close with 4409, on every replica.
+
+        Bound before announcing, so two sockets racing on two replicas each hear the other's
+        `replace`; the later announcement wins and the earlier socket closes."""
         older = self.sockets.get(socket.device_id)
+        self.sockets[socket.device_id] = socket
         if older is not None and older is not socket:
             older.close_soon(CLOSE_REPLACED, "replaced by a newer socket")
-        self.sockets[socket.device_id] = socket
         await self.router.bind(socket.device_id)
+        await self.router.publish_control(socket.device_id, "replace", socket.socket_id)
 
     async def detach(self, socket: DeviceSocket) -> None:
         pending = await socket.finish()
@@ -66,7 +69,7 @@ class SocketRegistry:
             return
         if control.action == "revoke":
             socket.close_soon(CLOSE_REVOKED, "device revoked or logged out")
-        elif control.socket_id != socket.socket_id:
+        elif control.socket_id is not None and control.socket_id > socket.socket_id:
             socket.close_soon(CLOSE_REPLACED, "replaced by a newer socket")
 
     async def on_rebound(self) -> None:

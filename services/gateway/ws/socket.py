@@ -31,7 +31,8 @@ class DeviceSocket:
         self.ws = ws
         self.account_id = account_id
         self.device_id = device_id
-        self.socket_id = uuid.uuid4().hex
+        # Sortable by connect time, so replicas agree on which of two racing sockets is newer.
+        self.socket_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
         self.expires_at = 0
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
         self._acks: dict[str, tuple[asyncio.TimerHandle, str]] = {}

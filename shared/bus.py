@@ -28,6 +28,14 @@ from shared.metrics import BUS_CONSUMED, BUS_PUBLISHED
 
 log = structlog.get_logger(__name__)
 
+# What a channel raises when the broker or the channel went away.
+CHANNEL_ERRORS = (
+    TimeoutError,
+    aio_pika.exceptions.AMQPError,
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+)
+
 SCHEMA_VERSION = 1
 PUBLISH_TIMEOUT = 5.0
 UNEXPECTED_ATTEMPTS = 5
@@ -294,137 +302,14 @@ class Bus:
                 await connection.connected.wait()
                 channel = aio_pika.Channel(connection, publisher_confirms=True)
                 await channel.initialize()
-        except _CHANNEL_ERRORS as error:
+        except CHANNEL_ERRORS as error:
             raise Unavailable(f"channel not opened: {type(error).__name__}") from error
         return channel
 
-    def exclusive_queue(
-        self, base_name: str, handler: Handler, *, prefetch: int = 64
-    ) -> ExclusiveQueue:
-        """A queue only this process reads (a gateway's deliveries); see `ExclusiveQueue`."""
-        return ExclusiveQueue(
-            lambda: self._connection, self.topology.name(base_name), handler, prefetch
-        )
-
-
-# What an exclusive queue's channel raises when the broker or the channel went away.
-_CHANNEL_ERRORS = (
-    TimeoutError,
-    aio_pika.exceptions.AMQPError,
-    aiormq.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,
-)
-
-
-class ExclusiveQueue:
-    """An exclusive, auto-delete queue on a channel of its own, consumed by this process only.
-
-    The queue dies with its channel or its connection, and a robust reconnect would not bring
-    its bindings back faithfully, so it is deliberately not robust: the owner waits on
-    `wait_closed()`, calls `open()` again (a fresh queue under a new name, so a broker that has
-    not yet noticed the old connection never answers RESOURCE_LOCKED) and re-binds its keys.
-    """
-
-    def __init__(
-        self,
-        connection: Callable[[], AbstractRobustConnection | None],
-        base_name: str,
-        handler: Handler,
-        prefetch: int,
-    ) -> None:
-        self._connection = connection
-        self._base_name = base_name
-        self._handler = handler
-        self._prefetch = prefetch
-        self._channel: aio_pika.Channel | None = None
-        self._queue: AbstractQueue | None = None
-        self._generation = 0
-
     @property
-    def name(self) -> str | None:
-        return self._queue.name if self._queue is not None else None
-
-    @property
-    def is_open(self) -> bool:
-        return self._queue is not None and self._channel is not None and not self._channel.is_closed
-
-    async def open(self, timeout: float = PUBLISH_TIMEOUT) -> None:
-        """Drop any previous channel, then declare and consume a fresh queue; Unavailable if not."""
-        await self.close()
-        connection = self._connection()
-        if connection is None:
-            raise Unavailable("broker not connected")
-        self._generation += 1
-        name = f"{self._base_name}.{self._generation}"
-        try:
-            async with asyncio.timeout(timeout):
-                await connection.connected.wait()
-                channel = aio_pika.Channel(connection, publisher_confirms=False)
-                await channel.initialize()
-                self._channel = channel
-                await channel.set_qos(prefetch_count=self._prefetch)
-                queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
-                # Consume before any binding exists: an auto-delete queue that has had a
-                # consumer disappears with its channel, so no binding can outlive us.
-                await queue.consume(self._on_message)
-        except _CHANNEL_ERRORS as error:
-            raise Unavailable(f"exclusive queue not declared: {type(error).__name__}") from error
-        self._queue = queue
-
-    async def bind(self, exchange: str, routing_key: str, timeout: float = PUBLISH_TIMEOUT) -> None:
-        queue = self._require_open()
-        try:
-            await queue.bind(exchange, routing_key, timeout=timeout)
-        except _CHANNEL_ERRORS as error:
-            raise Unavailable(f"bind failed: {type(error).__name__}") from error
-
-    async def unbind(
-        self, exchange: str, routing_key: str, timeout: float = PUBLISH_TIMEOUT
-    ) -> None:
-        queue = self._require_open()
-        try:
-            await queue.unbind(exchange, routing_key, timeout=timeout)
-        except _CHANNEL_ERRORS as error:
-            raise Unavailable(f"unbind failed: {type(error).__name__}") from error
-
-    async def wait_closed(self) -> None:
-        """Return once the current channel is gone (broker, network or `close()`)."""
-        if self._channel is not None:
-            await self._channel.closed()
-
-    async def close(self) -> None:
-        channel, self._channel, self._queue = self._channel, None, None
-        if channel is None or channel.is_closed:
-            return
-        try:
-            await channel.close()
-        except _CHANNEL_ERRORS:
-            log.debug("exclusive_channel_close_failed", queue=self._base_name)
-
-    def _require_open(self) -> AbstractQueue:
-        if self._queue is None or not self.is_open:
-            raise Unavailable("exclusive queue not open")
-        return self._queue
-
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        delivery = Delivery(
-            body=message.body,
-            routing_key=message.routing_key or "",
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            headers=dict(message.headers or {}),
-            redelivered=bool(message.redelivered),
-        )
-        try:
-            with correlation(delivery.correlation_id):
-                # Shielded: a channel closing mid-handler must not cut, say, a socket write short.
-                await asyncio.shield(self._handler(delivery))
-        except Exception:
-            log.exception("exclusive_handler_failed", routing_key=delivery.routing_key)
-        try:
-            await message.ack()
-        except _CHANNEL_ERRORS:
-            log.debug("exclusive_ack_lost", routing_key=delivery.routing_key)
+    def connection(self) -> AbstractRobustConnection | None:
+        """For `shared.exclusive`, which owns channels of its own on this connection."""
+        return self._connection
 
 
 def _fields_of(error: Exception) -> list[str]:

@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 from shared.bus import Bus, Delivery
 from shared.errors import Unavailable, Unroutable
 from shared.events import Schema
+from shared.exclusive import exclusive_queue
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +128,7 @@ class DeliveryRouter:
     ) -> None:
         self._bus = bus
         self.instance = instance or uuid.uuid4().hex[:12]
-        self._queue = bus.exclusive_queue(f"{QUEUE_BASE}.{self.instance}", self._receive)
+        self._queue = exclusive_queue(bus, f"{QUEUE_BASE}.{self.instance}", self._receive)
         self._bind_timeout = bind_timeout
         self._devices: set[str] = set()
         self._lock = asyncio.Lock()

@@ -13,6 +13,7 @@ from services.gateway.devicecache import DeviceCache
 from shared.bus import Bus, Delivery
 from shared.errors import Unavailable
 from shared.events import DeviceRemoved, DeviceSessionEnded, decode_event
+from shared.exclusive import exclusive_queue
 
 log = structlog.get_logger(__name__)
 
@@ -23,8 +24,8 @@ class DeviceInvalidation:
     def __init__(self, bus: Bus, cache: DeviceCache) -> None:
         self._bus = bus
         self._cache = cache
-        self._queue = bus.exclusive_queue(
-            f"gateway.invalidation.{uuid.uuid4().hex[:12]}", self._on_event
+        self._queue = exclusive_queue(
+            bus, f"gateway.invalidation.{uuid.uuid4().hex[:12]}", self._on_event
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.support.api import Api, DeviceKeys
+from tests.support.api import Api
 from tests.support.infra import session_infra
 from tests.support.stack import BOOTSTRAP_OPERATOR, running_stack, stack_env
 
@@ -26,16 +26,22 @@ from tests.support.stack import BOOTSTRAP_OPERATOR, running_stack, stack_env
 async def measure(base: str, logins: int, concurrency: int) -> None:
     async with aiohttp.ClientSession() as http:
         api = Api(http, base)
-        handle, password = BOOTSTRAP_OPERATOR
-        gate = asyncio.Semaphore(concurrency)
+        operator = await api.login(*BOOTSTRAP_OPERATOR)
+        # One account per worker: a single handle from one address is throttled by design.
+        people = []
+        for n in range(concurrency):
+            coach = await api.onboard(operator, "coach", f"bench_{n}")
+            people.append((coach.handle, coach.password, coach.keys))
+        gate = asyncio.Queue()
+        for person in people:
+            gate.put_nowait(person)
         latencies: list[float] = []
         health: list[float] = []
         done = asyncio.Event()
 
-        keys = DeviceKeys()  # every login resumes the same device (no device limit in the way)
-
         async def one() -> None:
-            async with gate:
+            handle, password, keys = await gate.get()  # each login resumes that account's device
+            try:
                 started = time.perf_counter()
                 reply = await api.call(
                     "POST",
@@ -48,6 +54,8 @@ async def measure(base: str, logins: int, concurrency: int) -> None:
                 )
                 latencies.append(time.perf_counter() - started)
                 assert reply.status == 201, reply.body
+            finally:
+                gate.put_nowait((handle, password, keys))
 
         async def probe() -> None:
             while not done.is_set():

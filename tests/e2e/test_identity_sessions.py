@@ -300,8 +300,12 @@ async def test_parallel_new_devices_never_exceed_the_limit(api: Api, operator: S
         )
         return reply.status
 
-    statuses = await asyncio.gather(*(attempt(n) for n in range(14)))
+    for n in range(7):  # 8 active devices
+        await api.login(operator.handle, operator.password, name=f"device {n}")
+    # 5 parallel attempts (the throttle's free quota) race for the last 2 places.
+    statuses = await asyncio.gather(*(attempt(n) for n in range(5)))
     assert set(statuses) <= {201, 409}
+    assert statuses.count(201) <= 2
     latest = await api.login(operator.handle, operator.password, operator.keys)
     me = await api.call("GET", "/v1/me", token=latest.access_token)
     assert len(me.body["devices"]) <= 10
@@ -316,3 +320,26 @@ async def test_revoking_an_already_revoked_own_device_is_idempotent(
             "DELETE", f"/v1/devices/{tablet.device_id}", token=operator.access_token
         )
         assert reply.status == 204
+
+
+async def test_a_burst_of_parallel_guesses_gets_one_try_per_backoff_window(
+    api: Api, operator: Session, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+) -> None:
+    async def guess(n: int) -> int:
+        reply = await api.call(
+            "POST",
+            "/v1/sessions",
+            {
+                "handle": operator.handle,
+                "password": f"guess-number-{n}",
+                "device": DeviceKeys().block(operator.handle),
+            },
+        )
+        return reply.status
+
+    statuses = await asyncio.gather(*(guess(n) for n in range(20)))
+    # 5 free attempts, then at most one more per window: everything else is refused unhashed.
+    assert statuses.count(401) <= 6
+    assert statuses.count(429) >= 14
+    audit = mongo_client[f"{isolation[1]}_gateway"]["audit"]
+    assert await audit.count_documents({"type": "login_failed"}) == statuses.count(401)

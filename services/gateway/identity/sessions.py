@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import timedelta
 
@@ -35,25 +36,41 @@ def account_out(account: Document) -> AccountOut:
 
 
 def _throttle_keys(handle: str, address: str) -> tuple[str, str]:
-    return f"h:{handle}|a:{address}", f"a:{address}"
+    return f"h:{handle}|a:{address}", f"a:{_address_bucket(address)}"
+
+
+def _address_bucket(address: str) -> str:
+    """IPv6 clients get a whole /64 each: rotating inside it must not reset the throttle."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return address
+
+
+async def _reserve_attempt(gw: Gateway, pair_key: str, address_key: str) -> None:
+    """Count the attempt before checking the password, so parallel guesses are counted too."""
+    now = gw.now()
+    for key, free in ((pair_key, PAIR_FREE_FAILURES), (address_key, ADDRESS_FREE_FAILURES)):
+        blocked = await gw.throttle.reserve(key, now, free, BACKOFF_CAP)
+        if blocked is not None:
+            raise RateLimited(retry_after=max(1, int((blocked - now).total_seconds()) + 1))
 
 
 async def login(gw: Gateway, body: LoginRequest, address: str) -> SessionOut:
     handle = body.handle.lower()
     device_rules.check_device_block(gw, handle, body.device)
     pair_key, address_key = _throttle_keys(handle, address)
-    blocked = await gw.throttle.blocked_until([pair_key, address_key])
-    now = gw.now()
-    if blocked is not None and blocked > now:
-        raise RateLimited(retry_after=max(1, int((blocked - now).total_seconds()) + 1))
+    await _reserve_attempt(gw, pair_key, address_key)
     account = await gw.accounts.by_handle(handle)
     stored = account["password_hash"] if account else None
     if not await gw.hasher.verify(stored, body.password) or account is None:
-        await gw.throttle.fail(pair_key, now, PAIR_FREE_FAILURES, BACKOFF_CAP)
-        await gw.throttle.fail(address_key, now, ADDRESS_FREE_FAILURES, BACKOFF_CAP)
         await gw.audit("login_failed", address=address, handle_known=account is not None)
         raise Unauthorized(WRONG_CREDENTIALS)
     await gw.throttle.clear(pair_key)
+    await gw.throttle.release(address_key)
     if gw.hasher.needs_rehash(account["password_hash"]):
         await gw.accounts.set_password(account["_id"], await gw.hasher.hash(body.password))
     device, is_new = await device_rules.register_or_resume(

@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import Document
 
@@ -28,31 +29,47 @@ class AuditLog:
 
 
 class Throttle:
+    """Login attempts per key, reserved *before* the password is checked.
+
+    Up to `free` attempts run concurrently; past that, each attempt must win a compare-and-set
+    on the counter and sets a growing back-off, so a burst of parallel guesses gets one try per
+    back-off window, never one per worker. The back-off is capped: never a hard lock.
+    """
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._c = db["login_throttle"]
 
-    async def blocked_until(self, keys: list[str]) -> datetime | None:
-        latest = None
-        async for doc in self._c.find({"_id": {"$in": keys}}):
-            at = doc.get("next_allowed_at")
-            if at is not None and (latest is None or at > latest):
-                latest = at
-        return latest
-
-    async def fail(self, key: str, now: datetime, free: int, cap: timedelta) -> Document | None:
-        doc = await self._c.find_one_and_update(
-            {"_id": key},
-            {"$inc": {"failures": 1}, "$set": {"expires_at": now + cap * 4}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
+    async def reserve(self, key: str, now: datetime, free: int, cap: timedelta) -> datetime | None:
+        """None if this attempt may proceed; otherwise when the next one may."""
+        expires = {"expires_at": now + cap * 4}
+        try:
+            within = await self._c.find_one_and_update(
+                {"_id": key, "failures": {"$lt": free}},
+                {"$inc": {"failures": 1}, "$set": expires},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:  # the key exists and is at or over its quota
+            within = None
+        if within is not None:
             return None
-        excess = int(doc["failures"]) - free
-        if excess > 0:
-            delay = min(timedelta(seconds=2 ** (excess - 1)), cap)
-            await self._c.update_one({"_id": key}, {"$set": {"next_allowed_at": now + delay}})
-        return doc
+        current = await self._c.find_one({"_id": key})
+        if current is None:
+            return now + timedelta(seconds=1)
+        waiting_until = current.get("next_allowed_at")
+        if waiting_until is not None and waiting_until > now:
+            return waiting_until  # type: ignore[no-any-return]
+        failures = int(current["failures"])
+        delay = min(timedelta(seconds=2 ** (failures - free)), cap)
+        won = await self._c.update_one(
+            {"_id": key, "failures": failures, "next_allowed_at": waiting_until},
+            {"$set": {"failures": failures + 1, "next_allowed_at": now + delay, **expires}},
+        )
+        return None if won.modified_count == 1 else now + timedelta(seconds=1)
 
     async def clear(self, key: str) -> None:
         await self._c.delete_one({"_id": key})
+
+    async def release(self, key: str) -> None:
+        """A successful attempt gives its reserved slot back (shared addresses, NAT)."""
+        await self._c.update_one({"_id": key, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}})

@@ -56,3 +56,19 @@ async def test_unacked_messages_are_reported_when_the_socket_finishes() -> None:
     socket.expect_ack("m2", "c1")
     socket.acked("m1")
     assert await socket.finish() == [("m2", "c1")]
+
+
+async def test_a_socket_whose_token_expires_without_reauth_closes_with_4401() -> None:
+    import time
+
+    from services.gateway.ws.handler import CLOSE_UNAUTHENTICATED, _expire
+
+    async def on_missed(*_: object) -> None:
+        return None
+
+    stuck = StuckWebSocket()
+    socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket.expires_at = int(time.time()) - 1
+    await asyncio.wait_for(_expire(socket), 2)
+    await asyncio.sleep(0.01)
+    assert stuck.close_code == CLOSE_UNAUTHENTICATED

@@ -160,3 +160,35 @@ async def test_send_over_the_socket_answers_accepted_or_error_frames(
         assert error["type"] == "error" and error["code"] == "device_mismatch"
         assert error["missing_devices"] == [coach.device_id]
         assert error["crisis_resources"]
+
+
+async def test_an_unacked_message_counts_as_failed_after_ten_seconds(
+    stack: Stack, api: Api, operator: Session, mongo_client, isolation: tuple[str, str]
+) -> None:
+    from tests.support.api import device_keys_of, seal_for
+
+    coach = await api.onboard(operator, "coach", "coach_noack")
+    client = await api.onboard(coach, "client", "client_noack")
+    listed = await api.call("GET", "/v1/conversations", token=client.access_token)
+    cid = listed.body["conversations"][0]["conversation_id"]
+    devices = await device_keys_of(api, client, coach.account_id, client.account_id)
+    pending = mongo_client[f"{isolation[1]}_notification"]["pending"]
+    async with api.http.ws_connect(
+        ws_url(stack), headers={"Authorization": f"Bearer {coach.access_token}"}
+    ) as ws:
+        assert await next_frame(ws) == {"type": "ready"}
+        envelope = seal_for(client, cid, devices)
+        sent = await api.call(
+            "POST", f"/v1/conversations/{cid}/messages", {"envelope": envelope}, client.access_token
+        )
+        assert sent.status == 202
+        frame = await next_frame(ws)
+        while frame["type"] != "message":
+            frame = await next_frame(ws)
+        assert frame["message"]["message_id"] == envelope["message_id"]
+        assert await pending.find_one({"device_id": coach.device_id}) is None  # not yet
+        async with asyncio.timeout(20):  # never acked: after 10 s it counts as failed
+            while (doc := await pending.find_one({"device_id": coach.device_id})) is None:
+                await asyncio.sleep(0.2)
+        assert doc["message_id"] == envelope["message_id"]
+        assert doc["reason"] == "ack_timeout"

@@ -349,3 +349,17 @@ async def test_openapi_describes_every_endpoint(api: Api) -> None:
     login = paths["/v1/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert login["$ref"].endswith("LoginRequest")
     assert "LoginRequest" in spec.body["components"]["schemas"]
+
+
+async def test_a_taken_handle_leaves_the_invite_usable(api: Api, operator: Session) -> None:
+    coach = await api.onboard(operator, "coach", "coach_handles")
+    await api.onboard(coach, "client", "taken_name")
+    code = await api.invite(coach, "client")
+    taken = await api.register("Taken_Name", "another-password-1", code)
+    assert taken.status == 409
+    assert taken.code == "conflict"
+    fresh = await api.register("free_name", "another-password-1", code)
+    assert fresh.status == 201
+    client = await api.login("free_name", "another-password-1")
+    listed = await api.call("GET", "/v1/conversations", token=client.access_token)
+    assert len(listed.body["conversations"]) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import structlog
+from pymongo.errors import PyMongoError
 
 from services.gateway.context import Gateway, Principal, new_id
 from services.gateway.identity import devices as device_rules
@@ -21,10 +22,15 @@ HANDLE = re.compile(r"[a-z0-9_.-]{3,32}")
 
 
 async def _insert_account(
-    gw: Gateway, handle: str, password: str, role: str, display_name: str | None
+    gw: Gateway,
+    handle: str,
+    password: str,
+    role: str,
+    display_name: str | None,
+    account_id: str | None = None,
 ) -> Document:
     account = {
-        "_id": new_id(),
+        "_id": account_id or new_id(),
         "handle": handle,
         "role": role,
         "display_name": display_name or handle,
@@ -50,10 +56,18 @@ async def register(gw: Gateway, body: RegisterRequest, address: str) -> AccountO
         coach = await gw.accounts.by_id(invite["created_by"])
         if coach is None or coach.get("status") != "active":
             raise InviteInvalid("the coach behind this invite is no longer available")
-    account = await _insert_account(gw, handle, body.password, invite["kind"], body.display_name)
-    if await gw.invites.claim(body.invite_code, account["_id"], gw.now()) is None:
-        await gw.accounts.delete(account["_id"])  # lost a race for the invite: undo
+    account_id = new_id()
+    if await gw.invites.claim(body.invite_code, account_id, gw.now()) is None:
         raise InviteInvalid("this invite is unknown, used or expired")
+    try:
+        account = await _insert_account(
+            gw, handle, body.password, invite["kind"], body.display_name, account_id
+        )
+        if coach is not None:
+            await relationships.start(gw, coach_id=coach["_id"], client_id=account_id)
+    except (Conflict, PyMongoError):
+        await _undo_registration(gw, body.invite_code, account_id)
+        raise
     await gw.audit(
         "account_registered", account_id=account["_id"], address=address, role=account["role"]
     )
@@ -63,9 +77,16 @@ async def register(gw: Gateway, body: RegisterRequest, address: str) -> AccountO
         invite_kind=invite["kind"],
         created_by=invite["created_by"],
     )
-    if coach is not None:
-        await relationships.start(gw, coach_id=coach["_id"], client_id=account["_id"])
     return account_out(account)
+
+
+async def _undo_registration(gw: Gateway, code: str, account_id: str) -> None:
+    """Nothing half-written: the invite stays usable and no account holds the handle."""
+    try:
+        await gw.accounts.delete(account_id)
+        await gw.invites.release(code, account_id)
+    except PyMongoError:
+        log.warning("registration_undo_failed", account_id=account_id)
 
 
 async def ensure_bootstrap_operator(gw: Gateway) -> bool:

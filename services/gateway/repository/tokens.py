@@ -50,6 +50,13 @@ class Invites:
             {"_id": digest(code), "used_at": None, "expires_at": {"$gt": now}}
         )
 
+    async def release(self, code: str, account_id: str) -> None:
+        """Undo a claim by this account (its registration failed half way)."""
+        await self._c.update_one(
+            {"_id": digest(code), "used_by": account_id},
+            {"$set": {"used_at": None, "used_by": None}},
+        )
+
     async def claim(self, code: str, account_id: str, now: datetime) -> Document | None:
         """Single use: only one caller ever gets the document back."""
         return await self._c.find_one_and_update(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -60,7 +60,7 @@ class Gateway:
     outbox: Outbox
     crisis: CrisisResources
     sockets: SocketRegistry
-    device_cache: DeviceCache = field(default_factory=DeviceCache)
+    device_cache: DeviceCache
 
     @classmethod
     def build(

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from services.gateway.repository.accounts import Devices
 
 TTL_SECONDS = 5.0
 
 
-@dataclass
 class DeviceCache:
-    devices: Devices | None = None
-    _entries: dict[str, tuple[float, bool, int]] = field(default_factory=dict)
+    def __init__(self, devices: Devices) -> None:
+        self.devices = devices
+        self._entries: dict[str, tuple[float, bool, int]] = {}
 
     async def active_session(self, device_id: str, claimed: int | None = None) -> int | None:
         """The device's current session number, or None if it is revoked or unknown.
@@ -25,7 +24,6 @@ class DeviceCache:
         fresh = cached is not None and now - cached[0] < TTL_SECONDS
         if fresh and cached is not None and (claimed is None or cached[2] >= claimed):
             return cached[2] if cached[1] else None
-        assert self.devices is not None
         doc = await self.devices.by_id(device_id)
         active = doc is not None and doc.get("revoked_at") is None
         session = int(doc.get("session", 0)) if doc else 0

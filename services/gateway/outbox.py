@@ -8,8 +8,6 @@ publish of the same event dedupes downstream.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import structlog
@@ -78,14 +76,3 @@ class Outbox:
                 log.warning("outbox_relay_failed", reason=type(error).__name__)
             except Exception:  # the relay must outlive one bad record
                 log.exception("outbox_relay_error")
-
-
-@contextlib.asynccontextmanager
-async def relaying(outbox: Outbox) -> AsyncIterator[None]:
-    task = asyncio.create_task(outbox.run(), name="outbox-relay")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -6,8 +6,20 @@ import asyncio
 
 import aiohttp
 
-from tests.support.api import Api, Session
+from tests.support.api import Api, Session, device_keys_of, seal_for
 from tests.support.stack import Stack
+
+
+async def coach_and_client(
+    api: Api, operator: Session, tag: str
+) -> tuple[Session, Session, str, dict[str, bytes]]:
+    """A new coach and client, their conversation, and its devices as the client sees them."""
+    coach = await api.onboard(operator, "coach", f"coach_{tag}")
+    client = await api.onboard(coach, "client", f"client_{tag}")
+    listed = await api.call("GET", "/v1/conversations", token=client.access_token)
+    cid = listed.body["conversations"][0]["conversation_id"]
+    devices = await device_keys_of(api, client, coach.account_id, client.account_id)
+    return coach, client, cid, devices
 
 
 def ws_url(stack: Stack) -> str:
@@ -137,13 +149,7 @@ async def test_gateway_resyncs_its_sockets_after_its_broker_connection_returns(
 async def test_send_over_the_socket_answers_accepted_or_error_frames(
     stack: Stack, api: Api, operator: Session
 ) -> None:
-    from tests.support.api import device_keys_of, seal_for
-
-    coach = await api.onboard(operator, "coach", "coach_ws")
-    client = await api.onboard(coach, "client", "client_ws")
-    listed = await api.call("GET", "/v1/conversations", token=client.access_token)
-    cid = listed.body["conversations"][0]["conversation_id"]
-    devices = await device_keys_of(api, client, coach.account_id, client.account_id)
+    coach, client, cid, devices = await coach_and_client(api, operator, "ws")
     async with api.http.ws_connect(
         ws_url(stack), headers={"Authorization": f"Bearer {client.access_token}"}
     ) as ws:
@@ -165,13 +171,7 @@ async def test_send_over_the_socket_answers_accepted_or_error_frames(
 async def test_an_unacked_message_counts_as_failed_after_ten_seconds(
     stack: Stack, api: Api, operator: Session, mongo_client, isolation: tuple[str, str]
 ) -> None:
-    from tests.support.api import device_keys_of, seal_for
-
-    coach = await api.onboard(operator, "coach", "coach_noack")
-    client = await api.onboard(coach, "client", "client_noack")
-    listed = await api.call("GET", "/v1/conversations", token=client.access_token)
-    cid = listed.body["conversations"][0]["conversation_id"]
-    devices = await device_keys_of(api, client, coach.account_id, client.account_id)
+    coach, client, cid, devices = await coach_and_client(api, operator, "noack")
     pending = mongo_client[f"{isolation[1]}_notification"]["pending"]
     async with api.http.ws_connect(
         ws_url(stack), headers={"Authorization": f"Bearer {coach.access_token}"}

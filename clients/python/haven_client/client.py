@@ -98,7 +98,7 @@ class HavenClient:
         self, handle: str, password: str, invite_code: str, display_name: str | None = None
     ) -> Account:
         """Create an account with an invite; touches neither the keystore nor a session."""
-        return await self.session.register(handle, password, invite_code, display_name)
+        return await self.api.register(handle, password, invite_code, display_name)
 
     async def login(
         self,

@@ -17,7 +17,6 @@ from haven_client.directory import Directory
 from haven_client.errors import ClockSkew, HavenApiError, HavenError, NotLoggedIn
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import Keystore, StoredAccount, StoredParticipant
-from haven_client.models import Account
 from haven_client.transport import Transport
 from shared.crypto import b64e
 
@@ -32,11 +31,6 @@ class SessionManager:
         self._transport = transport
         self._store = store
         self._directory = directory
-
-    async def register(
-        self, handle: str, password: str, invite_code: str, display_name: str | None = None
-    ) -> Account:
-        return await self._api.register(handle, password, invite_code, display_name)
 
     async def login(
         self,

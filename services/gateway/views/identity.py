@@ -24,7 +24,6 @@ from services.gateway.schemas import (
     LoginRequest,
     MeOut,
     PasswordChange,
-    PreviousKx,
     RefreshRequest,
     RegisterRequest,
     SessionOut,
@@ -33,15 +32,7 @@ from shared.mongo import Document
 
 
 def device_out(device: Document) -> DeviceOut:
-    return DeviceOut(
-        device_id=device["_id"],
-        name=device["name"],
-        identity_key=device["identity_key"],
-        kx_key=device["kx_key"],
-        kx_signature=device["kx_signature"],
-        created_at=device["created_at"],
-        last_seen_at=device.get("last_seen_at"),
-    )
+    return DeviceOut.model_validate({**device, "device_id": device["_id"]})
 
 
 @endpoint(
@@ -156,16 +147,4 @@ async def device_detail(request: web.Request) -> web.Response:
     device = await device_rules.visible_device(
         gateway(request), caller(request), request.match_info["device_id"]
     )
-    return render(
-        DeviceDetail(
-            device_id=device["_id"],
-            account_id=device["account_id"],
-            name=device["name"],
-            identity_key=device["identity_key"],
-            kx_key=device["kx_key"],
-            kx_signature=device["kx_signature"],
-            created_at=device["created_at"],
-            revoked_at=device.get("revoked_at"),
-            previous_kx_keys=[PreviousKx(**p) for p in device.get("previous_kx_keys", [])],
-        )
-    )
+    return render(DeviceDetail.model_validate({**device, "device_id": device["_id"]}))

@@ -37,6 +37,7 @@ async def test_overflowing_the_queue_closes_only_that_socket() -> None:
     stuck = StuckWebSocket()
     socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
     socket.start()
+    socket.ready()
     for i in range(SEND_QUEUE + 5):
         socket.send({"type": "message", "n": i})
     await asyncio.sleep(0)
@@ -72,3 +73,18 @@ async def test_a_socket_whose_token_expires_without_reauth_closes_with_4401() ->
     await asyncio.wait_for(_expire(socket), 2)
     await asyncio.sleep(0.01)
     assert stuck.close_code == CLOSE_UNAUTHENTICATED
+
+
+async def test_ready_is_the_first_frame_even_when_deliveries_arrive_while_binding() -> None:
+    async def on_missed(*_: object) -> None:
+        return None
+
+    ws = StuckWebSocket()
+    ws.unblock.set()
+    socket = DeviceSocket(ws, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket.start()
+    socket.send({"type": "devices_changed", "account_id": "acc"})
+    socket.ready()
+    await asyncio.sleep(0.01)
+    assert [f["type"] for f in ws.sent] == ["ready", "devices_changed"]
+    await socket.finish()

@@ -43,7 +43,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         await registry.detach(socket)
         await ws.close(code=1013, message=b"deliveries unavailable")
         return ws
-    socket.send({"type": "ready"})
+    socket.ready()
     log.info("socket_ready", device_id=who.device_id)
     expiry = asyncio.create_task(_expire(socket))
     try:

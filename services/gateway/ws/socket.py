@@ -41,6 +41,7 @@ class DeviceSocket:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.closing = False
+        self._early: list[dict[str, Any]] | None = []
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
@@ -53,11 +54,22 @@ class DeviceSocket:
     def send(self, frame: dict[str, Any]) -> None:
         if self.closing:
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            log.warning("socket_overflow", device_id=self.device_id)
-            self.close_soon(CLOSE_OVERFLOW, "too slow")
+        if self._early is not None and len(self._early) < SEND_QUEUE:
+            self._early.append(frame)  # routed while binding: follows `ready`
+            return
+        if self._early is None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(frame)
+                return
+        log.warning("socket_overflow", device_id=self.device_id)
+        self.close_soon(CLOSE_OVERFLOW, "too slow")
+
+    def ready(self) -> None:
+        """`ready` is always the first frame; deliveries routed during binding follow it."""
+        early, self._early = self._early or [], None
+        self.send({"type": "ready"})
+        for frame in early:
+            self.send(frame)
 
     def expect_ack(self, message_id: str, conversation_id: str) -> None:
         if message_id in self._acks:

@@ -42,30 +42,33 @@ class Throttle:
     async def reserve(self, key: str, now: datetime, free: int, cap: timedelta) -> datetime | None:
         """None if this attempt may proceed; otherwise when the next one may."""
         expires = {"expires_at": now + cap * 4}
-        try:
-            within = await self._c.find_one_and_update(
-                {"_id": key, "failures": {"$lt": free}},
-                {"$inc": {"failures": 1}, "$set": expires},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
+        for _ in range(5):  # only lost races loop; each round is a few single-document ops
+            try:
+                within = await self._c.find_one_and_update(
+                    {"_id": key, "failures": {"$lt": free}},
+                    {"$inc": {"failures": 1}, "$set": expires},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:  # at its quota, or a parallel attempt created the key
+                within = None
+            if within is not None:
+                return None
+            current = await self._c.find_one({"_id": key})
+            if current is None or int(current["failures"]) < free:
+                continue
+            waiting_until = current.get("next_allowed_at")
+            if waiting_until is not None and waiting_until > now:
+                return waiting_until  # type: ignore[no-any-return]
+            failures = int(current["failures"])
+            delay = min(timedelta(seconds=2 ** (failures - free)), cap)
+            won = await self._c.update_one(
+                {"_id": key, "failures": failures, "next_allowed_at": waiting_until},
+                {"$set": {"failures": failures + 1, "next_allowed_at": now + delay, **expires}},
             )
-        except DuplicateKeyError:  # the key exists and is at or over its quota
-            within = None
-        if within is not None:
-            return None
-        current = await self._c.find_one({"_id": key})
-        if current is None:
-            return now + timedelta(seconds=1)
-        waiting_until = current.get("next_allowed_at")
-        if waiting_until is not None and waiting_until > now:
-            return waiting_until  # type: ignore[no-any-return]
-        failures = int(current["failures"])
-        delay = min(timedelta(seconds=2 ** (failures - free)), cap)
-        won = await self._c.update_one(
-            {"_id": key, "failures": failures, "next_allowed_at": waiting_until},
-            {"$set": {"failures": failures + 1, "next_allowed_at": now + delay, **expires}},
-        )
-        return None if won.modified_count == 1 else now + timedelta(seconds=1)
+            if won.modified_count == 1:
+                return None
+        return now + timedelta(seconds=1)
 
     async def clear(self, key: str) -> None:
         await self._c.delete_one({"_id": key})

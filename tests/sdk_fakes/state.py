@@ -131,6 +131,9 @@ class FakeState:
     messages: dict[str, list[Stored]] = dataclasses.field(default_factory=dict)
     # test knobs and records
     tamper_next: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    hidden_devices: set[str] = dataclasses.field(default_factory=set)
+    """Devices a lying server leaves out of every listing while ``GET /v1/devices/{id}``
+    still answers for them (see ``tests.sdk_fakes.hostile``)."""
     deliver: bool = True
     acks: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     refreshes: int = 0
@@ -158,7 +161,11 @@ class FakeState:
 
     def active_devices(self, account_id: str) -> list[Device]:
         return [
-            d for d in self.devices.values() if d.account_id == account_id and d.revoked_at is None
+            d
+            for d in self.devices.values()
+            if d.account_id == account_id
+            and d.revoked_at is None
+            and d.device_id not in self.hidden_devices
         ]
 
     def issue(self, device: Device) -> dict[str, Any]:

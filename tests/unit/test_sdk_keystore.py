@@ -36,7 +36,7 @@ async def test_keystore_round_trips_keys_and_memory_through_the_encrypted_file(
     store.state.refresh_token = "refresh-secret"
     store.state.verified["acc_b"] = "1" * 60
     store.advance_seq("conv_1", 7)
-    store.remember("3b241101-e2bb-4255-8caf-4136c566a962")
+    store.remember("conv_1", "3b241101-e2bb-4255-8caf-4136c566a962")
     store.save()
 
     store.close()
@@ -47,7 +47,8 @@ async def test_keystore_round_trips_keys_and_memory_through_the_encrypted_file(
     assert reopened.state.refresh_token == "refresh-secret"
     assert reopened.state.verified == {"acc_b": "1" * 60}
     assert reopened.last_seq("conv_1") == 7
-    assert reopened.has_seen("3b241101-e2bb-4255-8caf-4136c566a962")
+    assert reopened.has_seen("conv_1", "3b241101-e2bb-4255-8caf-4136c566a962")
+    assert not reopened.has_seen("conv_2", "3b241101-e2bb-4255-8caf-4136c566a962")
 
 
 async def test_keystore_refuses_a_wrong_passphrase(tmp_path: Path) -> None:

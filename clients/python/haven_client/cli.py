@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--server", default=os.environ.get("HAVEN_SERVER"), help="gateway base URL")
     parser.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow plain http to a server that is not this machine (trusted networks only)",
+    )
+    parser.add_argument(
         "--keystore",
         type=Path,
         default=Path(os.environ.get("HAVEN_KEYSTORE", DEFAULT_KEYSTORE)),
@@ -92,7 +97,9 @@ async def run(args: argparse.Namespace, out: TextIO) -> int:
         store = await Keystore.open(args.keystore, passphrase)
     else:
         raise HavenError(f"no keystore at {args.keystore}: run `login` first")
-    async with HavenClient(args.server, store) as client:
+    async with HavenClient(
+        args.server, store, allow_insecure_http=args.allow_insecure_http
+    ) as client:
         return await _dispatch(client, args, out)
 
 
@@ -142,6 +149,8 @@ async def _listen(client: HavenClient, count: int, out: TextIO) -> int:
         _write(out, event_json(event))
         if isinstance(event, InvalidMessage | KeyChanged):
             sys.stderr.write(f"WARNING: {type(event).__name__}: {getattr(event, 'reason', '')}\n")
+        if isinstance(event, ReceivedMessage) and event.trust in ("key_changed", "unlisted"):
+            sys.stderr.write(f"WARNING: message {event.message_id} trust: {event.trust}\n")
         if isinstance(event, ReceivedMessage | InvalidMessage):
             seen += 1
             if count and seen >= count:

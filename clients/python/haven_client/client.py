@@ -36,7 +36,7 @@ from haven_client.opener import Opened, Opener
 from haven_client.receiver import Receiver
 from haven_client.sender import Sender, SendReceipt, text_payload
 from haven_client.session import SessionManager
-from haven_client.transport import Transport
+from haven_client.transport import Transport, check_server_url
 from haven_client.trust import Trust
 
 log = logging.getLogger("haven_client")
@@ -51,10 +51,13 @@ class HavenClient:
         http: aiohttp.ClientSession | None = None,
         backoff: Backoff | None = None,
         retry_delay: float = 2.0,
+        allow_insecure_http: bool = False,
     ) -> None:
+        """``base_url`` must be https unless it is loopback or ``allow_insecure_http`` is set."""
         url = base_url or keystore.state.server_url
         if not url:
             raise HavenError("no server URL given and none stored in the keystore")
+        url = check_server_url(url, allow_insecure_http=allow_insecure_http)
         self.store = keystore
         self._owns_http = http is None
         self._http = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))

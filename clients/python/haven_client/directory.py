@@ -2,8 +2,9 @@
 
 A kx key is used (to wrap for, or to open from) only once its ``kx_signature``
 verifies under the device's identity key and the handle of the account that lists
-it (API.md, Keys). Lookups by device id are cached, revoked devices included, so a
-message sent before a revocation can still be verified.
+it (API.md, Keys). Listings pin identity keys (``KeyWatch``); a lookup by device id
+that contradicts a pin is refused. Lookups are cached, revoked devices included, so
+a message sent before a revocation can still be verified.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ class Directory:
         listing = await self._api.account_devices(account_id)
         if listing.account_id != account_id:
             raise UntrustedDevice("*", f"asked for {account_id}, got {listing.account_id}")
-        devices = [self._trust(account_id, handle, device) for device in listing.devices]
+        devices = [
+            self._trust(account_id, handle, device, listed=True) for device in listing.devices
+        ]
         self._active[account_id] = (time.monotonic(), devices)
         return devices
 
@@ -71,7 +74,7 @@ class Directory:
         handle = handles.get(detail.account_id)
         if handle is None:
             raise UntrustedDevice(device_id, "does not belong to a participant")
-        peer = self._trust(detail.account_id, handle, detail)
+        peer = self._trust(detail.account_id, handle, detail, listed=False)
         return dataclasses.replace(peer, revoked_at=detail.revoked_at)
 
     def invalidate(self, account_id: str | None = None) -> None:
@@ -84,6 +87,11 @@ class Directory:
         for device_id, (_, detail) in list(self._details.items()):
             if detail.account_id == account_id and detail.revoked_at is None:
                 del self._details[device_id]
+
+    def release_disputed(self, account_id: str) -> None:
+        """After the user acknowledged a key change: re-pin from the next fresh listing."""
+        self._watch.release_disputed(account_id)
+        self.invalidate(account_id)
 
     def _cached_detail(self, device_id: str) -> DeviceDetail | None:
         """Revoked devices never change again; active ones may be revoked or rotated."""
@@ -98,19 +106,22 @@ class Directory:
     def known_kx(self, device_id: str) -> list[bytes]:
         return self._watch.known_kx(device_id)
 
-    def _trust(self, account_id: str, handle: str, device: Device | DeviceDetail) -> PeerDevice:
+    def _trust(
+        self, account_id: str, handle: str, device: Device | DeviceDetail, *, listed: bool
+    ) -> PeerDevice:
+        """A listing reports a swapped identity key but still answers with what the server
+        says (sending stays blocked until acknowledged); a lookup that contradicts is refused."""
         if not verify_kx_signature(device.identity_key, handle, device.kx_key, device.kx_signature):
             raise UntrustedDevice(device.device_id, f"kx_signature does not verify for {handle!r}")
         try:
             check_x25519_public(device.kx_key)
         except CryptoError as exc:
             raise UntrustedDevice(device.device_id, str(exc)) from exc
-        self._watch.observe(account_id, device.device_id, device.identity_key)
-        for old in getattr(device, "previous_kx_keys", []):
-            # Older messages were wrapped with these; each must be signed for this handle too.
-            if verify_kx_signature(device.identity_key, handle, old.kx_key, old.kx_signature):
-                self._watch.observe_kx(device.device_id, old.kx_key)
-        self._watch.observe_kx(device.device_id, device.kx_key)
+        watch = self._watch.observe_listed if listed else self._watch.check
+        if watch(account_id, device.device_id, device.identity_key):
+            self._observe_kx(handle, device)
+        elif not listed:
+            raise UntrustedDevice(device.device_id, "identity key differs from the one listed")
         return PeerDevice(
             device_id=device.device_id,
             account_id=account_id,
@@ -119,3 +130,10 @@ class Directory:
             kx_key=device.kx_key,
             created_at=device.created_at,
         )
+
+    def _observe_kx(self, handle: str, device: Device | DeviceDetail) -> None:
+        for old in getattr(device, "previous_kx_keys", []):
+            # Older messages were wrapped with these; each must be signed for this handle too.
+            if verify_kx_signature(device.identity_key, handle, old.kx_key, old.kx_signature):
+                self._watch.observe_kx(device.device_id, old.kx_key)
+        self._watch.observe_kx(device.device_id, device.kx_key)

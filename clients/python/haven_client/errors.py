@@ -167,6 +167,10 @@ class WrongPassphrase(KeystoreError):
     """The passphrase does not open the keystore (or the file was tampered with)."""
 
 
+class InsecureTransport(HavenError):
+    """The server URL would send passwords and tokens without TLS (see ``check_server_url``)."""
+
+
 class UntrustedDevice(HavenError):
     """A device's keys cannot be trusted (bad ``kx_signature``, low-order key, wrong account)."""
 

@@ -10,10 +10,22 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Literal
 
+MessageTrust = Literal["verified", "unverified", "key_changed", "unlisted"]
+"""How far the user can rely on who sent a message (the rule is in ``haven_client.opener``):
+
+- ``verified``: its device was in the account's listing and the user verified the
+  conversation's safety number, still current;
+- ``unverified``: its device was in the listing; the safety number was never verified
+  (or a change was acknowledged since) — trust on first use, changes announced;
+- ``key_changed``: a counterpart's keys changed and the user has not acknowledged it;
+- ``unlisted``: an unverified contact's device that was revoked before this device ever
+  saw it listed: a safety number never covered it, so show it as unconfirmed."""
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ReceivedMessage:
-    """A message that passed every receiver check of API.md and decrypted."""
+    """A message that passed every receiver check of API.md and decrypted; apps show
+    ``trust`` next to it (anything but ``verified``/``unverified`` deserves a warning)."""
 
     conversation_id: str
     message_id: str
@@ -24,6 +36,7 @@ class ReceivedMessage:
     urgent: bool
     payload: dict[str, Any]
     outgoing: bool
+    trust: MessageTrust
 
     @property
     def body(self) -> str | None:

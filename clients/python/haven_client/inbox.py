@@ -55,7 +55,7 @@ class Inbox:
         return (
             seq <= self._store.last_seq(conversation_id)
             or message_id in self._inflight
-            or self._store.has_seen(message_id)
+            or self._store.has_seen(conversation_id, message_id)
         )
 
     def deliver_synced(
@@ -113,7 +113,8 @@ class Inbox:
         if entry.conversation_id is not None and entry.advance_to is not None:
             self._store.advance_seq(entry.conversation_id, entry.advance_to)
         if entry.message_id is not None:
-            self._store.remember(entry.message_id)
+            if entry.conversation_id is not None:
+                self._store.remember(entry.conversation_id, entry.message_id)
             self._inflight.discard(entry.message_id)
         self._unsaved += 1
         if self._unsaved >= _SAVE_EVERY or self._queue.empty():

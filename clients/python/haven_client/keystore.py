@@ -1,10 +1,13 @@
 """The device's secrets and memory in one passphrase-encrypted file (argon2id + SecretBox).
 
 Everything a device must not lose or leak lives here: its keys (old kx keys too, so
-older messages stay readable), session, what it has seen of its counterparts' keys
-(key-change detection), verified safety numbers, and the per-conversation ``seq``
-it has processed. Writes are atomic (temp file, fsync, rename) with mode 0600, so a
-crash leaves either the old or the new file, never half of one.
+older messages stay readable), session, the identity keys the accounts' device
+listings showed (sender trust and key-change detection), verified safety numbers,
+and per conversation the ``seq`` it has processed and every message id it accepted
+(16 bytes each, kept for good: a server replaying an old message under a new ``seq``
+must find it remembered however long ago it was). Writes are atomic (temp file,
+fsync, rename) with mode 0600, so a crash leaves either the old or the new file,
+never half of one.
 
 One process at a time: an open keystore holds an exclusive lock (``<file>.lock``).
 Two processes sharing one would each rotate the refresh token and overwrite the
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -34,8 +38,8 @@ from haven_client.keys import DeviceKeys, kx_from_b64
 from shared.crypto import KxPrivateKey, b64d, b64e, random_bytes
 
 FORMAT = "haven-keystore"
-_RECENT_IDS = 2000
 _OLD_KX = 16
+_ID_BYTES = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,13 +98,17 @@ class KeystoreState(BaseModel):
     device_id: str | None = None
     account: StoredAccount | None = None
     refresh_token: str | None = None
-    seen_devices: dict[str, dict[str, str]] = Field(default_factory=dict)
+    listed_devices: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """account id → device id → identity key, pinned when an active-device listing showed it."""
+    disputed_devices: dict[str, list[str]] = Field(default_factory=dict)
+    """account id → device ids later shown with another identity key (until acknowledged)."""
     seen_kx: dict[str, list[str]] = Field(default_factory=dict)
     verified: dict[str, str] = Field(default_factory=dict)
     last_safety: dict[str, str] = Field(default_factory=dict)
     pending_key_changes: dict[str, str] = Field(default_factory=dict)
     last_seq: dict[str, int] = Field(default_factory=dict)
-    recent_ids: list[str] = Field(default_factory=list)
+    accepted_ids: dict[str, str] = Field(default_factory=dict)
+    """conversation id → concatenated 16-byte digests of every message id accepted there."""
     conversations: dict[str, StoredConversation] = Field(default_factory=dict)
     crisis_resources: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -124,7 +132,7 @@ class Keystore:
         self._box = nacl.secret.SecretBox(key)
         self._salt = salt
         self._kdf = kdf
-        self._recent = set(state.recent_ids)
+        self._accepted = {cid: _IdSet(b64d(text)) for cid, text in state.accepted_ids.items()}
 
     @classmethod
     async def create(
@@ -172,7 +180,9 @@ class Keystore:
         durable when this returns (a refresh token, a kx key about to be announced)."""
         if self._closed:
             raise KeystoreError("keystore is closed; a write now could clobber its next owner")
-        self.state.recent_ids = self.state.recent_ids[-_RECENT_IDS:]
+        for conversation_id, ids in self._accepted.items():
+            if ids.dirty:
+                self.state.accepted_ids[conversation_id] = ids.dump()
         plain = self.state.model_dump_json().encode("utf-8")
         document = {
             "format": FORMAT,
@@ -232,16 +242,40 @@ class Keystore:
         if seq > self.last_seq(conversation_id):
             self.state.last_seq[conversation_id] = seq
 
-    def has_seen(self, message_id: str) -> bool:
-        return message_id in self._recent
+    def has_seen(self, conversation_id: str, message_id: str) -> bool:
+        ids = self._accepted.get(conversation_id)
+        return ids is not None and _id_digest(message_id) in ids
 
-    def remember(self, message_id: str) -> None:
-        if message_id not in self._recent:
-            self._recent.add(message_id)
-            self.state.recent_ids.append(message_id)
-            if len(self.state.recent_ids) > 2 * _RECENT_IDS:
-                self.state.recent_ids = self.state.recent_ids[-_RECENT_IDS:]
-                self._recent = set(self.state.recent_ids)
+    def remember(self, conversation_id: str, message_id: str) -> None:
+        self._accepted.setdefault(conversation_id, _IdSet()).add(_id_digest(message_id))
+
+
+class _IdSet:
+    """A set of 16-byte digests that also keeps them in arrival order, ready to store."""
+
+    def __init__(self, raw: bytes = b"") -> None:
+        self._raw = bytearray(raw)
+        self._members = {raw[i : i + _ID_BYTES] for i in range(0, len(raw), _ID_BYTES)}
+        self.dirty = False
+
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self._members
+
+    def add(self, digest: bytes) -> None:
+        if digest not in self._members:
+            self._members.add(digest)
+            self._raw += digest
+            self.dirty = True
+
+    def dump(self) -> str:
+        self.dirty = False
+        return b64e(bytes(self._raw))
+
+
+def _id_digest(message_id: str) -> bytes:
+    """16 bytes, like a UUID; hashing also covers an id that is not one, never confusing two
+    ids with each other in practice (a 128-bit digest) and never missing a repeat."""
+    return hashlib.blake2b(message_id.encode("utf-8"), digest_size=_ID_BYTES).digest()
 
 
 async def _load(target: Path, passphrase: str) -> tuple[bytes, bytes, KdfParams, KeystoreState]:

@@ -4,17 +4,35 @@
 ``ReceivedMessage``, a ``MessageDeleted`` tombstone, or an ``InvalidMessage`` that
 names the failed check. The conversation id in the aad is always the one from this
 device's own records, never the server's field.
+
+Sender trust. ``GET /v1/devices/{id}`` alone never vouches for a device: the server
+could invent one there and leave it out of the listing the safety number covers. A
+sender device counts only once an active-device listing of its account showed it
+(``KeyWatch`` pins it, persisted; a device seen listed and revoked later stays good
+for what it sent before the revocation). A device no listing showed so far gets one
+fresh look at the listings, then:
+
+- not revoked, yet still unlisted: the server contradicts itself (a forgery or a
+  broken server), so the message is an ``InvalidMessage`` for every contact;
+- revoked before this device ever saw it listed (e.g. history older than this
+  device): ``InvalidMessage`` if the user verified the conversation's safety number,
+  which never covered that device; otherwise shown with ``trust="unlisted"``, no
+  worse than what trust on first use already allows, but marked as such.
+
+A device shown with another identity key than its pin is refused until the user
+acknowledges the change. Every other message carries ``Trust.message_trust``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from haven_client.directory import Directory, PeerDevice
 from haven_client.errors import HavenApiError, RetryLater, UntrustedDevice
-from haven_client.events import InvalidMessage, MessageDeleted, ReceivedMessage
+from haven_client.events import InvalidMessage, MessageDeleted, MessageTrust, ReceivedMessage
 from haven_client.keystore import Keystore, StoredConversation
 from haven_client.keywatch import KeyWatch
 from haven_client.models import MessageItem
@@ -24,6 +42,7 @@ from shared.envelope import Envelope, open_envelope
 
 T = TypeVar("T")
 Opened = ReceivedMessage | InvalidMessage | MessageDeleted
+_CLOCK_SKEW = timedelta(minutes=5)  # API.md's login tolerance; a later revoked_at is a lie
 
 
 class _Reject(Exception):
@@ -74,7 +93,7 @@ class Opener:
                 sender_account_id=item.sender_account_id,
             )
         envelope = _parse(item)
-        sender = await self._sender(item, conversation)
+        sender, trust = await self._sender(item, conversation)
         if self._store.state.device_id not in envelope.keys:
             raise await self._not_for_us(item, conversation)
         payload = await self._decrypt(envelope, conversation_id, sender, conversation)
@@ -89,22 +108,47 @@ class Opener:
             urgent=envelope.urgent,
             payload=payload,
             outgoing=account is not None and account.account_id == item.sender_account_id,
+            trust=trust,
         )
 
-    async def _sender(self, item: MessageItem, conversation: StoredConversation) -> PeerDevice:
-        """Step 2: the sending device belongs to a participant and was active at the time."""
+    async def _sender(
+        self, item: MessageItem, conversation: StoredConversation
+    ) -> tuple[PeerDevice, MessageTrust]:
+        """Step 2: the sending device belongs to a participant, was active at the time, and
+        a listing of its account showed it (module docstring)."""
+        device = await self._lookup(item, conversation)
+        if self._listed(device) or _revoked(device):
+            return device, self._vouched(device, conversation)
+        # Maybe a device added since the last listing: the listings must show it now.
+        await _checked(self._trust.recheck(conversation))
+        device = await self._lookup(item, conversation, fresh=True)
+        return device, self._vouched(device, conversation)
+
+    async def _lookup(
+        self, item: MessageItem, conversation: StoredConversation, *, fresh: bool = False
+    ) -> PeerDevice:
         handles = {p.account_id: p.handle for p in conversation.participants}
-        new_device = not self._watch.knows_device(item.sender_account_id, item.sender_device_id)
-        device = await _checked(self._directory.device(item.sender_device_id, handles))
+        device = await _checked(self._directory.device(item.sender_device_id, handles, fresh=fresh))
         if device.account_id != item.sender_account_id:
             raise _Reject("sender device belongs to another account", "sender_device_id")
         if device.revoked_at is not None and item.server_ts >= device.revoked_at:
             raise _Reject("sent after the sender device was revoked", "sender_device_id")
-        if new_device and device.revoked_at is None:
-            participant = conversation.participant(device.account_id)
-            assert participant is not None
-            await _checked(self._trust.safety_number(participant, fresh=True))
         return device
+
+    def _vouched(self, device: PeerDevice, conversation: StoredConversation) -> MessageTrust:
+        if self._listed(device):
+            return self._trust.message_trust(conversation)
+        if not _revoked(device):
+            reason = "the server answers for a device it leaves out of the account's listing"
+            raise _Reject(reason, "sender_device_id")
+        if self._trust.was_verified(conversation):
+            reason = "sent by a device that was never in the verified device listing"
+            raise _Reject(reason, "sender_device_id")
+        return "unlisted"
+
+    def _listed(self, device: PeerDevice) -> bool:
+        """``Directory.device`` already refused a key that contradicts the pin."""
+        return self._watch.pinned(device.account_id, device.device_id) is not None
 
     async def _not_for_us(self, item: MessageItem, conversation: StoredConversation) -> _Reject:
         """Why this device has no key box: normal for messages older than the device."""
@@ -158,6 +202,11 @@ class Opener:
                         raise
                     failure = reject
         raise failure
+
+
+def _revoked(device: PeerDevice) -> bool:
+    """Revoked by now; a ``revoked_at`` beyond any clock skew claims a device still active."""
+    return device.revoked_at is not None and device.revoked_at <= datetime.now(UTC) + _CLOCK_SKEW
 
 
 async def _checked(lookup: Awaitable[T]) -> T:

@@ -8,18 +8,55 @@ a refresh token presented twice after 30 s as theft and revokes the whole sessio
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from haven_client.errors import HavenApiError, NotLoggedIn, SessionExpired, Unauthorized, api_error
+from haven_client.errors import (
+    HavenApiError,
+    InsecureTransport,
+    NotLoggedIn,
+    SessionExpired,
+    Unauthorized,
+    api_error,
+)
 from haven_client.keystore import Keystore
 from haven_client.models import Session
 
 _MAX_MARGIN = 60.0
+
+
+def check_server_url(url: str, *, allow_insecure_http: bool = False) -> str:
+    """``url`` if it is https, or plain http to this machine (or explicitly allowed).
+
+    Passwords, tokens and the socket travel over it: without TLS anyone on the path
+    could take over the session, so plain http elsewhere must be asked for by name."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
+        raise InsecureTransport(f"the server URL must look like https://host, not {url!r}")
+    if scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+        raise InsecureTransport(
+            f"{parts.hostname} would be reached without TLS: use https, "
+            "or pass allow_insecure_http=True for a trusted network"
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped) and the name ``localhost`` itself."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host.rstrip(".") == "localhost"  # urlsplit already lowercased it
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 class Transport:

@@ -4,7 +4,7 @@ The safety number covers both accounts' whole active device sets (API.md), so it
 changes when either side adds, loses or replaces a device. Every change is surfaced
 as ``KeyChanged``; once the user has marked a number verified, a change also holds
 back sending to that account until ``acknowledge`` — a verified contact is never
-silently re-keyed.
+silently re-keyed. The same state decides the ``trust`` a received message carries.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from haven_client.directory import Directory
 from haven_client.errors import HavenError, KeyChangeUnacknowledged, NotLoggedIn
-from haven_client.events import Event, KeyChanged
+from haven_client.events import Event, KeyChanged, MessageTrust
 from haven_client.keystore import Keystore, StoredConversation, StoredParticipant
 from shared.crypto import safety_number
 
@@ -32,6 +32,37 @@ class Trust:
 
     async def safety_number(self, account: StoredParticipant, *, fresh: bool = False) -> str:
         """The 60 digits for this device's account and ``account``; notes any change."""
+        number = await self._number(account, fresh=fresh)
+        if number is None:
+            raise HavenError("a safety number needs an active device on both sides")
+        return number
+
+    async def recheck(self, conversation: StoredConversation) -> None:
+        """Fresh listings of everyone in ``conversation``: pins new devices, surfaces changes."""
+        for participant in conversation.participants:
+            await self._directory.active_devices(
+                participant.account_id, participant.handle, fresh=True
+            )
+        for account in self.counterparts(conversation):
+            await self._number(account)
+
+    def message_trust(self, conversation: StoredConversation) -> MessageTrust:
+        """What a message from a listed device may claim: the safety number covers the
+        device sets of both sides, so it speaks for the conversation, own devices included."""
+        accounts = [p.account_id for p in self.counterparts(conversation)]
+        if any(a in self._store.state.pending_key_changes for a in accounts):
+            return "key_changed"
+        if accounts and all(self.is_verified(a) for a in accounts):
+            return "verified"
+        return "unverified"
+
+    def was_verified(self, conversation: StoredConversation) -> bool:
+        """The user verified a counterpart and has not acknowledged a change since."""
+        return any(
+            p.account_id in self._store.state.verified for p in self.counterparts(conversation)
+        )
+
+    async def _number(self, account: StoredParticipant, *, fresh: bool = False) -> str | None:
         me = self._store.state.account
         if me is None:
             raise NotLoggedIn("log in first")
@@ -40,7 +71,7 @@ class Trust:
             account.account_id, account.handle, fresh=fresh
         )
         if not own or not theirs:
-            raise HavenError("a safety number needs an active device on both sides")
+            return None
         number = safety_number(
             me.account_id,
             [d.identity_key for d in own],
@@ -69,6 +100,7 @@ class Trust:
             raise ValueError("that is not the current safety number for this account")
         self._store.state.verified[account_id] = current
         self._store.state.pending_key_changes.pop(account_id, None)
+        self._directory.release_disputed(account_id)
         self._store.save()
 
     def is_verified(self, account_id: str) -> bool:
@@ -76,11 +108,13 @@ class Trust:
         return verified is not None and verified == self._store.state.last_safety.get(account_id)
 
     def acknowledge(self, account_id: str) -> None:
-        """The user saw the change: sending resumes, and the contact counts as unverified."""
+        """The user saw the change: sending resumes, the contact counts as unverified if the
+        number changed, and keys in dispute are taken from the next listing as they are."""
         state = self._store.state
         state.pending_key_changes.pop(account_id, None)
         if state.verified.get(account_id) != state.last_safety.get(account_id):
             state.verified.pop(account_id, None)
+        self._directory.release_disputed(account_id)
         self._store.save()
 
     def pending(self) -> dict[str, str]:

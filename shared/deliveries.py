@@ -31,7 +31,7 @@ QUEUE_BASE = "gateway.deliveries"
 BIND_TIMEOUT = 5.0
 RETRY_MIN, RETRY_MAX = 0.1, 2.0
 
-ControlAction = Literal["replace", "revoke"]
+ControlAction = Literal["replace", "revoke", "reauth"]
 OnDelivery = Callable[["DeviceDelivery"], Awaitable[None]]
 OnRebound = Callable[[], Awaitable[None]]
 
@@ -41,6 +41,9 @@ class Control(Schema):
 
     `replace`: close every socket of the device except `socket_id` (the newer one) with 4409.
     `revoke`: close every socket of the device with 4403 (`socket_id` is not used).
+    `reauth`: close the device's sockets opened before `socket_id` (a time-ordered cut-off)
+    with 4401: their session ended (a login resumed the device), so they must authenticate
+    again; a socket the resumed session opened meanwhile stays.
     """
 
     action: ControlAction
@@ -48,8 +51,8 @@ class Control(Schema):
 
     @model_validator(mode="after")
     def _replace_names_the_survivor(self) -> Self:
-        if self.action == "replace" and not self.socket_id:
-            raise ValueError("replace needs the socket_id of the socket that stays")
+        if self.action in ("replace", "reauth") and not self.socket_id:
+            raise ValueError(f"{self.action} needs a socket_id")
         return self
 
 

@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import unquote
 
 from pydantic import AnyUrl, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.rates import Rate
+
 LogLevel = Literal["debug", "info", "warning", "error"]
+# The sample configuration's placeholders (.env.example): "change-me", "changeme", any case.
+PLACEHOLDER = re.compile(r"change[-_]?me", re.IGNORECASE)
+SECRET_LENGTH = range(10, 257)
+
+
+def placeholder_problem(secret: str) -> str | None:
+    """Why a secret is still the sample value, or None. Never mentions the value itself."""
+    if PLACEHOLDER.search(secret):
+        return "still holds a change-me placeholder; set a real secret"
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    """Why an operator password must not be used (placeholder, 10-256 characters), or None."""
+    if len(password) not in SECRET_LENGTH:
+        return "must be 10-256 characters"
+    return placeholder_problem(password)
+
+
+def _refuse_placeholder_password(url: AnyUrl) -> None:
+    """Connection URLs carry the broker's and database's passwords."""
+    problem = placeholder_problem(unquote(url.password or ""))
+    if problem:
+        raise ValueError(f"the password {problem}")
 
 
 class CommonSettings(BaseSettings):
@@ -34,6 +62,7 @@ class CommonSettings(BaseSettings):
     def _amqp_scheme(cls, url: AnyUrl) -> AnyUrl:
         if url.scheme not in {"amqp", "amqps"}:
             raise ValueError("must be an amqp:// or amqps:// URL")
+        _refuse_placeholder_password(url)
         return url
 
     @field_validator("mongo_url")
@@ -41,6 +70,7 @@ class CommonSettings(BaseSettings):
     def _mongo_scheme(cls, url: AnyUrl) -> AnyUrl:
         if url.scheme not in {"mongodb", "mongodb+srv"}:
             raise ValueError("must be a mongodb:// or mongodb+srv:// URL")
+        _refuse_placeholder_password(url)
         return url
 
     def database_name(self, service: str) -> str:
@@ -66,6 +96,29 @@ class GatewaySettings(CommonSettings):
     pwhash_memlimit_mib: int = Field(default=64, ge=8, le=1024)
     pwhash_workers: int = Field(default=2, ge=1, le=64)
     pwhash_queue: int = Field(default=64, ge=1, le=10000)
+    # Token buckets, "<count>/<second|minute|hour|day>[,<burst>]" (shared/rates.py). Shared by
+    # every replica through MongoDB, except WebSocket frames (per socket, in memory).
+    rate_send: str = "30/minute,10"  # per account: all its devices share one budget
+    rate_invites: str = "20/hour,5"  # per account
+    rate_kx: str = "12/hour,3"  # per device
+    rate_device_ops: str = "30/hour,10"  # per account: revocations
+    rate_register: str = "10/hour,5"  # per client address
+    rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
+    # Sockets that have not authenticated yet, per client address and replica.
+    ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
+    # Handle conflicts one unused invite may answer before it is burnt (stops enumeration).
+    invite_conflicts: int = Field(default=3, ge=1, le=100)
+
+    @field_validator("bootstrap_operator_password")
+    @classmethod
+    def _operator_password(cls, value: str | None) -> str | None:
+        """Blank means unset: deploy.md asks operators to blank it after the first sign-in."""
+        if not value:
+            return None
+        problem = password_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("signing_key_file")
     @classmethod
@@ -81,6 +134,18 @@ class GatewaySettings(CommonSettings):
             ipaddress.ip_network(part, strict=False)
         return value
 
+    @field_validator(
+        "rate_send", "rate_invites", "rate_kx", "rate_device_ops", "rate_register", "rate_ws_frames"
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        Rate.parse(value)
+        return value
+
+    def rate(self, name: str) -> Rate:
+        """The parsed rate of setting `rate_<name>`."""
+        return Rate.parse(getattr(self, f"rate_{name}"))
+
     @property
     def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         parts = (p.strip() for p in self.trusted_proxies.split(","))
@@ -93,6 +158,9 @@ class MessagingSettings(CommonSettings):
 
 class NotificationSettings(CommonSettings):
     notification_port: int = Field(default=8082, ge=1, le=65535)
+    # Device changes of one account within this window are announced at once and once more
+    # when it ends (API.md: several changes within a few seconds may be announced once).
+    devices_changed_window_seconds: float = Field(default=2.0, ge=0, le=60)
 
 
 S = TypeVar("S", bound=CommonSettings)

@@ -62,15 +62,22 @@ async def mongo_client(infra: Infra, isolation: tuple[str, str]) -> AsyncIterato
 
 
 @pytest.fixture
+def stack_overrides() -> dict[str, str]:
+    """Environment on top of the test defaults; a module overrides this fixture to change it."""
+    return {}
+
+
+@pytest.fixture
 def stack(
     infra: Infra,
     isolation: tuple[str, str],
     clean_broker: Topology,
     mongo_client: AsyncMongoClient,
     tmp_path: Path,
+    stack_overrides: dict[str, str],
 ) -> Iterator[Stack]:
     """The three real services as processes, isolated for this test."""
     namespace, prefix = isolation
     env = stack_env(infra.amqp_url, infra.mongo_url, namespace, prefix, tmp_path)
-    with running_stack(env, tmp_path) as value:
+    with running_stack({**env, **stack_overrides}, tmp_path) as value:
         yield value

@@ -15,7 +15,7 @@ from services.gateway.tokens import TokenSigner
 from shared.bus import Bus
 from shared.logging import configure_logging
 from shared.mongo import Mongo
-from shared.settings import GatewaySettings, load_settings
+from shared.settings import GatewaySettings, load_settings, password_problem
 from shared.topology import Topology
 
 
@@ -32,8 +32,9 @@ def _password() -> str:
 
 
 async def _create_operator(settings: GatewaySettings, handle: str, password: str) -> int:
-    if not 10 <= len(password) <= 256:
-        sys.stderr.write("password must be 10-256 characters\n")
+    problem = password_problem(password)
+    if problem:
+        sys.stderr.write(f"password: {problem}\n")  # the rule, never the value
         return 2
     mongo = Mongo(str(settings.mongo_url), settings.database_name("gateway"))
     bus = Bus(str(settings.amqp_url), Topology(namespace=settings.namespace), "haven-admin")

@@ -22,6 +22,7 @@ from services.gateway.ops import create_ops_app
 from services.gateway.problems import problem_middleware
 from services.gateway.repository import INDEXES
 from services.gateway.tokens import TokenSigner
+from services.gateway.urgent import urgent_send_middleware
 from services.gateway.ws.handler import websocket
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, service_app
 from shared.logging import configure_logging
@@ -102,7 +103,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         INDEXES,
         on_ready,
         serve_metrics=False,
-        middlewares=(problem_middleware, auth_middleware),
+        middlewares=(urgent_send_middleware, problem_middleware, auth_middleware),
         client_max_size=settings.max_body_bytes,
     )
     app[checks_key]["deliveries"] = lambda: (

@@ -10,16 +10,21 @@ from typing import Any
 import structlog
 
 from services.gateway.devicecache import DeviceCache
+from services.gateway.limits import Limits
 from services.gateway.messages.crisis import CrisisResources
 from services.gateway.outbox import Outbox
 from services.gateway.passwords import PasswordHasher
 from services.gateway.repository.accounts import Accounts, Devices
 from services.gateway.repository.audit import AuditLog, Throttle
+from services.gateway.repository.ratelimits import RateBuckets
 from services.gateway.repository.relationships import Relationships
 from services.gateway.repository.tokens import Invites, RefreshTokens
 from services.gateway.tokens import TokenSigner
+from services.gateway.ws.admission import PendingSockets
 from services.gateway.ws.registry import SocketRegistry
+from services.gateway.ws.socket import socket_id_now
 from shared.bus import Bus
+from shared.deliveries import ControlAction
 from shared.errors import HavenError
 from shared.events import utcnow
 from shared.logging import current_correlation_id
@@ -61,6 +66,8 @@ class Gateway:
     crisis: CrisisResources
     sockets: SocketRegistry
     device_cache: DeviceCache
+    limits: Limits
+    pending_sockets: PendingSockets
 
     @classmethod
     def build(
@@ -89,17 +96,21 @@ class Gateway:
             crisis=CrisisResources(db),
             sockets=SocketRegistry(bus),
             device_cache=DeviceCache(devices),
+            limits=Limits(RateBuckets(db), settings),
+            pending_sockets=PendingSockets(settings.ws_unauthenticated_per_address),
         )
 
     def now(self) -> datetime:
         return utcnow()
 
-    async def close_sockets(self, device_id: str) -> None:
-        """Close the device's sockets with 4403 on every gateway replica."""
+    async def close_sockets(self, device_id: str, action: ControlAction = "revoke") -> None:
+        """Close the device's sockets on every gateway replica: 4403 (`revoke`) or 4401
+        (`reauth`: the session ended but the device did not; sockets opened from now on stay)."""
+        cutoff = socket_id_now() if action == "reauth" else None
         try:
-            await self.sockets.router.publish_control(device_id, "revoke")
+            await self.sockets.router.publish_control(device_id, action, cutoff)
         except HavenError as error:
-            log.warning("socket_revoke_not_published", device_id=device_id, reason=str(error))
+            log.warning("socket_close_not_published", device_id=device_id, reason=str(error))
 
     async def audit(
         self,

@@ -14,6 +14,8 @@ from services.gateway.context import Gateway, Principal
 
 gateway_key = web.AppKey("gateway", Gateway)
 principal_key = web.RequestKey("principal", Principal)
+# The body, when a middleware had to read it before the view (urgent sends: urgent.py).
+raw_body_key = web.RequestKey("raw_body", bytes)
 
 M = TypeVar("M", bound=BaseModel)
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,7 +70,7 @@ def caller(request: web.Request) -> Principal:
 
 async def parse(request: web.Request, model: type[M]) -> M:
     """Validate the JSON body; pydantic errors become 422 naming the fields."""
-    raw = await request.read()
+    raw = request[raw_body_key] if raw_body_key in request else await request.read()
     return model.model_validate_json(raw or b"null")
 
 

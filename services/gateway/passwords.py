@@ -14,8 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nacl.exceptions
 import nacl.pwhash
+from prometheus_client import Counter
 
 from shared.errors import Unavailable
+
+PASSWORD_WORK = Counter(
+    "haven_password_hash_operations_total", "argon2id hashes and verifications run", ["operation"]
+)
 
 _PARAMS = re.compile(rb"^\$argon2id\$v=\d+\$m=(\d+),t=(\d+),p=\d+\$")
 
@@ -48,12 +53,14 @@ class PasswordHasher:
             return False
 
     async def hash(self, password: str) -> bytes:
+        PASSWORD_WORK.labels(operation="hash").inc()
         result = await self._run(self._hash_sync, password)
         assert isinstance(result, bytes)
         return result
 
     async def verify(self, stored: bytes | None, password: str) -> bool:
         """Constant work whether or not the account exists: unknown handles hit a dummy hash."""
+        PASSWORD_WORK.labels(operation="verify").inc()
         if stored is None:
             if self._dummy is None:
                 self._dummy = await self.hash(secrets.token_urlsafe(16))

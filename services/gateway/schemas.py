@@ -13,7 +13,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictBool,
-    StrictInt,
     WithJsonSchema,
 )
 
@@ -87,7 +86,9 @@ class DeviceBlock(Request):
     identity_key: Key32
     kx_key: Key32
     kx_signature: Sig64
-    ts: StrictInt
+    # Unix seconds. Bounded so arithmetic on it never overflows (a 500); anything in range but
+    # far from the server clock is still the 422 `clock_skew` of the device check.
+    ts: Annotated[int, Field(strict=True, ge=0, le=10**10)]
     proof: Sig64
 
 

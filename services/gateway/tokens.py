@@ -128,9 +128,18 @@ class TokenSigner:
             raise InvalidToken(type(error).__name__) from error
 
     def refresh_successor(self, token: str) -> str:
-        """The deterministic successor of a refresh token (same answer on every replica)."""
+        """The successor of a refresh token stored without a seed (issued before seeds existed):
+        the same on every replica, but only until the signing key rotates."""
         mac = hmac.new(self._refresh_secret, token.encode(), hashlib.sha256).digest()
         return jwt.utils.base64url_encode(mac).decode()
+
+
+def refresh_successor(token: str, seed: bytes) -> str:
+    """The successor of a refresh token, from the random seed stored with its record: the same
+    on every replica and under any signing key, so a replay across a key rotation never starts
+    a second chain; unguessable without the token, which the database does not hold."""
+    mac = hmac.new(seed, token.encode(), hashlib.sha256).digest()
+    return jwt.utils.base64url_encode(mac).decode()
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.notification.consumers import start_consumers
+from services.notification.consumers import background_ctx, background_key, start_consumers
 from services.notification.repository import INDEXES
 from shared.lifecycle import service_app
 from shared.logging import configure_logging
@@ -15,7 +15,10 @@ SERVICE = "notification"
 
 
 def create_app(settings: NotificationSettings) -> web.Application:
-    return service_app(settings, SERVICE, INDEXES, start_consumers(settings), serve_metrics=True)
+    app = service_app(settings, SERVICE, INDEXES, start_consumers(settings), serve_metrics=True)
+    app[background_key] = []
+    app.cleanup_ctx.append(background_ctx)
+    return app
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pymongo import ASCENDING, IndexModel
@@ -22,6 +23,7 @@ from shared.probes import PROBES
 RELATIONSHIPS = "relationships"
 DEVICES = "devices"
 PENDING = "pending"
+ANNOUNCEMENTS = "device_announcements"
 
 INDEXES: IndexSpec = {
     PROBES: [IndexModel("received_at", expireAfterSeconds=7 * 24 * 3600)],
@@ -30,6 +32,10 @@ INDEXES: IndexSpec = {
     PENDING: [
         IndexModel([("device_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
         IndexModel("created_at"),
+    ],
+    ANNOUNCEMENTS: [
+        IndexModel("dirty"),
+        IndexModel("announced_at", expireAfterSeconds=24 * 3600),
     ],
 }
 
@@ -95,9 +101,13 @@ class NotificationRepository:
         )
 
     async def counterparts(self, account_id: str) -> set[str]:
-        """Accounts sharing a relationship with this one, active or ended."""
+        """Accounts in a relationship with this one that has not ended (active or paused):
+        an ended relationship must not go on telling either side about the other's devices."""
         cursor = self._db[RELATIONSHIPS].find(
-            {"$or": [{"coach_account_id": account_id}, {"client_account_id": account_id}]}
+            {
+                "$or": [{"coach_account_id": account_id}, {"client_account_id": account_id}],
+                "status": {"$ne": "ended"},
+            }
         )
         found: set[str] = set()
         async for doc in cursor:
@@ -122,6 +132,32 @@ class NotificationRepository:
             {"$set": {"account_id": account_id, "active": False, "updated_at": utcnow()}},
             upsert=True,
         )
+
+    async def claim_announcement(self, account_id: str, now: datetime, window: timedelta) -> bool:
+        """True if a device change of this account is announced now (nothing was announced
+        within `window`, on any replica); otherwise it is left for the trailing announcement."""
+        try:
+            await self._db[ANNOUNCEMENTS].update_one(
+                {"_id": account_id, "announced_at": {"$lte": now - window}},
+                {"$set": {"announced_at": now, "dirty": False}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # announced recently: one more change for the trailing one
+            await self._db[ANNOUNCEMENTS].update_one({"_id": account_id}, {"$set": {"dirty": True}})
+            return False
+        return True
+
+    async def due_announcements(self, now: datetime, window: timedelta) -> list[str]:
+        """Accounts with changes held back by the window, claimed for announcing now."""
+        due: list[str] = []
+        query = {"dirty": True, "announced_at": {"$lte": now - window}}
+        async for doc in self._db[ANNOUNCEMENTS].find(query, {"_id": 1}).limit(500):
+            claimed = await self._db[ANNOUNCEMENTS].update_one(
+                {"_id": doc["_id"], **query}, {"$set": {"announced_at": now, "dirty": False}}
+            )
+            if claimed.modified_count == 1:  # another replica may have claimed it first
+                due.append(str(doc["_id"]))
+        return due
 
     async def active_devices(self, account_ids: Iterable[str]) -> list[str]:
         """The active device ids of these accounts, sorted."""

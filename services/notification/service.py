@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 
 import structlog
 
@@ -27,18 +28,29 @@ from shared.events import (
     ReceiptRead,
     RelationshipCreated,
     RelationshipEnded,
+    derive_event_id,
+    utcnow,
 )
 
 log = structlog.get_logger(__name__)
+
 
 # Publishes one delivery; False when no gateway holds the device (returned: offline).
 Deliver = Callable[[DeviceDelivery], Awaitable[bool]]
 
 
 class NotificationService:
-    def __init__(self, repository: NotificationRepository, deliver: Deliver) -> None:
+    def __init__(
+        self,
+        repository: NotificationRepository,
+        deliver: Deliver,
+        announce_window: timedelta = timedelta(seconds=2),
+    ) -> None:
         self._repo = repository
         self._deliver = deliver
+        # Device changes of one account within this window are announced twice at most:
+        # at once, and once more when the window ends.
+        self._window = announce_window
 
     async def message_stored(self, event: MessageStored) -> None:
         data = event.data
@@ -104,9 +116,29 @@ class NotificationService:
         await self._devices_changed(event.event_id, event.data.account_id, event.data.device_id)
 
     async def _devices_changed(self, event_id: str, account_id: str, device_id: str) -> None:
-        """To the account's other devices and to every counterpart's devices."""
+        """Announced at once, unless this account's devices were announced within the window
+        (a login that replaces a device, a burst of rotations): then once when it ends."""
+        if not await self._repo.claim_announcement(account_id, utcnow(), self._window):
+            log.info("devices_changed_debounced", account_id=account_id)
+            return
+        await self._announce(event_id, account_id, changed_device_id=device_id)
+
+    async def announce_due(self) -> int:
+        """The trailing announcements of debounced accounts; any replica may send each once."""
+        now = utcnow()
+        due = await self._repo.due_announcements(now, self._window)
+        for account_id in due:
+            event_id = derive_event_id("devices_changed", f"{account_id}:{now.isoformat()}")
+            await self._announce(event_id, account_id, changed_device_id=None)
+        return len(due)
+
+    async def _announce(
+        self, event_id: str, account_id: str, *, changed_device_id: str | None
+    ) -> None:
+        """To the account's other devices and to its counterparts in relationships that have
+        not ended."""
         accounts = {account_id, *await self._repo.counterparts(account_id)}
-        devices = [d for d in await self._repo.active_devices(accounts) if d != device_id]
+        devices = [d for d in await self._repo.active_devices(accounts) if d != changed_device_id]
         await self._fan_out(event_id, devices, frames.devices_changed(account_id))
 
     async def _fan_out(

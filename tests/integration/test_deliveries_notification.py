@@ -67,6 +67,9 @@ def notification(
         "HAVEN_NOTIFICATION_PORT": str(free_port()),
         "HAVEN_LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
+        # Every device change announced at once: these tests count frames per event
+        # (the debounce itself: tests/e2e/test_device_announcements.py).
+        "HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": "0",
     }
     stack = Stack(env=env, log_dir=tmp_path)
     stack.start("notification")
@@ -288,6 +291,7 @@ async def test_device_and_relationship_events_reach_exactly_the_right_devices(
         c1_ended,
     ]
     assert seen(a, "kd1") == [coach_changed, coach_changed, read, c1_ended]
+    # c1 ended: the coach's counterparts are client2 only now, the client has none.
     assert seen(b, "cd2") == [coach_changed]  # nothing once removed, though still bound here
     assert seen(b, "k2d1") == [c2_active]  # bound later; joined by c2
     assert await world.pending() == []

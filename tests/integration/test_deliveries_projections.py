@@ -37,7 +37,7 @@ async def test_relationship_ended_before_created_stays_ended(
     assert relationship.participants == ("coach", "client")
 
 
-async def test_counterparts_span_active_and_ended_relationships(
+async def test_counterparts_are_those_of_relationships_that_have_not_ended(
     repository: NotificationRepository,
 ) -> None:
     await repository.relationship_created("c1", "coach", "client1")
@@ -45,7 +45,8 @@ async def test_counterparts_span_active_and_ended_relationships(
     await repository.relationship_created("c3", "coach2", "client1")
     await repository.relationship_ended("c2")
 
-    assert await repository.counterparts("coach") == {"client1", "client2"}
+    assert await repository.counterparts("coach") == {"client1"}
+    assert await repository.counterparts("client2") == set()
     assert await repository.counterparts("client1") == {"coach", "coach2"}
     assert await repository.counterparts("nobody") == set()
 

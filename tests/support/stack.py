@@ -16,6 +16,7 @@ from services.gateway.tokens import generate_pem
 from tools.processes import free_port, http_ok, spawn, stop, wait_until
 
 SERVICES = ("gateway", "messaging", "notification")
+LAX_RATES = ("SEND", "INVITES", "KX", "DEVICE_OPS", "REGISTER", "WS_FRAMES")
 
 
 @dataclass
@@ -129,6 +130,9 @@ def stack_env(
         "HAVEN_BOOTSTRAP_OPERATOR_HANDLE": BOOTSTRAP_OPERATOR[0],
         "HAVEN_BOOTSTRAP_OPERATOR_PASSWORD": BOOTSTRAP_OPERATOR[1],
         "PYTHONUNBUFFERED": "1",
+        # Many tests drive one address and a few accounts hard; the rate-limit tests set
+        # their own (tests/e2e/test_rate_limits.py).
+        **{f"HAVEN_RATE_{name}": "100000/minute,10000" for name in LAX_RATES},
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -38,6 +38,7 @@ class FakeRepository:
     relationships: dict[str, Relationship] = field(default_factory=dict)
     devices: dict[str, tuple[str, bool]] = field(default_factory=dict)
     pending: dict[tuple[str, str], OfflineReason] = field(default_factory=dict)
+    announced: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
 
     async def relationship_created(self, conversation_id: str, coach: str, client: str) -> None:
         self.relationships[conversation_id] = Relationship(conversation_id, coach, client, "active")
@@ -56,8 +57,22 @@ class FakeRepository:
         return {
             other
             for r in self.relationships.values()
-            if (other := r.counterpart(account_id)) is not None
+            if r.status != "ended" and (other := r.counterpart(account_id)) is not None
         }
+
+    async def claim_announcement(self, account_id: str, now: datetime, window: timedelta) -> bool:
+        at, _ = self.announced.get(account_id, (datetime.min.replace(tzinfo=UTC), False))
+        if at <= now - window:
+            self.announced[account_id] = (now, False)
+            return True
+        self.announced[account_id] = (at, True)
+        return False
+
+    async def due_announcements(self, now: datetime, window: timedelta) -> list[str]:
+        due = [a for a, (at, dirty) in self.announced.items() if dirty and at <= now - window]
+        for account_id in due:
+            self.announced[account_id] = (now, False)
+        return due
 
     async def device_active(self, account_id: str, device_id: str) -> None:
         self.devices.setdefault(device_id, (account_id, True))
@@ -212,6 +227,39 @@ async def test_removed_device_is_not_told_and_stays_removed(repo: FakeRepository
     )
     assert "cd2" not in {d.device_id for d in deliver.published}
     assert repo.devices["cd2"] == ("coach", False)
+
+
+async def test_device_changes_within_the_window_are_announced_once_more_when_it_ends(
+    repo: FakeRepository,
+) -> None:
+    deliver = RecordingDeliverer()
+    service = NotificationService(repo, deliver, timedelta(seconds=2))
+    for n, device in enumerate(["cd3", "cd4", "cd5"]):
+        await service.device_added(
+            DeviceAdded(event_id=f"ev-{n}", data=DeviceData(account_id="coach", device_id=device))
+        )
+    assert deliver.frames_for("kd1") == [{"type": "devices_changed", "account_id": "coach"}]
+    assert await service.announce_due() == 0  # the window has not ended yet
+    at, dirty = repo.announced["coach"]
+    repo.announced["coach"] = (at - timedelta(seconds=3), dirty)  # ... now it has
+    assert await service.announce_due() == 1
+    assert len(deliver.frames_for("kd1")) == 2
+    assert await service.announce_due() == 0  # once
+
+
+async def test_counterparts_of_an_ended_relationship_hear_nothing(repo: FakeRepository) -> None:
+    deliver = RecordingDeliverer()
+    service = NotificationService(repo, deliver, timedelta(0))
+    await service.relationship_ended(
+        RelationshipEnded(
+            event_id="end", data=RelationshipEndedData(conversation_id="c1", ended_by="coach")
+        )
+    )
+    deliver.published.clear()
+    await service.device_added(
+        DeviceAdded(event_id="ev-new", data=DeviceData(account_id="coach", device_id="cd9"))
+    )
+    assert "kd1" not in {d.device_id for d in deliver.published}
 
 
 async def test_rejection_goes_to_the_sending_device_only(repo: FakeRepository) -> None:

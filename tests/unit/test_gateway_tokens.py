@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.gateway.tokens import Claims, InvalidToken, TokenSigner
+from services.gateway.tokens import Claims, InvalidToken, TokenSigner, refresh_successor
 
 
 def claims(expires_in: int = 300) -> Claims:
@@ -55,3 +56,11 @@ def test_refresh_successor_is_deterministic_per_key_and_unguessable() -> None:
     assert a.refresh_successor("t1") != a.refresh_successor("t2")
     other = TokenSigner(Ed25519PrivateKey.generate(), [])
     assert other.refresh_successor("t1") != a.refresh_successor("t1")
+
+
+def test_a_seeded_successor_depends_on_the_token_and_its_seed_only() -> None:
+    seed = secrets.token_bytes(32)
+    assert refresh_successor("t1", seed) == refresh_successor("t1", bytes(seed))
+    assert refresh_successor("t1", seed) != refresh_successor("t2", seed)
+    assert refresh_successor("t1", seed) != refresh_successor("t1", secrets.token_bytes(32))
+    assert len(refresh_successor("t1", seed)) == 43  # 32 bytes, base64url without padding

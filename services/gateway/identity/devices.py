@@ -93,6 +93,7 @@ async def _resume(
         resumed = await gw.devices.by_id(existing["_id"]) or resumed
         await _keys_changed(gw, account["_id"], existing["_id"])
     gw.device_cache.invalidate(existing["_id"])
+    await gw.close_sockets(existing["_id"], "reauth")  # the old session's sockets end with it
     return resumed
 
 
@@ -122,10 +123,14 @@ def _new_device(gw: Gateway, account_id: str, block: DeviceBlock) -> Document:
 
 
 async def revoke_own(gw: Gateway, account_id: str, device_id: str, *, reason: str) -> None:
-    """Idempotent: revoking an already revoked own device succeeds and re-announces it."""
+    """Idempotent: revoking a revoked own device is a silent no-op once it was announced
+    (an earlier attempt that failed half way is completed instead)."""
     device = await gw.devices.by_id(device_id)
     if device is None or device["account_id"] != account_id:
         raise NotFound("no such device")
+    if device.get("revoked_at") is not None and device.get("removal_announced"):
+        return
+    await gw.limits.check("device_ops", account_id, gw.now())
     await revoke(gw, device, reason=reason)
 
 
@@ -142,6 +147,7 @@ async def revoke(gw: Gateway, device: Document, *, reason: str) -> None:
             data=DeviceData(account_id=device["account_id"], device_id=device["_id"]),
         )
     )
+    await gw.devices.removal_announced(device["_id"])
     if newly:
         await gw.audit(
             "device_removed",
@@ -157,6 +163,7 @@ async def rotate_kx(gw: Gateway, who: Principal, device_id: str, body: KxRotatio
         if device is None or device["account_id"] != who.account_id:
             raise NotFound("no such device")
         raise Forbidden("a device rotates its own key-agreement key")
+    await gw.limits.check("kx", device_id, gw.now())
     account = await gw.accounts.by_id(who.account_id)
     assert account is not None
     check_kx_key(body.kx_key)

@@ -25,6 +25,7 @@ INVITE_KIND_BY_ROLE = {"operator": "coach", "coach": "client"}
 async def create_invite(gw: Gateway, who: Principal, kind: str) -> InviteOut:
     if INVITE_KIND_BY_ROLE.get(who.role) != kind:
         raise Forbidden(f"a {who.role} cannot create {kind} invites")
+    await gw.limits.check("invites", who.account_id, gw.now())
     code = secrets.token_urlsafe(24)
     expires_at = gw.now() + timedelta(days=gw.settings.invite_days)
     await gw.invites.insert(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from datetime import timedelta
 
@@ -10,8 +9,10 @@ import structlog
 
 from services.gateway.context import Gateway, Principal, new_id
 from services.gateway.identity import devices as device_rules
+from services.gateway.limits import address_bucket
+from services.gateway.repository.tokens import digest
 from services.gateway.schemas import AccountOut, LoginRequest, SessionOut
-from services.gateway.tokens import Claims
+from services.gateway.tokens import Claims, refresh_successor
 from shared.errors import RateLimited, Unauthorized
 from shared.events import DeviceData, DeviceSessionEnded, derive_event_id
 from shared.logging import current_correlation_id
@@ -36,21 +37,15 @@ def account_out(account: Document) -> AccountOut:
 
 
 def _throttle_keys(handle: str, address: str) -> tuple[str, str]:
-    return f"h:{handle}|a:{address}", f"a:{_address_bucket(address)}"
+    return f"h:{handle}|a:{address}", address_throttle_key(address)
 
 
-def _address_bucket(address: str) -> str:
-    """IPv6 clients get a whole /64 each: rotating inside it must not reset the throttle."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return address
+def address_throttle_key(address: str) -> str:
+    """One key per client address for every password check (login and password change)."""
+    return f"a:{address_bucket(address)}"
 
 
-async def _reserve_attempt(gw: Gateway, pair_key: str, address_key: str) -> None:
+async def reserve_attempt(gw: Gateway, pair_key: str, address_key: str) -> None:
     """Count the attempt before checking the password, so parallel guesses are counted too."""
     now = gw.now()
     for key, free in ((pair_key, PAIR_FREE_FAILURES), (address_key, ADDRESS_FREE_FAILURES)):
@@ -63,7 +58,7 @@ async def login(gw: Gateway, body: LoginRequest, address: str) -> SessionOut:
     handle = body.handle.lower()
     device_rules.check_device_block(gw, handle, body.device)
     pair_key, address_key = _throttle_keys(handle, address)
-    await _reserve_attempt(gw, pair_key, address_key)
+    await reserve_attempt(gw, pair_key, address_key)
     account = await gw.accounts.by_handle(handle)
     stored = account["password_hash"] if account else None
     if not await gw.hasher.verify(stored, body.password) or account is None:
@@ -99,6 +94,7 @@ async def _issue(gw: Gateway, account: Document, device: Document, refresh: str)
             "created_at": now,
             "expires_at": now + timedelta(days=gw.settings.refresh_token_days),
             "spent_at": None,
+            "successor_seed": secrets.token_bytes(32),
         },
     )
     lifetime = gw.settings.access_token_seconds
@@ -138,20 +134,40 @@ async def refresh(gw: Gateway, token: str, address: str) -> SessionOut:
     if device["last_seen_at"] < now - timedelta(days=gw.settings.device_expiry_days):
         await device_rules.revoke(gw, device, reason="expired")
         raise Unauthorized("this device expired")
-    successor = gw.signer.refresh_successor(token)
-    if await gw.refresh_tokens.spend(token, now) is None:
-        spent_at = record.get("spent_at") or now
-        if now - spent_at > REFRESH_GRACE:
-            await end_session(gw, device)
-            await gw.audit(
-                "refresh_reuse_detected",
-                account_id=account["_id"],
-                device_id=device["_id"],
-                address=address,
-            )
-            raise Unauthorized("refresh token reused; the session was revoked")
+    successor = _successor(gw, token, record)
+    if await gw.refresh_tokens.spend(token, now, successor) is None:
+        await _check_replay(gw, token, successor, device, address)
     await gw.devices.touch(device["_id"], now)
     return await _issue(gw, account, device, successor)
+
+
+def _successor(gw: Gateway, token: str, record: Document) -> str:
+    seed = record.get("successor_seed")
+    if seed is None:  # a record from before seeds existed (lives at most refresh_token_days)
+        return gw.signer.refresh_successor(token)
+    return refresh_successor(token, bytes(seed))
+
+
+async def _check_replay(
+    gw: Gateway, token: str, successor: str, device: Document, address: str
+) -> None:
+    """A spent token gets, within the grace period, the very successor it got when it was spent
+    (a lost answer or a parallel refresh is no attack): never a second chain. Later, it ends
+    the device session."""
+    spent = await gw.refresh_tokens.find(token)
+    if spent is None or spent.get("spent_at") is None:
+        raise Unauthorized("unknown or expired refresh token")
+    if gw.now() - spent["spent_at"] > REFRESH_GRACE:
+        await end_session(gw, device)
+        await gw.audit(
+            "refresh_reuse_detected",
+            account_id=device["account_id"],
+            device_id=device["_id"],
+            address=address,
+        )
+        raise Unauthorized("refresh token reused; the session was revoked")
+    if spent.get("successor", digest(successor)) != digest(successor):
+        raise Unauthorized("this refresh token was used already; continue with its successor")
 
 
 async def end_session(gw: Gateway, device: Document) -> None:

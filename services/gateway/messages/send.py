@@ -48,6 +48,7 @@ async def send(gw: Gateway, who: Principal, conversation_id: str, raw_envelope: 
 
 async def _send(gw: Gateway, who: Principal, conversation_id: str, raw_envelope: object) -> str:
     envelope = parse_envelope(raw_envelope)
+    await gw.limits.check("send", who.account_id, gw.now())
     relationship = await participant_of(gw, who, conversation_id)
     if relationship["status"] != "active":
         raise Conflict("this conversation has ended and is read-only")

@@ -26,5 +26,6 @@ INDEXES: IndexSpec = {
     ],
     "audit": [IndexModel([("at", DESCENDING), ("_id", DESCENDING)])],
     "login_throttle": [IndexModel("expires_at", expireAfterSeconds=0)],
+    "rate_limits": [IndexModel("expires_at", expireAfterSeconds=0)],
     "ops_probes": [],
 }

@@ -12,6 +12,8 @@ from pymongo.errors import DuplicateKeyError
 from shared.mongo import Document
 
 MAX_ACTIVE_DEVICES = 10
+# Older kx keys kept for messages wrapped before a rotation; older ones are dropped.
+MAX_PREVIOUS_KX = 16
 
 
 class AlreadyExists(Exception):
@@ -116,9 +118,13 @@ class Devices:
             {"_id": device_id},
             {
                 "$set": {"kx_key": kx_key, "kx_signature": kx_signature},
-                "$push": {"previous_kx_keys": previous},
+                "$push": {"previous_kx_keys": {"$each": [previous], "$slice": -MAX_PREVIOUS_KX}},
             },
         )
+
+    async def removal_announced(self, device_id: str) -> None:
+        """The revocation's event is in the outbox: revoking again has nothing left to do."""
+        await self._c.update_one({"_id": device_id}, {"$set": {"removal_announced": True}})
 
     async def touch(self, device_id: str, at: datetime) -> None:
         await self._c.update_one({"_id": device_id}, {"$set": {"last_seen_at": at}})

@@ -28,6 +28,13 @@ class AuditLog:
         return [d async for d in cursor]
 
 
+def backoff(failures: int, free: int, cap: timedelta) -> timedelta:
+    """2 ** (failures - free) seconds, within [1 s, cap]. The exponent is bounded first: a long
+    attack would otherwise overflow timedelta and turn every further 429 into a 500."""
+    enough = int(cap.total_seconds()).bit_length()  # 2 ** enough seconds >= cap
+    return min(timedelta(seconds=2 ** min(max(failures - free, 0), enough)), cap)
+
+
 class Throttle:
     """Login attempts per key, reserved *before* the password is checked.
 
@@ -61,7 +68,7 @@ class Throttle:
             if waiting_until is not None and waiting_until > now:
                 return waiting_until  # type: ignore[no-any-return]
             failures = int(current["failures"])
-            delay = min(timedelta(seconds=2 ** (failures - free)), cap)
+            delay = backoff(failures, free, cap)
             won = await self._c.update_one(
                 {"_id": key, "failures": failures, "next_allowed_at": waiting_until},
                 {"$set": {"failures": failures + 1, "next_allowed_at": now + delay, **expires}},
@@ -69,6 +76,11 @@ class Throttle:
             if won.modified_count == 1:
                 return None
         return now + timedelta(seconds=1)
+
+    async def failures(self, key: str) -> int:
+        """Attempts reserved since the key was last cleared (a success clears it)."""
+        current = await self._c.find_one({"_id": key})
+        return int(current["failures"]) if current else 0
 
     async def clear(self, key: str) -> None:
         await self._c.delete_one({"_id": key})

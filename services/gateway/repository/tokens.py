@@ -29,11 +29,12 @@ class RefreshTokens:
     async def find(self, token: str) -> Document | None:
         return await self._c.find_one({"_id": digest(token)})
 
-    async def spend(self, token: str, at: datetime) -> Document | None:
-        """Mark unspent → spent atomically; None if it was already spent or unknown."""
+    async def spend(self, token: str, at: datetime, successor: str) -> Document | None:
+        """Mark unspent → spent atomically, recording which successor it got (as its hash, the
+        successor's own id); None if it was already spent or unknown."""
         return await self._c.find_one_and_update(
             {"_id": digest(token), "spent_at": None},
-            {"$set": {"spent_at": at}},
+            {"$set": {"spent_at": at, "successor": digest(successor)}},
             return_document=ReturnDocument.AFTER,
         )
 
@@ -56,6 +57,24 @@ class Invites:
             {"_id": digest(code), "used_by": account_id},
             {"$set": {"used_at": None, "used_by": None}},
         )
+
+    async def conflicted(self, code: str, limit: int, now: datetime) -> bool:
+        """Count a handle conflict against an unused invite; burn it at `limit`. True if burnt.
+
+        One invite must not become an oracle for every handle on the server.
+        """
+        after = await self._c.find_one_and_update(
+            {"_id": digest(code), "used_at": None},
+            {"$inc": {"conflicts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if after is None or int(after["conflicts"]) < limit:
+            return False
+        await self._c.update_one(
+            {"_id": digest(code), "used_at": None},
+            {"$set": {"used_at": now, "used_by": None, "burnt": True}},
+        )
+        return True
 
     async def claim(self, code: str, account_id: str, now: datetime) -> Document | None:
         """Single use: only one caller ever gets the document back."""

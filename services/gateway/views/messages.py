@@ -113,8 +113,17 @@ async def get_crisis_resources(request: web.Request) -> web.Response:
     tag="safety",
 )
 async def put_crisis_resources(request: web.Request) -> web.Response:
-    if caller(request).role != "operator":
+    gw, who = gateway(request), caller(request)
+    if who.role != "operator":
         raise Forbidden("operators only")
     body = await parse(request, CrisisResources)
-    await gateway(request).crisis.replace([r.model_dump() for r in body.resources])
+    await gw.crisis.replace([r.model_dump() for r in body.resources])
+    # What people in crisis are shown is safety-critical: always know who changed it.
+    await gw.audit(
+        "crisis_resources_changed",
+        account_id=who.account_id,
+        device_id=who.device_id,
+        address=who.address,
+        count=len(body.resources),
+    )
     return web.Response(status=204)

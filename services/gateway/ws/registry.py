@@ -12,7 +12,7 @@ from shared.events import DeliveryFailed, DeliveryFailedData, derive_event_id
 
 log = structlog.get_logger(__name__)
 
-CLOSE_REPLACED, CLOSE_REVOKED = 4409, 4403
+CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_UNAUTHENTICATED = 4409, 4403, 4401
 
 
 class SocketRegistry:
@@ -69,6 +69,9 @@ class SocketRegistry:
             return
         if control.action == "revoke":
             socket.close_soon(CLOSE_REVOKED, "device revoked or logged out")
+        elif control.action == "reauth":
+            if control.socket_id is not None and socket.socket_id < control.socket_id:
+                socket.close_soon(CLOSE_UNAUTHENTICATED, "session ended; authenticate again")
         elif control.socket_id is not None and control.socket_id > socket.socket_id:
             socket.close_soon(CLOSE_REPLACED, "replaced by a newer socket")
 

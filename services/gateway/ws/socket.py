@@ -19,6 +19,12 @@ ACK_DEADLINE = 10.0
 PING_EVERY = 20.0
 CLOSE_OVERFLOW = 1013  # try again later: the device resyncs on reconnect
 
+
+def socket_id_now() -> str:
+    """The time-ordered prefix of socket ids: every socket opened later sorts after it."""
+    return f"{time.time_ns():020d}"
+
+
 OnAckMissed = Callable[["DeviceSocket", str, str], Coroutine[Any, Any, None]]
 
 
@@ -32,8 +38,9 @@ class DeviceSocket:
         self.account_id = account_id
         self.device_id = device_id
         # Sortable by connect time, so replicas agree on which of two racing sockets is newer.
-        self.socket_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+        self.socket_id = f"{socket_id_now()}-{uuid.uuid4().hex[:12]}"
         self.expires_at = 0
+        self.session = 0
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
         self._acks: dict[str, tuple[asyncio.TimerHandle, str]] = {}
         self._on_ack_missed = on_ack_missed

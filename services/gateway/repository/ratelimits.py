@@ -1,0 +1,45 @@
+"""Rate-limit buckets shared by every gateway replica: one atomic update decides each request.
+
+Each key holds its GCRA theoretical arrival time (`tat`, Unix seconds). The update is an
+aggregation pipeline, so reading the time, deciding and advancing it happen in one
+round trip that no parallel request on any replica can interleave with.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.mongo import Document
+from shared.rates import Decision, Rate
+
+
+class RateBuckets:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._c = db["rate_limits"]
+
+    async def take(self, key: str, rate: Rate, now: datetime) -> Decision:
+        at = now.timestamp()
+        # The arrival time never runs further than tolerance + interval ahead of now.
+        expires_at = now + timedelta(seconds=rate.tolerance + rate.interval + 60)
+        pipeline: list[Document] = [
+            {"$set": {"tat": {"$max": [{"$ifNull": ["$tat", at]}, at]}}},
+            {"$set": {"allowed": {"$lte": [{"$subtract": ["$tat", at]}, rate.tolerance]}}},
+            {
+                "$set": {
+                    "tat": {"$cond": ["$allowed", {"$add": ["$tat", rate.interval]}, "$tat"]},
+                    "expires_at": {"$literal": expires_at},
+                }
+            },
+        ]
+        after = await self._c.find_one_and_update(
+            {"_id": key}, pipeline, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        assert after is not None  # upsert with AFTER always returns the document
+        if after["allowed"]:
+            return Decision(True, 0)
+        wait = float(after["tat"]) - rate.tolerance - at
+        return Decision(False, max(1, math.ceil(wait)))

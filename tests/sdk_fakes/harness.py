@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from haven_client import Backoff, Event, HavenClient, KdfParams, Keystore
 from tests.sdk_fakes.server import FakeHaven
@@ -22,9 +22,10 @@ async def new_keystore(path: Path) -> Keystore:
     return await Keystore.create(path, PASSPHRASE, KdfParams.minimal())
 
 
-def new_client(fake: FakeHaven, store: Keystore) -> HavenClient:
-    """Fast back-off and retries, so reconnect tests take milliseconds."""
-    return HavenClient(fake.url, store, backoff=Backoff(0.02, 0.2), retry_delay=0.05)
+def new_client(fake: FakeHaven, store: Keystore, **options: Any) -> HavenClient:
+    """Fast back-off and retries, so reconnect tests take milliseconds; ``options`` go to
+    ``HavenClient`` (``time_zone``, ``clock``)."""
+    return HavenClient(fake.url, store, backoff=Backoff(0.02, 0.2), retry_delay=0.05, **options)
 
 
 @dataclasses.dataclass
@@ -45,13 +46,25 @@ class Pair:
 
 
 @contextlib.asynccontextmanager
-async def coach_and_client(tmp_path: Path, state: FakeState | None = None) -> AsyncIterator[Pair]:
+async def coach_and_client(
+    tmp_path: Path,
+    state: FakeState | None = None,
+    *,
+    coach_name: str | None = None,
+    **client_options: Any,
+) -> AsyncIterator[Pair]:
+    """A coach (display name ``coach_name``) and their client, both logged in;
+    ``client_options`` go to the client's ``HavenClient``."""
     async with FakeHaven.running(state) as fake:
         operator = fake.bootstrap_operator()
         coach = new_client(fake, await new_keystore(tmp_path / "coach.keystore"))
-        client = new_client(fake, await new_keystore(tmp_path / "client.keystore"))
+        client = new_client(
+            fake, await new_keystore(tmp_path / "client.keystore"), **client_options
+        )
         try:
-            coach_account = await coach.register("coach", PASSWORD, fake.invite("coach", operator))
+            coach_account = await coach.register(
+                "coach", PASSWORD, fake.invite("coach", operator), coach_name
+            )
             client_account = await client.register(
                 "client", PASSWORD, fake.invite("client", coach_account.account_id), "Client"
             )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from tests.sdk_fakes.state import FakeState, Problem, Token
+from tests.sdk_fakes.state import FakeState, ProblemError, Token
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -55,7 +55,7 @@ class Hub:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         token = self._token(request.headers.get("Authorization", ""))
         if token is None:
-            raise Problem(401, "unauthorized", "bearer token required")
+            raise ProblemError(401, "unauthorized", "bearer token required")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         device_id = token.device_id
@@ -112,7 +112,7 @@ class Hub:
         message_id = envelope.get("message_id") if isinstance(envelope, dict) else None
         try:
             answer = await self.send_handler(token, str(frame.get("conversation_id")), envelope)
-        except Problem as problem:
+        except ProblemError as problem:
             return {
                 "type": "error",
                 "message_id": message_id,

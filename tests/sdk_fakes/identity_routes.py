@@ -17,7 +17,7 @@ from shared.crypto import (
     verify_login_proof,
 )
 from tests.sdk_fakes.routes_base import RoutesBase
-from tests.sdk_fakes.state import Conversation, Device, Problem, new_id, now
+from tests.sdk_fakes.state import Conversation, Device, ProblemError, new_id, now
 
 
 class IdentityRoutes(RoutesBase):
@@ -27,9 +27,9 @@ class IdentityRoutes(RoutesBase):
         data = await self.body(request)
         invite = self.s.invites.pop(str(data.get("invite_code")), None)
         if invite is None:
-            raise Problem(400, "invite_invalid", "bad, used or expired invite")
+            raise ProblemError(400, "invite_invalid", "bad, used or expired invite")
         if self.s.by_handle(str(data["handle"])) is not None:
-            raise Problem(409, "conflict", "handle taken")
+            raise ProblemError(409, "conflict", "handle taken")
         kind, creator = invite
         account = self.s.add_account(
             data["handle"], data["password"], kind, data.get("display_name", "")
@@ -50,14 +50,14 @@ class IdentityRoutes(RoutesBase):
         identity, kx = b64d(block["identity_key"]), b64d(block["kx_key"])
         if abs(time.time() - block["ts"]) > 300:
             self.s.clock_skews += 1
-            raise Problem(422, "clock_skew", "ts too far", server_time=int(time.time()))
+            raise ProblemError(422, "clock_skew", "ts too far", server_time=int(time.time()))
         if not verify_kx_signature(identity, handle, kx, b64d(block["kx_signature"])):
-            raise Problem(422, "bad_signature", "kx_signature")
+            raise ProblemError(422, "bad_signature", "kx_signature")
         if not verify_login_proof(identity, handle, block["ts"], kx, b64d(block["proof"])):
-            raise Problem(422, "bad_signature", "proof")
+            raise ProblemError(422, "bad_signature", "proof")
         account = self.s.by_handle(handle)
         if account is None or account.password != data.get("password"):
-            raise Problem(401, "unauthorized", "wrong credentials")
+            raise ProblemError(401, "unauthorized", "wrong credentials")
         device = await self._register_or_resume(account.account_id, block, identity, kx)
         return web.json_response(self.s.issue(device), status=201)
 
@@ -67,14 +67,14 @@ class IdentityRoutes(RoutesBase):
         existing = next((d for d in self.s.devices.values() if d.identity_key == identity), None)
         if existing is not None:
             if existing.account_id != account_id or existing.revoked_at is not None:
-                raise Problem(422, "bad_signature", "identity key cannot be used")
+                raise ProblemError(422, "bad_signature", "identity key cannot be used")
             self.s.end_sessions(existing.device_id)
             if existing.kx_key != kx:
                 existing.kx_key, existing.kx_signature = kx, b64d(block["kx_signature"])
                 await self.devices_changed(account_id, exclude=existing.device_id)
             return existing
         if len(self.s.active_devices(account_id)) >= 10:
-            raise Problem(409, "device_limit", "too many devices")
+            raise ProblemError(409, "device_limit", "too many devices")
         device = Device(
             new_id("dev"),
             account_id,
@@ -92,7 +92,7 @@ class IdentityRoutes(RoutesBase):
         data = await self.body(request)
         device_id = self.s.refresh.pop(str(data.get("refresh_token")), None)
         if device_id is None or self.s.devices[device_id].revoked_at is not None:
-            raise Problem(401, "unauthorized", "refresh token not valid")
+            raise ProblemError(401, "unauthorized", "refresh token not valid")
         self.s.refreshes += 1
         return web.json_response(self.s.issue(self.s.devices[device_id]))
 
@@ -116,7 +116,7 @@ class IdentityRoutes(RoutesBase):
         token = self.auth(request)
         account_id = request.match_info["account_id"]
         if account_id not in self.s.accounts or not self.s.related(token.account_id, account_id):
-            raise Problem(404, "not_found", "no such account")
+            raise ProblemError(404, "not_found", "no such account")
         devices = [self.s.device_public(d, detail=False) for d in self.s.active_devices(account_id)]
         return web.json_response({"account_id": account_id, "devices": devices})
 
@@ -124,14 +124,14 @@ class IdentityRoutes(RoutesBase):
         token = self.auth(request)
         device = self.s.devices.get(request.match_info["device_id"])
         if device is None or not self.s.related(token.account_id, device.account_id):
-            raise Problem(404, "not_found", "no such device")
+            raise ProblemError(404, "not_found", "no such device")
         return web.json_response(self.s.device_public(device, detail=True))
 
     async def revoke_device(self, request: web.Request) -> web.Response:
         token = self.auth(request)
         device = self.s.devices.get(request.match_info["device_id"])
         if device is None or device.account_id != token.account_id or device.revoked_at is not None:
-            raise Problem(404, "not_found", "no such device")
+            raise ProblemError(404, "not_found", "no such device")
         await self.revoke(device)
         return web.Response(status=204)
 
@@ -145,7 +145,7 @@ class IdentityRoutes(RoutesBase):
         token = self.auth(request)
         device_id = request.match_info["device_id"]
         if device_id != token.device_id:
-            raise Problem(403, "forbidden", "own device only")
+            raise ProblemError(403, "forbidden", "own device only")
         data = await self.body(request)
         kx, signature = b64d(data["kx_key"]), b64d(data["kx_signature"])
         device = self.s.devices[device_id]
@@ -156,7 +156,7 @@ class IdentityRoutes(RoutesBase):
                 device.kx_key, device.kx_signature = kx, signature
                 await self.devices_changed(token.account_id, exclude=device_id)
                 return web.Response(status=204)
-        raise Problem(422, "bad_signature", "kx_signature")
+        raise ProblemError(422, "bad_signature", "kx_signature")
 
     # --- invites and conversations ---------------------------------------------------------------
 
@@ -165,7 +165,7 @@ class IdentityRoutes(RoutesBase):
         kind = (await self.body(request)).get("kind")
         role = self.s.accounts[token.account_id].role
         if (kind, role) not in (("coach", "operator"), ("client", "coach")):
-            raise Problem(403, "forbidden", "not allowed to invite")
+            raise ProblemError(403, "forbidden", "not allowed to invite")
         code = secrets.token_urlsafe(16)
         self.s.invites[code] = (str(kind), token.account_id)
         return web.json_response(
@@ -176,7 +176,7 @@ class IdentityRoutes(RoutesBase):
         token = self.auth(request)
         invite = self.s.invites.pop(str((await self.body(request)).get("code")), None)
         if invite is None or invite[0] != "client":
-            raise Problem(400, "invite_invalid", "bad invite")
+            raise ProblemError(400, "invite_invalid", "bad invite")
         conversation = self._relate(invite[1], token.account_id)
         frame = {
             "type": "relationship",

@@ -9,7 +9,7 @@ from aiohttp import web
 from shared.crypto import CryptoError
 from shared.envelope import Envelope, verify_envelope
 from tests.sdk_fakes.routes_base import RoutesBase
-from tests.sdk_fakes.state import CRISIS_RESOURCES, Conversation, Problem, Stored, Token, now
+from tests.sdk_fakes.state import CRISIS_RESOURCES, Conversation, ProblemError, Stored, Token, now
 
 
 class MessageRoutes(RoutesBase):
@@ -28,28 +28,29 @@ class MessageRoutes(RoutesBase):
         try:
             envelope = Envelope.from_wire(wire)
         except CryptoError as exc:
-            raise Problem(422, "invalid_request", str(exc)) from exc
+            raise ProblemError(422, "invalid_request", str(exc)) from exc
         device = self.s.devices.get(envelope.sender_device_id)
         if envelope.sender_device_id != token.device_id or device is None or device.revoked_at:
-            raise Problem(403, "forbidden", "not your active device")
+            raise ProblemError(403, "forbidden", "not your active device")
         if conversation.status != "active":
-            raise Problem(409, "conflict", "conversation ended")
+            raise ProblemError(409, "conflict", "conversation ended")
         self._check_devices(conversation, set(envelope.keys))
         try:
             verify_envelope(conversation_id, envelope, device.identity_key)
         except CryptoError as exc:
-            raise Problem(422, "bad_signature", str(exc)) from exc
+            raise ProblemError(422, "bad_signature", str(exc)) from exc
         extra = {"crisis_resources": CRISIS_RESOURCES} if envelope.urgent else {}
         stored = self._store(token, conversation_id, envelope, wire)
         if stored is not None:
             await self._deliver(stored, set(envelope.keys) - {token.device_id})
+            await self.after_message(conversation, token.account_id)
         return {"message_id": envelope.message_id, "status": "accepted", **extra}
 
     def _check_devices(self, conversation: Conversation, named: set[str]) -> None:
         active = {d.device_id for a in conversation.participants for d in self.s.active_devices(a)}
         if named != active:
             self.s.mismatches += 1
-            raise Problem(
+            raise ProblemError(
                 409,
                 "device_mismatch",
                 "keys must name exactly the active devices",
@@ -65,7 +66,7 @@ class MessageRoutes(RoutesBase):
         signature = wire["signature"]
         if existing is not None:
             if existing.sender_device_id != token.device_id or existing.signature != signature:
-                raise Problem(409, "conflict", "message_id already used")
+                raise ProblemError(409, "conflict", "message_id already used")
             return None
         if self.s.tamper_next is not None:
             wire, self.s.tamper_next = self.s.tamper_next(dict(wire)), None
@@ -110,9 +111,9 @@ class MessageRoutes(RoutesBase):
             None,
         )
         if stored is None:
-            raise Problem(404, "not_found", "no such message")
+            raise ProblemError(404, "not_found", "no such message")
         if stored.sender_account_id != token.account_id:
-            raise Problem(403, "forbidden", "sender only")
+            raise ProblemError(403, "forbidden", "sender only")
         stored.envelope = None
         frame = {
             "type": "message_deleted",

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.sdk_fakes.hub import Hub
-from tests.sdk_fakes.state import Conversation, FakeState, Problem, Token
+from tests.sdk_fakes.state import Conversation, FakeState, ProblemError, Token
 
 
 class RoutesBase:
@@ -26,23 +26,26 @@ class RoutesBase:
             else None
         )
         if token is None or token.expires_at < time.monotonic():
-            raise Problem(401, "unauthorized", "missing or expired token")
+            raise ProblemError(401, "unauthorized", "missing or expired token")
         device = self.s.devices[token.device_id]
         if device.revoked_at is not None:
-            raise Problem(401, "unauthorized", "device revoked")
+            raise ProblemError(401, "unauthorized", "device revoked")
         return token
 
     async def body(self, request: web.Request) -> dict[str, Any]:
         data = await request.json()
         if not isinstance(data, dict):
-            raise Problem(422, "invalid_request", "body must be an object")
+            raise ProblemError(422, "invalid_request", "body must be an object")
         return data
 
     def conversation(self, token: Token, conversation_id: str) -> Conversation:
         conversation = self.s.conversations.get(conversation_id)
         if conversation is None or token.account_id not in conversation.participants:
-            raise Problem(404, "not_found", "no such conversation")
+            raise ProblemError(404, "not_found", "no such conversation")
         return conversation
+
+    async def after_message(self, conversation: Conversation, sender_account_id: str) -> None:
+        """Called once a message is stored and delivered (``NotifyRoutes`` sends coach_away)."""
 
     async def devices_changed(self, account_id: str, exclude: str = "") -> None:
         frame = {"type": "devices_changed", "account_id": account_id}

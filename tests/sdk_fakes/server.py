@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -12,7 +13,8 @@ from aiohttp.test_utils import TestServer
 from tests.sdk_fakes.hub import Hub
 from tests.sdk_fakes.identity_routes import IdentityRoutes
 from tests.sdk_fakes.message_routes import MessageRoutes
-from tests.sdk_fakes.state import FakeState, Problem
+from tests.sdk_fakes.notify_routes import NotifyRoutes
+from tests.sdk_fakes.state import FakeState, ProblemError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 hub_key = web.AppKey("hub", Hub)
@@ -22,7 +24,7 @@ hub_key = web.AppKey("hub", Hub)
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except Problem as problem:
+    except ProblemError as problem:
         body = {
             "type": "about:blank",
             "title": problem.code,
@@ -36,7 +38,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         )
 
 
-class Routes(IdentityRoutes, MessageRoutes):
+class Routes(IdentityRoutes, MessageRoutes, NotifyRoutes):
     """Every route of the fake; the halves live in their own modules."""
 
     def __init__(self, state: FakeState, hub: Hub) -> None:
@@ -68,6 +70,13 @@ def create_fake_app(state: FakeState) -> web.Application:
     )
     app.router.add_post("/v1/conversations/{conversation_id}/read", r.mark_read)
     app.router.add_get("/v1/crisis-resources", r.crisis)
+    app.router.add_put("/v1/devices/{device_id}/push", r.put_push)
+    app.router.add_get("/v1/devices/{device_id}/push", r.get_push)
+    app.router.add_delete("/v1/devices/{device_id}/push", r.delete_push)
+    app.router.add_get("/v1/me/notification-settings", r.get_settings)
+    app.router.add_put("/v1/me/notification-settings", r.put_settings)
+    app.router.add_put("/v1/me/availability", r.put_availability)
+    app.router.add_get("/v1/accounts/{account_id}/availability", r.get_availability)
     app.router.add_get("/v1/ws", hub.handle)
     return app
 
@@ -105,6 +114,13 @@ class FakeHaven:
     ) -> str:
         account = self.state.add_account(handle, password, "operator", "Operator")
         return account.account_id
+
+    async def coach_away(self, conversation_id: str, **fields: Any) -> None:
+        """Send a ``coach_away`` frame to the conversation's client, as the notification
+        service does when the client's message reaches the coach outside hours."""
+        conversation = self.state.conversations[conversation_id]
+        frame = {"type": "coach_away", "conversation_id": conversation_id, **fields}
+        await self.hub.push_account(conversation.client_id, frame)
 
     def invite(self, kind: str, creator_account_id: str) -> str:
         code = secrets.token_urlsafe(16)

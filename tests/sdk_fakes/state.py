@@ -8,7 +8,10 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.availability_contracts import Availability
 
 CRISIS_RESOURCES = [
     {
@@ -20,7 +23,7 @@ CRISIS_RESOURCES = [
 ]
 
 
-class Problem(Exception):
+class ProblemError(Exception):
     """Rendered as application/problem+json by the fake's middleware."""
 
     def __init__(self, status: int, code: str, detail: str = "", **extra: Any) -> None:
@@ -129,7 +132,23 @@ class FakeState:
     invites: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     conversations: dict[str, Conversation] = dataclasses.field(default_factory=dict)
     messages: dict[str, list[Stored]] = dataclasses.field(default_factory=dict)
+    push_subscriptions: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    """device id → (url, secret)"""
+    notification_settings: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    availability: dict[str, Availability] = dataclasses.field(default_factory=dict)
     # test knobs and records
+    push_allowed_hosts: set[str] | None = None
+    """Hosts a push URL may name (None: any), like ``HAVEN_PUSH_ALLOWED_HOSTS``."""
+    availability_status: dict[str, tuple[bool, datetime | None]] = dataclasses.field(
+        default_factory=dict
+    )
+    """account id → (available_now, next_available_at) the fake answers (default: available)."""
+    away_noticed: set[str] = dataclasses.field(default_factory=set)
+    """Conversations already sent a ``coach_away`` in the current unavailable stretch."""
+    clock: Callable[[], datetime] = now
+    """The fake's wall clock for availability (whether an away period covers "now")."""
+    notify_requests: list[tuple[str, str, Any]] = dataclasses.field(default_factory=list)
+    """(method, path, JSON body) of every push, settings and availability change."""
     tamper_next: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     hidden_devices: set[str] = dataclasses.field(default_factory=set)
     """Devices a lying server leaves out of every listing while ``GET /v1/devices/{id}``

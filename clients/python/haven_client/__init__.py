@@ -1,5 +1,6 @@
 """Haven's Python SDK: end-to-end encrypted coach/client messaging over the gateway API."""
 
+from haven_client.boundaries import KEEP, new_push_secret
 from haven_client.client import HavenClient
 from haven_client.connection import Backoff
 from haven_client.directory import PeerDevice
@@ -14,10 +15,12 @@ from haven_client.errors import (
     HavenError,
     InsecureTransport,
     InvalidRequest,
+    InvalidSetting,
     InviteInvalid,
     KeyChangeUnacknowledged,
     KeystoreError,
     KeystoreInUse,
+    NoCoach,
     NotFound,
     NotLoggedIn,
     RateLimited,
@@ -43,12 +46,25 @@ from haven_client.events import (
 )
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import KdfParams, Keystore
+from haven_client.models import (
+    Availability,
+    AwayPeriod,
+    CoachAvailability,
+    NotificationSettings,
+    PushStatus,
+    QuietHours,
+    WeeklyHours,
+)
 from haven_client.sender import SendReceipt
 
 __all__ = [
+    "KEEP",
+    "Availability",
+    "AwayPeriod",
     "Backoff",
     "BadSignatureError",
     "ClockSkew",
+    "CoachAvailability",
     "CoachAway",
     "Conflict",
     "ConnectionChanged",
@@ -64,6 +80,7 @@ __all__ = [
     "InsecureTransport",
     "InvalidMessage",
     "InvalidRequest",
+    "InvalidSetting",
     "InviteInvalid",
     "KdfParams",
     "KeyChangeUnacknowledged",
@@ -73,9 +90,13 @@ __all__ = [
     "KeystoreInUse",
     "MessageDeleted",
     "MessageRejected",
+    "NoCoach",
     "NotFound",
     "NotLoggedIn",
+    "NotificationSettings",
     "PeerDevice",
+    "PushStatus",
+    "QuietHours",
     "RateLimited",
     "ReadReceipt",
     "ReceivedMessage",
@@ -86,5 +107,7 @@ __all__ = [
     "Unavailable",
     "UnknownConversation",
     "UntrustedDevice",
+    "WeeklyHours",
     "WrongPassphrase",
+    "new_push_secret",
 ]

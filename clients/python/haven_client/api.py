@@ -8,12 +8,16 @@ from urllib.parse import quote
 from haven_client.models import (
     Account,
     AccountDevices,
+    Availability,
+    CoachAvailability,
     Conversation,
     CrisisResource,
     DeviceDetail,
     HistoryPage,
     Invite,
     Me,
+    NotificationSettings,
+    PushStatus,
     SendAccepted,
     Session,
 )
@@ -116,3 +120,39 @@ class HavenApi:
     async def crisis_resources(self) -> list[CrisisResource]:
         body = await self.transport.request("GET", "/v1/crisis-resources", auth=False)
         return [CrisisResource.model_validate(item) for item in body["resources"]]
+
+    # --- notifications and boundaries ------------------------------------------------------
+
+    async def set_push(self, device_id: str, url: str, secret: str) -> PushStatus:
+        path = f"/v1/devices/{_seg(device_id)}/push"
+        body = await self.transport.request("PUT", path, json={"url": url, "secret": secret})
+        return PushStatus.model_validate(body)
+
+    async def push(self, device_id: str) -> PushStatus:
+        path = f"/v1/devices/{_seg(device_id)}/push"
+        return PushStatus.model_validate(await self.transport.request("GET", path))
+
+    async def remove_push(self, device_id: str) -> None:
+        await self.transport.request("DELETE", f"/v1/devices/{_seg(device_id)}/push")
+
+    async def notification_settings(self) -> NotificationSettings:
+        body = await self.transport.request("GET", "/v1/me/notification-settings")
+        return NotificationSettings.model_validate(body)
+
+    async def set_notification_settings(
+        self, settings: NotificationSettings
+    ) -> NotificationSettings:
+        body = await self.transport.request(
+            "PUT", "/v1/me/notification-settings", json=settings.model_dump(mode="json")
+        )
+        return NotificationSettings.model_validate(body)
+
+    async def set_availability(self, availability: Availability) -> CoachAvailability:
+        body = await self.transport.request(
+            "PUT", "/v1/me/availability", json=availability.model_dump(mode="json")
+        )
+        return CoachAvailability.model_validate(body)
+
+    async def availability(self, account_id: str) -> CoachAvailability:
+        path = f"/v1/accounts/{_seg(account_id)}/availability"
+        return CoachAvailability.model_validate(await self.transport.request("GET", path))

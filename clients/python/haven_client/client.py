@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from haven_client.api import HavenApi
+from haven_client.boundaries import KEEP, Boundaries, Keep, QuietHoursChange
 from haven_client.connection import Backoff, Connection
 from haven_client.conversations import Conversations
 from haven_client.directory import Directory, PeerDevice
@@ -31,7 +33,18 @@ from haven_client.events import Event
 from haven_client.inbox import Inbox
 from haven_client.keystore import Keystore, StoredParticipant
 from haven_client.keywatch import KeyWatch
-from haven_client.models import Account, Conversation, CrisisResource, DeviceDetail, Invite, Me
+from haven_client.models import (
+    Account,
+    Availability,
+    CoachAvailability,
+    Conversation,
+    CrisisResource,
+    DeviceDetail,
+    Invite,
+    Me,
+    NotificationSettings,
+    PushStatus,
+)
 from haven_client.opener import Opened, Opener
 from haven_client.receiver import Receiver
 from haven_client.sender import Sender, SendReceipt, text_payload
@@ -52,8 +65,13 @@ class HavenClient:
         backoff: Backoff | None = None,
         retry_delay: float = 2.0,
         allow_insecure_http: bool = False,
+        time_zone: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """``base_url`` must be https unless it is loopback or ``allow_insecure_http`` is set."""
+        """``base_url`` must be https unless it is loopback or ``allow_insecure_http`` is set.
+
+        ``time_zone`` (an IANA name) is where times shown to the user are given, by default
+        this machine's local time; ``clock`` is the wall clock that "today" is measured by."""
         url = base_url or keystore.state.server_url
         if not url:
             raise HavenError("no server URL given and none stored in the keystore")
@@ -69,6 +87,9 @@ class HavenClient:
         self.directory = Directory(self.api, watch)
         self.trust = Trust(keystore, self.directory, emit)
         self._conversations = Conversations(self.api, keystore)
+        self.boundaries = Boundaries(
+            self.api, keystore, self._conversations, time_zone=time_zone, clock=clock
+        )
         self._opener = Opener(keystore, self.directory, watch, self.trust)
         self._sender = Sender(self.api, keystore, self.directory, self.trust, self._conversations)
         self._receiver = Receiver(
@@ -78,6 +99,7 @@ class HavenClient:
             self._inbox,
             self.directory,
             self.trust,
+            coach_away=self.boundaries.coach_away,
             retry_delay=retry_delay,
         )
         self._connection = Connection(
@@ -220,6 +242,58 @@ class HavenClient:
     async def sync(self) -> None:
         """Fetch everything new in every conversation into ``events()`` (also without a socket)."""
         await self._receiver.sync_all()
+
+    # --- notifications and boundaries --------------------------------------------------------
+
+    async def set_push(self, url: str, secret: str) -> PushStatus:
+        """Register this device's push gateway (the app's relay to APNs/FCM). Pushes are signed
+        with ``secret`` (32 to 256 characters, see ``new_push_secret``); the URL must not carry
+        credentials. Refused with ``InvalidRequest`` when off the operator's allowlist."""
+        return await self.boundaries.set_push(url, secret)
+
+    async def push_status(self) -> PushStatus:
+        """Whether this device has a push gateway, and its host (never the secret)."""
+        return await self.boundaries.push_status()
+
+    async def remove_push(self) -> None:
+        await self.boundaries.remove_push()
+
+    async def notification_settings(self) -> NotificationSettings:
+        """Time zone, quiet hours (pushes wait until they end) and, for coaches, urgent bypass."""
+        return await self.api.notification_settings()
+
+    async def set_notification_settings(
+        self, settings: NotificationSettings
+    ) -> NotificationSettings:
+        """Replace the settings whole; ``update_notification_settings`` changes single ones."""
+        return await self.api.set_notification_settings(settings)
+
+    async def update_notification_settings(
+        self,
+        *,
+        time_zone: str | Keep = KEEP,
+        quiet_hours: QuietHoursChange = KEEP,
+        urgent_bypass: bool | Keep = KEEP,
+    ) -> NotificationSettings:
+        """Change what is given: ``quiet_hours=("21:00", "08:00")`` or None for none."""
+        return await self.boundaries.update_notification_settings(
+            time_zone=time_zone, quiet_hours=quiet_hours, urgent_bypass=urgent_bypass
+        )
+
+    async def set_availability(self, availability: Availability) -> CoachAvailability:
+        """A coach's weekly hours, response time, away message and away period."""
+        return await self.boundaries.set_availability(availability)
+
+    async def coach_availability(self, account_id: str) -> CoachAvailability:
+        """A coach's availability (own, or a connected client's coach) with ``available_now``
+        and ``next_available_at``."""
+        return await self.api.availability(account_id)
+
+    async def reply_expectation(self, conversation_id: str, *, time_zone: str | None = None) -> str:
+        """One calm line to show before composing, e.g. "Kim usually replies within 24 hours;
+        next available Monday 09:00." (in ``time_zone``, else the client's). A ``CoachAway``
+        event after a send carries the same line."""
+        return await self.boundaries.reply_expectation(conversation_id, time_zone=time_zone)
 
     # --- trust ----------------------------------------------------------------------------
 

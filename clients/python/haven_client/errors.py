@@ -190,3 +190,12 @@ class KeyChangeUnacknowledged(HavenError):
 
 class UnknownConversation(HavenError):
     """The conversation id is not one of this account's conversations."""
+
+
+class InvalidSetting(HavenError, ValueError):
+    """A value the SDK refuses before sending it: an unknown time zone, a push URL that
+    carries credentials, a push secret of the wrong length."""
+
+
+class NoCoach(HavenError):
+    """The conversation has no coach other than the caller: there is no reply to expect."""

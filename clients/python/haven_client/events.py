@@ -96,10 +96,20 @@ class RelationshipChanged:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CoachAway:
+    """The client's message reached the coach outside their hours or while away (at most once
+    per conversation per such stretch). Show ``reply_expectation`` calmly near the composer:
+    the same line ``client.reply_expectation(conversation_id)`` gives, e.g. "Kim usually
+    replies within 24 hours; next available Monday 09:00." ``away_message`` is the coach's
+    own note and ``backup_contact`` who to reach while they are away (None: none given)."""
+
     conversation_id: str
+    coach_account_id: str
     away_message: str | None
     response_time_hours: int | None
-    next_available_at: str | None
+    next_available_at: datetime | None
+    """None: not available for now (no opening scheduled)."""
+    backup_contact: str | None = None
+    reply_expectation: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""Response bodies of the gateway as the SDK reads them: tolerant of added fields, strict on bytes.
+"""Bodies of the gateway as the SDK reads them (tolerant of added fields, strict on bytes) and
+the few an app builds to send (settings, availability).
 
 Binary fields are decoded from canonical base64url at the edge, so the rest of the
 SDK only ever sees raw ``bytes`` of the right size.
@@ -7,7 +8,7 @@ SDK only ever sees raw ``bytes`` of the right size.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -147,3 +148,100 @@ class SendAccepted(Wire):
     message_id: str
     status: str = "accepted"
     crisis_resources: list[CrisisResource] = Field(default_factory=list)
+
+
+# --- notifications and boundaries -------------------------------------------------------
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _listed(value: object) -> object:
+    return [] if value is None else value
+
+
+class Settable(BaseModel):
+    """A body the app builds and sends: built by field name (``from_``), sent by alias."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class PushStatus(Wire):
+    """``GET /v1/devices/{id}/push``: whether a push gateway is set, and its host (no secret)."""
+
+    set: bool
+    host: str | None = None
+
+
+class QuietHours(Settable):
+    """Wall-clock times in the account's time zone; ``end`` before ``start`` spans midnight."""
+
+    start: str
+    end: str
+
+
+class NotificationSettings(Settable):
+    """``/v1/me/notification-settings``; ``urgent_bypass`` is for coaches only."""
+
+    time_zone: str = "UTC"
+    quiet_hours: QuietHours | None = None
+    urgent_bypass: bool = False
+
+
+class WeeklyHours(Settable):
+    """One opening in the coach's time zone: ``end`` "24:00" is midnight, earlier than
+    ``start`` closes the next day."""
+
+    day: Day
+    start: str
+    end: str
+
+
+class AwayPeriod(Settable):
+    """Away from ``from_`` until ``until``; ``backup_contact`` must be said: text, or None
+    for "no backup"."""
+
+    from_: Timestamp = Field(alias="from")
+    until: Timestamp
+    message: str = ""
+    backup_contact: str | None
+
+    def covers(self, moment: datetime) -> bool:
+        return self.from_ <= moment < self.until
+
+
+class Availability(Settable):
+    """What a coach sets with ``PUT /v1/me/availability``."""
+
+    time_zone: str
+    weekly: list[WeeklyHours]
+    response_time_hours: int
+    away_message: str = ""
+    away: AwayPeriod | None = None
+
+
+class CoachAvailability(Settable):
+    """``GET /v1/accounts/{id}/availability``: a coach's availability as set (every field
+    None when never set: then always available), plus the server's ``available_now`` and
+    ``next_available_at`` (now while available, None when not available for now)."""
+
+    time_zone: str | None = None
+    weekly: Annotated[list[WeeklyHours], BeforeValidator(_listed)] = Field(default_factory=list)
+    response_time_hours: int | None = None
+    away_message: str | None = None
+    away: AwayPeriod | None = None
+    available_now: bool = True
+    next_available_at: Timestamp | None = None
+
+    @property
+    def is_set(self) -> bool:
+        return self.response_time_hours is not None
+
+    def away_at(self, moment: datetime) -> AwayPeriod | None:
+        """The away period covering ``moment``, if any."""
+        return self.away if self.away is not None and self.away.covers(moment) else None

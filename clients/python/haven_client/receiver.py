@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -50,6 +51,7 @@ class Receiver:
         directory: Directory,
         trust: Trust,
         *,
+        coach_away: Callable[[dict[str, Any]], Awaitable[CoachAway]] | None = None,
         retry_delay: float = 2.0,
     ) -> None:
         self._api = api
@@ -58,6 +60,7 @@ class Receiver:
         self._inbox = inbox
         self._directory = directory
         self._trust = trust
+        self._coach_away = coach_away
         self._retry_delay = retry_delay
         self._jobs: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._timers: set[asyncio.Task[None]] = set()
@@ -97,6 +100,8 @@ class Receiver:
             await self._devices_changed(str(frame.get("account_id")))
         elif kind == "relationship":
             await self._relationship(frame)
+        elif kind == "coach_away" and self._coach_away is not None:
+            self._inbox.emit(await self._coach_away(frame))
         else:
             self._notice(kind, frame)
 
@@ -228,12 +233,6 @@ _NOTICES: dict[str, Any] = {
         conversation_id=str(f["conversation_id"]),
         account_id=str(f["account_id"]),
         up_to_seq=int(f["up_to_seq"]),
-    ),
-    "coach_away": lambda f: CoachAway(
-        conversation_id=str(f["conversation_id"]),
-        away_message=f.get("away_message"),
-        response_time_hours=_optional_int(f.get("response_time_hours")),
-        next_available_at=f.get("next_available_at"),
     ),
     "message_rejected": lambda f: MessageRejected(
         conversation_id=str(f["conversation_id"]),

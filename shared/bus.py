@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,15 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
+from pymongo.errors import OperationFailure
 
 from shared import topology as topo
-from shared.errors import PermanentFailure, TransientFailure, Unavailable, Unroutable
+from shared.commands import CommandBase
+from shared.errors import PermanentError, UnavailableError, UnroutableError
+from shared.events import EventBase
 from shared.logging import correlation, current_correlation_id
 from shared.metrics import BUS_CONSUMED, BUS_PUBLISHED
+from shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
 
@@ -121,9 +124,9 @@ class Bus:
         persistent: bool = True,
         timeout: float = PUBLISH_TIMEOUT,
     ) -> None:
-        """Publish and wait for the broker's confirm; Unavailable if none comes in time."""
+        """Publish and wait for the broker's confirm; UnavailableError if none comes in time."""
         if not self.ready or exchange not in self._exchanges:
-            raise Unavailable("broker not connected")
+            raise UnavailableError("broker not connected")
         message = aio_pika.Message(
             body,
             content_type="application/json",
@@ -142,21 +145,31 @@ class Bus:
                 message, routing_key, mandatory=mandatory, timeout=timeout
             )
         except (TimeoutError, aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError) as error:
-            raise Unavailable(f"publish not confirmed: {type(error).__name__}") from error
+            raise UnavailableError(f"publish not confirmed: {type(error).__name__}") from error
         if isinstance(result, aiormq.abc.DeliveredMessage):
-            raise Unroutable(routing_key)
+            raise UnroutableError(routing_key)
         BUS_PUBLISHED.labels(exchange=exchange.removeprefix(self.topology.namespace)).inc()
 
-    async def publish_event(
-        self, event: pydantic.BaseModel, *, event_type: str, event_id: str
-    ) -> None:
+    async def publish_event(self, event: EventBase[Any]) -> None:
+        """Confirmed, not mandatory: an event nobody subscribed to is nobody's loss."""
         await self.publish(
             self.topology.events,
-            event_type,
+            event.kind(),
             event.model_dump_json().encode(),
-            message_id=event_id,
-            message_type=event_type,
+            message_id=event.event_id,
+            message_type=event.kind(),
             mandatory=False,
+        )
+
+    async def send_command(self, command: CommandBase[Any]) -> None:
+        """Durably queued on the conversation's shard, or UnavailableError: never lost silently."""
+        await self.publish(
+            self.topology.commands,
+            command.routing_key(self.topology.command_shards),
+            command.model_dump_json().encode(),
+            message_id=command.command_id,
+            message_type=command.kind(),
+            mandatory=True,
         )
 
     @property
@@ -164,9 +177,17 @@ class Bus:
         """True once `close()` began: a handler should start no new work."""
         return self._closing
 
-    async def consume(self, queue_name: str, handler: Handler, *, prefetch: int = 32) -> None:
-        """Consume a declared queue on its own channel; see `_process` for ack semantics."""
-        await self._consume(queue_name, handler, prefetch, cancel_on_close=True)
+    async def consume(
+        self,
+        queue_name: str,
+        handler: Handler,
+        *,
+        prefetch: int = 32,
+        bindings: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Consume a durable queue on its own channel, after adding `bindings` (exchange,
+        routing key) to those it is declared with; see `_process` for ack semantics."""
+        await self._consume(queue_name, handler, prefetch, cancel_on_close=True, bindings=bindings)
 
     async def consume_in_order(
         self, queue_name: str, handler: Handler, *, prefetch: int = 32
@@ -176,13 +197,19 @@ class Bus:
         `close()` does not cancel this consumer first: the broker would hand the queue to the
         next consumer at once, and that one would overtake the deliveries still held here.
         Instead, while `closing`, the handler finishes what it started and refuses the rest by
-        raising TransientFailure (left unacked); closing the connection then returns those to
+        raising TransientError (left unacked); closing the connection then returns those to
         the head of the queue, in order, before the next consumer becomes active.
         """
         await self._consume(queue_name, handler, prefetch, cancel_on_close=False)
 
     async def _consume(
-        self, queue_name: str, handler: Handler, prefetch: int, *, cancel_on_close: bool
+        self,
+        queue_name: str,
+        handler: Handler,
+        prefetch: int,
+        *,
+        cancel_on_close: bool,
+        bindings: Sequence[tuple[str, str]] = (),
     ) -> None:
         assert self._connection is not None, "start() first"
         channel = await self._connection.channel()
@@ -192,6 +219,8 @@ class Bus:
         # Declared (not merely looked up) on this channel, so a robust reconnect restores it
         # together with the consumer.
         queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+        for exchange, routing_key in bindings:
+            await queue.bind(exchange, routing_key)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await self._process(queue_name, message, handler)
@@ -236,7 +265,7 @@ class Bus:
         while True:
             try:
                 await handler(delivery)
-            except (PermanentFailure, pydantic.ValidationError) as error:
+            except (PermanentError, pydantic.ValidationError) as error:
                 log.error(
                     "message_dead_lettered",
                     routing_key=delivery.routing_key,
@@ -244,14 +273,12 @@ class Bus:
                     fields=_fields_of(error),
                 )
                 return "dead"
-            except (TransientFailure, ConnectionFailure, ExecutionTimeout, Unavailable) as error:
-                log.warning("handler_retry_transient", reason=type(error).__name__, delay=delay)
-            except OperationFailure as error:
-                unexpected += 1
-                log.error("handler_database_error", code=error.code, attempt=unexpected)
-            except Exception:
-                unexpected += 1
-                log.exception("handler_failed", attempt=unexpected)
+            except Exception as error:
+                if is_transient(error):
+                    log.warning("handler_retry_transient", reason=type(error).__name__, delay=delay)
+                else:
+                    unexpected += 1
+                    _log_unexpected(error, unexpected)
             else:
                 return "ack"
             if unexpected >= UNEXPECTED_ATTEMPTS:
@@ -292,24 +319,33 @@ class Bus:
         """A plain channel with publisher confirms that its caller owns and re-opens after a loss.
 
         For `shared.rpc`'s client: a direct reply-to consumer lives and dies with its channel, so
-        it must not be restored behind the caller's back. Unavailable if the broker is not there.
+        it must not be restored behind the caller's back. UnavailableError if the broker is not
+        there.
         """
         connection = self._connection
         if connection is None or not self.declared.is_set():
-            raise Unavailable("broker not connected")
+            raise UnavailableError("broker not connected")
         try:
             async with asyncio.timeout(timeout):
                 await connection.connected.wait()
                 channel = aio_pika.Channel(connection, publisher_confirms=True)
                 await channel.initialize()
         except CHANNEL_ERRORS as error:
-            raise Unavailable(f"channel not opened: {type(error).__name__}") from error
+            raise UnavailableError(f"channel not opened: {type(error).__name__}") from error
         return channel
 
     @property
     def connection(self) -> AbstractRobustConnection | None:
         """For `shared.exclusive`, which owns channels of its own on this connection."""
         return self._connection
+
+
+def _log_unexpected(error: Exception, attempt: int) -> None:
+    """A database error by its code only: its message may quote a document's values."""
+    if isinstance(error, OperationFailure):
+        log.error("handler_database_error", code=error.code, attempt=attempt)
+    else:
+        log.exception("handler_failed", attempt=attempt)
 
 
 def _fields_of(error: Exception) -> list[str]:

@@ -1,4 +1,8 @@
-"""Event consumption: decode the shared event union and dispatch by type."""
+"""Event consumption: a service's handler map is both its bindings and its dispatch table.
+
+So adding an event is two edits: its model (`shared/events.py`) and the handler map of each
+service that consumes it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from typing import Any
 
 import structlog
 
-from shared.bus import Delivery
-from shared.events import Event, decode_event
+from shared.bus import Bus, Delivery
+from shared.events import EVENT_TYPES, Event, decode_event
 
 log = structlog.get_logger(__name__)
 
@@ -28,3 +32,19 @@ def event_dispatcher(handlers: Mapping[str, EventHandler]) -> Callable[[Delivery
         log.info("event_handled", type=event.type, event_id=event.event_id)
 
     return dispatch
+
+
+async def consume_events(
+    bus: Bus, service: str, handlers: Mapping[str, EventHandler], *, prefetch: int = 32
+) -> None:
+    """Bind the service's events queue to exactly the handled types, then consume it."""
+    unknown = sorted(set(handlers) - EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"no such event types: {unknown}")
+    events = bus.topology.events
+    await bus.consume(
+        bus.topology.events_queue(service),
+        event_dispatcher(handlers),
+        prefetch=prefetch,
+        bindings=[(events, event_type) for event_type in sorted(handlers)],
+    )

@@ -57,7 +57,7 @@ class CryptoError(ValueError):
     """Base of every protocol-level crypto failure; library errors never leak past us."""
 
 
-class BadSignature(CryptoError):
+class BadSignatureError(CryptoError):
     """A signature does not verify under the claimed identity key."""
 
 
@@ -69,7 +69,7 @@ class EnvelopeError(CryptoError):
         self.field = field
 
 
-class LowOrderKey(CryptoError):
+class LowOrderKeyError(CryptoError):
     """An X25519 public key is a small-order point, which would fix the shared secret."""
 
 
@@ -109,7 +109,7 @@ def is_low_order_x25519(public: bytes) -> bool:
 def check_x25519_public(public: bytes) -> bytes:
     """Return ``public`` if it is usable for key agreement, else raise (API.md: 422)."""
     if is_low_order_x25519(public):
-        raise LowOrderKey("X25519 public key is a low-order point")
+        raise LowOrderKeyError("X25519 public key is a low-order point")
     return public
 
 

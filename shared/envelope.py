@@ -36,7 +36,7 @@ from shared.crypto import (
     SIGNATURE_BYTES,
     TAG_BYTES,
     WRAPPED_KEY_BYTES,
-    BadSignature,
+    BadSignatureError,
     CryptoError,
     EnvelopeError,
     KxPrivateKey,
@@ -247,13 +247,13 @@ def seal(
 def verify_envelope(conversation_id: str, envelope: Envelope, identity_public: bytes) -> None:
     """The gateway's check: a known ``alg`` and a valid signature by the sending device."""
     if envelope.alg != ALG:
-        raise BadSignature(f"unsupported alg {envelope.alg!r}")
+        raise BadSignatureError(f"unsupported alg {envelope.alg!r}")
     try:
         message = signature_input(conversation_id, envelope)
     except CryptoError as exc:
-        raise BadSignature(f"envelope cannot be verified: {exc}") from exc
+        raise BadSignatureError(f"envelope cannot be verified: {exc}") from exc
     if not verify_detached(identity_public, message, envelope.signature):
-        raise BadSignature("envelope signature does not verify")
+        raise BadSignatureError("envelope signature does not verify")
 
 
 def open_envelope(
@@ -273,7 +273,7 @@ def open_envelope(
         raise EnvelopeError("this device is not among the recipients", field="keys")
     try:
         verify_envelope(conversation_id, envelope, sender_identity_public)
-    except BadSignature as exc:
+    except BadSignatureError as exc:
         raise EnvelopeError(str(exc), field="signature") from exc
     try:
         content_key = box_unwrap(wrapped, own_kx, sender_kx_public)

@@ -7,19 +7,19 @@ class HavenError(Exception):
     """Base of every error the services raise on purpose."""
 
 
-class Unavailable(HavenError):
+class UnavailableError(HavenError):
     """A dependency (broker, database, another service) did not answer in time."""
 
 
-class Unroutable(HavenError):
+class UnroutableError(HavenError):
     """The broker accepted a mandatory message but no queue was bound for it."""
 
 
-class PermanentFailure(HavenError):
+class PermanentError(HavenError):
     """A message can never be processed (malformed, invalid): dead-letter it."""
 
 
-class TransientFailure(HavenError):
+class TransientError(HavenError):
     """Processing failed for a reason that passes (database down): retry, never dead-letter."""
 
 
@@ -33,47 +33,47 @@ class ApiError(HavenError):
         self.extra = extra
 
 
-class InvalidRequest(ApiError):
+class InvalidRequestError(ApiError):
     code = "invalid_request"
 
 
-class Unauthorized(ApiError):
+class UnauthorizedError(ApiError):
     code = "unauthorized"
 
 
-class Forbidden(ApiError):
+class ForbiddenError(ApiError):
     code = "forbidden"
 
 
-class NotFound(ApiError):
+class NotFoundError(ApiError):
     code = "not_found"
 
 
-class Conflict(ApiError):
+class ConflictError(ApiError):
     code = "conflict"
 
 
-class DeviceLimit(ApiError):
+class DeviceLimitError(ApiError):
     code = "device_limit"
 
 
-class DeviceMismatch(ApiError):
+class DeviceMismatchError(ApiError):
     code = "device_mismatch"
 
 
-class SignatureInvalid(ApiError):
+class SignatureInvalidError(ApiError):
     code = "bad_signature"
 
 
-class ClockSkew(ApiError):
+class ClockSkewError(ApiError):
     code = "clock_skew"
 
 
-class PayloadTooLarge(ApiError):
+class PayloadTooLargeError(ApiError):
     code = "payload_too_large"
 
 
-class RateLimited(ApiError):
+class RateLimitedError(ApiError):
     code = "rate_limited"
 
     def __init__(self, retry_after: int, detail: str = "too many attempts") -> None:
@@ -81,11 +81,11 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
-class InviteInvalid(ApiError):
+class InviteInvalidError(ApiError):
     code = "invite_invalid"
 
 
-class Unprocessable(ApiError):
+class UnprocessableError(ApiError):
     """422: well-formed JSON whose content is invalid; names the offending field."""
 
     code = "invalid_request"
@@ -94,11 +94,11 @@ class Unprocessable(ApiError):
         super().__init__(detail, errors=[{"field": field, "message": detail}])
 
 
-class InvalidKey(Unprocessable):
+class InvalidKeyError(UnprocessableError):
     """A public key that cannot be used (wrong size, low-order X25519 point)."""
 
 
-class Unavailable503(ApiError):
+class ServiceUnavailableError(ApiError):
     """503 `unavailable` that can carry extra fields (crisis resources on an urgent send)."""
 
     code = "unavailable"

@@ -1,12 +1,21 @@
-"""Versioned events on `haven.events`: one envelope shape, one decoder for every type."""
+"""Versioned events on `haven.events`: one envelope shape, one decoder for every type.
+
+An event is made with its type's `create(data)`: the id derives from the type and what makes
+the fact unique (`id_key`), so a re-published event dedupes downstream, and the correlation
+id is the current request's. Adding an event: its model here, and its consumers' handler map.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, Self, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.logging import current_correlation_id
+from shared.wire import StoredEnvelope
 
 
 class Schema(BaseModel):
@@ -24,11 +33,48 @@ def derive_event_id(event_type: str, key: str) -> str:
     return hashlib.blake2b(f"{event_type}\x00{key}".encode(), digest_size=16).hexdigest()
 
 
-class EventBase(Schema):
+def occurrence() -> str:
+    """For facts that are new every time (a key rotation): an id key that never repeats."""
+    return uuid.uuid4().hex
+
+
+D = TypeVar("D", bound=Schema)
+
+
+class EventBase(Schema, Generic[D]):
     event_id: str
     version: int = 1
     occurred_at: datetime = Field(default_factory=utcnow)
     correlation_id: str | None = None
+    data: D
+
+    @classmethod
+    def kind(cls) -> str:
+        """The event's `type` (its routing key on `haven.events`)."""
+        return str(cls.model_fields["type"].default)
+
+    @classmethod
+    def id_key(cls, data: D) -> str:
+        """What makes this fact unique; the event id derives from it and the type."""
+        raise NotImplementedError
+
+    @classmethod
+    def create(
+        cls,
+        data: D,
+        *,
+        key: str | None = None,
+        occurred_at: datetime | None = None,
+        correlation_id: str | None = None,
+    ) -> Self:
+        """The event for `data`; `key` overrides `id_key`, the correlation id defaults to the
+        current request's."""
+        return cls(
+            event_id=derive_event_id(cls.kind(), cls.id_key(data) if key is None else key),
+            occurred_at=occurred_at or utcnow(),
+            correlation_id=correlation_id or current_correlation_id(),
+            data=data,
+        )
 
 
 class ProbeData(Schema):
@@ -36,22 +82,31 @@ class ProbeData(Schema):
     requested_by: str = "operator"
 
 
-class OpsProbed(EventBase):
+class OpsProbed(EventBase[ProbeData]):
     """A synthetic event that proves the bus path from the gateway to every consumer."""
 
     type: Literal["ops.probed"] = "ops.probed"
-    data: ProbeData
+
+    @classmethod
+    def id_key(cls, data: ProbeData) -> str:
+        return data.probe_id
 
 
 class RelationshipData(Schema):
     conversation_id: str
     coach_account_id: str
     client_account_id: str
+    # For pushes whose recipient chose `notification_detail: sender`; absent from older events.
+    coach_display_name: str | None = None
+    client_display_name: str | None = None
 
 
-class RelationshipCreated(EventBase):
+class RelationshipCreated(EventBase[RelationshipData]):
     type: Literal["relationship.created"] = "relationship.created"
-    data: RelationshipData
+
+    @classmethod
+    def id_key(cls, data: RelationshipData) -> str:
+        return data.conversation_id
 
 
 class RelationshipEndedData(Schema):
@@ -59,9 +114,12 @@ class RelationshipEndedData(Schema):
     ended_by: str
 
 
-class RelationshipEnded(EventBase):
+class RelationshipEnded(EventBase[RelationshipEndedData]):
     type: Literal["relationship.ended"] = "relationship.ended"
-    data: RelationshipEndedData
+
+    @classmethod
+    def id_key(cls, data: RelationshipEndedData) -> str:
+        return data.conversation_id
 
 
 class DeviceData(Schema):
@@ -69,37 +127,52 @@ class DeviceData(Schema):
     device_id: str
 
 
-class DeviceAdded(EventBase):
+class DeviceAdded(EventBase[DeviceData]):
     type: Literal["device.added"] = "device.added"
-    data: DeviceData
+
+    @classmethod
+    def id_key(cls, data: DeviceData) -> str:
+        return data.device_id
 
 
-class DeviceRemoved(EventBase):
+class DeviceRemoved(EventBase[DeviceData]):
     type: Literal["device.removed"] = "device.removed"
-    data: DeviceData
+
+    @classmethod
+    def id_key(cls, data: DeviceData) -> str:
+        return data.device_id
 
 
-class DeviceUpdated(EventBase):
+class DeviceUpdated(EventBase[DeviceData]):
     """A device's public keys changed: a kx rotation, or a login resuming it with new keys."""
 
     type: Literal["device.updated"] = "device.updated"
-    data: DeviceData
+
+    @classmethod
+    def id_key(cls, data: DeviceData) -> str:
+        return f"{data.device_id}:{occurrence()}"
 
 
-class DeviceSessionEnded(EventBase):
+class DeviceSessionEnded(EventBase[DeviceData]):
     """A device's tokens stopped working (logout, refresh-token reuse); it is not revoked."""
 
     type: Literal["device.session_ended"] = "device.session_ended"
-    data: DeviceData
+
+    @classmethod
+    def id_key(cls, data: DeviceData) -> str:
+        return f"{data.device_id}:{occurrence()}"
 
 
 class AccountData(Schema):
     account_id: str
 
 
-class AccountDeleted(EventBase):
+class AccountDeleted(EventBase[AccountData]):
     type: Literal["account.deleted"] = "account.deleted"
-    data: AccountData
+
+    @classmethod
+    def id_key(cls, data: AccountData) -> str:
+        return data.account_id
 
 
 class StoredMessageData(Schema):
@@ -112,13 +185,16 @@ class StoredMessageData(Schema):
     sender_device_id: str
     server_ts: datetime
     urgent: bool
-    envelope: dict[str, object]
+    envelope: StoredEnvelope
     recipient_device_ids: list[str]
 
 
-class MessageStored(EventBase):
+class MessageStored(EventBase[StoredMessageData]):
     type: Literal["message.stored"] = "message.stored"
-    data: StoredMessageData
+
+    @classmethod
+    def id_key(cls, data: StoredMessageData) -> str:
+        return f"{data.conversation_id}:{data.message_id}"
 
 
 class MessageDeletedData(Schema):
@@ -129,9 +205,12 @@ class MessageDeletedData(Schema):
     recipient_device_ids: list[str]
 
 
-class MessageDeleted(EventBase):
+class MessageDeleted(EventBase[MessageDeletedData]):
     type: Literal["message.deleted"] = "message.deleted"
-    data: MessageDeletedData
+
+    @classmethod
+    def id_key(cls, data: MessageDeletedData) -> str:
+        return f"{data.conversation_id}:{data.message_id}"
 
 
 class ReceiptData(Schema):
@@ -140,9 +219,12 @@ class ReceiptData(Schema):
     up_to_seq: int
 
 
-class ReceiptRead(EventBase):
+class ReceiptRead(EventBase[ReceiptData]):
     type: Literal["receipt.read"] = "receipt.read"
-    data: ReceiptData
+
+    @classmethod
+    def id_key(cls, data: ReceiptData) -> str:
+        return f"{data.conversation_id}:{data.account_id}:{data.up_to_seq}"
 
 
 class RejectedData(Schema):
@@ -154,11 +236,22 @@ class RejectedData(Schema):
     detail: str
 
 
-class MessageRejected(EventBase):
+class MessageRejected(EventBase[RejectedData]):
     """An accepted message that could not be stored; announced to its sender."""
 
     type: Literal["message.rejected"] = "message.rejected"
-    data: RejectedData
+
+    @classmethod
+    def id_key(cls, data: RejectedData) -> str:
+        return f"{data.conversation_id}:{data.message_id}:{data.code}"
+
+    @classmethod
+    def of_envelope(
+        cls, data: RejectedData, signature: str | None, *, correlation_id: str | None = None
+    ) -> Self:
+        """Another envelope under the same message id is another rejection: its own id."""
+        key = f"{cls.id_key(data)}:{signature}"
+        return cls.create(data, key=key, correlation_id=correlation_id)
 
 
 class DeliveryFailedData(Schema):
@@ -167,11 +260,14 @@ class DeliveryFailedData(Schema):
     message_id: str
 
 
-class DeliveryFailed(EventBase):
+class DeliveryFailed(EventBase[DeliveryFailedData]):
     """A gateway routed a message frame to a device's socket but got no ack in time."""
 
     type: Literal["delivery.failed"] = "delivery.failed"
-    data: DeliveryFailedData
+
+    @classmethod
+    def id_key(cls, data: DeliveryFailedData) -> str:
+        return f"{data.device_id}:{data.message_id}"
 
 
 Event = Annotated[
@@ -191,6 +287,7 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES = frozenset(kind.kind() for kind in get_args(get_args(Event)[0]))
 
 
 def decode_event(body: bytes) -> Event:

@@ -10,7 +10,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from shared.bus import CHANNEL_ERRORS, PUBLISH_TIMEOUT, Bus, Delivery, Handler
-from shared.errors import Unavailable
+from shared.errors import UnavailableError
 from shared.logging import correlation
 
 log = structlog.get_logger(__name__)
@@ -49,11 +49,11 @@ class ExclusiveQueue:
         return self._queue is not None and self._channel is not None and not self._channel.is_closed
 
     async def open(self, timeout: float = PUBLISH_TIMEOUT) -> None:
-        """Drop any previous channel, then declare and consume a fresh queue; Unavailable if not."""
+        """Drop the previous channel, declare and consume a fresh queue; or UnavailableError."""
         await self.close()
         connection = self._connection()
         if connection is None:
-            raise Unavailable("broker not connected")
+            raise UnavailableError("broker not connected")
         self._generation += 1
         name = f"{self._base_name}.{self._generation}"
         try:
@@ -68,7 +68,9 @@ class ExclusiveQueue:
                 # consumer disappears with its channel, so no binding can outlive us.
                 await queue.consume(self._on_message)
         except CHANNEL_ERRORS as error:
-            raise Unavailable(f"exclusive queue not declared: {type(error).__name__}") from error
+            raise UnavailableError(
+                f"exclusive queue not declared: {type(error).__name__}"
+            ) from error
         self._queue = queue
 
     async def bind(self, exchange: str, routing_key: str, timeout: float = PUBLISH_TIMEOUT) -> None:
@@ -76,7 +78,7 @@ class ExclusiveQueue:
         try:
             await queue.bind(exchange, routing_key, timeout=timeout)
         except CHANNEL_ERRORS as error:
-            raise Unavailable(f"bind failed: {type(error).__name__}") from error
+            raise UnavailableError(f"bind failed: {type(error).__name__}") from error
 
     async def unbind(
         self, exchange: str, routing_key: str, timeout: float = PUBLISH_TIMEOUT
@@ -85,7 +87,7 @@ class ExclusiveQueue:
         try:
             await queue.unbind(exchange, routing_key, timeout=timeout)
         except CHANNEL_ERRORS as error:
-            raise Unavailable(f"unbind failed: {type(error).__name__}") from error
+            raise UnavailableError(f"unbind failed: {type(error).__name__}") from error
 
     async def wait_closed(self) -> None:
         """Return once the current channel is gone (broker, network or `close()`)."""
@@ -103,7 +105,7 @@ class ExclusiveQueue:
 
     def _require_open(self) -> AbstractQueue:
         if self._queue is None or not self.is_open:
-            raise Unavailable("exclusive queue not open")
+            raise UnavailableError("exclusive queue not open")
         return self._queue
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:

@@ -8,13 +8,19 @@ The contract, for every route:
 - reply: the handler's JSON object, or `{"error": {"code", "detail"}}` when it failed, sent to
   `reply_to` with the request's `correlation_id` (so a handler never returns a top-level
   `"error"` key);
-- the caller raises `Unavailable` when nothing answers in time, when no queue is bound for the
+- the caller raises `UnavailableError` when nothing answers in time, when no queue is bound for the
   route (the mandatory publish came back) or when the server answered `unavailable`, and
   `RpcError(code, detail)` for any other error answer.
 
-Servers are competing consumers of one classic, non-durable queue per service: a request has
-no value once its caller gave up, so requests expire and the queue goes away with its last
-server. Like `bus.py`, this module is one of the two places that touch aio-pika messages.
+Each route's request and reply are pydantic models, named together by a `Route`
+(`shared/contracts.py`): the caller sends the request model and gets the reply model, the
+server's handler takes the one and returns the other, and this module validates both once.
+
+Servers are competing consumers of one classic queue per service: a request has no value
+once its caller gave up, so requests expire and the queue goes away (`x-expires`) once its
+last server is gone. It is declared durable: RabbitMQ 4.3 refuses non-durable queues that are
+not exclusive, and an exclusive one could not be shared by the replicas. Like `bus.py`, this
+module is one of the two places that touch aio-pika messages.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
 
 import aio_pika
 import aiormq
@@ -33,12 +40,12 @@ import pydantic
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
 from prometheus_client import Counter, Histogram
-from pymongo.errors import ConnectionFailure, ExecutionTimeout
 
 from shared.bus import SCHEMA_VERSION, Bus
-from shared.errors import ApiError, HavenError, TransientFailure, Unavailable
+from shared.errors import ApiError, HavenError, UnavailableError
 from shared.logging import correlation, current_correlation_id
 from shared.topology import Topology
+from shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +60,66 @@ RPC_CALLS = Histogram("haven_rpc_call_seconds", "RPC round trips seen by callers
 
 RpcHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 _CHANNEL_ERRORS = (aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError)
-_UNAVAILABLE = (Unavailable, TransientFailure, ConnectionFailure, ExecutionTimeout)
+
+
+Q = TypeVar("Q", bound=pydantic.BaseModel)
+R = TypeVar("R", bound=pydantic.BaseModel)
+
+
+@dataclass(frozen=True)
+class Route(Generic[Q, R]):
+    """One RPC of the contract (`shared/contracts.py`): its routing key, and the models its
+    request and reply are. Both sides go through it, so each is validated exactly once."""
+
+    name: str
+    request: type[Q]
+    reply: type[R]
+
+    def serve(self, handler: Callable[[Q], Awaitable[R]]) -> tuple[str, RpcHandler]:
+        """A `serve_rpc` route: the request parsed into its model, the reply model rendered."""
+
+        async def answer(payload: dict[str, Any]) -> dict[str, Any]:
+            return _dump(await handler(self.request.model_validate(payload)))
+
+        return self.name, answer
+
+    def serve_checked(self, handler: Callable[[Q], Awaitable[R]]) -> tuple[str, RpcHandler]:
+        """`serve`, but a request that fails validation is answered `invalid_field` naming the
+        fields and the first reason (pydantic's message: it never quotes the input), which the
+        gateway turns into a 422."""
+        name, answer = self.serve(handler)
+
+        async def checked(payload: dict[str, Any]) -> dict[str, Any]:
+            try:
+                self.request.model_validate(payload)
+            except pydantic.ValidationError as error:
+                problems = error.errors()
+                fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in problems})
+                reason = str(problems[0]["msg"]) if problems else None
+                raise RpcError(INVALID_FIELD, invalid_fields_detail(fields, reason)) from error
+            return await answer(payload)
+
+        return name, checked
+
+
+def _dump(model: pydantic.BaseModel) -> dict[str, Any]:
+    """On the wire an absent field and a null one mean the same: absent."""
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+INVALID_FIELD = "invalid_field"  # a well-formed request with a field that is not acceptable
+
+
+def invalid_fields_detail(fields: list[str], reason: str | None = None) -> str:
+    """The detail of an `invalid_field` error: the fields, then why (never the values)."""
+    detail = f"invalid fields: {', '.join(fields)}"
+    return f"{detail}; {reason}" if reason else detail
+
+
+def parse_invalid_fields(detail: str) -> tuple[list[str], str | None]:
+    """(fields, reason) of an `invalid_field` detail; the gateway's 422 lists the fields."""
+    names, _, reason = detail.removeprefix("invalid fields: ").partition("; ")
+    return [name for name in names.split(", ") if name], reason or None
 
 
 class RpcError(HavenError):
@@ -88,10 +154,42 @@ class RpcClient:
             client = _clients[bus] = cls(bus)
         return client
 
+    @overload
+    async def call(self, route: Route[Q, R], request: Q, *, timeout: float = ...) -> R: ...
+
+    @overload
     async def call(
-        self, routing_key: str, payload: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+        self, route: str, request: Mapping[str, Any], *, timeout: float = ...
+    ) -> dict[str, Any]: ...
+
+    async def call(
+        self,
+        route: Route[Any, Any] | str,
+        request: pydantic.BaseModel | Mapping[str, Any],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> pydantic.BaseModel | dict[str, Any]:
+        """The server's answer; UnavailableError if there is none in time, RpcError if it failed.
+
+        With a `Route`, the request is its request model and the answer is parsed into its
+        reply model (UnavailableError if it does not fit: the server misbehaved, not the caller).
+        A route name with a JSON object is the untyped wire call, for tests of the wire.
+        """
+        if isinstance(route, str):
+            assert not isinstance(request, pydantic.BaseModel)
+            return await self._call(route, request, timeout)
+        assert isinstance(request, route.request)
+        answer = await self._call(route.name, _dump(request), timeout)
+        try:
+            reply: pydantic.BaseModel = route.reply.model_validate(answer)
+        except pydantic.ValidationError as error:
+            detail = _validation_detail(error)
+            raise UnavailableError(f"{route.name} answered unexpectedly: {detail}") from error
+        return reply
+
+    async def _call(
+        self, routing_key: str, payload: Mapping[str, Any], timeout: float
     ) -> dict[str, Any]:
-        """The server's answer; Unavailable if there is none in time, RpcError if it failed."""
         request_id = uuid.uuid4().hex
         reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = reply
@@ -102,7 +200,7 @@ class RpcClient:
                 await self._publish(exchange, routing_key, payload, request_id, timeout)
                 body = await reply
         except TimeoutError as error:
-            raise Unavailable(f"no answer to {routing_key} within {timeout}s") from error
+            raise UnavailableError(f"no answer to {routing_key} within {timeout}s") from error
         finally:
             self._pending.pop(request_id, None)
         RPC_CALLS.labels(route=routing_key).observe(time.perf_counter() - started)
@@ -118,7 +216,7 @@ class RpcClient:
                     exchange = await channel.get_exchange(self._bus.topology.rpc, ensure=False)
                 except _CHANNEL_ERRORS as error:
                     await channel.close()
-                    raise Unavailable(f"rpc channel: {type(error).__name__}") from error
+                    raise UnavailableError(f"rpc channel: {type(error).__name__}") from error
                 self._channel, self._exchange = channel, exchange
                 channel.close_callbacks.add(self._forget(channel))
             return self._exchange
@@ -147,9 +245,9 @@ class RpcClient:
         try:
             result = await exchange.publish(message, routing_key, mandatory=True)
         except _CHANNEL_ERRORS as error:
-            raise Unavailable(f"rpc request not sent: {type(error).__name__}") from error
+            raise UnavailableError(f"rpc request not sent: {type(error).__name__}") from error
         if isinstance(result, aiormq.abc.DeliveredMessage):
-            raise Unavailable(f"no server for {routing_key}")
+            raise UnavailableError(f"no server for {routing_key}")
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         reply = self._pending.get(message.correlation_id or "")
@@ -157,7 +255,7 @@ class RpcClient:
             reply.set_result(message.body)
 
     def _forget(self, channel: AbstractChannel) -> Callable[..., None]:
-        """On the channel's loss: callers waiting on its replies get Unavailable at once."""
+        """On the channel's loss: callers waiting on its replies get UnavailableError at once."""
 
         def closed(*_: object) -> None:
             if self._channel is not channel:
@@ -165,7 +263,7 @@ class RpcClient:
             self._channel = self._exchange = None
             for reply in self._pending.values():
                 if not reply.done():
-                    reply.set_exception(Unavailable("rpc channel closed"))
+                    reply.set_exception(UnavailableError("rpc channel closed"))
 
         return closed
 
@@ -181,7 +279,7 @@ def _unwrap(body: bytes) -> dict[str, Any]:
     if isinstance(failure, dict):
         code, detail = str(failure.get("code", "internal")), str(failure.get("detail", ""))
         if code == "unavailable":
-            raise Unavailable(detail)
+            raise UnavailableError(detail)
         raise RpcError(code, detail)
     return reply
 
@@ -193,7 +291,7 @@ async def serve_rpc(
     channel = await bus.channel(prefetch=prefetch)
     queue = await channel.declare_queue(
         queue_name,
-        durable=False,
+        durable=True,
         auto_delete=False,
         arguments={"x-message-ttl": REQUEST_TTL_MS, "x-expires": QUEUE_EXPIRES_MS},
     )
@@ -253,7 +351,7 @@ def _describe(error: Exception) -> tuple[str, str]:
         return getattr(error, "code", "invalid_request"), str(error)
     if isinstance(error, ValueError):  # pydantic.ValidationError and malformed JSON
         return "invalid_request", _validation_detail(error)
-    if isinstance(error, _UNAVAILABLE):
+    if is_transient(error):
         log.warning("rpc_unavailable", reason=type(error).__name__)
         return "unavailable", "a dependency did not answer"
     log.exception("rpc_handler_failed")

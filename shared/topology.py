@@ -8,24 +8,15 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, ExchangeType
 
-COMMAND_KINDS = ("message.send", "message.delete", "receipt.read")
+from shared.commands import COMMAND_TYPES
 
-# Event routing keys each consuming service subscribes to.
-MESSAGING_EVENTS = ("relationship.created", "relationship.ended", "account.deleted", "ops.probed")
-NOTIFICATION_EVENTS = (
-    "message.stored",
-    "message.deleted",
-    "receipt.read",
-    "relationship.created",
-    "relationship.ended",
-    "device.added",
-    "device.removed",
-    "device.updated",
-    "account.deleted",
-    "message.rejected",
-    "delivery.failed",
-    "ops.probed",
-)
+# The services that consume `haven.events`, each through its own durable queue. Which events
+# reach it is its own business: it binds the types of its handler map when it starts consuming
+# (`shared.consumers.consume_events`); here only the queue is named, for declaration and cleanup.
+EVENT_CONSUMERS = ("messaging", "notification")
+# The routing key of the push work queue on `haven.push` (its delay queues dead-letter to it).
+PUSH_WORK_KEY = "push"
+PUSH_DELAY_QUEUE_SPARE_MS = 30 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -69,6 +60,18 @@ class Topology:
     def dead_letters_queue(self) -> str:
         return self.name("haven.dead.letters")
 
+    @property
+    def push(self) -> str:
+        """notification's push jobs: the work queue and the retry delay queues hang off it."""
+        return self.name("haven.push")
+
+    @property
+    def push_queue(self) -> str:
+        return self.name("notification.push")
+
+    def push_delay_queue(self, delay_ms: int) -> str:
+        return self.name(f"notification.push.delay.{delay_ms}")
+
     def durable_arguments(self, *, single_active_consumer: bool = False) -> dict[str, Any]:
         args: dict[str, Any] = {"x-dead-letter-exchange": self.dead}
         if self.quorum:
@@ -92,7 +95,8 @@ class QueueSpec:
 
 
 def queue_specs(topology: Topology) -> list[QueueSpec]:
-    """Every durable queue of the system, with its arguments and bindings."""
+    """Every durable queue of the system, with its arguments and the bindings every service
+    declares (an events queue's bindings are its consumer's)."""
     specs = [
         QueueSpec(
             topology.dead_letters_queue,
@@ -104,22 +108,45 @@ def queue_specs(topology: Topology) -> list[QueueSpec]:
         QueueSpec(
             topology.command_queue(shard),
             topology.durable_arguments(single_active_consumer=True),
-            tuple((topology.commands, f"{kind}.{shard}") for kind in COMMAND_KINDS),
+            tuple((topology.commands, f"{kind}.{shard}") for kind in COMMAND_TYPES),
         )
         for shard in range(topology.command_shards)
     ]
     specs += [
-        QueueSpec(
-            topology.events_queue(service),
-            topology.durable_arguments(),
-            tuple((topology.events, key) for key in keys),
-        )
-        for service, keys in (
-            ("messaging", MESSAGING_EVENTS),
-            ("notification", NOTIFICATION_EVENTS),
-        )
+        QueueSpec(topology.events_queue(service), topology.durable_arguments(), ())
+        for service in EVENT_CONSUMERS
     ]
+    specs.append(
+        QueueSpec(
+            topology.push_queue, topology.durable_arguments(), ((topology.push, PUSH_WORK_KEY),)
+        )
+    )
     return specs
+
+
+def push_delay_spec(topology: Topology, delay_ms: int) -> QueueSpec:
+    """A retry delay queue: nobody consumes it; each job waits `delay_ms` and is dead-lettered
+    back to the push work queue (TTL + dead-letter, never a sleep).
+
+    The delays are notification's setting, so notification declares these, not `declare`, and
+    re-declares them every minute: they are classic durable queues with `x-expires`, which
+    remove themselves once no notification replica has declared them for `delay_ms` plus
+    half an hour (no job can still be waiting in one by then). So changing the delays, or a
+    test's namespace, leaves nothing behind in the broker.
+    """
+    arguments: dict[str, Any] = {
+        "x-message-ttl": delay_ms,
+        "x-dead-letter-exchange": topology.push,
+        "x-dead-letter-routing-key": PUSH_WORK_KEY,
+        "x-expires": delay_ms + PUSH_DELAY_QUEUE_SPARE_MS,
+    }
+    return QueueSpec(
+        topology.push_delay_queue(delay_ms), arguments, ((topology.push, push_delay_key(delay_ms)),)
+    )
+
+
+def push_delay_key(delay_ms: int) -> str:
+    return f"delay.{delay_ms}"
 
 
 async def declare(channel: AbstractChannel, topology: Topology) -> dict[str, AbstractExchange]:
@@ -130,6 +157,7 @@ async def declare(channel: AbstractChannel, topology: Topology) -> dict[str, Abs
         topology.deliveries: ExchangeType.TOPIC,
         topology.rpc: ExchangeType.DIRECT,
         topology.dead: ExchangeType.FANOUT,
+        topology.push: ExchangeType.DIRECT,
     }
     exchanges = {
         name: await channel.declare_exchange(name, kind, durable=True)

@@ -1,18 +1,82 @@
-"""Fixtures: a real broker and MongoDB-wire server per session, isolated names per test."""
+"""Fixtures: a real broker and MongoDB-wire server per session, isolated names per test, the
+services in-process (`app_stack`) or as processes (`stack`); markers by directory; a check
+that no test leaves asyncio tasks running."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
-import aio_pika
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.topology import Topology, queue_specs
+from shared.topology import Topology
+from tests.support import leaks
 from tests.support.infra import Infra, session_infra
+from tests.support.inprocess import AppStack, running_apps
+from tests.support.isolation import drop_databases, drop_topology, new_isolation, topology
 from tests.support.stack import Stack, running_stack, stack_env
+
+TESTS = Path(__file__).parent
+KINDS = ("unit", "integration", "e2e")  # directory = marker (registered in pyproject.toml)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    stray = []
+    for item in items:
+        kind = item.path.relative_to(TESTS).parts[0]
+        if kind in KINDS:
+            item.add_marker(kind)
+        else:
+            stray.append(item.nodeid)
+    if stray:
+        raise pytest.UsageError(f"tests belong in tests/{{{','.join(KINDS)}}}/: {stray}")
+
+
+# --- leaked tasks -----------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    token = leaks.OWNER.set(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        leaks.OWNER.reset(token)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[None, object, object]:
+    """Tasks started by a module- or session-scoped fixture belong to that fixture."""
+    if fixturedef.scope == "function":
+        return (yield)
+    token = leaks.OWNER.set(f"{fixturedef.scope}:{fixturedef.argname}")
+    try:
+        return (yield)
+    finally:
+        leaks.OWNER.reset(token)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _task_labels() -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    leaks.track(loop)
+    yield
+    leaks.untrack(loop)
+
+
+@pytest.fixture(autouse=True)
+async def _no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Set up before the test's other fixtures, torn down after them: then nothing the test
+    started may still run."""
+    yield
+    left = await leaks.leaked(request.node.nodeid)
+    if left:
+        pytest.fail(f"tasks still running after teardown: {left}", pytrace=False)
+
+
+# --- the broker and the store -----------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -24,29 +88,15 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 @pytest.fixture
 def isolation() -> tuple[str, str]:
     """A unique AMQP namespace and database prefix for one test."""
-    tag = uuid.uuid4().hex[:10]
-    return f"t{tag}.", f"t{tag}"
+    return new_isolation()
 
 
 @pytest.fixture
 async def clean_broker(infra: Infra, isolation: tuple[str, str]) -> AsyncIterator[Topology]:
     """The test's topology names; its queues and exchanges are deleted afterwards."""
     namespace, _ = isolation
-    topology = Topology(namespace=namespace, command_shards=2)
-    yield topology
-    connection = await aio_pika.connect(infra.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for spec in queue_specs(topology):
-            await channel.queue_delete(spec.name)
-        for name in (
-            topology.commands,
-            topology.events,
-            topology.deliveries,
-            topology.rpc,
-            topology.dead,
-        ):
-            await channel.exchange_delete(name)
+    yield topology(namespace)
+    await drop_topology(infra.amqp_url, namespace)
 
 
 @pytest.fixture
@@ -55,10 +105,11 @@ async def mongo_client(infra: Infra, isolation: tuple[str, str]) -> AsyncIterato
     _, prefix = isolation
     client: AsyncMongoClient = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     yield client
-    for name in await client.list_database_names():
-        if name.startswith(f"{prefix}_"):
-            await client.drop_database(name)
+    await drop_databases(client, prefix)
     await client.close()
+
+
+# --- the services -----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -68,16 +119,34 @@ def stack_overrides() -> dict[str, str]:
 
 
 @pytest.fixture
+def stack_environment(
+    infra: Infra, isolation: tuple[str, str], tmp_path: Path, stack_overrides: dict[str, str]
+) -> dict[str, str]:
+    """The HAVEN_* environment of this test's services, in-process or as processes."""
+    namespace, prefix = isolation
+    env = stack_env(infra.amqp_url, infra.mongo_url, namespace, prefix, tmp_path)
+    return {**env, **stack_overrides}
+
+
+@pytest.fixture
+async def app_stack(
+    stack_environment: dict[str, str],
+    clean_broker: Topology,
+    mongo_client: AsyncMongoClient,
+) -> AsyncIterator[AppStack]:
+    """The three services in this test's event loop, isolated for this test."""
+    async with running_apps(stack_environment) as value:
+        yield value
+
+
+@pytest.fixture
 def stack(
-    infra: Infra,
-    isolation: tuple[str, str],
+    stack_environment: dict[str, str],
     clean_broker: Topology,
     mongo_client: AsyncMongoClient,
     tmp_path: Path,
-    stack_overrides: dict[str, str],
 ) -> Iterator[Stack]:
-    """The three real services as processes, isolated for this test."""
-    namespace, prefix = isolation
-    env = stack_env(infra.amqp_url, infra.mongo_url, namespace, prefix, tmp_path)
-    with running_stack({**env, **stack_overrides}, tmp_path) as value:
+    """The three real services as processes, isolated for this test: for what only a process
+    shows (signals, exit codes, restarts, broker loss) and the SDK journeys."""
+    with running_stack(stack_environment, tmp_path) as value:
         yield value

@@ -77,7 +77,7 @@ def wait_ready(timeout: float) -> None:
     say(f"ready: gateway http://127.0.0.1:{env.get('HAVEN_GATEWAY_PORT', '8080')}")
 
 
-class Stop(Exception):
+class StopRequestedError(Exception):
     """Raised from the signal handler to leave whatever is waiting."""
 
 
@@ -88,7 +88,7 @@ def main() -> int:
         nonlocal stopping
         if not stopping:
             stopping = True
-            raise Stop
+            raise StopRequestedError
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -108,7 +108,7 @@ def main() -> int:
                 code = 1
                 break
             time.sleep(0.5)
-    except Stop:
+    except StopRequestedError:
         say("stopping")
     except (TimeoutError, SystemExit) as error:
         say(str(error) or "stopping")

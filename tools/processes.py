@@ -53,19 +53,26 @@ def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> int:
     return process.returncode
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
     """A free port below the kernel's ephemeral range, so outgoing connections never take it
-    between our check and the service binding it."""
+    between our check and the service binding it; never the same one twice in this process
+    (several are chosen before any service binds them)."""
     low, _ = _ephemeral_range()
     for _ in range(200):
         port = 20000 + secrets.randbelow(low - 20000) if low > 21000 else 0
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             chosen: int = sock.getsockname()[1]
-            return chosen
+        _HANDED_OUT.add(chosen)
+        return chosen
     raise OSError("no free port found")
 
 

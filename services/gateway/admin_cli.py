@@ -8,15 +8,15 @@ import getpass
 import os
 import sys
 
-from services.gateway.context import Gateway
-from services.gateway.identity.accounts import create_operator
+from services.gateway.identity.operators import Operators
+from services.gateway.passwords import PasswordHasher
 from services.gateway.repository import INDEXES
-from services.gateway.tokens import TokenSigner
-from shared.bus import Bus
+from services.gateway.repository.accounts import AccountRepository
+from services.gateway.repository.audit import AuditLog
+from services.gateway.settings import GatewaySettings
 from shared.logging import configure_logging
 from shared.mongo import Mongo
-from shared.settings import GatewaySettings, load_settings, password_problem
-from shared.topology import Topology
+from shared.settings import load_settings, password_problem
 
 
 def _password() -> str:
@@ -37,11 +37,17 @@ async def _create_operator(settings: GatewaySettings, handle: str, password: str
         sys.stderr.write(f"password: {problem}\n")  # the rule, never the value
         return 2
     mongo = Mongo(str(settings.mongo_url), settings.database_name("gateway"))
-    bus = Bus(str(settings.amqp_url), Topology(namespace=settings.namespace), "haven-admin")
     try:
         await mongo.ensure_indexes(INDEXES)
-        gw = Gateway.build(settings, mongo, bus, TokenSigner.from_settings(settings))
-        created = await create_operator(gw, handle, password)
+        hasher = PasswordHasher(
+            settings.pwhash_opslimit,
+            settings.pwhash_memlimit_mib,
+            settings.pwhash_workers,
+            settings.pwhash_queue,
+        )
+        operators = Operators(AccountRepository(mongo.db), hasher, AuditLog(mongo.db))
+        created = await operators.create(handle, password)
+        hasher.close()
     finally:
         await mongo.close()
     sys.stdout.write("operator created\n" if created else "that handle is taken\n")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from services.gateway.repository.accounts import Devices
+from services.gateway.repository.accounts import DeviceRepository
 
 TTL_SECONDS = 5.0
 
 
 class DeviceCache:
-    def __init__(self, devices: Devices) -> None:
+    def __init__(self, devices: DeviceRepository) -> None:
         self.devices = devices
         self._entries: dict[str, tuple[float, bool, int]] = {}
 
@@ -24,9 +24,9 @@ class DeviceCache:
         fresh = cached is not None and now - cached[0] < TTL_SECONDS
         if fresh and cached is not None and (claimed is None or cached[2] >= claimed):
             return cached[2] if cached[1] else None
-        doc = await self.devices.by_id(device_id)
-        active = doc is not None and doc.get("revoked_at") is None
-        session = int(doc.get("session", 0)) if doc else 0
+        device = await self.devices.by_id(device_id)
+        active = device is not None and device.active
+        session = device.session if device else 0
         self._entries[device_id] = (now, active, session)
         if len(self._entries) > 100_000:
             self._entries.clear()

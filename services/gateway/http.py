@@ -10,9 +10,9 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.gateway.context import Gateway, Principal
+from services.gateway.keys import settings_key
+from services.gateway.principal import Principal
 
-gateway_key = web.AppKey("gateway", Gateway)
 principal_key = web.RequestKey("principal", Principal)
 # The body, when a middleware had to read it before the view (urgent sends: urgent.py).
 raw_body_key = web.RequestKey("raw_body", bytes)
@@ -60,10 +60,6 @@ def endpoint(
     return register
 
 
-def gateway(request: web.Request) -> Gateway:
-    return request.app[gateway_key]
-
-
 def caller(request: web.Request) -> Principal:
     return request[principal_key]
 
@@ -89,7 +85,7 @@ def no_content() -> web.Response:
 def client_address(request: web.Request) -> str:
     """The peer address, or X-Forwarded-For's nearest untrusted hop behind a trusted proxy."""
     peer = _plain(request.remote or "unknown")
-    trusted = gateway(request).settings.trusted_networks
+    trusted = request.app[settings_key].trusted_networks
     if not trusted or not _in(peer, trusted):
         return peer
     # Every header line, in order: a proxy may add its own line instead of appending.

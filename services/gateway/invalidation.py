@@ -11,11 +11,13 @@ import structlog
 
 from services.gateway.devicecache import DeviceCache
 from shared.bus import Bus, Delivery
-from shared.errors import Unavailable
 from shared.events import DeviceRemoved, DeviceSessionEnded, decode_event
 from shared.exclusive import exclusive_queue
+from shared.supervise import Backoff, supervised
 
 log = structlog.get_logger(__name__)
+
+RETRY = Backoff(first=1.0, maximum=1.0)
 
 
 class DeviceInvalidation:
@@ -30,18 +32,17 @@ class DeviceInvalidation:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name="device-invalidation")
+        self._task = asyncio.create_task(
+            supervised("device_invalidation", self._hold_queue, retry=RETRY),
+            name="device-invalidation",
+        )
 
-    async def _supervise(self) -> None:
-        while True:
-            try:
-                await self._queue.open()
-                for key in ("device.removed", "device.session_ended"):
-                    await self._queue.bind(self._bus.topology.events, key)
-            except Unavailable:
-                await asyncio.sleep(1.0)
-                continue
-            await self._queue.wait_closed()
+    async def _hold_queue(self) -> None:
+        """One life of the queue: declare and bind, then wait until it is lost."""
+        await self._queue.open()
+        for key in ("device.removed", "device.session_ended"):
+            await self._queue.bind(self._bus.topology.events, key)
+        await self._queue.wait_closed()
 
     async def _on_event(self, delivery: Delivery) -> None:
         event = decode_event(delivery.body)

@@ -14,9 +14,9 @@ from typing import Literal
 from prometheus_client import Counter
 
 from services.gateway.repository.ratelimits import RateBuckets
-from shared.errors import RateLimited
+from services.gateway.settings import GatewaySettings
+from shared.errors import RateLimitedError
 from shared.rates import Rate
-from shared.settings import GatewaySettings
 
 RATE_LIMITED = Counter("haven_rate_limited_total", "Requests refused by a rate limit", ["limit"])
 
@@ -41,7 +41,7 @@ class Limits:
         decision = await self._buckets.take(f"{limit}:{subject}", self._rates[limit], now)
         if not decision.allowed:
             RATE_LIMITED.labels(limit=limit).inc()
-            raise RateLimited(retry_after=decision.retry_after, detail=DETAILS[limit])
+            raise RateLimitedError(retry_after=decision.retry_after, detail=DETAILS[limit])
 
 
 def address_bucket(address: str) -> str:

@@ -7,9 +7,8 @@ import uuid
 import structlog
 from aiohttp import web
 
-from shared.events import OpsProbed, ProbeData, derive_event_id
+from shared.events import OpsProbed, ProbeData
 from shared.lifecycle import bus_key, readiness
-from shared.logging import current_correlation_id
 from shared.ops import ops_app
 
 log = structlog.get_logger(__name__)
@@ -23,15 +22,10 @@ def create_ops_app(main: web.Application) -> web.Application:
 
     async def probe(_: web.Request) -> web.Response:
         probe_id = uuid.uuid4().hex
-        event_id = derive_event_id("ops.probed", probe_id)
-        event = OpsProbed(
-            event_id=event_id,
-            correlation_id=current_correlation_id(),
-            data=ProbeData(probe_id=probe_id),
-        )
-        await main[bus_key].publish_event(event, event_type=event.type, event_id=event_id)
+        event = OpsProbed.create(ProbeData(probe_id=probe_id))
+        await main[bus_key].publish_event(event)
         log.info("probe_published", probe_id=probe_id)
-        return web.json_response({"probe_id": probe_id, "event_id": event_id}, status=202)
+        return web.json_response({"probe_id": probe_id, "event_id": event.event_id}, status=202)
 
     app = ops_app(check)
     app.router.add_post("/ops/probe", probe)

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from shared.bus import Bus
-from shared.errors import Unavailable, Unroutable
+from shared.errors import UnavailableError, UnroutableError
 from shared.events import EVENT_ADAPTER, Event, utcnow
 from shared.logging import correlation
 from shared.mongo import Document
@@ -38,22 +38,15 @@ class Outbox:
             {"$setOnInsert": {"type": event.type, "body": body, "created_at": utcnow()}},
             upsert=True,
         )
-        await self._publish(event.event_id, event.type, body)
+        await self._publish(event)
 
-    async def _publish(self, event_id: str, event_type: str, body: str) -> bool:
+    async def _publish(self, event: Event) -> bool:
         try:
-            await self._bus.publish(
-                self._bus.topology.events,
-                event_type,
-                body.encode(),
-                message_id=event_id,
-                message_type=event_type,
-                mandatory=False,
-            )
-        except (Unavailable, Unroutable):
-            log.warning("outbox_publish_deferred", event_id=event_id, type=event_type)
+            await self._bus.publish_event(event)
+        except (UnavailableError, UnroutableError):
+            log.warning("outbox_publish_deferred", event_id=event.event_id, type=event.type)
             return False
-        await self._c.delete_one({"_id": event_id})
+        await self._c.delete_one({"_id": event.event_id})
         return True
 
     async def relay_once(self) -> int:
@@ -62,7 +55,7 @@ class Outbox:
         async for doc in self._c.find({"created_at": {"$lt": cutoff}}).limit(500):
             event = EVENT_ADAPTER.validate_json(doc["body"])
             with correlation(event.correlation_id):
-                sent += await self._publish(doc["_id"], doc["type"], doc["body"])
+                sent += await self._publish(event)
         return sent
 
     async def run(self) -> None:

@@ -16,7 +16,7 @@ import nacl.exceptions
 import nacl.pwhash
 from prometheus_client import Counter
 
-from shared.errors import Unavailable
+from shared.errors import UnavailableError
 
 PASSWORD_WORK = Counter(
     "haven_password_hash_operations_total", "argon2id hashes and verifications run", ["operation"]
@@ -35,7 +35,7 @@ class PasswordHasher:
 
     async def _run(self, fn: object, *args: object) -> object:
         if self._slots.locked():
-            raise Unavailable("too many password checks in progress")
+            raise UnavailableError("too many password checks in progress")
         async with self._slots:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
@@ -12,24 +13,25 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from shared.errors import (
-    ClockSkew,
-    Conflict,
-    DeviceLimit,
-    DeviceMismatch,
-    Forbidden,
+    ClockSkewError,
+    ConflictError,
+    DeviceLimitError,
+    DeviceMismatchError,
+    ForbiddenError,
     HavenError,
-    InvalidRequest,
-    InviteInvalid,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    SignatureInvalid,
-    Unauthorized,
-    Unavailable,
-    Unavailable503,
-    Unprocessable,
-    Unroutable,
+    InvalidRequestError,
+    InviteInvalidError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    SignatureInvalidError,
+    UnauthorizedError,
+    UnavailableError,
+    UnprocessableError,
+    UnroutableError,
 )
+from shared.notify_contracts import INVALID_FIELD, parse_invalid_fields
 from shared.rpc import RpcError
 
 log = structlog.get_logger(__name__)
@@ -38,22 +40,22 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Domain error class → (HTTP status, stable code); resolved along the class's MRO.
 ERROR_TABLE: dict[type[BaseException], tuple[int, str]] = {
-    Unavailable: (503, "unavailable"),
-    Unroutable: (503, "unavailable"),
-    InvalidRequest: (400, "invalid_request"),
-    InviteInvalid: (400, "invite_invalid"),
-    Unauthorized: (401, "unauthorized"),
-    Forbidden: (403, "forbidden"),
-    NotFound: (404, "not_found"),
-    Conflict: (409, "conflict"),
-    DeviceLimit: (409, "device_limit"),
-    DeviceMismatch: (409, "device_mismatch"),
-    PayloadTooLarge: (413, "payload_too_large"),
-    SignatureInvalid: (422, "bad_signature"),
-    Unprocessable: (422, "invalid_request"),
-    ClockSkew: (422, "clock_skew"),
-    RateLimited: (429, "rate_limited"),
-    Unavailable503: (503, "unavailable"),
+    UnavailableError: (503, "unavailable"),
+    UnroutableError: (503, "unavailable"),
+    InvalidRequestError: (400, "invalid_request"),
+    InviteInvalidError: (400, "invite_invalid"),
+    UnauthorizedError: (401, "unauthorized"),
+    ForbiddenError: (403, "forbidden"),
+    NotFoundError: (404, "not_found"),
+    ConflictError: (409, "conflict"),
+    DeviceLimitError: (409, "device_limit"),
+    DeviceMismatchError: (409, "device_mismatch"),
+    PayloadTooLargeError: (413, "payload_too_large"),
+    SignatureInvalidError: (422, "bad_signature"),
+    UnprocessableError: (422, "invalid_request"),
+    ClockSkewError: (422, "clock_skew"),
+    RateLimitedError: (429, "rate_limited"),
+    ServiceUnavailableError: (503, "unavailable"),
 }
 HTTP_CODES = {
     400: "invalid_request",
@@ -87,6 +89,30 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> web.Response:
     return response
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What one error means to a client, over HTTP and over the WebSocket alike."""
+
+    status: int
+    code: str
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+    retry_after: int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The WebSocket `error` frame's fields (`retry_after` in the frame, not a header)."""
+        out = {"code": self.code, "detail": self.detail, **self.extra}
+        if self.retry_after is not None:
+            out["retry_after"] = self.retry_after
+        return out
+
+    def response(self) -> web.Response:
+        response = problem(self.status, self.code, self.detail, **self.extra)
+        if self.retry_after is not None:
+            response.headers["Retry-After"] = str(self.retry_after)
+        return response
+
+
 def _lookup(error: BaseException) -> tuple[int, str] | None:
     for cls in type(error).__mro__:
         if cls in ERROR_TABLE:
@@ -94,44 +120,58 @@ def _lookup(error: BaseException) -> tuple[int, str] | None:
     return None
 
 
-def validation_problem(error: pydantic.ValidationError) -> web.Response:
-    fields = [
-        {"field": ".".join(str(p) for p in item["loc"]) or "body", "message": item["msg"]}
-        for item in error.errors(include_url=False, include_input=False)
-    ]
-    names = ", ".join(sorted({f["field"] for f in fields}))
-    return problem(422, "invalid_request", f"invalid fields: {names}", errors=fields)
+def describe(error: BaseException) -> Problem:
+    """The one mapping from any error to its answer; unknown errors are logged, never shown."""
+    if isinstance(error, pydantic.ValidationError):
+        fields = [
+            {"field": ".".join(str(p) for p in item["loc"]) or "body", "message": item["msg"]}
+            for item in error.errors(include_url=False, include_input=False)
+        ]
+        names = ", ".join(sorted({f["field"] for f in fields}))
+        return Problem(422, "invalid_request", f"invalid fields: {names}", {"errors": fields})
+    if isinstance(error, RpcError):
+        return _rpc_problem(error)
+    mapped = _lookup(error) if isinstance(error, HavenError) else None
+    if mapped is not None:
+        status, code = mapped
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        extra = dict(getattr(error, "extra", {}))
+        return Problem(status, code, str(error) or code, extra, retry_after)
+    if isinstance(error, PyMongoError):
+        log.warning("database_unavailable", reason=type(error).__name__)
+        return Problem(503, "unavailable", "the database did not answer; try again")
+    log.error("unhandled_error", exc_info=error)
+    return Problem(500, "internal_error", "internal error")
+
+
+def _rpc_problem(error: RpcError) -> Problem:
+    """A service behind the gateway refused: its stable code decides the answer."""
+    if error.code == INVALID_FIELD:
+        fields, reason = parse_invalid_fields(str(error))
+        message = reason or "not acceptable"
+        errors = [{"field": name, "message": message} for name in fields]
+        return Problem(422, "invalid_request", str(error), {"errors": errors})
+    if error.code == "not_found":
+        return Problem(404, "not_found", "not found")
+    if error.code == "invalid_request":
+        return Problem(400, "invalid_request", str(error))
+    log.error("rpc_failed", code=error.code)
+    return Problem(503, "unavailable", "a service behind the gateway failed; try again")
+
+
+def error_fields(error: BaseException) -> dict[str, Any]:
+    return describe(error).fields()
 
 
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except pydantic.ValidationError as error:
-        return validation_problem(error)
-    except RpcError as error:
-        log.error("rpc_failed", code=error.code)
-        if error.code == "invalid_request":
-            return problem(400, "invalid_request", str(error))
-        return problem(503, "unavailable", "a service behind the gateway failed; try again")
-    except HavenError as error:
-        mapped = _lookup(error)
-        if mapped is None:
-            raise
-        status, code = mapped
-        response = problem(status, code, str(error) or code, **getattr(error, "extra", {}))
-        if isinstance(error, RateLimited):
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
-    except PyMongoError as error:
-        log.warning("database_unavailable", reason=type(error).__name__, path=request.path)
-        return problem(503, "unavailable", "the database did not answer; try again")
     except web.HTTPException as error:
         if error.status < 400:
             raise
         code = HTTP_CODES.get(error.status, "invalid_request")
         detail = error.text if error.status == 413 else error.reason
         return problem(error.status, code, detail or error.reason)
-    except Exception:
-        log.exception("unhandled_error", path=request.path)
-        return problem(500, "internal_error", "internal error")
+    except Exception as error:
+        return describe(error).response()

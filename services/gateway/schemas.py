@@ -270,23 +270,6 @@ class Accepted(Response):
     crisis_resources: list[dict[str, str]] | None = None
 
 
-class MessageItem(Response):
-    message_id: str
-    conversation_id: str
-    seq: int
-    sender_account_id: str
-    sender_device_id: str
-    server_ts: datetime
-    urgent: bool
-    deleted: bool
-    envelope: EnvelopeJson | None = None
-
-
-class History(Response):
-    messages: list[MessageItem]
-    has_more: bool
-
-
 class ReadMarker(Request):
     up_to_seq: Annotated[int, Field(ge=0, strict=True)]
 

@@ -18,7 +18,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.settings import GatewaySettings
+from services.gateway.settings import GatewaySettings
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +26,7 @@ ISSUER = "haven-gateway"
 AUDIENCE = "haven"
 
 
-class InvalidToken(Exception):
+class InvalidTokenError(Exception):
     """The token is malformed, expired, or signed by a key we do not know."""
 
 
@@ -108,7 +108,7 @@ class TokenSigner:
             kid = jwt.get_unverified_header(token).get("kid")
             public = self._verifiers.get(str(kid))
             if public is None:
-                raise InvalidToken("unknown key id")
+                raise InvalidTokenError("unknown key id")
             payload = jwt.decode(
                 token,
                 public,
@@ -125,7 +125,7 @@ class TokenSigner:
                 expires_at=int(payload["exp"]),
             )
         except (jwt.PyJWTError, ValueError, TypeError) as error:
-            raise InvalidToken(type(error).__name__) from error
+            raise InvalidTokenError(type(error).__name__) from error
 
     def refresh_successor(self, token: str) -> str:
         """The successor of a refresh token stored without a seed (issued before seeds existed):

@@ -1,23 +1,41 @@
-"""Crisis resources on every answer to an urgent send (API.md "Messages"), including the answers
-given before the send logic runs: 401 from authentication, 413 for a body over the limit and
-422 from body validation. The send logic attaches them itself to the answers it makes."""
+"""Crisis resources on every answer to an urgent send (API.md "Messages"): the one place that
+attaches them, for HTTP (any answer: 202, and every refusal — also those given before the send
+logic runs: 401 from authentication, 413 for a body over the limit, 422 from validation) and
+for the WebSocket's `accepted` and `error` frames."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from services.gateway.http import gateway, raw_body_key
-from services.gateway.messages.send import wants_urgent
+from services.gateway.http import raw_body_key
+from services.gateway.keys import operations_key, settings_key
 from services.gateway.problems import problem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SEND_ROUTE = "/v1/conversations/{conversation_id}/messages"
 URGENT_BYTES = re.compile(rb'"urgent"\s*:\s*true')
+
+
+CurrentResources = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+
+def wants_urgent(raw_envelope: object) -> bool:
+    return isinstance(raw_envelope, dict) and raw_envelope.get("urgent") is True
+
+
+async def with_crisis_resources(
+    answer: dict[str, Any], current: CurrentResources
+) -> dict[str, Any]:
+    """The answer, with the operator's crisis resources unless it carries them already."""
+    if "crisis_resources" not in answer:
+        answer["crisis_resources"] = await current()
+    return answer
 
 
 def looks_urgent(body: bytes, complete: bool) -> bool:
@@ -57,30 +75,28 @@ async def urgent_send_middleware(request: web.Request, handler: Handler) -> web.
     resource = request.match_info.route.resource
     if request.method != "POST" or resource is None or resource.canonical != SEND_ROUTE:
         return await handler(request)
-    limit = gateway(request).settings.max_body_bytes
+    limit = request.app[settings_key].max_body_bytes
     body, complete = await read_bounded(request, limit)
     if complete:
         request[raw_body_key] = body  # `parse` in the view reads it from here
         response = await handler(request)
     else:
         response = problem(413, "payload_too_large", f"Maximum request body size {limit} exceeded.")
-    if response.status < 400 or not isinstance(response, web.Response):
+    if not isinstance(response, web.Response) or not looks_urgent(body, complete):
         return response
-    if not looks_urgent(body, complete):
-        return response
-    return await _with_crisis_resources(request, response)
+    return await _answer_with_resources(request, response)
 
 
-async def _with_crisis_resources(request: web.Request, response: web.Response) -> web.Response:
-    """Add the list to a problem answer that lacks it (status and headers stay)."""
+async def _answer_with_resources(request: web.Request, response: web.Response) -> web.Response:
+    """The same answer (status, headers) with the crisis resources in its JSON body."""
     if not isinstance(response.body, bytes):
         return response
     try:
         document = json.loads(response.body)
     except ValueError:
         return response
-    if not isinstance(document, dict) or "crisis_resources" in document:
+    if not isinstance(document, dict):
         return response
-    document["crisis_resources"] = await gateway(request).crisis.current()
-    response.text = json.dumps(document)
+    current = request.app[operations_key].crisis_resources
+    response.text = json.dumps(await with_crisis_resources(document, current))
     return response

@@ -6,10 +6,11 @@ from aiohttp import web
 
 from services.messaging.consumers import start_consumers
 from services.messaging.repository import INDEXES
+from services.messaging.settings import MessagingSettings
 from shared.lifecycle import service_app
 from shared.logging import configure_logging
 from shared.runner import run
-from shared.settings import MessagingSettings, load_settings
+from shared.settings import load_settings
 
 SERVICE = "messaging"
 

@@ -8,14 +8,14 @@ from services.messaging.pipeline import ShardPipeline
 from services.messaging.queries import Queries
 from services.messaging.repository import MessagingRepository
 from services.messaging.service import MessagingService, OutEvent, Publish
+from services.messaging.settings import MessagingSettings
 from shared.bus import Bus
-from shared.consumers import event_dispatcher
+from shared.consumers import consume_events
 from shared.events import OpsProbed
 from shared.lifecycle import StartHook, bus_key, mongo_key
 from shared.logging import correlation
 from shared.probes import record_probe
 from shared.rpc import rpc_queue, serve_rpc
-from shared.settings import MessagingSettings
 
 SERVICE = "messaging"
 # Per shard: enough in flight to form batches under load, while one shard stays one consumer.
@@ -27,7 +27,7 @@ def publish_over(bus: Bus) -> Publish:
     async def publish(event: OutEvent) -> None:
         # The event's own correlation id, not the batch's: it goes into the AMQP property.
         with correlation(event.correlation_id):
-            await bus.publish_event(event, event_type=event.type, event_id=event.event_id)
+            await bus.publish_event(event)
 
     return publish
 
@@ -41,16 +41,14 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
         async def on_probe(event: OpsProbed) -> None:
             await record_probe(db, event)
 
-        await bus.consume(
-            bus.topology.events_queue(SERVICE),
-            event_dispatcher({"ops.probed": on_probe}),
-        )
+        await consume_events(bus, SERVICE, {"ops.probed": on_probe})
         for shard in range(settings.command_shards):
             pipeline = ShardPipeline(
                 service.handle,
                 max_batch=MAX_BATCH,
                 stopping=lambda: bus.closing,
                 given_up=service.given_up,
+                refused=service.refused,
             )
             await bus.consume_in_order(
                 bus.topology.command_queue(shard), pipeline.submit, prefetch=COMMAND_PREFETCH

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from shared.commands import SendData
-from shared.errors import PermanentFailure
+from shared.commands import SendData, SentBy
+from shared.errors import PermanentError
 from shared.events import (
     MessageDeleted,
     MessageDeletedData,
@@ -14,9 +13,9 @@ from shared.events import (
     MessageStored,
     RejectedData,
     StoredMessageData,
-    derive_event_id,
 )
 from shared.mongo import Document
+from shared.wire import MessageItem
 
 
 def server_now() -> datetime:
@@ -33,23 +32,16 @@ def message_key(conversation_id: str, message_id: str) -> str:
 
 
 def check_envelope(data: SendData) -> None:
-    """What storing relies on; the gateway verified the rest before it accepted the message."""
-    keys, signature = data.envelope.get("keys"), data.envelope.get("signature")
-    if not isinstance(keys, dict) or not keys or not all(isinstance(k, str) for k in keys):
-        raise PermanentFailure("envelope.keys must name the recipient devices")
-    if not isinstance(signature, str) or not signature:
-        raise PermanentFailure("envelope.signature is missing")
-    if data.envelope.get("message_id") not in (None, data.message_id):
-        raise PermanentFailure("envelope.message_id differs from the command's")
+    """What storing relies on beyond the wire model; the gateway verified the rest."""
+    if data.envelope.message_id != data.message_id:
+        raise PermanentError("envelope.message_id differs from the command's")
 
 
 def signature_of(data: SendData) -> str:
-    return str(data.envelope["signature"])
+    return data.envelope.signature
 
 
 def message_document(data: SendData, seq: int, server_ts: datetime) -> Document:
-    keys = data.envelope["keys"]
-    assert isinstance(keys, dict)  # check_envelope ran first
     return {
         "_id": message_key(data.conversation_id, data.message_id),
         "conversation_id": data.conversation_id,
@@ -59,8 +51,8 @@ def message_document(data: SendData, seq: int, server_ts: datetime) -> Document:
         "sender_device_id": data.sender_device_id,
         "server_ts": server_ts,
         "urgent": data.urgent,
-        "envelope": data.envelope,
-        "recipient_device_ids": sorted(keys),
+        "envelope": data.envelope.model_dump(),
+        "recipient_device_ids": sorted(data.envelope.keys),
         "deleted": False,
         "signature": signature_of(data),
     }
@@ -68,76 +60,59 @@ def message_document(data: SendData, seq: int, server_ts: datetime) -> Document:
 
 def stored_event(doc: Document, correlation_id: str | None) -> MessageStored:
     """Deterministic in everything but the correlation id, however often it is re-published."""
-    return MessageStored(
-        event_id=derive_event_id("message.stored", f"{doc['conversation_id']}:{doc['message_id']}"),
-        occurred_at=doc["server_ts"],
-        correlation_id=correlation_id,
-        data=StoredMessageData(
-            conversation_id=doc["conversation_id"],
-            message_id=doc["message_id"],
-            seq=doc["seq"],
-            sender_account_id=doc["sender_account_id"],
-            sender_device_id=doc["sender_device_id"],
-            server_ts=doc["server_ts"],
-            urgent=doc["urgent"],
-            envelope=doc["envelope"],
-            recipient_device_ids=doc["recipient_device_ids"],
-        ),
+    data = StoredMessageData(
+        conversation_id=doc["conversation_id"],
+        message_id=doc["message_id"],
+        seq=doc["seq"],
+        sender_account_id=doc["sender_account_id"],
+        sender_device_id=doc["sender_device_id"],
+        server_ts=doc["server_ts"],
+        urgent=doc["urgent"],
+        envelope=doc["envelope"],
+        recipient_device_ids=doc["recipient_device_ids"],
     )
+    return MessageStored.create(data, occurred_at=doc["server_ts"], correlation_id=correlation_id)
 
 
 def deleted_event(doc: Document, correlation_id: str | None) -> MessageDeleted:
-    key = f"{doc['conversation_id']}:{doc['message_id']}"
-    return MessageDeleted(
-        event_id=derive_event_id("message.deleted", key),
-        occurred_at=doc.get("deleted_at") or server_now(),
-        correlation_id=correlation_id,
-        data=MessageDeletedData(
-            conversation_id=doc["conversation_id"],
-            message_id=doc["message_id"],
-            seq=doc["seq"],
-            deleted_by=doc["sender_account_id"],
-            recipient_device_ids=doc["recipient_device_ids"],
-        ),
+    data = MessageDeletedData(
+        conversation_id=doc["conversation_id"],
+        message_id=doc["message_id"],
+        seq=doc["seq"],
+        deleted_by=doc["sender_account_id"],
+        recipient_device_ids=doc["recipient_device_ids"],
     )
+    occurred_at = doc.get("deleted_at") or server_now()
+    return MessageDeleted.create(data, occurred_at=occurred_at, correlation_id=correlation_id)
 
 
 def rejected_event(
-    data: SendData, code: str, detail: str, correlation_id: str | None
+    sent: SendData | SentBy, code: str, detail: str, correlation_id: str | None
 ) -> MessageRejected:
-    signature = data.envelope.get("signature")
-    key = f"{data.conversation_id}:{data.message_id}:{code}:{signature}"
-    return MessageRejected(
-        event_id=derive_event_id("message.rejected", key),
-        correlation_id=correlation_id,
-        data=RejectedData(
-            conversation_id=data.conversation_id,
-            message_id=data.message_id,
-            sender_account_id=data.sender_account_id,
-            sender_device_id=data.sender_device_id,
-            code=code,
-            detail=detail,
-        ),
+    """Told to the sender; `sent` is a valid command's data or what was legible of one."""
+    signature = sent.envelope.signature if isinstance(sent, SendData) else sent.signature
+    data = RejectedData(
+        conversation_id=sent.conversation_id,
+        message_id=sent.message_id,
+        sender_account_id=sent.sender_account_id,
+        sender_device_id=sent.sender_device_id,
+        code=code,
+        detail=detail,
     )
+    return MessageRejected.of_envelope(data, signature, correlation_id=correlation_id)
 
 
-def iso_utc(value: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`, exactly as the WebSocket `message` frame renders it."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def history_item(doc: Document) -> dict[str, Any]:
+def history_item(doc: Document) -> MessageItem:
     """API.md's history item: a deleted message keeps its place but has no envelope."""
-    item = {
-        "message_id": doc["message_id"],
-        "conversation_id": doc["conversation_id"],
-        "seq": doc["seq"],
-        "sender_account_id": doc["sender_account_id"],
-        "sender_device_id": doc["sender_device_id"],
-        "server_ts": iso_utc(doc["server_ts"]),
-        "urgent": doc["urgent"],
-        "deleted": bool(doc.get("deleted")),
-    }
-    if not item["deleted"] and "envelope" in doc:
-        item["envelope"] = doc["envelope"]
-    return item
+    deleted = bool(doc.get("deleted"))
+    return MessageItem(
+        message_id=doc["message_id"],
+        conversation_id=doc["conversation_id"],
+        seq=doc["seq"],
+        sender_account_id=doc["sender_account_id"],
+        sender_device_id=doc["sender_device_id"],
+        server_ts=doc["server_ts"],
+        urgent=doc["urgent"],
+        deleted=deleted,
+        envelope=None if deleted else doc.get("envelope"),
+    )

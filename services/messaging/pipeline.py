@@ -1,7 +1,7 @@
 """One command shard's deliveries, batched and handled strictly in delivery order.
 
 The bus calls `submit` once per delivery, concurrently up to its prefetch, and acks when it
-returns (dead-letters on PermanentFailure or a validation error). Every call queues its command
+returns (dead-letters on PermanentError or a validation error). Every call queues its command
 and waits for the shard's turn: the first waiter takes everything queued (up to `max_batch`) and
 hands it to the service as one batch; batches of a shard never overlap. So a conversation's
 commands are handled one after another in delivery order, and a command returns, hence is acked,
@@ -13,6 +13,8 @@ away) retry the whole batch until they pass, holding the shard; anything else re
 times, then the batch is split and a command that still fails on its own is dead-lettered.
 Once `stopping` (the bus is closing), no new batch starts and a failing one is given up: those
 commands are left unacked for the next active consumer (see `Bus.consume_in_order`).
+A command that does not validate is dead-lettered at once; a `message.send` among them that
+still names its sender is announced to that sender first (`refused`).
 """
 
 from __future__ import annotations
@@ -23,33 +25,21 @@ from dataclasses import dataclass, field
 
 import pydantic
 import structlog
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
 
 from services.messaging.metrics import BATCH_RETRIES, BATCH_SIZE
 from services.messaging.service import Job, Outcome
 from shared.bus import Delivery
-from shared.commands import Command, decode_command
-from shared.errors import PermanentFailure, TransientFailure, Unavailable
+from shared.commands import Command, UnreadableSend, decode_command
+from shared.errors import PermanentError, TransientError
+from shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
 
 BatchHandler = Callable[[Sequence[Job]], Awaitable[list[Outcome]]]
 GiveUp = Callable[[Job], Awaitable[None]]
+Refuse = Callable[[UnreadableSend, str], Awaitable[None]]
 
 ATTEMPTS = 5
-# Server codes that pass by themselves: shutdown, elections, interruptions, time limits.
-TRANSIENT_CODES = frozenset({6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
-
-
-def is_transient(error: BaseException) -> bool:
-    if isinstance(error, TransientFailure | Unavailable | ConnectionFailure | ExecutionTimeout):
-        return True
-    if isinstance(error, PyMongoError) and (
-        error.has_error_label("RetryableWriteError")
-        or error.has_error_label("TransientTransactionError")
-    ):
-        return True
-    return isinstance(error, OperationFailure) and error.code in TRANSIENT_CODES
 
 
 @dataclass(eq=False)  # compared by identity: two deliveries may carry equal commands
@@ -70,10 +60,12 @@ class ShardPipeline:
         retry_delay: float = 0.2,
         stopping: Callable[[], bool] = lambda: False,
         given_up: GiveUp | None = None,
+        refused: Refuse | None = None,
     ) -> None:
         self._handle = handle
         self._stopping = stopping
         self._given_up = given_up
+        self._refused = refused
         self._max_batch = max_batch
         self._linger = linger
         self._retry_delay = retry_delay
@@ -81,8 +73,13 @@ class ShardPipeline:
         self._turn = asyncio.Lock()  # FIFO: waiters take their turn in arrival order
 
     async def submit(self, delivery: Delivery) -> None:
-        """A bus handler: returns once the command is done, raises PermanentFailure if never."""
-        waiting = _Waiting(Job(_decode(delivery.body), delivery.redelivered))
+        """A bus handler: returns once the command is done, raises PermanentError if never."""
+        try:
+            command = _decode(delivery.body)
+        except PermanentError as failure:
+            await self._refuse(delivery.body, failure)
+            raise
+        waiting = _Waiting(Job(command, delivery.redelivered))
         self._queued.append(waiting)  # no await before this line: queue order is delivery order
         try:
             async with self._turn:
@@ -95,6 +92,12 @@ class ShardPipeline:
                 self._queued.remove(waiting)
         if outcome is not None:
             raise outcome
+
+    async def _refuse(self, body: bytes, failure: PermanentError) -> None:
+        """An illegible message.send is never stored: tell its sender, if it names one."""
+        sent = UnreadableSend.of(body)
+        if sent is not None and self._refused is not None:
+            await self._refused(sent, str(failure))
 
     async def _run_batch(self) -> None:
         if self._stopping():
@@ -145,7 +148,7 @@ class ShardPipeline:
         """Isolate what keeps failing: each command alone, in order; a lone failure is final."""
         if len(jobs) == 1:
             await self._announce_given_up(jobs[0])
-            return [PermanentFailure("handling failed repeatedly")]
+            return [PermanentError("handling failed repeatedly")]
         outcomes: list[Outcome] = []
         for job in jobs:
             alone = await self._attempt([job])
@@ -168,13 +171,13 @@ def _abandon(batch: list[_Waiting]) -> None:
     """Shutting down: left unacked, so the broker returns them, in order, to the next consumer."""
     for waiting in batch:
         if not waiting.outcome.done():
-            waiting.outcome.set_exception(TransientFailure("shutting down"))
+            waiting.outcome.set_exception(TransientError("shutting down"))
 
 
 def _decode(body: bytes) -> Command:
-    """The command, or a PermanentFailure naming only the invalid fields (never their values)."""
+    """The command, or a PermanentError naming only the invalid fields (never their values)."""
     try:
         return decode_command(body)
     except pydantic.ValidationError as error:
         fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in error.errors()})
-        raise PermanentFailure(f"invalid command: {', '.join(fields)}") from None
+        raise PermanentError(f"invalid command: {', '.join(fields)}") from None

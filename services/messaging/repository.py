@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.messaging.documents import message_key
-from shared.errors import HavenError, TransientFailure
+from shared.errors import HavenError, TransientError
 from shared.mongo import Document, IndexSpec
 from shared.probes import PROBES
 
@@ -33,7 +33,7 @@ INDEXES: IndexSpec = {
 ITEM_FIELDS = {"_id": 0, "signature": 0, "recipient_device_ids": 0, "deleted_at": 0}
 
 
-class StoreFailed(HavenError):
+class StoreFailedError(HavenError):
     """An insert failed for a reason other than a duplicate key; carries codes, never documents."""
 
 
@@ -93,10 +93,10 @@ class MessagingRepository:
         except BulkWriteError as error:
             errors = error.details.get("writeErrors", [])
             if error.details.get("writeConcernErrors"):
-                raise TransientFailure("insert not acknowledged by enough members") from None
+                raise TransientError("insert not acknowledged by enough members") from None
             others = sorted({e.get("code") for e in errors if e.get("code") != DUPLICATE_KEY})
             if others:
-                raise StoreFailed(f"insert failed with codes {others}") from None
+                raise StoreFailedError(f"insert failed with codes {others}") from None
             for e in errors:
                 target = result.duplicate_seqs if _on_seq(e) else result.duplicate_ids
                 target.append(int(e["index"]))

@@ -17,15 +17,22 @@ import structlog
 from services.messaging import documents as docs
 from services.messaging.metrics import DUPLICATES, REJECTED, STORED
 from services.messaging.repository import MessagingRepository
-from shared.commands import Command, DeleteMessage, MarkRead, SendMessage
-from shared.errors import PermanentFailure, TransientFailure
+from shared.commands import (
+    Command,
+    DeleteMessage,
+    MarkRead,
+    SendData,
+    SendMessage,
+    SentBy,
+    UnreadableSend,
+)
+from shared.errors import PermanentError, TransientError
 from shared.events import (
     MessageDeleted,
     MessageRejected,
     MessageStored,
     ReceiptData,
     ReceiptRead,
-    derive_event_id,
 )
 from shared.mongo import Document
 
@@ -33,7 +40,7 @@ log = structlog.get_logger(__name__)
 
 OutEvent = MessageStored | MessageDeleted | MessageRejected | ReceiptRead
 Publish = Callable[[OutEvent], Awaitable[None]]
-Outcome = PermanentFailure | None  # None: done, ack; PermanentFailure: dead-letter
+Outcome = PermanentError | None  # None: done, ack; PermanentError: dead-letter
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class MessagingService:
         for command in commands:
             try:
                 docs.check_envelope(command.data)
-            except PermanentFailure as error:
+            except PermanentError as error:
                 await self._reject(command, "invalid_request", str(error))
                 outcomes.append(error)
                 continue
@@ -129,7 +136,7 @@ class MessagingService:
         if result.duplicate_seqs:
             for position in result.duplicate_seqs:
                 await self._repo.repair_counter(new_docs[position]["conversation_id"])
-            raise TransientFailure("a seq counter was behind the stored messages; repaired")
+            raise TransientError("a seq counter was behind the stored messages; repaired")
         lost = {_doc_key(new_docs[p]) for p in result.duplicate_ids}  # stored meanwhile
         if lost:
             stored |= await self._repo.existing(sorted(lost))
@@ -169,9 +176,18 @@ class MessagingService:
         if isinstance(job.command, SendMessage):
             await self._reject(job.command, "internal", "the message could not be stored")
 
+    async def refused(self, sent: UnreadableSend, detail: str) -> None:
+        """A send that failed validation goes to the dead letters unstored: tell its sender."""
+        await self._reject_sent(sent.data, "invalid_request", detail, sent.correlation_id)
+
     async def _reject(self, command: SendMessage, code: str, detail: str) -> None:
+        await self._reject_sent(command.data, code, detail, command.correlation_id)
+
+    async def _reject_sent(
+        self, sent: SendData | SentBy, code: str, detail: str, correlation_id: str | None
+    ) -> None:
         REJECTED.labels(code=code).inc()
-        await self._publish(docs.rejected_event(command.data, code, detail, command.correlation_id))
+        await self._publish(docs.rejected_event(sent, code, detail, correlation_id))
 
     async def delete(self, command: DeleteMessage) -> None:
         data = command.data
@@ -201,18 +217,10 @@ class MessagingService:
         before = await self._repo.raise_marker(data.conversation_id, data.account_id, up_to)
         # Equal after a redelivery: this command may have moved it before a crash, so announce.
         if up_to > before or (redelivered and up_to == before > 0):
-            key = f"{data.conversation_id}:{data.account_id}:{up_to}"
-            await self._publish(
-                ReceiptRead(
-                    event_id=derive_event_id("receipt.read", key),
-                    correlation_id=command.correlation_id,
-                    data=ReceiptData(
-                        conversation_id=data.conversation_id,
-                        account_id=data.account_id,
-                        up_to_seq=up_to,
-                    ),
-                )
+            read = ReceiptData(
+                conversation_id=data.conversation_id, account_id=data.account_id, up_to_seq=up_to
             )
+            await self._publish(ReceiptRead.create(read, correlation_id=command.correlation_id))
 
 
 def _is_send(job: Job) -> bool:

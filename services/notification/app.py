@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pymongo import IndexModel
 
+from services.notification.availability.repository import INDEXES as AVAILABILITY_INDEXES
 from services.notification.consumers import background_ctx, background_key, start_consumers
+from services.notification.push.outbox import INDEXES as OUTBOX_INDEXES
+from services.notification.push.repository import INDEXES as PUSH_INDEXES
+from services.notification.push.wiring import deferrals_key, push_ctx
 from services.notification.repository import INDEXES
+from services.notification.settings import NotificationSettings
 from shared.lifecycle import service_app
 from shared.logging import configure_logging
+from shared.mongo import IndexSpec
 from shared.runner import run
-from shared.settings import NotificationSettings, load_settings
+from shared.settings import load_settings
 
 SERVICE = "notification"
 
 
 def create_app(settings: NotificationSettings) -> web.Application:
-    app = service_app(settings, SERVICE, INDEXES, start_consumers(settings), serve_metrics=True)
+    indexes = merged(INDEXES, AVAILABILITY_INDEXES, PUSH_INDEXES, OUTBOX_INDEXES)
+    app = service_app(settings, SERVICE, indexes, start_consumers(settings), serve_metrics=True)
     app[background_key] = []
+    app[deferrals_key] = {}  # push deferral policies by name (services/notification/push/)
     app.cleanup_ctx.append(background_ctx)
+    # First in, last out: the push HTTP client outlives the bus's drain of in-flight jobs.
+    app.cleanup_ctx.insert(0, push_ctx(settings))
     return app
+
+
+def merged(*specs: IndexSpec) -> IndexSpec:
+    """The indexes of every part, per collection (several parts index `pending`)."""
+    indexes: dict[str, list[IndexModel]] = {}
+    for spec in specs:
+        for collection, models in spec.items():
+            indexes.setdefault(collection, []).extend(models)
+    return indexes
 
 
 def main() -> None:

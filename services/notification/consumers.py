@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
+from services.notification.availability.deferral import OutsideHours, urgent_bypass_of
+from services.notification.availability.notices import AwayNotices
+from services.notification.availability.repository import AvailabilityRepository
+from services.notification.availability.service import AvailabilityService
+from services.notification.push.repository import PushRepository
+from services.notification.push.wiring import deferrals_key, start_push
 from services.notification.repository import NotificationRepository
 from services.notification.service import Deliver, NotificationService
+from services.notification.settings import NotificationSettings
 from shared.bus import Bus
-from shared.consumers import EventHandler, event_dispatcher
+from shared.consumers import EventHandler, consume_events
 from shared.deliveries import DeviceDelivery, publish_delivery
 from shared.errors import HavenError
 from shared.events import OpsProbed
 from shared.lifecycle import StartHook, bus_key, mongo_key
 from shared.probes import record_probe
-from shared.settings import NotificationSettings
+from shared.rpc import RpcHandler, rpc_queue, serve_rpc
 
 log = structlog.get_logger(__name__)
+
+SERVICE = "notification"
 
 
 def deliver_over(bus: Bus) -> Deliver:
@@ -33,6 +43,7 @@ def deliver_over(bus: Bus) -> Deliver:
 
 
 def handlers(service: NotificationService) -> dict[str, EventHandler]:
+    """What notification consumes: its queue is bound to exactly these event types."""
     return {
         "message.stored": service.message_stored,
         "message.deleted": service.message_deleted,
@@ -45,6 +56,27 @@ def handlers(service: NotificationService) -> dict[str, EventHandler]:
         "device.removed": service.device_removed,
         "delivery.failed": service.delivery_failed,
     }
+
+
+def chained(*maps: Mapping[str, EventHandler]) -> dict[str, EventHandler]:
+    """One handler per event type, running each map's handler for it in order (the service's
+    first, then the push engine's); each is idempotent, so a retry may run them all again."""
+    merged: dict[str, list[EventHandler]] = {}
+    for handler_map in maps:
+        for event_type, handler in handler_map.items():
+            merged.setdefault(event_type, []).append(handler)
+    return {event_type: _in_order(chain) for event_type, chain in merged.items()}
+
+
+def _in_order(chain: list[EventHandler]) -> EventHandler:
+    if len(chain) == 1:
+        return chain[0]
+
+    async def run(event: Any) -> None:
+        for handler in chain:
+            await handler(event)
+
+    return run
 
 
 ANNOUNCE_SWEEP_SECONDS = 1.0
@@ -73,21 +105,32 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
 def start_consumers(settings: NotificationSettings) -> StartHook:
     async def start(app: web.Application) -> None:
         bus, db = app[bus_key], app[mongo_key].db
+        repository = NotificationRepository(db)
+        availability_repository = AvailabilityRepository(db)
+        availability = AvailabilityService(availability_repository)
+        app[deferrals_key]["coach_hours"] = OutsideHours(
+            availability, repository, urgent_bypass_of(PushRepository(db).preferences)
+        )
+        push = await start_push(app, settings)
         service = NotificationService(
-            NotificationRepository(db),
+            repository,
             deliver_over(bus),
             timedelta(seconds=settings.devices_changed_window_seconds),
+            AwayNotices(availability, availability_repository, repository),
+            on_unacknowledged=push.engine.owed,
         )
         app[background_key].append(
             asyncio.create_task(announce_forever(service), name="devices-changed-announcer")
         )
+        app[background_key].extend(asyncio.create_task(loop) for loop in push.loops)
 
         async def on_probe(event: OpsProbed) -> None:
             await record_probe(db, event)
 
-        await bus.consume(
-            bus.topology.events_queue("notification"),
-            event_dispatcher({"ops.probed": on_probe, **handlers(service)}),
-        )
+        events = chained(handlers(service), push.handlers)
+        await consume_events(bus, SERVICE, {"ops.probed": on_probe, **events})
+        # Every RPC route notification answers (the gateway's reads and writes of its data).
+        rpc_routes: dict[str, RpcHandler] = {**availability.routes(), **push.routes}
+        await serve_rpc(bus, rpc_queue(bus.topology, SERVICE), rpc_routes)
 
     return start

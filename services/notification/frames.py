@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from shared.events import MessageDeletedData, ReceiptData, RejectedData, StoredMessageData
+from shared.wire import MessageItem, iso_utc
 
 Frame = dict[str, Any]
 
 
-def iso_utc(value: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`, as pydantic renders datetimes elsewhere in the API."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def message(data: StoredMessageData) -> Frame:
     """The same item as in history; the envelope passes through untouched (ciphertext)."""
-    return {
-        "type": "message",
-        "message": {
-            "message_id": data.message_id,
-            "conversation_id": data.conversation_id,
-            "seq": data.seq,
-            "sender_account_id": data.sender_account_id,
-            "sender_device_id": data.sender_device_id,
-            "server_ts": iso_utc(data.server_ts),
-            "urgent": data.urgent,
-            "deleted": False,
-            "envelope": data.envelope,
-        },
-    }
+    item = MessageItem(
+        message_id=data.message_id,
+        conversation_id=data.conversation_id,
+        seq=data.seq,
+        sender_account_id=data.sender_account_id,
+        sender_device_id=data.sender_device_id,
+        server_ts=data.server_ts,
+        urgent=data.urgent,
+        deleted=False,
+        envelope=data.envelope,
+    )
+    return {"type": "message", "message": item.model_dump(mode="json")}
 
 
 def message_deleted(data: MessageDeletedData) -> Frame:
@@ -67,3 +61,23 @@ def message_rejected(data: RejectedData) -> Frame:
         "code": data.code,
         "detail": data.detail,
     }
+
+
+def coach_away(
+    conversation_id: str,
+    away_message: str,
+    response_time_hours: int,
+    next_available_at: datetime | None,
+    backup_contact: str | None = None,
+) -> Frame:
+    """To a client whose message reached the coach outside hours or while away."""
+    frame: Frame = {
+        "type": "coach_away",
+        "conversation_id": conversation_id,
+        "away_message": away_message,
+        "response_time_hours": response_time_hours,
+        "next_available_at": None if next_available_at is None else iso_utc(next_available_at),
+    }
+    if backup_contact is not None:
+        frame["backup_contact"] = backup_contact
+    return frame

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 
 from services.notification import frames
+from services.notification.availability.notices import AwayNotices
 from services.notification.metrics import DELIVERIES_OFFLINE, DELIVERIES_PUBLISHED
 from services.notification.repository import NotificationRepository, OfflineReason
 from shared.deliveries import DeviceDelivery, delivery_id_for, is_device_id
@@ -39,15 +41,35 @@ log = structlog.get_logger(__name__)
 Deliver = Callable[[DeviceDelivery], Awaitable[bool]]
 
 
+@dataclass(frozen=True)
+class Unacknowledged:
+    """A message a device did not acknowledge (no socket, or no ack in time): a push is owed."""
+
+    device_id: str
+    conversation_id: str
+    message_id: str
+    urgent: bool | None = None  # None: not known here (an ack timeout names the message only)
+    seq: int | None = None
+
+
+# Told of every unacknowledged message, also again on a redelivered event (the push engine,
+# services/notification/push/, is idempotent on it).
+OnUnacknowledged = Callable[[Unacknowledged], Awaitable[None]]
+
+
 class NotificationService:
     def __init__(
         self,
         repository: NotificationRepository,
         deliver: Deliver,
         announce_window: timedelta = timedelta(seconds=2),
+        away_notices: AwayNotices | None = None,
+        on_unacknowledged: OnUnacknowledged | None = None,
     ) -> None:
         self._repo = repository
         self._deliver = deliver
+        self._away_notices = away_notices
+        self._on_unacknowledged = on_unacknowledged
         # Device changes of one account within this window are announced twice at most:
         # at once, and once more when the window ends.
         self._window = announce_window
@@ -60,11 +82,27 @@ class NotificationService:
         )
         for device_id, was_routed in routed.items():
             if not was_routed:
-                await self._offline(device_id, data.conversation_id, data.message_id, "unroutable")
+                owed = Unacknowledged(
+                    device_id, data.conversation_id, data.message_id, data.urgent, data.seq
+                )
+                await self._offline(owed, "unroutable")
+        await self._coach_away(event)
+
+    async def _coach_away(self, event: MessageStored) -> None:
+        """A client's message while the coach is unavailable: once per stretch, on every
+        device of the client (API.md, "Coach availability")."""
+        if self._away_notices is None:
+            return
+        notice = await self._away_notices.for_message(event)
+        if notice is not None:
+            devices = await self._repo.active_devices([notice.client_account_id])
+            await self._fan_out(notice.notice_id, devices, notice.frame)
+            await self._away_notices.sent(notice)
 
     async def delivery_failed(self, event: DeliveryFailed) -> None:
         data = event.data
-        await self._offline(data.device_id, data.conversation_id, data.message_id, "ack_timeout")
+        owed = Unacknowledged(data.device_id, data.conversation_id, data.message_id)
+        await self._offline(owed, "ack_timeout")
 
     async def message_deleted(self, event: MessageDeleted) -> None:
         data = event.data
@@ -174,10 +212,13 @@ class NotificationService:
         )
         return dict(zip(targets, outcomes, strict=True))
 
-    async def _offline(
-        self, device_id: str, conversation_id: str, message_id: str, reason: OfflineReason
-    ) -> None:
-        """Record the notification owed to an offline device (push delivery comes later)."""
+    async def _offline(self, owed: Unacknowledged, reason: OfflineReason) -> None:
+        """Record the notification owed to an offline device, then hand it to the push engine."""
+        device_id, conversation_id, message_id = (
+            owed.device_id,
+            owed.conversation_id,
+            owed.message_id,
+        )
         if await self._repo.record_pending(device_id, conversation_id, message_id, reason):
             DELIVERIES_OFFLINE.labels(reason=reason).inc()
             log.info(
@@ -187,6 +228,8 @@ class NotificationService:
                 message_id=message_id,
                 reason=reason,
             )
+        if self._on_unacknowledged is not None:
+            await self._on_unacknowledged(owed)
 
     @staticmethod
     def _valid(device_id: str) -> bool:

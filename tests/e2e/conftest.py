@@ -1,14 +1,23 @@
-"""E2E fixtures: an HTTP driver bound to the running stack, and the bootstrap operator."""
+"""E2E fixtures: the services as processes.
+
+`stack` (tests/conftest.py) is a fresh stack per test, for destructive tests: SIGTERM,
+restarts, broker loss. `shared_stack` is one stack per module for the journeys that leave it
+running as they found it; those tests tell themselves apart by unique handles, never by
+assuming an empty database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
+from pymongo import AsyncMongoClient
 
-from tests.support.api import Api, Session
-from tests.support.stack import BOOTSTRAP_OPERATOR, Stack
+from tests.support.api import Api, DeviceKeys, Session
+from tests.support.infra import Infra
+from tests.support.isolation import drop_databases, drop_topology, new_isolation
+from tests.support.stack import BOOTSTRAP_OPERATOR, Stack, running_stack, stack_env
 
 
 @pytest.fixture
@@ -20,3 +29,61 @@ async def api(stack: Stack) -> AsyncIterator[Api]:
 @pytest.fixture
 async def operator(api: Api) -> Session:
     return await api.login(*BOOTSTRAP_OPERATOR)
+
+
+# --- one stack per module ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def shared_names(infra: Infra) -> AsyncIterator[tuple[str, str]]:
+    """The module's AMQP namespace and database prefix; removed after its last test."""
+    namespace, prefix = new_isolation()
+    yield namespace, prefix
+    await drop_topology(infra.amqp_url, namespace)
+    client: AsyncMongoClient = AsyncMongoClient(infra.mongo_url)
+    try:
+        await drop_databases(client, prefix)
+    finally:
+        await client.close()
+
+
+@pytest.fixture(scope="module")
+def shared_stack(
+    infra: Infra, shared_names: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The three services as processes, shared by the tests of one module."""
+    directory = tmp_path_factory.mktemp("shared_stack")
+    env = stack_env(infra.amqp_url, infra.mongo_url, *shared_names, directory)
+    with running_stack(env, directory) as value:
+        yield value
+
+
+@pytest.fixture
+async def shared_mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient]:
+    """A client to the store of `shared_stack` (its databases are named by `shared_names`)."""
+    client: AsyncMongoClient = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def shared_api(shared_stack: Stack) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as http:
+        yield Api(http, shared_stack.gateway_url)
+
+
+@pytest.fixture(scope="module")
+def shared_operator_keys() -> DeviceKeys:
+    """The bootstrap operator's one device on the shared stack (every test resumes it)."""
+    return DeviceKeys()
+
+
+@pytest.fixture
+async def shared_operator(shared_api: Api, shared_operator_keys: DeviceKeys) -> Session:
+    return await shared_api.login(*BOOTSTRAP_OPERATOR, keys=shared_operator_keys)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A tag for handles that no other test on a shared stack uses."""
+    return uuid.uuid4().hex[:8]

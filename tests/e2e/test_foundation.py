@@ -1,4 +1,6 @@
-"""The foundation, driven from outside: health, metrics, the event path, restarts, shutdown."""
+"""The foundation, driven from outside: health, metrics, the event path, restarts, shutdown.
+
+Tests that only look share one stack; broker loss and SIGTERM get a stack of their own."""
 
 from __future__ import annotations
 
@@ -9,27 +11,16 @@ import sys
 import aiohttp
 from pymongo import AsyncMongoClient
 
+from tests.support.isolation import wait_for_document
 from tests.support.rabbit import close_connections
 from tests.support.stack import Stack
 from tools.processes import free_port
 
 
-async def wait_for_document(
-    client: AsyncMongoClient, database: str, collection: str, query: dict, timeout: float = 10
-) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        document = await client[database][collection].find_one(query)
-        if document is not None:
-            return document
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{database}.{collection} never got {query}")
-
-
 async def test_probe_event_reaches_both_consumers_with_its_correlation_id(
-    stack: Stack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+    shared_stack: Stack, shared_mongo: AsyncMongoClient, shared_names: tuple[str, str]
 ) -> None:
-    _, prefix = isolation
+    stack, (_, prefix) = shared_stack, shared_names
     async with aiohttp.ClientSession() as http:
         response = await http.post(f"{stack.ops_url}/ops/probe", headers={"X-Request-Id": "req-42"})
         assert response.status == 202
@@ -38,7 +29,7 @@ async def test_probe_event_reaches_both_consumers_with_its_correlation_id(
 
     for service in ("messaging", "notification"):
         record = await wait_for_document(
-            mongo_client, f"{prefix}_{service}", "ops_probes", {"probe_id": probe_id}
+            shared_mongo, f"{prefix}_{service}", "ops_probes", {"probe_id": probe_id}
         )
         assert record["correlation_id"] == "req-42"
     stack.wait_for_log("gateway", event="probe_published", correlation_id="req-42")
@@ -46,7 +37,10 @@ async def test_probe_event_reaches_both_consumers_with_its_correlation_id(
     stack.wait_for_log("notification", event="probe_recorded", correlation_id="req-42")
 
 
-async def test_every_response_carries_a_request_id_generated_when_absent(stack: Stack) -> None:
+async def test_every_response_carries_a_request_id_generated_when_absent(
+    shared_stack: Stack,
+) -> None:
+    stack = shared_stack
     async with aiohttp.ClientSession() as http:
         response = await http.get(f"{stack.gateway_url}/healthz")
         generated = response.headers["X-Request-Id"]
@@ -58,7 +52,8 @@ async def test_every_response_carries_a_request_id_generated_when_absent(stack: 
         assert missing.headers["X-Request-Id"]
 
 
-async def test_metrics_only_on_internal_ports(stack: Stack) -> None:
+async def test_metrics_only_on_internal_ports(shared_stack: Stack) -> None:
+    stack = shared_stack
     async with aiohttp.ClientSession() as http:
         public = await http.get(f"{stack.gateway_url}/metrics")
         assert public.status == 404
@@ -98,9 +93,11 @@ def test_sigterm_shuts_every_service_down_cleanly(stack: Stack) -> None:
         assert any(line.get("event") == "stopped" for line in stack.log_lines(service))
 
 
-async def test_ready_only_with_a_broker_but_healthy_without_one(stack: Stack, tmp_path) -> None:
+async def test_ready_only_with_a_broker_but_healthy_without_one(
+    stack_environment: dict[str, str], mongo_client: AsyncMongoClient, tmp_path
+) -> None:
     env = {
-        **stack.env,
+        **stack_environment,
         "HAVEN_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/",
         "HAVEN_MESSAGING_PORT": str(free_port()),
     }

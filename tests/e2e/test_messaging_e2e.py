@@ -1,11 +1,14 @@
 """The whole path with SDK devices: device → gateway → messaging → MongoDB → notification →
-every recipient device, decrypted, in seq order, exactly once."""
+every recipient device, decrypted, in seq order, exactly once.
+
+The journeys share one stack of processes (`shared_stack`), each with its own cast (unique
+handles); the test that stops services gets a stack of its own."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from shared import crypto
 from tests.support.api import Api, Session
 from tests.support.sdk import SdkDevice
 from tests.support.stack import Stack
+from tests.support.ws import bearer, ws_url
 
 
 @dataclass
@@ -26,34 +30,52 @@ class Cast:
     client: SdkDevice
     conversation_id: str
     devices: list[SdkDevice]
+    coach_handle: str
+    coach_password: str
 
 
-async def _sdk_cast(api: Api, operator: Session, base_urls: list[str], tmp: Path) -> Cast:
+async def _sdk_cast(api: Api, operator: Session, base_urls: list[str], tmp: Path, tag: str) -> Cast:
+    """A coach with a phone and a laptop, a client with a phone, all connected; `tag` makes
+    the handles unique on a shared stack."""
+    coach, client_handle, password = f"coach_{tag}", f"client_{tag}", f"password-{tag}-1"
     coach_code = await api.invite(operator, "coach")
     phone = await SdkDevice.create(base_urls[0], tmp, "coach-phone")
-    await phone.client.register("coach_e2e", "coach-password-1", coach_code, "Coach")
-    await phone.client.login("coach_e2e", "coach-password-1", device_name="phone")
+    await phone.client.register(coach, password, coach_code, "Coach")
+    await phone.client.login(coach, password, device_name="phone")
     laptop = await SdkDevice.create(base_urls[-1], tmp, "coach-laptop")
-    await laptop.client.login("coach_e2e", "coach-password-1", device_name="laptop")
+    await laptop.client.login(coach, password, device_name="laptop")
     client_code = (await phone.client.create_invite("client")).code
     client = await SdkDevice.create(base_urls[0], tmp, "client-phone")
-    await client.client.register("client_e2e", "client-password-1", client_code, "Sam")
-    await client.client.login("client_e2e", "client-password-1", device_name="phone")
+    await client.client.register(client_handle, password, client_code, "Sam")
+    await client.client.login(client_handle, password, device_name="phone")
     [conversation] = await client.client.conversations()
     devices = [phone, laptop, client]
     for device in devices:
         await device.client.conversations()
         device.listen()
         await device.connect()
-    return Cast(phone, laptop, client, conversation.conversation_id, devices)
+    return Cast(phone, laptop, client, conversation.conversation_id, devices, coach, password)
 
 
 @pytest.fixture
-async def cast(api: Api, operator: Session, stack: Stack, tmp_path: Path) -> AsyncIterator[Cast]:
-    value = await _sdk_cast(api, operator, [stack.gateway_url], tmp_path)
+async def cast(
+    shared_api: Api, shared_operator: Session, shared_stack: Stack, tmp_path: Path, unique: str
+) -> AsyncIterator[Cast]:
+    value = await _sdk_cast(
+        shared_api, shared_operator, [shared_stack.gateway_url], tmp_path, unique
+    )
     yield value
     for device in value.devices:
         await device.close()
+
+
+@pytest.fixture(scope="module")
+def second_gateway(shared_stack: Stack) -> Iterator[str]:
+    """A second gateway replica on the shared stack; its URL."""
+    name = shared_stack.start_extra("gateway", "b")
+    shared_stack.wait_ready()
+    yield shared_stack.health_url(name)
+    shared_stack.stop(name)
 
 
 def texts(prefix: str, n: int) -> list[str]:
@@ -91,31 +113,66 @@ async def test_an_offline_device_catches_up_on_reconnect(cast: Cast) -> None:
     assert cast.coach_laptop.bodies() == missed
 
 
+def refusals_logged(stack: Stack, status: int) -> int:
+    """How many sends (`POST /v1/conversations/{…}/messages`) the gateway has answered with
+    `status`, by its own log."""
+    return sum(
+        line.get("event") == "http_request"
+        and line.get("method") == "POST"
+        and str(line.get("route")).startswith("/v1/conversations/")
+        and str(line.get("route")).endswith("/messages")
+        and line.get("status") == status
+        for line in stack.log_lines("gateway")
+    )
+
+
 async def test_a_new_device_gets_409_and_the_sdk_recovers_unnoticed(
-    cast: Cast, stack: Stack, tmp_path: Path
+    cast: Cast, shared_stack: Stack, tmp_path: Path
 ) -> None:
-    tablet = await SdkDevice.create(stack.gateway_url, tmp_path, "coach-tablet")
-    await tablet.client.login("coach_e2e", "coach-password-1", device_name="tablet")
-    await tablet.client.conversations()
-    tablet.listen()
-    await tablet.connect()
+    cid, sender = cast.conversation_id, cast.client
+    await sender.client.send_text(cid, "before the new device")  # caches the coach's devices
+    await cast.coach_laptop.wait_for(
+        lambda _: "before the new device" in cast.coach_laptop.bodies()
+    )
+    # Offline, the client hears no devices_changed: its cached list will miss the tablet.
+    await sender.client.close_connection()
+    tablet = await SdkDevice.create(shared_stack.gateway_url, tmp_path, "coach-tablet")
     try:
-        # The client's device list is cached: its first seal misses the tablet → 409 → retry.
-        await cast.client.client.send_text(cast.conversation_id, "after the new device")
+        await tablet.client.login(cast.coach_handle, cast.coach_password, device_name="tablet")
+        await tablet.client.conversations()
+        tablet.listen()
+        await tablet.connect()
+        path = f"/v1/conversations/{cid}/messages"
+        sent_before, refused_before = (
+            len(sender.http_log.to("POST", path)),
+            refusals_logged(shared_stack, 409),
+        )
+
+        message_id = await sender.client.send_text(cid, "after the new device")
+
+        answers = sender.http_log.to("POST", path)[sent_before:]
+        assert [(a.status, a.code) for a in answers] == [(409, "device_mismatch"), (202, None)]
+        assert refusals_logged(shared_stack, 409) == refused_before + 1  # the gateway agrees
         await tablet.wait_for(lambda _: "after the new device" in tablet.bodies())
         await cast.coach_laptop.wait_for(
             lambda _: "after the new device" in cast.coach_laptop.bodies()
         )
+        [delivered] = [m for m in tablet.received() if m.body == "after the new device"]
+        assert delivered.message_id == message_id  # one message, re-sealed: not a second one
+        assert cast.coach_laptop.bodies().count("after the new device") == 1
+        assert not cast.coach_laptop.invalid()
+        # The tablet may list what came before it as unreadable to it, never this message.
+        assert all(e.predates_device for e in tablet.invalid())
     finally:
         await tablet.close()
 
 
 async def test_a_flipped_byte_in_the_stored_envelope_is_rejected_loudly(
-    cast: Cast, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+    cast: Cast, shared_mongo: AsyncMongoClient, shared_names: tuple[str, str]
 ) -> None:
     await cast.coach_laptop.client.close_connection()
     message_id = await cast.client.client.send_text(cast.conversation_id, "tamper with me")
-    messages = mongo_client[f"{isolation[1]}_messaging"]["messages"]
+    messages = shared_mongo[f"{shared_names[1]}_messaging"]["messages"]
     async with asyncio.timeout(15):
         while (stored := await messages.find_one({"message_id": message_id})) is None:
             await asyncio.sleep(0.1)
@@ -132,10 +189,11 @@ async def test_a_flipped_byte_in_the_stored_envelope_is_rejected_loudly(
 
 
 async def test_an_outsider_can_neither_read_nor_send_nor_list_devices(
-    cast: Cast, api: Api, operator: Session
+    cast: Cast, shared_api: Api, shared_operator: Session, unique: str
 ) -> None:
-    other_coach = await api.onboard(operator, "coach", "coach_outside")
-    outsider = await api.onboard(other_coach, "client", "client_outside")
+    api = shared_api
+    other_coach = await api.onboard(shared_operator, "coach", f"coach_out_{unique}")
+    outsider = await api.onboard(other_coach, "client", f"client_out_{unique}")
     cid = cast.conversation_id
     history = await api.call(
         "GET", f"/v1/conversations/{cid}/messages", token=outsider.access_token
@@ -153,9 +211,21 @@ async def test_an_outsider_can_neither_read_nor_send_nor_list_devices(
     assert send.status in (404, 422)
 
 
+@pytest.fixture
+async def fresh_cast(
+    api: Api, operator: Session, stack: Stack, tmp_path: Path
+) -> AsyncIterator[Cast]:
+    """A cast on a stack of its own (`stack`), for a test that stops it."""
+    value = await _sdk_cast(api, operator, [stack.gateway_url], tmp_path, "e2e")
+    yield value
+    for device in value.devices:
+        await device.close()
+
+
 async def test_no_plaintext_anywhere_on_the_server(
-    cast: Cast, stack: Stack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+    fresh_cast: Cast, stack: Stack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
 ) -> None:
+    cast = fresh_cast
     secrets = ["my darkest secret 7f3a", "the panic came back 91bc"]
     await cast.client.client.send_text(cast.conversation_id, secrets[0], urgent=True)
     await cast.coach_phone.client.send_text(cast.conversation_id, secrets[1])
@@ -212,12 +282,15 @@ async def _broker_messages(namespace: str) -> list[str]:
 
 
 async def test_two_gateway_replicas_deliver_to_devices_spread_across_them(
-    api: Api, operator: Session, stack: Stack, tmp_path: Path
+    shared_api: Api,
+    shared_operator: Session,
+    shared_stack: Stack,
+    second_gateway: str,
+    tmp_path: Path,
+    unique: str,
 ) -> None:
-    second = stack.start_extra("gateway", "b")
-    await asyncio.to_thread(stack.wait_ready)
-    second_url = stack.health_url(second)
-    cast = await _sdk_cast(api, operator, [stack.gateway_url, second_url], tmp_path)
+    urls = [shared_stack.gateway_url, second_gateway]
+    cast = await _sdk_cast(shared_api, shared_operator, urls, tmp_path, unique)
     try:
         coach_says, client_says = texts("coach", 2), texts("client", 2)
         for a, b in zip(coach_says, client_says, strict=True):
@@ -236,16 +309,14 @@ async def test_two_gateway_replicas_deliver_to_devices_spread_across_them(
 
 
 async def test_one_socket_per_device_across_replicas(
-    api: Api, operator: Session, stack: Stack
+    shared_api: Api, shared_operator: Session, shared_stack: Stack, second_gateway: str
 ) -> None:
-    second = stack.start_extra("gateway", "b")
-    await asyncio.to_thread(stack.wait_ready)
-    headers = {"Authorization": f"Bearer {operator.access_token}"}
-    first_ws = stack.gateway_url.replace("http", "ws") + "/v1/ws"
-    second_ws = stack.health_url(second).replace("http", "ws") + "/v1/ws"
-    async with api.http.ws_connect(first_ws, headers=headers) as old:
+    headers = bearer(shared_operator.access_token)
+    first_ws = ws_url(shared_stack)
+    second_ws = second_gateway.replace("http://", "ws://") + "/v1/ws"
+    async with shared_api.http.ws_connect(first_ws, headers=headers) as old:
         assert (await old.receive_json(timeout=10)) == {"type": "ready"}
-        async with api.http.ws_connect(second_ws, headers=headers) as new:
+        async with shared_api.http.ws_connect(second_ws, headers=headers) as new:
             assert (await new.receive_json(timeout=10)) == {"type": "ready"}
             closing = await old.receive(timeout=10)
             assert closing.type == aiohttp.WSMsgType.CLOSE

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.gateway.ws.router import DeliveryRouter
 from shared.bus import Bus
-from shared.deliveries import DeliveryRouter
 from shared.events import (
     DeliveryFailed,
     DeliveryFailedData,
@@ -93,7 +93,7 @@ class World:
     async def emit(self, event: Any, timeout: float = 10.0) -> None:
         """Publish an event and wait until notification has handled it (once more)."""
         before = self.handled(event.event_id)
-        await self.events.publish_event(event, event_type=event.type, event_id=event.event_id)
+        await self.events.publish_event(event)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.handled(event.event_id) == before:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from services.gateway.ws.router import DeliveryRouter
 from shared.bus import Bus
-from shared.deliveries import DeliveryRouter, DeviceDelivery, publish_delivery
-from shared.errors import Unavailable
+from shared.deliveries import DeviceDelivery, publish_delivery
+from shared.errors import UnavailableError
 from shared.topology import Topology
 from tests.support.infra import Infra
 
@@ -258,7 +259,7 @@ async def test_bind_fails_with_unavailable_and_forgets_the_device_when_no_queue_
 
     await router.start(inbox, on_rebound)
     await router.close()  # the queue is gone and nothing will bring it back
-    with pytest.raises(Unavailable):
+    with pytest.raises(UnavailableError):
         await router.bind("dev-1")
     assert router.bound == frozenset()
     await bus.close(1)

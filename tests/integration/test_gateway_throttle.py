@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pymongo import AsyncMongoClient
 
-from services.gateway.repository.audit import Throttle
+from services.gateway.repository.throttle import Throttle
 from shared.events import utcnow
 
 CAP = timedelta(minutes=15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aio_pika
 
@@ -25,9 +26,9 @@ async def test_a_sent_message_is_stored_once_with_a_seq_and_announced(harness: H
     doc = await harness.db.messages.find_one({"message_id": command.data.message_id})
     assert doc is not None
     assert doc["seq"] == event.data.seq == 1
-    assert doc["envelope"] == event.data.envelope == command.data.envelope
+    assert doc["envelope"] == event.data.envelope == command.data.envelope.model_dump()
     assert doc["recipient_device_ids"] == event.data.recipient_device_ids == ["dev-b", "dev-z"]
-    assert doc["signature"] == command.data.envelope["signature"]
+    assert doc["signature"] == command.data.envelope.signature
     assert doc["deleted"] is False
     assert (doc["sender_account_id"], doc["sender_device_id"]) == ("acct-client", "dev-client")
     assert event.event_id == derive_event_id("message.stored", f"conv-a:{command.data.message_id}")
@@ -78,7 +79,7 @@ async def test_a_different_envelope_under_a_stored_id_is_rejected(harness: Harne
     assert rejected.correlation_id == "req-2"
     doc = await harness.db.messages.find_one({"message_id": original.data.message_id})
     assert doc is not None
-    assert doc["envelope"] == original.data.envelope
+    assert doc["envelope"] == original.data.envelope.model_dump()
     assert len(harness.tap.of_type("message.stored")) == 1
 
 
@@ -111,8 +112,11 @@ async def test_a_malformed_command_is_dead_lettered_and_the_shard_moves_on(
 ) -> None:
     await publish_raw(harness.bus, "message.send.0", b'{"type": "message.send", "data": {}}')
     no_keys = send_command("conv-a")
-    no_keys.data.envelope.pop("keys")
-    await publish_command(harness.bus, no_keys)
+    body = no_keys.model_dump(mode="json")
+    del body["data"]["envelope"]["keys"]
+    await publish_raw(
+        harness.bus, no_keys.routing_key(harness.topology.command_shards), json.dumps(body).encode()
+    )
     after = send_command("conv-a")
     await publish_command(harness.bus, after)
 

@@ -10,7 +10,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shared.bus import Bus
-from shared.errors import Unavailable
+from shared.errors import UnavailableError
 from shared.rpc import RpcClient
 from shared.topology import Topology
 from tests.support.infra import Infra
@@ -67,7 +67,7 @@ async def sync_after_seq(bus: Bus, cid: str, want: int, seen: list[tuple[int, st
             page = await client.call(
                 "messaging.history", {"conversation_id": cid, "after_seq": after}
             )
-        except Unavailable:  # the killed replica held the request; ask again
+        except UnavailableError:  # the killed replica held the request; ask again
             continue
         seen += [(m["seq"], m["message_id"]) for m in page["messages"]]
         if not page["messages"]:

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect
 
-from shared.errors import Unavailable
+from shared.contracts import (
+    HISTORY,
+    MESSAGE,
+    SUMMARY,
+    HistoryPage,
+    HistoryQuery,
+    MessageLookup,
+    SummaryQuery,
+)
+from shared.errors import UnavailableError
 from shared.logging import correlation, current_correlation_id
 from shared.rpc import RpcClient, RpcError, serve_rpc
 from shared.topology import Topology
@@ -78,11 +87,30 @@ async def test_history_items_have_the_api_shape(harness: Harness) -> None:
         "deleted",
         "envelope",
     }
-    assert item["envelope"] == command.data.envelope
+    assert item["envelope"] == command.data.envelope.model_dump()
     assert item["urgent"] is True
     assert item["server_ts"].endswith("Z")
     empty = await harness.rpc("messaging.history", {"conversation_id": "conv-unknown"})
     assert empty == {"messages": [], "has_more": False}
+
+
+async def test_the_typed_contract_round_trips_history_summary_and_lookup(
+    harness: Harness,
+) -> None:
+    [mid] = await stored(harness, "conv-a", 1)
+    rpc = RpcClient.of(harness.bus)
+
+    page = await rpc.call(HISTORY, HistoryQuery(conversation_id="conv-a"))
+    summary = await rpc.call(
+        SUMMARY, SummaryQuery(account_id="acct-x", conversation_ids=["conv-a"])
+    )
+    found = await rpc.call(MESSAGE, MessageLookup(conversation_id="conv-a", message_id=mid))
+
+    assert isinstance(page, HistoryPage)
+    assert [(m.message_id, m.seq, m.deleted) for m in page.messages] == [(mid, 1, False)]
+    assert page.messages[0].envelope is not None
+    assert summary.conversations["conv-a"].last_seq == 1
+    assert (found.found, found.sender_account_id, found.deleted) == (True, "acct-client", False)
 
 
 async def test_history_refuses_bad_requests_with_a_code(harness: Harness) -> None:
@@ -139,7 +167,7 @@ async def test_calls_without_a_server_are_unavailable_at_once(
 ) -> None:
     async with driver_bus(infra.amqp_url, clean_broker) as bus:
         started = time.monotonic()
-        with pytest.raises(Unavailable):
+        with pytest.raises(UnavailableError):
             await RpcClient.of(bus).call("messaging.history", {"conversation_id": "c"})
         assert time.monotonic() - started < 1.0
 
@@ -176,9 +204,9 @@ async def test_the_rpc_facade_carries_correlation_errors_and_timeouts(
         assert [r["echo"]["n"] for r in replies] == list(range(20))
         assert set(seen) == {"req-77"}
 
-        with pytest.raises(Unavailable):
+        with pytest.raises(UnavailableError):
             await client.call("t.slow", {}, timeout=0.3)
-        with pytest.raises(Unavailable):
+        with pytest.raises(UnavailableError):
             await client.call("t.down", {})
         with pytest.raises(RpcError) as caught:
             await client.call("t.bug", {})

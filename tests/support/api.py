@@ -12,6 +12,15 @@ import nacl.signing
 
 from shared import crypto
 
+# Operator passwords every start-up and `haven-admin` refuse: placeholders, too short, too long.
+PLACEHOLDERS = [
+    "change-me-operator-password",
+    "Please-CHANGE-ME-now",
+    "CHANGEME1234567890",
+    "short",
+    "x" * 257,
+]
+
 
 @dataclass
 class DeviceKeys:
@@ -187,3 +196,15 @@ async def device_keys_of(api: Api, session: Session, *account_ids: str) -> dict[
         for device in reply.body["devices"]:
             found[device["device_id"]] = crypto.b64d(device["kx_key"])
     return found
+
+
+async def coach_and_client(
+    api: Api, operator: Session, tag: str
+) -> tuple[Session, Session, str, dict[str, bytes]]:
+    """A new coach and client, their conversation, and its devices as the client sees them."""
+    coach = await api.onboard(operator, "coach", f"coach_{tag}")
+    client = await api.onboard(coach, "client", f"client_{tag}")
+    listed = await api.call("GET", "/v1/conversations", token=client.access_token)
+    cid = listed.body["conversations"][0]["conversation_id"]
+    devices = await device_keys_of(api, client, coach.account_id, client.account_id)
+    return coach, client, cid, devices

@@ -17,6 +17,7 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.messaging.settings import MessagingSettings
 from shared.bus import Bus
 from shared.commands import (
     DeleteData,
@@ -28,9 +29,10 @@ from shared.commands import (
 )
 from shared.events import Event, decode_event
 from shared.lifecycle import started_key
+from shared.logging import correlation
 from shared.rpc import RpcClient
-from shared.settings import MessagingSettings
 from shared.topology import Topology
+from shared.wire import WireEnvelope
 from tests.support.infra import Infra
 from tools.processes import free_port
 
@@ -52,58 +54,47 @@ def send_command(
 ) -> SendMessage:
     """A message.send as the gateway publishes it; messaging never opens the envelope."""
     message_id = message_id or str(uuid.uuid4())
-    envelope: dict[str, object] = {
-        "message_id": message_id,
-        "sender_device_id": device,
-        "alg": "haven-v1",
-        "urgent": urgent,
-        "nonce": b64(24),
-        "ciphertext": b64(48),
-        "keys": {d: b64(72) for d in recipients},
-        "signature": signature or b64(64),
-    }
-    return SendMessage(
-        command_id=f"{conversation_id}:{message_id}",
-        correlation_id=correlation_id or uuid.uuid4().hex,
-        data=SendData(
-            conversation_id=conversation_id,
-            message_id=message_id,
-            sender_account_id=sender,
-            sender_device_id=device,
-            urgent=urgent,
-            envelope=envelope,
-            participants=[sender, "acct-coach"],
-        ),
+    envelope = WireEnvelope(
+        message_id=message_id,
+        sender_device_id=device,
+        alg="haven-v1",
+        urgent=urgent,
+        nonce=b64(24),
+        ciphertext=b64(48),
+        keys={d: b64(72) for d in recipients},
+        commitment=b64(32),
+        signature=signature or b64(64),
     )
+    data = SendData(
+        conversation_id=conversation_id,
+        message_id=message_id,
+        sender_account_id=sender,
+        sender_device_id=device,
+        urgent=urgent,
+        envelope=envelope,
+        participants=[sender, "acct-coach"],
+    )
+    with correlation(correlation_id):
+        return SendMessage.create(data)
 
 
 def delete_command(conversation_id: str, message_id: str, requested_by: str) -> DeleteMessage:
-    return DeleteMessage(
-        command_id=f"delete:{conversation_id}:{message_id}",
-        correlation_id=uuid.uuid4().hex,
-        data=DeleteData(
-            conversation_id=conversation_id, message_id=message_id, requested_by=requested_by
-        ),
+    data = DeleteData(
+        conversation_id=conversation_id, message_id=message_id, requested_by=requested_by
     )
+    with correlation(None):
+        return DeleteMessage.create(data)
 
 
 def read_command(conversation_id: str, account_id: str, up_to_seq: int) -> MarkRead:
-    return MarkRead(
-        command_id=f"read:{conversation_id}:{account_id}:{up_to_seq}",
-        correlation_id=uuid.uuid4().hex,
-        data=ReadData(conversation_id=conversation_id, account_id=account_id, up_to_seq=up_to_seq),
-    )
+    data = ReadData(conversation_id=conversation_id, account_id=account_id, up_to_seq=up_to_seq)
+    with correlation(None):
+        return MarkRead.create(data)
 
 
 async def publish_command(bus: Bus, command: SendMessage | DeleteMessage | MarkRead) -> None:
     """Exactly the gateway's confirmed, mandatory publish to the command's shard."""
-    await bus.publish(
-        bus.topology.commands,
-        command.routing_key(bus.topology.command_shards),
-        command.model_dump_json().encode(),
-        message_id=command.command_id,
-        message_type=command.type,
-    )
+    await bus.send_command(command)
 
 
 async def publish_raw(bus: Bus, routing_key: str, body: bytes) -> None:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
 
 from haven_client import HavenClient, Keystore
 from haven_client.events import ConnectionChanged, Event, InvalidMessage, ReceivedMessage
@@ -16,19 +21,76 @@ PASSPHRASE = "test keystore passphrase"
 
 
 @dataclass
+class Answer:
+    """One HTTP answer the SDK got, as it saw it on the wire."""
+
+    method: str
+    path: str
+    status: int
+    body: bytearray = field(default_factory=bytearray)
+
+    @property
+    def code(self) -> str | None:
+        try:
+            parsed: Any = json.loads(self.body)
+        except ValueError:
+            return None
+        return parsed.get("code") if isinstance(parsed, dict) else None
+
+
+class HttpLog:
+    """Records every answer of an SDK client's HTTP session (an aiohttp trace hook): what
+    the SDK handles silently, a test can still see."""
+
+    def __init__(self) -> None:
+        self.answers: list[Answer] = []
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(self._ended)
+        trace.on_response_chunk_received.append(self._chunk)
+        return trace
+
+    async def _ended(
+        self, _: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        ctx.answer = Answer(params.method, params.url.path, params.response.status)
+        self.answers.append(ctx.answer)
+
+    async def _chunk(
+        self,
+        _: aiohttp.ClientSession,
+        ctx: SimpleNamespace,
+        params: aiohttp.TraceResponseChunkReceivedParams,
+    ) -> None:
+        answer = getattr(ctx, "answer", None)
+        if answer is not None:
+            answer.body += params.chunk
+
+    def to(self, method: str, path: str) -> list[Answer]:
+        return [a for a in self.answers if a.method == method and a.path == path]
+
+
+@dataclass
 class SdkDevice:
     name: str
     client: HavenClient
     events: list[Event] = field(default_factory=list)
+    http_log: HttpLog = field(default_factory=HttpLog)
     _pump: asyncio.Task[None] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _http: aiohttp.ClientSession | None = None
 
     @classmethod
     async def create(cls, base_url: str, directory: Path, name: str) -> SdkDevice:
         store = await Keystore.create(
             directory / f"{name}.keystore", PASSPHRASE, KdfParams.minimal()
         )
-        return cls(name, HavenClient(base_url, store))
+        http_log = HttpLog()
+        http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30), trace_configs=[http_log.trace_config()]
+        )
+        return cls(name, HavenClient(base_url, store, http=http), http_log=http_log, _http=http)
 
     def listen(self) -> None:
         self._pump = asyncio.create_task(self._run())
@@ -71,3 +133,5 @@ class SdkDevice:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
         await self.client.close()
+        if self._http is not None:
+            await self._http.close()

@@ -130,8 +130,11 @@ def stack_env(
         "HAVEN_BOOTSTRAP_OPERATOR_HANDLE": BOOTSTRAP_OPERATOR[0],
         "HAVEN_BOOTSTRAP_OPERATOR_PASSWORD": BOOTSTRAP_OPERATOR[1],
         "PYTHONUNBUFFERED": "1",
+        # Behaviour, not hashing cost, is under test: the cheapest argon2id the settings allow.
+        "HAVEN_PWHASH_OPSLIMIT": "1",
+        "HAVEN_PWHASH_MEMLIMIT_MIB": "8",
         # Many tests drive one address and a few accounts hard; the rate-limit tests set
-        # their own (tests/e2e/test_rate_limits.py).
+        # their own (tests/integration/api/test_rate_limits.py).
         **{f"HAVEN_RATE_{name}": "100000/minute,10000" for name in LAX_RATES},
     }
 

@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 from shared.crypto import (
     CryptoError,
     EnvelopeError,
-    LowOrderKey,
+    LowOrderKeyError,
     b64d,
     b64e,
     check_x25519_public,
@@ -119,7 +119,7 @@ def test_low_order_points_are_refused(point: bytes, high_bit: bool) -> None:
     u = int.from_bytes(point, "little") & ((1 << 255) - 1)
     assert _x25519(8 * 2**251, u) == 0  # really small order: cofactor times anything is 0
     assert is_low_order_x25519(point)
-    with pytest.raises(LowOrderKey):
+    with pytest.raises(LowOrderKeyError):
         check_x25519_public(point)
 
 
@@ -134,7 +134,7 @@ def test_ordinary_keys_pass_the_low_order_check() -> None:
 
 def test_seal_refuses_low_order_recipient(devices: list[Device]) -> None:
     recipients = {d.device_id: d.kx_public for d in devices} | {"dev-evil": LOW_ORDER[2]}
-    with pytest.raises(LowOrderKey):
+    with pytest.raises(LowOrderKeyError):
         seal(
             PAYLOAD,
             conversation_id=CONVERSATION,

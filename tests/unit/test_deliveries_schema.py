@@ -8,6 +8,8 @@ import pydantic
 import pytest
 
 from services.notification import frames
+from services.notification.consumers import handlers
+from services.notification.service import NotificationService
 from shared.deliveries import Control, DeviceDelivery, delivery_id_for, routing_key
 from shared.events import (
     DeliveryFailed,
@@ -15,7 +17,6 @@ from shared.events import (
     StoredMessageData,
     decode_event,
 )
-from shared.topology import NOTIFICATION_EVENTS
 
 
 def test_frame_delivery_round_trips_through_json() -> None:
@@ -88,7 +89,21 @@ def test_new_events_decode_and_are_routed_to_notification() -> None:
     assert isinstance(updated, DeviceUpdated)
     assert isinstance(failed, DeliveryFailed)
     assert failed.data.message_id == "m1"
-    assert {"device.updated", "delivery.failed"} <= set(NOTIFICATION_EVENTS)
+    consumed = handlers(NotificationService(None, None))  # type: ignore[arg-type]
+    assert {"device.updated", "delivery.failed"} <= set(consumed)
+
+
+ENVELOPE = {
+    "message_id": "m1",
+    "sender_device_id": "d1",
+    "alg": "haven-v1",
+    "urgent": True,
+    "nonce": "Tk9OQ0U",
+    "ciphertext": "AAAA",
+    "keys": {"d1": "S0VZMQ", "d2": "S0VZMg"},
+    "commitment": "Q09NTUlU",
+    "signature": "U0lH",
+}
 
 
 def test_message_frame_is_the_history_item_with_utc_iso_time() -> None:
@@ -100,7 +115,7 @@ def test_message_frame_is_the_history_item_with_utc_iso_time() -> None:
         sender_device_id="d1",
         server_ts=datetime(2026, 5, 1, 12, 30, 0, 125000, tzinfo=UTC),
         urgent=True,
-        envelope={"message_id": "m1", "ciphertext": "AAAA"},
+        envelope=ENVELOPE,
         recipient_device_ids=["d1", "d2"],
     )
     assert frames.message(data) == {
@@ -114,6 +129,6 @@ def test_message_frame_is_the_history_item_with_utc_iso_time() -> None:
             "server_ts": "2026-05-01T12:30:00.125000Z",
             "urgent": True,
             "deleted": False,
-            "envelope": {"message_id": "m1", "ciphertext": "AAAA"},
+            "envelope": ENVELOPE,
         },
     }

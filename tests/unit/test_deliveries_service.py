@@ -11,7 +11,7 @@ import pytest
 from services.notification.repository import OfflineReason, Relationship
 from services.notification.service import NotificationService
 from shared.deliveries import DeviceDelivery, delivery_id_for
-from shared.errors import Unavailable
+from shared.errors import UnavailableError
 from shared.events import (
     DeliveryFailed,
     DeliveryFailedData,
@@ -158,8 +158,8 @@ async def test_returned_message_delivery_records_one_pending_notification(
 
 
 async def test_unroutable_publish_failure_propagates_for_a_retry(repo: FakeRepository) -> None:
-    deliver = RecordingDeliverer(fail_with=Unavailable("broker gone"))
-    with pytest.raises(Unavailable):
+    deliver = RecordingDeliverer(fail_with=UnavailableError("broker gone"))
+    with pytest.raises(UnavailableError):
         await NotificationService(repo, deliver).message_stored(stored(["cd1"]))
     assert repo.pending == {}
 

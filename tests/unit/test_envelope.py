@@ -12,7 +12,7 @@ import pytest
 from nacl.public import Box, PublicKey
 
 from shared.crypto import (
-    BadSignature,
+    BadSignatureError,
     CryptoError,
     EnvelopeError,
     b64e,
@@ -92,7 +92,7 @@ def test_receiver_and_gateway_refuse_tampered_envelope(
     devices: list[Device], tamper: Callable[[Envelope], Envelope]
 ) -> None:
     tampered = tamper(seal_for(devices))
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignatureError):
         verify_envelope(CONVERSATION, tampered, devices[0].identity_public)
     with pytest.raises(EnvelopeError):
         open_for(tampered, devices)
@@ -100,7 +100,7 @@ def test_receiver_and_gateway_refuse_tampered_envelope(
 
 def test_rejects_envelope_opened_under_another_conversation_id(devices: list[Device]) -> None:
     envelope = seal_for(devices)
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignatureError):
         verify_envelope("conv_other", envelope, devices[0].identity_public)
     with pytest.raises(EnvelopeError, match="does not verify"):
         open_for(envelope, devices, conversation_id="conv_other")
@@ -114,7 +114,7 @@ def test_aad_binds_conversation_even_with_a_signature_made_for_it(devices: list[
 
 def test_rejects_envelope_signed_by_another_device(devices: list[Device]) -> None:
     envelope = _resign(seal_for(devices), devices[2])
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignatureError):
         verify_envelope(CONVERSATION, envelope, devices[0].identity_public)
     with pytest.raises(EnvelopeError, match="does not verify"):
         open_for(envelope, devices)
@@ -122,7 +122,7 @@ def test_rejects_envelope_signed_by_another_device(devices: list[Device]) -> Non
 
 def test_rejects_unknown_alg(devices: list[Device]) -> None:
     envelope = dataclasses.replace(seal_for(devices), alg="haven-v2")
-    with pytest.raises(BadSignature, match="unsupported alg"):
+    with pytest.raises(BadSignatureError, match="unsupported alg"):
         verify_envelope(CONVERSATION, envelope, devices[0].identity_public)
     with pytest.raises(EnvelopeError, match="unsupported alg"):
         open_for(envelope, devices)
@@ -143,7 +143,7 @@ def test_urgent_flag_is_signed(devices: list[Device]) -> None:
     assert signature_input(CONVERSATION, urgent)[-1] == 1
     downgraded = dataclasses.replace(urgent, urgent=False)
     assert signature_input(CONVERSATION, downgraded)[-1] == 0
-    with pytest.raises(BadSignature):
+    with pytest.raises(BadSignatureError):
         verify_envelope(CONVERSATION, downgraded, devices[0].identity_public)
 
 

@@ -7,15 +7,14 @@ from unittest.mock import MagicMock
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from services.gateway.http import client_address, gateway_key
-from shared.settings import GatewaySettings
+from services.gateway.http import client_address
+from services.gateway.keys import settings_key
+from services.gateway.settings import GatewaySettings
 
 
 def request(peer: str, forwarded: str | None, trusted: str) -> web.Request:
     app = web.Application()
-    gw = MagicMock()
-    gw.settings = GatewaySettings(trusted_proxies=trusted)
-    app[gateway_key] = gw
+    app[settings_key] = GatewaySettings(trusted_proxies=trusted)
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     transport = MagicMock()
     transport.get_extra_info.return_value = (peer, 12345)
@@ -40,9 +39,7 @@ def test_a_peer_outside_the_trusted_range_cannot_spoof() -> None:
 
 def test_every_forwarded_header_line_counts_and_mapped_addresses_match() -> None:
     app = web.Application()
-    gw = MagicMock()
-    gw.settings = GatewaySettings(trusted_proxies="10.0.0.0/8")
-    app[gateway_key] = gw
+    app[settings_key] = GatewaySettings(trusted_proxies="10.0.0.0/8")
     from multidict import CIMultiDict
 
     headers = CIMultiDict(

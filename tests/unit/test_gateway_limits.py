@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from services.gateway.limits import address_bucket
+from services.gateway.settings import GatewaySettings
 from services.gateway.ws.admission import PendingSockets
 from services.gateway.ws.frames import CLOSE_RATE_LIMITED, STRIKES, FrameLimiter
 from services.gateway.ws.handler import decode_frame
 from shared.rates import LocalBucket, Rate, decide
-from shared.settings import GatewaySettings
 
 
 def test_rates_parse_as_operators_write_them() -> None:

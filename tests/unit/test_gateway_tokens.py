@@ -8,7 +8,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.gateway.tokens import Claims, InvalidToken, TokenSigner, refresh_successor
+from services.gateway.tokens import Claims, InvalidTokenError, TokenSigner, refresh_successor
 
 
 def claims(expires_in: int = 300) -> Claims:
@@ -31,21 +31,21 @@ def test_rotation_keeps_old_tokens_valid_while_the_old_key_is_listed() -> None:
     old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     token = TokenSigner(old, []).issue(claims())
     assert TokenSigner(new, [old]).verify(token).device_id == "dev"
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         TokenSigner(new, []).verify(token)
 
 
 def test_expired_tampered_and_foreign_tokens_are_refused() -> None:
     signer = TokenSigner(Ed25519PrivateKey.generate(), [])
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         signer.verify(signer.issue(claims(expires_in=-10)))
     token = signer.issue(claims())
     header, payload, signature = token.split(".")
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         signer.verify(f"{header}.{payload[:-2]}AA.{signature}")
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         signer.verify("not-a-token")
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidTokenError):
         TokenSigner(Ed25519PrivateKey.generate(), []).verify(token)
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 
 import pytest
 from pymongo.errors import AutoReconnect, OperationFailure
 
-from services.messaging.pipeline import ShardPipeline, is_transient
+from services.messaging.pipeline import ShardPipeline
 from services.messaging.service import Job, Outcome
 from shared.bus import Delivery
-from shared.errors import PermanentFailure, TransientFailure, Unavailable
+from shared.commands import UnreadableSend
+from shared.errors import PermanentError, TransientError, UnavailableError
+from shared.transient import is_transient
 from tests.support.messaging import send_command
 
 
@@ -74,7 +77,7 @@ async def test_one_shards_commands_are_handled_in_delivery_order_in_batches() ->
 
 
 async def test_transient_failures_retry_the_same_batch_in_place() -> None:
-    failures = [AutoReconnect("down"), Unavailable("no confirm")]
+    failures = [AutoReconnect("down"), UnavailableError("no confirm")]
 
     def fail(_: Sequence[Job]) -> None:
         if failures:
@@ -110,16 +113,16 @@ async def test_a_command_that_keeps_failing_is_isolated_and_dead_lettered() -> N
 
     assert results[0] is None
     assert results[2] is None
-    assert isinstance(results[1], PermanentFailure)
+    assert isinstance(results[1], PermanentError)
     assert given_up == ["poison"]
     assert handler.batches[-1] == [after.message_id.split(":")[1]]  # type: ignore[union-attr]
 
 
 async def test_a_permanent_outcome_reaches_the_bus_as_an_exception() -> None:
     async def reject_all(jobs: Sequence[Job]) -> list[Outcome]:
-        return [PermanentFailure("invalid envelope") for _ in jobs]
+        return [PermanentError("invalid envelope") for _ in jobs]
 
-    with pytest.raises(PermanentFailure, match="invalid envelope"):
+    with pytest.raises(PermanentError, match="invalid envelope"):
         await ShardPipeline(reject_all).submit(delivery())
 
 
@@ -127,11 +130,44 @@ async def test_an_undecodable_command_fails_permanently_without_echoing_its_valu
     body = b'{"type": "message.send", "command_id": "c", "data": {"envelope": "SECRET-CIPHERTEXT"}}'
     bad = Delivery(body, "message.send.0", "c", None, {}, redelivered=False)
 
-    with pytest.raises(PermanentFailure) as caught:
+    with pytest.raises(PermanentError) as caught:
         await ShardPipeline(Recorder()).submit(bad)
 
     assert "SECRET" not in str(caught.value)
     assert "data.envelope" in str(caught.value)
+
+
+async def test_an_invalid_send_that_names_its_sender_is_refused_to_that_sender() -> None:
+    command = send_command("conv-a", correlation_id="req-9")
+    body = command.model_dump(mode="json")
+    del body["data"]["envelope"]["keys"]
+    bad = Delivery(json.dumps(body).encode(), "message.send.0", "c", None, {}, redelivered=False)
+    refused: list[tuple[UnreadableSend, str]] = []
+
+    async def refuse(sent: UnreadableSend, detail: str) -> None:
+        refused.append((sent, detail))
+
+    with pytest.raises(PermanentError):
+        await ShardPipeline(Recorder(), refused=refuse).submit(bad)
+
+    [(sent, detail)] = refused
+    assert (sent.data.message_id, sent.correlation_id) == (command.data.message_id, "req-9")
+    assert sent.data.signature == command.data.envelope.signature
+    assert "data.envelope.keys" in detail
+
+
+async def test_an_invalid_command_without_a_sender_is_refused_to_nobody() -> None:
+    body = b'{"type": "message.send", "command_id": "c", "data": {}}'
+    refused: list[object] = []
+
+    async def refuse(sent: UnreadableSend, detail: str) -> None:
+        refused.append(sent)
+
+    with pytest.raises(PermanentError):
+        await ShardPipeline(Recorder(), refused=refuse).submit(
+            Delivery(body, "message.send.0", "c", None, {}, redelivered=False)
+        )
+    assert refused == []
 
 
 async def test_a_cancelled_submit_is_forgotten() -> None:
@@ -156,8 +192,8 @@ async def test_a_cancelled_submit_is_forgotten() -> None:
 
 def test_transient_errors_are_told_apart_from_bugs() -> None:
     assert is_transient(AutoReconnect("x"))
-    assert is_transient(TransientFailure("x"))
-    assert is_transient(Unavailable("x"))
+    assert is_transient(TransientError("x"))
+    assert is_transient(UnavailableError("x"))
     assert is_transient(OperationFailure("stepped down", code=189))
     assert not is_transient(OperationFailure("bad update", code=9))
     assert not is_transient(KeyError("x"))
@@ -174,7 +210,7 @@ async def test_once_stopping_queued_commands_are_left_for_the_next_consumer() ->
 
     assert await first is None
     results = await asyncio.gather(*rest, return_exceptions=True)
-    assert all(isinstance(r, TransientFailure) for r in results)
+    assert all(isinstance(r, TransientError) for r in results)
     assert len(handler.batches) == 1
 
 
@@ -188,5 +224,5 @@ async def test_a_batch_failing_transiently_is_given_up_when_stopping() -> None:
 
     pipeline = ShardPipeline(Recorder(fail), retry_delay=0.001, stopping=lambda: stopping)
 
-    with pytest.raises(TransientFailure, match="shutting down"):
+    with pytest.raises(TransientError, match="shutting down"):
         await pipeline.submit(delivery())

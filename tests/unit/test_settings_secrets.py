@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import CommonSettings, GatewaySettings, describe_error, password_problem
+from services.gateway.settings import GatewaySettings
+from shared.settings import CommonSettings, describe_error, password_problem
 
 
 @pytest.mark.parametrize(

@@ -5,119 +5,180 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from services.gateway.context import Gateway, Principal, new_id
-from services.gateway.repository.relationships import RelationshipExists
-from services.gateway.schemas import InviteOut
-from shared.errors import Conflict, Forbidden, InviteInvalid, NotFound
+from services.gateway.limits import Limits
+from services.gateway.outbox import Outbox
+from services.gateway.principal import Principal
+from services.gateway.records import Account, Invite, Relationship, new_id
+from services.gateway.repository.accounts import AccountRepository
+from services.gateway.repository.audit import AuditLog
+from services.gateway.repository.relationships import (
+    RelationshipExistsError,
+    RelationshipRepository,
+)
+from services.gateway.repository.tokens import InviteRepository
+from services.gateway.schemas import ConversationOut, InviteOut, Participant
+from shared.contracts import SUMMARY, ConversationSummary, SummaryQuery
+from shared.errors import ConflictError, ForbiddenError, InviteInvalidError, NotFoundError
 from shared.events import (
     RelationshipCreated,
     RelationshipData,
     RelationshipEnded,
     RelationshipEndedData,
-    derive_event_id,
+    utcnow,
 )
-from shared.logging import current_correlation_id
-from shared.mongo import Document
+from shared.rpc import RpcClient
 
 INVITE_KIND_BY_ROLE = {"operator": "coach", "coach": "client"}
 
 
-async def create_invite(gw: Gateway, who: Principal, kind: str) -> InviteOut:
-    if INVITE_KIND_BY_ROLE.get(who.role) != kind:
-        raise Forbidden(f"a {who.role} cannot create {kind} invites")
-    await gw.limits.check("invites", who.account_id, gw.now())
-    code = secrets.token_urlsafe(24)
-    expires_at = gw.now() + timedelta(days=gw.settings.invite_days)
-    await gw.invites.insert(
-        code,
-        {
-            "kind": kind,
-            "created_by": who.account_id,
-            "created_at": gw.now(),
-            "expires_at": expires_at,
-            "used_at": None,
-        },
-    )
-    await gw.audit("invite_created", account_id=who.account_id, invite_kind=kind)
-    return InviteOut(code=code, kind=kind, expires_at=expires_at)
+class Relationships:
+    def __init__(
+        self,
+        relationships: RelationshipRepository,
+        invites: InviteRepository,
+        accounts: AccountRepository,
+        outbox: Outbox,
+        audit: AuditLog,
+        limits: Limits,
+        rpc: RpcClient,
+        invite_days: int,
+    ) -> None:
+        self._relationships = relationships
+        self._invites = invites
+        self._accounts = accounts
+        self._outbox = outbox
+        self._audit = audit
+        self._limits = limits
+        self._rpc = rpc
+        self._invite_lifetime = timedelta(days=invite_days)
 
-
-async def accept_invite(gw: Gateway, who: Principal, code: str) -> str:
-    """An existing client connects to another coach."""
-    if who.role != "client":
-        raise Forbidden("only clients accept client invites")
-    invite = await gw.invites.usable(code, gw.now())
-    if invite is None or invite["kind"] != "client":
-        raise InviteInvalid("this invite is unknown, used or expired")
-    if await gw.relationships.connected(invite["created_by"], who.account_id):
-        raise Conflict("you are already connected with this coach")
-    if await gw.invites.claim(code, who.account_id, gw.now()) is None:
-        raise InviteInvalid("this invite is unknown, used or expired")
-    await gw.audit(
-        "invite_redeemed",
-        account_id=who.account_id,
-        invite_kind="client",
-        created_by=invite["created_by"],
-    )
-    return await start(gw, coach_id=invite["created_by"], client_id=who.account_id)
-
-
-async def start(gw: Gateway, *, coach_id: str, client_id: str) -> str:
-    conversation_id = new_id()
-    try:
-        await gw.relationships.insert(
-            {
-                "_id": conversation_id,
-                "coach_account_id": coach_id,
-                "client_account_id": client_id,
-                "status": "active",
-                "created_at": gw.now(),
-                "ended_at": None,
-            }
+    async def create_invite(self, who: Principal, kind: str) -> InviteOut:
+        if INVITE_KIND_BY_ROLE.get(who.role) != kind:
+            raise ForbiddenError(f"a {who.role} cannot create {kind} invites")
+        await self._limits.check("invites", who.account_id, utcnow())
+        code = secrets.token_urlsafe(24)
+        now = utcnow()
+        invite = Invite(
+            kind=kind,  # type: ignore[arg-type]
+            created_by=who.account_id,
+            created_at=now,
+            expires_at=now + self._invite_lifetime,
         )
-    except RelationshipExists as error:
-        raise Conflict("this relationship already exists") from error
-    await gw.outbox.emit(
-        RelationshipCreated(
-            event_id=derive_event_id("relationship.created", conversation_id),
-            correlation_id=current_correlation_id(),
-            data=RelationshipData(
-                conversation_id=conversation_id,
-                coach_account_id=coach_id,
-                client_account_id=client_id,
+        await self._invites.insert(code, invite)
+        await self._audit.record("invite_created", account_id=who.account_id, invite_kind=kind)
+        return InviteOut(code=code, kind=kind, expires_at=invite.expires_at)
+
+    async def accept_invite(self, who: Principal, code: str) -> str:
+        """An existing client connects to another coach."""
+        if who.role != "client":
+            raise ForbiddenError("only clients accept client invites")
+        invite = await self._invites.usable(code, utcnow())
+        if invite is None or invite.kind != "client":
+            raise InviteInvalidError("this invite is unknown, used or expired")
+        if await self._relationships.connected(invite.created_by, who.account_id):
+            raise ConflictError("you are already connected with this coach")
+        if not await self._invites.claim(code, who.account_id, utcnow()):
+            raise InviteInvalidError("this invite is unknown, used or expired")
+        await self._audit.record(
+            "invite_redeemed",
+            account_id=who.account_id,
+            invite_kind="client",
+            created_by=invite.created_by,
+        )
+        return await self.start(coach_id=invite.created_by, client_id=who.account_id)
+
+    async def start(self, *, coach_id: str, client_id: str) -> str:
+        relationship = Relationship(
+            conversation_id=new_id(),
+            coach_account_id=coach_id,
+            client_account_id=client_id,
+            status="active",
+            created_at=utcnow(),
+        )
+        try:
+            await self._relationships.insert(relationship)
+        except RelationshipExistsError as error:
+            raise ConflictError("this relationship already exists") from error
+        conversation_id = relationship.conversation_id
+        # Display names travel with the event so a push may name the sender (when the
+        # recipient chose `notification_detail: sender`); nothing else about the accounts does.
+        names = await self._accounts.by_ids([coach_id, client_id])
+        await self._outbox.emit(
+            RelationshipCreated.create(
+                RelationshipData(
+                    conversation_id=conversation_id,
+                    coach_account_id=coach_id,
+                    client_account_id=client_id,
+                    coach_display_name=_display_name(names, coach_id),
+                    client_display_name=_display_name(names, client_id),
+                )
+            )
+        )
+        await self._audit.record(
+            "relationship_started",
+            account_id=client_id,
+            conversation_id=conversation_id,
+            coach_account_id=coach_id,
+        )
+        return conversation_id
+
+    async def participant_of(self, who: Principal, conversation_id: str) -> Relationship:
+        """The relationship, if the caller is in it; 404 otherwise (never reveal it exists)."""
+        relationship = await self._relationships.by_id(conversation_id)
+        if relationship is None or who.account_id not in relationship.participants:
+            raise NotFoundError("no such conversation")
+        return relationship
+
+    async def end(self, who: Principal, conversation_id: str) -> None:
+        await self.participant_of(who, conversation_id)
+        if not await self._relationships.end(conversation_id, who.account_id, utcnow()):
+            return  # already ended: idempotent
+        await self._outbox.emit(
+            RelationshipEnded.create(
+                RelationshipEndedData(conversation_id=conversation_id, ended_by=who.account_id)
+            )
+        )
+        await self._audit.record(
+            "relationship_ended", account_id=who.account_id, conversation_id=conversation_id
+        )
+
+    async def conversations(self, who: Principal) -> list[ConversationOut]:
+        """The caller's relationships joined with messaging's per-conversation state."""
+        found = await self._relationships.of_account(who.account_id)
+        if not found:
+            return []
+        ids = sorted({a for r in found for a in r.participants})
+        people = await self._accounts.by_ids(ids)
+        state = await self._rpc.call(
+            SUMMARY,
+            SummaryQuery(
+                account_id=who.account_id, conversation_ids=[r.conversation_id for r in found]
             ),
         )
-    )
-    await gw.audit(
-        "relationship_started",
-        account_id=client_id,
-        conversation_id=conversation_id,
-        coach_account_id=coach_id,
-    )
-    return conversation_id
+        result = []
+        for relationship in found:
+            summary = state.conversations.get(relationship.conversation_id, ConversationSummary())
+            members = [people[a] for a in relationship.participants if a in people]
+            result.append(
+                ConversationOut(
+                    conversation_id=relationship.conversation_id,
+                    status=relationship.status,
+                    participants=[
+                        Participant(
+                            account_id=p.account_id,
+                            handle=p.handle,
+                            display_name=p.display_name,
+                            role=p.role,
+                        )
+                        for p in members
+                    ],
+                    last_seq=summary.last_seq,
+                    read_up_to=summary.read_up_to,
+                )
+            )
+        return result
 
 
-def participants(relationship: Document) -> list[str]:
-    return [relationship["coach_account_id"], relationship["client_account_id"]]
-
-
-async def participant_of(gw: Gateway, who: Principal, conversation_id: str) -> Document:
-    """The relationship, if the caller is in it; 404 otherwise (never reveal it exists)."""
-    relationship = await gw.relationships.by_id(conversation_id)
-    if relationship is None or who.account_id not in participants(relationship):
-        raise NotFound("no such conversation")
-    return relationship
-
-
-async def end(gw: Gateway, who: Principal, conversation_id: str) -> None:
-    await participant_of(gw, who, conversation_id)
-    if await gw.relationships.end(conversation_id, who.account_id, gw.now()) is None:
-        return  # already ended: idempotent
-    await gw.outbox.emit(
-        RelationshipEnded(
-            event_id=derive_event_id("relationship.ended", conversation_id),
-            correlation_id=current_correlation_id(),
-            data=RelationshipEndedData(conversation_id=conversation_id, ended_by=who.account_id),
-        )
-    )
-    await gw.audit("relationship_ended", account_id=who.account_id, conversation_id=conversation_id)
+def _display_name(accounts: dict[str, Account], account_id: str) -> str | None:
+    account = accounts.get(account_id)
+    return account.display_name if account else None

@@ -7,185 +7,192 @@ from datetime import timedelta
 
 import structlog
 
-from services.gateway.context import Gateway, Principal, new_id
-from services.gateway.identity import devices as device_rules
-from services.gateway.limits import address_bucket
-from services.gateway.repository.tokens import digest
+from services.gateway.devicecache import DeviceCache
+from services.gateway.identity.devices import Devices, check_device_block
+from services.gateway.identity.guard import PasswordGuard, login_subject
+from services.gateway.outbox import Outbox
+from services.gateway.passwords import PasswordHasher
+from services.gateway.principal import Principal
+from services.gateway.records import Account, Device, RefreshRecord
+from services.gateway.repository.accounts import AccountRepository, DeviceRepository
+from services.gateway.repository.audit import AuditLog
+from services.gateway.repository.tokens import RefreshTokenRepository, digest
 from services.gateway.schemas import AccountOut, LoginRequest, SessionOut
-from services.gateway.tokens import Claims, refresh_successor
-from shared.errors import RateLimited, Unauthorized
-from shared.events import DeviceData, DeviceSessionEnded, derive_event_id
-from shared.logging import current_correlation_id
-from shared.mongo import Document
+from services.gateway.settings import GatewaySettings
+from services.gateway.tokens import Claims, TokenSigner, refresh_successor
+from services.gateway.ws.registry import SocketRegistry
+from shared.errors import UnauthorizedError
+from shared.events import DeviceData, DeviceSessionEnded, utcnow
 
 log = structlog.get_logger(__name__)
 
 REFRESH_GRACE = timedelta(seconds=30)
-PAIR_FREE_FAILURES = 5
-ADDRESS_FREE_FAILURES = 30
-BACKOFF_CAP = timedelta(minutes=15)
 WRONG_CREDENTIALS = "wrong handle or password"
 
 
-def account_out(account: Document) -> AccountOut:
+def account_out(account: Account) -> AccountOut:
     return AccountOut(
-        account_id=account["_id"],
-        handle=account["handle"],
-        role=account["role"],
-        display_name=account.get("display_name") or account["handle"],
+        account_id=account.account_id,
+        handle=account.handle,
+        role=account.role,
+        display_name=account.display_name,
     )
 
 
-def _throttle_keys(handle: str, address: str) -> tuple[str, str]:
-    return f"h:{handle}|a:{address}", address_throttle_key(address)
+class Sessions:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        accounts: AccountRepository,
+        devices: DeviceRepository,
+        device_rules: Devices,
+        refresh_tokens: RefreshTokenRepository,
+        signer: TokenSigner,
+        hasher: PasswordHasher,
+        guard: PasswordGuard,
+        audit: AuditLog,
+        outbox: Outbox,
+        sockets: SocketRegistry,
+        cache: DeviceCache,
+    ) -> None:
+        self._settings = settings
+        self._accounts = accounts
+        self._devices = devices
+        self._device_rules = device_rules
+        self._refresh_tokens = refresh_tokens
+        self._signer = signer
+        self._hasher = hasher
+        self._guard = guard
+        self._audit = audit
+        self._outbox = outbox
+        self._sockets = sockets
+        self._cache = cache
 
-
-def address_throttle_key(address: str) -> str:
-    """One key per client address for every password check (login and password change)."""
-    return f"a:{address_bucket(address)}"
-
-
-async def reserve_attempt(gw: Gateway, pair_key: str, address_key: str) -> None:
-    """Count the attempt before checking the password, so parallel guesses are counted too."""
-    now = gw.now()
-    for key, free in ((pair_key, PAIR_FREE_FAILURES), (address_key, ADDRESS_FREE_FAILURES)):
-        blocked = await gw.throttle.reserve(key, now, free, BACKOFF_CAP)
-        if blocked is not None:
-            raise RateLimited(retry_after=max(1, int((blocked - now).total_seconds()) + 1))
-
-
-async def login(gw: Gateway, body: LoginRequest, address: str) -> SessionOut:
-    handle = body.handle.lower()
-    device_rules.check_device_block(gw, handle, body.device)
-    pair_key, address_key = _throttle_keys(handle, address)
-    await reserve_attempt(gw, pair_key, address_key)
-    account = await gw.accounts.by_handle(handle)
-    stored = account["password_hash"] if account else None
-    if not await gw.hasher.verify(stored, body.password) or account is None:
-        await gw.audit("login_failed", address=address, handle_known=account is not None)
-        raise Unauthorized(WRONG_CREDENTIALS)
-    await gw.throttle.clear(pair_key)
-    await gw.throttle.release(address_key)
-    if gw.hasher.needs_rehash(account["password_hash"]):
-        await gw.accounts.set_password(account["_id"], await gw.hasher.hash(body.password))
-    device, is_new = await device_rules.register_or_resume(
-        gw, account, body.device, body.replace_device_id
-    )
-    if is_new:
-        await gw.audit("device_added", account_id=account["_id"], device_id=device["_id"])
-    await gw.audit(
-        "login_succeeded",
-        account_id=account["_id"],
-        device_id=device["_id"],
-        address=address,
-        resumed=not is_new,
-    )
-    return await _issue(gw, account, device, secrets.token_urlsafe(32))
-
-
-async def _issue(gw: Gateway, account: Document, device: Document, refresh: str) -> SessionOut:
-    now = gw.now()
-    await gw.refresh_tokens.insert(
-        refresh,
-        {
-            "device_id": device["_id"],
-            "account_id": account["_id"],
-            "session": device["session"],
-            "created_at": now,
-            "expires_at": now + timedelta(days=gw.settings.refresh_token_days),
-            "spent_at": None,
-            "successor_seed": secrets.token_bytes(32),
-        },
-    )
-    lifetime = gw.settings.access_token_seconds
-    access = gw.signer.issue(
-        Claims(
-            account_id=account["_id"],
-            device_id=device["_id"],
-            role=account["role"],
-            session=int(device["session"]),
-            expires_at=int(now.timestamp()) + lifetime,
+    async def login(self, body: LoginRequest, address: str) -> SessionOut:
+        handle = body.handle.lower()
+        check_device_block(handle, body.device, utcnow())
+        subject = login_subject(handle, address)
+        await self._guard.reserve(subject, address)
+        account = await self._accounts.by_handle(handle)
+        stored = account.password_hash if account else None
+        if not await self._hasher.verify(stored, body.password) or account is None:
+            await self._audit.record(
+                "login_failed", address=address, handle_known=account is not None
+            )
+            raise UnauthorizedError(WRONG_CREDENTIALS)
+        await self._guard.succeeded(subject, address)
+        if self._hasher.needs_rehash(account.password_hash):
+            rehashed = await self._hasher.hash(body.password)
+            await self._accounts.set_password(account.account_id, rehashed)
+        device, is_new = await self._device_rules.register_or_resume(
+            account, body.device, body.replace_device_id
         )
-    )
-    return SessionOut(
-        access_token=access,
-        refresh_token=refresh,
-        expires_in=lifetime,
-        device_id=device["_id"],
-        account=account_out(account),
-    )
-
-
-async def refresh(gw: Gateway, token: str, address: str) -> SessionOut:
-    record = await gw.refresh_tokens.find(token)
-    now = gw.now()
-    if record is None or record["expires_at"] <= now:
-        raise Unauthorized("unknown or expired refresh token")
-    device = await gw.devices.by_id(record["device_id"])
-    account = await gw.accounts.by_id(record["account_id"])
-    if (
-        device is None
-        or account is None
-        or account.get("status") != "active"
-        or device.get("revoked_at") is not None
-        or device["session"] != record["session"]
-    ):
-        raise Unauthorized("this session has ended")
-    if device["last_seen_at"] < now - timedelta(days=gw.settings.device_expiry_days):
-        await device_rules.revoke(gw, device, reason="expired")
-        raise Unauthorized("this device expired")
-    successor = _successor(gw, token, record)
-    if await gw.refresh_tokens.spend(token, now, successor) is None:
-        await _check_replay(gw, token, successor, device, address)
-    await gw.devices.touch(device["_id"], now)
-    return await _issue(gw, account, device, successor)
-
-
-def _successor(gw: Gateway, token: str, record: Document) -> str:
-    seed = record.get("successor_seed")
-    if seed is None:  # a record from before seeds existed (lives at most refresh_token_days)
-        return gw.signer.refresh_successor(token)
-    return refresh_successor(token, bytes(seed))
-
-
-async def _check_replay(
-    gw: Gateway, token: str, successor: str, device: Document, address: str
-) -> None:
-    """A spent token gets, within the grace period, the very successor it got when it was spent
-    (a lost answer or a parallel refresh is no attack): never a second chain. Later, it ends
-    the device session."""
-    spent = await gw.refresh_tokens.find(token)
-    if spent is None or spent.get("spent_at") is None:
-        raise Unauthorized("unknown or expired refresh token")
-    if gw.now() - spent["spent_at"] > REFRESH_GRACE:
-        await end_session(gw, device)
-        await gw.audit(
-            "refresh_reuse_detected",
-            account_id=device["account_id"],
-            device_id=device["_id"],
+        await self._audit.record(
+            "login_succeeded",
+            account_id=account.account_id,
+            device_id=device.device_id,
             address=address,
+            resumed=not is_new,
         )
-        raise Unauthorized("refresh token reused; the session was revoked")
-    if spent.get("successor", digest(successor)) != digest(successor):
-        raise Unauthorized("this refresh token was used already; continue with its successor")
+        return await self._issue(account, device, secrets.token_urlsafe(32))
 
-
-async def end_session(gw: Gateway, device: Document) -> None:
-    """Every access and refresh token of the device's current session stops working."""
-    await gw.devices.end_session(device["_id"])
-    gw.device_cache.invalidate(device["_id"])
-    await gw.close_sockets(device["_id"])
-    await gw.outbox.emit(
-        DeviceSessionEnded(
-            event_id=derive_event_id("device.session_ended", f"{device['_id']}:{new_id()}"),
-            correlation_id=current_correlation_id(),
-            data=DeviceData(account_id=device["account_id"], device_id=device["_id"]),
+    async def _issue(self, account: Account, device: Device, refresh: str) -> SessionOut:
+        now = utcnow()
+        await self._refresh_tokens.insert(
+            refresh,
+            RefreshRecord(
+                device_id=device.device_id,
+                account_id=account.account_id,
+                session=device.session,
+                created_at=now,
+                expires_at=now + timedelta(days=self._settings.refresh_token_days),
+                successor_seed=secrets.token_bytes(32),
+            ),
         )
-    )
+        lifetime = self._settings.access_token_seconds
+        access = self._signer.issue(
+            Claims(
+                account_id=account.account_id,
+                device_id=device.device_id,
+                role=account.role,
+                session=device.session,
+                expires_at=int(now.timestamp()) + lifetime,
+            )
+        )
+        return SessionOut(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=lifetime,
+            device_id=device.device_id,
+            account=account_out(account),
+        )
 
+    async def refresh(self, token: str, address: str) -> SessionOut:
+        record = await self._refresh_tokens.find(token)
+        now = utcnow()
+        if record is None or record.expires_at <= now:
+            raise UnauthorizedError("unknown or expired refresh token")
+        device = await self._devices.by_id(record.device_id)
+        account = await self._accounts.by_id(record.account_id)
+        if (
+            device is None
+            or account is None
+            or not account.active
+            or not device.active
+            or device.session != record.session
+        ):
+            raise UnauthorizedError("this session has ended")
+        if self._device_rules.expired(device, now):
+            await self._device_rules.revoke(device, reason="expired")
+            raise UnauthorizedError("this device expired")
+        successor = self._successor(token, record)
+        if not await self._refresh_tokens.spend(token, now, successor):
+            await self._check_replay(token, successor, device, address)
+        await self._devices.touch(device.device_id, now)
+        return await self._issue(account, device, successor)
 
-async def logout(gw: Gateway, who: Principal) -> None:
-    device = await gw.devices.by_id(who.device_id)
-    if device is not None:
-        await end_session(gw, device)
-    await gw.audit("logout", account_id=who.account_id, device_id=who.device_id)
+    def _successor(self, token: str, record: RefreshRecord) -> str:
+        if record.successor_seed is None:  # from before seeds (lives at most refresh_token_days)
+            return self._signer.refresh_successor(token)
+        return refresh_successor(token, record.successor_seed)
+
+    async def _check_replay(self, token: str, successor: str, device: Device, address: str) -> None:
+        """A spent token gets, within the grace period, the very successor it got when it was
+        spent (a lost answer or a parallel refresh is no attack): never a second chain. Later,
+        it ends the device session."""
+        spent = await self._refresh_tokens.find(token)
+        if spent is None or spent.spent_at is None:
+            raise UnauthorizedError("unknown or expired refresh token")
+        if utcnow() - spent.spent_at > REFRESH_GRACE:
+            await self.end_session(device)
+            await self._audit.record(
+                "refresh_reuse_detected",
+                account_id=device.account_id,
+                device_id=device.device_id,
+                address=address,
+            )
+            raise UnauthorizedError("refresh token reused; the session was revoked")
+        if (spent.successor_digest or digest(successor)) != digest(successor):
+            raise UnauthorizedError(
+                "this refresh token was used already; continue with its successor"
+            )
+
+    async def end_session(self, device: Device) -> None:
+        """Every access and refresh token of the device's current session stops working."""
+        await self._devices.end_session(device.device_id)
+        self._cache.invalidate(device.device_id)
+        await self._sockets.close_device(device.device_id)
+        await self._outbox.emit(
+            DeviceSessionEnded.create(
+                DeviceData(account_id=device.account_id, device_id=device.device_id)
+            )
+        )
+
+    async def end_session_of(self, who: Principal) -> None:
+        device = await self._devices.by_id(who.device_id)
+        if device is not None:
+            await self.end_session(device)
+
+    async def logout(self, who: Principal) -> None:
+        await self.end_session_of(who)
+        await self._audit.record("logout", account_id=who.account_id, device_id=who.device_id)

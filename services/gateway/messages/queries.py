@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from services.gateway.context import Gateway, Principal
-from services.gateway.identity.relationships import participant_of
-from services.gateway.messages.send import publish_command
+from services.gateway.identity.relationships import Relationships
+from services.gateway.messages.commands import SendCommand
+from services.gateway.principal import Principal
 from shared.commands import DeleteData, DeleteMessage, MarkRead, ReadData
-from shared.errors import Forbidden, NotFound, Unprocessable
-from shared.logging import current_correlation_id
+from shared.contracts import (
+    DEFAULT_LIMIT,
+    HISTORY,
+    MAX_LIMIT,
+    MESSAGE,
+    HistoryPage,
+    HistoryQuery,
+    MessageLookup,
+)
+from shared.errors import ForbiddenError, NotFoundError, UnprocessableError
 from shared.rpc import RpcClient
-
-DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
 def _int(query: dict[str, str], name: str) -> int | None:
@@ -21,61 +25,70 @@ def _int(query: dict[str, str], name: str) -> int | None:
     try:
         value = int(query[name])
     except ValueError as error:
-        raise Unprocessable(f"{name} must be an integer", field=name) from error
+        raise UnprocessableError(f"{name} must be an integer", field=name) from error
     if value < 0:
-        raise Unprocessable(f"{name} must not be negative", field=name)
+        raise UnprocessableError(f"{name} must not be negative", field=name)
     return value
 
 
-async def history(
-    gw: Gateway, who: Principal, conversation_id: str, query: dict[str, str]
-) -> dict[str, Any]:
+def history_query(conversation_id: str, query: dict[str, str]) -> HistoryQuery:
+    """The query string as messaging's history request, or 422 naming the bad parameter."""
     after, before, limit = _int(query, "after_seq"), _int(query, "before_seq"), _int(query, "limit")
     if after is not None and before is not None:
-        raise Unprocessable("use after_seq or before_seq, not both", field="before_seq")
+        raise UnprocessableError("use after_seq or before_seq, not both", field="before_seq")
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
-        raise Unprocessable(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-    await participant_of(gw, who, conversation_id)
-    request: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit or DEFAULT_LIMIT}
+        raise UnprocessableError(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if before is not None:
-        request["before_seq"] = before
-    else:
-        request["after_seq"] = after or 0
-    return await RpcClient.of(gw.bus).call("messaging.history", request)
-
-
-async def delete_for_everyone(
-    gw: Gateway, who: Principal, conversation_id: str, message_id: str
-) -> None:
-    await participant_of(gw, who, conversation_id)
-    found = await RpcClient.of(gw.bus).call(
-        "messaging.message", {"conversation_id": conversation_id, "message_id": message_id}
-    )
-    if not found.get("found"):
-        raise NotFound("no such message")
-    if found.get("sender_account_id") != who.account_id:
-        raise Forbidden("only the sender can delete a message for everyone")
-    await publish_command(
-        gw,
-        DeleteMessage(
-            command_id=f"delete:{conversation_id}:{message_id}",
-            correlation_id=current_correlation_id(),
-            data=DeleteData(
-                conversation_id=conversation_id, message_id=message_id, requested_by=who.account_id
-            ),
-        ),
+        return HistoryQuery(
+            conversation_id=conversation_id, before_seq=before, limit=limit or DEFAULT_LIMIT
+        )
+    return HistoryQuery(
+        conversation_id=conversation_id, after_seq=after or 0, limit=limit or DEFAULT_LIMIT
     )
 
 
-async def mark_read(gw: Gateway, who: Principal, conversation_id: str, up_to_seq: int) -> None:
-    await participant_of(gw, who, conversation_id)
-    await publish_command(
-        gw,
-        MarkRead(
-            command_id=f"read:{conversation_id}:{who.account_id}:{up_to_seq}",
-            correlation_id=current_correlation_id(),
-            data=ReadData(
-                conversation_id=conversation_id, account_id=who.account_id, up_to_seq=up_to_seq
-            ),
-        ),
-    )
+class Reads:
+    def __init__(
+        self, relationships: Relationships, rpc: RpcClient, send_command: SendCommand
+    ) -> None:
+        self._relationships = relationships
+        self._rpc = rpc
+        self._send_command = send_command
+
+    async def history(
+        self, who: Principal, conversation_id: str, query: dict[str, str]
+    ) -> HistoryPage:
+        request = history_query(conversation_id, query)
+        await self._relationships.participant_of(who, conversation_id)
+        return await self._rpc.call(HISTORY, request)
+
+    async def delete_for_everyone(
+        self, who: Principal, conversation_id: str, message_id: str
+    ) -> None:
+        await self._relationships.participant_of(who, conversation_id)
+        found = await self._rpc.call(
+            MESSAGE, MessageLookup(conversation_id=conversation_id, message_id=message_id)
+        )
+        if not found.found:
+            raise NotFoundError("no such message")
+        if found.sender_account_id != who.account_id:
+            raise ForbiddenError("only the sender can delete a message for everyone")
+        await self._send_command(
+            DeleteMessage.create(
+                DeleteData(
+                    conversation_id=conversation_id,
+                    message_id=message_id,
+                    requested_by=who.account_id,
+                )
+            )
+        )
+
+    async def mark_read(self, who: Principal, conversation_id: str, up_to_seq: int) -> None:
+        await self._relationships.participant_of(who, conversation_id)
+        await self._send_command(
+            MarkRead.create(
+                ReadData(
+                    conversation_id=conversation_id, account_id=who.account_id, up_to_seq=up_to_seq
+                )
+            )
+        )

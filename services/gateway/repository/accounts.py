@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.gateway.records import Account, Device
 from shared.mongo import Document
 
 MAX_ACTIVE_DEVICES = 10
@@ -16,28 +16,35 @@ MAX_ACTIVE_DEVICES = 10
 MAX_PREVIOUS_KX = 16
 
 
-class AlreadyExists(Exception):
+class AlreadyExistsError(Exception):
     """A unique key (handle, identity key) is taken."""
 
 
-class Accounts:
+class AccountRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._c = db["accounts"]
 
-    async def insert(self, document: Document) -> None:
+    async def insert(self, account: Account) -> None:
         try:
-            await self._c.insert_one(document)
+            await self._c.insert_one(account.to_doc())
         except DuplicateKeyError as error:
-            raise AlreadyExists("handle") from error
+            raise AlreadyExistsError("handle") from error
 
-    async def by_handle(self, handle: str) -> Document | None:
-        return await self._c.find_one({"handle": handle, "status": "active"})
+    async def by_handle(self, handle: str) -> Account | None:
+        doc = await self._c.find_one({"handle": handle, "status": "active"})
+        return Account.from_doc(doc) if doc else None
 
-    async def by_id(self, account_id: str) -> Document | None:
-        return await self._c.find_one({"_id": account_id})
+    async def handle_taken(self, handle: str) -> bool:
+        """Any account, active or not, holds the handle for good."""
+        return await self._c.find_one({"handle": handle}, {"_id": 1}) is not None
 
-    async def by_ids(self, account_ids: list[str]) -> dict[str, Document]:
-        return {a["_id"]: a async for a in self._c.find({"_id": {"$in": account_ids}})}
+    async def by_id(self, account_id: str) -> Account | None:
+        doc = await self._c.find_one({"_id": account_id})
+        return Account.from_doc(doc) if doc else None
+
+    async def by_ids(self, account_ids: list[str]) -> dict[str, Account]:
+        cursor = self._c.find({"_id": {"$in": account_ids}})
+        return {doc["_id"]: Account.from_doc(doc) async for doc in cursor}
 
     async def delete(self, account_id: str) -> None:
         await self._c.delete_one({"_id": account_id})
@@ -49,48 +56,52 @@ class Accounts:
         await self._c.update_one({"_id": account_id}, {"$set": {"password_hash": password_hash}})
 
 
-class Devices:
+class DeviceRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._c = db["devices"]
 
-    async def insert(self, document: Document) -> None:
+    async def insert(self, device: Device) -> None:
         try:
-            await self._c.insert_one(document)
+            await self._c.insert_one(device.to_doc())
         except DuplicateKeyError as error:
-            raise AlreadyExists("identity_key") from error
+            raise AlreadyExistsError("identity_key") from error
 
-    async def by_id(self, device_id: str) -> Document | None:
-        return await self._c.find_one({"_id": device_id})
+    async def by_id(self, device_id: str) -> Device | None:
+        doc = await self._c.find_one({"_id": device_id})
+        return Device.from_doc(doc) if doc else None
 
     async def delete(self, device_id: str) -> None:
         await self._c.delete_one({"_id": device_id})
 
-    async def by_identity_key(self, identity_key: bytes) -> Document | None:
-        return await self._c.find_one({"identity_key": identity_key})
+    async def by_identity_key(self, identity_key: bytes) -> Device | None:
+        doc = await self._c.find_one({"identity_key": identity_key})
+        return Device.from_doc(doc) if doc else None
 
-    async def active_of(self, account_id: str) -> list[Document]:
+    async def active_of(self, account_id: str) -> list[Device]:
         cursor = self._c.find({"account_id": account_id, "revoked_at": None}).sort("created_at", 1)
-        return [d async for d in cursor]
+        return [Device.from_doc(doc) async for doc in cursor]
 
-    async def active_of_many(self, account_ids: list[str]) -> list[Document]:
+    async def active_of_many(self, account_ids: list[str]) -> list[Device]:
         cursor = self._c.find({"account_id": {"$in": account_ids}, "revoked_at": None})
-        return [d async for d in cursor]
+        return [Device.from_doc(doc) async for doc in cursor]
 
     async def count_active(self, account_id: str) -> int:
         return await self._c.count_documents({"account_id": account_id, "revoked_at": None})
 
-    async def update(self, device_id: str, changes: dict[str, Any]) -> Document | None:
-        return await self._c.find_one_and_update(
-            {"_id": device_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+    async def rename(self, device_id: str, name: str) -> Device | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": device_id}, {"$set": {"name": name}}, return_document=ReturnDocument.AFTER
         )
+        return Device.from_doc(doc) if doc else None
 
-    async def new_session(self, device_id: str, seen_at: datetime) -> Document | None:
+    async def new_session(self, device_id: str, seen_at: datetime) -> Device | None:
         """Start a new session epoch: access and refresh tokens of earlier sessions stop working."""
-        return await self._c.find_one_and_update(
+        doc = await self._c.find_one_and_update(
             {"_id": device_id, "revoked_at": None},
             {"$inc": {"session": 1}, "$set": {"last_seen_at": seen_at}},
             return_document=ReturnDocument.AFTER,
         )
+        return Device.from_doc(doc) if doc else None
 
     async def end_session(self, device_id: str) -> None:
         await self._c.update_one({"_id": device_id}, {"$inc": {"session": 1}})
@@ -129,6 +140,6 @@ class Devices:
     async def touch(self, device_id: str, at: datetime) -> None:
         await self._c.update_one({"_id": device_id}, {"$set": {"last_seen_at": at}})
 
-    async def unseen_since(self, cutoff: datetime) -> list[Document]:
+    async def unseen_since(self, cutoff: datetime) -> list[Device]:
         cursor = self._c.find({"revoked_at": None, "last_seen_at": {"$lt": cutoff}})
-        return [d async for d in cursor]
+        return [Device.from_doc(doc) async for doc in cursor]

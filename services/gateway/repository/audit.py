@@ -1,90 +1,52 @@
-"""Security audit log and login throttling state (both metadata only)."""
+"""The security audit log: metadata only, never passwords, tokens, keys or content."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
+from services.gateway.records import AuditRecord, new_id
+from shared.events import utcnow
+from shared.logging import current_correlation_id
 from shared.mongo import Document
+
+log = structlog.get_logger(__name__)
 
 
 class AuditLog:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._c = db["audit"]
 
-    async def insert(self, document: Document) -> None:
-        await self._c.insert_one(document)
+    async def record(
+        self,
+        event_type: str,
+        *,
+        account_id: str | None = None,
+        device_id: str | None = None,
+        address: str | None = None,
+        **details: Any,
+    ) -> None:
+        """One security event, with the request's correlation id."""
+        entry = AuditRecord(
+            event_id=new_id(),
+            type=event_type,
+            at=utcnow(),
+            account_id=account_id,
+            device_id=device_id,
+            address=address,
+            correlation_id=current_correlation_id(),
+            details=details,
+        )
+        await self._c.insert_one(entry.to_doc())
+        log.info("audit", type=event_type, account_id=account_id, device_id=device_id)
 
-    async def page(self, before: tuple[datetime, str] | None, limit: int) -> list[Document]:
+    async def page(self, before: tuple[datetime, str] | None, limit: int) -> list[AuditRecord]:
         query: dict[str, Any] = {}
         if before is not None:
             at, event_id = before
             query = {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": event_id}}]}
         cursor = self._c.find(query).sort([("at", -1), ("_id", -1)]).limit(limit)
-        return [d async for d in cursor]
-
-
-def backoff(failures: int, free: int, cap: timedelta) -> timedelta:
-    """2 ** (failures - free) seconds, within [1 s, cap]. The exponent is bounded first: a long
-    attack would otherwise overflow timedelta and turn every further 429 into a 500."""
-    enough = int(cap.total_seconds()).bit_length()  # 2 ** enough seconds >= cap
-    return min(timedelta(seconds=2 ** min(max(failures - free, 0), enough)), cap)
-
-
-class Throttle:
-    """Login attempts per key, reserved *before* the password is checked.
-
-    Up to `free` attempts run concurrently; past that, each attempt must win a compare-and-set
-    on the counter and sets a growing back-off, so a burst of parallel guesses gets one try per
-    back-off window, never one per worker. The back-off is capped: never a hard lock.
-    """
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._c = db["login_throttle"]
-
-    async def reserve(self, key: str, now: datetime, free: int, cap: timedelta) -> datetime | None:
-        """None if this attempt may proceed; otherwise when the next one may."""
-        expires = {"expires_at": now + cap * 4}
-        for _ in range(5):  # only lost races loop; each round is a few single-document ops
-            try:
-                within = await self._c.find_one_and_update(
-                    {"_id": key, "failures": {"$lt": free}},
-                    {"$inc": {"failures": 1}, "$set": expires},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-            except DuplicateKeyError:  # at its quota, or a parallel attempt created the key
-                within = None
-            if within is not None:
-                return None
-            current = await self._c.find_one({"_id": key})
-            if current is None or int(current["failures"]) < free:
-                continue
-            waiting_until = current.get("next_allowed_at")
-            if waiting_until is not None and waiting_until > now:
-                return waiting_until  # type: ignore[no-any-return]
-            failures = int(current["failures"])
-            delay = backoff(failures, free, cap)
-            won = await self._c.update_one(
-                {"_id": key, "failures": failures, "next_allowed_at": waiting_until},
-                {"$set": {"failures": failures + 1, "next_allowed_at": now + delay, **expires}},
-            )
-            if won.modified_count == 1:
-                return None
-        return now + timedelta(seconds=1)
-
-    async def failures(self, key: str) -> int:
-        """Attempts reserved since the key was last cleared (a success clears it)."""
-        current = await self._c.find_one({"_id": key})
-        return int(current["failures"]) if current else 0
-
-    async def clear(self, key: str) -> None:
-        await self._c.delete_one({"_id": key})
-
-    async def release(self, key: str) -> None:
-        """A successful attempt gives its reserved slot back (shared addresses, NAT)."""
-        await self._c.update_one({"_id": key, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}})
+        return [AuditRecord.from_doc(doc) async for doc in cursor]

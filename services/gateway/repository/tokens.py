@@ -10,6 +10,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.gateway.records import Invite, RefreshRecord
 from shared.mongo import Document
 
 
@@ -18,38 +19,41 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class RefreshTokens:
+class RefreshTokenRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._c = db["refresh_tokens"]
 
-    async def insert(self, token: str, document: Document) -> None:
+    async def insert(self, token: str, record: RefreshRecord) -> None:
         with contextlib.suppress(DuplicateKeyError):  # a parallel refresh wrote the successor
-            await self._c.insert_one({"_id": digest(token), **document})
+            await self._c.insert_one({"_id": digest(token), **record.to_doc()})
 
-    async def find(self, token: str) -> Document | None:
-        return await self._c.find_one({"_id": digest(token)})
+    async def find(self, token: str) -> RefreshRecord | None:
+        doc = await self._c.find_one({"_id": digest(token)})
+        return RefreshRecord.from_doc(doc) if doc else None
 
-    async def spend(self, token: str, at: datetime, successor: str) -> Document | None:
+    async def spend(self, token: str, at: datetime, successor: str) -> bool:
         """Mark unspent → spent atomically, recording which successor it got (as its hash, the
-        successor's own id); None if it was already spent or unknown."""
-        return await self._c.find_one_and_update(
+        successor's own id); False if it was already spent or unknown."""
+        doc = await self._c.find_one_and_update(
             {"_id": digest(token), "spent_at": None},
             {"$set": {"spent_at": at, "successor": digest(successor)}},
             return_document=ReturnDocument.AFTER,
         )
+        return doc is not None
 
 
-class Invites:
+class InviteRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._c = db["invites"]
 
-    async def insert(self, code: str, document: Document) -> None:
-        await self._c.insert_one({"_id": digest(code), **document})
+    async def insert(self, code: str, invite: Invite) -> None:
+        await self._c.insert_one({"_id": digest(code), **invite.to_doc()})
 
-    async def usable(self, code: str, now: datetime) -> Document | None:
-        return await self._c.find_one(
+    async def usable(self, code: str, now: datetime) -> Invite | None:
+        doc = await self._c.find_one(
             {"_id": digest(code), "used_at": None, "expires_at": {"$gt": now}}
         )
+        return Invite.from_doc(doc) if doc else None
 
     async def release(self, code: str, account_id: str) -> None:
         """Undo a claim by this account (its registration failed half way)."""
@@ -76,10 +80,11 @@ class Invites:
         )
         return True
 
-    async def claim(self, code: str, account_id: str, now: datetime) -> Document | None:
-        """Single use: only one caller ever gets the document back."""
-        return await self._c.find_one_and_update(
+    async def claim(self, code: str, account_id: str, now: datetime) -> bool:
+        """Single use: only one caller ever gets True."""
+        doc = await self._c.find_one_and_update(
             {"_id": digest(code), "used_at": None, "expires_at": {"$gt": now}},
             {"$set": {"used_at": now, "used_by": account_id}},
             return_document=ReturnDocument.AFTER,
         )
+        return doc is not None

@@ -8,10 +8,12 @@ from datetime import datetime
 
 from aiohttp import web
 
-from services.gateway.http import caller, endpoint, gateway, render
+from services.gateway.http import caller, endpoint, render
+from services.gateway.keys import operations_key
 from services.gateway.openapi import build_openapi
+from services.gateway.records import AuditRecord
 from services.gateway.schemas import AuditEntry, AuditPage
-from shared.errors import Forbidden, InvalidRequest
+from shared.errors import InvalidRequestError
 
 
 def _cursor(value: str | None) -> tuple[datetime, str] | None:
@@ -21,16 +23,16 @@ def _cursor(value: str | None) -> tuple[datetime, str] | None:
         at, event_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
         return datetime.fromisoformat(at), str(event_id)
     except (ValueError, TypeError) as error:
-        raise InvalidRequest("before is not a cursor from a previous page") from error
+        raise InvalidRequestError("before is not a cursor from a previous page") from error
 
 
 def _limit(value: str | None) -> int:
     try:
         limit = int(value or 50)
     except ValueError as error:
-        raise InvalidRequest("limit must be an integer") from error
+        raise InvalidRequestError("limit must be an integer") from error
     if not 1 <= limit <= 200:
-        raise InvalidRequest("limit must be between 1 and 200")
+        raise InvalidRequestError("limit must be between 1 and 200")
     return limit
 
 
@@ -42,28 +44,29 @@ def _limit(value: str | None) -> int:
     tag="operations",
 )
 async def audit(request: web.Request) -> web.Response:
-    if caller(request).role != "operator":
-        raise Forbidden("operators only")
     before, limit = _cursor(request.query.get("before")), _limit(request.query.get("limit"))
-    docs = await gateway(request).audit_log.page(before, limit + 1)
-    entries = [
-        AuditEntry(
-            event_id=d["_id"],
-            type=d["type"],
-            at=d["at"],
-            account_id=d.get("account_id"),
-            device_id=d.get("device_id"),
-            address=d.get("address"),
-            details=d.get("details") or {},
-        )
-        for d in docs[:limit]
-    ]
-    next_before = None
-    if len(docs) > limit:
-        last = docs[limit - 1]
-        raw = json.dumps([last["at"].isoformat(), last["_id"]]).encode()
-        next_before = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    return render(AuditPage(entries=entries, next_before=next_before))
+    entries, last = await request.app[operations_key].audit_page(caller(request), before, limit)
+    return render(AuditPage(entries=[_entry(e) for e in entries], next_before=_next(last)))
+
+
+def _entry(record: AuditRecord) -> AuditEntry:
+    return AuditEntry(
+        event_id=record.event_id,
+        type=record.type,
+        at=record.at,
+        account_id=record.account_id,
+        device_id=record.device_id,
+        address=record.address,
+        details=record.details,
+    )
+
+
+def _next(last: AuditRecord | None) -> str | None:
+    """An opaque cursor: the last entry's time and id."""
+    if last is None:
+        return None
+    raw = json.dumps([last.at.isoformat(), last.event_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 @endpoint("GET", "/v1/openapi.json", "This API as OpenAPI 3.1", auth=False, tag="operations")

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway.http import (
-    caller,
-    client_address,
-    endpoint,
-    gateway,
-    no_content,
-    parse,
-    render,
-)
-from services.gateway.identity import accounts, sessions
-from services.gateway.identity import devices as device_rules
+from services.gateway.http import caller, client_address, endpoint, no_content, parse, render
+from services.gateway.identity.sessions import account_out
+from services.gateway.keys import accounts_key, devices_key, sessions_key
+from services.gateway.records import Device
 from services.gateway.schemas import (
     AccountDevices,
     AccountOut,
@@ -24,15 +17,40 @@ from services.gateway.schemas import (
     LoginRequest,
     MeOut,
     PasswordChange,
+    PreviousKx,
     RefreshRequest,
     RegisterRequest,
     SessionOut,
 )
-from shared.mongo import Document
 
 
-def device_out(device: Document) -> DeviceOut:
-    return DeviceOut.model_validate({**device, "device_id": device["_id"]})
+def device_out(device: Device) -> DeviceOut:
+    return DeviceOut(
+        device_id=device.device_id,
+        name=device.name,
+        identity_key=device.identity_key,
+        kx_key=device.kx_key,
+        kx_signature=device.kx_signature,
+        created_at=device.created_at,
+        last_seen_at=device.last_seen_at,
+    )
+
+
+def device_detail(device: Device) -> DeviceDetail:
+    return DeviceDetail(
+        device_id=device.device_id,
+        account_id=device.account_id,
+        name=device.name,
+        identity_key=device.identity_key,
+        kx_key=device.kx_key,
+        kx_signature=device.kx_signature,
+        created_at=device.created_at,
+        revoked_at=device.revoked_at,
+        previous_kx_keys=[
+            PreviousKx(kx_key=p.kx_key, kx_signature=p.kx_signature, replaced_at=p.replaced_at)
+            for p in device.previous_kx_keys
+        ],
+    )
 
 
 @endpoint(
@@ -46,7 +64,7 @@ def device_out(device: Document) -> DeviceOut:
 )
 async def register(request: web.Request) -> web.Response:
     body = await parse(request, RegisterRequest)
-    account = await accounts.register(gateway(request), body, client_address(request))
+    account = await request.app[accounts_key].register(body, client_address(request))
     return render(account, 201)
 
 
@@ -61,7 +79,7 @@ async def register(request: web.Request) -> web.Response:
 )
 async def login(request: web.Request) -> web.Response:
     body = await parse(request, LoginRequest)
-    return render(await sessions.login(gateway(request), body, client_address(request)), 201)
+    return render(await request.app[sessions_key].login(body, client_address(request)), 201)
 
 
 @endpoint(
@@ -74,38 +92,34 @@ async def login(request: web.Request) -> web.Response:
 )
 async def refresh(request: web.Request) -> web.Response:
     body = await parse(request, RefreshRequest)
-    gw = gateway(request)
-    return render(await sessions.refresh(gw, body.refresh_token, client_address(request)))
+    sessions = request.app[sessions_key]
+    return render(await sessions.refresh(body.refresh_token, client_address(request)))
 
 
 @endpoint("DELETE", "/v1/sessions/current", "Log out this device", status=204)
 async def logout(request: web.Request) -> web.Response:
-    await sessions.logout(gateway(request), caller(request))
+    await request.app[sessions_key].logout(caller(request))
     return no_content()
 
 
 @endpoint("PUT", "/v1/me/password", "Change the password", body=PasswordChange, status=204)
 async def change_password(request: web.Request) -> web.Response:
     body = await parse(request, PasswordChange)
-    await accounts.change_password(gateway(request), caller(request), body)
+    await request.app[accounts_key].change_password(caller(request), body)
     return no_content()
 
 
 @endpoint("GET", "/v1/me", "The caller's account and active devices", response=MeOut)
 async def me(request: web.Request) -> web.Response:
-    gw, who = gateway(request), caller(request)
-    account = await gw.accounts.by_id(who.account_id)
-    assert account is not None
-    devices = [device_out(d) for d in await gw.devices.active_of(who.account_id)]
-    base = sessions.account_out(account)
-    return render(MeOut(**base.model_dump(), devices=devices))
+    account, devices = await request.app[accounts_key].me(caller(request))
+    base = account_out(account)
+    return render(MeOut(**base.model_dump(), devices=[device_out(d) for d in devices]))
 
 
 @endpoint("DELETE", "/v1/devices/{device_id}", "Revoke one of your devices", status=204)
 async def revoke_device(request: web.Request) -> web.Response:
-    gw, who = gateway(request), caller(request)
-    await device_rules.revoke_own(
-        gw, who.account_id, request.match_info["device_id"], reason="revoked_by_owner"
+    await request.app[devices_key].revoke_own(
+        caller(request), request.match_info["device_id"], reason="revoked_by_owner"
     )
     return no_content()
 
@@ -119,9 +133,7 @@ async def revoke_device(request: web.Request) -> web.Response:
 )
 async def rotate_kx(request: web.Request) -> web.Response:
     body = await parse(request, KxRotation)
-    await device_rules.rotate_kx(
-        gateway(request), caller(request), request.match_info["device_id"], body
-    )
+    await request.app[devices_key].rotate_kx(caller(request), request.match_info["device_id"], body)
     return no_content()
 
 
@@ -133,7 +145,7 @@ async def rotate_kx(request: web.Request) -> web.Response:
 )
 async def account_devices(request: web.Request) -> web.Response:
     account_id = request.match_info["account_id"]
-    found = await device_rules.visible_devices(gateway(request), caller(request), account_id)
+    found = await request.app[devices_key].visible_devices(caller(request), account_id)
     return render(AccountDevices(account_id=account_id, devices=[device_out(d) for d in found]))
 
 
@@ -143,8 +155,8 @@ async def account_devices(request: web.Request) -> web.Response:
     "A device's public keys, kept after revocation",
     response=DeviceDetail,
 )
-async def device_detail(request: web.Request) -> web.Response:
-    device = await device_rules.visible_device(
-        gateway(request), caller(request), request.match_info["device_id"]
+async def get_device(request: web.Request) -> web.Response:
+    device = await request.app[devices_key].visible_device(
+        caller(request), request.match_info["device_id"]
     )
-    return render(DeviceDetail.model_validate({**device, "device_id": device["_id"]}))
+    return render(device_detail(device))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway.http import caller, endpoint, gateway, parse, render
-from services.gateway.identity import conversations, relationships
+from services.gateway.http import caller, endpoint, parse, render
+from services.gateway.keys import relationships_key
 from services.gateway.schemas import (
     AcceptInvite,
     ConversationList,
@@ -26,7 +26,7 @@ from services.gateway.schemas import (
 )
 async def create_invite(request: web.Request) -> web.Response:
     body = await parse(request, InviteRequest)
-    invite = await relationships.create_invite(gateway(request), caller(request), body.kind)
+    invite = await request.app[relationships_key].create_invite(caller(request), body.kind)
     return render(invite, 201)
 
 
@@ -40,15 +40,13 @@ async def create_invite(request: web.Request) -> web.Response:
 )
 async def accept_invite(request: web.Request) -> web.Response:
     body = await parse(request, AcceptInvite)
-    conversation_id = await relationships.accept_invite(
-        gateway(request), caller(request), body.code
-    )
+    conversation_id = await request.app[relationships_key].accept_invite(caller(request), body.code)
     return render(ConversationRef(conversation_id=conversation_id), 201)
 
 
 @endpoint("GET", "/v1/conversations", "The caller's conversations", response=ConversationList)
 async def list_conversations(request: web.Request) -> web.Response:
-    found = await conversations.list_for(gateway(request), caller(request))
+    found = await request.app[relationships_key].conversations(caller(request))
     return render(ConversationList(conversations=found))
 
 
@@ -60,5 +58,5 @@ async def list_conversations(request: web.Request) -> web.Response:
 )
 async def end_conversation(request: web.Request) -> web.Response:
     conversation_id = request.match_info["conversation_id"]
-    await relationships.end(gateway(request), caller(request), conversation_id)
+    await request.app[relationships_key].end(caller(request), conversation_id)
     return render(ConversationStatus(conversation_id=conversation_id, status="ended"))

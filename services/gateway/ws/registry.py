@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import structlog
 
-from services.gateway.ws.socket import DeviceSocket
+from services.gateway.ws.router import DeliveryRouter
+from services.gateway.ws.socket import DeviceSocket, socket_id_now
 from shared.bus import Bus
-from shared.deliveries import DeliveryRouter, DeviceDelivery
-from shared.errors import Unavailable
-from shared.events import DeliveryFailed, DeliveryFailedData, derive_event_id
+from shared.deliveries import ControlAction, DeviceDelivery
+from shared.errors import HavenError, UnavailableError
+from shared.events import DeliveryFailed, DeliveryFailedData
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +24,15 @@ class SocketRegistry:
 
     async def start(self) -> None:
         await self.router.start(self.on_delivery, self.on_rebound)
+
+    async def close_device(self, device_id: str, action: ControlAction = "revoke") -> None:
+        """Close the device's sockets on every replica: 4403 (`revoke`) or 4401 (`reauth`: the
+        session ended but the device did not; sockets opened from now on stay)."""
+        cutoff = socket_id_now() if action == "reauth" else None
+        try:
+            await self.router.publish_control(device_id, action, cutoff)
+        except HavenError as error:
+            log.warning("socket_close_not_published", device_id=device_id, reason=str(error))
 
     async def attach(self, socket: DeviceSocket) -> None:
         """Newer wins: older sockets of the device close with 4409, on every replica.
@@ -86,15 +96,14 @@ class SocketRegistry:
         await self._report_failed(socket.device_id, message_id, conversation_id)
 
     async def _report_failed(self, device_id: str, message_id: str, conversation_id: str) -> None:
-        event = DeliveryFailed(
-            event_id=derive_event_id("delivery.failed", f"{device_id}:{message_id}"),
-            data=DeliveryFailedData(
+        event = DeliveryFailed.create(
+            DeliveryFailedData(
                 device_id=device_id, conversation_id=conversation_id, message_id=message_id
-            ),
+            )
         )
         try:
-            await self.bus.publish_event(event, event_type=event.type, event_id=event.event_id)
-        except Unavailable:
+            await self.bus.publish_event(event)
+        except UnavailableError:
             log.warning("delivery_failure_not_reported", device_id=device_id)
 
     async def close_all(self, code: int = 1012) -> None:

@@ -32,8 +32,14 @@ class DeviceSocket:
     """Writes never block the caller: a slow client fills only its own queue, then is closed."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, account_id: str, device_id: str, on_ack_missed: OnAckMissed
+        self,
+        ws: web.WebSocketResponse,
+        account_id: str,
+        device_id: str,
+        on_ack_missed: OnAckMissed,
+        ack_deadline: float = ACK_DEADLINE,
     ) -> None:
+        self._ack_deadline = ack_deadline
         self.ws = ws
         self.account_id = account_id
         self.device_id = device_id
@@ -82,7 +88,7 @@ class DeviceSocket:
         if message_id in self._acks:
             return
         loop = asyncio.get_running_loop()
-        handle = loop.call_later(ACK_DEADLINE, self._ack_missed, message_id, conversation_id)
+        handle = loop.call_later(self._ack_deadline, self._ack_missed, message_id, conversation_id)
         self._acks[message_id] = (handle, conversation_id)
 
     def acked(self, message_id: str) -> None:

@@ -1,4 +1,4 @@
-"""Rate limits through the running services: shared across gateway replicas, 429 with
+"""Rate limits through the services: shared across gateway replicas, 429 with
 Retry-After over HTTP, `error` frames and then 4429 over the WebSocket."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 
 from shared import crypto
-from tests.e2e.test_websocket import closed_with, coach_and_client, next_frame, ws_url
-from tests.support.api import Api, DeviceKeys, Session, seal_for
-from tests.support.stack import BOOTSTRAP_OPERATOR, Stack
+from tests.support.api import Api, DeviceKeys, Session, coach_and_client, seal_for
+from tests.support.inprocess import AppStack
+from tests.support.stack import BOOTSTRAP_OPERATOR
+from tests.support.ws import closed_with, next_frame, ws_url
 
 STRICT = {
     "HAVEN_RATE_SEND": "6/minute,3",
@@ -30,12 +31,11 @@ def stack_overrides() -> dict[str, str]:
 
 
 @pytest.fixture
-async def apis(stack: Stack) -> AsyncIterator[tuple[Api, Api]]:
+async def apis(app_stack: AppStack) -> AsyncIterator[tuple[Api, Api]]:
     """Clients of two gateway replicas."""
-    second = stack.start_extra("gateway", "b")
-    await asyncio.to_thread(stack.wait_ready)
+    second = await app_stack.start_extra("gateway", "b")
     async with aiohttp.ClientSession() as http:
-        yield Api(http, stack.gateway_url), Api(http, stack.health_url(second))
+        yield Api(http, app_stack.gateway_url), Api(http, app_stack.health_url(second))
 
 
 def limited(reply_status: int, body: dict, headers: dict[str, str]) -> bool:
@@ -45,7 +45,7 @@ def limited(reply_status: int, body: dict, headers: dict[str, str]) -> bool:
 
 
 async def test_sends_invites_keys_devices_and_registrations_share_one_budget_across_replicas(
-    apis: tuple[Api, Api], stack: Stack
+    apis: tuple[Api, Api], app_stack: AppStack
 ) -> None:
     a, b = apis
     operator = await a.login(*BOOTSTRAP_OPERATOR)
@@ -106,13 +106,13 @@ async def test_sends_invites_keys_devices_and_registrations_share_one_budget_acr
 
 
 async def test_a_socket_that_keeps_exceeding_its_budget_gets_error_frames_then_4429(
-    apis: tuple[Api, Api], stack: Stack
+    apis: tuple[Api, Api], app_stack: AppStack
 ) -> None:
     a, _ = apis
     operator = await a.login(*BOOTSTRAP_OPERATOR)
     _coach, client, cid, devices = await coach_and_client(a, operator, "wsrl")
     headers = {"Authorization": f"Bearer {client.access_token}"}
-    async with a.http.ws_connect(ws_url(stack), headers=headers) as ws:
+    async with a.http.ws_connect(ws_url(app_stack), headers=headers) as ws:
         assert await next_frame(ws) == {"type": "ready"}
         replies = []
         for _ in range(4):  # sends: the account's burst of 3, then rate_limited
@@ -136,16 +136,16 @@ async def test_a_socket_that_keeps_exceeding_its_budget_gets_error_frames_then_4
 
 
 async def test_unauthenticated_sockets_are_capped_per_address(
-    api: Api, operator: Session, stack: Stack
+    api: Api, operator: Session, app_stack: AppStack
 ) -> None:
-    parked = [await api.http.ws_connect(ws_url(stack)) for _ in range(8)]  # the default cap
+    parked = [await api.http.ws_connect(ws_url(app_stack)) for _ in range(8)]  # the default cap
     try:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await api.http.ws_connect(ws_url(stack))
+            await api.http.ws_connect(ws_url(app_stack))
         assert refused.value.status == 429
         await parked[0].send_json({"type": "auth", "access_token": operator.access_token})
         assert await next_frame(parked[0]) == {"type": "ready"}  # no longer pending
-        async with api.http.ws_connect(ws_url(stack)) as admitted:
+        async with api.http.ws_connect(ws_url(app_stack)) as admitted:
             await admitted.send_json({"type": "auth", "access_token": "nonsense"})
             assert await closed_with(admitted) == 4401
     finally:

@@ -3,28 +3,22 @@ history is bounded; revoking twice is silent."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-import aiohttp
+import pytest
 from pymongo import AsyncMongoClient
 
 from shared import crypto
-from tests.e2e.test_websocket import coach_and_client, next_frame, ws_url
-from tests.support.api import Api, DeviceKeys, Session
-from tests.support.stack import Stack
+from tests.support.api import Api, DeviceKeys, Session, coach_and_client
+from tests.support.inprocess import AppStack
+from tests.support.ws import frames_for, next_frame, ws_url
 
-QUIET = 4.0  # longer than the 2 s announcement window plus the 1 s sweep
+WINDOW = 1.0  # HAVEN_DEVICES_CHANGED_WINDOW_SECONDS (2 s by default)
+SWEEP = 1.0  # services/notification/consumers.py ANNOUNCE_SWEEP_SECONDS
+QUIET = WINDOW + SWEEP + 1.0  # long enough for the trailing announcement to arrive
 
 
-async def frames_for(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[dict]:
-    """Every frame that arrives within `seconds`."""
-    seen: list[dict] = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                seen.append(await next_frame(ws, timeout=seconds))
-    return seen
+@pytest.fixture
+def stack_overrides() -> dict[str, str]:
+    return {"HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": str(WINDOW)}
 
 
 def changes_of(frames: list[dict], account_id: str) -> int:
@@ -42,13 +36,13 @@ async def rotate(api: Api, who: Session) -> int:
 
 
 async def test_counterparts_of_an_ended_relationship_hear_nothing_of_new_devices(
-    api: Api, operator: Session, stack: Stack
+    api: Api, operator: Session, app_stack: AppStack
 ) -> None:
     coach, ended_client, cid, _ = await coach_and_client(api, operator, "ann")
     current_client = await api.onboard(coach, "client", "client_ann2")
     async with (
-        api.http.ws_connect(ws_url(stack), headers=_auth(ended_client)) as ended_ws,
-        api.http.ws_connect(ws_url(stack), headers=_auth(current_client)) as current_ws,
+        api.http.ws_connect(ws_url(app_stack), headers=_auth(ended_client)) as ended_ws,
+        api.http.ws_connect(ws_url(app_stack), headers=_auth(current_client)) as current_ws,
     ):
         assert await next_frame(ended_ws) == {"type": "ready"}
         assert await next_frame(current_ws) == {"type": "ready"}
@@ -64,10 +58,10 @@ async def test_counterparts_of_an_ended_relationship_hear_nothing_of_new_devices
 
 
 async def test_a_burst_of_changes_is_announced_at_once_and_once_more_after_the_window(
-    api: Api, operator: Session, stack: Stack
+    api: Api, operator: Session, app_stack: AppStack
 ) -> None:
     coach, client, _, _ = await coach_and_client(api, operator, "burst")
-    async with api.http.ws_connect(ws_url(stack), headers=_auth(client)) as ws:
+    async with api.http.ws_connect(ws_url(app_stack), headers=_auth(client)) as ws:
         assert await next_frame(ws) == {"type": "ready"}
         await frames_for(ws, QUIET)  # the window opened by the coach's own login passes
         assert [await rotate(api, coach) for _ in range(4)] == [204] * 4
@@ -78,7 +72,7 @@ async def test_a_burst_of_changes_is_announced_at_once_and_once_more_after_the_w
 async def test_key_history_is_bounded_and_a_second_revoke_is_silent(
     api: Api,
     operator: Session,
-    stack: Stack,
+    app_stack: AppStack,
     mongo_client: AsyncMongoClient,
     isolation: tuple[str, str],
 ) -> None:
@@ -90,7 +84,7 @@ async def test_key_history_is_bounded_and_a_second_revoke_is_silent(
 
     laptop = await api.login(coach.handle, coach.password, name="laptop")
     path = f"/v1/devices/{laptop.device_id}"
-    async with api.http.ws_connect(ws_url(stack), headers=_auth(client)) as ws:
+    async with api.http.ws_connect(ws_url(app_stack), headers=_auth(client)) as ws:
         assert await next_frame(ws) == {"type": "ready"}
         await frames_for(ws, QUIET)  # let the announcements of the login pass
         assert (await api.call("DELETE", path, token=coach.access_token)).status == 204

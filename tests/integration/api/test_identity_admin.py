@@ -1,4 +1,4 @@
-"""Operator tooling and device expiry against the running gateway."""
+"""Operator tooling (`haven-admin`, a process of its own) and device expiry."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pymongo import AsyncMongoClient
 
 from shared.events import utcnow
 from tests.support.api import Api, Session
-from tests.support.stack import Stack
+from tests.support.inprocess import AppStack
 
 
-async def test_haven_admin_creates_an_operator_who_can_log_in(api: Api, stack: Stack) -> None:
-    env = {**stack.env, "HAVEN_ADMIN_PASSWORD": "second-operator-pw"}
+async def test_haven_admin_creates_an_operator_who_can_log_in(
+    api: Api, app_stack: AppStack
+) -> None:
+    env = {**app_stack.env, "HAVEN_ADMIN_PASSWORD": "second-operator-pw"}
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "services.gateway.admin_cli", "create-operator", "--handle", "ops2"],
@@ -43,7 +45,7 @@ async def test_haven_admin_creates_an_operator_who_can_log_in(api: Api, stack: S
 async def test_devices_unseen_for_the_expiry_period_are_revoked(
     api: Api,
     operator: Session,
-    stack: Stack,
+    app_stack: AppStack,
     mongo_client: AsyncMongoClient,
     isolation: tuple[str, str],
 ) -> None:
@@ -59,9 +61,8 @@ async def test_devices_unseen_for_the_expiry_period_are_revoked(
     assert refused.status == 401
     assert (await devices.find_one({"_id": stale.device_id}))["revoked_at"] is not None
     # And by the sweep every gateway runs at start (then hourly):
-    await asyncio.to_thread(stack.stop, "gateway")
-    await asyncio.to_thread(stack.start, "gateway")
-    await asyncio.to_thread(stack.wait_ready)
+    await app_stack.stop("gateway")
+    await app_stack.start("gateway")
     async with asyncio.timeout(10):
         while (await devices.find_one({"_id": dusty.device_id}))["revoked_at"] is None:
             await asyncio.sleep(0.1)

@@ -1,0 +1,93 @@
+"""The gateway's configuration: HTTP edge, token signing, password hashing and rate limits."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from shared.rates import Rate
+from shared.settings import CommonSettings, password_problem
+
+
+class GatewaySettings(CommonSettings):
+    """The edge: ports, signing keys, token lifetimes, argon2id cost and rate limits."""
+
+    gateway_port: int = Field(default=8080, ge=1, le=65535)
+    gateway_ops_port: int = Field(default=9080, ge=1, le=65535)
+    # Ed25519 PEM (PKCS#8) shared by every replica; previous keys still verify during rotation.
+    signing_key_file: Path | None = None
+    previous_signing_key_files: str = ""
+    bootstrap_operator_handle: str | None = None
+    bootstrap_operator_password: str | None = None
+    trusted_proxies: str = ""
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024)
+    access_token_seconds: int = Field(default=300, ge=30, le=300)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    device_expiry_days: int = Field(default=90, ge=1, le=3650)
+    invite_days: int = Field(default=7, ge=1, le=90)
+    # argon2id cost (libsodium's "interactive" by default) and how many hashes run at once.
+    pwhash_opslimit: int = Field(default=2, ge=1, le=10)
+    pwhash_memlimit_mib: int = Field(default=64, ge=8, le=1024)
+    pwhash_workers: int = Field(default=2, ge=1, le=64)
+    pwhash_queue: int = Field(default=64, ge=1, le=10000)
+    # Token buckets, "<count>/<second|minute|hour|day>[,<burst>]" (shared/rates.py). Shared by
+    # every replica through MongoDB, except WebSocket frames (per socket, in memory).
+    rate_send: str = "30/minute,10"  # per account: all its devices share one budget
+    rate_invites: str = "20/hour,5"  # per account
+    rate_kx: str = "12/hour,3"  # per device
+    rate_device_ops: str = "30/hour,10"  # per account: revocations
+    rate_register: str = "10/hour,5"  # per client address
+    rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
+    # Sockets that have not authenticated yet, per client address and replica.
+    ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
+    # Handle conflicts one unused invite may answer before it is burnt (stops enumeration).
+    invite_conflicts: int = Field(default=3, ge=1, le=100)
+    # A delivery a socket has not acked within this long counts as failed (notification).
+    ack_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Login and password-change back-off past the free attempts: base * 2 ** (excess failures),
+    # capped at 15 minutes.
+    throttle_backoff_base_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("bootstrap_operator_password")
+    @classmethod
+    def _operator_password(cls, value: str | None) -> str | None:
+        """Blank means unset: deploy.md asks operators to blank it after the first sign-in."""
+        if not value:
+            return None
+        problem = password_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("signing_key_file")
+    @classmethod
+    def _key_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError("file does not exist")
+        return path
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            ipaddress.ip_network(part, strict=False)
+        return value
+
+    @field_validator(
+        "rate_send", "rate_invites", "rate_kx", "rate_device_ops", "rate_register", "rate_ws_frames"
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        Rate.parse(value)
+        return value
+
+    def rate(self, name: str) -> Rate:
+        """The parsed rate of setting `rate_<name>`."""
+        return Rate.parse(getattr(self, f"rate_{name}"))
+
+    @property
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        parts = (p.strip() for p in self.trusted_proxies.split(","))
+        return [ipaddress.ip_network(p, strict=False) for p in parts if p]

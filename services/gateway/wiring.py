@@ -1,0 +1,238 @@
+"""The gateway's composition root: repositories, services and background work, each built
+once per process in a named cleanup context and stored under its key (services/gateway/keys.py).
+
+Background work waits until the shared start-up (indexes, broker) has finished, then runs
+until shutdown; /readyz reports each piece that must be up before traffic is welcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from pymongo.errors import PyMongoError
+
+from services.gateway.auth import Authenticator
+from services.gateway.devicecache import DeviceCache
+from services.gateway.identity.accounts import Accounts
+from services.gateway.identity.devices import Devices
+from services.gateway.identity.guard import PasswordGuard
+from services.gateway.identity.operators import Operators
+from services.gateway.identity.relationships import Relationships
+from services.gateway.identity.sessions import Sessions
+from services.gateway.invalidation import DeviceInvalidation
+from services.gateway.keys import (
+    accounts_key,
+    authenticator_key,
+    device_cache_key,
+    devices_key,
+    hasher_key,
+    notifications_key,
+    operations_key,
+    operators_key,
+    outbox_key,
+    pending_sockets_key,
+    reads_key,
+    relationships_key,
+    sending_key,
+    sessions_key,
+    settings_key,
+    sockets_key,
+)
+from services.gateway.limits import Limits
+from services.gateway.messages.crisis import CrisisResources
+from services.gateway.messages.queries import Reads
+from services.gateway.messages.send import Sending
+from services.gateway.notifications import Notifications
+from services.gateway.operations import Operations
+from services.gateway.outbox import Outbox
+from services.gateway.passwords import PasswordHasher
+from services.gateway.repository.accounts import AccountRepository, DeviceRepository
+from services.gateway.repository.audit import AuditLog
+from services.gateway.repository.ratelimits import RateBuckets
+from services.gateway.repository.relationships import RelationshipRepository
+from services.gateway.repository.throttle import Throttle
+from services.gateway.repository.tokens import InviteRepository, RefreshTokenRepository
+from services.gateway.settings import GatewaySettings
+from services.gateway.tokens import TokenSigner
+from services.gateway.ws.admission import PendingSockets
+from services.gateway.ws.registry import SocketRegistry
+from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
+from shared.rpc import RpcClient
+
+log = structlog.get_logger(__name__)
+
+EXPIRY_SWEEP_SECONDS = 3600.0
+
+
+def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
+    """Every repository and service, wired by hand: the dependencies are the signatures."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        db, bus = app[mongo_key].db, app[bus_key]
+        accounts, devices = AccountRepository(db), DeviceRepository(db)
+        relationships, invites = RelationshipRepository(db), InviteRepository(db)
+        audit, outbox, crisis = AuditLog(db), Outbox(db, bus), CrisisResources(db)
+        limits = Limits(RateBuckets(db), settings)
+        cache, sockets = DeviceCache(devices), SocketRegistry(bus)
+        hasher = PasswordHasher(
+            settings.pwhash_opslimit,
+            settings.pwhash_memlimit_mib,
+            settings.pwhash_workers,
+            settings.pwhash_queue,
+        )
+        rpc, send_command = RpcClient.of(bus), bus.send_command
+        device_rules = Devices(
+            devices,
+            accounts,
+            relationships,
+            audit,
+            outbox,
+            sockets,
+            cache,
+            limits,
+            settings.device_expiry_days,
+        )
+        guard = PasswordGuard(Throttle(db, settings.throttle_backoff_base_seconds))
+        sessions = Sessions(
+            settings,
+            accounts,
+            devices,
+            device_rules,
+            RefreshTokenRepository(db),
+            signer,
+            hasher,
+            guard,
+            audit,
+            outbox,
+            sockets,
+            cache,
+        )
+        relationship_rules = Relationships(
+            relationships, invites, accounts, outbox, audit, limits, rpc, settings.invite_days
+        )
+        app[settings_key] = settings
+        app[device_cache_key], app[outbox_key], app[hasher_key] = cache, outbox, hasher
+        app[sockets_key] = sockets
+        app[pending_sockets_key] = PendingSockets(settings.ws_unauthenticated_per_address)
+        app[authenticator_key] = Authenticator(signer, cache)
+        app[devices_key] = device_rules
+        app[sessions_key] = sessions
+        app[relationships_key] = relationship_rules
+        app[accounts_key] = Accounts(
+            accounts,
+            invites,
+            device_rules,
+            relationship_rules,
+            sessions,
+            hasher,
+            guard,
+            audit,
+            limits,
+            settings.invite_conflicts,
+        )
+        app[sending_key] = Sending(relationship_rules, devices, limits, send_command)
+        app[reads_key] = Reads(relationship_rules, rpc, send_command)
+        app[operations_key] = Operations(audit, crisis)
+        app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
+        app[operators_key] = Operators(accounts, hasher, audit)
+        yield
+        hasher.close()
+
+    return ctx
+
+
+def background(name: str, body: Callable[[web.Application], Awaitable[None]]) -> CleanupCtx:
+    """A named task that starts once start-up finished and is cancelled at shutdown."""
+
+    async def run(app: web.Application) -> None:
+        await app[started_key].wait()
+        await body(app)
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(run(app), name=name)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    ctx.__name__ = f"{name.replace('-', '_')}_ctx"
+    return ctx
+
+
+async def route_sockets(app: web.Application) -> None:
+    """This replica's delivery queue; /readyz waits for it (the `deliveries` check)."""
+    await app[sockets_key].start()
+
+
+async def invalidate_devices(app: web.Application) -> None:
+    """Every replica forgets a revoked or logged-out device's cached session at once."""
+    invalidation = DeviceInvalidation(app[bus_key], app[device_cache_key])
+    invalidation.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await invalidation.close()
+
+
+async def relay_outbox(app: web.Application) -> None:
+    await app[outbox_key].run()
+
+
+async def expire_devices(app: web.Application) -> None:
+    devices = app[devices_key]
+    while True:
+        try:
+            expired = await devices.expire_unseen()
+            if expired:
+                log.info("devices_expired", count=expired)
+        except PyMongoError as error:
+            log.warning("device_expiry_failed", reason=type(error).__name__)
+        await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+
+
+def bootstrap_operator(
+    settings: GatewaySettings, done: asyncio.Event
+) -> Callable[[web.Application], Awaitable[None]]:
+    """The first operator from configuration; /readyz waits for the attempt (`bootstrap`)."""
+
+    async def create(app: web.Application) -> None:
+        handle, password = settings.bootstrap_operator_handle, settings.bootstrap_operator_password
+        while True:
+            try:
+                if await app[operators_key].ensure_bootstrap(handle, password):
+                    log.info("bootstrap_operator_created")
+                break
+            except PyMongoError as error:
+                log.warning("bootstrap_operator_failed", reason=type(error).__name__)
+                await asyncio.sleep(1.0)
+        done.set()
+
+    return create
+
+
+async def close_sockets_on_shutdown(app: web.Application) -> None:
+    """Clients reconnect elsewhere at once (1012) instead of waiting for a timeout."""
+    if sockets_key in app:
+        await app[sockets_key].close_all(1012)
+
+
+def install(app: web.Application, settings: GatewaySettings, signer: TokenSigner) -> None:
+    """Resources and background work in order, after the shared mongo/bus/start-up contexts."""
+    bootstrapped = asyncio.Event()
+    app.cleanup_ctx.extend(
+        [
+            services_ctx(settings, signer),
+            background("socket-routing", route_sockets),
+            background("device-invalidation", invalidate_devices),
+            background("outbox-relay", relay_outbox),
+            background("device-expiry", expire_devices),
+            background("bootstrap-operator", bootstrap_operator(settings, bootstrapped)),
+        ]
+    )
+    app[checks_key]["deliveries"] = lambda: sockets_key in app and app[sockets_key].router.ready
+    app[checks_key]["bootstrap"] = bootstrapped.is_set
+    app.on_shutdown.append(close_sockets_on_shutdown)

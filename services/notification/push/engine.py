@@ -1,0 +1,230 @@
+"""From an unacknowledged delivery to a queued push job: collapse, deferral, exactly once.
+
+`owed` is told of every message a device did not acknowledge. If the device has a push
+subscription, its slot (device, conversation) is scheduled no later than the collapse window
+allows. Every replica's sweeper claims due slots (`Outbox.claim_due`, a lease in MongoDB),
+asks the deferral policies, and either defers the slot (`not_before`) or queues ONE job for
+everything the slot holds and marks it sent. WebSocket delivery never comes this way, so it
+is never deferred.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+import structlog
+from pymongo.errors import PyMongoError
+
+from services.notification.metrics import PUSHES_DEFERRED
+from services.notification.push.jobs import PushJob, PushQueue
+from services.notification.push.outbox import Outbox, Owed, Slot
+from services.notification.push.repository import PushRepository
+from services.notification.push.schedule import DeferralPolicy, collapse_due, send_after
+from services.notification.push.signing import push_body
+from services.notification.service import Unacknowledged
+from shared.consumers import EventHandler
+from shared.events import (
+    AccountDeleted,
+    DeviceRemoved,
+    MessageStored,
+    ReceiptRead,
+    RelationshipCreated,
+    utcnow,
+)
+from shared.transient import is_transient
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+SWEEP_BATCH = 100
+SET_ASIDE = timedelta(minutes=1)  # a slot whose preparation failed unexpectedly waits this long
+
+
+def push_delivery_id(device_id: str, conversation_id: str, message_ids: list[str]) -> str:
+    """The same for the same messages to the same device: a job prepared twice (a replica died
+    before marking it sent) is the same delivery to the gateway."""
+    key = "\x00".join(["push", device_id, conversation_id, *sorted(message_ids)])
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+class PushEngine:
+    def __init__(
+        self,
+        outbox: Outbox,
+        repository: PushRepository,
+        queue: PushQueue,
+        policies: Mapping[str, DeferralPolicy],
+        *,
+        collapse: timedelta,
+        lease: timedelta,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._outbox = outbox
+        self._repo = repository
+        self._queue = queue
+        # Read at every decision: a policy registered after start-up counts from then on.
+        self._policies = policies
+        self._collapse = collapse
+        self._lease = lease
+        self._clock = clock
+
+    async def owed(self, item: Unacknowledged) -> None:
+        subscription = await self._repo.subscription(item.device_id)
+        if subscription is None:
+            return  # no push gateway: the row waits for the device to sync (and retention)
+        owed = await self._owed(item)
+        account_id = subscription.account_id
+        await self._outbox.annotate(item.device_id, item.message_id, account_id, owed)
+        due = collapse_due(self._clock(), urgent=owed.urgent, window=self._collapse)
+        await self._outbox.open_slot(item.device_id, item.conversation_id, account_id, due)
+
+    async def _owed(self, item: Unacknowledged) -> Owed:
+        if item.urgent is not None:
+            return Owed(item.message_id, item.urgent, item.seq)
+        known = await self._outbox.message(item.conversation_id, item.message_id)
+        urgent, seq = known if known is not None else (False, None)
+        return Owed(item.message_id, urgent, seq)
+
+    async def sweep(self) -> int:
+        """Prepare the due pushes this replica can claim; how many slots it handled."""
+        handled = 0
+        while handled < SWEEP_BATCH:
+            slot = await self._outbox.claim_due(self._clock(), self._lease)
+            if slot is None:
+                break
+            try:
+                await self._prepare(slot)
+            except Exception as error:
+                await self._failed(slot, error)
+            handled += 1
+        return handled
+
+    async def _failed(self, slot: Slot, error: Exception) -> None:
+        """An outage ends the round (the slot is released for the next one); anything else,
+        a bug or a failing policy, sets this slot aside for a while and the round goes on."""
+        if is_transient(error):
+            with contextlib.suppress(PyMongoError):  # else the lease runs out by itself
+                await self._outbox.release(slot)
+            raise error
+        log.exception("push_prepare_failed", device_id=slot.device_id)
+        await self._outbox.defer(slot, self._clock() + SET_ASIDE)
+
+    async def _prepare(self, slot: Slot) -> None:
+        now = self._clock()
+        rows = await self._outbox.unsent(slot.device_id, slot.conversation_id)
+        if not rows:
+            await self._outbox.settle(slot, [], now)
+            return
+        urgent = any(row.urgent for row in rows)
+        until = await self._not_before(slot, urgent, now)
+        if until is not None:
+            await self._outbox.defer(slot, until)
+            return
+        job = await self._job(slot, rows, urgent, now)
+        await self._queue.submit(job)
+        await self._outbox.settle(slot, rows, now)
+        log.info(
+            "push_queued",
+            device_id=slot.device_id,
+            conversation_id=slot.conversation_id,
+            delivery_id=job.delivery_id,
+            messages=len(rows),
+            urgent=urgent,
+        )
+
+    async def _not_before(self, slot: Slot, urgent: bool, now: datetime) -> datetime | None:
+        waits: dict[str, datetime | None] = {}
+        for name, policy in list(self._policies.items()):
+            waits[name] = await policy(
+                slot.account_id, slot.device_id, slot.conversation_id, urgent, now
+            )
+        until = send_after(now, slot.collapse_until, waits.values())
+        if until is None:
+            return None
+        for name in [name for name, wait in waits.items() if wait == until]:
+            PUSHES_DEFERRED.labels(policy=name).inc()
+            log.info(
+                "push_deferred",
+                policy=name,
+                device_id=slot.device_id,
+                conversation_id=slot.conversation_id,
+                not_before=until.isoformat(),
+            )
+        return until
+
+    async def _job(self, slot: Slot, rows: list[Owed], urgent: bool, now: datetime) -> PushJob:
+        detail = await self._repo.detail(slot.account_id, slot.conversation_id)
+        name = None
+        if detail == "sender":
+            name = await self._repo.counterpart_name(slot.conversation_id, slot.account_id)
+        body = push_body(
+            detail,
+            slot.conversation_id,
+            slot.unread_before + len(rows),
+            urgent=urgent,
+            sender_display_name=name,
+        )
+        message_ids = [row.message_id for row in rows]
+        return PushJob(
+            delivery_id=push_delivery_id(slot.device_id, slot.conversation_id, message_ids),
+            device_id=slot.device_id,
+            account_id=slot.account_id,
+            conversation_id=slot.conversation_id,
+            body=body,
+            queued_at=now,
+        )
+
+    async def wake(self, account_id: str) -> None:
+        """Look at the account's deferred pushes again now (its settings changed)."""
+        await self._outbox.wake(account_id, self._clock())
+
+    async def expire(self, retention: timedelta) -> int:
+        return await self._outbox.expire(self._clock(), retention)
+
+    # --- events ------------------------------------------------------------------------
+
+    def handlers(self) -> dict[str, EventHandler]:
+        """Run after the service's own handler for the same event type."""
+        return {
+            "message.stored": self.message_stored,
+            "receipt.read": self.receipt_read,
+            "device.removed": self.device_removed,
+            "relationship.created": self.relationship_created,
+            "account.deleted": self.account_deleted,
+        }
+
+    async def message_stored(self, event: MessageStored) -> None:
+        """Kept an hour: a `delivery.failed` names the message only."""
+        data = event.data
+        await self._outbox.remember_message(
+            data.conversation_id, data.message_id, data.urgent, data.seq, self._clock()
+        )
+
+    async def receipt_read(self, event: ReceiptRead) -> None:
+        data = event.data
+        await self._outbox.read(
+            data.account_id, data.conversation_id, data.up_to_seq, self._clock()
+        )
+
+    async def device_removed(self, event: DeviceRemoved) -> None:
+        """A removed device loses its subscription and everything owed to it."""
+        await self._repo.delete_subscription(event.data.device_id)
+        await self._outbox.forget_device(event.data.device_id)
+
+    async def account_deleted(self, event: AccountDeleted) -> None:
+        """Idempotent: the account's push data goes (its devices' `device.removed` too)."""
+        await self._repo.forget_account(event.data.account_id)
+        await self._outbox.forget_account(event.data.account_id)
+
+    async def relationship_created(self, event: RelationshipCreated) -> None:
+        data = event.data
+        names = {
+            data.coach_account_id: data.coach_display_name,
+            data.client_account_id: data.client_display_name,
+        }
+        known = {account: name for account, name in names.items() if name}
+        if known:
+            await self._repo.remember_names(data.conversation_id, known)

@@ -1,0 +1,74 @@
+"""Per-test (or per-module) names on the shared broker and store, their removal, and waiting
+for a document to appear in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import aio_pika
+from pymongo import AsyncMongoClient
+
+from services.notification.settings import NotificationSettings
+from shared.rpc import rpc_queue
+from shared.topology import Topology, queue_specs
+
+COMMAND_SHARDS = 2
+
+
+def new_isolation() -> tuple[str, str]:
+    """A unique AMQP namespace and database prefix."""
+    tag = uuid.uuid4().hex[:10]
+    return f"t{tag}.", f"t{tag}"
+
+
+def topology(namespace: str) -> Topology:
+    return Topology(namespace=namespace, command_shards=COMMAND_SHARDS)
+
+
+async def drop_topology(amqp_url: str, namespace: str) -> None:
+    """Delete the namespace's queues and exchanges."""
+    names = topology(namespace)
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for spec in queue_specs(names):
+            await channel.queue_delete(spec.name)
+        # Push retry delay queues follow notification's setting; the defaults are what every
+        # stack without an override declares (a leftover quorum queue costs the broker dearly).
+        for delay_ms in NotificationSettings().push_retry_delays_ms:
+            await channel.queue_delete(names.push_delay_queue(delay_ms))
+        for service in ("messaging", "notification"):
+            await channel.queue_delete(rpc_queue(names, service))
+        for name in (
+            names.commands,
+            names.events,
+            names.deliveries,
+            names.rpc,
+            names.dead,
+            names.push,
+        ):
+            await channel.exchange_delete(name)
+
+
+async def drop_databases(client: AsyncMongoClient, prefix: str) -> None:
+    for name in await client.list_database_names():
+        if name.startswith(f"{prefix}_"):
+            await client.drop_database(name)
+
+
+async def wait_for_document(
+    client: AsyncMongoClient,
+    database: str,
+    collection: str,
+    query: dict[str, Any],
+    timeout: float = 10,
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        document = await client[database][collection].find_one(query)
+        if document is not None:
+            return dict(document)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{database}.{collection} never got {query}")

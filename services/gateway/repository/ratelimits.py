@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
+from shared.errors import UnavailableError
 from shared.mongo import Document
 from shared.rates import Decision, Rate
 
@@ -35,10 +37,18 @@ class RateBuckets:
                 }
             },
         ]
-        after = await self._c.find_one_and_update(
-            {"_id": key}, pipeline, upsert=True, return_document=ReturnDocument.AFTER
-        )
-        assert after is not None  # upsert with AFTER always returns the document
+        after = None
+        for _ in range(3):  # only a race between two first requests for a new key loops
+            try:
+                after = await self._c.find_one_and_update(
+                    {"_id": key}, pipeline, upsert=True, return_document=ReturnDocument.AFTER
+                )
+            except DuplicateKeyError:  # a parallel first request created the key: update it
+                continue
+            if after is not None:
+                break
+        if after is None:
+            raise UnavailableError("the rate limit could not be read; try again")
         if after["allowed"]:
             return Decision(True, 0)
         wait = float(after["tat"]) - rate.tolerance - at

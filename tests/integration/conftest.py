@@ -8,6 +8,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shared.topology import Topology
+from tests.integration.push_world import open_world, world  # noqa: F401 - push fixtures
 from tests.support.infra import Infra
 from tests.support.messaging import Harness, messaging_harness
 

@@ -2,8 +2,6 @@
 when they end, with two notification replicas and a restart in between; urgent messages pass
 with `urgent_bypass`; WebSocket delivery never waits."""
 
-# ruff: noqa: F811 - the fixtures are imported from test_push_delivery and named as parameters
-
 from __future__ import annotations
 
 import asyncio
@@ -25,16 +23,14 @@ from shared.notify_contracts import (
     NotificationSettingsQuery,
     QuietHours,
 )
-from tests.integration.test_deliveries_router import GatewayDouble
-from tests.integration.test_push_delivery import (  # noqa: F401 - fixtures
+from tests.integration.push_world import (
     COLLAPSE,
     OpenWorld,
     World,
-    open_world,
     settle,
     stored,
-    world,
 )
+from tests.integration.test_deliveries_router import GatewayDouble
 
 
 def clock(at: datetime) -> str:

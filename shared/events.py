@@ -122,6 +122,26 @@ class RelationshipEnded(EventBase[RelationshipEndedData]):
         return data.conversation_id
 
 
+class RetentionData(Schema):
+    """A conversation's effective retention: the shorter of its participants' choices within
+    the operator's bounds, computed by the gateway; None keeps messages until deleted."""
+
+    conversation_id: str
+    retention_days: int | None
+
+
+class RetentionChanged(EventBase[RetentionData]):
+    """Emitted when a relationship starts and whenever its effective retention changes.
+    Messaging stamps `expires_at` from it (existing messages too); notification announces
+    it to both sides with a `retention` frame. Consumers keep the newest by `occurred_at`."""
+
+    type: Literal["retention.changed"] = "retention.changed"
+
+    @classmethod
+    def id_key(cls, data: RetentionData) -> str:
+        return f"{data.conversation_id}:{occurrence()}"
+
+
 class DeviceData(Schema):
     account_id: str
     device_id: str
@@ -274,6 +294,7 @@ Event = Annotated[
     OpsProbed
     | RelationshipCreated
     | RelationshipEnded
+    | RetentionChanged
     | DeviceAdded
     | DeviceRemoved
     | DeviceUpdated

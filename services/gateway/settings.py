@@ -60,10 +60,12 @@ class GatewaySettings(CommonSettings):
     retention_min_days: int = Field(default=1, ge=1, le=36500)
     retention_max_days: int | None = Field(default=None, ge=1, le=36500)
 
-    @field_validator("retention_default_days", "retention_max_days", mode="before")
+    @field_validator(
+        "retention_default_days", "retention_max_days", "crisis_resources_file", mode="before"
+    )
     @classmethod
     def _blank_keeps(cls, value: object) -> object:
-        """An empty value (compose passes unset variables as "") means keep."""
+        """An empty value (compose passes unset variables as "") means unset."""
         return None if value == "" else value
 
     @model_validator(mode="after")

@@ -16,6 +16,15 @@ Document = dict[str, Any]
 IndexSpec = Mapping[str, Sequence[IndexModel]]
 
 
+def merged_indexes(*specs: IndexSpec) -> IndexSpec:
+    """The indexes of every part of a service, per collection (several parts may index one)."""
+    indexes: dict[str, list[IndexModel]] = {}
+    for spec in specs:
+        for collection, models in spec.items():
+            indexes.setdefault(collection, []).extend(models)
+    return indexes
+
+
 class Mongo:
     """One client per process; the service's own database under `db`."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.messaging.documents import message_key
+from services.messaging.retention import visible
 from shared.errors import HavenError, TransientError
+from shared.events import utcnow
 from shared.mongo import Document, IndexSpec
 from shared.probes import PROBES
 
@@ -30,7 +32,13 @@ INDEXES: IndexSpec = {
 }
 
 # History items carry neither the duplicate-detection signature nor the recipient list.
-ITEM_FIELDS = {"_id": 0, "signature": 0, "recipient_device_ids": 0, "deleted_at": 0}
+ITEM_FIELDS = {
+    "_id": 0,
+    "signature": 0,
+    "recipient_device_ids": 0,
+    "deleted_at": 0,
+    "expires_at": 0,
+}
 
 
 class StoreFailedError(HavenError):
@@ -118,17 +126,23 @@ class MessagingRepository:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def last_seq(self, conversation_id: str) -> int:
-        """The highest stored seq (0 for none); reserved-but-unused numbers do not count."""
+    async def last_seq(self, conversation_id: str, *, visible_at: datetime | None = None) -> int:
+        """The highest stored seq (0 for none); reserved-but-unused numbers do not count.
+        With `visible_at`, only messages not expired by then count."""
+        query: dict[str, Any] = {"conversation_id": conversation_id}
+        if visible_at is not None:
+            query |= visible(visible_at)
         doc = await self._messages.find_one(
-            {"conversation_id": conversation_id},
+            query,
             projection={"seq": 1, "_id": 0},
             sort=[("seq", DESCENDING)],
         )
         return int(doc["seq"]) if doc else 0
 
     async def last_seqs(self, conversation_ids: Sequence[str]) -> dict[str, int]:
-        seqs = await asyncio.gather(*(self.last_seq(c) for c in conversation_ids))
+        """The last seq of each conversation that has not expired."""
+        now = utcnow()
+        seqs = await asyncio.gather(*(self.last_seq(c, visible_at=now) for c in conversation_ids))
         return dict(zip(conversation_ids, seqs, strict=True))
 
     async def raise_marker(self, conversation_id: str, account_id: str, up_to_seq: int) -> int:
@@ -152,15 +166,36 @@ class MessagingRepository:
     async def page(
         self, conversation_id: str, *, after: int | None, before: int | None, limit: int
     ) -> list[Document]:
-        """Up to `limit + 1` items: ascending after `after`, or descending below `before`."""
+        """Up to `limit + 1` items: ascending after `after`, or descending below `before`;
+        expired messages are left out even before the TTL sweep removed them."""
         seq: dict[str, Any] = {"$lt": before} if before is not None else {"$gt": after or 0}
         order = DESCENDING if before is not None else ASCENDING
-        cursor = (
-            self._messages.find({"conversation_id": conversation_id, "seq": seq}, ITEM_FIELDS)
-            .sort("seq", order)
-            .limit(limit + 1)
-        )
+        query = {"conversation_id": conversation_id, "seq": seq, **visible(utcnow())}
+        cursor = self._messages.find(query, ITEM_FIELDS).sort("seq", order).limit(limit + 1)
         return [doc async for doc in cursor]
+
+    async def export_page(
+        self, conversation_ids: Sequence[str], after: tuple[str, int] | None, limit: int
+    ) -> AsyncGenerator[Document, None]:
+        """Unexpired messages of these conversations after `after`, by (conversation_id, seq).
+
+        A cursor, not a list: the caller stops reading once its page is full."""
+        query: dict[str, Any] = {"conversation_id": {"$in": sorted(set(conversation_ids))}}
+        if after is not None:
+            cid, seq = after
+            query["$or"] = [
+                {"conversation_id": {"$gt": cid}},
+                {"conversation_id": cid, "seq": {"$gt": seq}},
+            ]
+        query |= visible(utcnow())
+        cursor = (
+            self._messages.find(query, ITEM_FIELDS)
+            .sort([("conversation_id", ASCENDING), ("seq", ASCENDING)])
+            .limit(limit)
+            .batch_size(min(limit, 50))
+        )
+        async for doc in cursor:
+            yield doc
 
 
 def _on_seq(write_error: dict[str, Any]) -> bool:

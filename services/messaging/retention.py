@@ -6,14 +6,13 @@ the operator's bounds) and announces it; here the newest announcement by `occurr
 whatever order RabbitMQ delivers them in, and it is re-applied to the messages already stored.
 A message expires `retention_days` after its `server_ts`; `None` keeps it until deleted. The
 TTL index on `expires_at` removes expired documents from the store; until the sweep comes by,
-`visible` keeps them out of history, sync, summaries and exports.
+`expired` keeps them out of history, sync, summaries and exports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from pymongo import IndexModel
@@ -35,9 +34,17 @@ INDEXES: IndexSpec = {
 }
 
 
-def visible(now: datetime) -> dict[str, Any]:
-    """The query clause of messages not expired at `now` (no `expires_at`: kept)."""
-    return {EXPIRES_AT: {"$not": {"$lte": now}}}
+def expired(doc: Document, now: datetime) -> bool:
+    """Whether a message document has expired by `now` (no `expires_at`: kept).
+
+    Checked on the documents read rather than in the query: a clause on `expires_at` makes
+    the embedded store read through its TTL index, a cost that grows with the collection."""
+    expiry = doc.get(EXPIRES_AT)
+    return expiry is not None and _aware(expiry) <= now
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class RetentionRepository:

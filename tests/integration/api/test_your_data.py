@@ -24,7 +24,7 @@ from haven_client.export import (
     render_html,
     verify_receipt,
 )
-from tests.support.api import Api, Session
+from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
 
@@ -196,3 +196,31 @@ async def test_openapi_describes_export_deletion_and_the_public_keys(api: Api) -
     keys = await api.call("GET", "/v1/keys")  # public: no token
     assert keys.status == 200 and [k["current"] for k in keys.body["keys"]] == [True]
     assert "DeletionReceipt" in spec.body["components"]["schemas"]
+
+
+async def test_an_ended_conversation_stays_readable_and_exportable_for_both(
+    api: Api, operator: Session
+) -> None:
+    coach, client, cid, devices = await coach_and_client(api, operator, "end")
+    body = {"envelope": seal_for(client, cid, devices, "before the ending")}
+    sent = await api.call("POST", f"/v1/conversations/{cid}/messages", body, client.access_token)
+    assert sent.status == 202
+    ended = await api.call("POST", f"/v1/conversations/{cid}/end", token=coach.access_token)
+    assert ended.status == 200
+    for who in (coach, client):
+        async with asyncio.timeout(15):
+            while True:
+                export = await api.call("GET", "/v1/me/export", token=who.access_token)
+                assert export.status == 200 and export.body["complete"] is True
+                if export.body["messages"]:
+                    break
+                await asyncio.sleep(0.2)
+        [conversation] = export.body["conversations"]
+        assert conversation["conversation_id"] == cid and conversation["status"] == "ended"
+        assert [m["message_id"] for m in export.body["messages"]] == [
+            body["envelope"]["message_id"]
+        ]
+        history = await api.call(
+            "GET", f"/v1/conversations/{cid}/messages?after_seq=0", token=who.access_token
+        )
+        assert history.status == 200 and len(history.body["messages"]) == 1

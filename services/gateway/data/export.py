@@ -1,8 +1,9 @@
 """The streamed export: everything the server holds about the caller as one JSON document,
 written piece by piece so memory stays flat however long the history is.
 
-Gateway data (account, devices, conversations with their participants' public device keys,
-the audit entries about the caller) comes from its own store through cursors; notification's
+Gateway data (account, devices, conversations with the caller's own settings and their
+participants' public device keys, agreement acceptances and withdrawals, the audit entries
+about the caller) comes from its own store through cursors; notification's
 facts over one RPC; messages from messaging a page at a time (`messaging.export`, keyset by
 conversation and seq), envelopes still ciphertext. Counterparts appear only as what reading a
 conversation needs: account id, handle, role and their devices' public keys. The last member,
@@ -18,8 +19,15 @@ from typing import Any
 
 from services.gateway.data.repository import PersonalData
 from services.gateway.principal import Principal
-from services.gateway.records import Account, AuditRecord, Device, Relationship
+from services.gateway.records import (
+    Account,
+    AuditRecord,
+    Device,
+    ParticipantSettings,
+    Relationship,
+)
 from services.gateway.repository.accounts import AccountRepository
+from services.gateway.repository.agreements import AgreementRepository
 from services.gateway.repository.relationships import RelationshipRepository
 from shared.contracts import EXPORT, ExportCursor, ExportQuery
 from shared.crypto import b64e
@@ -86,6 +94,14 @@ def audit_part(entry: AuditRecord) -> dict[str, Any]:
     }
 
 
+def _own_settings(settings: ParticipantSettings) -> dict[str, Any]:
+    """The caller's own choices in a conversation (the counterpart's are theirs alone)."""
+    chosen: dict[str, Any] = {"share_read_receipts": settings.share_read_receipts}
+    if settings.retention_chosen:
+        chosen["retention_days"] = settings.retention_days
+    return chosen
+
+
 class Exporter:
     def __init__(
         self,
@@ -93,7 +109,9 @@ class Exporter:
         relationships: RelationshipRepository,
         data: PersonalData,
         rpc: RpcClient,
+        agreements: AgreementRepository,
     ) -> None:
+        self._agreements = agreements
         self._accounts = accounts
         self._relationships = relationships
         self._data = data
@@ -116,6 +134,10 @@ class Exporter:
             "devices": [own_device(d) for d in await self._data.devices_of([who.account_id])],
             "conversations": await self._conversations(who, found),
             "notifications": notification.model_dump(mode="json"),
+            "agreement_consents": [
+                {"kind": c.kind, "version": c.version, "at": _time(c.at)}
+                for c in await self._agreements.consents_of(who.account_id)
+            ],
         }
         yield _json(head)[:-1]  # the object stays open for the streamed members
         yield b',"audit":['
@@ -138,6 +160,8 @@ class Exporter:
                 "status": r.status,
                 "created_at": _time(r.created_at),
                 "ended_at": _time(r.ended_at),
+                "retention_days": r.retention_days,
+                "your_settings": _own_settings(r.settings_of(who.account_id)),
                 "participants": [
                     {
                         "account_id": a,

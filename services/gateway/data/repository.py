@@ -71,9 +71,3 @@ class PersonalData:
             "status": {"$ne": "ended"},
         }
         return [Relationship.from_doc(doc) async for doc in self._db["relationships"].find(query)]
-
-    async def end_relationship(self, conversation_id: str, by: str, at: datetime) -> None:
-        await self._db["relationships"].update_one(
-            {"_id": conversation_id, "status": {"$ne": "ended"}},
-            {"$set": {"status": "ended", "ended_at": at, "ended_by": by}},
-        )

@@ -43,6 +43,7 @@ class ExportDocument(Response):
     devices: list[dict[str, Any]]
     conversations: list[dict[str, Any]]
     notifications: dict[str, Any]
+    agreement_consents: list[dict[str, Any]]
     audit: list[dict[str, Any]]
     messages: list[dict[str, Any]]
     complete: bool

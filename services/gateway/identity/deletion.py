@@ -24,6 +24,7 @@ from services.gateway.passwords import PasswordHasher
 from services.gateway.principal import Principal
 from services.gateway.repository.accounts import AccountRepository, DeviceRepository
 from services.gateway.repository.audit import AuditLog
+from services.gateway.repository.relationships import RelationshipRepository
 from services.gateway.tokens import TokenSigner
 from shared.crypto import b64e
 from shared.errors import UnauthorizedError
@@ -52,6 +53,7 @@ DELETES = (
 KEEPS = (
     "the account id and handle, so the handle is never given to anyone else",
     "security audit metadata about the account, until the audit retention period ends",
+    "the record of agreement acceptances and withdrawals (versions and times)",
 )
 
 
@@ -67,7 +69,9 @@ class AccountDeletion:
         outbox: Outbox,
         audit: AuditLog,
         signer: TokenSigner,
+        relationships: RelationshipRepository,
     ) -> None:
+        self._relationships = relationships
         self._accounts = accounts
         self._devices = devices
         self._device_rules = device_rules
@@ -105,7 +109,7 @@ class AccountDeletion:
             await self._device_rules.revoke(device, reason="account_deleted")
         await self._data.forget_tokens(account_id)
         for relationship in await self._data.open_relationships(account_id):
-            await self._data.end_relationship(relationship.conversation_id, account_id, now)
+            await self._relationships.end(relationship.conversation_id, account_id, now)
             ended = RelationshipEndedData(
                 conversation_id=relationship.conversation_id, ended_by=account_id
             )

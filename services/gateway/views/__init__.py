@@ -1,5 +1,21 @@
 """Importing this package registers every public endpoint."""
 
-from services.gateway.views import admin, data, identity, messages, notifications, relationships
+from services.gateway.views import (
+    admin,
+    agreement,
+    data,
+    identity,
+    messages,
+    notifications,
+    relationships,
+)
 
-__all__ = ["admin", "data", "identity", "messages", "notifications", "relationships"]
+__all__ = [
+    "admin",
+    "agreement",
+    "data",
+    "identity",
+    "messages",
+    "notifications",
+    "relationships",
+]

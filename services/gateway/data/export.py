@@ -40,6 +40,7 @@ from shared.wire import iso_utc
 FORMAT = "haven-export"
 VERSION = 1
 PAGE = 100
+RPC_TIMEOUT = 10.0  # a page of a long history on a busy store; the request's TTL cap
 
 
 def _json(value: Any) -> bytes:
@@ -187,9 +188,8 @@ class Exporter:
             return
         after: ExportCursor | None = None
         while True:
-            page = await self._rpc.call(
-                EXPORT, ExportQuery(conversation_ids=conversation_ids, after=after, limit=PAGE)
-            )
+            query = ExportQuery(conversation_ids=conversation_ids, after=after, limit=PAGE)
+            page = await self._rpc.call(EXPORT, query, timeout=RPC_TIMEOUT)
             for item in page.messages:
                 yield item.model_dump_json().encode()
             if page.next is None:

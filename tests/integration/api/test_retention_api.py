@@ -123,3 +123,47 @@ async def test_pending_notifications_and_audit_entries_expire(
         )
 
     await until(expired)
+
+
+async def test_retention_chosen_in_the_conversation_settings_removes_messages(
+    api: Api, operator: Session, mongo_client: AsyncMongoClient[Any], isolation: tuple[str, str]
+) -> None:
+    coach, client, cid, devices = await coach_and_client(api, operator, "set")
+    messages = mongo_client[f"{isolation[1]}_messaging"]["messages"]
+    await send(api, coach, cid, devices, "written before the client chose a retention")
+
+    async def stored() -> bool:
+        return await messages.count_documents({"conversation_id": cid}) == 1
+
+    await until(stored)
+    assert (await messages.find_one({"conversation_id": cid}) or {}).get("expires_at") is None
+
+    chosen = await api.call(
+        "PUT", f"/v1/conversations/{cid}/settings", {"retention_days": 2}, client.access_token
+    )
+    assert chosen.status == 200, chosen.body
+
+    async def reapplied() -> bool:  # the shorter choice wins, also for what was stored before
+        doc = await messages.find_one({"conversation_id": cid}) or {}
+        return doc.get("expires_at") is not None
+
+    await until(reapplied)
+    await send(api, client, cid, devices, "written under two one-second days")
+
+    counters = mongo_client[f"{isolation[1]}_messaging"]["counters"]
+
+    async def second_stored() -> bool:  # its seq is taken (it may expire before we look)
+        return ((await counters.find_one({"_id": cid})) or {}).get("seq", 0) >= 2
+
+    await until(second_stored)
+
+    async def gone_for_both() -> bool:
+        return await history(api, coach, cid) == [] and await history(api, client, cid) == []
+
+    await until(gone_for_both)
+
+    async def swept() -> bool:
+        await sweep_ttl(mongo_client)
+        return await messages.count_documents({"conversation_id": cid}) == 0
+
+    await until(swept)

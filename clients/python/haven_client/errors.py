@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from haven_client import copy
+
 
 class HavenError(Exception):
     """Base of everything the SDK raises on purpose."""
@@ -102,9 +104,42 @@ class RetryLater(HavenApiError):
 class RateLimited(RetryLater):
     """429 ``rate_limited``."""
 
+    notice = copy.SENDING_SHORTLY
+
 
 class Unavailable(RetryLater):
     """503 ``unavailable``: nothing was queued; sending the same envelope again is safe."""
+
+
+class Paused(Conflict):
+    """409 ``paused``: the coach paused the conversation; reading stays, sending waits."""
+
+    notice = copy.PAUSED
+
+    @property
+    def reason(self) -> str | None:
+        value = self.extra.get("reason")
+        return value if isinstance(value, str) else None
+
+    @property
+    def resume_on(self) -> str | None:
+        value = self.extra.get("resume_on")
+        return value if isinstance(value, str) else None
+
+
+class ConsentRequired(Forbidden):
+    """403 ``consent_required``: accept the current messaging agreement (``version``) first."""
+
+    notice = copy.CONSENT_REQUIRED
+
+    @property
+    def version(self) -> str | None:
+        value = self.extra.get("version")
+        return value if isinstance(value, str) else None
+
+
+class CrisisResourcesMissing(Conflict):
+    """409 ``crisis_resources_missing``: the operator has not set crisis resources yet."""
 
 
 _BY_CODE: dict[str, type[HavenApiError]] = {
@@ -112,6 +147,9 @@ _BY_CODE: dict[str, type[HavenApiError]] = {
     "forbidden": Forbidden,
     "not_found": NotFound,
     "conflict": Conflict,
+    "paused": Paused,
+    "consent_required": ConsentRequired,
+    "crisis_resources_missing": CrisisResourcesMissing,
     "device_mismatch": DeviceMismatch,
     "device_limit": DeviceLimit,
     "bad_signature": BadSignatureError,

@@ -3,6 +3,7 @@ client without the current version cannot send (reading stays possible)."""
 
 from __future__ import annotations
 
+from services.gateway import copy
 from services.gateway.operations import operators_only
 from services.gateway.principal import Principal
 from services.gateway.repository.agreements import (
@@ -30,10 +31,7 @@ class Agreement:
         except AgreementVersionExistsError:
             existing = await self._agreements.version(version)
             if existing is None or existing.text != text:
-                raise ConflictError(
-                    "This version is already published with another text. Publish the change"
-                    " under a new version."
-                ) from None
+                raise ConflictError(copy.AGREEMENT_VERSION_TAKEN) from None
             published = existing
         else:
             await self._audit.record(
@@ -44,17 +42,13 @@ class Agreement:
     async def current(self, who: Principal) -> AgreementOut:
         agreement = await self._agreements.current()
         if agreement is None:
-            raise NotFoundError(
-                "No messaging agreement is published here, so none is needed. Carry on."
-            )
+            raise NotFoundError(copy.NO_AGREEMENT)
         return await self._out(who, agreement)
 
     async def accept(self, who: Principal, version: str) -> AgreementOut:
         agreement = await self._agreements.current()
         if agreement is None or agreement.version != version:
-            raise ConflictError(
-                "The agreement has a newer version. Read the current one, then accept it."
-            )
+            raise ConflictError(copy.AGREEMENT_NEWER)
         if not await self.has_accepted_current(who.account_id, agreement):
             await self._agreements.record(who.account_id, "accepted", version, utcnow())
         return await self._out(who, agreement)
@@ -72,11 +66,7 @@ class Agreement:
         agreement = await self._agreements.current()
         if agreement is None or await self.has_accepted_current(who.account_id, agreement):
             return
-        raise ConsentRequiredError(
-            "Please read and accept the messaging agreement before sending. Your"
-            " conversations stay readable meanwhile.",
-            version=agreement.version,
-        )
+        raise ConsentRequiredError(copy.CONSENT_REQUIRED, version=agreement.version)
 
     async def has_accepted_current(self, account_id: str, agreement: AgreementVersion) -> bool:
         latest = await self._agreements.latest_consent(account_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import structlog
 
+from services.gateway import copy
 from services.gateway.identity.devices import Devices
 from services.gateway.principal import Principal
 from services.gateway.repository.accounts import DeviceRepository
@@ -34,10 +35,7 @@ class Panic:
         if device is None or device.account_id != who.account_id:
             raise NotFoundError("no such device")
         if device_id != who.device_id:
-            raise ForbiddenError(
-                "Panic exit works from the device itself. To remove another device, revoke it"
-                " instead."
-            )
+            raise ForbiddenError(copy.PANIC_FROM_DEVICE)
         # No rate limit: someone leaving in a hurry is never asked to wait.
         await self._rules.revoke(device, reason="revoked_by_owner")
         query = PushSubscriptionQuery(account_id=who.account_id, device_id=device_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.gateway import copy
 from services.gateway.identity.relationships import Relationships
 from services.gateway.outbox import Outbox
 from services.gateway.principal import Principal
@@ -34,15 +35,9 @@ class Pausing:
     async def _coach_of(self, who: Principal, conversation_id: str) -> Relationship:
         relationship = await self._rules.participant_of(who, conversation_id)
         if who.account_id != relationship.coach_account_id:
-            raise ForbiddenError(
-                "Only the coach can pause or resume this conversation. You can still end it"
-                " if you need to."
-            )
+            raise ForbiddenError(copy.COACH_PAUSES)
         if relationship.status == "ended":
-            raise ConflictError(
-                "This conversation has ended and stays read-only. Ask for a new invite to talk"
-                " again."
-            )
+            raise ConflictError(copy.ENDED_IS_FINAL)
         return relationship
 
     async def pause(
@@ -50,10 +45,7 @@ class Pausing:
     ) -> None:
         """Pausing a paused relationship again updates its reason and date."""
         if resume_on is not None and resume_on < utcnow().date():
-            raise UnprocessableError(
-                "resume_on is in the past. Choose today or a later date, or leave it empty.",
-                field="resume_on",
-            )
+            raise UnprocessableError(copy.RESUME_ON_PAST, field="resume_on")
         relationship = await self._coach_of(who, conversation_id)
         pause = {
             "reason": reason,
@@ -64,7 +56,7 @@ class Pausing:
             changed = await self._relationships.repause(conversation_id, pause)
         if changed is None:  # ended or resumed by a parallel call: look again
             await self._coach_of(who, conversation_id)
-            raise ConflictError("This conversation changed just now. Reload it and try again.")
+            raise ConflictError(copy.CHANGED_JUST_NOW)
         await self._announce(who, changed, "relationship_paused")
 
     async def resume(self, who: Principal, conversation_id: str) -> None:

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import replace
 from datetime import timedelta
 
+from services.gateway import copy
 from services.gateway.identity.retention import RetentionPolicy
 from services.gateway.limits import Limits
 from services.gateway.messages.crisis import CrisisResources
@@ -70,10 +71,7 @@ class Relationships:
     async def require_crisis_resources(self) -> None:
         """A deployment cannot take clients before it can point one in crisis to real help."""
         if not await self._crisis.configured():
-            raise CrisisResourcesMissingError(
-                "This service is not ready to welcome clients yet. Ask the operator to add"
-                " crisis resources, then try again."
-            )
+            raise CrisisResourcesMissingError(copy.CRISIS_RESOURCES_MISSING)
 
     async def create_invite(self, who: Principal, kind: str) -> InviteOut:
         if INVITE_KIND_BY_ROLE.get(who.role) != kind:

@@ -27,12 +27,14 @@ def load_resources_file(path: Path) -> list[dict[str, Any]]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         parsed = ResourceList.model_validate(document)
-    except OSError as error:
-        raise ValueError(f"cannot be read ({type(error).__name__})") from None
-    except ValueError as error:  # JSONDecodeError and pydantic.ValidationError alike
+    except OSError as exc:
+        reason = type(exc).__name__
+        raise ValueError(f"cannot be read ({reason})") from None
+    except ValueError as exc:  # JSONDecodeError and pydantic.ValidationError alike
+        reason = type(exc).__name__
         raise ValueError(
             'must be JSON {"resources": [{"name", "contact", "description", "region"}, ...]}'
-            f" with at least one entry ({type(error).__name__})"
+            f" with at least one entry ({reason})"
         ) from None
     return [item.model_dump() for item in parsed.resources]
 

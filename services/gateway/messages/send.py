@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pymongo.errors import PyMongoError
 
+from services.gateway import copy
 from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.relationships import Relationships
 from services.gateway.limits import Limits
@@ -102,16 +103,12 @@ def check_status(relationship: Relationship) -> None:
     and date) and ended (409 `conflict`) stay readable."""
     if relationship.status == "paused":
         raise PausedError(
-            "Your coach has paused this conversation for now. You can read it, and sending"
-            " opens again when it resumes.",
+            copy.PAUSED,
             reason=relationship.pause_reason,
             resume_on=relationship.resume_on,
         )
     if relationship.status != "active":
-        raise ConflictError(
-            "This conversation has ended and stays readable. Ask your coach for a new invite"
-            " to talk again."
-        )
+        raise ConflictError(copy.ENDED)
 
 
 def parse_envelope(raw: object) -> Envelope:

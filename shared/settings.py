@@ -52,6 +52,10 @@ class CommonSettings(BaseSettings):
     # Database name prefix: the service's database is f"{db_prefix}_{service}".
     db_prefix: str = Field(default="haven", pattern=r"^[A-Za-z0-9_]{1,40}$")
     shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=300)
+    # `haven.dead.letters` keeps a dead letter this long and at most this many (the oldest are
+    # dropped first); every service declares it, so every service must agree.
+    dead_letter_retention_days: float = Field(default=14.0, gt=0, le=365)
+    dead_letter_max: int = Field(default=100_000, ge=1, le=10_000_000)
 
     @field_validator("amqp_url")
     @classmethod
@@ -68,6 +72,10 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be a mongodb:// or mongodb+srv:// URL")
         _refuse_placeholder_password(url)
         return url
+
+    @property
+    def dead_letter_ttl_ms(self) -> int:
+        return max(1, round(self.dead_letter_retention_days * 86_400_000))
 
     def database_name(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"

@@ -8,6 +8,7 @@ import getpass
 import os
 import sys
 
+from services.gateway.data import receipt_cli
 from services.gateway.identity.operators import Operators
 from services.gateway.passwords import PasswordHasher
 from services.gateway.repository import INDEXES
@@ -59,11 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-operator", help="create an operator account")
     create.add_argument("--handle", required=True)
+    receipt_cli.add_parser(commands)
     args = parser.parse_args(argv)
     settings = load_settings(GatewaySettings)
     configure_logging("haven-admin", "warning")
     if args.command == "create-operator":
         return asyncio.run(_create_operator(settings, args.handle, _password()))
+    if args.command == "verify-receipt":
+        return receipt_cli.run(settings, args)
     return 2
 
 

@@ -40,6 +40,11 @@ log = structlog.get_logger(__name__)
 
 OutEvent = MessageStored | MessageDeleted | MessageRejected | ReceiptRead
 Publish = Callable[[OutEvent], Awaitable[None]]
+# Gives new message documents their `expires_at` before they are inserted, and re-checks them
+# once they are (a retention change in between is re-applied): services/messaging/retention.py.
+Stamp = Callable[[Sequence[Document]], Awaitable[None]]
+# Which of these senders' accounts were deleted (services/messaging/erasure.py).
+Erased = Callable[[Sequence[str]], Awaitable[set[str]]]
 Outcome = PermanentError | None  # None: done, ack; PermanentError: dead-letter
 
 
@@ -72,9 +77,20 @@ def rounds(jobs: Sequence[Job]) -> list[list[int]]:
 
 
 class MessagingService:
-    def __init__(self, repo: MessagingRepository, publish: Publish) -> None:
+    def __init__(
+        self,
+        repo: MessagingRepository,
+        publish: Publish,
+        *,
+        stamp: Stamp | None = None,
+        settle: Stamp | None = None,
+        erased: Erased | None = None,
+    ) -> None:
         self._repo = repo
         self._publish = publish
+        self._stamp = stamp
+        self._settle = settle
+        self._erased = erased
 
     async def handle(self, jobs: Sequence[Job]) -> list[Outcome]:
         outcomes: list[Outcome] = [None] * len(jobs)
@@ -101,7 +117,13 @@ class MessagingService:
         commands = [job.command for job in jobs if isinstance(job.command, SendMessage)]
         outcomes: list[Outcome] = []
         valid: list[SendMessage] = []
+        gone = await self._erased_senders(commands)
         for command in commands:
+            if command.data.sender_account_id in gone:
+                # Acked, not dead-lettered: the dead letters would keep its ciphertext.
+                await self._reject(command, "account_deleted", "the sender's account is deleted")
+                outcomes.append(None)
+                continue
             try:
                 docs.check_envelope(command.data)
             except PermanentError as error:
@@ -124,6 +146,11 @@ class MessagingService:
         await asyncio.gather(*(self._announce(c, stored[_key(c)]) for c in valid))
         return outcomes
 
+    async def _erased_senders(self, commands: Sequence[SendMessage]) -> set[str]:
+        if self._erased is None or not commands:
+            return set()
+        return await self._erased(sorted({c.data.sender_account_id for c in commands}))
+
     async def _persist(
         self, commands: Sequence[SendMessage]
     ) -> tuple[dict[tuple[str, str], Document], set[tuple[str, str]]]:
@@ -142,6 +169,8 @@ class MessagingService:
             stored |= await self._repo.existing(sorted(lost))
         inserted = {_doc_key(doc) for doc in new_docs} - lost
         stored |= {_doc_key(doc): doc for doc in new_docs if _doc_key(doc) in inserted}
+        if self._settle is not None and inserted:
+            await self._settle([doc for doc in new_docs if _doc_key(doc) in inserted])
         return stored, inserted
 
     async def _numbered(self, fresh: Sequence[SendMessage]) -> list[Document]:
@@ -156,6 +185,8 @@ class MessagingService:
             new_docs += [
                 docs.message_document(c.data, first_seq + i, now) for i, c in enumerate(group)
             ]
+        if self._stamp is not None:
+            await self._stamp(new_docs)
         return new_docs
 
     async def _announce(self, command: SendMessage, doc: Document) -> None:

@@ -3,10 +3,19 @@
 from services.gateway.views import (
     admin,
     agreement,
+    data,
     identity,
     messages,
     notifications,
     relationships,
 )
 
-__all__ = ["admin", "agreement", "identity", "messages", "notifications", "relationships"]
+__all__ = [
+    "admin",
+    "agreement",
+    "data",
+    "identity",
+    "messages",
+    "notifications",
+    "relationships",
+]

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.gateway.auth import Authenticator
 from services.gateway.devicecache import DeviceCache
+from services.gateway.directory import SendDirectory
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.operators import Operators
@@ -36,5 +37,6 @@ pending_sockets_key = web.AppKey("pending_sockets", PendingSockets)
 operators_key = web.AppKey("operators", Operators)
 # Resources the background contexts need.
 device_cache_key = web.AppKey("device_cache", DeviceCache)
+directory_key = web.AppKey("directory", SendDirectory)
 outbox_key = web.AppKey("outbox", Outbox)
 hasher_key = web.AppKey("hasher", PasswordHasher)

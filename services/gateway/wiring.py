@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 
 from services.gateway.auth import Authenticator
 from services.gateway.devicecache import DeviceCache
+from services.gateway.directory import SendDirectory
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.guard import PasswordGuard
@@ -29,6 +30,7 @@ from services.gateway.keys import (
     authenticator_key,
     device_cache_key,
     devices_key,
+    directory_key,
     hasher_key,
     notifications_key,
     operations_key,
@@ -75,9 +77,13 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        audit, outbox, crisis = AuditLog(db), Outbox(db, bus), CrisisResources(db)
+        directory = SendDirectory(relationships, devices)
+        outbox = Outbox(
+            db, bus, on_emit=lambda event: directory.forget_event(event.data.model_dump())
+        )
+        audit, crisis = AuditLog(db), CrisisResources(db)
         limits = Limits(RateBuckets(db), settings)
-        cache, sockets = DeviceCache(devices), SocketRegistry(bus)
+        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
         hasher = PasswordHasher(
             settings.pwhash_opslimit,
             settings.pwhash_memlimit_mib,
@@ -116,6 +122,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         )
         app[settings_key] = settings
         app[device_cache_key], app[outbox_key], app[hasher_key] = cache, outbox, hasher
+        app[directory_key] = directory
         app[sockets_key] = sockets
         app[pending_sockets_key] = PendingSockets(settings.ws_unauthenticated_per_address)
         app[authenticator_key] = Authenticator(signer, cache)
@@ -134,7 +141,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             limits,
             settings.invite_conflicts,
         )
-        app[sending_key] = Sending(relationship_rules, devices, limits, send_command)
+        app[sending_key] = Sending(directory, limits, send_command)
         app[reads_key] = Reads(relationship_rules, rpc, send_command)
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
@@ -170,7 +177,7 @@ async def route_sockets(app: web.Application) -> None:
 
 async def invalidate_devices(app: web.Application) -> None:
     """Every replica forgets a revoked or logged-out device's cached session at once."""
-    invalidation = DeviceInvalidation(app[bus_key], app[device_cache_key])
+    invalidation = DeviceInvalidation(app[bus_key], app[device_cache_key], app[directory_key])
     invalidation.start()
     try:
         await asyncio.Event().wait()

@@ -14,6 +14,8 @@ import json
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +51,7 @@ class Config:
     sweep_seconds: float
     out: Path
     ceiling_scale: float = 1.0
+    profile: Path | None = None
 
 
 @dataclass
@@ -59,6 +62,32 @@ class Target:
     key_file: Path | None
     gateway_db: str | None
     pids: dict[str, int]
+
+
+@contextmanager
+def profiled(directory: Path | None, pids: dict[str, int], seconds: float) -> Iterator[None]:
+    """py-spy (if installed) samples each Python service during the workload: collapsed
+    stacks in `directory`, for `python -m bench.profile`."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if directory is None or not Path(spy).exists():
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [spy, "record", "--nonblocking", "--format", "raw", "-r", "50", "-d", str(int(seconds))]
+    running = [
+        subprocess.Popen(  # noqa: S603 - our own tool on our own children
+            [*argv, "-p", str(pids[name]), "-o", str(directory / name)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("gateway", "messaging", "notification", "store")
+        if name in pids
+    ]
+    try:
+        yield
+    finally:
+        for process in running:
+            process.wait(timeout=seconds + 30)
 
 
 def raise_fd_limit() -> int:
@@ -348,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gateway-db", help="the gateway's database name")
     parser.add_argument("--pid", action="append", default=[], help="name=pid to sample")
     parser.add_argument("--logs", type=Path, help="keep the services' logs in this directory")
+    parser.add_argument("--profile", type=Path, help="py-spy stacks of workload b, if installed")
     args = parser.parse_args(argv)
     config = Config(
         seconds=1.0 if args.quick else args.seconds,
@@ -358,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep_seconds=1.0 if args.quick else 5.0,
         out=args.out,
         ceiling_scale=0.1 if args.quick else 1.0,
+        profile=args.profile,
     )
     limit = raise_fd_limit()
     if limit < config.idle_sockets * 2 + 1000:

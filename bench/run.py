@@ -241,7 +241,10 @@ async def run(target: Target, config: Config) -> dict[str, Any]:
         per = budget // len(pairs) + 1
         for pair in pairs:
             pair.seal(per, "b")
-        await workload("b", lambda t: traffic.flat_out(http, base, pairs, config.in_flight, s, t))
+        with profiled(config.profile, target.pids, s):
+            await workload(
+                "b", lambda t: traffic.flat_out(http, base, pairs, config.in_flight, s, t)
+            )
         top = max(a["delivered_per_s"], 1.0)
         result["sweep"] = []
         for share in config.sweep:

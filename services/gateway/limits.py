@@ -41,7 +41,7 @@ DETAILS: dict[Limit, str] = {
 }
 
 
-LEASE_SECONDS = 1.0
+LEASE_SECONDS = 5.0
 MAX_LEASE = 64
 MAX_LEASES = 100_000
 

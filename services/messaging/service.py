@@ -1,9 +1,15 @@
 """Messaging's commands: store each message once with its seq, delete, and move read markers.
 
 Knows nothing of AMQP: a batch of one shard's commands comes in, in delivery order, and one
-outcome per command goes out once its event is confirmed. A raised error means "retry the
-whole batch": every step is idempotent (stored messages are found again and their events
-re-published with the same `event_id`), so a retry only costs a gap in the seqs.
+outcome per command goes out. A raised error means "retry the whole batch": every step is
+idempotent (stored messages are found again and their events re-published with the same
+`event_id`), so a retry only costs a gap in the seqs.
+
+A stored message's outcome is its announcement in flight (`Announcing`): the batch returns
+as soon as its messages are stored and their events published, so the shard stores the next
+batch while the broker confirms this one's events; each command is still acked only once its
+own event was confirmed (services/messaging/pipeline.py waits for it). Storage order, hence
+seq order, is untouched: only the waiting for confirms overlaps.
 """
 
 from __future__ import annotations
@@ -40,7 +46,10 @@ log = structlog.get_logger(__name__)
 
 OutEvent = MessageStored | MessageDeleted | MessageRejected | ReceiptRead
 Publish = Callable[[OutEvent], Awaitable[None]]
-Outcome = PermanentError | None  # None: done, ack; PermanentError: dead-letter
+# Settles with None once the event is confirmed, or with the error that prevented it.
+Announcing = asyncio.Future[None]
+# None: done, ack; PermanentError: dead-letter; Announcing: ack once it settles with None.
+Outcome = PermanentError | None | Announcing
 
 
 @dataclass(frozen=True)
@@ -121,8 +130,10 @@ class MessagingService:
                 DUPLICATES.inc()
                 log.info("message_duplicate", correlation_id=command.correlation_id, **ids)
             inserted.discard(key)  # a second copy within the batch is a duplicate as well
-        await asyncio.gather(*(self._announce(c, stored[_key(c)]) for c in valid))
-        return outcomes
+        announcing = iter(
+            [asyncio.ensure_future(self._announce(c, stored[_key(c)])) for c in valid]
+        )
+        return [next(announcing) if outcome is None else outcome for outcome in outcomes]
 
     async def _persist(
         self, commands: Sequence[SendMessage]

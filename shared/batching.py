@@ -44,3 +44,40 @@ class WriteBatcher(Generic[T]):
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+class Coalescer(Generic[A, R]):
+    """Concurrent calls of one request, merged: `run` gets every waiting caller's argument and
+    returns one result per caller, in order; an error reaches every caller of that round.
+    Same rhythm as WriteBatcher: a round starts on the next turn of the loop, and whatever
+    arrives while it runs goes in the next one."""
+
+    def __init__(self, run: Callable[[list[A]], Awaitable[list[R]]]) -> None:
+        self._run = run
+        self._pending: list[tuple[A, asyncio.Future[R]]] = []
+        self._running: asyncio.Task[None] | None = None
+
+    async def __call__(self, argument: A) -> R:
+        result: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((argument, result))
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._rounds())
+        return await asyncio.shield(result)
+
+    async def _rounds(self) -> None:
+        while self._pending:
+            round_, self._pending = self._pending, []
+            try:
+                results = await self._run([argument for argument, _ in round_])
+            except Exception as error:
+                for _, result in round_:
+                    if not result.done():
+                        result.set_exception(error)
+            else:
+                for (_, result), value in zip(round_, results, strict=True):
+                    if not result.done():
+                        result.set_result(value)

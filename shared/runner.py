@@ -43,7 +43,7 @@ def run(sites: list[Site], grace: float) -> None:
     HAVEN_EVENT_LOOP=asyncio asks for the standard one."""
     if os.environ.get("HAVEN_EVENT_LOOP", "auto") != "asyncio":
         try:
-            import uvloop
+            import uvloop  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             pass
         else:

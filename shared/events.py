@@ -122,6 +122,30 @@ class RelationshipEnded(EventBase[RelationshipEndedData]):
         return data.conversation_id
 
 
+class RelationshipStatusData(Schema):
+    """A relationship moved between active and paused (the coach paused or resumed it)."""
+
+    conversation_id: str
+    coach_account_id: str
+    client_account_id: str
+    status: Literal["active", "paused"]
+    reason: str | None = None
+    resume_on: str | None = None  # an ISO date, or None
+    changed_by: str
+
+
+class RelationshipStatusChanged(EventBase[RelationshipStatusData]):
+    """Every change of a relationship's state is on the bus (created and ended have their own
+    events), so caches of relationship records can be invalidated by events alone; notification
+    sends both sides a `relationship` frame."""
+
+    type: Literal["relationship.status_changed"] = "relationship.status_changed"
+
+    @classmethod
+    def id_key(cls, data: RelationshipStatusData) -> str:
+        return f"{data.conversation_id}:{occurrence()}"
+
+
 class RetentionData(Schema):
     """A conversation's effective retention: the shorter of its participants' choices within
     the operator's bounds, computed by the gateway; None keeps messages until deleted."""
@@ -195,6 +219,24 @@ class AccountDeleted(EventBase[AccountData]):
         return data.account_id
 
 
+class AgreementData(Schema):
+    """The messaging agreement changed: for one account (it accepted or withdrew a version) or,
+    with no `account_id`, for everyone (a new version was published)."""
+
+    account_id: str | None = None
+    version: str
+
+
+class AgreementChanged(EventBase[AgreementData]):
+    """So every gateway replica drops what it cached of consents (services/gateway/consents.py)."""
+
+    type: Literal["agreement.changed"] = "agreement.changed"
+
+    @classmethod
+    def id_key(cls, data: AgreementData) -> str:
+        return f"{data.account_id or '*'}:{data.version}:{occurrence()}"
+
+
 class StoredMessageData(Schema):
     """A stored message as every recipient device sees it: ciphertext only."""
 
@@ -237,6 +279,9 @@ class ReceiptData(Schema):
     conversation_id: str
     account_id: str
     up_to_seq: int
+    # Whether the reader shares read receipts with the counterpart (their conversation
+    # setting, decided by the gateway); absent (older producers): not shared.
+    share: bool = False
 
 
 class ReceiptRead(EventBase[ReceiptData]):
@@ -294,12 +339,14 @@ Event = Annotated[
     OpsProbed
     | RelationshipCreated
     | RelationshipEnded
+    | RelationshipStatusChanged
     | RetentionChanged
     | DeviceAdded
     | DeviceRemoved
     | DeviceUpdated
     | DeviceSessionEnded
     | AccountDeleted
+    | AgreementChanged
     | MessageStored
     | MessageDeleted
     | ReceiptRead

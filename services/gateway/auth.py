@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from services.gateway import copy
 from services.gateway.devicecache import DeviceCache
 from services.gateway.principal import Principal
 from services.gateway.tokens import Claims, InvalidTokenError, TokenSigner
@@ -33,11 +34,11 @@ class Authenticator:
             if time.time() < known.expires_at:  # as PyJWT: expired from `exp` on
                 return known
             del self._verified[token]
-            raise UnauthorizedError("invalid or expired access token")
+            raise UnauthorizedError(copy.SESSION_ENDED)
         try:
             claims = self._signer.verify(token)
         except InvalidTokenError as error:
-            raise UnauthorizedError("invalid or expired access token") from error
+            raise UnauthorizedError(copy.SESSION_ENDED) from error
         if len(self._verified) >= VERIFIED_MAX:
             self._verified.clear()
         self._verified[token] = claims

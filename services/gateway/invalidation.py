@@ -1,6 +1,7 @@
 """Every gateway replica hears the events that change what it caches: `device.*` (its device
-cache and the send directory), `relationship.*` and `account.*` (the send directory), so each
-forgets at once; see services/gateway/directory.py."""
+cache and the send directory), `relationship.*` and `account.*` (the send directory) and
+`agreement.*` (consents), so each forgets at once; see services/gateway/directory.py and
+services/gateway/consents.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 
 import structlog
 
+from services.gateway.consents import CachedAgreementRepository
 from services.gateway.devicecache import DeviceCache
 from services.gateway.directory import SendDirectory
 from shared.bus import Bus, Delivery
@@ -22,16 +24,23 @@ log = structlog.get_logger(__name__)
 
 RETRY = Backoff(first=1.0, maximum=1.0)
 # Whole families, so event types added later (relationship.paused, ...) invalidate too.
-BINDINGS = ("device.*", "relationship.*", "account.*")
+BINDINGS = ("device.*", "relationship.*", "account.*", "agreement.*")
 
 
 class DeviceInvalidation:
     """A private queue bound to BINDINGS on `haven.events`, re-declared after loss."""
 
-    def __init__(self, bus: Bus, cache: DeviceCache, directory: SendDirectory) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        cache: DeviceCache,
+        directory: SendDirectory,
+        agreements: CachedAgreementRepository,
+    ) -> None:
         self._bus = bus
         self._cache = cache
         self._directory = directory
+        self._agreements = agreements
         self._queue = exclusive_queue(
             bus, f"gateway.invalidation.{uuid.uuid4().hex[:12]}", self._on_event
         )
@@ -51,10 +60,13 @@ class DeviceInvalidation:
         # Whatever changed while no queue was bound was not heard: start from the database.
         self._cache.clear()
         self._directory.clear()
+        self._agreements.forget_all()
         await self._queue.wait_closed()
 
     async def _on_event(self, delivery: Delivery) -> None:
-        self._directory.forget_event(_data_of(delivery.body))
+        data = _data_of(delivery.body)
+        self._directory.forget_event(data)
+        self._agreements.forget_event(delivery.routing_key, data)
         if delivery.routing_key in ("device.removed", "device.session_ended"):
             event = decode_event(delivery.body)
             if isinstance(event, DeviceRemoved | DeviceSessionEnded):

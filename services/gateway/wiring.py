@@ -16,18 +16,27 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from services.gateway.auth import Authenticator
+from services.gateway.consents import CachedAgreementRepository
 from services.gateway.devicecache import DeviceCache
 from services.gateway.directory import SendDirectory
 from services.gateway.identity.accounts import Accounts
+from services.gateway.identity.agreement import Agreement
+from services.gateway.identity.conversations import Conversations
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.guard import PasswordGuard
 from services.gateway.identity.operators import Operators
+from services.gateway.identity.panic import Panic
+from services.gateway.identity.pausing import Pausing
 from services.gateway.identity.relationships import Relationships
+from services.gateway.identity.retention import RetentionPolicy
 from services.gateway.identity.sessions import Sessions
 from services.gateway.invalidation import DeviceInvalidation
 from services.gateway.keys import (
     accounts_key,
+    agreement_key,
+    agreements_key,
     authenticator_key,
+    conversations_key,
     device_cache_key,
     devices_key,
     directory_key,
@@ -36,6 +45,8 @@ from services.gateway.keys import (
     operations_key,
     operators_key,
     outbox_key,
+    panic_key,
+    pausing_key,
     pending_sockets_key,
     reads_key,
     relationships_key,
@@ -62,6 +73,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import TokenSigner
 from services.gateway.ws.admission import PendingSockets
 from services.gateway.ws.registry import SocketRegistry
+from shared.events import Event
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
 from shared.rpc import RpcClient
 
@@ -78,10 +90,17 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
         directory = SendDirectory(relationships, devices)
-        outbox = Outbox(
-            db, bus, on_emit=lambda event: directory.forget_event(event.data.model_dump())
-        )
-        audit, crisis = AuditLog(db), CrisisResources(db)
+        agreements = CachedAgreementRepository(db)
+
+        def forget(event: Event) -> None:
+            """This replica's caches drop what its own writes changed, before anyone hears."""
+            data = event.data.model_dump()
+            directory.forget_event(data)
+            agreements.forget_event(event.type, data)
+
+        outbox = Outbox(db, bus, on_emit=forget)
+        audit = AuditLog(db)
+        crisis = CrisisResources(db, settings.crisis_resources)
         limits = Limits(RateBuckets(db), settings)
         cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
         hasher = PasswordHasher(
@@ -117,18 +136,34 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             sockets,
             cache,
         )
+        retention = RetentionPolicy.of(settings)
         relationship_rules = Relationships(
-            relationships, invites, accounts, outbox, audit, limits, rpc, settings.invite_days
+            relationships,
+            invites,
+            accounts,
+            outbox,
+            audit,
+            limits,
+            crisis,
+            retention,
+            settings.invite_days,
         )
+        agreement = Agreement(agreements, audit, outbox)
         app[settings_key] = settings
         app[device_cache_key], app[outbox_key], app[hasher_key] = cache, outbox, hasher
-        app[directory_key] = directory
+        app[directory_key], app[agreements_key] = directory, agreements
         app[sockets_key] = sockets
         app[pending_sockets_key] = PendingSockets(settings.ws_unauthenticated_per_address)
         app[authenticator_key] = Authenticator(signer, cache)
         app[devices_key] = device_rules
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
+        app[conversations_key] = Conversations(
+            relationship_rules, relationships, accounts, rpc, retention
+        )
+        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit)
+        app[agreement_key] = agreement
+        app[panic_key] = Panic(devices, device_rules, rpc)
         app[accounts_key] = Accounts(
             accounts,
             invites,
@@ -141,7 +176,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             limits,
             settings.invite_conflicts,
         )
-        app[sending_key] = Sending(directory, limits, send_command)
+        app[sending_key] = Sending(directory, limits, send_command, agreement)
         app[reads_key] = Reads(relationship_rules, rpc, send_command)
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
@@ -177,7 +212,9 @@ async def route_sockets(app: web.Application) -> None:
 
 async def invalidate_devices(app: web.Application) -> None:
     """Every replica forgets a revoked or logged-out device's cached session at once."""
-    invalidation = DeviceInvalidation(app[bus_key], app[device_cache_key], app[directory_key])
+    invalidation = DeviceInvalidation(
+        app[bus_key], app[device_cache_key], app[directory_key], app[agreements_key]
+    )
     invalidation.start()
     try:
         await asyncio.Event().wait()

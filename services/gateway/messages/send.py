@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pymongo.errors import PyMongoError
 
+from services.gateway import copy
 from services.gateway.directory import SendDirectory
+from services.gateway.identity.agreement import Agreement
 from services.gateway.limits import Limits
 from services.gateway.messages.commands import SendCommand
 from services.gateway.principal import Principal
+from services.gateway.records import Relationship
 from shared import crypto
 from shared.commands import SendData, SendMessage
 from shared.envelope import Envelope, verify_envelope
@@ -18,6 +21,7 @@ from shared.errors import (
     ForbiddenError,
     HavenError,
     NotFoundError,
+    PausedError,
     PayloadTooLargeError,
     ServiceUnavailableError,
     SignatureInvalidError,
@@ -29,8 +33,15 @@ MAX_CIPHERTEXT = 64 * 1024
 
 
 class Sending:
-    def __init__(self, directory: SendDirectory, limits: Limits, send_command: SendCommand) -> None:
+    def __init__(
+        self,
+        directory: SendDirectory,
+        limits: Limits,
+        send_command: SendCommand,
+        agreement: Agreement,
+    ) -> None:
         self._directory = directory
+        self._agreement = agreement
         self._limits = limits
         self._send_command = send_command
 
@@ -51,8 +62,8 @@ class Sending:
         relationship = await self._directory.relationship(conversation_id)
         if relationship is None or who.account_id not in relationship.participants:
             raise NotFoundError("no such conversation")  # never reveal that it exists
-        if relationship.status != "active":
-            raise ConflictError("this conversation has ended and is read-only")
+        check_status(relationship)
+        await self.check_consent(who)
         if envelope.sender_device_id != who.device_id:
             raise ForbiddenError("sender_device_id must be the sending device")
         if envelope.urgent and who.role != "client":
@@ -82,6 +93,23 @@ class Sending:
             )
         )
         return envelope.message_id
+
+    async def check_consent(self, who: Principal) -> None:
+        """A client without the current messaging agreement cannot send (403)."""
+        await self._agreement.check_consent(who)
+
+
+def check_status(relationship: Relationship) -> None:
+    """Only an active relationship takes messages: paused (409 `paused`, with the coach's reason
+    and date) and ended (409 `conflict`) stay readable."""
+    if relationship.status == "paused":
+        raise PausedError(
+            copy.PAUSED,
+            reason=relationship.pause_reason,
+            resume_on=relationship.resume_on,
+        )
+    if relationship.status != "active":
+        raise ConflictError(copy.ENDED)
 
 
 def parse_envelope(raw: object) -> Envelope:

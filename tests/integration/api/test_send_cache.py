@@ -97,3 +97,43 @@ async def test_another_replica_forgets_its_cached_sets_when_the_events_arrive(
     await a.call("POST", f"/v1/conversations/{cid}/end", token=coach.access_token)
     reply = await _until(lambda: _send(b, client, cid, devices), 409)
     assert (reply.status, reply.code) == (409, "conflict")
+
+
+async def test_pause_resume_and_consent_changes_reach_the_cached_checks_on_every_replica(
+    apis: tuple[Api, Api],
+) -> None:
+    a, b = apis
+    coach, client, cid = await _pair(a, "safety")
+    operator = await a.login(*BOOTSTRAP_OPERATOR)
+    devices = await device_keys_of(a, client, coach.account_id, client.account_id)
+    for api in (a, b):  # both replicas cache the relationship and "no agreement published"
+        assert (await _send(api, client, cid, devices)).status == 202
+
+    pause = {"reason": "a week away", "resume_on": None}
+    paused = await a.call("POST", f"/v1/conversations/{cid}/pause", pause, coach.access_token)
+    assert paused.status == 200, paused.body
+    here = await _send(a, client, cid, devices)
+    assert (here.status, here.code) == (409, "paused")  # the replica that paused: at once
+    there = await _until(lambda: _send(b, client, cid, devices), 409)
+    assert (there.status, there.code) == (409, "paused")
+    resumed = await a.call("POST", f"/v1/conversations/{cid}/resume", token=coach.access_token)
+    assert resumed.status == 200, resumed.body
+    assert (await _send(a, client, cid, devices)).status == 202
+    assert (await _until(lambda: _send(b, client, cid, devices), 202)).status == 202
+
+    v1 = {"version": "v1", "text": "How we message."}
+    assert (await a.call("PUT", "/v1/admin/agreement", v1, operator.access_token)).status == 200
+    here = await _send(a, client, cid, devices)
+    assert (here.status, here.code) == (403, "consent_required")
+    there = await _until(lambda: _send(b, client, cid, devices), 403)
+    assert (there.status, there.code) == (403, "consent_required")
+    accept = await b.call("POST", "/v1/agreement/accept", {"version": "v1"}, client.access_token)
+    assert accept.status == 200, accept.body
+    assert (await _send(b, client, cid, devices)).status == 202
+    assert (await _until(lambda: _send(a, client, cid, devices), 202)).status == 202
+    withdrawn = await a.call("POST", "/v1/agreement/withdraw", token=client.access_token)
+    assert withdrawn.status in (200, 204)
+    here = await _send(a, client, cid, devices)
+    assert (here.status, here.code) == (403, "consent_required")
+    there = await _until(lambda: _send(b, client, cid, devices), 403)
+    assert (there.status, there.code) == (403, "consent_required")

@@ -219,6 +219,24 @@ class AccountDeleted(EventBase[AccountData]):
         return data.account_id
 
 
+class AgreementData(Schema):
+    """The messaging agreement changed: for one account (it accepted or withdrew a version) or,
+    with no `account_id`, for everyone (a new version was published)."""
+
+    account_id: str | None = None
+    version: str
+
+
+class AgreementChanged(EventBase[AgreementData]):
+    """So every gateway replica drops what it cached of consents (services/gateway/consents.py)."""
+
+    type: Literal["agreement.changed"] = "agreement.changed"
+
+    @classmethod
+    def id_key(cls, data: AgreementData) -> str:
+        return f"{data.account_id or '*'}:{data.version}:{occurrence()}"
+
+
 class StoredMessageData(Schema):
     """A stored message as every recipient device sees it: ciphertext only."""
 
@@ -328,6 +346,7 @@ Event = Annotated[
     | DeviceUpdated
     | DeviceSessionEnded
     | AccountDeleted
+    | AgreementChanged
     | MessageStored
     | MessageDeleted
     | ReceiptRead

@@ -15,6 +15,12 @@ from shared.logging import correlation
 
 log = structlog.get_logger(__name__)
 
+# Acks here mean nothing for reliability (the queue dies with its connection, and a handler's
+# outcome does not change whether its message is acked): they only reopen the prefetch window.
+# So they go in groups, one `multiple` ack per ACK_EVERY messages or after ACK_LINGER seconds.
+ACK_EVERY = 16
+ACK_LINGER = 0.02
+
 
 class ExclusiveQueue:
     """An exclusive, auto-delete queue on a channel of its own, consumed by this process only.
@@ -39,6 +45,10 @@ class ExclusiveQueue:
         self._channel: aio_pika.Channel | None = None
         self._queue: AbstractQueue | None = None
         self._generation = 0
+        self._to_ack: tuple[int, AbstractIncomingMessage] | None = None
+        self._unacked = 0
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._acking: set[asyncio.Task[None]] = set()
 
     @property
     def name(self) -> str | None:
@@ -95,6 +105,10 @@ class ExclusiveQueue:
             await self._channel.closed()
 
     async def close(self) -> None:
+        self._forget_acks()
+        for task in list(self._acking):
+            task.cancel()
+        await asyncio.gather(*self._acking, return_exceptions=True)
         channel, self._channel, self._queue = self._channel, None, None
         if channel is None or channel.is_closed:
             return
@@ -123,10 +137,39 @@ class ExclusiveQueue:
                 await asyncio.shield(self._handler(delivery))
         except Exception:
             log.exception("exclusive_handler_failed", routing_key=delivery.routing_key)
+        self._settled(message)
+
+    def _settled(self, message: AbstractIncomingMessage) -> None:
+        """Ack later, with the highest delivery tag of this channel seen done so far."""
+        tag, held = message.delivery_tag or 0, self._to_ack
+        if held is None or held[0] != self._generation or tag > (held[1].delivery_tag or 0):
+            self._to_ack = (self._generation, message)
+        self._unacked += 1
+        if self._unacked >= ACK_EVERY:
+            self._flush_acks()
+        elif self._ack_timer is None:
+            self._ack_timer = asyncio.get_running_loop().call_later(ACK_LINGER, self._flush_acks)
+
+    def _flush_acks(self) -> None:
+        held = self._to_ack
+        self._forget_acks()
+        if held is None or held[0] != self._generation:
+            return  # from a channel that is gone: nothing to ack
+        task = asyncio.create_task(self._ack(held[1]))
+        self._acking.add(task)
+        task.add_done_callback(self._acking.discard)
+
+    def _forget_acks(self) -> None:
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+        self._ack_timer, self._to_ack, self._unacked = None, None, 0
+
+    @staticmethod
+    async def _ack(message: AbstractIncomingMessage) -> None:
         try:
-            await message.ack()
+            await message.ack(multiple=True)
         except CHANNEL_ERRORS:
-            log.debug("exclusive_ack_lost", routing_key=delivery.routing_key)
+            log.debug("exclusive_ack_lost", routing_key=message.routing_key)
 
 
 def exclusive_queue(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 import structlog
@@ -38,4 +39,14 @@ async def serve(sites: list[Site], grace: float) -> None:
 
 
 def run(sites: list[Site], grace: float) -> None:
+    """On uvloop when it is installed (a faster event loop: docs/PERFORMANCE.md), unless
+    HAVEN_EVENT_LOOP=asyncio asks for the standard one."""
+    if os.environ.get("HAVEN_EVENT_LOOP", "auto") != "asyncio":
+        try:
+            import uvloop  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            pass
+        else:
+            uvloop.run(serve(sites, grace))
+            return
     asyncio.run(serve(sites, grace))

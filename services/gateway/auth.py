@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 from services.gateway import copy
 from services.gateway.devicecache import DeviceCache
 from services.gateway.principal import Principal
 from services.gateway.tokens import Claims, InvalidTokenError, TokenSigner
 from shared.errors import UnauthorizedError
 
+# A token's signature is checked once per process: the same token again (every request of a
+# session) costs a dict lookup and the expiry check. Revocation does not depend on this: the
+# device's session is checked on every request (`DeviceCache`, invalidated by events).
+VERIFIED_MAX = 20_000
+
 
 class Authenticator:
     def __init__(self, signer: TokenSigner, cache: DeviceCache) -> None:
         self._signer = signer
         self._cache = cache
+        self._verified: dict[str, Claims] = {}
 
     async def authenticate(self, token: str, address: str) -> Principal:
         claims = self.claims(token)
@@ -21,10 +29,20 @@ class Authenticator:
         return Principal(claims.account_id, claims.device_id, claims.role, address)
 
     def claims(self, token: str) -> Claims:
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known.expires_at:  # as PyJWT: expired from `exp` on
+                return known
+            del self._verified[token]
+            raise UnauthorizedError(copy.SESSION_ENDED)
         try:
-            return self._signer.verify(token)
+            claims = self._signer.verify(token)
         except InvalidTokenError as error:
             raise UnauthorizedError(copy.SESSION_ENDED) from error
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
 
     async def session_is_current(self, device_id: str, session: int) -> int | None:
         """The device's current session (None if revoked): a socket re-checks it per send."""

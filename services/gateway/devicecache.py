@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 
+from services.gateway.directory import SendDirectory
 from services.gateway.repository.accounts import DeviceRepository
 
 TTL_SECONDS = 5.0
 
 
 class DeviceCache:
-    def __init__(self, devices: DeviceRepository) -> None:
+    def __init__(self, devices: DeviceRepository, directory: SendDirectory | None = None) -> None:
         self.devices = devices
+        self._directory = directory
         self._entries: dict[str, tuple[float, bool, int]] = {}
 
     async def active_session(self, device_id: str, claimed: int | None = None) -> int | None:
@@ -33,4 +35,10 @@ class DeviceCache:
         return session if active else None
 
     def invalidate(self, device_id: str) -> None:
+        """Also the device set its account's sends are checked against."""
         self._entries.pop(device_id, None)
+        if self._directory is not None:
+            self._directory.forget_device(device_id)
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,15 +1,20 @@
-"""Every gateway replica hears `device.removed` and `device.session_ended`, so its device
-cache forgets at once."""
+"""Every gateway replica hears the events that change what it caches: `device.*` (its device
+cache and the send directory), `relationship.*` and `account.*` (the send directory) and
+`agreement.*` (consents), so each forgets at once; see services/gateway/directory.py and
+services/gateway/consents.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 
 import structlog
 
+from services.gateway.consents import CachedAgreementRepository
 from services.gateway.devicecache import DeviceCache
+from services.gateway.directory import SendDirectory
 from shared.bus import Bus, Delivery
 from shared.events import DeviceRemoved, DeviceSessionEnded, decode_event
 from shared.exclusive import exclusive_queue
@@ -18,14 +23,24 @@ from shared.supervise import Backoff, supervised
 log = structlog.get_logger(__name__)
 
 RETRY = Backoff(first=1.0, maximum=1.0)
+# Whole families, so event types added later (relationship.paused, ...) invalidate too.
+BINDINGS = ("device.*", "relationship.*", "account.*", "agreement.*")
 
 
 class DeviceInvalidation:
-    """A private queue bound to `device.removed` on `haven.events`, re-declared after loss."""
+    """A private queue bound to BINDINGS on `haven.events`, re-declared after loss."""
 
-    def __init__(self, bus: Bus, cache: DeviceCache) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        cache: DeviceCache,
+        directory: SendDirectory,
+        agreements: CachedAgreementRepository,
+    ) -> None:
         self._bus = bus
         self._cache = cache
+        self._directory = directory
+        self._agreements = agreements
         self._queue = exclusive_queue(
             bus, f"gateway.invalidation.{uuid.uuid4().hex[:12]}", self._on_event
         )
@@ -40,15 +55,23 @@ class DeviceInvalidation:
     async def _hold_queue(self) -> None:
         """One life of the queue: declare and bind, then wait until it is lost."""
         await self._queue.open()
-        for key in ("device.removed", "device.session_ended"):
+        for key in BINDINGS:
             await self._queue.bind(self._bus.topology.events, key)
+        # Whatever changed while no queue was bound was not heard: start from the database.
+        self._cache.clear()
+        self._directory.clear()
+        self._agreements.forget_all()
         await self._queue.wait_closed()
 
     async def _on_event(self, delivery: Delivery) -> None:
-        event = decode_event(delivery.body)
-        if isinstance(event, DeviceRemoved | DeviceSessionEnded):
-            self._cache.invalidate(event.data.device_id)
-            log.debug("device_cache_invalidated", device_id=event.data.device_id)
+        data = _data_of(delivery.body)
+        self._directory.forget_event(data)
+        self._agreements.forget_event(delivery.routing_key, data)
+        if delivery.routing_key in ("device.removed", "device.session_ended"):
+            event = decode_event(delivery.body)
+            if isinstance(event, DeviceRemoved | DeviceSessionEnded):
+                self._cache.invalidate(event.data.device_id)
+                log.debug("device_cache_invalidated", device_id=event.data.device_id)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -56,3 +79,13 @@ class DeviceInvalidation:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._queue.close()
+
+
+def _data_of(body: bytes) -> dict[str, object]:
+    """An event's `data`, of any type, known here or not; empty if it is not one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    data = parsed.get("data") if isinstance(parsed, dict) else None
+    return data if isinstance(data, dict) else {}

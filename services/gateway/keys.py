@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.gateway.auth import Authenticator
+from services.gateway.consents import CachedAgreementRepository
 from services.gateway.data.export import Exporter
 from services.gateway.devicecache import DeviceCache
+from services.gateway.directory import SendDirectory
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.conversations import Conversations
@@ -50,5 +52,7 @@ deletion_key = web.AppKey("deletion", AccountDeletion)
 signer_key = web.AppKey("signer", TokenSigner)
 # Resources the background contexts need.
 device_cache_key = web.AppKey("device_cache", DeviceCache)
+directory_key = web.AppKey("directory", SendDirectory)
+agreements_key = web.AppKey("agreements", CachedAgreementRepository)
 outbox_key = web.AppKey("outbox", Outbox)
 hasher_key = web.AppKey("hasher", PasswordHasher)

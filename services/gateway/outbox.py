@@ -8,6 +8,7 @@ publish of the same event dedupes downstream.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -26,12 +27,23 @@ RELAY_EVERY = 2.0
 
 
 class Outbox:
-    def __init__(self, db: AsyncDatabase[Document], bus: Bus) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        bus: Bus,
+        on_emit: Callable[[Event], None] | None = None,
+    ) -> None:
         self._c = db["outbox"]
         self._bus = bus
+        self._on_emit = on_emit
 
     async def emit(self, event: Event) -> None:
-        """Record, then try to publish at once; the relay retries what did not go out."""
+        """Record, then try to publish at once; the relay retries what did not go out.
+
+        `on_emit` hears the event first: this replica's caches forget what it changed before
+        any other replica could hear of it."""
+        if self._on_emit is not None:
+            self._on_emit(event)
         body = EVENT_ADAPTER.dump_json(event).decode()
         await self._c.update_one(
             {"_id": event.event_id},

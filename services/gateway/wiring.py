@@ -17,9 +17,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from services.gateway.auth import Authenticator
+from services.gateway.consents import CachedAgreementRepository
 from services.gateway.data.export import Exporter
 from services.gateway.data.repository import PersonalData
 from services.gateway.devicecache import DeviceCache
+from services.gateway.directory import SendDirectory
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.conversations import Conversations
@@ -36,11 +38,13 @@ from services.gateway.invalidation import DeviceInvalidation
 from services.gateway.keys import (
     accounts_key,
     agreement_key,
+    agreements_key,
     authenticator_key,
     conversations_key,
     deletion_key,
     device_cache_key,
     devices_key,
+    directory_key,
     exporter_key,
     hasher_key,
     notifications_key,
@@ -67,7 +71,6 @@ from services.gateway.operations import Operations
 from services.gateway.outbox import Outbox
 from services.gateway.passwords import PasswordHasher
 from services.gateway.repository.accounts import AccountRepository, DeviceRepository
-from services.gateway.repository.agreements import AgreementRepository
 from services.gateway.repository.audit import AuditLog
 from services.gateway.repository.ratelimits import RateBuckets
 from services.gateway.repository.relationships import RelationshipRepository
@@ -78,6 +81,7 @@ from services.gateway.tokens import TokenSigner
 from services.gateway.ws.admission import PendingSockets
 from services.gateway.ws.registry import SocketRegistry
 from shared.errors import HavenError
+from shared.events import Event
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
 from shared.mongo import Document
 from shared.rpc import RpcClient
@@ -95,10 +99,20 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        audit, outbox = AuditLog(db), Outbox(db, bus)
+        directory = SendDirectory(relationships, devices)
+        agreements = CachedAgreementRepository(db)
+
+        def forget(event: Event) -> None:
+            """This replica's caches drop what its own writes changed, before anyone hears."""
+            data = event.data.model_dump()
+            directory.forget_event(data)
+            agreements.forget_event(event.type, data)
+
+        outbox = Outbox(db, bus, on_emit=forget)
+        audit = AuditLog(db)
         crisis = CrisisResources(db, settings.crisis_resources)
         limits = Limits(RateBuckets(db), settings)
-        cache, sockets = DeviceCache(devices), SocketRegistry(bus)
+        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
         hasher = PasswordHasher(
             settings.pwhash_opslimit,
             settings.pwhash_memlimit_mib,
@@ -144,9 +158,10 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             retention,
             settings.invite_days,
         )
-        agreement = Agreement(AgreementRepository(db), audit)
+        agreement = Agreement(agreements, audit, outbox)
         app[settings_key] = settings
         app[device_cache_key], app[outbox_key], app[hasher_key] = cache, outbox, hasher
+        app[directory_key], app[agreements_key] = directory, agreements
         app[sockets_key] = sockets
         app[pending_sockets_key] = PendingSockets(settings.ws_unauthenticated_per_address)
         app[authenticator_key] = Authenticator(signer, cache)
@@ -171,7 +186,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             limits,
             settings.invite_conflicts,
         )
-        app[sending_key] = Sending(relationship_rules, devices, limits, send_command, agreement)
+        app[sending_key] = Sending(directory, limits, send_command, agreement)
         app[reads_key] = Reads(relationship_rules, rpc, send_command)
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
@@ -191,7 +206,7 @@ def wire_personal_data(
     accounts, devices = AccountRepository(db), DeviceRepository(db)
     app[signer_key] = signer
     app[exporter_key] = Exporter(
-        accounts, RelationshipRepository(db), data, rpc, AgreementRepository(db)
+        accounts, RelationshipRepository(db), data, rpc, app[agreements_key]
     )
     app[deletion_key] = AccountDeletion(
         accounts,
@@ -244,7 +259,9 @@ async def route_sockets(app: web.Application) -> None:
 
 async def invalidate_devices(app: web.Application) -> None:
     """Every replica forgets a revoked or logged-out device's cached session at once."""
-    invalidation = DeviceInvalidation(app[bus_key], app[device_cache_key])
+    invalidation = DeviceInvalidation(
+        app[bus_key], app[device_cache_key], app[directory_key], app[agreements_key]
+    )
     invalidation.start()
     try:
         await asyncio.Event().wait()

@@ -5,7 +5,10 @@ returns (dead-letters on PermanentError or a validation error). Every call queue
 and waits for the shard's turn: the first waiter takes everything queued (up to `max_batch`) and
 hands it to the service as one batch; batches of a shard never overlap. So a conversation's
 commands are handled one after another in delivery order, and a command returns, hence is acked,
-only after its event was confirmed.
+only after its event was confirmed. Only that wait for the broker's confirm (an `Announcing`
+outcome) runs past the shard's turn: the next batch is stored meanwhile. An announcement that
+fails makes its command raise here, so the bus retries it; the retry finds it stored and
+publishes the event again (same `event_id`), never storing it twice or out of order.
 
 Failures are retried here, in place, and never through the bus: a command retried on its own
 could overtake a later one of the same conversation. Transient failures (database or broker
@@ -20,6 +23,7 @@ still names its sender is announced to that sender first (`refused`).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,7 +49,7 @@ ATTEMPTS = 5
 @dataclass(eq=False)  # compared by identity: two deliveries may carry equal commands
 class _Waiting:
     job: Job
-    outcome: asyncio.Future[Outcome] = field(
+    outcome: asyncio.Future[PermanentError | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -119,7 +123,10 @@ class ShardPipeline:
             _abandon(batch)
             return
         for waiting, outcome in zip(batch, outcomes, strict=True):
-            waiting.outcome.set_result(outcome)
+            if isinstance(outcome, asyncio.Future):
+                outcome.add_done_callback(functools.partial(_settle, waiting))
+            else:
+                waiting.outcome.set_result(outcome)
 
     async def _attempt(self, jobs: list[Job]) -> list[Outcome] | None:
         """The batch's outcomes, or None when shutting down before it could succeed."""
@@ -165,6 +172,18 @@ class ShardPipeline:
             await self._given_up(job)
         except Exception as error:  # already failing; the dead letter is what counts
             log.error("give_up_announcement_failed", reason=type(error).__name__)
+
+
+def _settle(waiting: _Waiting, announced: asyncio.Future[None]) -> None:
+    """A command's announcement is over: done, or its error (the bus retries or gives up)."""
+    if waiting.outcome.done():
+        return
+    if announced.cancelled():
+        waiting.outcome.cancel()
+    elif (error := announced.exception()) is not None:
+        waiting.outcome.set_exception(error)
+    else:
+        waiting.outcome.set_result(None)
 
 
 def _abandon(batch: list[_Waiting]) -> None:

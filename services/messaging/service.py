@@ -1,9 +1,15 @@
 """Messaging's commands: store each message once with its seq, delete, and move read markers.
 
 Knows nothing of AMQP: a batch of one shard's commands comes in, in delivery order, and one
-outcome per command goes out once its event is confirmed. A raised error means "retry the
-whole batch": every step is idempotent (stored messages are found again and their events
-re-published with the same `event_id`), so a retry only costs a gap in the seqs.
+outcome per command goes out. A raised error means "retry the whole batch": every step is
+idempotent (stored messages are found again and their events re-published with the same
+`event_id`), so a retry only costs a gap in the seqs.
+
+A stored message's outcome is its announcement in flight (`Announcing`): the batch returns
+as soon as its messages are stored and their events published, so the shard stores the next
+batch while the broker confirms this one's events; each command is still acked only once its
+own event was confirmed (services/messaging/pipeline.py waits for it). Storage order, hence
+seq order, is untouched: only the waiting for confirms overlaps.
 """
 
 from __future__ import annotations
@@ -45,7 +51,10 @@ Publish = Callable[[OutEvent], Awaitable[None]]
 Stamp = Callable[[Sequence[Document]], Awaitable[None]]
 # Which of these senders' accounts were deleted (services/messaging/erasure.py).
 Erased = Callable[[Sequence[str]], Awaitable[set[str]]]
-Outcome = PermanentError | None  # None: done, ack; PermanentError: dead-letter
+# Settles with None once the event is confirmed, or with the error that prevented it.
+Announcing = asyncio.Future[None]
+# None: done, ack; PermanentError: dead-letter; Announcing: ack once it settles with None.
+Outcome = PermanentError | None | Announcing
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,8 @@ class MessagingService:
     async def _store(self, jobs: Sequence[Job]) -> list[Outcome]:
         """One round's sends: each conversation's new messages get consecutive seqs, in order."""
         commands = [job.command for job in jobs if isinstance(job.command, SendMessage)]
-        outcomes: list[Outcome] = []
+        # A valid command holds its place until its announcement replaces it.
+        outcomes: list[Outcome | SendMessage] = []
         valid: list[SendMessage] = []
         gone = await self._erased_senders(commands)
         for command in commands:
@@ -130,7 +140,7 @@ class MessagingService:
                 await self._reject(command, "invalid_request", str(error))
                 outcomes.append(error)
                 continue
-            outcomes.append(None)
+            outcomes.append(command)
             valid.append(command)
         stored, inserted = await self._persist(valid)
         for command in valid:
@@ -143,8 +153,12 @@ class MessagingService:
                 DUPLICATES.inc()
                 log.info("message_duplicate", correlation_id=command.correlation_id, **ids)
             inserted.discard(key)  # a second copy within the batch is a duplicate as well
-        await asyncio.gather(*(self._announce(c, stored[_key(c)]) for c in valid))
-        return outcomes
+        return [
+            asyncio.ensure_future(self._announce(o, stored[_key(o)]))
+            if isinstance(o, SendMessage)
+            else o
+            for o in outcomes
+        ]
 
     async def _erased_senders(self, commands: Sequence[SendMessage]) -> set[str]:
         if self._erased is None or not commands:

@@ -7,6 +7,7 @@ RabbitMQ delivers the events.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,14 +60,22 @@ class Relationship:
         return None
 
 
+# Every client message looks its relationship up (coach-away notices): kept in memory. This
+# replica's own writes drop the entry at once; another replica's `relationship.ended` reaches
+# this one's copy within this many seconds (participants never change).
+RELATIONSHIP_TTL_SECONDS = 5.0
+
+
 class NotificationRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
+        self._relationships: dict[str, tuple[float, Relationship]] = {}
 
     async def relationship_created(
         self, conversation_id: str, coach_account_id: str, client_account_id: str
     ) -> None:
         """`status` only on insert: a `relationship.ended` seen first must stay ended."""
+        self._relationships.pop(conversation_id, None)
         await self._db[RELATIONSHIPS].update_one(
             {"_id": conversation_id},
             {
@@ -78,13 +87,16 @@ class NotificationRepository:
             },
             upsert=True,
         )
+        self._relationships.pop(conversation_id, None)
 
     async def relationship_ended(self, conversation_id: str) -> None:
+        self._relationships.pop(conversation_id, None)
         await self._db[RELATIONSHIPS].update_one(
             {"_id": conversation_id},
             {"$set": {"status": "ended"}, "$setOnInsert": {"created_at": utcnow()}},
             upsert=True,
         )
+        self._relationships.pop(conversation_id, None)
 
     async def relationship_status(self, conversation_id: str, status: str) -> None:
         """Paused or active again; an ended relationship stays ended whatever arrives later."""
@@ -94,15 +106,23 @@ class NotificationRepository:
 
     async def relationship(self, conversation_id: str) -> Relationship | None:
         """None until `relationship.created` arrived (an `ended` alone names no participants)."""
+        now = time.monotonic()
+        known = self._relationships.get(conversation_id)
+        if known is not None and now - known[0] < RELATIONSHIP_TTL_SECONDS:
+            return known[1]
         doc = await self._db[RELATIONSHIPS].find_one({"_id": conversation_id})
         if doc is None or "coach_account_id" not in doc:
             return None
-        return Relationship(
+        found = Relationship(
             conversation_id=conversation_id,
             coach_account_id=doc["coach_account_id"],
             client_account_id=doc["client_account_id"],
             status="ended" if doc.get("status") == "ended" else "active",
         )
+        if len(self._relationships) > 100_000:
+            self._relationships.clear()
+        self._relationships[conversation_id] = (now, found)
+        return found
 
     async def counterparts(self, account_id: str) -> set[str]:
         """Accounts in a relationship with this one that has not ended (active or paused):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.gateway.directory import SendDirectory
 from services.gateway.messages.send import Sending
 from services.gateway.principal import Principal
 from services.gateway.records import Device, Relationship
@@ -48,10 +49,8 @@ class FakeRelationships:
         default_factory=lambda: Relationship(CONVERSATION, "coach", "client", "active", NOW)
     )
 
-    async def participant_of(self, who: Principal, conversation_id: str) -> Relationship:
-        if conversation_id != CONVERSATION or who.account_id not in self.relationship.participants:
-            raise NotFoundError("no such conversation")
-        return self.relationship
+    async def by_id(self, conversation_id: str) -> Relationship | None:
+        return self.relationship if conversation_id == CONVERSATION else None
 
 
 @dataclass
@@ -60,8 +59,8 @@ class FakeDevices:
         default_factory=lambda: [stored(COACH_PHONE, "coach"), stored(CLIENT_PHONE, "client")]
     )
 
-    async def active_of_many(self, account_ids: list[str]) -> list[Device]:
-        return [d for d in self.devices if d.account_id in account_ids]
+    async def active_of(self, account_id: str) -> list[Device]:
+        return [d for d in self.devices if d.account_id == account_id]
 
 
 @dataclass
@@ -90,9 +89,14 @@ class World:
 
     @property
     def sending(self) -> Sending:
-        return Sending(
+        # The real directory over fake repositories, with nothing kept: each send reads.
+        directory = SendDirectory(
             self.relationships,  # type: ignore[arg-type]
             self.devices,  # type: ignore[arg-type]
+            ttl=0,
+        )
+        return Sending(
+            directory,
             self.limits,  # type: ignore[arg-type]
             self.commands.send,
             NoAgreement(),  # type: ignore[arg-type]

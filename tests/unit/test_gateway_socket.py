@@ -62,15 +62,18 @@ async def test_unacked_messages_are_reported_when_the_socket_finishes() -> None:
 async def test_a_socket_whose_token_expires_without_reauth_closes_with_4401() -> None:
     import time
 
-    from services.gateway.ws.handler import CLOSE_UNAUTHENTICATED, _expire
+    from services.gateway.ws.handler import CLOSE_UNAUTHENTICATED
 
     async def on_missed(*_: object) -> None:
         return None
 
     stuck = StuckWebSocket()
     socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
-    socket.expires_at = int(time.time()) - 1
-    await asyncio.wait_for(_expire(socket), 2)
+    socket.expires_at = int(time.time()) + 60
+    socket.tick(time.monotonic(), time.time())  # the registry's sweep, about once a second
+    await asyncio.sleep(0.01)
+    assert stuck.close_code is None  # a token with time left keeps its socket
+    socket.tick(time.monotonic(), socket.expires_at)
     await asyncio.sleep(0.01)
     assert stuck.close_code == CLOSE_UNAUTHENTICATED
 
@@ -88,3 +91,37 @@ async def test_ready_is_the_first_frame_even_when_deliveries_arrive_while_bindin
     await asyncio.sleep(0.01)
     assert [f["type"] for f in ws.sent] == ["ready", "devices_changed"]
     await socket.finish()
+
+
+async def test_the_sweep_pings_every_20_seconds_and_closes_a_socket_that_stopped_answering() -> (
+    None
+):
+    import time
+
+    from services.gateway.ws.socket import PING_EVERY
+
+    async def on_missed(*_: object) -> None:
+        return None
+
+    pinged: list[float] = []
+    stuck = StuckWebSocket()
+
+    async def ping() -> None:
+        pinged.append(time.monotonic())
+
+    stuck.ping = ping  # type: ignore[method-assign]
+    socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    start = time.monotonic()
+    socket.tick(start + 1, time.time())
+    await asyncio.sleep(0.01)
+    assert pinged == []  # not due yet
+    socket.tick(start + PING_EVERY + 1, time.time())
+    await asyncio.sleep(0.01)
+    assert len(pinged) == 1 and stuck.close_code is None
+    socket.pong()
+    socket.tick(start + 2 * PING_EVERY + 2, time.time())
+    await asyncio.sleep(0.01)
+    assert len(pinged) == 2 and stuck.close_code is None  # it answered: still open
+    socket.tick(start + 5 * PING_EVERY, time.time())  # two pongs missed since
+    await asyncio.sleep(0.01)
+    assert stuck.close_code == 1001

@@ -226,3 +226,34 @@ async def test_a_batch_failing_transiently_is_given_up_when_stopping() -> None:
 
     with pytest.raises(TransientError, match="shutting down"):
         await pipeline.submit(delivery())
+
+
+async def test_the_next_batch_is_stored_while_confirms_are_pending_but_acks_wait_for_them() -> None:
+    confirms: list[asyncio.Future[None]] = []
+    stored: list[list[str]] = []
+
+    async def store_then_announce(jobs: Sequence[Job]) -> list[Outcome]:
+        stored.append([message_id(j) for j in jobs])
+        pending = [asyncio.get_running_loop().create_future() for _ in jobs]
+        confirms.extend(pending)
+        return list(pending)
+
+    pipeline = ShardPipeline(store_then_announce, max_batch=2, linger=0)
+    first = [asyncio.create_task(pipeline.submit(delivery())) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    second = [asyncio.create_task(pipeline.submit(delivery())) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    # Later commands were stored without waiting for the earlier ones' confirms.
+    assert sum(len(batch) for batch in stored) == 4
+    assert not any(t.done() for t in first + second)  # nobody is acked before its confirm
+    confirms[2].set_result(None)
+    confirms[0].set_exception(UnavailableError("no confirm"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert second[0].done() and second[0].exception() is None
+    with pytest.raises(UnavailableError):  # the bus retries it: found stored, re-announced
+        await first[0]
+    for confirm in confirms:
+        if not confirm.done():
+            confirm.set_result(None)
+    await asyncio.gather(first[1], *second)

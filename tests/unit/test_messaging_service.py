@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,11 +12,17 @@ import pytest
 
 from services.messaging import documents
 from services.messaging.repository import InsertResult
-from services.messaging.service import Job, MessagingService, OutEvent, rounds
+from services.messaging.service import Job, MessagingService, Outcome, OutEvent, rounds
 from shared.errors import PermanentError, TransientError
 from tests.support.messaging import delete_command, read_command, send_command
 
 Doc = dict[str, Any]
+
+
+async def settled(service: MessagingService, jobs: list[Job]) -> list[Outcome]:
+    """The batch's outcomes once every announcement in flight has been confirmed."""
+    outcomes = await service.handle(jobs)
+    return [await o if isinstance(o, asyncio.Future) else o for o in outcomes]
 
 
 class FakeRepository:
@@ -115,7 +122,7 @@ async def test_a_send_and_its_delete_in_one_batch_happen_in_that_order(
     send = send_command("a")
     delete = delete_command("a", send.data.message_id, "acct-client")
 
-    assert await service.handle([Job(send), Job(delete)]) == [None, None]
+    assert await settled(service, [Job(send), Job(delete)]) == [None, None]
 
     assert [e.type for e in published] == ["message.stored", "message.deleted"]
     assert "envelope" not in repo.messages[0]
@@ -127,7 +134,7 @@ async def test_a_message_stored_meanwhile_is_announced_with_its_stored_seq(
     command = send_command("a")
     repo.sneak_in = [documents.message_document(command.data, 7, documents.server_now())]
 
-    await service.handle([Job(command), Job(send_command("a"))])
+    await settled(service, [Job(command), Job(send_command("a"))])
 
     assert [(e.data.message_id, e.data.seq) for e in published] == [
         (command.data.message_id, 7),
@@ -145,8 +152,8 @@ async def test_a_counter_behind_the_stored_seqs_is_repaired_then_retried(
     command = send_command("a")
 
     with pytest.raises(TransientError):
-        await service.handle([Job(command)])
-    await service.handle([Job(command)])
+        await settled(service, [Job(command)])
+    await settled(service, [Job(command)])
 
     assert [e.data.seq for e in published] == [6]
 
@@ -161,7 +168,7 @@ async def test_an_unstorable_envelope_is_rejected_and_the_rest_of_the_batch_stor
     )
     fine = send_command("a")
 
-    outcomes = await service.handle([Job(broken), Job(fine)])
+    outcomes = await settled(service, [Job(broken), Job(fine)])
 
     assert isinstance(outcomes[0], PermanentError)
     assert outcomes[1] is None
@@ -176,12 +183,12 @@ async def test_an_unstorable_envelope_is_rejected_and_the_rest_of_the_batch_stor
 async def test_a_redelivered_read_announces_again_but_a_repeated_one_does_not(
     service: MessagingService, published: list[OutEvent]
 ) -> None:
-    await service.handle([Job(send_command("a")), Job(send_command("a"))])
+    await settled(service, [Job(send_command("a")), Job(send_command("a"))])
     read = read_command("a", "acct-coach", 2)
 
-    await service.handle([Job(read)])
-    await service.handle([Job(read)])
-    await service.handle([Job(read, redelivered=True)])
+    await settled(service, [Job(read)])
+    await settled(service, [Job(read)])
+    await settled(service, [Job(read, redelivered=True)])
 
     reads = [e for e in published if e.type == "receipt.read"]
     assert [e.data.up_to_seq for e in reads] == [2, 2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.gateway import copy
 from services.gateway.operations import operators_only
+from services.gateway.outbox import Outbox
 from services.gateway.principal import Principal
 from services.gateway.repository.agreements import (
     AgreementRepository,
@@ -14,13 +15,22 @@ from services.gateway.repository.agreements import (
 from services.gateway.repository.audit import AuditLog
 from services.gateway.schemas import AgreementOut
 from shared.errors import ConflictError, ConsentRequiredError, NotFoundError
-from shared.events import utcnow
+from shared.events import AgreementChanged, AgreementData, utcnow
 
 
 class Agreement:
-    def __init__(self, agreements: AgreementRepository, audit: AuditLog) -> None:
+    def __init__(
+        self, agreements: AgreementRepository, audit: AuditLog, outbox: Outbox | None = None
+    ) -> None:
         self._agreements = agreements
         self._audit = audit
+        self._outbox = outbox
+
+    async def _changed(self, version: str, account_id: str | None = None) -> None:
+        """Every gateway replica's consent cache hears of it (services/gateway/consents.py)."""
+        if self._outbox is not None:
+            data = AgreementData(account_id=account_id, version=version)
+            await self._outbox.emit(AgreementChanged.create(data))
 
     async def publish(self, who: Principal, version: str, text: str) -> AgreementOut:
         """Versions are immutable: the same text again is harmless, a different one is 409."""
@@ -34,6 +44,7 @@ class Agreement:
                 raise ConflictError(copy.AGREEMENT_VERSION_TAKEN) from None
             published = existing
         else:
+            await self._changed(version)
             await self._audit.record(
                 "agreement_published", account_id=who.account_id, version=version
             )
@@ -51,6 +62,7 @@ class Agreement:
             raise ConflictError(copy.AGREEMENT_NEWER)
         if not await self.has_accepted_current(who.account_id, agreement):
             await self._agreements.record(who.account_id, "accepted", version, utcnow())
+            await self._changed(version, who.account_id)
         return await self._out(who, agreement)
 
     async def withdraw(self, who: Principal) -> None:
@@ -58,6 +70,7 @@ class Agreement:
         latest = await self._agreements.latest_consent(who.account_id)
         if latest is not None and latest.kind == "accepted":
             await self._agreements.record(who.account_id, "withdrawn", latest.version, utcnow())
+            await self._changed(latest.version, who.account_id)
 
     async def check_consent(self, who: Principal) -> None:
         """Per send: a client needs the current version (none published: none needed)."""

@@ -24,15 +24,53 @@ class RateBuckets:
         self._c = db["rate_limits"]
 
     async def take(self, key: str, rate: Rate, now: datetime) -> Decision:
+        granted, retry_after = await self.take_up_to(key, rate, now, 1)
+        return Decision(granted > 0, retry_after)
+
+    async def take_up_to(self, key: str, rate: Rate, now: datetime, want: int) -> tuple[int, int]:
+        """Take as many of `want` tokens as the bucket holds, in one atomic update: how many
+        were granted, and (when none) the whole seconds until one would be."""
         at = now.timestamp()
         # The arrival time never runs further than tolerance + interval ahead of now.
         expires_at = now + timedelta(seconds=rate.tolerance + rate.interval + 60)
         pipeline: list[Document] = [
             {"$set": {"tat": {"$max": [{"$ifNull": ["$tat", at]}, at]}}},
-            {"$set": {"allowed": {"$lte": [{"$subtract": ["$tat", at]}, rate.tolerance]}}},
+            # Tokens left: one, plus one per interval the arrival time may still run ahead.
             {
                 "$set": {
-                    "tat": {"$cond": ["$allowed", {"$add": ["$tat", rate.interval]}, "$tat"]},
+                    "granted": {
+                        "$max": [
+                            0,
+                            {
+                                "$min": [
+                                    want,
+                                    {
+                                        "$add": [
+                                            {
+                                                "$floor": {
+                                                    "$divide": [
+                                                        {
+                                                            "$subtract": [
+                                                                rate.tolerance,
+                                                                {"$subtract": ["$tat", at]},
+                                                            ]
+                                                        },
+                                                        rate.interval,
+                                                    ]
+                                                }
+                                            },
+                                            1,
+                                        ]
+                                    },
+                                ]
+                            },
+                        ]
+                    }
+                }
+            },
+            {
+                "$set": {
+                    "tat": {"$add": ["$tat", {"$multiply": ["$granted", rate.interval]}]},
                     "expires_at": {"$literal": expires_at},
                 }
             },
@@ -49,7 +87,8 @@ class RateBuckets:
                 break
         if after is None:
             raise UnavailableError("the rate limit could not be read; try again")
-        if after["allowed"]:
-            return Decision(True, 0)
+        granted = int(after["granted"])
+        if granted > 0:
+            return granted, 0
         wait = float(after["tat"]) - rate.tolerance - at
-        return Decision(False, max(1, math.ceil(wait)))
+        return 0, max(1, math.ceil(wait))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Any
 
 import structlog
@@ -80,11 +78,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         FrameLimiter(app[settings_key].rate("ws_frames")),
         app[operations_key].crisis_resources,
     )
-    expiry = asyncio.create_task(_expire(socket))
     try:
         await conversation.read()
     finally:
-        expiry.cancel()
         await registry.detach(socket)
         log.info("socket_closed", device_id=who.device_id, code=ws.close_code)
     return ws
@@ -129,16 +125,6 @@ def decode_frame(data: object) -> dict[str, Any] | None:
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         return None
     return frame
-
-
-async def _expire(socket: DeviceSocket) -> None:
-    """Close with 4401 unless a fresh token arrived before the current one expired."""
-    while not socket.ws.closed:
-        remaining = socket.expires_at - time.time()
-        if remaining <= 0:
-            socket.close_soon(CLOSE_UNAUTHENTICATED, "access token expired")
-            return
-        await asyncio.sleep(min(remaining, 30))
 
 
 class Conversation:

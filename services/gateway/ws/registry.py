@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+
 import structlog
 
 from services.gateway.ws.router import DeliveryRouter
@@ -13,6 +17,8 @@ from shared.events import DeliveryFailed, DeliveryFailedData
 
 log = structlog.get_logger(__name__)
 
+SWEEP_EVERY = 1.0  # seconds: how late a token's expiry may close its socket
+
 CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_UNAUTHENTICATED = 4409, 4403, 4401
 
 
@@ -21,9 +27,19 @@ class SocketRegistry:
         self.bus = bus
         self.router = DeliveryRouter(bus)
         self.sockets: dict[str, DeviceSocket] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.router.start(self.on_delivery, self.on_rebound)
+        self._sweeper = asyncio.create_task(self._sweep(), name="socket-sweeper")
+
+    async def _sweep(self) -> None:
+        """Pings, dead sockets and expired tokens for every socket, from one task."""
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            now, wall = time.monotonic(), time.time()
+            for socket in list(self.sockets.values()):
+                socket.tick(now, wall)
 
     async def close_device(self, device_id: str, action: ControlAction = "revoke") -> None:
         """Close the device's sockets on every replica: 4403 (`revoke`) or 4401 (`reauth`: the
@@ -107,6 +123,10 @@ class SocketRegistry:
             log.warning("delivery_failure_not_reported", device_id=device_id)
 
     async def close_all(self, code: int = 1012) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         for socket in list(self.sockets.values()):
             socket.close_soon(code, "server restarting")
         await self.router.close()

@@ -17,6 +17,7 @@ log = structlog.get_logger(__name__)
 SEND_QUEUE = 256
 ACK_DEADLINE = 10.0
 PING_EVERY = 20.0
+CLOSE_EXPIRED = 4401  # the access token expired without a fresh `auth` frame
 CLOSE_OVERFLOW = 1013  # try again later: the device resyncs on reconnect
 
 
@@ -50,7 +51,7 @@ class DeviceSocket:
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
         self._acks: dict[str, tuple[asyncio.TimerHandle, str]] = {}
         self._on_ack_missed = on_ack_missed
-        self._last_pong = time.monotonic()
+        self._last_pong = self._pinged_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.closing = False
@@ -62,7 +63,9 @@ class DeviceSocket:
         task.add_done_callback(self._background.discard)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._pinger())]
+        """One task of its own (the writer): pings and token expiry come from `tick`, which the
+        registry calls for every socket about once a second (two tasks less per idle socket)."""
+        self._tasks = [asyncio.create_task(self._writer())]
 
     def send(self, frame: dict[str, Any]) -> None:
         if self.closing:
@@ -116,16 +119,26 @@ class DeviceSocket:
             except (ConnectionError, RuntimeError):
                 return
 
-    async def _pinger(self) -> None:
-        """Ping every 20 s; a socket that misses two pongs in a row is closed."""
-        while not self.ws.closed:
-            await asyncio.sleep(PING_EVERY)
-            if time.monotonic() - self._last_pong > 2 * PING_EVERY + 5:
-                log.info("socket_dead", device_id=self.device_id)
-                self.close_soon(1001, "no pong")
-                return
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.ping()
+    def tick(self, now: float, wall: float) -> None:
+        """Close the socket once its token expired (no fresh `auth` came) or it missed two pongs
+        in a row; ping it every 20 s. `now` is monotonic, `wall` is Unix time."""
+        if self.closing or self.ws.closed:
+            return
+        if self.expires_at and wall >= self.expires_at:
+            self.close_soon(CLOSE_EXPIRED, "access token expired")
+            return
+        if now - self._pinged_at < PING_EVERY:
+            return
+        self._pinged_at = now
+        if now - self._last_pong > 2 * PING_EVERY + 5:
+            log.info("socket_dead", device_id=self.device_id)
+            self.close_soon(1001, "no pong")
+            return
+        self._spawn(self._ping())
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.ping()
 
     async def finish(self) -> list[tuple[str, str]]:
         """Stop the tasks; returns the deliveries that were never acked (they count as failed)."""

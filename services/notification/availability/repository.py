@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from pymongo import IndexModel
@@ -25,25 +26,43 @@ INDEXES: IndexSpec = {
 }
 
 
+# Every client message asks for its coach's availability: kept in memory (also "none set").
+# This replica's own writes drop the entry at once; another replica's reach it within this.
+AVAILABILITY_TTL_SECONDS = 5.0
+
+
 class AvailabilityRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
+        self._known: dict[str, tuple[float, Availability | None]] = {}
 
     async def put(self, account_id: str, availability: Availability) -> None:
         """Replaces what the coach had set (the whole of it, as `PUT` does)."""
+        self._known.pop(account_id, None)
         await self._db[AVAILABILITY].replace_one(
             {"_id": account_id},
             {"availability": availability.model_dump(), "updated_at": utcnow()},
             upsert=True,
         )
+        self._known.pop(account_id, None)  # a read that raced with the write kept the old one
 
     async def get(self, account_id: str) -> Availability | None:
+        now = time.monotonic()
+        known = self._known.get(account_id)
+        if known is not None and now - known[0] < AVAILABILITY_TTL_SECONDS:
+            return known[1]
         doc = await self._db[AVAILABILITY].find_one({"_id": account_id})
-        return None if doc is None else Availability.model_validate(doc["availability"])
+        found = None if doc is None else Availability.model_validate(doc["availability"])
+        if len(self._known) > 100_000:
+            self._known.clear()
+        self._known[account_id] = (now, found)
+        return found
 
     async def forget(self, account_id: str) -> None:
         """The account is deleted: its availability goes."""
+        self._known.pop(account_id, None)
         await self._db[AVAILABILITY].delete_one({"_id": account_id})
+        self._known.pop(account_id, None)
 
     async def claim_notice(self, conversation_id: str, stretch: str, event_id: str) -> bool:
         """True if the message event `event_id` is to tell this conversation's client about

@@ -203,3 +203,31 @@ def test_history_items_keep_a_deleted_messages_place_without_its_envelope() -> N
     item = documents.history_item(doc)
     assert (item.seq, item.deleted, item.envelope) == (3, True, None)
     assert documents.server_now().microsecond % 1000 == 0
+
+
+async def test_an_erased_senders_send_is_refused_without_shifting_the_others_announcements(
+    repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    async def publish(event: OutEvent) -> None:
+        published.append(event)
+
+    async def erased(accounts: Sequence[str]) -> set[str]:
+        return {"acct-gone"} & set(accounts)
+
+    service = MessagingService(repo, publish, erased=erased)  # type: ignore[arg-type]
+    gone = send_command("a", sender="acct-gone", device="dev-gone")
+    first, second = send_command("a"), send_command("a")
+
+    outcomes = await settled(service, [Job(first), Job(gone), Job(second)])
+
+    assert outcomes == [None, None, None]
+    assert [(e.type, e.data.message_id) for e in published] == [
+        ("message.rejected", gone.data.message_id),
+        ("message.stored", first.data.message_id),
+        ("message.stored", second.data.message_id),
+    ]
+    assert published[0].data.code == "account_deleted"
+    assert [d["message_id"] for d in repo.messages] == [
+        first.data.message_id,
+        second.data.message_id,
+    ]

@@ -8,6 +8,7 @@ from services.gateway.auth import Authenticator
 from services.gateway.devicecache import DeviceCache
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.devices import Devices
+from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.operators import Operators
 from services.gateway.identity.relationships import Relationships
 from services.gateway.identity.sessions import Sessions
@@ -34,6 +35,7 @@ notifications_key = web.AppKey("notifications", Notifications)
 sockets_key = web.AppKey("sockets", SocketRegistry)
 pending_sockets_key = web.AppKey("pending_sockets", PendingSockets)
 operators_key = web.AppKey("operators", Operators)
+account_admin_key = web.AppKey("account_admin", AccountAdmin)
 # Resources the background contexts need.
 device_cache_key = web.AppKey("device_cache", DeviceCache)
 outbox_key = web.AppKey("outbox", Outbox)

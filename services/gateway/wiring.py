@@ -19,12 +19,14 @@ from services.gateway.auth import Authenticator
 from services.gateway.devicecache import DeviceCache
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.devices import Devices
+from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.guard import PasswordGuard
 from services.gateway.identity.operators import Operators
 from services.gateway.identity.relationships import Relationships
 from services.gateway.identity.sessions import Sessions
 from services.gateway.invalidation import DeviceInvalidation
 from services.gateway.keys import (
+    account_admin_key,
     accounts_key,
     authenticator_key,
     device_cache_key,
@@ -139,6 +141,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
         app[operators_key] = Operators(accounts, hasher, audit)
+        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
         yield
         hasher.close()
 

@@ -1,5 +1,12 @@
 """Importing this package registers every public endpoint."""
 
-from services.gateway.views import admin, identity, messages, notifications, relationships
+from services.gateway.views import (
+    accounts_admin,
+    admin,
+    identity,
+    messages,
+    notifications,
+    relationships,
+)
 
-__all__ = ["admin", "identity", "messages", "notifications", "relationships"]
+__all__ = ["accounts_admin", "admin", "identity", "messages", "notifications", "relationships"]

@@ -26,9 +26,11 @@ async def login(options: Options, handle: str) -> None:
     """Sign in as an operator on this machine (password: HAVEN_ADMIN_PASSWORD or a prompt)."""
     password = os.environ.get("HAVEN_ADMIN_PASSWORD") or secret("HAVEN_PASSWORD", "Password: ")
     async with client_for(options, create=True, resume=False) as client:
-        me = await client.login(handle, password, device_name="haven-admin")
-    if me.role != "operator":
-        raise HavenError(f"{me.handle} is a {me.role}, not an operator")
+        await client.login(handle, password, device_name="haven-admin")
+        me = await client.me()
+        if me.role != "operator":
+            await client.logout()
+            raise HavenError(f"{me.handle} is a {me.role}, not an operator")
     options.output.emit({"account_id": me.account_id}, f"Signed in as operator {me.handle}.")
 
 

@@ -59,6 +59,8 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
     if isinstance(event, MessageDeleted):
         return Text(f"#{event.seq} [deleted]", style="dim")
     if isinstance(event, ReadReceipt):
+        if who(client, event.account_id) == "you":
+            return None  # another of your devices read it: nothing to show
         return Text(f"  ✓ {who(client, event.account_id)} read up to #{event.up_to_seq}", "dim")
     if isinstance(event, CoachAway):
         return _away(event)

@@ -1,0 +1,153 @@
+"""`haven` and `haven-admin` as processes against the real services: an operator sets up,
+a coach and a client onboard, then talk through two `haven chat` sessions on pseudo-terminals."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.support.cli import Person
+from tests.support.stack import BOOTSTRAP_OPERATOR, Stack
+
+CRISIS = {
+    "resources": [
+        {
+            "name": "Night Line",
+            "contact": "0800 111 0 111",
+            "description": "Free, day and night.",
+            "region": "DE",
+        }
+    ]
+}
+
+
+@dataclass
+class Cast:
+    operator: Person
+    coach: Person
+    client: Person
+    coach_handle: str
+    client_handle: str
+    conversation_id: str
+    directory: Path
+
+
+@pytest.fixture(scope="module")
+async def cast(shared_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cast:
+    """Onboarding exactly as docs/deploy.md's first hour tells an operator to do it."""
+    directory = tmp_path_factory.mktemp("cli")
+    url = shared_stack.gateway_url
+    operator = await Person.create(url, directory, "operator", BOOTSTRAP_OPERATOR[1])
+    await operator.json("login", "--handle", BOOTSTRAP_OPERATOR[0], admin=True)
+    (directory / "crisis.json").write_text(json.dumps(CRISIS))
+    await operator.json("crisis-resources", "set", str(directory / "crisis.json"), admin=True)
+    [coach_invite] = await operator.json("invite-coach", admin=True)
+
+    coach = await Person.create(url, directory, "coach", "coach-password-1")
+    await coach.json(
+        "register", "--handle", "cli_kim", "--invite", coach_invite["code"], "--display-name", "Kim"
+    )
+    await coach.json("login", "--handle", "cli_kim")
+    [client_invite] = await coach.json("invite")
+    assert client_invite["kind"] == "client"
+
+    client = await Person.create(url, directory, "client", "client-password-1")
+    await client.json(
+        "register",
+        "--handle",
+        "cli_sam",
+        "--invite",
+        client_invite["code"],
+        "--display-name",
+        "Sam",
+    )
+    await client.json("login", "--handle", "cli_sam")
+    [conversation] = await client.json("conversations")
+    return Cast(
+        operator, coach, client, "cli_kim", "cli_sam", conversation["conversation_id"], directory
+    )
+
+
+async def test_an_operator_onboards_a_coach_who_onboards_a_client(cast: Cast) -> None:
+    """The fixture did it with the CLIs alone; both sides now see the same conversation."""
+    [coach_side] = await cast.coach.json("conversations")
+    assert coach_side["conversation_id"] == cast.conversation_id
+    assert {p["handle"] for p in coach_side["participants"]} == {"cli_kim", "cli_sam"}
+
+
+def test_two_chats_talk_to_each_other_live_with_read_markers_and_urgent_help(cast: Cast) -> None:
+    coach = cast.coach.chat(cast.conversation_id)
+    client = cast.client.chat(cast.conversation_id)
+    try:
+        for chat in (coach, client):
+            chat.expect("Chat with")
+            chat.expect("connected")
+        client.sendline("hello from the client's terminal")
+        coach.expect(r"Sam: hello from the client's terminal")
+        client.expect(r"Kim read up to #\d+")  # the coach's chat marked it read
+        coach.sendline("hi Sam, I'm here")
+        client.expect(r"Kim: hi Sam, I'm here")
+
+        client.sendline("/urgent I am not safe tonight")
+        client.expect("If you are in danger or crisis")
+        client.expect("Night Line: 0800 111 0 111")
+        coach.expect(r"Sam \[urgent\]: I am not safe tonight")
+
+        for chat in (coach, client):
+            chat.sendline("/quit")
+            chat.expect(pexpect.EOF)
+    finally:
+        for chat in (coach, client):
+            chat.close(force=True)
+    assert coach.exitstatus == 0 and client.exitstatus == 0
+
+
+async def test_send_reads_stdin_and_history_shows_both_sides_decrypted(cast: Cast) -> None:
+    await cast.coach.json("send", cast.conversation_id, stdin="written in a pipe\nsecond line\n")
+
+    coach_view = await cast.coach.json("history", cast.conversation_id, "--limit", "50")
+    client_view = await cast.client.json("history", cast.conversation_id, "--limit", "50")
+
+    assert [m["body"] for m in client_view if m["event"] == "ReceivedMessage"][-1] == (
+        "written in a pipe\nsecond line"
+    )
+    assert [m["message_id"] for m in coach_view] == [m["message_id"] for m in client_view]
+    human = await cast.client.arun("history", cast.conversation_id)
+    assert "Kim: written in a pipe" in human.stdout
+
+
+async def test_safety_numbers_match_and_verify(cast: Cast) -> None:
+    [coach_number] = await cast.coach.json("safety-number", cast.conversation_id)
+    [client_number] = await cast.client.json("safety-number", cast.conversation_id)
+    assert coach_number == client_number and not client_number["verified"]
+
+    digits = client_number["safety_number"].replace(" ", "")
+    [verified] = await cast.client.json("safety-number", cast.conversation_id, "--verify", digits)
+    assert verified["verified"] is True
+
+
+async def test_operator_lists_accounts_and_reads_the_audit_log(cast: Cast) -> None:
+    accounts = await cast.operator.json("accounts", "list", "--role", "coach", admin=True)
+    assert cast.coach_handle in [a["handle"] for a in accounts]
+    assert {a["role"] for a in accounts} == {"coach"}
+
+    entries = await cast.operator.json("audit", "--limit", "50", admin=True)
+    assert "crisis_resources_changed" in [e["type"] for e in entries]
+    [shown] = await cast.operator.json("crisis-resources", "show", admin=True)
+    assert shown["name"] == "Night Line"
+
+
+async def test_friendly_errors_for_a_stack_down_and_a_wrong_password(cast: Cast) -> None:
+    down = await cast.client.arun("me", HAVEN_SERVER="http://127.0.0.1:9")
+    assert down.returncode == 3
+    assert "cannot reach the Haven server" in down.stderr
+    assert "Traceback" not in down.stderr
+
+    stranger = await Person.create(cast.client.server, cast.directory, "wrong", "not-the-pw-1")
+    wrong = await stranger.arun("login", "--handle", cast.client_handle)
+    assert wrong.returncode == 4
+    assert wrong.stderr.strip() == "haven: wrong handle or password."

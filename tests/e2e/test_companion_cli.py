@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pexpect
 import pytest
+from pymongo import AsyncMongoClient
 
+from shared.events import utcnow
 from tests.support.cli import Person
 from tests.support.stack import BOOTSTRAP_OPERATOR, Stack
 
@@ -151,3 +154,73 @@ async def test_friendly_errors_for_a_stack_down_and_a_wrong_password(cast: Cast)
     wrong = await stranger.arun("login", "--handle", cast.client_handle)
     assert wrong.returncode == 4
     assert wrong.stderr.strip() == "haven: wrong handle or password."
+
+
+async def test_a_client_accepts_a_second_coach_s_invite(cast: Cast) -> None:
+    [invite] = await cast.operator.json("invite-coach", admin=True)
+    second = await Person.create(cast.coach.server, cast.directory, "coach2", "coach2-password-1")
+    await second.json("register", "--handle", "cli_lee", "--invite", invite["code"])
+    await second.json("login", "--handle", "cli_lee")
+    [client_invite] = await second.json("invite")
+
+    [accepted] = await cast.client.json("accept", client_invite["code"])
+
+    listing = await cast.client.json("conversations")
+    assert accepted["conversation_id"] in [c["conversation_id"] for c in listing]
+    assert len(listing) == 2
+
+
+async def test_a_revoked_device_and_an_expired_session_are_told_to_sign_in_again(
+    cast: Cast, shared_mongo: AsyncMongoClient, shared_names: tuple[str, str]
+) -> None:
+    laptop = await Person.create(cast.client.server, cast.directory, "laptop", cast.client.password)
+    [signed_in] = await laptop.json("login", "--handle", cast.client_handle)
+    tablet = await Person.create(cast.client.server, cast.directory, "tablet", cast.client.password)
+    [tablet_in] = await tablet.json("login", "--handle", cast.client_handle)
+    devices = await cast.client.json("devices")
+    assert signed_in["device_id"] in [d["device_id"] for d in devices]
+
+    await cast.client.json("revoke-device", signed_in["device_id"])
+    revoked = await laptop.arun("me")
+    tokens = shared_mongo[f"{shared_names[1]}_gateway"]["refresh_tokens"]
+    await tokens.update_many(
+        {"device_id": tablet_in["device_id"]}, {"$set": {"expires_at": utcnow() - timedelta(1)}}
+    )
+    expired = await tablet.arun("me")
+
+    assert revoked.returncode == 4
+    assert "signed out or revoked" in revoked.stderr and "haven login" in revoked.stderr
+    assert expired.returncode == 4
+    assert "your session expired" in expired.stderr
+
+
+async def test_change_password_then_sign_in_with_the_new_one(cast: Cast) -> None:
+    new = "coach-password-2"
+    changed = await cast.coach.arun(
+        "change-password", "--keep-other-devices", HAVEN_NEW_PASSWORD=new
+    )
+    assert changed.returncode == 0, changed.stderr
+    old = await cast.coach.arun("login", "--handle", cast.coach_handle)
+    assert "wrong handle or password" in old.stderr
+    cast.coach.password = new
+    await cast.coach.json("login", "--handle", cast.coach_handle)
+
+
+async def test_ending_makes_the_conversation_read_only_and_deactivation_signs_out(
+    cast: Cast,
+) -> None:
+    await cast.client.json("end", cast.conversation_id, "--yes")
+    refused = await cast.coach.arun("send", cast.conversation_id, stdin="still there?")
+    assert refused.returncode == 2 and "(conflict)" in refused.stderr
+    history = await cast.coach.json("history", cast.conversation_id)
+    assert history  # still readable
+
+    await cast.operator.json("accounts", "deactivate", cast.client_handle, "--yes", admin=True)
+    gone = await cast.client.arun("me")
+    assert gone.returncode == 4 and "signed out or revoked" in gone.stderr
+    [listed] = [
+        a
+        for a in await cast.operator.json("accounts", "list", "--role", "client", admin=True)
+        if a["handle"] == cast.client_handle
+    ]
+    assert listed["status"] == "deactivated"

@@ -42,7 +42,7 @@ def bus_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         topology = Topology(namespace=settings.namespace, command_shards=settings.command_shards)
         # The namespace in the connection name tells a test's connections from everyone else's.
-        bus = Bus(str(settings.amqp_url), topology, f"{settings.namespace}{service}")
+        bus = Bus(str(settings.amqp_url), topology, f"{settings.namespace}{service}", owner=service)
         app[bus_key] = bus
         yield
         await bus.close(settings.shutdown_grace_seconds)

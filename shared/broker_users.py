@@ -8,7 +8,7 @@ with its name: the exchanges it uses, the queues it consumes), publishes only to
 it needs and consumes only its own queues: one compromised service cannot read another's
 queues or forge another's messages (the gateway alone may send commands).
 
-`python -m tools.deploy_secrets` renders these into the broker's definitions file;
+`python -m services.deploy_secrets` renders these into the broker's definitions file;
 tests/integration/api/test_broker_permissions.py runs the three services as these users.
 """
 

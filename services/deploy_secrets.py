@@ -5,7 +5,9 @@ password and one database password per service, the broker administrator's and t
 root's passwords, the access-token signing key, the push-secret key, and the broker's
 definitions file (users with salted hashes, the vhost, each service's permissions). Deployment
 tooling, not a service: it knows each service's key format. Nothing is printed but file
-names: the secrets stay in their files (mode 0600).
+names. DIR is the owner's alone (0700); the files in it are 0444 because compose bind-mounts
+each into the containers that need it, whose users (uid 10001 for Haven, 999 for RabbitMQ
+and MongoDB) differ from the owner, and the directory already keeps everyone else out.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def _write(path: Path, content: bytes) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(content)
+    path.chmod(0o444)
 
 
 def _password() -> bytes:
@@ -42,6 +45,7 @@ def _password() -> bytes:
 def ensure(directory: Path) -> list[str]:
     """Create the missing secrets; the names of the files written."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
     written = []
     makers: dict[str, Callable[[], bytes]] = dict.fromkeys(PASSWORDS, _password)
     makers["token_signing_key"] = generate_pem

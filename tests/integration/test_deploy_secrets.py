@@ -24,8 +24,9 @@ def test_a_second_run_keeps_every_secret_and_re_renders_the_definitions(tmp_path
     before = {name: (tmp_path / name).read_bytes() for name in PASSWORDS}
     assert ensure(tmp_path) == ["rabbitmq_definitions.json"]
     assert {name: (tmp_path / name).read_bytes() for name in PASSWORDS} == before
+    assert tmp_path.stat().st_mode & 0o077 == 0  # the directory is the owner's alone
     for path in tmp_path.iterdir():
-        assert path.stat().st_mode & 0o077 == 0, path  # owner only
+        assert path.stat().st_mode & 0o777 == 0o444, path  # read-only, for the containers' users
     rendered = (tmp_path / "rabbitmq_definitions.json").read_text()
     for name in PASSWORDS:
         assert before[name].decode() not in rendered  # hashes only

@@ -92,6 +92,8 @@ class DeleteMessage(CommandBase[DeleteData]):
 class ReadData(CommandData):
     account_id: str
     up_to_seq: int = Field(ge=0)
+    # The reader's `share_read_receipts` at the time of reading; carried into `receipt.read`.
+    share: bool = False
 
 
 class MarkRead(CommandBase[ReadData]):

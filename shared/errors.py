@@ -102,3 +102,21 @@ class ServiceUnavailableError(ApiError):
     """503 `unavailable` that can carry extra fields (crisis resources on an urgent send)."""
 
     code = "unavailable"
+
+
+class PausedError(ApiError):
+    """409: the coach paused the relationship; carries `reason` and `resume_on`."""
+
+    code = "paused"
+
+
+class ConsentRequiredError(ApiError):
+    """403: a client has not accepted the current messaging agreement; carries `version`."""
+
+    code = "consent_required"
+
+
+class CrisisResourcesMissingError(ApiError):
+    """409: no crisis resources are set, so the deployment cannot take clients yet."""
+
+    code = "crisis_resources_missing"

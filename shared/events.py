@@ -122,6 +122,30 @@ class RelationshipEnded(EventBase[RelationshipEndedData]):
         return data.conversation_id
 
 
+class RelationshipStatusData(Schema):
+    """A relationship moved between active and paused (the coach paused or resumed it)."""
+
+    conversation_id: str
+    coach_account_id: str
+    client_account_id: str
+    status: Literal["active", "paused"]
+    reason: str | None = None
+    resume_on: str | None = None  # an ISO date, or None
+    changed_by: str
+
+
+class RelationshipStatusChanged(EventBase[RelationshipStatusData]):
+    """Every change of a relationship's state is on the bus (created and ended have their own
+    events), so caches of relationship records can be invalidated by events alone; notification
+    sends both sides a `relationship` frame."""
+
+    type: Literal["relationship.status_changed"] = "relationship.status_changed"
+
+    @classmethod
+    def id_key(cls, data: RelationshipStatusData) -> str:
+        return f"{data.conversation_id}:{occurrence()}"
+
+
 class RetentionData(Schema):
     """A conversation's effective retention: the shorter of its participants' choices within
     the operator's bounds, computed by the gateway; None keeps messages until deleted."""
@@ -237,6 +261,9 @@ class ReceiptData(Schema):
     conversation_id: str
     account_id: str
     up_to_seq: int
+    # Whether the reader shares read receipts with the counterpart (their conversation
+    # setting, decided by the gateway); absent (older producers): not shared.
+    share: bool = False
 
 
 class ReceiptRead(EventBase[ReceiptData]):
@@ -294,6 +321,7 @@ Event = Annotated[
     OpsProbed
     | RelationshipCreated
     | RelationshipEnded
+    | RelationshipStatusChanged
     | RetentionChanged
     | DeviceAdded
     | DeviceRemoved

@@ -25,6 +25,9 @@ SERVICES = (
 )
 MONGO_PORT = 27017
 SIGNING_KEY = DATA / "secrets" / "token_signing_key"
+# Client invites need crisis resources: the local stack starts with the example (edit it, or
+# point HAVEN_CRISIS_RESOURCES_FILE at your own; operators can also set them over the API).
+CRISIS_EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "crisis-resources.example.json"
 
 
 def say(message: str) -> None:
@@ -37,6 +40,7 @@ def service_env() -> dict[str, str]:
     env.setdefault("HAVEN_AMQP_URL", broker.DEFAULT_URL)
     env.setdefault("HAVEN_MONGO_URL", f"mongodb://127.0.0.1:{MONGO_PORT}")
     env.setdefault("HAVEN_SIGNING_KEY_FILE", str(SIGNING_KEY))
+    env.setdefault("HAVEN_CRISIS_RESOURCES_FILE", str(CRISIS_EXAMPLE))
     return env
 
 
@@ -75,6 +79,7 @@ def wait_ready(timeout: float) -> None:
     urls = [f"http://127.0.0.1:{env.get(var, str(port))}/readyz" for _, var, port in SERVICES]
     wait_until(lambda: all(http_ok(url) for url in urls), timeout, "services")
     say(f"ready: gateway http://127.0.0.1:{env.get('HAVEN_GATEWAY_PORT', '8080')}")
+    say(f"crisis resources from {env['HAVEN_CRISIS_RESOURCES_FILE']}: edit them for your region")
 
 
 class StopRequestedError(Exception):

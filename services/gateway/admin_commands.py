@@ -12,6 +12,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from haven_client.cli import copy
 from haven_client.cli.context import Options, client_for, pass_options, secret
 from haven_client.client import HavenClient
 from haven_client.errors import HavenError
@@ -30,7 +31,7 @@ async def login(options: Options, handle: str) -> None:
         me = await client.me()
         if me.role != "operator":
             await client.logout()
-            raise HavenError(f"{me.handle} is a {me.role}, not an operator")
+            raise HavenError(copy.NOT_AN_OPERATOR.format(handle=me.handle))
     options.output.emit({"account_id": me.account_id}, f"Signed in as operator {me.handle}.")
 
 
@@ -106,7 +107,7 @@ async def _account_id(client: HavenClient, account: str) -> str:
     async for found in _all_accounts(client, None):
         if account in (found["account_id"], found["handle"]):
             return str(found["account_id"])
-    raise HavenError(f"no account {account}")
+    raise HavenError(copy.NO_SUCH_ACCOUNT.format(account=account))
 
 
 @click.group("crisis-resources")
@@ -144,13 +145,13 @@ async def crisis_set(options: Options, file: Path) -> None:
 def _resources(path: Path, text: str | None) -> list[Any]:
     try:
         loaded = json.loads(text if text is not None else path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise HavenError(f"cannot read {path}: {error.strerror}") from None
-    except ValueError as error:
-        raise HavenError(f"{path} is not JSON: {error}") from None
+    except OSError as exc:
+        raise HavenError(copy.UNREADABLE_FILE.format(path=path, reason=exc.strerror)) from None
+    except ValueError as exc:
+        raise HavenError(copy.NOT_JSON.format(path=path, reason=exc)) from None
     resources = loaded.get("resources") if isinstance(loaded, dict) else loaded
     if not isinstance(resources, list):
-        raise HavenError('expected {"resources": [...]} or a JSON list')
+        raise HavenError(copy.NOT_RESOURCES)
     return resources
 
 

@@ -12,12 +12,13 @@ from services.gateway.middlewares import auth_middleware
 from services.gateway.ops import create_ops_app
 from services.gateway.problems import problem_middleware
 from services.gateway.repository import INDEXES
+from services.gateway.repository.relationships import RelationshipRepository
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import TokenSigner
 from services.gateway.urgent import urgent_send_middleware
 from services.gateway.wiring import install
 from services.gateway.ws.handler import websocket
-from shared.lifecycle import service_app
+from shared.lifecycle import mongo_key, service_app
 from shared.logging import configure_logging
 from shared.runner import run
 from shared.settings import load_settings
@@ -34,11 +35,17 @@ def load_signer(settings: GatewaySettings) -> TokenSigner:
         raise SystemExit(2) from None
 
 
+async def migrate(app: web.Application) -> None:
+    """Data migrations after the indexes exist and before the gateway is ready."""
+    await RelationshipRepository(app[mongo_key].db).migrate()
+
+
 def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> web.Application:
     app = service_app(
         settings,
         SERVICE,
         INDEXES,
+        migrate,
         serve_metrics=False,
         middlewares=(urgent_send_middleware, problem_middleware, auth_middleware),
         client_max_size=settings.max_body_bytes,

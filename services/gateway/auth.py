@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.gateway import copy
 from services.gateway.devicecache import DeviceCache
 from services.gateway.principal import Principal
 from services.gateway.tokens import Claims, InvalidTokenError, TokenSigner
@@ -23,7 +24,7 @@ class Authenticator:
         try:
             return self._signer.verify(token)
         except InvalidTokenError as error:
-            raise UnauthorizedError("invalid or expired access token") from error
+            raise UnauthorizedError(copy.SESSION_ENDED) from error
 
     async def session_is_current(self, device_id: str, session: int) -> int | None:
         """The device's current session (None if revoked): a socket re-checks it per send."""

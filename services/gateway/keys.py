@@ -7,9 +7,13 @@ from aiohttp import web
 from services.gateway.auth import Authenticator
 from services.gateway.devicecache import DeviceCache
 from services.gateway.identity.accounts import Accounts
+from services.gateway.identity.agreement import Agreement
+from services.gateway.identity.conversations import Conversations
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.operators import Operators
+from services.gateway.identity.panic import Panic
+from services.gateway.identity.pausing import Pausing
 from services.gateway.identity.relationships import Relationships
 from services.gateway.identity.sessions import Sessions
 from services.gateway.messages.queries import Reads
@@ -28,6 +32,10 @@ accounts_key = web.AppKey("accounts", Accounts)
 sessions_key = web.AppKey("sessions", Sessions)
 devices_key = web.AppKey("devices", Devices)
 relationships_key = web.AppKey("relationships", Relationships)
+conversations_key = web.AppKey("conversations", Conversations)
+pausing_key = web.AppKey("pausing", Pausing)
+agreement_key = web.AppKey("agreement", Agreement)
+panic_key = web.AppKey("panic", Panic)
 sending_key = web.AppKey("sending", Sending)
 reads_key = web.AppKey("reads", Reads)
 operations_key = web.AppKey("operations", Operations)

@@ -12,9 +12,12 @@ import structlog
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
+from services.gateway import copy
 from shared.errors import (
     ClockSkewError,
     ConflictError,
+    ConsentRequiredError,
+    CrisisResourcesMissingError,
     DeviceLimitError,
     DeviceMismatchError,
     ForbiddenError,
@@ -22,6 +25,7 @@ from shared.errors import (
     InvalidRequestError,
     InviteInvalidError,
     NotFoundError,
+    PausedError,
     PayloadTooLargeError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -48,6 +52,9 @@ ERROR_TABLE: dict[type[BaseException], tuple[int, str]] = {
     ForbiddenError: (403, "forbidden"),
     NotFoundError: (404, "not_found"),
     ConflictError: (409, "conflict"),
+    PausedError: (409, "paused"),
+    CrisisResourcesMissingError: (409, "crisis_resources_missing"),
+    ConsentRequiredError: (403, "consent_required"),
     DeviceLimitError: (409, "device_limit"),
     DeviceMismatchError: (409, "device_mismatch"),
     PayloadTooLargeError: (413, "payload_too_large"),
@@ -75,9 +82,9 @@ HTTP_CODES = {
 def problem(status: int, code: str, detail: str, **extra: Any) -> web.Response:
     body = {
         "type": f"https://haven.invalid/problems/{code}",
-        "title": code.replace("_", " ").capitalize(),
+        "title": copy.title(code),
         "status": status,
-        "detail": detail,
+        "detail": copy.detail(code, detail),
         "code": code,
         **extra,
     }
@@ -101,7 +108,7 @@ class Problem:
 
     def fields(self) -> dict[str, Any]:
         """The WebSocket `error` frame's fields (`retry_after` in the frame, not a header)."""
-        out = {"code": self.code, "detail": self.detail, **self.extra}
+        out = {"code": self.code, "detail": copy.detail(self.code, self.detail), **self.extra}
         if self.retry_after is not None:
             out["retry_after"] = self.retry_after
         return out
@@ -128,7 +135,8 @@ def describe(error: BaseException) -> Problem:
             for item in error.errors(include_url=False, include_input=False)
         ]
         names = ", ".join(sorted({f["field"] for f in fields}))
-        return Problem(422, "invalid_request", f"invalid fields: {names}", {"errors": fields})
+        text = copy.FIELDS_NEED_CHANGE.format(fields=names)
+        return Problem(422, "invalid_request", text, {"errors": fields})
     if isinstance(error, RpcError):
         return _rpc_problem(error)
     mapped = _lookup(error) if isinstance(error, HavenError) else None
@@ -139,9 +147,9 @@ def describe(error: BaseException) -> Problem:
         return Problem(status, code, str(error) or code, extra, retry_after)
     if isinstance(error, PyMongoError):
         log.warning("database_unavailable", reason=type(error).__name__)
-        return Problem(503, "unavailable", "the database did not answer; try again")
+        return Problem(503, "unavailable", "the database did not answer")
     log.error("unhandled_error", exc_info=error)
-    return Problem(500, "internal_error", "internal error")
+    return Problem(500, "internal_error", copy.SOMETHING_WENT_WRONG)
 
 
 def _rpc_problem(error: RpcError) -> Problem:
@@ -150,13 +158,14 @@ def _rpc_problem(error: RpcError) -> Problem:
         fields, reason = parse_invalid_fields(str(error))
         message = reason or "not acceptable"
         errors = [{"field": name, "message": message} for name in fields]
-        return Problem(422, "invalid_request", str(error), {"errors": errors})
+        text = copy.FIELDS_NEED_CHANGE.format(fields=", ".join(fields))
+        return Problem(422, "invalid_request", text, {"errors": errors})
     if error.code == "not_found":
         return Problem(404, "not_found", "not found")
     if error.code == "invalid_request":
         return Problem(400, "invalid_request", str(error))
     log.error("rpc_failed", code=error.code)
-    return Problem(503, "unavailable", "a service behind the gateway failed; try again")
+    return Problem(503, "unavailable", "a service behind the gateway did not answer")
 
 
 def error_fields(error: BaseException) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -14,6 +14,7 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     WithJsonSchema,
+    model_validator,
 )
 
 from shared import crypto
@@ -120,13 +121,21 @@ class PasswordChange(Request):
 # --- devices --------------------------------------------------------------------------------
 
 
-class DeviceOut(Response):
+class PeerDeviceOut(Response):
+    """A device as a counterpart sees it: public keys only, never a name or when it was last
+    seen (a key list must never become a presence signal)."""
+
     device_id: str
-    name: str
     identity_key: Annotated[bytes, _B64_OUT]
     kx_key: Annotated[bytes, _B64_OUT]
     kx_signature: Annotated[bytes, _B64_OUT]
     created_at: datetime
+
+
+class DeviceOut(PeerDeviceOut):
+    """One of the caller's own devices."""
+
+    name: str
     last_seen_at: datetime | None = None
 
 
@@ -139,9 +148,10 @@ class PreviousKx(Response):
 
 
 class DeviceDetail(Response):
+    """Public keys kept forever for participants (no name: see OwnDeviceDetail)."""
+
     device_id: str
     account_id: str
-    name: str
     identity_key: Annotated[bytes, _B64_OUT]
     kx_key: Annotated[bytes, _B64_OUT]
     kx_signature: Annotated[bytes, _B64_OUT]
@@ -150,13 +160,19 @@ class DeviceDetail(Response):
     previous_kx_keys: list[PreviousKx] = Field(default_factory=list)
 
 
+class OwnDeviceDetail(DeviceDetail):
+    """The owner's view of one of their devices also names it."""
+
+    name: str
+
+
 class MeOut(AccountOut):
     devices: list[DeviceOut]
 
 
 class AccountDevices(Response):
     account_id: str
-    devices: list[DeviceOut]
+    devices: list[DeviceOut] | list[PeerDeviceOut]
 
 
 class KxRotation(Request):
@@ -192,12 +208,33 @@ class Participant(Response):
     role: Role
 
 
+RelationshipStatus = Literal["active", "paused", "ended"]
+NotificationDetail = Literal["none", "generic", "sender"]
+RetentionDays = Annotated[int, Field(strict=True, ge=1, le=36500)]
+
+
+class PauseOut(Response):
+    reason: str | None
+    resume_on: str | None
+
+
+class OwnSettings(Response):
+    """The caller's own settings for one conversation, defaults applied."""
+
+    share_read_receipts: bool
+    notification_detail: NotificationDetail
+    retention_days: int | None
+
+
 class ConversationOut(Response):
     conversation_id: str
-    status: Literal["active", "ended"]
+    status: RelationshipStatus
     participants: list[Participant]
     last_seq: int
     read_up_to: int
+    pause: PauseOut | None = None
+    retention_days: int | None = None
+    settings: OwnSettings
 
 
 class ConversationList(Response):
@@ -206,7 +243,55 @@ class ConversationList(Response):
 
 class ConversationStatus(Response):
     conversation_id: str
-    status: Literal["active", "ended"]
+    status: RelationshipStatus
+
+
+class PauseRequest(Request):
+    """Shown to the client as written; the SDK offers neutral templates."""
+
+    reason: Annotated[str, Field(max_length=280)] | None = None
+    resume_on: date | None = None
+
+
+class SettingsPut(Request):
+    """Only the fields given change; `retention_days: null` means no shorter wish."""
+
+    share_read_receipts: StrictBool | None = None
+    notification_detail: NotificationDetail | None = None
+    retention_days: RetentionDays | None = None
+
+    @model_validator(mode="after")
+    def _no_null_switches(self) -> Self:
+        for name in ("share_read_receipts", "notification_detail"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} takes a value, not null")
+        return self
+
+
+class SettingsOut(OwnSettings):
+    """The caller's settings in effect, and the conversation's effective retention."""
+
+    conversation_id: str
+    effective_retention_days: int | None
+
+
+# --- messaging agreement ------------------------------------------------------------------------
+
+
+class AgreementPut(Request):
+    version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    text: Annotated[str, Field(min_length=1, max_length=100_000)]
+
+
+class AgreementOut(Response):
+    version: str
+    text: str
+    published_at: datetime
+    accepted: bool
+
+
+class AgreementAccept(Request):
+    version: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -282,4 +367,6 @@ class CrisisResource(Request):
 
 
 class CrisisResources(Request):
-    resources: Annotated[list[CrisisResource], Field(max_length=50)]
+    """At least one: a deployment must always be able to point a person in crisis somewhere."""
+
+    resources: Annotated[list[CrisisResource], Field(min_length=1, max_length=50)]

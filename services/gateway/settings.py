@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from services.gateway.messages.crisis import load_resources_file
 from shared.rates import Rate
 from shared.settings import CommonSettings, password_problem
 
@@ -49,6 +51,48 @@ class GatewaySettings(CommonSettings):
     # Login and password-change back-off past the free attempts: base * 2 ** (excess failures),
     # capped at 15 minutes.
     throttle_backoff_base_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Crisis resources until an operator sets them over the API (messages/crisis.py); without
+    # either, client invites are refused.
+    crisis_resources_file: Path | None = None
+    # Conversation retention in days: the default for a participant who has not chosen, and
+    # the bounds of every choice. Unset default or maximum: keep messages until deleted.
+    retention_default_days: int | None = Field(default=None, ge=1, le=36500)
+    retention_min_days: int = Field(default=1, ge=1, le=36500)
+    retention_max_days: int | None = Field(default=None, ge=1, le=36500)
+
+    @field_validator(
+        "retention_default_days", "retention_max_days", "crisis_resources_file", mode="before"
+    )
+    @classmethod
+    def _blank_keeps(cls, value: object) -> object:
+        """An empty value (compose passes unset variables as "") means unset."""
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _retention_bounds(self) -> Self:
+        top = self.retention_max_days
+        if top is not None and top < self.retention_min_days:
+            raise ValueError("HAVEN_RETENTION_MAX_DAYS is below HAVEN_RETENTION_MIN_DAYS")
+        default = self.retention_default_days
+        if default is not None and (
+            default < self.retention_min_days or (top is not None and default > top)
+        ):
+            raise ValueError("HAVEN_RETENTION_DEFAULT_DAYS is outside the min/max bounds")
+        return self
+
+    @field_validator("crisis_resources_file")
+    @classmethod
+    def _resources_file(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            load_resources_file(path)  # a bad file stops start-up with one line
+        return path
+
+    @property
+    def crisis_resources(self) -> list[dict[str, Any]]:
+        """The file's resources (checked at start), or none."""
+        if self.crisis_resources_file is None:
+            return []
+        return load_resources_file(self.crisis_resources_file)
 
     @field_validator("bootstrap_operator_password")
     @classmethod

@@ -18,17 +18,24 @@ from pymongo.errors import PyMongoError
 from services.gateway.auth import Authenticator
 from services.gateway.devicecache import DeviceCache
 from services.gateway.identity.accounts import Accounts
+from services.gateway.identity.agreement import Agreement
+from services.gateway.identity.conversations import Conversations
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.guard import PasswordGuard
 from services.gateway.identity.operators import Operators
+from services.gateway.identity.panic import Panic
+from services.gateway.identity.pausing import Pausing
 from services.gateway.identity.relationships import Relationships
+from services.gateway.identity.retention import RetentionPolicy
 from services.gateway.identity.sessions import Sessions
 from services.gateway.invalidation import DeviceInvalidation
 from services.gateway.keys import (
     account_admin_key,
     accounts_key,
+    agreement_key,
     authenticator_key,
+    conversations_key,
     device_cache_key,
     devices_key,
     hasher_key,
@@ -36,6 +43,8 @@ from services.gateway.keys import (
     operations_key,
     operators_key,
     outbox_key,
+    panic_key,
+    pausing_key,
     pending_sockets_key,
     reads_key,
     relationships_key,
@@ -53,6 +62,7 @@ from services.gateway.operations import Operations
 from services.gateway.outbox import Outbox
 from services.gateway.passwords import PasswordHasher
 from services.gateway.repository.accounts import AccountRepository, DeviceRepository
+from services.gateway.repository.agreements import AgreementRepository
 from services.gateway.repository.audit import AuditLog
 from services.gateway.repository.ratelimits import RateBuckets
 from services.gateway.repository.relationships import RelationshipRepository
@@ -77,7 +87,8 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        audit, outbox, crisis = AuditLog(db), Outbox(db, bus), CrisisResources(db)
+        audit, outbox = AuditLog(db), Outbox(db, bus)
+        crisis = CrisisResources(db, settings.crisis_resources)
         limits = Limits(RateBuckets(db), settings)
         cache, sockets = DeviceCache(devices), SocketRegistry(bus)
         hasher = PasswordHasher(
@@ -113,9 +124,19 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             sockets,
             cache,
         )
+        retention = RetentionPolicy.of(settings)
         relationship_rules = Relationships(
-            relationships, invites, accounts, outbox, audit, limits, rpc, settings.invite_days
+            relationships,
+            invites,
+            accounts,
+            outbox,
+            audit,
+            limits,
+            crisis,
+            retention,
+            settings.invite_days,
         )
+        agreement = Agreement(AgreementRepository(db), audit)
         app[settings_key] = settings
         app[device_cache_key], app[outbox_key], app[hasher_key] = cache, outbox, hasher
         app[sockets_key] = sockets
@@ -124,6 +145,12 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         app[devices_key] = device_rules
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
+        app[conversations_key] = Conversations(
+            relationship_rules, relationships, accounts, rpc, retention
+        )
+        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit)
+        app[agreement_key] = agreement
+        app[panic_key] = Panic(devices, device_rules, rpc)
         app[accounts_key] = Accounts(
             accounts,
             invites,
@@ -136,7 +163,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             limits,
             settings.invite_conflicts,
         )
-        app[sending_key] = Sending(relationship_rules, devices, limits, send_command)
+        app[sending_key] = Sending(relationship_rules, devices, limits, send_command, agreement)
         app[reads_key] = Reads(relationship_rules, rpc, send_command)
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)

@@ -218,7 +218,10 @@ class MessagingService:
         # Equal after a redelivery: this command may have moved it before a crash, so announce.
         if up_to > before or (redelivered and up_to == before > 0):
             read = ReceiptData(
-                conversation_id=data.conversation_id, account_id=data.account_id, up_to_seq=up_to
+                conversation_id=data.conversation_id,
+                account_id=data.account_id,
+                up_to_seq=up_to,
+                share=data.share,
             )
             await self._publish(ReceiptRead.create(read, correlation_id=command.correlation_id))
 

@@ -51,6 +51,8 @@ def handlers(service: NotificationService) -> dict[str, EventHandler]:
         "receipt.read": service.receipt_read,
         "relationship.created": service.relationship_created,
         "relationship.ended": service.relationship_ended,
+        "relationship.status_changed": service.relationship_status_changed,
+        "retention.changed": service.retention_changed,
         "device.added": service.device_added,
         "device.updated": service.device_added,
         "device.removed": service.device_removed,

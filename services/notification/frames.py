@@ -49,8 +49,27 @@ def devices_changed(account_id: str) -> Frame:
     return {"type": "devices_changed", "account_id": account_id}
 
 
-def relationship(conversation_id: str, status: Literal["active", "ended"]) -> Frame:
-    return {"type": "relationship", "conversation_id": conversation_id, "status": status}
+def relationship(
+    conversation_id: str,
+    status: Literal["active", "paused", "ended"],
+    reason: str | None = None,
+    resume_on: str | None = None,
+) -> Frame:
+    return {
+        "type": "relationship",
+        "conversation_id": conversation_id,
+        "status": status,
+        "reason": reason,
+        "resume_on": resume_on,
+    }
+
+
+def retention(conversation_id: str, retention_days: int | None) -> Frame:
+    return {
+        "type": "retention",
+        "conversation_id": conversation_id,
+        "retention_days": retention_days,
+    }
 
 
 def message_rejected(data: RejectedData) -> Frame:

@@ -88,6 +88,12 @@ class NotificationRepository:
             upsert=True,
         )
 
+    async def relationship_status(self, conversation_id: str, status: str) -> None:
+        """Paused or active again; an ended relationship stays ended whatever arrives later."""
+        await self._db[RELATIONSHIPS].update_one(
+            {"_id": conversation_id, "status": {"$ne": "ended"}}, {"$set": {"status": status}}
+        )
+
     async def relationship(self, conversation_id: str) -> Relationship | None:
         """None until `relationship.created` arrived (an `ended` alone names no participants)."""
         doc = await self._db[RELATIONSHIPS].find_one({"_id": conversation_id})

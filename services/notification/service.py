@@ -30,6 +30,8 @@ from shared.events import (
     ReceiptRead,
     RelationshipCreated,
     RelationshipEnded,
+    RelationshipStatusChanged,
+    RetentionChanged,
     derive_event_id,
     utcnow,
 )
@@ -113,14 +115,16 @@ class NotificationService:
         await self._fan_out(event.event_id, [data.sender_device_id], frames.message_rejected(data))
 
     async def receipt_read(self, event: ReceiptRead) -> None:
-        """To the counterpart's devices and to all of the reader's own."""
+        """To all of the reader's own devices, and to the counterpart's only if the reader
+        shares read receipts (a client does not until they opt in)."""
         data = event.data
-        relationship = await self._repo.relationship(data.conversation_id)
         accounts = {data.account_id}
-        if relationship is None:
-            log.warning("read_for_unknown_conversation", conversation_id=data.conversation_id)
-        else:
-            accounts.update(relationship.participants)
+        if data.share:
+            relationship = await self._repo.relationship(data.conversation_id)
+            if relationship is None:
+                log.warning("read_for_unknown_conversation", conversation_id=data.conversation_id)
+            else:
+                accounts.update(relationship.participants)
         devices = await self._repo.active_devices(accounts)
         await self._fan_out(event.event_id, devices, frames.read(data))
 
@@ -143,6 +147,25 @@ class NotificationService:
             return
         devices = await self._repo.active_devices(relationship.participants)
         await self._fan_out(event.event_id, devices, frames.relationship(conversation_id, "ended"))
+
+    async def relationship_status_changed(self, event: RelationshipStatusChanged) -> None:
+        """Paused or resumed: both sides' devices hear it, with the coach's reason and date."""
+        data = event.data
+        await self._repo.relationship_status(data.conversation_id, data.status)
+        devices = await self._repo.active_devices([data.coach_account_id, data.client_account_id])
+        frame = frames.relationship(data.conversation_id, data.status, data.reason, data.resume_on)
+        await self._fan_out(event.event_id, devices, frame)
+
+    async def retention_changed(self, event: RetentionChanged) -> None:
+        """Both sides learn the conversation's effective retention (applied by messaging)."""
+        data = event.data
+        relationship = await self._repo.relationship(data.conversation_id)
+        if relationship is None:  # announced before `relationship.created` arrived
+            log.warning("retention_for_unknown_conversation", conversation_id=data.conversation_id)
+            return
+        devices = await self._repo.active_devices(relationship.participants)
+        frame = frames.retention(data.conversation_id, data.retention_days)
+        await self._fan_out(event.event_id, devices, frame)
 
     async def device_added(self, event: DeviceAdded | DeviceUpdated) -> None:
         """Also `device.updated` (kx rotation, resumed with new keys)."""

@@ -260,7 +260,7 @@ async def test_device_and_relationship_events_reach_exactly_the_right_devices(
     await world.emit(
         ReceiptRead(
             event_id="read-1",
-            data=ReceiptData(conversation_id="c1", account_id="client", up_to_seq=4),
+            data=ReceiptData(conversation_id="c1", account_id="client", up_to_seq=4, share=True),
         )
     )
     await world.emit(
@@ -274,8 +274,9 @@ async def test_device_and_relationship_events_reach_exactly_the_right_devices(
     coach_changed = {"type": "devices_changed", "account_id": "coach"}
     client_changed = {"type": "devices_changed", "account_id": "client"}
     read = {"type": "read", "conversation_id": "c1", "account_id": "client", "up_to_seq": 4}
-    c2_active = {"type": "relationship", "conversation_id": "c2", "status": "active"}
-    c1_ended = {"type": "relationship", "conversation_id": "c1", "status": "ended"}
+    quiet = {"reason": None, "resume_on": None}
+    c2_active = {"type": "relationship", "conversation_id": "c2", "status": "active", **quiet}
+    c1_ended = {"type": "relationship", "conversation_id": "c1", "status": "ended", **quiet}
     real = {"devices_changed", "read", "relationship"}
 
     def seen(gateway: GatewayDouble, device: str) -> list[dict[str, object]]:

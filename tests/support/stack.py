@@ -106,6 +106,12 @@ class Stack:
 
 
 BOOTSTRAP_OPERATOR = ("root", "operator-password-1")
+TEST_CRISIS_RESOURCE = {
+    "name": "Test crisis line",
+    "contact": "000 000",
+    "description": "A resource of the test deployment.",
+    "region": "test",
+}
 
 
 def stack_env(
@@ -114,6 +120,9 @@ def stack_env(
     key_file = secrets_dir / "token_signing_key"
     if not key_file.exists():
         key_file.write_bytes(generate_pem())
+    # Client invites need crisis resources; tests of their absence unset this variable.
+    resources_file = secrets_dir / "crisis-resources.json"
+    resources_file.write_text(json.dumps({"resources": [TEST_CRISIS_RESOURCE]}))
     return {
         **os.environ,
         "HAVEN_AMQP_URL": amqp_url,
@@ -127,6 +136,7 @@ def stack_env(
         "HAVEN_NOTIFICATION_PORT": str(free_port()),
         "HAVEN_LOG_LEVEL": "info",
         "HAVEN_SIGNING_KEY_FILE": str(key_file),
+        "HAVEN_CRISIS_RESOURCES_FILE": str(resources_file),
         "HAVEN_BOOTSTRAP_OPERATOR_HANDLE": BOOTSTRAP_OPERATOR[0],
         "HAVEN_BOOTSTRAP_OPERATOR_PASSWORD": BOOTSTRAP_OPERATOR[1],
         "PYTHONUNBUFFERED": "1",

@@ -46,3 +46,14 @@ async def frames_for(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> lis
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def frame_of_type(
+    ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 10
+) -> dict[str, Any]:
+    """The next frame of this type, skipping others (acking nothing)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await next_frame(ws, timeout=timeout)
+            if frame["type"] == kind:
+                return frame

@@ -175,14 +175,22 @@ async def test_delivery_failed_records_pending_as_ack_timeout(repo: FakeReposito
 
 async def test_read_receipt_reaches_both_participants_devices_only(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer()
-    event = ReceiptRead(
-        event_id="ev-r", data=ReceiptData(conversation_id="c1", account_id="client", up_to_seq=3)
-    )
-    await NotificationService(repo, deliver).receipt_read(event)
+    data = ReceiptData(conversation_id="c1", account_id="client", up_to_seq=3, share=True)
+    await NotificationService(repo, deliver).receipt_read(ReceiptRead(event_id="ev-r", data=data))
     assert sorted(d.device_id for d in deliver.published) == ["cd1", "cd2", "kd1"]
     assert deliver.frames_for("cd1") == [
         {"type": "read", "conversation_id": "c1", "account_id": "client", "up_to_seq": 3}
     ]
+
+
+async def test_an_unshared_read_receipt_reaches_only_the_readers_own_devices(
+    repo: FakeRepository,
+) -> None:
+    deliver = RecordingDeliverer()
+    data = ReceiptData(conversation_id="c1", account_id="client", up_to_seq=3)  # share: False
+    await NotificationService(repo, deliver).receipt_read(ReceiptRead(event_id="ev-r", data=data))
+    assert [d.device_id for d in deliver.published] == ["kd1"]
+    assert deliver.frames_for("cd1") == []
 
 
 async def test_relationship_frames_follow_the_projection(repo: FakeRepository) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.relationships import Relationships
+from services.gateway.identity.retention import RetentionPolicy
 from services.gateway.principal import Principal
 from services.gateway.records import Device, Invite, Relationship
 from shared.errors import ForbiddenError, NotFoundError
@@ -83,9 +84,15 @@ def relationships(
         recorder,  # type: ignore[arg-type]
         recorder,  # type: ignore[arg-type]
         recorder,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type] - rpc: not used by these rules
+        FakeCrisis(),  # type: ignore[arg-type]
+        RetentionPolicy(None, 1, None),
         7,
     )
+
+
+class FakeCrisis:
+    async def configured(self) -> bool:
+        return True
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,15 @@ class World:
             self.devices,  # type: ignore[arg-type]
             self.limits,  # type: ignore[arg-type]
             self.commands.send,
+            NoAgreement(),  # type: ignore[arg-type]
         )
+
+
+class NoAgreement:
+    """No messaging agreement published: none required."""
+
+    async def check_consent(self, who: Principal) -> None:
+        return None
 
 
 CLIENT = Principal("client", "client_phone", "client", "192.0.2.1")

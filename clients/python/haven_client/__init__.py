@@ -8,6 +8,8 @@ from haven_client.errors import (
     BadSignatureError,
     ClockSkew,
     Conflict,
+    ConsentRequired,
+    CrisisResourcesMissing,
     DeviceLimit,
     DeviceMismatch,
     Forbidden,
@@ -23,6 +25,7 @@ from haven_client.errors import (
     NoCoach,
     NotFound,
     NotLoggedIn,
+    Paused,
     RateLimited,
     SessionExpired,
     Unauthorized,
@@ -43,22 +46,27 @@ from haven_client.events import (
     ReadReceipt,
     ReceivedMessage,
     RelationshipChanged,
+    RetentionChanged,
 )
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import KdfParams, Keystore
 from haven_client.models import (
+    Agreement,
     Availability,
     AwayPeriod,
     CoachAvailability,
+    ConversationSettings,
     NotificationSettings,
     PushStatus,
     QuietHours,
     WeeklyHours,
 )
+from haven_client.safety import pause_template
 from haven_client.sender import SendReceipt
 
 __all__ = [
     "KEEP",
+    "Agreement",
     "Availability",
     "AwayPeriod",
     "Backoff",
@@ -68,6 +76,9 @@ __all__ = [
     "CoachAway",
     "Conflict",
     "ConnectionChanged",
+    "ConsentRequired",
+    "ConversationSettings",
+    "CrisisResourcesMissing",
     "DeviceKeys",
     "DeviceLimit",
     "DeviceMismatch",
@@ -94,6 +105,7 @@ __all__ = [
     "NotFound",
     "NotLoggedIn",
     "NotificationSettings",
+    "Paused",
     "PeerDevice",
     "PushStatus",
     "QuietHours",
@@ -101,6 +113,7 @@ __all__ = [
     "ReadReceipt",
     "ReceivedMessage",
     "RelationshipChanged",
+    "RetentionChanged",
     "SendReceipt",
     "SessionExpired",
     "Unauthorized",
@@ -110,4 +123,5 @@ __all__ = [
     "WeeklyHours",
     "WrongPassphrase",
     "new_push_secret",
+    "pause_template",
 ]

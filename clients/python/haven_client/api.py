@@ -8,9 +8,11 @@ from urllib.parse import quote
 from haven_client.models import (
     Account,
     AccountDevices,
+    Agreement,
     Availability,
     CoachAvailability,
     Conversation,
+    ConversationSettings,
     CrisisResource,
     DeviceDetail,
     HistoryPage,
@@ -93,6 +95,46 @@ class HavenApi:
 
     async def end_conversation(self, conversation_id: str) -> None:
         await self.transport.request("POST", f"/v1/conversations/{_seg(conversation_id)}/end")
+
+    async def pause_conversation(
+        self, conversation_id: str, reason: str | None, resume_on: str | None
+    ) -> None:
+        body = {"reason": reason, "resume_on": resume_on}
+        await self.transport.request(
+            "POST", f"/v1/conversations/{_seg(conversation_id)}/pause", json=body
+        )
+
+    async def resume_conversation(self, conversation_id: str) -> None:
+        await self.transport.request("POST", f"/v1/conversations/{_seg(conversation_id)}/resume")
+
+    async def set_conversation_settings(
+        self, conversation_id: str, changes: dict[str, Any]
+    ) -> ConversationSettings:
+        path = f"/v1/conversations/{_seg(conversation_id)}/settings"
+        return ConversationSettings.model_validate(
+            await self.transport.request("PUT", path, json=changes)
+        )
+
+    async def agreement(self) -> Agreement:
+        return Agreement.model_validate(await self.transport.request("GET", "/v1/agreement"))
+
+    async def accept_agreement(self, version: str) -> Agreement:
+        body = {"version": version}
+        return Agreement.model_validate(
+            await self.transport.request("POST", "/v1/agreement/accept", json=body)
+        )
+
+    async def withdraw_agreement(self) -> None:
+        await self.transport.request("POST", "/v1/agreement/withdraw")
+
+    async def publish_agreement(self, version: str, text: str) -> Agreement:
+        body = {"version": version, "text": text}
+        return Agreement.model_validate(
+            await self.transport.request("PUT", "/v1/admin/agreement", json=body)
+        )
+
+    async def panic(self, device_id: str) -> None:
+        await self.transport.request("POST", f"/v1/devices/{_seg(device_id)}/panic")
 
     async def post_message(self, conversation_id: str, envelope: dict[str, Any]) -> SendAccepted:
         path = f"/v1/conversations/{_seg(conversation_id)}/messages"

@@ -47,6 +47,7 @@ from haven_client.models import (
 )
 from haven_client.opener import Opened, Opener
 from haven_client.receiver import Receiver
+from haven_client.safety import Safety
 from haven_client.sender import Sender, SendReceipt, text_payload
 from haven_client.session import SessionManager
 from haven_client.transport import Transport, check_server_url
@@ -106,6 +107,8 @@ class HavenClient:
             self.transport, self._receiver.push_frame, emit, backoff or Backoff()
         )
         self.session = SessionManager(self.api, self.transport, keystore, self.directory)
+        # Pausing, per-conversation privacy settings, the agreement, the panic exit.
+        self.safety = Safety(self.api, keystore, self._conversations)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -194,6 +197,15 @@ class HavenClient:
                 self.store.state.crisis_resources = [r.model_dump() for r in resources]
                 self.store.save()
         return [CrisisResource.model_validate(r) for r in self.store.state.crisis_resources]
+
+    async def panic(self) -> str:
+        """Panic exit: revoke this device, then wipe the keystore file and every cache; the
+        client is closed afterwards. Returns the calm line to show."""
+        await self.close_connection()
+        try:
+            return await self.safety.panic()
+        finally:
+            await self.close()
 
     # --- messages -------------------------------------------------------------------------
 

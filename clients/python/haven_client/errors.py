@@ -107,11 +107,41 @@ class Unavailable(RetryLater):
     """503 ``unavailable``: nothing was queued; sending the same envelope again is safe."""
 
 
+class Paused(Conflict):
+    """409 ``paused``: the coach paused the conversation; reading stays, sending waits."""
+
+    @property
+    def reason(self) -> str | None:
+        value = self.extra.get("reason")
+        return value if isinstance(value, str) else None
+
+    @property
+    def resume_on(self) -> str | None:
+        value = self.extra.get("resume_on")
+        return value if isinstance(value, str) else None
+
+
+class ConsentRequired(Forbidden):
+    """403 ``consent_required``: accept the current messaging agreement (``version``) first."""
+
+    @property
+    def version(self) -> str | None:
+        value = self.extra.get("version")
+        return value if isinstance(value, str) else None
+
+
+class CrisisResourcesMissing(Conflict):
+    """409 ``crisis_resources_missing``: the operator has not set crisis resources yet."""
+
+
 _BY_CODE: dict[str, type[HavenApiError]] = {
     "unauthorized": Unauthorized,
     "forbidden": Forbidden,
     "not_found": NotFound,
     "conflict": Conflict,
+    "paused": Paused,
+    "consent_required": ConsentRequired,
+    "crisis_resources_missing": CrisisResourcesMissing,
     "device_mismatch": DeviceMismatch,
     "device_limit": DeviceLimit,
     "bad_signature": BadSignatureError,

@@ -10,6 +10,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Literal
 
+from haven_client import copy
+
 MessageTrust = Literal["verified", "unverified", "key_changed", "unlisted"]
 """How far the user can rely on who sent a message (the rule is in ``haven_client.opener``):
 
@@ -63,7 +65,12 @@ class InvalidMessage:
     field: str | None = None
     predates_device: bool = False
     """True when the message is older than this device, which therefore holds no key for it:
-    expected on a new device (show "sent before this device was added"), not an attack."""
+    expected on a new device (show ``notice``), not an attack."""
+
+    @property
+    def notice(self) -> str:
+        """The calm line to show in place of the message (from ``haven_client.copy``)."""
+        return copy.PREDATES_DEVICE if self.predates_device else copy.MESSAGE_UNREADABLE
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -90,8 +97,21 @@ class DevicesChanged:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RelationshipChanged:
+    """``active``, ``paused`` (with the coach's ``reason`` and ``resume_on``, an ISO date) or
+    ``ended`` (final for this conversation; a new invite opens a new one)."""
+
     conversation_id: str
     status: str
+    reason: str | None = None
+    resume_on: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RetentionChanged:
+    """The conversation's messages now disappear after ``retention_days`` (None: kept)."""
+
+    conversation_id: str
+    retention_days: int | None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -156,6 +176,7 @@ Event = (
     | ReadReceipt
     | DevicesChanged
     | RelationshipChanged
+    | RetentionChanged
     | CoachAway
     | MessageRejected
     | KeyChanged

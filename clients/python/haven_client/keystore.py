@@ -91,7 +91,7 @@ class KeystoreState(BaseModel):
 
     version: int = 1
     server_url: str | None = None
-    device_name: str = "haven-python"
+    device_name: str = ""  # empty: the SDK default (session.DEFAULT_DEVICE_NAME)
     identity_seed: str | None = None
     kx_private: str | None = None
     old_kx: list[str] = Field(default_factory=list)
@@ -128,6 +128,7 @@ class Keystore:
         self.path = path
         self._lock = lock
         self._closed = False
+        self._wiped = False
         self.state = state
         self._box = nacl.secret.SecretBox(key)
         self._salt = salt
@@ -177,7 +178,10 @@ class Keystore:
         """Encrypt under a fresh nonce and replace the file atomically.
 
         Synchronous on purpose: the file is small, and callers rely on the state being
-        durable when this returns (a refresh token, a kx key about to be announced)."""
+        durable when this returns (a refresh token, a kx key about to be announced). After
+        ``wipe`` it writes nothing: the file must never come back."""
+        if self._wiped:
+            return
         if self._closed:
             raise KeystoreError("keystore is closed; a write now could clobber its next owner")
         for conversation_id, ids in self._accepted.items():
@@ -202,6 +206,23 @@ class Keystore:
         lock, self._lock = self._lock, None
         self._closed = True
         _release_lock(lock)
+
+    def wipe(self) -> None:
+        """Panic exit: overwrite the file, delete it and its lock, forget everything held in
+        memory (keys, session, caches). The keystore cannot be used afterwards."""
+        self._wiped = True
+        self.state = KeystoreState()
+        self._accepted.clear()
+        with contextlib.suppress(FileNotFoundError):
+            size = self.path.stat().st_size
+            with self.path.open("r+b") as handle:
+                handle.write(random_bytes(size))
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.path.unlink()
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.with_name(self.path.name + ".lock").unlink()
 
     async def change_passphrase(self, passphrase: str, kdf: KdfParams | None = None) -> None:
         self._kdf = kdf or self._kdf

@@ -104,12 +104,36 @@ class Participant(Wire):
     role: str = ""
 
 
+class Pause(Wire):
+    reason: str | None = None
+    resume_on: str | None = None
+
+
+class ConversationSettings(Wire):
+    """Your own settings in one conversation (the gateway applies your role's defaults)."""
+
+    share_read_receipts: bool = False
+    notification_detail: str = "generic"
+    retention_days: int | None = None
+    effective_retention_days: int | None = None
+
+
 class Conversation(Wire):
     conversation_id: str
     status: str
     participants: list[Participant]
     last_seq: int = 0
     read_up_to: int = 0
+    pause: Pause | None = None
+    retention_days: int | None = None
+    settings: ConversationSettings | None = None
+
+
+class Agreement(Wire):
+    version: str
+    text: str
+    published_at: Timestamp | None = None
+    accepted: bool = False
 
 
 class Invite(Wire):

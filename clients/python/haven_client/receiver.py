@@ -29,6 +29,7 @@ from haven_client.events import (
     MessageRejected,
     ReadReceipt,
     RelationshipChanged,
+    RetentionChanged,
 )
 from haven_client.inbox import Inbox
 from haven_client.models import MessageItem
@@ -166,7 +167,15 @@ class Receiver:
         status = str(frame.get("status"))
         await self._conversations.refresh()
         self._conversations.set_status(conversation_id, status)
-        self._inbox.emit(RelationshipChanged(conversation_id=conversation_id, status=status))
+        reason, resume_on = frame.get("reason"), frame.get("resume_on")
+        self._inbox.emit(
+            RelationshipChanged(
+                conversation_id=conversation_id,
+                status=status,
+                reason=reason if isinstance(reason, str) else None,
+                resume_on=resume_on if isinstance(resume_on, str) else None,
+            )
+        )
         if status == "active":
             await self.sync(conversation_id)
 
@@ -233,6 +242,10 @@ _NOTICES: dict[str, Any] = {
         conversation_id=str(f["conversation_id"]),
         account_id=str(f["account_id"]),
         up_to_seq=int(f["up_to_seq"]),
+    ),
+    "retention": lambda f: RetentionChanged(
+        conversation_id=str(f["conversation_id"]),
+        retention_days=_optional_int(f.get("retention_days")),
     ),
     "message_rejected": lambda f: MessageRejected(
         conversation_id=str(f["conversation_id"]),

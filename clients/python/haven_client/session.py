@@ -9,7 +9,6 @@ device (same ``device_id``) instead of adding one.
 from __future__ import annotations
 
 import logging
-import platform
 from typing import Any
 
 from haven_client.api import HavenApi
@@ -21,6 +20,10 @@ from haven_client.transport import Transport
 from haven_crypto.crypto import b64e
 
 log = logging.getLogger("haven_client.session")
+
+
+# Never the machine's hostname: it often carries a real name ("sams-macbook").
+DEFAULT_DEVICE_NAME = "Haven device"
 
 
 class SessionManager:
@@ -47,7 +50,7 @@ class SessionManager:
         if keys is None:
             keys = DeviceKeys.generate()
             self._store.set_device_keys(keys)
-        state.device_name = device_name or state.device_name or f"haven-python@{platform.node()}"
+        state.device_name = device_name or state.device_name or DEFAULT_DEVICE_NAME
         state.server_url = self._transport.base_url
         self._store.save()
         body: dict[str, Any] = {"handle": handle, "password": password}

@@ -94,6 +94,7 @@ class Accounts:
             coach = await self._accounts.by_id(invite.created_by)
             if coach is None or not coach.active:
                 raise InviteInvalidError("the coach behind this invite is no longer available")
+            await self._relationships.require_crisis_resources()
         if await self._accounts.handle_taken(handle):
             await self._handle_taken(body.invite_code, address)
         account_id = new_id()

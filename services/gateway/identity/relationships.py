@@ -1,11 +1,19 @@
-"""Invites and coach-client relationships (each relationship is one conversation)."""
+"""Invites and coach-client relationships (each relationship is one conversation).
+
+A pair may have many relationships over time but at most one that has not ended: after an
+end, a new client invite from the same coach opens a new conversation.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
+from services.gateway import copy
+from services.gateway.identity.retention import RetentionPolicy
 from services.gateway.limits import Limits
+from services.gateway.messages.crisis import CrisisResources
 from services.gateway.outbox import Outbox
 from services.gateway.principal import Principal
 from services.gateway.records import Account, Invite, Relationship, new_id
@@ -16,17 +24,23 @@ from services.gateway.repository.relationships import (
     RelationshipRepository,
 )
 from services.gateway.repository.tokens import InviteRepository
-from services.gateway.schemas import ConversationOut, InviteOut, Participant
-from shared.contracts import SUMMARY, ConversationSummary, SummaryQuery
-from shared.errors import ConflictError, ForbiddenError, InviteInvalidError, NotFoundError
+from services.gateway.schemas import InviteOut
+from shared.errors import (
+    ConflictError,
+    CrisisResourcesMissingError,
+    ForbiddenError,
+    InviteInvalidError,
+    NotFoundError,
+)
 from shared.events import (
     RelationshipCreated,
     RelationshipData,
     RelationshipEnded,
     RelationshipEndedData,
+    RetentionChanged,
+    RetentionData,
     utcnow,
 )
-from shared.rpc import RpcClient
 
 INVITE_KIND_BY_ROLE = {"operator": "coach", "coach": "client"}
 
@@ -40,7 +54,8 @@ class Relationships:
         outbox: Outbox,
         audit: AuditLog,
         limits: Limits,
-        rpc: RpcClient,
+        crisis: CrisisResources,
+        retention: RetentionPolicy,
         invite_days: int,
     ) -> None:
         self._relationships = relationships
@@ -49,12 +64,20 @@ class Relationships:
         self._outbox = outbox
         self._audit = audit
         self._limits = limits
-        self._rpc = rpc
+        self._crisis = crisis
+        self._retention = retention
         self._invite_lifetime = timedelta(days=invite_days)
+
+    async def require_crisis_resources(self) -> None:
+        """A deployment cannot take clients before it can point one in crisis to real help."""
+        if not await self._crisis.configured():
+            raise CrisisResourcesMissingError(copy.CRISIS_RESOURCES_MISSING)
 
     async def create_invite(self, who: Principal, kind: str) -> InviteOut:
         if INVITE_KIND_BY_ROLE.get(who.role) != kind:
             raise ForbiddenError(f"a {who.role} cannot create {kind} invites")
+        if kind == "client":
+            await self.require_crisis_resources()
         await self._limits.check("invites", who.account_id, utcnow())
         code = secrets.token_urlsafe(24)
         now = utcnow()
@@ -69,14 +92,15 @@ class Relationships:
         return InviteOut(code=code, kind=kind, expires_at=invite.expires_at)
 
     async def accept_invite(self, who: Principal, code: str) -> str:
-        """An existing client connects to another coach."""
+        """An existing client connects to a coach: another one, or again after an end."""
         if who.role != "client":
             raise ForbiddenError("only clients accept client invites")
         invite = await self._invites.usable(code, utcnow())
         if invite is None or invite.kind != "client":
             raise InviteInvalidError("this invite is unknown, used or expired")
-        if await self._relationships.connected(invite.created_by, who.account_id):
+        if await self._relationships.live_between(invite.created_by, who.account_id):
             raise ConflictError("you are already connected with this coach")
+        await self.require_crisis_resources()
         if not await self._invites.claim(code, who.account_id, utcnow()):
             raise InviteInvalidError("this invite is unknown, used or expired")
         await self._audit.record(
@@ -95,6 +119,7 @@ class Relationships:
             status="active",
             created_at=utcnow(),
         )
+        relationship = replace(relationship, retention_days=self._retention.effective(relationship))
         try:
             await self._relationships.insert(relationship)
         except RelationshipExistsError as error:
@@ -114,6 +139,7 @@ class Relationships:
                 )
             )
         )
+        await self.announce_retention(conversation_id, relationship.retention_days)
         await self._audit.record(
             "relationship_started",
             account_id=client_id,
@@ -121,6 +147,13 @@ class Relationships:
             coach_account_id=coach_id,
         )
         return conversation_id
+
+    async def announce_retention(self, conversation_id: str, days: int | None) -> None:
+        await self._outbox.emit(
+            RetentionChanged.create(
+                RetentionData(conversation_id=conversation_id, retention_days=days)
+            )
+        )
 
     async def participant_of(self, who: Principal, conversation_id: str) -> Relationship:
         """The relationship, if the caller is in it; 404 otherwise (never reveal it exists)."""
@@ -141,42 +174,6 @@ class Relationships:
         await self._audit.record(
             "relationship_ended", account_id=who.account_id, conversation_id=conversation_id
         )
-
-    async def conversations(self, who: Principal) -> list[ConversationOut]:
-        """The caller's relationships joined with messaging's per-conversation state."""
-        found = await self._relationships.of_account(who.account_id)
-        if not found:
-            return []
-        ids = sorted({a for r in found for a in r.participants})
-        people = await self._accounts.by_ids(ids)
-        state = await self._rpc.call(
-            SUMMARY,
-            SummaryQuery(
-                account_id=who.account_id, conversation_ids=[r.conversation_id for r in found]
-            ),
-        )
-        result = []
-        for relationship in found:
-            summary = state.conversations.get(relationship.conversation_id, ConversationSummary())
-            members = [people[a] for a in relationship.participants if a in people]
-            result.append(
-                ConversationOut(
-                    conversation_id=relationship.conversation_id,
-                    status=relationship.status,
-                    participants=[
-                        Participant(
-                            account_id=p.account_id,
-                            handle=p.handle,
-                            display_name=p.display_name,
-                            role=p.role,
-                        )
-                        for p in members
-                    ],
-                    last_seq=summary.last_seq,
-                    read_up_to=summary.read_up_to,
-                )
-            )
-        return result
 
 
 def _display_name(accounts: dict[str, Account], account_id: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.gateway.identity.relationships import Relationships
+from services.gateway.identity.retention import shares_read_receipts
 from services.gateway.messages.commands import SendCommand
 from services.gateway.principal import Principal
 from shared.commands import DeleteData, DeleteMessage, MarkRead, ReadData
@@ -84,11 +85,16 @@ class Reads:
         )
 
     async def mark_read(self, who: Principal, conversation_id: str, up_to_seq: int) -> None:
-        await self._relationships.participant_of(who, conversation_id)
+        """The marker always moves; the counterpart hears of it only if the reader shares
+        read receipts (decided here, where the setting lives, and carried by the command)."""
+        relationship = await self._relationships.participant_of(who, conversation_id)
         await self._send_command(
             MarkRead.create(
                 ReadData(
-                    conversation_id=conversation_id, account_id=who.account_id, up_to_seq=up_to_seq
+                    conversation_id=conversation_id,
+                    account_id=who.account_id,
+                    up_to_seq=up_to_seq,
+                    share=shares_read_receipts(relationship, who.account_id),
                 )
             )
         )

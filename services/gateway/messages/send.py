@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pymongo.errors import PyMongoError
 
+from services.gateway import copy
+from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.relationships import Relationships
 from services.gateway.limits import Limits
 from services.gateway.messages.commands import SendCommand
 from services.gateway.principal import Principal
+from services.gateway.records import Relationship
 from services.gateway.repository.accounts import DeviceRepository
 from shared import crypto
 from shared.commands import SendData, SendMessage
@@ -18,6 +21,7 @@ from shared.errors import (
     DeviceMismatchError,
     ForbiddenError,
     HavenError,
+    PausedError,
     PayloadTooLargeError,
     ServiceUnavailableError,
     SignatureInvalidError,
@@ -35,7 +39,9 @@ class Sending:
         devices: DeviceRepository,
         limits: Limits,
         send_command: SendCommand,
+        agreement: Agreement,
     ) -> None:
+        self._agreement = agreement
         self._relationships = relationships
         self._devices = devices
         self._limits = limits
@@ -55,8 +61,8 @@ class Sending:
         envelope = parse_envelope(raw_envelope)
         await self._limits.check("send", who.account_id, utcnow())
         relationship = await self._relationships.participant_of(who, conversation_id)
-        if relationship.status != "active":
-            raise ConflictError("this conversation has ended and is read-only")
+        check_status(relationship)
+        await self.check_consent(who)
         if envelope.sender_device_id != who.device_id:
             raise ForbiddenError("sender_device_id must be the sending device")
         if envelope.urgent and who.role != "client":
@@ -86,6 +92,23 @@ class Sending:
             )
         )
         return envelope.message_id
+
+    async def check_consent(self, who: Principal) -> None:
+        """A client without the current messaging agreement cannot send (403)."""
+        await self._agreement.check_consent(who)
+
+
+def check_status(relationship: Relationship) -> None:
+    """Only an active relationship takes messages: paused (409 `paused`, with the coach's reason
+    and date) and ended (409 `conflict`) stay readable."""
+    if relationship.status == "paused":
+        raise PausedError(
+            copy.PAUSED,
+            reason=relationship.pause_reason,
+            resume_on=relationship.resume_on,
+        )
+    if relationship.status != "active":
+        raise ConflictError(copy.ENDED)
 
 
 def parse_envelope(raw: object) -> Envelope:

@@ -19,13 +19,15 @@ INDEXES: IndexSpec = {
     ],
     "invites": [IndexModel("expires_at", expireAfterSeconds=30 * 24 * 3600)],
     "relationships": [
-        IndexModel(
-            [("coach_account_id", ASCENDING), ("client_account_id", ASCENDING)], unique=True
-        ),
+        # One relationship per pair that has not ended (repository/relationships.py).
+        IndexModel("live_pair", unique=True, sparse=True),
+        IndexModel("coach_account_id"),
         IndexModel("client_account_id"),
     ],
     "audit": [IndexModel([("at", DESCENDING), ("_id", DESCENDING)])],
     "login_throttle": [IndexModel("expires_at", expireAfterSeconds=0)],
     "rate_limits": [IndexModel("expires_at", expireAfterSeconds=0)],
     "ops_probes": [],
+    "agreements": [IndexModel([("published_at", DESCENDING)])],
+    "consents": [IndexModel([("account_id", ASCENDING), ("order", ASCENDING)])],
 }

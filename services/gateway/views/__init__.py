@@ -3,10 +3,19 @@
 from services.gateway.views import (
     accounts_admin,
     admin,
+    agreement,
     identity,
     messages,
     notifications,
     relationships,
 )
 
-__all__ = ["accounts_admin", "admin", "identity", "messages", "notifications", "relationships"]
+__all__ = [
+    "accounts_admin",
+    "admin",
+    "agreement",
+    "identity",
+    "messages",
+    "notifications",
+    "relationships",
+]

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from services.gateway.http import caller, client_address, endpoint, no_content, parse, render
 from services.gateway.identity.sessions import account_out
-from services.gateway.keys import accounts_key, devices_key, sessions_key
+from services.gateway.keys import accounts_key, devices_key, panic_key, sessions_key
 from services.gateway.records import Device
 from services.gateway.schemas import (
     AccountDevices,
@@ -16,7 +16,9 @@ from services.gateway.schemas import (
     KxRotation,
     LoginRequest,
     MeOut,
+    OwnDeviceDetail,
     PasswordChange,
+    PeerDeviceOut,
     PreviousKx,
     RefreshRequest,
     RegisterRequest,
@@ -36,11 +38,20 @@ def device_out(device: Device) -> DeviceOut:
     )
 
 
-def device_detail(device: Device) -> DeviceDetail:
-    return DeviceDetail(
+def peer_device_out(device: Device) -> PeerDeviceOut:
+    return PeerDeviceOut(
+        device_id=device.device_id,
+        identity_key=device.identity_key,
+        kx_key=device.kx_key,
+        kx_signature=device.kx_signature,
+        created_at=device.created_at,
+    )
+
+
+def device_detail(device: Device, *, own: bool) -> DeviceDetail:
+    detail = DeviceDetail(
         device_id=device.device_id,
         account_id=device.account_id,
-        name=device.name,
         identity_key=device.identity_key,
         kx_key=device.kx_key,
         kx_signature=device.kx_signature,
@@ -51,6 +62,9 @@ def device_detail(device: Device) -> DeviceDetail:
             for p in device.previous_kx_keys
         ],
     )
+    if not own:
+        return detail
+    return OwnDeviceDetail(**dict(detail), name=device.name)
 
 
 @endpoint(
@@ -125,6 +139,17 @@ async def revoke_device(request: web.Request) -> web.Response:
 
 
 @endpoint(
+    "POST",
+    "/v1/devices/{device_id}/panic",
+    "Panic exit: revoke this device and forget its pushes at once (from the device itself)",
+    status=204,
+)
+async def panic(request: web.Request) -> web.Response:
+    await request.app[panic_key].panic(caller(request), request.match_info["device_id"])
+    return no_content()
+
+
+@endpoint(
     "PUT",
     "/v1/devices/{device_id}/kx",
     "Rotate this device's key-agreement key",
@@ -144,9 +169,12 @@ async def rotate_kx(request: web.Request) -> web.Response:
     response=AccountDevices,
 )
 async def account_devices(request: web.Request) -> web.Response:
-    account_id = request.match_info["account_id"]
-    found = await request.app[devices_key].visible_devices(caller(request), account_id)
-    return render(AccountDevices(account_id=account_id, devices=[device_out(d) for d in found]))
+    account_id, who = request.match_info["account_id"], caller(request)
+    found = await request.app[devices_key].visible_devices(who, account_id)
+    if account_id == who.account_id:
+        return render(AccountDevices(account_id=account_id, devices=[device_out(d) for d in found]))
+    peers = [peer_device_out(d) for d in found]
+    return render(AccountDevices(account_id=account_id, devices=peers))
 
 
 @endpoint(
@@ -156,7 +184,7 @@ async def account_devices(request: web.Request) -> web.Response:
     response=DeviceDetail,
 )
 async def get_device(request: web.Request) -> web.Response:
-    device = await request.app[devices_key].visible_device(
-        caller(request), request.match_info["device_id"]
-    )
-    return render(device_detail(device))
+    who = caller(request)
+    device = await request.app[devices_key].visible_device(who, request.match_info["device_id"])
+    own = device.account_id == who.account_id
+    return render(device_detail(device, own=own))

@@ -1,11 +1,11 @@
-"""Views: invites and conversations (relationships)."""
+"""Views: invites and conversations (relationships), their state and their settings."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from services.gateway.http import caller, endpoint, parse, render
-from services.gateway.keys import relationships_key
+from services.gateway.keys import conversations_key, pausing_key, relationships_key
 from services.gateway.schemas import (
     AcceptInvite,
     ConversationList,
@@ -13,6 +13,9 @@ from services.gateway.schemas import (
     ConversationStatus,
     InviteOut,
     InviteRequest,
+    PauseRequest,
+    SettingsOut,
+    SettingsPut,
 )
 
 
@@ -33,7 +36,7 @@ async def create_invite(request: web.Request) -> web.Response:
 @endpoint(
     "POST",
     "/v1/invites/accept",
-    "An existing client connects to another coach",
+    "An existing client connects to a coach (another one, or again after an end)",
     body=AcceptInvite,
     response=ConversationRef,
     status=201,
@@ -46,8 +49,12 @@ async def accept_invite(request: web.Request) -> web.Response:
 
 @endpoint("GET", "/v1/conversations", "The caller's conversations", response=ConversationList)
 async def list_conversations(request: web.Request) -> web.Response:
-    found = await request.app[relationships_key].conversations(caller(request))
+    found = await request.app[conversations_key].listing(caller(request))
     return render(ConversationList(conversations=found))
+
+
+def _status(conversation_id: str, status: str) -> web.Response:
+    return render(ConversationStatus(conversation_id=conversation_id, status=status))
 
 
 @endpoint(
@@ -59,4 +66,48 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def end_conversation(request: web.Request) -> web.Response:
     conversation_id = request.match_info["conversation_id"]
     await request.app[relationships_key].end(caller(request), conversation_id)
-    return render(ConversationStatus(conversation_id=conversation_id, status="ended"))
+    return _status(conversation_id, "ended")
+
+
+@endpoint(
+    "POST",
+    "/v1/conversations/{conversation_id}/pause",
+    "Pause a relationship (the coach): sending waits, reading stays",
+    body=PauseRequest,
+    response=ConversationStatus,
+)
+async def pause_conversation(request: web.Request) -> web.Response:
+    body, conversation_id = (
+        await parse(request, PauseRequest),
+        request.match_info["conversation_id"],
+    )
+    pausing = request.app[pausing_key]
+    await pausing.pause(caller(request), conversation_id, body.reason, body.resume_on)
+    return _status(conversation_id, "paused")
+
+
+@endpoint(
+    "POST",
+    "/v1/conversations/{conversation_id}/resume",
+    "Resume a paused relationship (the coach)",
+    response=ConversationStatus,
+)
+async def resume_conversation(request: web.Request) -> web.Response:
+    conversation_id = request.match_info["conversation_id"]
+    await request.app[pausing_key].resume(caller(request), conversation_id)
+    return _status(conversation_id, "active")
+
+
+@endpoint(
+    "PUT",
+    "/v1/conversations/{conversation_id}/settings",
+    "Your own settings in a conversation: read receipts, push detail, retention",
+    body=SettingsPut,
+    response=SettingsOut,
+)
+async def put_settings(request: web.Request) -> web.Response:
+    body, conversation_id = await parse(request, SettingsPut), request.match_info["conversation_id"]
+    settings = await request.app[conversations_key].put_settings(
+        caller(request), conversation_id, body
+    )
+    return render(settings)

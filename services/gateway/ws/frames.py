@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from services.gateway import copy
 from services.gateway.ws.socket import DeviceSocket
 from shared.rates import LocalBucket, Rate
 
@@ -32,7 +33,7 @@ class FrameLimiter:
             {
                 "type": "error",
                 "code": "rate_limited",
-                "detail": "too many frames; slow down",
+                "detail": copy.WS_SLOW_DOWN,
                 "retry_after": decision.retry_after,
             }
         )

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from aiohttp import WSMsgType, web
 
+from services.gateway import copy
 from services.gateway.auth import Authenticator
 from services.gateway.http import client_address
 from services.gateway.keys import (
@@ -170,7 +171,7 @@ class Conversation:
                 continue
             if msg.type != WSMsgType.TEXT:
                 socket.send(
-                    {"type": "error", "code": "invalid_request", "detail": "text frames only"}
+                    {"type": "error", "code": "invalid_request", "detail": copy.WS_TEXT_ONLY}
                 )
                 continue
             socket.pong()  # any traffic proves liveness
@@ -178,7 +179,9 @@ class Conversation:
                 continue
             frame = decode_frame(msg.data)
             if frame is None:
-                socket.send({"type": "error", "code": "invalid_request", "detail": "not a frame"})
+                socket.send(
+                    {"type": "error", "code": "invalid_request", "detail": copy.WS_NOT_A_FRAME}
+                )
                 continue
             with correlation(None):
                 await self._dispatch(frame)
@@ -200,7 +203,7 @@ class Conversation:
                 self._frames.strike(socket)
         else:
             socket.send(
-                {"type": "error", "code": "invalid_request", "detail": f"unknown frame {kind}"}
+                {"type": "error", "code": "invalid_request", "detail": copy.WS_UNKNOWN_FRAME}
             )
 
     async def _reauth(self, frame: dict[str, Any]) -> None:

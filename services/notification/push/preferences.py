@@ -86,8 +86,8 @@ class PushPreferences:
             raise RpcError(NOT_FOUND, "no such device")
         if subscription is not None:
             await self._repo.delete_subscription(query.device_id)
-            await self._outbox.forget_device(query.device_id)
             log.info("push_subscription_deleted", device_id=query.device_id)
+        await self._outbox.forget_device(query.device_id)
         return PushSubscriptionReply(set=False)
 
     async def get_settings(self, query: NotificationSettingsQuery) -> NotificationSettingsReply:

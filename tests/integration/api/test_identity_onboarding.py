@@ -33,7 +33,11 @@ async def test_whole_onboarding_ends_with_both_sides_listing_one_conversation(
     sam_view = await api.call("GET", "/v1/conversations", token=sam.access_token)
     assert coach_view.status == sam_view.status == 200
     [conversation] = coach_view.body["conversations"]
-    assert sam_view.body["conversations"] == [conversation]
+    [sams] = sam_view.body["conversations"]
+    # Each side sees the same conversation with its own settings (the role's defaults).
+    assert conversation.pop("settings")["share_read_receipts"] is True
+    assert sams.pop("settings")["share_read_receipts"] is False
+    assert sams == conversation
     assert conversation["status"] == "active"
     assert conversation["last_seq"] == 0 and conversation["read_up_to"] == 0
     roles = {p["handle"]: p["role"] for p in conversation["participants"]}

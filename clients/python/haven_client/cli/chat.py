@@ -14,9 +14,9 @@ from typing import TextIO
 import click
 from rich.text import Text
 
+from haven_client.cli import copy
 from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.conversation import latest
-from haven_client.cli.failures import REVOKED
 from haven_client.cli.output import Output
 from haven_client.cli.render import crisis_panel, describe
 from haven_client.client import HavenClient
@@ -25,7 +25,7 @@ from haven_client.events import ConnectionChanged, ReceivedMessage, Relationship
 from haven_client.models import CrisisResource
 from haven_client.sender import text_payload
 
-HELP = "Enter sends. /urgent TEXT marks a message urgent (clients), /quit or Ctrl-D leaves."
+HELP = copy.CHAT_HELP
 
 
 class SessionEnded(HavenError):
@@ -70,7 +70,7 @@ class Chat:
         listing = {c.conversation_id: c for c in await self.client.conversations()}
         conversation = listing.get(self.conversation_id)
         if conversation is None:
-            raise HavenError(f"no conversation {self.conversation_id} (see `haven conversations`)")
+            raise HavenError(copy.UNKNOWN_CONVERSATION.format(conversation_id=self.conversation_id))
         me = self.client.store.state.account
         others = [
             p for p in conversation.participants if me is None or p.account_id != me.account_id
@@ -90,7 +90,7 @@ class Chat:
                 self._connection(event)
                 continue
             if getattr(event, "conversation_id", self.conversation_id) != self.conversation_id:
-                self._show(Text("· a new message in another conversation", style="dim"))
+                self._show(Text(f"· {copy.OTHER_CONVERSATION}", style="dim"))
                 continue
             if isinstance(event, ReceivedMessage) and event.message_id in self.sent:
                 continue
@@ -105,11 +105,11 @@ class Chat:
         if event.state == "ready":
             self._show(Text("· connected", style="green"))
         elif event.state == "disconnected":
-            self._show(Text("· connection lost; reconnecting…", style="yellow"))
+            self._show(Text(f"· {copy.CONNECTION_LOST}", style="yellow"))
         elif event.code == 4403:
-            raise SessionEnded(REVOKED)
+            raise SessionEnded(copy.REVOKED)
         else:
-            raise SessionEnded(f"the connection closed: {event.reason}")
+            raise SessionEnded(copy.CHAT_CLOSED.format(reason=event.reason))
 
     async def _type(self, stdin: TextIO) -> None:
         async for line in _lines(stdin):
@@ -121,20 +121,20 @@ class Chat:
             elif text.startswith("/urgent"):
                 await self._send(text.removeprefix("/urgent").strip(), urgent=True)
             elif text.startswith("/"):
-                self._show(Text(f"unknown command {text.split()[0]}. {HELP}", style="dim"))
+                self._show(Text(copy.UNKNOWN_COMMAND, style="dim"))
             elif text:
                 await self._send(text, urgent=False)
 
     async def _send(self, text: str, *, urgent: bool) -> None:
         if not text:
-            self._show(Text("nothing to send", style="dim"))
+            self._show(Text(copy.EMPTY_MESSAGE, style="dim"))
             return
         try:
             receipt = await self.client.send(
                 self.conversation_id, text_payload(text), urgent, via_websocket=True
             )
         except HavenApiError as error:
-            self._show(Text(f"! not sent: {error.detail or error.code}", style="red"))
+            self._show(Text(copy.NOT_SENT.format(detail=error.detail or error.code), style="red"))
             if urgent:
                 self._crisis([CrisisResource.model_validate(r) for r in error.crisis_resources])
             return

@@ -11,6 +11,8 @@ from typing import TextIO
 
 import click
 
+from haven_client.cli import copy
+
 TEMPLATE = "\n# Write your message above. Lines starting with # are dropped; empty cancels.\n"
 
 
@@ -25,7 +27,7 @@ def message_text(stdin: TextIO) -> str:
         text = stdin.read()
     text = text.strip("\n")
     if not text.strip():
-        raise click.ClickException("nothing to send: the message is empty")
+        raise click.ClickException(copy.EMPTY_MESSAGE)
     return text
 
 
@@ -35,6 +37,6 @@ def _edit(editor: str) -> str:
         draft.write_text(TEMPLATE, encoding="utf-8")
         result = subprocess.run([*shlex.split(editor), str(draft)], check=False)  # noqa: S603
         if result.returncode != 0:
-            raise click.ClickException(f"the editor exited with {result.returncode}; not sent")
+            raise click.ClickException(copy.EDITOR_CANCELLED)
         lines = draft.read_text(encoding="utf-8").splitlines()
     return "\n".join(line for line in lines if not line.startswith("#"))

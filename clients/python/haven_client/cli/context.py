@@ -12,6 +12,7 @@ from typing import TextIO
 
 import click
 
+from haven_client.cli import copy
 from haven_client.cli.output import Output
 from haven_client.client import HavenClient
 from haven_client.errors import HavenError
@@ -53,7 +54,7 @@ async def open_keystore(options: Options, *, create: bool = False) -> Keystore:
     if create:
         return await Keystore.open_or_create(options.keystore, passphrase)
     if not options.keystore.exists():
-        raise HavenError(f"no keystore at {options.keystore}: run `haven login` first")
+        raise HavenError(copy.NO_KEYSTORE.format(path=options.keystore))
     return await Keystore.open(options.keystore, passphrase)
 
 

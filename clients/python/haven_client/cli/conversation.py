@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from haven_client.cli import copy
 from haven_client.cli.compose import message_text
 from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.render import crisis_panel, describe, event_record
@@ -51,7 +52,7 @@ async def latest(client: HavenClient, conversation_id: str, limit: int) -> list[
     """The last ``limit`` messages in ascending order."""
     listing = {c.conversation_id: c for c in await client.conversations()}
     if conversation_id not in listing:
-        raise HavenError(f"no conversation {conversation_id} (see `haven conversations`)")
+        raise HavenError(copy.UNKNOWN_CONVERSATION.format(conversation_id=conversation_id))
     last_seq = listing[conversation_id].last_seq
     page, _ = await client.history(conversation_id, before_seq=last_seq + 1, limit=limit)
     return sorted(page, key=lambda event: getattr(event, "seq", 0) or 0)
@@ -81,7 +82,7 @@ async def invite(options: Options) -> None:
         role = client.store.state.account.role if client.store.state.account else ""
         kinds = {"coach": "client", "operator": "coach"}
         if role not in kinds:
-            raise HavenError("only coaches (for clients) and operators (for coaches) invite")
+            raise HavenError(copy.CANNOT_INVITE)
         created = await client.create_invite(kinds[role])
     options.output.emit(
         created.model_dump(mode="json"),

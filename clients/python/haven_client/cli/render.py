@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from haven_client.cli import copy
 from haven_client.client import HavenClient
 from haven_client.events import (
     CoachAway,
@@ -54,8 +55,7 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
     if isinstance(event, ReceivedMessage):
         return _message(client, event)
     if isinstance(event, InvalidMessage):
-        why = "sent before this device was added" if event.predates_device else event.reason
-        return Text(f"#{event.seq} [message could not be opened safely: {why}]", style="red")
+        return Text(f"#{event.seq} {event.notice}", style="dim" if event.predates_device else "red")
     if isinstance(event, MessageDeleted):
         return Text(f"#{event.seq} [deleted]", style="dim")
     if isinstance(event, ReadReceipt):
@@ -67,13 +67,10 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
     if isinstance(event, RelationshipChanged):
         return Text(f"· this conversation is now {event.status}", style="yellow")
     if isinstance(event, KeyChanged):
-        return Text(
-            f"! {who(client, event.account_id)}'s keys changed: compare safety numbers "
-            f"(`haven safety-number`) before trusting new messages",
-            style="bold red",
-        )
+        name = who(client, event.account_id)
+        return Text(f"! {copy.KEYS_CHANGED.format(name=name)}", style="bold red")
     if isinstance(event, MessageRejected):
-        return Text(f"! message {event.message_id} was not stored: {event.detail}", "red")
+        return Text(f"! {copy.NOT_STORED}", "red")
     if isinstance(event, DevicesChanged | ConnectionChanged):
         return None
     return None
@@ -108,10 +105,5 @@ def crisis_panel(resources: Sequence[CrisisResource]) -> Panel:
         + (f" — {escape(r.description)}" if r.description else "")
         for r in resources
     ]
-    body = "\n".join(lines) or "No crisis resources are configured on this server."
-    return Panel(
-        body,
-        title="If you are in danger or crisis, reach out now",
-        subtitle="your coach may not see this right away",
-        border_style="red",
-    )
+    body = "\n".join(lines) or copy.NO_CRISIS_RESOURCES
+    return Panel(body, title=copy.CRISIS_TITLE, subtitle=copy.CRISIS_SUBTITLE, border_style="red")

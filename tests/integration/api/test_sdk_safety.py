@@ -1,0 +1,88 @@
+"""The SDK's safety calls against the running services: pausing with a neutral template, the
+agreement, per-conversation settings, a default device name without the hostname, and the
+panic exit that revokes the device and leaves no keystore behind."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from haven_client import ConsentRequired, Paused, RelationshipChanged, pause_template
+from haven_client.copy import PANIC_DONE
+from haven_client.session import DEFAULT_DEVICE_NAME
+from tests.support.api import Api, Session
+from tests.support.inprocess import AppStack
+from tests.support.sdk import SdkDevice
+
+
+@pytest.fixture
+async def pair(
+    api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
+) -> AsyncIterator[tuple[SdkDevice, SdkDevice, str]]:
+    coach = await SdkDevice.create(app_stack.gateway_url, tmp_path, "coach")
+    client = await SdkDevice.create(app_stack.gateway_url, tmp_path, "client")
+    try:
+        await coach.client.register(
+            "coach_sdk", "coach-password-1", await api.invite(operator, "coach")
+        )
+        await coach.client.login("coach_sdk", "coach-password-1")
+        code = (await coach.client.create_invite("client")).code
+        await client.client.register("client_sdk", "client-password-1", code)
+        await client.client.login("client_sdk", "client-password-1")
+        [conversation] = await client.client.conversations()
+        await coach.client.conversations()
+        for device in (coach, client):
+            device.listen()
+            await device.connect()
+        yield coach, client, conversation.conversation_id
+    finally:
+        await coach.close()
+        await client.close()
+
+
+async def test_sdk_pause_agreement_settings_and_panic(
+    pair: tuple[SdkDevice, SdkDevice, str], api: Api, operator: Session, tmp_path: Path
+) -> None:
+    coach, client, cid = pair
+    me = await client.client.me()
+    assert [d.name for d in me.devices] == [DEFAULT_DEVICE_NAME]
+    assert platform.node() not in DEFAULT_DEVICE_NAME
+
+    reason = pause_template("time_off")
+    await coach.client.safety.pause(cid, reason)
+    await client.wait_for(
+        lambda evs: any(isinstance(e, RelationshipChanged) and e.status == "paused" for e in evs)
+    )
+    [paused] = [e for e in client.events if isinstance(e, RelationshipChanged)]
+    assert paused.reason == reason
+    with pytest.raises(Paused) as refused:
+        await client.client.send_text(cid, "hello?")
+    assert refused.value.reason == reason
+    await coach.client.safety.resume(cid)
+    await client.client.send_text(cid, "hello again")
+
+    published = await api.call(
+        "PUT", "/v1/admin/agreement", {"version": "v1", "text": "Terms."}, operator.access_token
+    )
+    assert published.status == 200
+    with pytest.raises(ConsentRequired) as consent:
+        await client.client.send_text(cid, "before agreeing")
+    assert consent.value.version == "v1"
+    agreement = await client.client.safety.agreement()
+    assert agreement.accepted is False
+    assert (await client.client.safety.accept_agreement(agreement.version)).accepted
+    await client.client.send_text(cid, "after agreeing")
+
+    settings = await client.client.safety.update_settings(cid, share_read_receipts=True)
+    assert settings.share_read_receipts is True and settings.notification_detail == "generic"
+
+    keystore = tmp_path / "client.keystore"
+    assert keystore.exists()
+    device_id = client.client.store.state.device_id
+    assert await client.client.panic() == PANIC_DONE
+    assert not keystore.exists() and not keystore.with_name("client.keystore.lock").exists()
+    seen_by_coach = await coach.client.device(str(device_id))
+    assert seen_by_coach.revoked_at is not None

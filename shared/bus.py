@@ -105,6 +105,8 @@ class Bus:
         self._connection.close_callbacks.add(self._on_close)
         quorum = topo.broker_supports_quorum(self._connection)
         self.topology = dataclasses.replace(self.topology, quorum=quorum)
+        if topo.declares_dead_letters(self._owner):
+            await topo.declare_dead_letters(self._connection, self.topology)
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
         self._exchanges = await topo.declare(self._publish_channel, self.topology, self._owner)
         self.declared.set()

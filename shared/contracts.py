@@ -73,3 +73,34 @@ class MessageLookupReply(Schema):
 HISTORY = Route("messaging.history", HistoryQuery, HistoryPage)
 SUMMARY = Route("messaging.summary", SummaryQuery, SummaryReply)
 MESSAGE = Route("messaging.message", MessageLookup, MessageLookupReply)
+
+
+EXPORT_LIMIT = 200
+EXPORT_PAGE_BYTES = 512 * 1024  # one reply stays far below RabbitMQ's message size limit
+
+
+class ExportCursor(Schema):
+    """Where a page of an export ended: the next page starts after this message."""
+
+    conversation_id: str
+    seq: int
+
+
+class ExportQuery(Schema):
+    """A page of the messages of these conversations (the caller's, checked by the gateway),
+    keyset-ordered by (conversation_id, seq): never all at once, however long the history."""
+
+    conversation_ids: list[str] = Field(min_length=1, max_length=1000)
+    after: ExportCursor | None = None
+    limit: int = Field(default=100, ge=1, le=EXPORT_LIMIT)
+
+
+class ExportPage(Schema):
+    """Up to `limit` unexpired messages (tombstones included) and about `EXPORT_PAGE_BYTES` of
+    envelopes; `next` is null on the last page."""
+
+    messages: list[MessageItem]
+    next: ExportCursor | None = None
+
+
+EXPORT = Route("messaging.export", ExportQuery, ExportPage)

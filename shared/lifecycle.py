@@ -12,7 +12,7 @@ from aiohttp.typedefs import Middleware
 from pymongo.errors import PyMongoError
 
 from shared.bus import Bus
-from shared.mongo import IndexSpec, Mongo
+from shared.mongo import IndexSpec, Mongo, TtlSpec
 from shared.settings import CommonSettings
 from shared.topology import Topology
 
@@ -40,7 +40,12 @@ def mongo_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
 
 def bus_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        topology = Topology(namespace=settings.namespace, command_shards=settings.command_shards)
+        topology = Topology(
+            namespace=settings.namespace,
+            command_shards=settings.command_shards,
+            dead_letter_ttl_ms=settings.dead_letter_ttl_ms,
+            dead_letter_max=settings.dead_letter_max,
+        )
         # The namespace in the connection name tells a test's connections from everyone else's.
         bus = Bus(str(settings.amqp_url), topology, f"{settings.namespace}{service}", owner=service)
         app[bus_key] = bus
@@ -50,12 +55,14 @@ def bus_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
     return ctx
 
 
-def startup_ctx(indexes: IndexSpec, on_ready: StartHook | None = None) -> CleanupCtx:
+def startup_ctx(
+    indexes: IndexSpec, on_ready: StartHook | None = None, ttls: TtlSpec | None = None
+) -> CleanupCtx:
     """Bring resources up in the background so /healthz answers while they are down."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         app[started_key] = asyncio.Event()
-        task = asyncio.create_task(_start(app, indexes, on_ready), name="startup")
+        task = asyncio.create_task(_start(app, indexes, on_ready, ttls or {}), name="startup")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -64,12 +71,15 @@ def startup_ctx(indexes: IndexSpec, on_ready: StartHook | None = None) -> Cleanu
     return ctx
 
 
-async def _start(app: web.Application, indexes: IndexSpec, on_ready: StartHook | None) -> None:
+async def _start(
+    app: web.Application, indexes: IndexSpec, on_ready: StartHook | None, ttls: TtlSpec
+) -> None:
     mongo, bus = app[mongo_key], app[bus_key]
     delay = 0.5
     while True:
         try:
             await mongo.ensure_indexes(indexes)
+            await mongo.ensure_ttl(ttls)
             break
         except PyMongoError as error:
             log.warning("mongo_unavailable_at_start", reason=type(error).__name__, retry_in=delay)
@@ -104,6 +114,7 @@ def service_app(
     serve_metrics: bool,
     middlewares: tuple[Middleware, ...] = (),
     client_max_size: int = 1024**2,
+    ttls: TtlSpec | None = None,
 ) -> web.Application:
     """An application with the shared resources, health routes and (internal) metrics."""
     from shared.ops import correlation_middleware, health_routes, metrics
@@ -112,7 +123,11 @@ def service_app(
         middlewares=[correlation_middleware, *middlewares], client_max_size=client_max_size
     )
     app.cleanup_ctx.extend(
-        [mongo_ctx(settings, service), bus_ctx(settings, service), startup_ctx(indexes, on_ready)]
+        [
+            mongo_ctx(settings, service),
+            bus_ctx(settings, service),
+            startup_ctx(indexes, on_ready, ttls),
+        ]
     )
 
     async def check() -> dict[str, bool]:

@@ -14,6 +14,17 @@ log = structlog.get_logger(__name__)
 
 Document = dict[str, Any]
 IndexSpec = Mapping[str, Sequence[IndexModel]]
+# Retention set by configuration: collection -> (date field, seconds a document is kept).
+TtlSpec = Mapping[str, tuple[str, float]]
+
+
+def merged_indexes(*specs: IndexSpec) -> IndexSpec:
+    """The indexes of every part of a service, per collection (several parts may index one)."""
+    indexes: dict[str, list[IndexModel]] = {}
+    for spec in specs:
+        for collection, models in spec.items():
+            indexes.setdefault(collection, []).extend(models)
+    return indexes
 
 
 class Mongo:
@@ -45,6 +56,25 @@ class Mongo:
                 await self.db[collection].create_indexes(list(indexes))
         self.indexed = True
         log.info("indexes_ready", database=self.db.name, collections=sorted(specs))
+
+    async def ensure_ttl(self, specs: TtlSpec) -> None:
+        """TTL indexes whose period is a setting: created, or changed in place with `collMod`
+        when the operator changed the period (re-creating one with other options fails)."""
+        for collection, (field, seconds) in specs.items():
+            ttl = max(1, round(seconds))
+            indexes = await self.db[collection].index_information()
+            current = next(
+                (info for info in indexes.values() if list(info["key"]) == [(field, 1)]), None
+            )
+            if current is None:
+                await self.db[collection].create_index(field, expireAfterSeconds=ttl)
+            elif current.get("expireAfterSeconds") != ttl:
+                await self.db.command(
+                    "collMod",
+                    collection,
+                    index={"keyPattern": {field: 1}, "expireAfterSeconds": ttl},
+                )
+        log.info("ttl_indexes_ready", database=self.db.name, collections=sorted(specs))
 
     async def close(self) -> None:
         await self.client.close()

@@ -101,6 +101,11 @@ class CommonSettings(BaseSettings):
                 )
         return data
 
+    # `haven.dead.letters` keeps a dead letter this long and at most this many (the oldest are
+    # dropped first); every service declares it, so every service must agree.
+    dead_letter_retention_days: float = Field(default=14.0, gt=0, le=365)
+    dead_letter_max: int = Field(default=100_000, ge=1, le=10_000_000)
+
     @field_validator("amqp_url")
     @classmethod
     def _amqp_scheme(cls, url: AnyUrl) -> AnyUrl:
@@ -116,6 +121,10 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be a mongodb:// or mongodb+srv:// URL")
         _refuse_placeholder_password(url)
         return url
+
+    @property
+    def dead_letter_ttl_ms(self) -> int:
+        return max(1, round(self.dead_letter_retention_days * 86_400_000))
 
     def database_name(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, ExchangeType
 
 from shared.commands import COMMAND_TYPES
+
+log = structlog.get_logger(__name__)
 
 # The services that consume `haven.events`, each through its own durable queue. Which events
 # reach it is its own business: it binds the types of its handler map when it starts consuming
@@ -26,6 +29,10 @@ class Topology:
     namespace: str = ""
     command_shards: int = 8
     quorum: bool = True
+    # Dead letters are kept for inspection this long, and at most this many (the oldest go
+    # first): they may hold ciphertext of refused sends, which must not stay forever.
+    dead_letter_ttl_ms: int = 14 * 24 * 3600 * 1000
+    dead_letter_max: int = 100_000
 
     def name(self, base: str) -> str:
         return f"{self.namespace}{base}"
@@ -99,9 +106,7 @@ def queue_specs(topology: Topology) -> list[QueueSpec]:
     declares (an events queue's bindings are its consumer's)."""
     specs = [
         QueueSpec(
-            topology.dead_letters_queue,
-            {"x-queue-type": "quorum"} if topology.quorum else {},
-            ((topology.dead, ""),),
+            topology.dead_letters_queue, dead_letter_arguments(topology), ((topology.dead, ""),)
         )
     ]
     specs += [
@@ -122,6 +127,43 @@ def queue_specs(topology: Topology) -> list[QueueSpec]:
         )
     )
     return specs
+
+
+def dead_letter_arguments(topology: Topology) -> dict[str, Any]:
+    """Bounded: `x-message-ttl` and `x-max-length` (dropping the oldest). RabbitMQ refuses to
+    re-declare a queue with other arguments, so a broker that still has the queue from before
+    these bounds keeps it as it is (`declare_dead_letters`); docs/deploy.md shows the policy
+    that bounds it there."""
+    arguments: dict[str, Any] = {
+        "x-message-ttl": topology.dead_letter_ttl_ms,
+        "x-max-length": topology.dead_letter_max,
+        "x-overflow": "drop-head",
+    }
+    return ({"x-queue-type": "quorum"} if topology.quorum else {}) | arguments
+
+
+async def declare_dead_letters(
+    connection: aio_pika.abc.AbstractConnection, topology: Topology
+) -> bool:
+    """Declare `haven.dead` and its bounded queue on channels of their own; False (logged)
+    when the queue exists with other arguments (an upgrade: it is bound and used as it is)."""
+    spec = next(s for s in queue_specs(topology) if s.name == topology.dead_letters_queue)
+    channel = await connection.channel()
+    try:
+        exchange = await channel.declare_exchange(topology.dead, ExchangeType.FANOUT, durable=True)
+        queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+        await queue.bind(exchange, routing_key="")
+    except aio_pika.exceptions.ChannelPreconditionFailed:
+        log.warning(
+            "dead_letters_queue_unbounded",
+            queue=spec.name,
+            hint="it predates its retention arguments; apply the policy in docs/deploy.md",
+        )
+        return False
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    return True
 
 
 def push_delay_spec(topology: Topology, delay_ms: int) -> QueueSpec:
@@ -158,6 +200,11 @@ EXCHANGES_OF = {
     "notification": ("events", "deliveries", "rpc", "push", "dead"),
 }
 EVERYTHING = ("commands", "events", "deliveries", "rpc", "dead", "push")
+
+
+def declares_dead_letters(owner: str | None) -> bool:
+    """Only the services whose work can be dead-lettered declare (and may configure) it."""
+    return owner is None or owner in ("messaging", "notification")
 
 
 def owned_queue_specs(topology: Topology, owner: str | None) -> list[QueueSpec]:
@@ -199,6 +246,8 @@ async def declare(
         for base in wanted
     }
     for spec in owned_queue_specs(topology, owner):
+        if spec.name == topology.dead_letters_queue:
+            continue  # `declare_dead_letters`, first: its arguments may predate its bounds
         queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
         for exchange, key in spec.bindings:
             await queue.bind(exchanges[exchange], routing_key=key)

@@ -4,6 +4,7 @@ HTTP API as a signed-in operator, so it is authorized, validated and audited lik
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import getpass
 import inspect
@@ -19,6 +20,7 @@ from haven_client.cli.context import Options
 from haven_client.cli.failures import explain
 from haven_client.cli.output import Output
 from services.gateway.admin_commands import COMMANDS
+from services.gateway.data import receipt_cli
 from services.gateway.identity.operators import Operators
 from services.gateway.passwords import PasswordHasher
 from services.gateway.repository import INDEXES
@@ -93,6 +95,21 @@ async def create_operator(options: Options, handle: str) -> int:
         "operator created" if created else "that handle is taken",
     )
     return 0 if created else 1
+
+
+@admin.command("verify-receipt")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    metavar="KID=BASE64URL",
+    help="A key from GET /v1/keys (default: the configured signing keys).",
+)
+def verify_receipt(file: Path, public_keys: tuple[str, ...]) -> int:
+    """Check an account deletion receipt offline (exit 0 valid, 1 not, 2 not a receipt)."""
+    settings = load_settings(GatewaySettings)
+    return receipt_cli.run(settings, argparse.Namespace(file=file, public_key=list(public_keys)))
 
 
 for _command in COMMANDS:

@@ -49,6 +49,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         serve_metrics=False,
         middlewares=(urgent_send_middleware, problem_middleware, auth_middleware),
         client_max_size=settings.max_body_bytes,
+        ttls={"audit": ("at", settings.audit_retention_days * 86400)},
     )
     install(app, settings, signer or load_signer(settings))
     for e in ENDPOINTS:

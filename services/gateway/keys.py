@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.gateway.auth import Authenticator
+from services.gateway.data.export import Exporter
 from services.gateway.devicecache import DeviceCache
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.conversations import Conversations
+from services.gateway.identity.deletion import AccountDeletion
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.operators import Operators
@@ -23,6 +25,7 @@ from services.gateway.operations import Operations
 from services.gateway.outbox import Outbox
 from services.gateway.passwords import PasswordHasher
 from services.gateway.settings import GatewaySettings
+from services.gateway.tokens import TokenSigner
 from services.gateway.ws.admission import PendingSockets
 from services.gateway.ws.registry import SocketRegistry
 
@@ -44,6 +47,9 @@ sockets_key = web.AppKey("sockets", SocketRegistry)
 pending_sockets_key = web.AppKey("pending_sockets", PendingSockets)
 operators_key = web.AppKey("operators", Operators)
 account_admin_key = web.AppKey("account_admin", AccountAdmin)
+exporter_key = web.AppKey("exporter", Exporter)
+deletion_key = web.AppKey("deletion", AccountDeletion)
+signer_key = web.AppKey("signer", TokenSigner)
 # Resources the background contexts need.
 device_cache_key = web.AppKey("device_cache", DeviceCache)
 outbox_key = web.AppKey("outbox", Outbox)

@@ -29,6 +29,8 @@ class GatewaySettings(CommonSettings):
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     device_expiry_days: int = Field(default=90, ge=1, le=3650)
     invite_days: int = Field(default=7, ge=1, le=90)
+    # Audit entries (metadata: types, ids, client addresses) are deleted after this (TTL).
+    audit_retention_days: float = Field(default=365.0, gt=0, le=3650)
     # argon2id cost (libsodium's "interactive" by default) and how many hashes run at once.
     pwhash_opslimit: int = Field(default=2, ge=1, le=10)
     pwhash_memlimit_mib: int = Field(default=64, ge=8, le=1024)

@@ -89,6 +89,16 @@ class TokenSigner:
         ]
         return cls(load_key(settings.signing_key_file), previous)
 
+    def public_keys(self) -> dict[str, bytes]:
+        """Every key id this gateway verifies with -> its raw Ed25519 public key (published at
+        `GET /v1/keys`, so receipts stay verifiable without an account)."""
+        raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        return {kid: public.public_bytes(*raw) for kid, public in self._verifiers.items()}
+
+    def sign(self, data: bytes) -> bytes:
+        """A detached Ed25519 signature with the current key (its id is `kid`)."""
+        return self._current.sign(data)
+
     def issue(self, claims: Claims) -> str:
         payload = {
             "iss": ISSUER,

@@ -13,13 +13,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from services.gateway.auth import Authenticator
+from services.gateway.data.export import Exporter
+from services.gateway.data.repository import PersonalData
 from services.gateway.devicecache import DeviceCache
 from services.gateway.identity.accounts import Accounts
 from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.conversations import Conversations
+from services.gateway.identity.deletion import AccountDeletion
 from services.gateway.identity.devices import Devices
 from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.guard import PasswordGuard
@@ -36,8 +40,10 @@ from services.gateway.keys import (
     agreement_key,
     authenticator_key,
     conversations_key,
+    deletion_key,
     device_cache_key,
     devices_key,
+    exporter_key,
     hasher_key,
     notifications_key,
     operations_key,
@@ -51,6 +57,7 @@ from services.gateway.keys import (
     sending_key,
     sessions_key,
     settings_key,
+    signer_key,
     sockets_key,
 )
 from services.gateway.limits import Limits
@@ -72,12 +79,15 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import TokenSigner
 from services.gateway.ws.admission import PendingSockets
 from services.gateway.ws.registry import SocketRegistry
+from shared.errors import HavenError
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
+from shared.mongo import Document
 from shared.rpc import RpcClient
 
 log = structlog.get_logger(__name__)
 
 EXPIRY_SWEEP_SECONDS = 3600.0
+DELETION_SWEEP_SECONDS = 300.0
 
 
 def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
@@ -169,10 +179,47 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
         app[operators_key] = Operators(accounts, hasher, audit)
         app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
+        wire_personal_data(app, db, rpc, signer)
         yield
         hasher.close()
 
     return ctx
+
+
+def wire_personal_data(
+    app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient, signer: TokenSigner
+) -> None:
+    """ "Your data": the export and account deletion (services/gateway/data/)."""
+    data = PersonalData(db)
+    accounts, devices = AccountRepository(db), DeviceRepository(db)
+    app[signer_key] = signer
+    app[exporter_key] = Exporter(
+        accounts, RelationshipRepository(db), data, rpc, AgreementRepository(db)
+    )
+    app[deletion_key] = AccountDeletion(
+        accounts,
+        devices,
+        app[devices_key],
+        data,
+        app[hasher_key],
+        PasswordGuard(Throttle(db, app[settings_key].throttle_backoff_base_seconds)),
+        app[outbox_key],
+        AuditLog(db),
+        signer,
+        RelationshipRepository(db),
+    )
+
+
+async def finish_deletions(app: web.Application) -> None:
+    """Deletions interrupted half way (a crash, the store away) are completed."""
+    while True:
+        try:
+            finished = await app[deletion_key].finish_pending()
+            if finished:
+                log.info("account_deletions_completed", count=finished)
+        except (PyMongoError, HavenError) as error:
+            log.warning("account_deletion_sweep_failed", reason=type(error).__name__)
+        await asyncio.sleep(DELETION_SWEEP_SECONDS)
 
 
 def background(name: str, body: Callable[[web.Application], Awaitable[None]]) -> CleanupCtx:
@@ -260,6 +307,7 @@ def install(app: web.Application, settings: GatewaySettings, signer: TokenSigner
             background("device-invalidation", invalidate_devices),
             background("outbox-relay", relay_outbox),
             background("device-expiry", expire_devices),
+            background("account-deletions", finish_deletions),
             background("bootstrap-operator", bootstrap_operator(settings, bootstrapped)),
         ]
     )

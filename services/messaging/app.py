@@ -5,10 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.messaging.consumers import start_consumers
+from services.messaging.erasure import INDEXES as ERASURE_INDEXES
 from services.messaging.repository import INDEXES
+from services.messaging.retention import INDEXES as RETENTION_INDEXES
 from services.messaging.settings import MessagingSettings
 from shared.lifecycle import service_app
 from shared.logging import configure_logging
+from shared.mongo import merged_indexes
 from shared.runner import run
 from shared.settings import load_settings
 
@@ -16,7 +19,8 @@ SERVICE = "messaging"
 
 
 def create_app(settings: MessagingSettings) -> web.Application:
-    return service_app(settings, SERVICE, INDEXES, start_consumers(settings), serve_metrics=True)
+    indexes = merged_indexes(INDEXES, RETENTION_INDEXES, ERASURE_INDEXES)
+    return service_app(settings, SERVICE, indexes, start_consumers(settings), serve_metrics=True)
 
 
 def main() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.messaging.erasure import Erasure, ErasureRepository
 from services.messaging.pipeline import ShardPipeline
 from services.messaging.queries import Queries
 from services.messaging.repository import MessagingRepository
+from services.messaging.retention import Retention, RetentionRepository
 from services.messaging.service import MessagingService, OutEvent, Publish
 from services.messaging.settings import MessagingSettings
 from shared.bus import Bus
@@ -36,12 +38,24 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
     async def start(app: web.Application) -> None:
         bus, db = app[bus_key], app[mongo_key].db
         repo = MessagingRepository(db)
-        service = MessagingService(repo, publish_over(bus))
+        retention = Retention(RetentionRepository(db, settings.retention_day_seconds))
+        erasure = Erasure(ErasureRepository(db), publish_over(bus))
+        service = MessagingService(
+            repo, publish_over(bus), stamp=retention.stamp, erased=erasure.erased_senders
+        )
 
         async def on_probe(event: OpsProbed) -> None:
             await record_probe(db, event)
 
-        await consume_events(bus, SERVICE, {"ops.probed": on_probe})
+        await consume_events(
+            bus,
+            SERVICE,
+            {
+                "ops.probed": on_probe,
+                "retention.changed": retention.changed,
+                "account.deleted": erasure.account_deleted,
+            },
+        )
         for shard in range(settings.command_shards):
             pipeline = ShardPipeline(
                 service.handle,

@@ -6,13 +6,20 @@ parses and renders them, so these methods see only models.
 
 from __future__ import annotations
 
+from contextlib import aclosing
+
 from services.messaging.documents import history_item
 from services.messaging.repository import MessagingRepository
 from shared.contracts import (
+    EXPORT,
+    EXPORT_PAGE_BYTES,
     HISTORY,
     MESSAGE,
     SUMMARY,
     ConversationSummary,
+    ExportCursor,
+    ExportPage,
+    ExportQuery,
     HistoryPage,
     HistoryQuery,
     MessageLookup,
@@ -21,6 +28,7 @@ from shared.contracts import (
     SummaryReply,
 )
 from shared.rpc import RpcHandler
+from shared.wire import MessageItem
 
 
 class Queries:
@@ -61,9 +69,27 @@ class Queries:
             deleted=bool(doc.get("deleted")),
         )
 
+    async def export(self, query: ExportQuery) -> ExportPage:
+        """One page of an export: up to `limit` messages or about `EXPORT_PAGE_BYTES`."""
+        after = (query.after.conversation_id, query.after.seq) if query.after else None
+        items: list[MessageItem] = []
+        size = 0
+        pages = self._repo.export_page(query.conversation_ids, after, query.limit + 1)
+        async with aclosing(pages) as docs:
+            async for doc in docs:
+                if len(items) == query.limit or size >= EXPORT_PAGE_BYTES:
+                    last = items[-1]
+                    cursor = ExportCursor(conversation_id=last.conversation_id, seq=last.seq)
+                    return ExportPage(messages=items, next=cursor)
+                item = history_item(doc)
+                items.append(item)
+                size += len(str(item.envelope or ""))
+        return ExportPage(messages=items, next=None)
+
     def routes(self) -> dict[str, RpcHandler]:
         return dict(
             [
+                EXPORT.serve(self.export),
                 HISTORY.serve(self.history),
                 SUMMARY.serve(self.summary),
                 MESSAGE.serve(self.message),

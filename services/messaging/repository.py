@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,12 +13,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.messaging.documents import message_key
+from services.messaging.retention import expired
 from shared.errors import HavenError, TransientError
+from shared.events import utcnow
 from shared.mongo import Document, IndexSpec
 from shared.probes import PROBES
 
 MESSAGES, COUNTERS, READ_MARKERS = "messages", "counters", "read_markers"
 DUPLICATE_KEY = 11000
+LOOKBACK = 20  # messages read at a time when looking for the last unexpired one
 
 INDEXES: IndexSpec = {
     PROBES: [IndexModel("received_at", expireAfterSeconds=7 * 24 * 3600)],
@@ -118,17 +121,29 @@ class MessagingRepository:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def last_seq(self, conversation_id: str) -> int:
-        """The highest stored seq (0 for none); reserved-but-unused numbers do not count."""
-        doc = await self._messages.find_one(
-            {"conversation_id": conversation_id},
-            projection={"seq": 1, "_id": 0},
-            sort=[("seq", DESCENDING)],
-        )
-        return int(doc["seq"]) if doc else 0
+    async def last_seq(self, conversation_id: str, *, visible_at: datetime | None = None) -> int:
+        """The highest stored seq (0 for none); reserved-but-unused numbers do not count.
+        With `visible_at`, only messages not expired by then count."""
+        before: int | None = None
+        while True:
+            query: dict[str, Any] = {"conversation_id": conversation_id}
+            if before is not None:
+                query["seq"] = {"$lt": before}
+            cursor = self._messages.find(
+                query, projection={"seq": 1, "expires_at": 1, "_id": 0}, sort=[("seq", DESCENDING)]
+            ).limit(LOOKBACK)
+            docs = [doc async for doc in cursor]
+            for doc in docs:
+                if visible_at is None or not expired(doc, visible_at):
+                    return int(doc["seq"])
+            if len(docs) < LOOKBACK:
+                return 0
+            before = int(docs[-1]["seq"])
 
     async def last_seqs(self, conversation_ids: Sequence[str]) -> dict[str, int]:
-        seqs = await asyncio.gather(*(self.last_seq(c) for c in conversation_ids))
+        """The last seq of each conversation that has not expired."""
+        now = utcnow()
+        seqs = await asyncio.gather(*(self.last_seq(c, visible_at=now) for c in conversation_ids))
         return dict(zip(conversation_ids, seqs, strict=True))
 
     async def raise_marker(self, conversation_id: str, account_id: str, up_to_seq: int) -> int:
@@ -152,15 +167,58 @@ class MessagingRepository:
     async def page(
         self, conversation_id: str, *, after: int | None, before: int | None, limit: int
     ) -> list[Document]:
-        """Up to `limit + 1` items: ascending after `after`, or descending below `before`."""
-        seq: dict[str, Any] = {"$lt": before} if before is not None else {"$gt": after or 0}
+        """Up to `limit + 1` items: ascending after `after`, or descending below `before`;
+        expired messages are left out even before the TTL sweep removed them."""
         order = DESCENDING if before is not None else ASCENDING
-        cursor = (
-            self._messages.find({"conversation_id": conversation_id, "seq": seq}, ITEM_FIELDS)
-            .sort("seq", order)
-            .limit(limit + 1)
-        )
-        return [doc async for doc in cursor]
+        now, found = utcnow(), []
+        while True:
+            seq: dict[str, Any] = {"$lt": before} if before is not None else {"$gt": after or 0}
+            cursor = (
+                self._messages.find({"conversation_id": conversation_id, "seq": seq}, ITEM_FIELDS)
+                .sort("seq", order)
+                .limit(limit + 1)
+            )
+            batch = [doc async for doc in cursor]
+            found += [doc for doc in batch if not expired(doc, now)]
+            if len(batch) <= limit or len(found) > limit:
+                return found[: limit + 1]
+            # Expired ones the sweep has not removed yet were in the way: read on past them.
+            if before is not None:
+                before = int(batch[-1]["seq"])
+            else:
+                after = int(batch[-1]["seq"])
+
+    async def export_page(
+        self, conversation_ids: Sequence[str], after: tuple[str, int] | None, limit: int
+    ) -> AsyncGenerator[Document, None]:
+        """Up to `limit` unexpired messages of these conversations after `after`, ordered by
+        (conversation_id, seq). A generator: the caller stops reading once its page is full.
+
+        Each query reads one window of seqs (a bounded range of the (conversation_id, seq)
+        index, up to the conversation's counter), so a page costs the same at the start and
+        at the end of a long history: stores that sort a whole range before limiting it
+        would otherwise read the rest of the conversation for every page."""
+        now = utcnow()
+        ids = sorted(set(conversation_ids))
+        tops = {
+            doc["_id"]: int(doc["seq"]) async for doc in self._counters.find({"_id": {"$in": ids}})
+        }
+        for cid in ids:
+            if after is not None and cid < after[0]:
+                continue
+            floor = after[1] if after is not None and cid == after[0] else 0
+            while limit > 0 and floor < tops.get(cid, 0):
+                window = {"$gt": floor, "$lte": floor + limit}
+                query = {"conversation_id": cid, "seq": window}
+                cursor = self._messages.find(query, ITEM_FIELDS).sort("seq", ASCENDING)
+                async for doc in cursor:
+                    if expired(doc, now):
+                        continue
+                    yield doc
+                    limit -= 1
+                floor = window["$lte"]
+            if limit <= 0:
+                return
 
 
 def _on_seq(write_error: dict[str, Any]) -> bool:

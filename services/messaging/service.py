@@ -40,6 +40,10 @@ log = structlog.get_logger(__name__)
 
 OutEvent = MessageStored | MessageDeleted | MessageRejected | ReceiptRead
 Publish = Callable[[OutEvent], Awaitable[None]]
+# Gives new message documents their `expires_at` (services/messaging/retention.py).
+Stamp = Callable[[Sequence[Document]], Awaitable[None]]
+# Which of these senders' accounts were deleted (services/messaging/erasure.py).
+Erased = Callable[[Sequence[str]], Awaitable[set[str]]]
 Outcome = PermanentError | None  # None: done, ack; PermanentError: dead-letter
 
 
@@ -72,9 +76,18 @@ def rounds(jobs: Sequence[Job]) -> list[list[int]]:
 
 
 class MessagingService:
-    def __init__(self, repo: MessagingRepository, publish: Publish) -> None:
+    def __init__(
+        self,
+        repo: MessagingRepository,
+        publish: Publish,
+        *,
+        stamp: Stamp | None = None,
+        erased: Erased | None = None,
+    ) -> None:
         self._repo = repo
         self._publish = publish
+        self._stamp = stamp
+        self._erased = erased
 
     async def handle(self, jobs: Sequence[Job]) -> list[Outcome]:
         outcomes: list[Outcome] = [None] * len(jobs)
@@ -101,7 +114,13 @@ class MessagingService:
         commands = [job.command for job in jobs if isinstance(job.command, SendMessage)]
         outcomes: list[Outcome] = []
         valid: list[SendMessage] = []
+        gone = await self._erased_senders(commands)
         for command in commands:
+            if command.data.sender_account_id in gone:
+                # Acked, not dead-lettered: the dead letters would keep its ciphertext.
+                await self._reject(command, "account_deleted", "the sender's account is deleted")
+                outcomes.append(None)
+                continue
             try:
                 docs.check_envelope(command.data)
             except PermanentError as error:
@@ -123,6 +142,11 @@ class MessagingService:
             inserted.discard(key)  # a second copy within the batch is a duplicate as well
         await asyncio.gather(*(self._announce(c, stored[_key(c)]) for c in valid))
         return outcomes
+
+    async def _erased_senders(self, commands: Sequence[SendMessage]) -> set[str]:
+        if self._erased is None or not commands:
+            return set()
+        return await self._erased(sorted({c.data.sender_account_id for c in commands}))
 
     async def _persist(
         self, commands: Sequence[SendMessage]
@@ -156,6 +180,8 @@ class MessagingService:
             new_docs += [
                 docs.message_document(c.data, first_seq + i, now) for i, c in enumerate(group)
             ]
+        if self._stamp is not None:
+            await self._stamp(new_docs)
         return new_docs
 
     async def _announce(self, command: SendMessage, doc: Document) -> None:

@@ -10,7 +10,7 @@ from services.notification.consumers import background_ctx, background_key, star
 from services.notification.push.outbox import INDEXES as OUTBOX_INDEXES
 from services.notification.push.repository import INDEXES as PUSH_INDEXES
 from services.notification.push.wiring import deferrals_key, push_ctx
-from services.notification.repository import INDEXES
+from services.notification.repository import INDEXES, PENDING
 from services.notification.settings import NotificationSettings
 from shared.lifecycle import service_app
 from shared.logging import configure_logging
@@ -23,7 +23,11 @@ SERVICE = "notification"
 
 def create_app(settings: NotificationSettings) -> web.Application:
     indexes = merged(INDEXES, AVAILABILITY_INDEXES, PUSH_INDEXES, OUTBOX_INDEXES)
-    app = service_app(settings, SERVICE, indexes, start_consumers(settings), serve_metrics=True)
+    # Pending notifications nobody pushed expire (the upkeep loop also sweeps them).
+    ttls = {PENDING: ("created_at", settings.pending_retention_days * 86400)}
+    app = service_app(
+        settings, SERVICE, indexes, start_consumers(settings), serve_metrics=True, ttls=ttls
+    )
     app[background_key] = []
     app[deferrals_key] = {}  # push deferral policies by name (services/notification/push/)
     app.cleanup_ctx.append(background_ctx)

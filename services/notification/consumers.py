@@ -16,6 +16,7 @@ from services.notification.availability.deferral import OutsideHours, urgent_byp
 from services.notification.availability.notices import AwayNotices
 from services.notification.availability.repository import AvailabilityRepository
 from services.notification.availability.service import AvailabilityService
+from services.notification.personal import PersonalData
 from services.notification.push.repository import PushRepository
 from services.notification.push.wiring import deferrals_key, start_push
 from services.notification.repository import NotificationRepository
@@ -129,10 +130,16 @@ def start_consumers(settings: NotificationSettings) -> StartHook:
         async def on_probe(event: OpsProbed) -> None:
             await record_probe(db, event)
 
-        events = chained(handlers(service), push.handlers)
+        personal = PersonalData(db)
+        erasure = {"account.deleted": personal.account_deleted}
+        events = chained(handlers(service), push.handlers, erasure)
         await consume_events(bus, SERVICE, {"ops.probed": on_probe, **events})
         # Every RPC route notification answers (the gateway's reads and writes of its data).
-        rpc_routes: dict[str, RpcHandler] = {**availability.routes(), **push.routes}
+        rpc_routes: dict[str, RpcHandler] = {
+            **availability.routes(),
+            **push.routes,
+            **personal.routes(),
+        }
         await serve_rpc(bus, rpc_queue(bus.topology, SERVICE), rpc_routes)
 
     return start

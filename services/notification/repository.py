@@ -29,10 +29,8 @@ INDEXES: IndexSpec = {
     PROBES: [IndexModel("received_at", expireAfterSeconds=7 * 24 * 3600)],
     RELATIONSHIPS: [IndexModel("coach_account_id"), IndexModel("client_account_id")],
     DEVICES: [IndexModel([("account_id", ASCENDING), ("active", ASCENDING)])],
-    PENDING: [
-        IndexModel([("device_id", ASCENDING), ("message_id", ASCENDING)], unique=True),
-        IndexModel("created_at"),
-    ],
+    # `created_at` expires rows: a TTL index from `pending_retention_days` (app.py).
+    PENDING: [IndexModel([("device_id", ASCENDING), ("message_id", ASCENDING)], unique=True)],
     ANNOUNCEMENTS: [
         IndexModel("dirty"),
         IndexModel("announced_at", expireAfterSeconds=24 * 3600),

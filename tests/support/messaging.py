@@ -163,10 +163,15 @@ async def driver_bus(amqp_url: str, topology: Topology) -> AsyncIterator[Bus]:
 
 
 def messaging_settings(
-    amqp_url: str, mongo_url: str, isolation: tuple[str, str], shards: int = 2
+    amqp_url: str,
+    mongo_url: str,
+    isolation: tuple[str, str],
+    shards: int = 2,
+    **extra: Any,
 ) -> MessagingSettings:
     namespace, prefix = isolation
     return MessagingSettings(
+        **extra,
         amqp_url=amqp_url,
         mongo_url=mongo_url,
         namespace=namespace,
@@ -213,8 +218,9 @@ async def messaging_harness(
     isolation: tuple[str, str],
     topology: Topology,
     mongo_client: AsyncMongoClient[Any],
+    **extra: Any,
 ) -> AsyncIterator[Harness]:
-    settings = messaging_settings(infra.amqp_url, infra.mongo_url, isolation)
+    settings = messaging_settings(infra.amqp_url, infra.mongo_url, isolation, **extra)
     async with (
         event_tap(infra.amqp_url, topology) as tap,
         messaging_in_process(settings),

@@ -1,0 +1,124 @@
+"""Retention in messaging: each conversation's effective retention (from `retention.changed`),
+`expires_at` on its messages, and the filter every read applies while the TTL sweep lags.
+
+The gateway computes the effective retention (the shorter of both participants' choices within
+the operator's bounds) and announces it; here the newest announcement by `occurred_at` wins,
+whatever order RabbitMQ delivers them in, and it is re-applied to the messages already stored.
+A message expires `retention_days` after its `server_ts`; `None` keeps it until deleted. The
+TTL index on `expires_at` removes expired documents from the store; until the sweep comes by,
+`expired` keeps them out of history, sync, summaries and exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.events import RetentionChanged
+from shared.mongo import Document, IndexSpec
+
+log = structlog.get_logger(__name__)
+
+RETENTION = "retention"
+EXPIRES_AT = "expires_at"
+TTL_INDEX = "ttl_expires_at"
+
+INDEXES: IndexSpec = {
+    # expireAfterSeconds=0: each document expires at its own `expires_at`.
+    "messages": [IndexModel(EXPIRES_AT, expireAfterSeconds=0, name=TTL_INDEX)],
+}
+
+
+def expired(doc: Document, now: datetime) -> bool:
+    """Whether a message document has expired by `now` (no `expires_at`: kept).
+
+    Checked on the documents read rather than in the query: a clause on `expires_at` makes
+    the embedded store read through its TTL index, a cost that grows with the collection."""
+    expiry = doc.get(EXPIRES_AT)
+    return expiry is not None and _aware(expiry) <= now
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class RetentionRepository:
+    def __init__(self, db: AsyncDatabase[Document], day_seconds: float) -> None:
+        self._retention = db[RETENTION]
+        self._messages = db["messages"]
+        self._day_ms = day_seconds * 1000
+
+    def expires_at(self, server_ts: datetime, retention_days: int | None) -> datetime | None:
+        if retention_days is None:
+            return None
+        return server_ts + timedelta(milliseconds=retention_days * self._day_ms)
+
+    async def record(self, conversation_id: str, days: int | None, occurred_at: datetime) -> bool:
+        """Keep the newest announcement; True if this one is it (or equal: a redelivery).
+
+        One atomic upsert: a newer stored value fails the filter, and the insert it then
+        attempts collides on `_id`."""
+        try:
+            await self._retention.update_one(
+                {"_id": conversation_id, "occurred_at": {"$lte": occurred_at}},
+                {"$set": {"retention_days": days, "occurred_at": occurred_at}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def days_of(self, conversation_ids: Iterable[str]) -> dict[str, int | None]:
+        """Each conversation's effective retention; absent ones keep their messages."""
+        cursor = self._retention.find({"_id": {"$in": sorted(set(conversation_ids))}})
+        return {doc["_id"]: doc.get("retention_days") async for doc in cursor}
+
+    async def apply(self, conversation_id: str, days: int | None) -> int:
+        """Stamp (or clear) `expires_at` on every message of the conversation."""
+        query = {"conversation_id": conversation_id}
+        if days is None:
+            result = await self._messages.update_many(query, {"$unset": {EXPIRES_AT: ""}})
+        else:
+            offset = days * self._day_ms
+            result = await self._messages.update_many(
+                query, [{"$set": {EXPIRES_AT: {"$add": ["$server_ts", offset]}}}]
+            )
+        return result.modified_count
+
+
+class Retention:
+    """`retention.changed` in, `expires_at` on the conversation's messages out."""
+
+    def __init__(self, repository: RetentionRepository) -> None:
+        self._repo = repository
+
+    async def changed(self, event: RetentionChanged) -> None:
+        data = event.data
+        if not await self._repo.record(
+            data.conversation_id, data.retention_days, event.occurred_at
+        ):
+            log.info("retention_stale_ignored", conversation_id=data.conversation_id)
+            return
+        # The newest stored value, not this event's: a newer one may have landed meanwhile.
+        days = (await self._repo.days_of([data.conversation_id])).get(data.conversation_id)
+        updated = await self._repo.apply(data.conversation_id, days)
+        log.info(
+            "retention_applied",
+            conversation_id=data.conversation_id,
+            retention_days=days,
+            messages=updated,
+        )
+
+    async def stamp(self, docs: Iterable[Document]) -> None:
+        """Give new message documents their `expires_at` before they are inserted."""
+        pending = list(docs)
+        days = await self._repo.days_of(doc["conversation_id"] for doc in pending)
+        for doc in pending:
+            expiry = self._repo.expires_at(doc["server_ts"], days.get(doc["conversation_id"]))
+            if expiry is not None:
+                doc[EXPIRES_AT] = expiry

@@ -1,0 +1,168 @@
+"""Retention in messaging over the real broker and store: `retention.changed` stamps
+`expires_at` on new and existing messages, reads leave expired ones out at once, and the
+store's TTL expiry removes them. A retention "day" lasts one second here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.events import RetentionChanged, RetentionData
+from shared.logging import correlation
+from shared.topology import Topology
+from tests.support.infra import Infra
+from tests.support.messaging import Harness, messaging_harness, publish_command, send_command
+from tests.support.ttl import sweep_ttl
+
+DAY = 1.0
+
+
+@pytest.fixture
+async def retention_harness(
+    infra: Infra,
+    isolation: tuple[str, str],
+    clean_broker: Topology,
+    mongo_client: AsyncMongoClient[Any],
+) -> AsyncIterator[Harness]:
+    async with messaging_harness(
+        infra, isolation, clean_broker, mongo_client, retention_day_seconds=DAY
+    ) as value:
+        yield value
+
+
+async def set_retention(
+    harness: Harness, conversation_id: str, days: int | None, at: datetime | None = None
+) -> None:
+    with correlation(None):
+        event = RetentionChanged.create(
+            RetentionData(conversation_id=conversation_id, retention_days=days), occurred_at=at
+        )
+    await harness.bus.publish_event(event)
+
+
+async def stored(harness: Harness, conversation_id: str, n: int) -> list[str]:
+    before = len(harness.tap.of_type("message.stored"))
+    commands = [send_command(conversation_id) for _ in range(n)]
+    for command in commands:
+        await publish_command(harness.bus, command)
+    await harness.tap.count("message.stored", before + n)
+    return [c.data.message_id for c in commands]
+
+
+async def until(check: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.1)
+
+
+async def expiries(harness: Harness, conversation_id: str) -> list[datetime | None]:
+    cursor = harness.db["messages"].find({"conversation_id": conversation_id}).sort("seq", 1)
+    return [doc.get("expires_at") async for doc in cursor]
+
+
+async def history_seqs(harness: Harness, conversation_id: str) -> list[int]:
+    page = await harness.rpc("messaging.history", {"conversation_id": conversation_id})
+    return [m["seq"] for m in page["messages"]]
+
+
+async def test_expired_messages_leave_history_summary_and_then_the_store(
+    retention_harness: Harness, mongo_client: AsyncMongoClient[Any]
+) -> None:
+    harness = retention_harness
+    await set_retention(harness, "conv-r", 2)  # two one-second days
+    await until(lambda: _has_retention(harness, "conv-r"))
+    await stored(harness, "conv-r", 3)
+    stamped = await expiries(harness, "conv-r")
+    docs = await harness.db["messages"].find({"conversation_id": "conv-r"}).to_list()
+    for doc, expiry in zip(sorted(docs, key=lambda d: d["seq"]), stamped, strict=True):
+        assert expiry == doc["server_ts"] + timedelta(seconds=2 * DAY)
+    assert await history_seqs(harness, "conv-r") == [1, 2, 3]
+
+    async def gone_from_reads() -> bool:
+        return await history_seqs(harness, "conv-r") == []
+
+    await until(gone_from_reads)
+    summary = await harness.rpc(
+        "messaging.summary", {"account_id": "acct-coach", "conversation_ids": ["conv-r"]}
+    )
+    assert summary["conversations"]["conv-r"]["last_seq"] == 0
+    # Still in the store until the TTL expiry passes, then gone for good.
+    assert await harness.db["messages"].count_documents({"conversation_id": "conv-r"}) == 3
+    assert await sweep_ttl(mongo_client) >= 3
+    assert await harness.db["messages"].count_documents({"conversation_id": "conv-r"}) == 0
+
+
+async def _has_retention(harness: Harness, conversation_id: str) -> bool:
+    return await harness.db["retention"].find_one({"_id": conversation_id}) is not None
+
+
+async def test_a_change_of_retention_reapplies_to_stored_messages(
+    retention_harness: Harness,
+) -> None:
+    harness = retention_harness
+    await stored(harness, "conv-k", 2)
+    assert await expiries(harness, "conv-k") == [None, None]  # no retention: kept
+
+    await set_retention(harness, "conv-k", 30)
+
+    async def stamped() -> bool:
+        return all(e is not None for e in await expiries(harness, "conv-k"))
+
+    await until(stamped)
+    await set_retention(harness, "conv-k", None)
+
+    async def cleared() -> bool:
+        return await expiries(harness, "conv-k") == [None, None]
+
+    await until(cleared)
+    assert await history_seqs(harness, "conv-k") == [1, 2]
+
+
+async def test_an_older_retention_event_never_overrides_a_newer_one(
+    retention_harness: Harness,
+) -> None:
+    harness = retention_harness
+    now = datetime.now(UTC)
+    await set_retention(harness, "conv-o", None, at=now)
+    await until(lambda: _has_retention(harness, "conv-o"))
+    await set_retention(harness, "conv-o", 1, at=now - timedelta(minutes=1))  # late arrival
+    await set_retention(harness, "conv-marker", 1)  # queued behind it: handled means seen
+    await until(lambda: _has_retention(harness, "conv-marker"))
+    await stored(harness, "conv-o", 1)
+    doc = await harness.db["retention"].find_one({"_id": "conv-o"})
+    assert doc is not None and doc["retention_days"] is None
+    assert await expiries(harness, "conv-o") == [None]
+
+
+async def test_export_pages_by_conversation_then_seq_and_skips_expired(
+    retention_harness: Harness,
+) -> None:
+    harness = retention_harness
+    await stored(harness, "conv-b", 2)
+    await stored(harness, "conv-a", 3)
+    # An expired message of the caller's conversation that the sweep has not removed yet.
+    await harness.db["messages"].update_one(
+        {"conversation_id": "conv-a", "seq": 2},
+        {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
+    seen: list[tuple[str, int]] = []
+    after = None
+    pages = 0
+    while True:
+        request: dict[str, Any] = {"conversation_ids": ["conv-a", "conv-b"], "limit": 2}
+        if after:
+            request["after"] = after
+        page = await harness.rpc("messaging.export", request)
+        pages += 1
+        seen += [(m["conversation_id"], m["seq"]) for m in page["messages"]]
+        assert all("envelope" in m for m in page["messages"])
+        after = page.get("next")
+        if after is None:
+            break
+    assert seen == [("conv-a", 1), ("conv-a", 3), ("conv-b", 1), ("conv-b", 2)]
+    assert pages == 2

@@ -25,8 +25,12 @@ class Refuse:
             raise ImportError(f"server-only module {{name}} imported by the SDK")
 sys.meta_path.insert(0, Refuse())
 sys.path.insert(0, {target!r})
-import haven_client, haven_client.cli, haven_crypto.envelope
-from haven_crypto import crypto
+import importlib, pkgutil
+import haven_client, haven_crypto
+for package in (haven_client, haven_crypto):  # every module, not only what __init__ imports
+    for found in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if not found.name.endswith("__main__"):  # that one runs the CLI
+            importlib.import_module(found.name)
 assert haven_client.__file__.startswith({target!r}), haven_client.__file__
 from haven_client.cli import main
 code = main(["--help"])

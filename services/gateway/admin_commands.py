@@ -196,4 +196,39 @@ def _show_entry(options: Options, entry: dict[str, Any], seen: set[str]) -> None
     )
 
 
-COMMANDS = [login, invite_coach, accounts, crisis_resources, audit]
+@click.group()
+def agreement() -> None:
+    """The messaging agreement clients accept before they can send."""
+
+
+@agreement.command("publish")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option("--version", "version", required=True, help="A new version name, e.g. 2026-12.")
+@pass_options
+async def agreement_publish(options: Options, file: Path, version: str) -> None:
+    """Publish FILE (plain text) as the current agreement; clients accept it again."""
+    text = options.stdin.read() if str(file) == "-" else await asyncio.to_thread(_read, file)
+    async with client_for(options) as client:
+        published = await client.api.publish_agreement(version, text)
+    options.output.emit(
+        published.model_dump(mode="json"), f"Agreement {published.version} published."
+    )
+
+
+@agreement.command("show")
+@pass_options
+async def agreement_show(options: Options) -> None:
+    """The agreement currently published."""
+    async with client_for(options) as client:
+        current = await client.safety.agreement()
+    options.output.emit(current.model_dump(mode="json"), f"{current.version}:\n{current.text}")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HavenError(copy.UNREADABLE_FILE.format(path=path, reason=exc.strerror)) from None
+
+
+COMMANDS = [login, invite_coach, accounts, crisis_resources, agreement, audit]

@@ -3,10 +3,7 @@ a coach and a client onboard, then talk through two `haven chat` sessions on pse
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pexpect
 import pytest
@@ -14,66 +11,14 @@ from pymongo import AsyncMongoClient
 
 from haven_client.cli import copy
 from shared.events import utcnow
-from tests.support.cli import Person
-from tests.support.stack import BOOTSTRAP_OPERATOR, Stack
-
-CRISIS = {
-    "resources": [
-        {
-            "name": "Night Line",
-            "contact": "0800 111 0 111",
-            "description": "Free, day and night.",
-            "region": "DE",
-        }
-    ]
-}
-
-
-@dataclass
-class Cast:
-    operator: Person
-    coach: Person
-    client: Person
-    coach_handle: str
-    client_handle: str
-    conversation_id: str
-    directory: Path
+from tests.support.cli import Cast, Person, onboard
+from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="module")
 async def cast(shared_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cast:
     """Onboarding exactly as docs/deploy.md's first hour tells an operator to do it."""
-    directory = tmp_path_factory.mktemp("cli")
-    url = shared_stack.gateway_url
-    operator = await Person.create(url, directory, "operator", BOOTSTRAP_OPERATOR[1])
-    await operator.json("login", "--handle", BOOTSTRAP_OPERATOR[0], admin=True)
-    (directory / "crisis.json").write_text(json.dumps(CRISIS))
-    await operator.json("crisis-resources", "set", str(directory / "crisis.json"), admin=True)
-    [coach_invite] = await operator.json("invite-coach", admin=True)
-
-    coach = await Person.create(url, directory, "coach", "coach-password-1")
-    await coach.json(
-        "register", "--handle", "cli_kim", "--invite", coach_invite["code"], "--display-name", "Kim"
-    )
-    await coach.json("login", "--handle", "cli_kim")
-    [client_invite] = await coach.json("invite")
-    assert client_invite["kind"] == "client"
-
-    client = await Person.create(url, directory, "client", "client-password-1")
-    await client.json(
-        "register",
-        "--handle",
-        "cli_sam",
-        "--invite",
-        client_invite["code"],
-        "--display-name",
-        "Sam",
-    )
-    await client.json("login", "--handle", "cli_sam")
-    [conversation] = await client.json("conversations")
-    return Cast(
-        operator, coach, client, "cli_kim", "cli_sam", conversation["conversation_id"], directory
-    )
+    return await onboard(shared_stack.gateway_url, tmp_path_factory.mktemp("cli"), "cli")
 
 
 async def test_an_operator_onboards_a_coach_who_onboards_a_client(cast: Cast) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pexpect
 
 from haven_client.keystore import KdfParams, Keystore
+from tests.support.stack import BOOTSTRAP_OPERATOR
 
 PASSPHRASE = "keystore passphrase for tests"
 HAVEN = [sys.executable, "-m", "haven_client"]
@@ -86,3 +87,61 @@ class Person:
             timeout=20,
             dimensions=(50, 200),
         )
+
+
+CRISIS = {
+    "resources": [
+        {
+            "name": "Night Line",
+            "contact": "0800 111 0 111",
+            "description": "Free, day and night.",
+            "region": "DE",
+        }
+    ]
+}
+
+
+@dataclass
+class Cast:
+    operator: Person
+    coach: Person
+    client: Person
+    coach_handle: str
+    client_handle: str
+    conversation_id: str
+    directory: Path
+
+
+async def onboard(server: str, directory: Path, tag: str) -> Cast:
+    """The bootstrap operator sets crisis resources and invites a coach (`{tag}_kim`), who
+    invites a client (`{tag}_sam`): with the two CLIs only."""
+    operator = await Person.create(server, directory, "operator", BOOTSTRAP_OPERATOR[1])
+    await operator.json("login", "--handle", BOOTSTRAP_OPERATOR[0], admin=True)
+    (directory / "crisis.json").write_text(json.dumps(CRISIS))
+    await operator.json("crisis-resources", "set", str(directory / "crisis.json"), admin=True)
+    [coach_invite] = await operator.json("invite-coach", admin=True)
+    coach_handle, client_handle = f"{tag}_kim", f"{tag}_sam"
+    coach = await Person.create(server, directory, "coach", "coach-password-1")
+    code = coach_invite["code"]
+    await coach.json(
+        "register", "--handle", coach_handle, "--invite", code, "--display-name", "Kim"
+    )
+    await coach.json("login", "--handle", coach_handle)
+    [client_invite] = await coach.json("invite")
+    assert client_invite["kind"] == "client"
+    client = await Person.create(server, directory, "client", "client-password-1")
+    code = client_invite["code"]
+    await client.json(
+        "register", "--handle", client_handle, "--invite", code, "--display-name", "Sam"
+    )
+    await client.json("login", "--handle", client_handle)
+    [conversation] = await client.json("conversations")
+    return Cast(
+        operator,
+        coach,
+        client,
+        coach_handle,
+        client_handle,
+        conversation["conversation_id"],
+        directory,
+    )

@@ -54,9 +54,9 @@ def app(
 
 
 def _register_commands() -> None:
-    from haven_client.cli import account, boundaries, chat, conversation, trust
+    from haven_client.cli import account, boundaries, chat, conversation, data, safety, trust
 
-    for module in (account, conversation, chat, trust, boundaries):
+    for module in (account, conversation, chat, trust, safety, data, boundaries):
         for command in module.COMMANDS:
             app.add_command(command)
 

@@ -18,10 +18,10 @@ from haven_client.cli import copy
 from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.conversation import latest
 from haven_client.cli.output import Output
-from haven_client.cli.render import crisis_panel, describe
+from haven_client.cli.render import crisis_panel, describe, status_line
 from haven_client.client import HavenClient
 from haven_client.errors import HavenApiError, HavenError
-from haven_client.events import ConnectionChanged, ReceivedMessage, RelationshipChanged
+from haven_client.events import ConnectionChanged, ReceivedMessage
 from haven_client.models import CrisisResource
 from haven_client.sender import text_payload
 
@@ -78,7 +78,14 @@ class Chat:
         names = ", ".join(f"{p.display_name or p.handle} ({p.role})" for p in others)
         self.out.console.print(Text(f"Chat with {names}. {HELP}", style="bold"))
         if conversation.status != "active":
-            self.out.console.print(Text(f"· this conversation is {conversation.status}", "yellow"))
+            pause = conversation.pause
+            self.out.console.print(
+                status_line(
+                    conversation.status,
+                    pause.reason if pause else None,
+                    pause.resume_on if pause else None,
+                )
+            )
         if me is not None and me.role == "client":
             with contextlib.suppress(HavenError):
                 expectation = await self.client.reply_expectation(self.conversation_id)
@@ -98,8 +105,6 @@ class Chat:
             if isinstance(event, ReceivedMessage) and not event.outgoing:
                 with contextlib.suppress(HavenError):
                     await self.client.mark_read(self.conversation_id, event.seq)
-            if isinstance(event, RelationshipChanged) and event.status == "ended":
-                self._show(Text("· nobody can send here any more", style="yellow"))
 
     def _connection(self, event: ConnectionChanged) -> None:
         if event.state == "ready":

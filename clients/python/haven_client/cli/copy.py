@@ -47,6 +47,7 @@ KEYS_CHANGED = (
     "{name}'s security keys changed, which happens with a new device. Compare safety numbers"
     " with `haven safety-number` before you continue."
 )
+RESUMED = "This conversation is open again. Send whenever you are ready."
 CRISIS_TITLE = "Reach out now if you are in danger or in crisis."
 CRISIS_SUBTITLE = "Your coach may not see this at once. Reach one of these now."
 NO_CRISIS_RESOURCES = (
@@ -80,6 +81,7 @@ CATALOGUE: Mapping[str, str] = {
     "unknown_command": UNKNOWN_COMMAND,
     "other_conversation": OTHER_CONVERSATION,
     "keys_changed": KEYS_CHANGED,
+    "resumed": RESUMED,
     "crisis_title": CRISIS_TITLE,
     "crisis_subtitle": CRISIS_SUBTITLE,
     "no_crisis_resources": NO_CRISIS_RESOURCES,

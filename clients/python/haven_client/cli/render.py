@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from haven_client import copy as sdk_copy
 from haven_client.cli import copy
 from haven_client.client import HavenClient
 from haven_client.events import (
@@ -65,7 +66,7 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
     if isinstance(event, CoachAway):
         return _away(event)
     if isinstance(event, RelationshipChanged):
-        return Text(f"· this conversation is now {event.status}", style="yellow")
+        return status_line(event.status, event.reason, event.resume_on)
     if isinstance(event, KeyChanged):
         name = who(client, event.account_id)
         return Text(f"! {copy.KEYS_CHANGED.format(name=name)}", style="bold red")
@@ -74,6 +75,20 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
     if isinstance(event, DevicesChanged | ConnectionChanged):
         return None
     return None
+
+
+def status_line(status: str, reason: str | None, resume_on: str | None) -> Text:
+    """A conversation's state as the person in it should read it."""
+    if status == "paused":
+        line = Text(f"· {sdk_copy.PAUSED}", style="yellow")
+        if reason:
+            line.append(f"\n  {reason}")
+        if resume_on:
+            line.append(f"\n  Planned to resume on {resume_on}.")
+        return line
+    if status == "ended":
+        return Text(f"· {sdk_copy.ENDED}", style="yellow")
+    return Text(f"· {copy.RESUMED}", style="green")
 
 
 def _message(client: HavenClient, event: ReceivedMessage) -> Text:

@@ -4,6 +4,7 @@ a coach and a client onboard, then talk through two `haven chat` sessions on pse
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -11,21 +12,14 @@ from pymongo import AsyncMongoClient
 
 from haven_client.cli import copy
 from shared.events import utcnow
-from tests.support.cli import Cast, Person, onboard
+from tests.support.cli import Cast, Person, onboard, onboard_fast
 from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="module")
 async def cast(shared_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cast:
-    """Onboarding exactly as docs/deploy.md's first hour tells an operator to do it."""
-    return await onboard(shared_stack.gateway_url, tmp_path_factory.mktemp("cli"), "cli")
-
-
-async def test_an_operator_onboards_a_coach_who_onboards_a_client(cast: Cast) -> None:
-    """The fixture did it with the CLIs alone; both sides now see the same conversation."""
-    [coach_side] = await cast.coach.json("conversations")
-    assert coach_side["conversation_id"] == cast.conversation_id
-    assert {p["handle"] for p in coach_side["participants"]} == {"cli_kim", "cli_sam"}
+    """A coach and a client (made with the SDK: the next test onboards with the CLIs)."""
+    return await onboard_fast(shared_stack.gateway_url, tmp_path_factory.mktemp("cli"), "cli")
 
 
 def test_two_chats_talk_to_each_other_live_with_read_markers_and_urgent_help(cast: Cast) -> None:
@@ -150,6 +144,16 @@ async def test_change_password_then_sign_in_with_the_new_one(cast: Cast) -> None
     assert copy.WRONG_PASSWORD in old.stderr
     cast.coach.password = new
     await cast.coach.json("login", "--handle", cast.coach_handle)
+
+
+async def test_an_operator_onboards_a_coach_who_onboards_a_client_with_the_clis_alone(
+    shared_stack: Stack, tmp_path: Path
+) -> None:
+    """Exactly as docs/deploy.md's first hour tells an operator to do it."""
+    made = await onboard(shared_stack.gateway_url, tmp_path, "first")
+    [coach_side] = await made.coach.json("conversations")
+    assert coach_side["conversation_id"] == made.conversation_id
+    assert {p["handle"] for p in coach_side["participants"]} == {"first_kim", "first_sam"}
 
 
 async def test_ending_makes_the_conversation_read_only_and_deactivation_signs_out(

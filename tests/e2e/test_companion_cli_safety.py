@@ -14,13 +14,13 @@ import pytest
 
 from haven_client import copy as sdk_copy
 from haven_client.cli import copy
-from tests.support.cli import Cast, Person, onboard
+from tests.support.cli import Cast, Person, onboard_fast
 from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="module")
 async def cast(shared_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cast:
-    return await onboard(shared_stack.gateway_url, tmp_path_factory.mktemp("cli"), "safe")
+    return await onboard_fast(shared_stack.gateway_url, tmp_path_factory.mktemp("cli"), "safe")
 
 
 async def test_the_cast_is_onboarded(cast: Cast) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pexpect
 
+from haven_client.client import HavenClient
 from haven_client.keystore import KdfParams, Keystore
 from tests.support.stack import BOOTSTRAP_OPERATOR
 
@@ -110,6 +111,45 @@ class Cast:
     client_handle: str
     conversation_id: str
     directory: Path
+
+
+async def onboard_fast(server: str, directory: Path, tag: str) -> Cast:
+    """The same cast as `onboard`, made in-process with the SDK (seconds instead of a dozen
+    CLI processes), for the tests that drive the CLIs afterwards."""
+    people = {
+        "operator": await Person.create(server, directory, "operator", BOOTSTRAP_OPERATOR[1]),
+        "coach": await Person.create(server, directory, "coach", "coach-password-1"),
+        "client": await Person.create(server, directory, "client", "client-password-1"),
+    }
+    clients = {
+        role: HavenClient(server, await Keystore.open(person.keystore, PASSPHRASE))
+        for role, person in people.items()
+    }
+    coach_handle, client_handle = f"{tag}_kim", f"{tag}_sam"
+    try:
+        operator, coach, client = clients["operator"], clients["coach"], clients["client"]
+        await operator.login(BOOTSTRAP_OPERATOR[0], BOOTSTRAP_OPERATOR[1])
+        await operator.transport.request("PUT", "/v1/admin/crisis-resources", json=CRISIS)
+        code = (await operator.create_invite("coach")).code
+        await coach.register(coach_handle, "coach-password-1", code, "Kim")
+        await coach.login(coach_handle, "coach-password-1")
+        code = (await coach.create_invite("client")).code
+        await client.register(client_handle, "client-password-1", code, "Sam")
+        await client.login(client_handle, "client-password-1")
+        [conversation] = await client.conversations()
+        await coach.conversations()
+    finally:
+        for opened in clients.values():
+            await opened.close()
+    return Cast(
+        people["operator"],
+        people["coach"],
+        people["client"],
+        coach_handle,
+        client_handle,
+        conversation.conversation_id,
+        directory,
+    )
 
 
 async def onboard(server: str, directory: Path, tag: str) -> Cast:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from haven_client import copy
+
 
 class HavenError(Exception):
     """Base of everything the SDK raises on purpose."""
@@ -102,6 +104,8 @@ class RetryLater(HavenApiError):
 class RateLimited(RetryLater):
     """429 ``rate_limited``."""
 
+    notice = copy.SENDING_SHORTLY
+
 
 class Unavailable(RetryLater):
     """503 ``unavailable``: nothing was queued; sending the same envelope again is safe."""
@@ -109,6 +113,8 @@ class Unavailable(RetryLater):
 
 class Paused(Conflict):
     """409 ``paused``: the coach paused the conversation; reading stays, sending waits."""
+
+    notice = copy.PAUSED
 
     @property
     def reason(self) -> str | None:
@@ -123,6 +129,8 @@ class Paused(Conflict):
 
 class ConsentRequired(Forbidden):
     """403 ``consent_required``: accept the current messaging agreement (``version``) first."""
+
+    notice = copy.CONSENT_REQUIRED
 
     @property
     def version(self) -> str | None:

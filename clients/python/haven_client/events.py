@@ -105,6 +105,11 @@ class RelationshipChanged:
     reason: str | None = None
     resume_on: str | None = None
 
+    @property
+    def notice(self) -> str | None:
+        """A calm line for a paused or ended conversation (None while active)."""
+        return {"paused": copy.PAUSED, "ended": copy.ENDED}.get(self.status)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RetentionChanged:
@@ -158,6 +163,10 @@ class KeyChanged:
     previous_safety_number: str | None
     safety_number: str | None
     requires_acknowledgement: bool
+
+    @property
+    def notice(self) -> str:
+        return copy.KEY_CHANGE_NOTICE
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -54,15 +54,7 @@ class Conversations:
         given = body.model_fields_set
         if "retention_days" in given:
             self._retention.check_choice(body.retention_days)
-        values = {name: getattr(body, name) for name in given - {"notification_detail"}}
-        if values:
-            updated = await self._relationships.put_settings(
-                conversation_id, who.account_id, values
-            )
-            if updated is None:
-                raise NotFoundError("no such conversation")
-            relationship = updated
-        if body.notification_detail is not None:
+        if body.notification_detail is not None:  # first: if it cannot be kept, nothing changes
             await self._rpc.call(
                 DETAIL_PUT,
                 NotificationDetailPut(
@@ -71,6 +63,14 @@ class Conversations:
                     notification_detail=body.notification_detail,
                 ),
             )
+        values = {name: getattr(body, name) for name in given - {"notification_detail"}}
+        if values:
+            updated = await self._relationships.put_settings(
+                conversation_id, who.account_id, values
+            )
+            if updated is None:
+                raise NotFoundError("no such conversation")
+            relationship = updated
         effective = self._retention.effective(relationship)
         if await self._relationships.set_retention(conversation_id, effective):
             await self._rules.announce_retention(conversation_id, effective)

@@ -13,7 +13,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from services.gateway.records import Relationship, RelationshipStatus
+from services.gateway.records import ParticipantSettings, Relationship, RelationshipStatus
 from shared.mongo import Document
 
 # The unique (coach, client) index of earlier versions: it made ending permanent.
@@ -120,23 +120,13 @@ class RelationshipRepository:
         )
         return result.modified_count == 1
 
-    async def settings_of_account(self, account_id: str) -> list[tuple[str, Document]]:
-        """(conversation_id, the account's own settings) for every relationship it is in: what
-        the export and account deletion need."""
-        found = []
-        for relationship in await self.of_account(account_id):
-            own = relationship.settings_of(account_id)
-            found.append(
-                (
-                    relationship.conversation_id,
-                    {
-                        "share_read_receipts": own.share_read_receipts,
-                        "retention_days": own.retention_days if own.retention_chosen else None,
-                        "retention_chosen": own.retention_chosen,
-                    },
-                )
-            )
-        return found
+    async def settings_of_account(self, account_id: str) -> list[tuple[str, ParticipantSettings]]:
+        """(conversation_id, the account's own choices) for every relationship it is or was
+        in: what the export and account deletion need."""
+        return [
+            (relationship.conversation_id, relationship.settings_of(account_id))
+            for relationship in await self.of_account(account_id)
+        ]
 
     async def migrate(self) -> None:
         """From the unique pair index to `live_pair`: mark live relationships, then drop the

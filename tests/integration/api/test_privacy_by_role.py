@@ -5,7 +5,10 @@ choice within the operator's bounds and announced to both sides."""
 from __future__ import annotations
 
 import pytest
+from pymongo import AsyncMongoClient
 
+from services.gateway.records import ParticipantSettings
+from services.gateway.repository.relationships import RelationshipRepository
 from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, frames_for, next_frame, ws_url
@@ -123,7 +126,11 @@ async def test_settings_defaults_by_role_and_push_detail_is_kept_per_participant
 
 
 async def test_the_shorter_retention_wins_and_both_sides_are_told(
-    api: Api, operator: Session, app_stack: AppStack
+    api: Api,
+    operator: Session,
+    app_stack: AppStack,
+    mongo_client: AsyncMongoClient,
+    stack_environment: dict[str, str],
 ) -> None:
     coach, client, cid, _ = await coach_and_client(api, operator, "retain")
     async with (
@@ -146,3 +153,7 @@ async def test_the_shorter_retention_wins_and_both_sides_are_told(
         assert keep["retention_days"] is None and keep["effective_retention_days"] == 10
     listed = await api.call("GET", "/v1/conversations", token=client.access_token)
     assert listed.body["conversations"][0]["retention_days"] == 10
+    # What the export will read: each account's own choices, by conversation.
+    db = mongo_client[f"{stack_environment['HAVEN_DB_PREFIX']}_gateway"]
+    own = await RelationshipRepository(db).settings_of_account(client.account_id)
+    assert own == [(cid, ParticipantSettings(retention_chosen=True, retention_days=None))]

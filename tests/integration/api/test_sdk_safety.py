@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from haven_client import ConsentRequired, Paused, RelationshipChanged, pause_template
-from haven_client.copy import PANIC_DONE
+from haven_client.copy import PANIC_DONE, PAUSED
 from haven_client.session import DEFAULT_DEVICE_NAME
 from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
@@ -60,7 +60,8 @@ async def test_sdk_pause_agreement_settings_and_panic(
     assert paused.reason == reason
     with pytest.raises(Paused) as refused:
         await client.client.send_text(cid, "hello?")
-    assert refused.value.reason == reason
+    assert refused.value.reason == reason and refused.value.notice == PAUSED
+    assert paused.notice == PAUSED
     await coach.client.safety.resume(cid)
     await client.client.send_text(cid, "hello again")
 

@@ -41,7 +41,11 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
         retention = Retention(RetentionRepository(db, settings.retention_day_seconds))
         erasure = Erasure(ErasureRepository(db), publish_over(bus))
         service = MessagingService(
-            repo, publish_over(bus), stamp=retention.stamp, erased=erasure.erased_senders
+            repo,
+            publish_over(bus),
+            stamp=retention.stamp,
+            settle=retention.settle,
+            erased=erasure.erased_senders,
         )
 
         async def on_probe(event: OpsProbed) -> None:

@@ -114,6 +114,22 @@ class Retention:
             messages=updated,
         )
 
+    async def settle(self, docs: Iterable[Document]) -> None:
+        """After an insert: a retention change that landed between `stamp` and the insert
+        applied itself to the stored messages before these existed; apply it to them now.
+        (A change landing after this read applies itself to them.)"""
+        inserted = list(docs)
+        days = await self._repo.days_of(doc["conversation_id"] for doc in inserted)
+        stale = {
+            doc["conversation_id"]
+            for doc in inserted
+            if doc.get(EXPIRES_AT)
+            != self._repo.expires_at(doc["server_ts"], days.get(doc["conversation_id"]))
+        }
+        for conversation_id in sorted(stale):
+            await self._repo.apply(conversation_id, days.get(conversation_id))
+            log.info("retention_reapplied_after_race", conversation_id=conversation_id)
+
     async def stamp(self, docs: Iterable[Document]) -> None:
         """Give new message documents their `expires_at` before they are inserted."""
         pending = list(docs)

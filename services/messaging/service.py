@@ -40,7 +40,8 @@ log = structlog.get_logger(__name__)
 
 OutEvent = MessageStored | MessageDeleted | MessageRejected | ReceiptRead
 Publish = Callable[[OutEvent], Awaitable[None]]
-# Gives new message documents their `expires_at` (services/messaging/retention.py).
+# Gives new message documents their `expires_at` before they are inserted, and re-checks them
+# once they are (a retention change in between is re-applied): services/messaging/retention.py.
 Stamp = Callable[[Sequence[Document]], Awaitable[None]]
 # Which of these senders' accounts were deleted (services/messaging/erasure.py).
 Erased = Callable[[Sequence[str]], Awaitable[set[str]]]
@@ -82,11 +83,13 @@ class MessagingService:
         publish: Publish,
         *,
         stamp: Stamp | None = None,
+        settle: Stamp | None = None,
         erased: Erased | None = None,
     ) -> None:
         self._repo = repo
         self._publish = publish
         self._stamp = stamp
+        self._settle = settle
         self._erased = erased
 
     async def handle(self, jobs: Sequence[Job]) -> list[Outcome]:
@@ -166,6 +169,8 @@ class MessagingService:
             stored |= await self._repo.existing(sorted(lost))
         inserted = {_doc_key(doc) for doc in new_docs} - lost
         stored |= {_doc_key(doc): doc for doc in new_docs if _doc_key(doc) in inserted}
+        if self._settle is not None and inserted:
+            await self._settle([doc for doc in new_docs if _doc_key(doc) in inserted])
         return stored, inserted
 
     async def _numbered(self, fresh: Sequence[SendMessage]) -> list[Document]:

@@ -24,6 +24,7 @@ from haven_client.export import (
     render_html,
     verify_receipt,
 )
+from services.gateway.keys import deletion_key
 from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
@@ -226,3 +227,36 @@ async def test_an_ended_conversation_stays_readable_and_exportable_for_both(
             "GET", f"/v1/conversations/{cid}/messages?after_seq=0", token=who.access_token
         )
         assert history.status == 200 and len(history.body["messages"]) == 1
+
+
+async def test_a_deletion_interrupted_half_way_is_completed_by_the_sweep(
+    api: Api,
+    operator: Session,
+    app_stack: AppStack,
+    mongo_client: AsyncMongoClient[Any],
+    isolation: tuple[str, str],
+) -> None:
+    _coach, client, cid, devices = await coach_and_client(api, operator, "half")
+    body = {"envelope": seal_for(client, cid, devices, "sent before the crash")}
+    sent = await api.call("POST", f"/v1/conversations/{cid}/messages", body, client.access_token)
+    assert sent.status == 202
+    gateway = mongo_client[f"{isolation[1]}_gateway"]
+    messages = mongo_client[f"{isolation[1]}_messaging"]["messages"]
+    async with asyncio.timeout(15):
+        while await messages.count_documents({"conversation_id": cid}) < 1:
+            await asyncio.sleep(0.1)
+    # The gateway stopped right after marking the account deleted (as `mark_deleted` does).
+    await gateway["accounts"].update_one(
+        {"_id": client.account_id}, {"$set": {"status": "deleted", "erased_at": None}}
+    )
+
+    app = app_stack.replicas["gateway"].runners[0].app
+    assert await app[deletion_key].finish_pending() == 1
+
+    assert (await api.call("GET", "/v1/me", token=client.access_token)).status == 401
+    relationship = await gateway["relationships"].find_one({"_id": cid})
+    assert relationship is not None and relationship["status"] == "ended"
+    async with asyncio.timeout(15):
+        while await messages.count_documents({"conversation_id": cid, "deleted": True}) < 1:
+            await asyncio.sleep(0.1)
+    assert await app[deletion_key].finish_pending() == 0  # done: nothing left to complete

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck bench clean
+.PHONY: up test demo lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 ## up: start broker (if needed), SecantusDB and the three services in the foreground
 up: $(STAMP)
 	exec $(PY) -m tools.devstack
+
+## demo: operator, coach and client exchange encrypted messages against `make up`'s stack (or a
+## throw-away one), then show what the server stored: ciphertext only
+demo: $(STAMP)
+	$(PY) -m tools.demo
 
 ## test: lint, types, then the whole test suite against the real broker and a fresh store
 test: $(STAMP)

@@ -62,10 +62,15 @@ Handler = Callable[[Delivery], Awaitable[None]]
 class Bus:
     """The service's only path to RabbitMQ."""
 
-    def __init__(self, url: str, topology: topo.Topology, service: str) -> None:
+    def __init__(
+        self, url: str, topology: topo.Topology, service: str, *, owner: str | None = None
+    ) -> None:
+        """`owner` (a service name) declares only that service's part of the topology, which
+        its own broker user may configure; None declares everything (tests, tools)."""
         self._url = url
         self.topology = topology
         self._service = service
+        self._owner = owner
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
@@ -100,9 +105,10 @@ class Bus:
         self._connection.close_callbacks.add(self._on_close)
         quorum = topo.broker_supports_quorum(self._connection)
         self.topology = dataclasses.replace(self.topology, quorum=quorum)
-        await topo.declare_dead_letters(self._connection, self.topology)
+        if topo.declares_dead_letters(self._owner):
+            await topo.declare_dead_letters(self._connection, self.topology)
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
-        self._exchanges = await topo.declare(self._publish_channel, self.topology)
+        self._exchanges = await topo.declare(self._publish_channel, self.topology, self._owner)
         self.declared.set()
         log.info("bus_ready", quorum=quorum)
 

@@ -47,7 +47,7 @@ def bus_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
             dead_letter_max=settings.dead_letter_max,
         )
         # The namespace in the connection name tells a test's connections from everyone else's.
-        bus = Bus(str(settings.amqp_url), topology, f"{settings.namespace}{service}")
+        bus = Bus(str(settings.amqp_url), topology, f"{settings.namespace}{service}", owner=service)
         app[bus_key] = bus
         yield
         await bus.close(settings.shutdown_grace_seconds)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Literal, TypeVar
-from urllib.parse import unquote
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import AnyUrl, Field, ValidationError, field_validator
+from pydantic import AnyUrl, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -37,6 +38,33 @@ def _refuse_placeholder_password(url: AnyUrl) -> None:
         raise ValueError(f"the password {problem}")
 
 
+def _password_from_file(variable: str, path: str) -> str:
+    """A secret file's content (one line); a bad or placeholder file names its variable only."""
+    try:
+        password = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ValueError(f"HAVEN_{variable}: cannot read the file ({error.strerror})") from None
+    if not password:
+        raise ValueError(f"HAVEN_{variable}: the file is empty")
+    problem = placeholder_problem(password)
+    if problem:
+        raise ValueError(f"HAVEN_{variable}: the file {problem}")
+    return password
+
+
+def _with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` for its user (compose keeps passwords out of the environment
+    and hands each service its own in a secret file)."""
+    parts = urlsplit(url)
+    if not parts.username:
+        raise ValueError("a password file needs a user name in the URL (scheme://user@host/)")
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 class CommonSettings(BaseSettings):
     """What every service needs: where the broker and the store are, and how to log."""
 
@@ -52,6 +80,27 @@ class CommonSettings(BaseSettings):
     # Database name prefix: the service's database is f"{db_prefix}_{service}".
     db_prefix: str = Field(default="haven", pattern=r"^[A-Za-z0-9_]{1,40}$")
     shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Files holding the broker/database password of this service's own user (compose secrets);
+    # when set, the password goes into HAVEN_AMQP_URL / HAVEN_MONGO_URL (which name the user).
+    amqp_password_file: str | None = None
+    mongo_password_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _passwords_from_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for kind in ("amqp", "mongo"):
+            path = data.get(f"{kind}_password_file")
+            if path:
+                password = _password_from_file(f"{kind.upper()}_PASSWORD_FILE", str(path))
+                default = cls.model_fields[f"{kind}_url"].default
+                data[f"{kind}_url"] = _with_password(
+                    str(data.get(f"{kind}_url", default)), password
+                )
+        return data
+
     # `haven.dead.letters` keeps a dead letter this long and at most this many (the oldest are
     # dropped first); every service declares it, so every service must agree.
     dead_letter_retention_days: float = Field(default=14.0, gt=0, le=365)
@@ -87,7 +136,9 @@ S = TypeVar("S", bound=CommonSettings)
 def describe_error(error: ValidationError) -> str:
     """One line naming the environment variable and what is wrong with it."""
     first = error.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else "?"
+    if not first["loc"]:  # a check across fields names its variable in the message itself
+        return str(first["msg"]).removeprefix("Value error, ")
+    field = str(first["loc"][0])
     return f"HAVEN_{field.upper()}: {first['msg']}"  # never the value: URLs carry passwords
 
 

@@ -191,21 +191,61 @@ def push_delay_key(delay_ms: int) -> str:
     return f"delay.{delay_ms}"
 
 
-async def declare(channel: AbstractChannel, topology: Topology) -> dict[str, AbstractExchange]:
-    """Declare exchanges, durable queues and bindings; safe to run by every replica."""
+# What each service declares at start: the exchanges it publishes to or binds from, and the
+# durable queues it consumes (dead letters: both services whose work can end there). So each
+# service's broker user needs permissions on its own part only (shared/broker_users.py).
+EXCHANGES_OF = {
+    "gateway": ("commands", "events", "deliveries", "rpc"),
+    "messaging": ("commands", "events", "rpc", "dead"),
+    "notification": ("events", "deliveries", "rpc", "push", "dead"),
+}
+EVERYTHING = ("commands", "events", "deliveries", "rpc", "dead", "push")
+
+
+def declares_dead_letters(owner: str | None) -> bool:
+    """Only the services whose work can be dead-lettered declare (and may configure) it."""
+    return owner is None or owner in ("messaging", "notification")
+
+
+def owned_queue_specs(topology: Topology, owner: str | None) -> list[QueueSpec]:
+    """The durable queues `owner` declares (None: all of them, for tests and tools)."""
+    specs = queue_specs(topology)
+    if owner is None:
+        return specs
+    mine = {
+        "gateway": set[str](),
+        "messaging": {topology.dead_letters_queue, topology.events_queue("messaging")}
+        | {topology.command_queue(k) for k in range(topology.command_shards)},
+        "notification": {
+            topology.dead_letters_queue,
+            topology.events_queue("notification"),
+            topology.push_queue,
+        },
+    }.get(owner, set())
+    return [spec for spec in specs if spec.name in mine]
+
+
+async def declare(
+    channel: AbstractChannel, topology: Topology, owner: str | None = None
+) -> dict[str, AbstractExchange]:
+    """Declare `owner`'s exchanges, durable queues and bindings (None: the whole topology);
+    safe to run by every replica."""
     kinds = {
-        topology.commands: ExchangeType.DIRECT,
-        topology.events: ExchangeType.TOPIC,
-        topology.deliveries: ExchangeType.TOPIC,
-        topology.rpc: ExchangeType.DIRECT,
-        topology.dead: ExchangeType.FANOUT,
-        topology.push: ExchangeType.DIRECT,
+        "commands": ExchangeType.DIRECT,
+        "events": ExchangeType.TOPIC,
+        "deliveries": ExchangeType.TOPIC,
+        "rpc": ExchangeType.DIRECT,
+        "dead": ExchangeType.FANOUT,
+        "push": ExchangeType.DIRECT,
     }
+    wanted = EXCHANGES_OF.get(owner, EVERYTHING) if owner is not None else EVERYTHING
     exchanges = {
-        name: await channel.declare_exchange(name, kind, durable=True)
-        for name, kind in kinds.items()
+        topology.name(f"haven.{base}"): await channel.declare_exchange(
+            topology.name(f"haven.{base}"), kinds[base], durable=True
+        )
+        for base in wanted
     }
-    for spec in queue_specs(topology):
+    for spec in owned_queue_specs(topology, owner):
         if spec.name == topology.dead_letters_queue:
             continue  # `declare_dead_letters`, first: its arguments may predate its bounds
         queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)

@@ -14,6 +14,7 @@ from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.conversations import Conversations
 from services.gateway.identity.deletion import AccountDeletion
 from services.gateway.identity.devices import Devices
+from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.operators import Operators
 from services.gateway.identity.panic import Panic
 from services.gateway.identity.pausing import Pausing
@@ -47,6 +48,7 @@ notifications_key = web.AppKey("notifications", Notifications)
 sockets_key = web.AppKey("sockets", SocketRegistry)
 pending_sockets_key = web.AppKey("pending_sockets", PendingSockets)
 operators_key = web.AppKey("operators", Operators)
+account_admin_key = web.AppKey("account_admin", AccountAdmin)
 exporter_key = web.AppKey("exporter", Exporter)
 deletion_key = web.AppKey("deletion", AccountDeletion)
 signer_key = web.AppKey("signer", TokenSigner)

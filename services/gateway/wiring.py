@@ -27,6 +27,7 @@ from services.gateway.identity.agreement import Agreement
 from services.gateway.identity.conversations import Conversations
 from services.gateway.identity.deletion import AccountDeletion
 from services.gateway.identity.devices import Devices
+from services.gateway.identity.directory_admin import AccountAdmin
 from services.gateway.identity.guard import PasswordGuard
 from services.gateway.identity.operators import Operators
 from services.gateway.identity.panic import Panic
@@ -36,6 +37,7 @@ from services.gateway.identity.retention import RetentionPolicy
 from services.gateway.identity.sessions import Sessions
 from services.gateway.invalidation import DeviceInvalidation
 from services.gateway.keys import (
+    account_admin_key,
     accounts_key,
     agreement_key,
     agreements_key,
@@ -191,6 +193,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
         app[operators_key] = Operators(accounts, hasher, audit)
+        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
         wire_personal_data(app, db, rpc, signer)
         yield
         hasher.close()

@@ -92,6 +92,8 @@ class AppStack:
     env: dict[str, str]
     logs: LogCapture
     replicas: dict[str, Replica] = field(default_factory=dict)
+    # Per service, variables on top of `env` (e.g. each service's own broker user).
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     _http: aiohttp.ClientSession | None = None
 
     @property
@@ -108,14 +110,14 @@ class AppStack:
     async def start(self, *names: str) -> None:
         """Start services (all, by default) and wait until they are ready."""
         for name in names or SERVICES:
-            await self._start(name, name, self.env)
+            await self._start(name, name, {**self.env, **self.overrides.get(name, {})})
         await self.wait_ready()
 
     async def start_extra(self, service: str, suffix: str) -> str:
         """Another replica of `service` named `service-suffix`; `health_url(name)` is its main
         URL. Its log lines are filed under that name."""
         name = f"{service}-{suffix}"
-        await self._start(name, service, self.env)
+        await self._start(name, service, {**self.env, **self.overrides.get(service, {})})
         await self.wait_ready()
         return name
 
@@ -188,11 +190,13 @@ class AppStack:
 
 
 @asynccontextmanager
-async def running_apps(env: dict[str, str]) -> AsyncIterator[AppStack]:
+async def running_apps(
+    env: dict[str, str], overrides: dict[str, dict[str, str]] | None = None
+) -> AsyncIterator[AppStack]:
     """Start messaging, notification and the gateway (+ ops) in this loop; stop them after."""
     logs = LogCapture()
     logs.install()
-    stack = AppStack(env=env, logs=logs)
+    stack = AppStack(env=env, logs=logs, overrides=overrides or {})
     try:
         await stack.start()
         yield stack

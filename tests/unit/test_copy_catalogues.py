@@ -10,18 +10,20 @@ from pathlib import Path
 import pytest
 
 from haven_client import copy as sdk_copy
+from haven_client.cli import copy as cli_copy
 from haven_client.events import InvalidMessage
 from services.gateway import copy as gateway_copy
 from services.gateway.problems import ERROR_TABLE, HTTP_CODES, describe
 from shared.errors import ApiError, NotFoundError, PausedError
 from tests.support.copylint import lint_catalogue, problems
 
-# Each component registers its catalogue here (the CLI's joins when it has one).
+# Each component registers its catalogue here.
 CATALOGUES: dict[str, Mapping[str, str]] = {
     "gateway titles": gateway_copy.TITLES,
     "gateway next steps": gateway_copy.NEXT_STEPS,
     "gateway messages": gateway_copy.MESSAGES,
     "sdk": sdk_copy.CATALOGUE,
+    "cli": cli_copy.CATALOGUE,
 }
 ROOT = Path(__file__).resolve().parents[2]
 

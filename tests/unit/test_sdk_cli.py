@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from haven_client.cli import build_parser, run
+from haven_client.cli import run_cli
 from tests.sdk_fakes.harness import PASSPHRASE, PASSWORD, new_keystore
 from tests.sdk_fakes.server import FakeHaven
 
 
-async def _cli(url: str, keystore: Path, *argv: str) -> list[dict[str, Any]]:
+async def _cli(url: str, keystore: Path, *argv: str, stdin: str = "") -> list[dict[str, Any]]:
     out = io.StringIO()
-    args = build_parser().parse_args(["--server", url, "--keystore", str(keystore), *argv])
-    assert await run(args, out) == 0
+    argv = ("--json", "--server", url, "--keystore", str(keystore), *argv)
+    assert await run_cli(argv, out, io.StringIO(stdin)) == 0
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -45,7 +45,7 @@ async def test_cli_registers_logs_in_sends_and_listens(
         conversation_id = conversation["conversation_id"]
 
         (sent,) = await _cli(
-            fake.url, client_ks, "send", conversation_id, "hello from the terminal"
+            fake.url, client_ks, "send", conversation_id, stdin="hello from the terminal\n"
         )
         events = await _cli(fake.url, coach_ks, "listen", "--count", "1")
         (coach_number,) = await _cli(fake.url, coach_ks, "safety-number", conversation_id)

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from haven_client import InvalidSetting
-from haven_client.cli import build_parser, run
+from haven_client.cli import run_cli
 from tests.sdk_fakes.harness import PASSPHRASE, PASSWORD, new_client, new_keystore
 from tests.sdk_fakes.server import FakeHaven
 
@@ -34,11 +33,17 @@ class Setup:
 
     async def cli(self, keystore: Path, *argv: str, stdin: str = "") -> list[dict[str, Any]]:
         out = io.StringIO()
-        args = build_parser().parse_args(
-            ["--server", self.fake.url, "--keystore", str(keystore), *argv]
-        )
-        assert await run(args, out, io.StringIO(stdin)) == 0
+        argv = ("--json", "--server", self.fake.url, "--keystore", str(keystore), *argv)
+        assert await run_cli(argv, out, io.StringIO(stdin)) == 0
         return [json.loads(line) for line in out.getvalue().splitlines()]
+
+    async def cli_error(self, keystore: Path, *argv: str, stdin: str = "") -> str:
+        """The one friendly line a refused command writes (and it exits non-zero)."""
+        out, err = io.StringIO(), io.StringIO()
+        argv = ("--json", "--server", self.fake.url, "--keystore", str(keystore), *argv)
+        assert await run_cli(argv, out, io.StringIO(stdin), err) != 0
+        assert out.getvalue() == ""
+        return err.getvalue()
 
 
 @contextlib.asynccontextmanager
@@ -95,8 +100,10 @@ async def test_push_set_with_an_empty_stdin_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with _setup(tmp_path, monkeypatch) as s:
-        with pytest.raises(InvalidSetting):
-            await s.cli(s.client, "push", "set", "https://push.example.org/h", "--secret-stdin")
+        line = await s.cli_error(
+            s.client, "push", "set", "https://push.example.org/h", "--secret-stdin"
+        )
+        assert "no secret on stdin" in line
 
         assert s.fake.state.notify_requests == []
 
@@ -106,11 +113,11 @@ async def test_settings_quiet_hours_in_a_zone_then_show_and_clear(
 ) -> None:
     async with _setup(tmp_path, monkeypatch) as s:
         (set_,) = await s.cli(
-            s.client, "settings", "quiet-hours", "21:00", "08:00", "--tz", "Europe/Berlin"
+            s.client, "notifications", "quiet-hours", "21:00", "08:00", "--tz", "Europe/Berlin"
         )
-        (shown,) = await s.cli(s.client, "settings", "show")
-        (cleared,) = await s.cli(s.client, "settings", "no-quiet-hours")
-        (bypass,) = await s.cli(s.coach, "settings", "urgent-bypass", "on")
+        (shown,) = await s.cli(s.client, "notifications", "show")
+        (cleared,) = await s.cli(s.client, "notifications", "no-quiet-hours")
+        (bypass,) = await s.cli(s.coach, "notifications", "urgent-bypass", "on")
 
         expected = {
             "time_zone": "Europe/Berlin",
@@ -153,8 +160,8 @@ async def test_availability_file_that_does_not_fit_names_the_fields(
 ) -> None:
     (tmp_path / "hours.json").write_text(json.dumps({"time_zone": "UTC", "weekly": []}))
     async with _setup(tmp_path, monkeypatch) as s:
-        with pytest.raises(InvalidSetting, match="response_time_hours"):
-            await s.cli(s.coach, "availability", "set", str(tmp_path / "hours.json"))
+        line = await s.cli_error(s.coach, "availability", "set", str(tmp_path / "hours.json"))
+        assert "response_time_hours" in line
 
         assert s.fake.state.notify_requests == []
 
@@ -173,7 +180,7 @@ async def test_listen_shows_coach_away_with_the_friendly_line(
             response_time_hours=24,
             next_available_at=None,
         )
-        await s.cli(s.coach, "send", s.conversation_id, "got your note")
+        await s.cli(s.coach, "send", s.conversation_id, stdin="got your note")
         events = await asyncio.wait_for(listening, 5)
 
     (away,) = [e for e in events if e["event"] == "CoachAway"]
@@ -186,5 +193,5 @@ def test_cli_help_lists_the_boundary_commands() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "haven_client", "--help"], capture_output=True, text=True, check=True
     )
-    for command in ("push", "settings", "availability"):
+    for command in ("push", "notifications", "availability"):
         assert command in result.stdout

@@ -55,6 +55,14 @@ class HavenApi:
     async def logout(self) -> None:
         await self.transport.request("DELETE", "/v1/sessions/current")
 
+    async def change_password(self, current: str, new: str, *, revoke_other_devices: bool) -> None:
+        body = {
+            "current_password": current,
+            "new_password": new,
+            "revoke_other_devices": revoke_other_devices,
+        }
+        await self.transport.request("PUT", "/v1/me/password", json=body)
+
     async def me(self) -> Me:
         return Me.model_validate(await self.transport.request("GET", "/v1/me"))
 

@@ -17,7 +17,7 @@ from haven_client.api import HavenApi
 from haven_client.errors import UntrustedDevice
 from haven_client.keywatch import KeyWatch
 from haven_client.models import Device, DeviceDetail
-from shared.crypto import CryptoError, check_x25519_public, verify_kx_signature
+from haven_crypto.crypto import CryptoError, check_x25519_public, verify_kx_signature
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -20,9 +20,9 @@ from typing import Any
 
 from haven_client.errors import HavenError
 from haven_client.keystore import Keystore
-from shared.crypto import EnvelopeError, b64d, verify_kx_signature
-from shared.envelope import Envelope, open_envelope
-from shared.receipts import verify_receipt
+from haven_crypto.crypto import EnvelopeError, b64d, verify_kx_signature
+from haven_crypto.envelope import Envelope, open_envelope
+from haven_crypto.receipts import verify_receipt
 
 # Called with (bytes written so far, total bytes if the server said, else None).
 Progress = Callable[[int, int | None], None]

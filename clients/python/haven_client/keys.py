@@ -6,7 +6,7 @@ import dataclasses
 import time
 from typing import Any
 
-from shared.crypto import (
+from haven_crypto.crypto import (
     KEY_BYTES,
     KxPrivateKey,
     SigningKey,

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from haven_client.errors import KeystoreError, KeystoreInUse, WrongPassphrase
 from haven_client.keys import DeviceKeys, kx_from_b64
-from shared.crypto import KxPrivateKey, b64d, b64e, random_bytes
+from haven_crypto.crypto import KxPrivateKey, b64d, b64e, random_bytes
 
 FORMAT = "haven-keystore"
 _OLD_KX = 16

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from haven_client.events import Event, KeyChanged
 from haven_client.keystore import Keystore
-from shared.crypto import b64d, b64e
+from haven_crypto.crypto import b64d, b64e
 
 _KX_HISTORY = 16
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from shared.crypto import b64d
+from haven_crypto.crypto import b64d
 
 
 def _key_bytes(size: int) -> BeforeValidator:

@@ -37,8 +37,8 @@ from haven_client.keystore import Keystore, StoredConversation
 from haven_client.keywatch import KeyWatch
 from haven_client.models import MessageItem
 from haven_client.trust import Trust
-from shared.crypto import ALG, EnvelopeError, KxPrivateKey
-from shared.envelope import Envelope, open_envelope
+from haven_crypto.crypto import ALG, EnvelopeError, KxPrivateKey
+from haven_crypto.envelope import Envelope, open_envelope
 
 T = TypeVar("T")
 Opened = ReceivedMessage | InvalidMessage | MessageDeleted

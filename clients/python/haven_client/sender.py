@@ -25,8 +25,8 @@ from haven_client.errors import DeviceMismatch, HavenError, NotLoggedIn, RetryLa
 from haven_client.keystore import Keystore, StoredConversation
 from haven_client.models import CrisisResource, SendAccepted
 from haven_client.trust import Trust
-from shared.crypto import KxPrivateKey
-from shared.envelope import Envelope, seal
+from haven_crypto.crypto import KxPrivateKey
+from haven_crypto.envelope import Envelope, seal
 
 MISMATCH_RETRIES = 3
 TRANSIENT_RETRIES = 2

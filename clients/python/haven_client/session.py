@@ -17,7 +17,7 @@ from haven_client.errors import ClockSkew, HavenApiError, HavenError, NotLoggedI
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import Keystore, StoredAccount, StoredParticipant
 from haven_client.transport import Transport
-from shared.crypto import b64e
+from haven_crypto.crypto import b64e
 
 log = logging.getLogger("haven_client.session")
 

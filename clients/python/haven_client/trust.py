@@ -15,7 +15,7 @@ from haven_client.directory import Directory
 from haven_client.errors import HavenError, KeyChangeUnacknowledged, NotLoggedIn
 from haven_client.events import Event, KeyChanged, MessageTrust
 from haven_client.keystore import Keystore, StoredConversation, StoredParticipant
-from shared.crypto import safety_number
+from haven_crypto.crypto import safety_number
 
 
 class Trust:

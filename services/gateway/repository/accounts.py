@@ -52,6 +52,23 @@ class AccountRepository:
     async def any_operator(self) -> bool:
         return await self._c.find_one({"role": "operator", "status": "active"}) is not None
 
+    async def page(self, role: str | None, after_handle: str | None, limit: int) -> list[Account]:
+        """Accounts in handle order (the handle index), optionally of one role."""
+        query: Document = {}
+        if role is not None:
+            query["role"] = role
+        if after_handle is not None:
+            query["handle"] = {"$gt": after_handle}
+        cursor = self._c.find(query).sort("handle", 1).limit(limit)
+        return [Account.from_doc(doc) async for doc in cursor]
+
+    async def set_status(self, account_id: str, status: str) -> bool:
+        """True when the status changed."""
+        result = await self._c.update_one(
+            {"_id": account_id, "status": {"$ne": status}}, {"$set": {"status": status}}
+        )
+        return result.modified_count == 1
+
     async def set_password(self, account_id: str, password_hash: bytes) -> None:
         await self._c.update_one({"_id": account_id}, {"$set": {"password_hash": password_hash}})
 

@@ -1,6 +1,7 @@
 """Importing this package registers every public endpoint."""
 
 from services.gateway.views import (
+    accounts_admin,
     admin,
     agreement,
     data,
@@ -11,6 +12,7 @@ from services.gateway.views import (
 )
 
 __all__ = [
+    "accounts_admin",
     "admin",
     "agreement",
     "data",

@@ -1,0 +1,108 @@
+"""The ``haven`` root command: global options, running async commands, friendly failures.
+
+Secrets never go on the command line (shell history, ``ps``): the account password comes
+from ``HAVEN_PASSWORD`` or a prompt, the keystore passphrase from
+``HAVEN_KEYSTORE_PASSPHRASE`` or a prompt, message text from stdin or ``$EDITOR``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from haven_client.cli.context import DEFAULT_KEYSTORE, Options
+from haven_client.cli.failures import explain
+from haven_client.cli.output import Output
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--server", envvar="HAVEN_SERVER", help="Gateway base URL (https://…).")
+@click.option(
+    "--keystore",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="HAVEN_KEYSTORE",
+    default=DEFAULT_KEYSTORE,
+    show_default=True,
+    help="This device's encrypted keystore.",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Allow plain http to a server that is not this machine (trusted networks only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+@click.pass_context
+def app(
+    ctx: click.Context, server: str | None, keystore: Path, allow_insecure_http: bool, as_json: bool
+) -> None:
+    """Haven companion: end-to-end encrypted messages between coaches and clients."""
+    streams = ctx.meta.get("haven.streams", (sys.stdout, sys.stdin, None))
+    out, stdin, err = streams
+    ctx.obj = Options(
+        server=server,
+        keystore=keystore,
+        allow_insecure_http=allow_insecure_http,
+        output=Output(out, as_json=as_json, err=err),
+        stdin=stdin,
+    )
+
+
+def _register_commands() -> None:
+    from haven_client.cli import account, boundaries, chat, conversation, data, safety, trust
+
+    for module in (account, conversation, chat, trust, safety, data, boundaries):
+        for command in module.COMMANDS:
+            app.add_command(command)
+
+
+_register_commands()
+
+
+async def run_cli(
+    argv: Sequence[str],
+    out: TextIO | None = None,
+    stdin: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run one command in the running event loop; the exit status (friendly errors on ``err``)."""
+    errors = err or sys.stderr
+    meta = {"haven.streams": (out or sys.stdout, stdin or sys.stdin, errors)}
+    try:
+        with app.make_context("haven", list(argv)) as ctx:
+            ctx.meta.update(meta)
+            result: Any = app.invoke(ctx)
+            if inspect.isawaitable(result):
+                result = await result
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as problem:
+        problem.show()
+        return problem.exit_code
+    except click.Abort:
+        errors.write("aborted\n")
+        return 1
+    except Exception as error:  # every known failure gets one calm line
+        message, code = explain(error)
+        if message is None:
+            raise
+        errors.write(f"haven: {message}\n")
+        return code
+    return int(result or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return asyncio.run(run_cli(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""Conversation commands: list, history, send, invite, accept, end."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from haven_client.cli import copy
+from haven_client.cli.compose import message_text
+from haven_client.cli.context import Options, client_for, pass_options
+from haven_client.cli.render import crisis_panel, describe, event_record
+from haven_client.client import HavenClient
+from haven_client.errors import HavenError
+from haven_client.opener import Opened
+from haven_client.sender import text_payload
+
+
+@click.command()
+@pass_options
+async def conversations(options: Options) -> None:
+    """Your conversations, with whom, their state and what is unread."""
+    async with client_for(options) as client:
+        listing = await client.conversations()
+        me = client.store.state.account
+    table = Table("conversation", "with", "status", "unread", box=None)
+    for conversation in listing:
+        others = [
+            p for p in conversation.participants if me is None or p.account_id != me.account_id
+        ]
+        table.add_row(
+            conversation.conversation_id,
+            ", ".join(f"{p.display_name or p.handle} ({p.role})" for p in others),
+            conversation.status,
+            str(max(0, conversation.last_seq - conversation.read_up_to)),
+        )
+        options.output.emit(conversation.model_dump(mode="json"))
+    options.output.say(table if listing else "No conversations yet.")
+
+
+@click.command()
+@click.argument("conversation_id")
+@click.option("--limit", default=20, show_default=True, help="How many of the latest messages.")
+@pass_options
+async def history(options: Options, conversation_id: str, limit: int) -> None:
+    """The latest messages of a conversation, decrypted and checked on this device."""
+    async with client_for(options) as client:
+        for event in await latest(client, conversation_id, limit):
+            options.output.emit(event_record(event), describe(client, event))
+
+
+async def latest(client: HavenClient, conversation_id: str, limit: int) -> list[Opened]:
+    """The last ``limit`` messages in ascending order."""
+    listing = {c.conversation_id: c for c in await client.conversations()}
+    if conversation_id not in listing:
+        raise HavenError(copy.UNKNOWN_CONVERSATION.format(conversation_id=conversation_id))
+    last_seq = listing[conversation_id].last_seq
+    page, _ = await client.history(conversation_id, before_seq=last_seq + 1, limit=limit)
+    return sorted(page, key=lambda event: getattr(event, "seq", 0) or 0)
+
+
+@click.command()
+@click.argument("conversation_id")
+@click.option("--urgent", is_flag=True, help="Clients: mark urgent (you get crisis resources).")
+@pass_options
+async def send(options: Options, conversation_id: str, urgent: bool) -> None:
+    """Send a message read from stdin (or written in $EDITOR), never from the command line."""
+    text = message_text(options.stdin)
+    async with client_for(options) as client:
+        receipt = await client.send(conversation_id, text_payload(text), urgent)
+    options.output.emit({"message_id": receipt.message_id}, "Sent (end-to-end encrypted).")
+    for resource in receipt.crisis_resources:
+        options.output.emit({"crisis_resource": resource.model_dump()})
+    if receipt.crisis_resources:
+        options.output.say(crisis_panel(receipt.crisis_resources))
+
+
+@click.command()
+@pass_options
+async def invite(options: Options) -> None:
+    """A single-use invite: coaches invite a client, operators invite a coach."""
+    async with client_for(options) as client:
+        role = client.store.state.account.role if client.store.state.account else ""
+        kinds = {"coach": "client", "operator": "coach"}
+        if role not in kinds:
+            raise HavenError(copy.CANNOT_INVITE)
+        created = await client.create_invite(kinds[role])
+    options.output.emit(
+        created.model_dump(mode="json"),
+        f"Invite for a {created.kind}: [bold]{created.code}[/]\n"
+        f"Single use, expires {created.expires_at:%Y-%m-%d %H:%M %Z}. Share it privately.",
+    )
+
+
+@click.command()
+@click.argument("code")
+@pass_options
+async def accept(options: Options, code: str) -> None:
+    """Clients: connect to another coach with that coach's invite code."""
+    async with client_for(options) as client:
+        conversation_id = await client.accept_invite(code)
+    options.output.emit(
+        {"conversation_id": conversation_id}, f"Connected: conversation {conversation_id}."
+    )
+
+
+@click.command()
+@click.argument("conversation_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_options
+async def end(options: Options, conversation_id: str, yes: bool) -> None:
+    """End a conversation for both of you; it stays readable but nobody can send."""
+    if not yes:
+        click.confirm("End this conversation? It becomes read-only for both of you", abort=True)
+    async with client_for(options) as client:
+        await client.api.end_conversation(conversation_id)
+        await client.conversations()
+    options.output.emit(
+        {"conversation_id": conversation_id, "status": "ended"}, "The conversation has ended."
+    )
+
+
+COMMANDS = [conversations, history, send, invite, accept, end]

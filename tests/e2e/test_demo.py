@@ -1,0 +1,31 @@
+"""`make demo`'s core against real services: both sides read every message decrypted, the
+store holds the very messages, as ciphertext only."""
+
+from __future__ import annotations
+
+from tests.support.infra import Infra
+from tests.support.stack import Stack
+from tools.demo import CONVERSATION, run_demo
+from tools.demo_stack import Target
+
+
+async def test_the_demo_shows_decrypted_messages_and_stores_only_ciphertext(
+    shared_stack: Stack, infra: Infra, shared_names: tuple[str, str]
+) -> None:
+    lines: list[str] = []
+    target = Target(shared_stack.gateway_url, infra.mongo_url, shared_names[1], started=False)
+
+    result = await run_demo(target, lines.append)
+
+    bodies = [text for _, text in CONVERSATION]
+    assert [m["body"] for m in result["sent"]] == bodies
+    assert result["seen"] == {  # each side decrypted what the other wrote
+        "coach": [text for author, text in CONVERSATION if author == "client"],
+        "client": [text for author, text in CONVERSATION if author == "coach"],
+    }
+    assert [d["message_id"] for d in result["stored"]] == [m["message_id"] for m in result["sent"]]
+    assert result["leaked"] == []
+    assert all(d["envelope"]["ciphertext"] for d in result["stored"])
+    assert "   plaintext found in the stored documents: none" in lines
+    for text in bodies:
+        assert any(line.endswith(f"decrypted:   {text}") for line in lines)

@@ -1,0 +1,126 @@
+"""The three services, each as its own RabbitMQ user with exactly the permissions the
+compose deployment grants (`shared/broker_users.py`, in a virtual host of the test's own):
+a message travels the whole path, and each user is refused what it has no business doing."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import astuple
+
+import aio_pika
+import aiormq
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.broker_users import SERVICES, permissions
+from shared.topology import Topology
+from tests.support.api import Api, Session, coach_and_client, seal_for
+from tests.support.inprocess import AppStack, running_apps
+from tests.support.ws import next_frame, ws_url
+
+
+def _ctl(*argv: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *argv], capture_output=True, text=True, check=True)
+
+
+@pytest.fixture
+async def broker_users(clean_broker: Topology) -> AsyncIterator[dict[str, str]]:
+    """A vhost with one user per service (permissions for this test's namespace): URLs."""
+    tag = uuid.uuid4().hex[:10]
+    vhost, granted = f"perm-{tag}", permissions(clean_broker)
+    users = {service: (f"{tag}-{service}", uuid.uuid4().hex) for service in SERVICES}
+    await asyncio.to_thread(_ctl, "add_vhost", vhost)
+    try:
+        await asyncio.gather(*(asyncio.to_thread(_ctl, "add_user", *users[s]) for s in SERVICES))
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(
+                    _ctl, "set_permissions", "-p", vhost, users[s][0], *astuple(granted[s])
+                )
+                for s in SERVICES
+            )
+        )
+        yield {
+            s: f"amqp://{user}:{password}@127.0.0.1:5672/{vhost}"
+            for s, (user, password) in users.items()
+        }
+    finally:
+        await asyncio.gather(
+            asyncio.to_thread(_ctl, "delete_vhost", vhost),
+            *(asyncio.to_thread(_ctl, "delete_user", users[s][0]) for s in SERVICES),
+        )
+
+
+@pytest.fixture
+async def app_stack(
+    stack_environment: dict[str, str],
+    mongo_client: AsyncMongoClient,
+    broker_users: dict[str, str],
+) -> AsyncIterator[AppStack]:
+    overrides = {s: {"HAVEN_AMQP_URL": url} for s, url in broker_users.items()}
+    async with running_apps(stack_environment, overrides) as value:
+        yield value
+
+
+async def test_one_user_per_service_carries_a_message_and_is_refused_the_rest(
+    app_stack: AppStack,
+    api: Api,
+    operator: Session,
+    broker_users: dict[str, str],
+    clean_broker: Topology,
+) -> None:
+    coach, client, cid, devices = await coach_and_client(api, operator, "perm")
+    headers = {"Authorization": f"Bearer {coach.access_token}"}
+    async with api.http.ws_connect(ws_url(app_stack), headers=headers) as ws:
+        assert await next_frame(ws) == {"type": "ready"}
+        envelope = seal_for(client, cid, devices, "through least privilege")
+        sent = await api.call(
+            "POST",
+            f"/v1/conversations/{cid}/messages",
+            {"envelope": envelope},
+            token=client.access_token,
+        )
+        assert sent.status == 202, sent.body
+        frame = await next_frame(ws)
+        assert frame["type"] == "message"
+        assert frame["message"]["message_id"] == envelope["message_id"]
+        history = await api.call(
+            "GET", f"/v1/conversations/{cid}/messages?after_seq=0", token=coach.access_token
+        )  # an RPC from the gateway to messaging and back through the default exchange
+        assert [m["message_id"] for m in history.body["messages"]] == [envelope["message_id"]]
+
+    t = clean_broker  # and each user is refused what is not its business:
+    assert await _refused(broker_users["notification"], "publish_command", t)
+    assert await _refused(broker_users["messaging"], "publish_command", t)
+    assert await _refused(broker_users["notification"], t.command_queue(0), t)
+    assert await _refused(broker_users["gateway"], t.events_queue("messaging"), t)
+    assert await _refused(broker_users["messaging"], t.push_queue, t)
+    assert await _refused(broker_users["gateway"], t.dead_letters_queue, t)
+    assert not await _refused(broker_users["gateway"], "publish_command", t)  # its own business
+
+
+async def _ignore(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+    """Never called: the consume itself is refused."""
+
+
+async def _refused(url: str, attempt: str, topology: Topology) -> bool:
+    """True when the broker refuses `attempt` to the user of `url` (403 ACCESS_REFUSED)."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        try:
+            if attempt == "publish_command":
+                exchange = await channel.get_exchange(topology.commands, ensure=False)
+                await exchange.publish(aio_pika.Message(b"{}"), routing_key="message.send.0")
+                await channel.get_exchange(topology.commands)  # a round trip reveals the refusal
+            else:
+                queue = await channel.get_queue(attempt, ensure=False)
+                await queue.consume(_ignore)
+        except (aiormq.exceptions.ChannelAccessRefused, aio_pika.exceptions.ChannelClosed):
+            return True
+        return False
+    finally:
+        await connection.close()

@@ -1,0 +1,187 @@
+"""Drive `haven` and `haven-admin` as processes, the way a person or a script would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pexpect
+
+from haven_client.client import HavenClient
+from haven_client.keystore import KdfParams, Keystore
+from tests.support.stack import BOOTSTRAP_OPERATOR
+
+PASSPHRASE = "keystore passphrase for tests"
+HAVEN = [sys.executable, "-m", "haven_client"]
+HAVEN_ADMIN = [sys.executable, "-m", "services.gateway.admin_cli"]
+
+
+@dataclass
+class Person:
+    """One device of one person: a keystore file, a password, the server it talks to."""
+
+    server: str
+    keystore: Path
+    password: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    async def create(cls, server: str, directory: Path, name: str, password: str) -> Person:
+        """The keystore is made with argon2id's floor (the CLI then opens it as usual)."""
+        path = directory / f"{name}.keystore"
+        (await Keystore.create(path, PASSPHRASE, KdfParams.minimal())).close()
+        return cls(server, path, password)
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HAVEN_SERVER": self.server,
+            "HAVEN_KEYSTORE": str(self.keystore),
+            "HAVEN_ADMIN_KEYSTORE": str(self.keystore),
+            "HAVEN_KEYSTORE_PASSPHRASE": PASSPHRASE,
+            "HAVEN_PASSWORD": self.password,
+            "HAVEN_ADMIN_PASSWORD": self.password,
+            "TERM": "dumb",
+            "COLUMNS": "200",
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+            **extra,
+        }
+
+    def run(
+        self, *argv: str, stdin: str = "", admin: bool = False, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*(HAVEN_ADMIN if admin else HAVEN), *argv],
+            input=stdin,
+            env=self.environment(**extra),
+            capture_output=True,
+            text=True,
+            timeout=45,
+            check=False,
+        )
+
+    async def arun(
+        self, *argv: str, stdin: str = "", admin: bool = False, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(self.run, *argv, stdin=stdin, admin=admin, **extra)
+
+    async def json(self, *argv: str, stdin: str = "", admin: bool = False) -> list[Any]:
+        """The JSON lines of a command that must succeed."""
+        done = await self.arun("--json", *argv, stdin=stdin, admin=admin)
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    def chat(self, conversation_id: str) -> pexpect.spawn:
+        """`haven chat` on a pseudo-terminal, as a person would run it."""
+        return pexpect.spawn(
+            HAVEN[0],
+            [*HAVEN[1:], "chat", conversation_id],
+            env=self.environment(),
+            encoding="utf-8",
+            timeout=20,
+            dimensions=(50, 200),
+        )
+
+
+CRISIS = {
+    "resources": [
+        {
+            "name": "Night Line",
+            "contact": "0800 111 0 111",
+            "description": "Free, day and night.",
+            "region": "DE",
+        }
+    ]
+}
+
+
+@dataclass
+class Cast:
+    operator: Person
+    coach: Person
+    client: Person
+    coach_handle: str
+    client_handle: str
+    conversation_id: str
+    directory: Path
+
+
+async def onboard_fast(server: str, directory: Path, tag: str) -> Cast:
+    """The same cast as `onboard`, made in-process with the SDK (seconds instead of a dozen
+    CLI processes), for the tests that drive the CLIs afterwards."""
+    people = {
+        "operator": await Person.create(server, directory, "operator", BOOTSTRAP_OPERATOR[1]),
+        "coach": await Person.create(server, directory, "coach", "coach-password-1"),
+        "client": await Person.create(server, directory, "client", "client-password-1"),
+    }
+    clients = {
+        role: HavenClient(server, await Keystore.open(person.keystore, PASSPHRASE))
+        for role, person in people.items()
+    }
+    coach_handle, client_handle = f"{tag}_kim", f"{tag}_sam"
+    try:
+        operator, coach, client = clients["operator"], clients["coach"], clients["client"]
+        await operator.login(BOOTSTRAP_OPERATOR[0], BOOTSTRAP_OPERATOR[1])
+        await operator.transport.request("PUT", "/v1/admin/crisis-resources", json=CRISIS)
+        code = (await operator.create_invite("coach")).code
+        await coach.register(coach_handle, "coach-password-1", code, "Kim")
+        await coach.login(coach_handle, "coach-password-1")
+        code = (await coach.create_invite("client")).code
+        await client.register(client_handle, "client-password-1", code, "Sam")
+        await client.login(client_handle, "client-password-1")
+        [conversation] = await client.conversations()
+        await coach.conversations()
+    finally:
+        for opened in clients.values():
+            await opened.close()
+    return Cast(
+        people["operator"],
+        people["coach"],
+        people["client"],
+        coach_handle,
+        client_handle,
+        conversation.conversation_id,
+        directory,
+    )
+
+
+async def onboard(server: str, directory: Path, tag: str) -> Cast:
+    """The bootstrap operator sets crisis resources and invites a coach (`{tag}_kim`), who
+    invites a client (`{tag}_sam`): with the two CLIs only."""
+    operator = await Person.create(server, directory, "operator", BOOTSTRAP_OPERATOR[1])
+    await operator.json("login", "--handle", BOOTSTRAP_OPERATOR[0], admin=True)
+    (directory / "crisis.json").write_text(json.dumps(CRISIS))
+    await operator.json("crisis-resources", "set", str(directory / "crisis.json"), admin=True)
+    [coach_invite] = await operator.json("invite-coach", admin=True)
+    coach_handle, client_handle = f"{tag}_kim", f"{tag}_sam"
+    coach = await Person.create(server, directory, "coach", "coach-password-1")
+    code = coach_invite["code"]
+    await coach.json(
+        "register", "--handle", coach_handle, "--invite", code, "--display-name", "Kim"
+    )
+    await coach.json("login", "--handle", coach_handle)
+    [client_invite] = await coach.json("invite")
+    assert client_invite["kind"] == "client"
+    client = await Person.create(server, directory, "client", "client-password-1")
+    code = client_invite["code"]
+    await client.json(
+        "register", "--handle", client_handle, "--invite", code, "--display-name", "Sam"
+    )
+    await client.json("login", "--handle", client_handle)
+    [conversation] = await client.json("conversations")
+    return Cast(
+        operator,
+        coach,
+        client,
+        coach_handle,
+        client_handle,
+        conversation["conversation_id"],
+        directory,
+    )

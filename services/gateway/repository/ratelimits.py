@@ -7,6 +7,7 @@ round trip that no parallel request on any replica can interleave with.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from datetime import datetime, timedelta
 
@@ -76,15 +77,16 @@ class RateBuckets:
             },
         ]
         after = None
-        for _ in range(3):  # only a race between two first requests for a new key loops
-            try:
-                after = await self._c.find_one_and_update(
-                    {"_id": key}, pipeline, upsert=True, return_document=ReturnDocument.AFTER
-                )
-            except DuplicateKeyError:  # a parallel first request created the key: update it
-                continue
+        for _ in range(3):  # only a key that does not exist yet loops, once
+            after = await self._c.find_one_and_update(
+                {"_id": key}, pipeline, return_document=ReturnDocument.AFTER
+            )
             if after is not None:
                 break
+            # Created apart from the decision, never by an upsert: parallel first requests
+            # racing an upsert were seen to spend tokens nobody was granted.
+            with contextlib.suppress(DuplicateKeyError):
+                await self._c.insert_one({"_id": key, "expires_at": expires_at})
         if after is None:
             raise UnavailableError("the rate limit could not be read; try again")
         granted = int(after["granted"])

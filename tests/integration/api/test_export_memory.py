@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from pymongo import AsyncMongoClient
 
 from tests.support.api import Api, Session, coach_and_client
@@ -71,6 +72,9 @@ async def exported_bytes(api: Api, session: Session) -> tuple[int, int]:
     return received, peak
 
 
+# Writing, exporting and dropping ~13 MiB in the embedded store takes about a minute late in a
+# suite run (it slows as its process ages): more than the suite's default hang guard.
+@pytest.mark.timeout(240)
 async def test_export_memory_stays_flat_over_thousands_of_messages(
     api: Api, operator: Session, mongo_client: AsyncMongoClient[Any], isolation: tuple[str, str]
 ) -> None:

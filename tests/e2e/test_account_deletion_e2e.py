@@ -9,13 +9,11 @@ import asyncio
 import json
 from typing import Any
 
-import aio_pika
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from shared.topology import Topology, queue_specs
 from tests.support.api import Api, DeviceKeys, Session, coach_and_client, seal_for
-from tests.support.infra import broker
+from tests.support.rabbit import queued_bodies
 from tests.support.stack import Stack
 from tests.support.ws import bearer, ws_url
 
@@ -63,7 +61,7 @@ async def test_a_deletion_issued_while_notification_is_down_completes_after_it_r
         sent.append(await send(api, client, cid, devices, "sent while notification is down"))
 
         async def waiting_for_notification() -> bool:  # the scan sees what queues hold
-            return any(sent[-1][:40] in body for body in await _queued(namespace))
+            return any(sent[-1][:40] in body for body in await queued_bodies(namespace))
 
         await until(waiting_for_notification)
 
@@ -109,7 +107,7 @@ async def test_a_deletion_issued_while_notification_is_down_completes_after_it_r
     again = await api.register(client.handle, client.password, await api.invite(coach, "client"))
     assert again.status == 409
 
-    everything = await _database_dumps(mongo_client, prefix) + await _queued(namespace)
+    everything = await _database_dumps(mongo_client, prefix) + await queued_bodies(namespace)
     assert len(everything) > 10
     for ciphertext in sent:
         for text in everything:
@@ -134,23 +132,3 @@ async def _database_dumps(client: AsyncMongoClient[Any], prefix: str) -> list[st
             for collection in await db.list_collection_names():
                 dumps += [json.dumps(d, default=str) async for d in db[collection].find()]
     return dumps
-
-
-async def _queued(namespace: str) -> list[str]:
-    """Every message still in the test's durable queues (dead letters included), read without
-    consuming it for good: consumed unacked, then returned when the connection closes."""
-    bodies: list[str] = []
-    connection = await aio_pika.connect(broker.DEFAULT_URL)
-    async with connection:
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=1000)
-        for spec in queue_specs(Topology(namespace=namespace, command_shards=2)):
-            queue = await channel.declare_queue(spec.name, passive=True)
-
-            async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-                bodies.append(message.body.decode(errors="replace"))
-
-            tag = await queue.consume(keep)
-            await asyncio.sleep(0.3)
-            await queue.cancel(tag)
-    return bodies

@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 
 from shared import crypto
 from tests.support.api import Api, Session
+from tests.support.rabbit import queued_bodies
 from tests.support.sdk import SdkDevice
 from tests.support.stack import Stack
 from tests.support.ws import bearer, ws_url
@@ -244,41 +245,13 @@ async def test_no_plaintext_anywhere_on_the_server(
         stack.log_path(s).read_text(errors="replace")
         for s in ("gateway", "messaging", "notification")
     ]
-    queued = await _broker_messages(isolation[0])
+    queued = await queued_bodies(isolation[0])
     assert any("message.send" in body for body in queued)  # the scan saw the queued command
     for secret in secrets:
         encodings = (secret, secret.encode().hex(), crypto.b64e(secret.encode())[:20])
         for text in (*dumps, *logs, *queued):
             for encoded in encodings:
                 assert encoded not in text
-
-
-async def _broker_messages(namespace: str) -> list[str]:
-    """Every message still queued in the test's queues, read without consuming it for good.
-
-    Quorum queues with a single active consumer refuse basic.get, so this consumes without
-    acking; closing the connection puts everything back.
-    """
-    import aio_pika
-
-    from shared.topology import Topology, queue_specs
-    from tests.support.infra import broker
-
-    bodies: list[str] = []
-    connection = await aio_pika.connect(broker.DEFAULT_URL)
-    async with connection:
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=1000)
-        for spec in queue_specs(Topology(namespace=namespace, command_shards=2)):
-            queue = await channel.declare_queue(spec.name, passive=True)
-
-            async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-                bodies.append(message.body.decode(errors="replace"))
-
-            tag = await queue.consume(keep)
-            await asyncio.sleep(0.3)
-            await queue.cancel(tag)
-    return bodies
 
 
 async def test_two_gateway_replicas_deliver_to_devices_spread_across_them(

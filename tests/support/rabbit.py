@@ -1,10 +1,16 @@
-"""Broker administration for tests: force-close this test's connections only."""
+"""Broker administration for tests: force-close this test's connections only, and read what
+its queues still hold."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import subprocess
+
+import aio_pika
+
+from shared.topology import Topology, queue_specs
+from tools import broker
 
 _NAME = re.compile(r'\{"connection_name","([^"]*)"\}')
 
@@ -31,3 +37,24 @@ async def close_connections(prefix: str) -> int:
             check=True,
         )
     return len(pids)
+
+
+async def queued_bodies(namespace: str, command_shards: int = 2) -> list[str]:
+    """Every message still in the namespace's durable queues (dead letters included), read
+    without consuming it for good: quorum queues with a single active consumer refuse
+    basic.get, so this consumes without acking, and closing the connection puts it all back."""
+    bodies: list[str] = []
+    connection = await aio_pika.connect(broker.DEFAULT_URL)
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=1000)
+        for spec in queue_specs(Topology(namespace=namespace, command_shards=command_shards)):
+            queue = await channel.declare_queue(spec.name, passive=True)
+
+            async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                bodies.append(message.body.decode(errors="replace"))
+
+            tag = await queue.consume(keep)
+            await asyncio.sleep(0.3)
+            await queue.cancel(tag)
+    return bodies

@@ -36,7 +36,7 @@ from bench.verdicts import summary, verdicts
 from tests.support.api import Api
 from tests.support.stack import running_stack, stack_env
 from tools import broker
-from tools.processes import free_port, port_open, secantus_argv, spawn, wait_until
+from tools.processes import free_port, port_open, secantus_argv, secantus_url, spawn, wait_until
 
 SERVICES = ("gateway", "messaging", "notification", "store", "broker")
 MIB = 1024 * 1024
@@ -107,7 +107,7 @@ def local_stack(tmp: Path) -> Iterator[Target]:
     store = spawn(secantus_argv(port, ":memory:"), os.environ, tmp / "secantus.log")
     try:
         wait_until(lambda: port_open(port), 60, "SecantusDB")
-        mongo = f"mongodb://127.0.0.1:{port}"
+        mongo = secantus_url(port)
         tag = uuid.uuid4().hex[:8]
         env = stack_env(broker.DEFAULT_URL, mongo, f"bench{tag}.", f"bench{tag}", tmp)
         # The services' own defaults (shards, log level), not the test suite's.

@@ -17,7 +17,16 @@ import aio_pika
 from services.gateway.tokens import generate_pem
 from shared.topology import EVERYTHING, Topology, queue_specs
 from tools import broker
-from tools.processes import free_port, http_ok, port_open, secantus_argv, spawn, stop, wait_until
+from tools.processes import (
+    free_port,
+    http_ok,
+    port_open,
+    secantus_argv,
+    secantus_url,
+    spawn,
+    stop,
+    wait_until,
+)
 
 SERVICES = ("gateway", "messaging", "notification")
 
@@ -101,7 +110,7 @@ def _service_env(data: Path, mongo_port: int) -> dict[str, str]:
     return {
         **os.environ,
         "HAVEN_AMQP_URL": os.environ.get("HAVEN_AMQP_URL", broker.DEFAULT_URL),
-        "HAVEN_MONGO_URL": f"mongodb://127.0.0.1:{mongo_port}",
+        "HAVEN_MONGO_URL": secantus_url(mongo_port),
         "HAVEN_NAMESPACE": f"demo{tag}.",
         "HAVEN_DB_PREFIX": f"demo{tag}",
         "HAVEN_SIGNING_KEY_FILE": str(key),

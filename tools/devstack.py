@@ -14,7 +14,7 @@ from pathlib import Path
 
 from services.gateway.tokens import generate_pem
 from tools import broker
-from tools.processes import http_ok, port_open, secantus_argv, spawn, stop, wait_until
+from tools.processes import http_ok, port_open, secantus_argv, secantus_url, spawn, stop, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".haven-data"
@@ -38,7 +38,7 @@ def say(message: str) -> None:
 def service_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("HAVEN_AMQP_URL", broker.DEFAULT_URL)
-    env.setdefault("HAVEN_MONGO_URL", f"mongodb://127.0.0.1:{MONGO_PORT}")
+    env.setdefault("HAVEN_MONGO_URL", secantus_url(MONGO_PORT))
     env.setdefault("HAVEN_SIGNING_KEY_FILE", str(SIGNING_KEY))
     env.setdefault("HAVEN_CRISIS_RESOURCES_FILE", str(CRISIS_EXAMPLE))
     return env

@@ -109,6 +109,19 @@ def wait_until(predicate: object, timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
 
 
+def secantus_url(port: int) -> str:
+    """The embedded store's URL, without retryable writes.
+
+    SecantusDB keeps every retryable write's reply for 30 minutes (up to 10,000) and scans
+    that list on each write, then sorts it once full: a store that took ~10k writes spends
+    milliseconds of CPU per write on bookkeeping (bench/ measured it, docs/PERFORMANCE.md).
+    On loopback to a single local process a driver retry has nothing to recover from, and
+    every Haven write is idempotent at the next level up anyway (unique ids, retried
+    handlers). A real MongoDB keeps the driver's default: its URL comes from the operator.
+    """
+    return f"mongodb://127.0.0.1:{port}/?retryWrites=false"
+
+
 def secantus_argv(port: int, storage: str) -> list[str]:
     exe = Path(sys.executable).with_name("secantusd-py")
     return [

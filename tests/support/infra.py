@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools import broker
-from tools.processes import free_port, port_open, secantus_argv, spawn, stop, wait_until
+from tools.processes import (
+    free_port,
+    port_open,
+    secantus_argv,
+    secantus_url,
+    spawn,
+    stop,
+    wait_until,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ def secantus(tmp_dir: str, storage: str = ":memory:") -> Iterator[str]:
     process = spawn(secantus_argv(port, storage), os.environ, Path(tmp_dir) / "secantus.log")
     try:
         wait_until(lambda: port_open(port), 60, "SecantusDB")
-        yield f"mongodb://127.0.0.1:{port}"
+        yield secantus_url(port)
     finally:
         if storage == ":memory:":
             process.kill()  # nothing to flush; a graceful stop takes seconds

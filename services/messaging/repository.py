@@ -102,6 +102,17 @@ class MessagingRepository:
         return [{c: tops[c] for c in counts} for counts in rounds]
 
     async def _reserve_now(self, counts: Mapping[str, int]) -> dict[str, int]:
+        if len(counts) == 1:  # the usual batch at low load: one round trip, not two
+            [(conversation_id, count)] = counts.items()
+            doc = await self._counters.find_one_and_update(
+                {"_id": conversation_id},
+                {"$inc": {"seq": count}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:  # a store that lost an upsert race; the batch is retried
+                raise TransientError("seq reservation returned no counter")
+            return {conversation_id: int(doc["seq"])}
         await self._counters.bulk_write(
             [UpdateOne({"_id": c}, {"$inc": {"seq": n}}, upsert=True) for c, n in counts.items()],
             ordered=False,

@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 RETENTION = "retention"
 EXPIRES_AT = "expires_at"
 TTL_INDEX = "ttl_expires_at"
+KNOWN_MAX = 100_000  # conversations whose retention one process keeps in memory
 
 INDEXES: IndexSpec = {
     # expireAfterSeconds=0: each document expires at its own `expires_at`.
@@ -96,6 +97,10 @@ class Retention:
 
     def __init__(self, repository: RetentionRepository) -> None:
         self._repo = repository
+        # The last retention read from the store per conversation: `stamp` goes by it,
+        # `settle` reads the store again after every insert (the authority) and corrects both
+        # the copy and, if it was stale, the messages. So a batch costs one read, not two.
+        self._known: dict[str, int | None] = {}
 
     async def changed(self, event: RetentionChanged) -> None:
         data = event.data
@@ -106,6 +111,7 @@ class Retention:
             return
         # The newest stored value, not this event's: a newer one may have landed meanwhile.
         days = (await self._repo.days_of([data.conversation_id])).get(data.conversation_id)
+        self._remember({data.conversation_id: days})
         updated = await self._repo.apply(data.conversation_id, days)
         log.info(
             "retention_applied",
@@ -119,7 +125,10 @@ class Retention:
         applied itself to the stored messages before these existed; apply it to them now.
         (A change landing after this read applies itself to them.)"""
         inserted = list(docs)
-        days = await self._repo.days_of(doc["conversation_id"] for doc in inserted)
+        ids = {doc["conversation_id"] for doc in inserted}
+        stored = await self._repo.days_of(ids)
+        days = {conversation_id: stored.get(conversation_id) for conversation_id in ids}
+        self._remember(days)
         stale = {
             doc["conversation_id"]
             for doc in inserted
@@ -133,8 +142,19 @@ class Retention:
     async def stamp(self, docs: Iterable[Document]) -> None:
         """Give new message documents their `expires_at` before they are inserted."""
         pending = list(docs)
-        days = await self._repo.days_of(doc["conversation_id"] for doc in pending)
+        ids = {doc["conversation_id"] for doc in pending}
+        days = {c: self._known[c] for c in ids if c in self._known}
+        if unknown := ids - days.keys():
+            stored = await self._repo.days_of(unknown)
+            fresh = {conversation_id: stored.get(conversation_id) for conversation_id in unknown}
+            self._remember(fresh)
+            days.update(fresh)
         for doc in pending:
             expiry = self._repo.expires_at(doc["server_ts"], days.get(doc["conversation_id"]))
             if expiry is not None:
                 doc[EXPIRES_AT] = expiry
+
+    def _remember(self, days: dict[str, int | None]) -> None:
+        if len(self._known) + len(days) > KNOWN_MAX:
+            self._known.clear()  # a cache, not state: the next stamps read again
+        self._known.update(days)

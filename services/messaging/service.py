@@ -124,6 +124,9 @@ class MessagingService:
     async def _store(self, jobs: Sequence[Job]) -> list[Outcome]:
         """One round's sends: each conversation's new messages get consecutive seqs, in order."""
         commands = [job.command for job in jobs if isinstance(job.command, SendMessage)]
+        # Only a redelivered command is likely to be stored already; any other duplicate (a
+        # client's retried POST) is caught by the unique index on insert, at the price of a gap.
+        again = {_key(c) for j in jobs if j.redelivered and isinstance(c := j.command, SendMessage)}
         # A valid command holds its place until its announcement replaces it.
         outcomes: list[Outcome | SendMessage] = []
         valid: list[SendMessage] = []
@@ -142,7 +145,7 @@ class MessagingService:
                 continue
             outcomes.append(command)
             valid.append(command)
-        stored, inserted = await self._persist(valid)
+        stored, inserted = await self._persist(valid, again)
         for command in valid:
             key = _key(command)
             ids = {"conversation_id": key[0], "message_id": key[1], "seq": stored[key]["seq"]}
@@ -166,11 +169,12 @@ class MessagingService:
         return await self._erased(sorted({c.data.sender_account_id for c in commands}))
 
     async def _persist(
-        self, commands: Sequence[SendMessage]
+        self, commands: Sequence[SendMessage], again: set[tuple[str, str]]
     ) -> tuple[dict[tuple[str, str], Document], set[tuple[str, str]]]:
-        """The stored document of every command's message, and which ones were inserted now."""
+        """The stored document of every command's message, and which ones were inserted now.
+        `again`: the keys worth looking up first (redelivered); the rest are inserted blind."""
         keys = list(dict.fromkeys(_key(c) for c in commands))  # the first copy in a batch wins
-        stored = await self._repo.existing(keys)
+        stored = await self._repo.existing([k for k in keys if k in again])
         first = {_key(c): c for c in reversed(commands)}
         new_docs = await self._numbered([first[k] for k in keys if k not in stored])
         result = await self._repo.insert(new_docs)

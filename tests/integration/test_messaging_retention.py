@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.messaging import documents
+from services.messaging.retention import Retention, RetentionRepository
 from shared.events import RetentionChanged, RetentionData
 from shared.logging import correlation
 from shared.topology import Topology
@@ -166,3 +168,38 @@ async def test_export_pages_by_conversation_then_seq_and_skips_expired(
             break
     assert seen == [("conv-a", 1), ("conv-a", 3), ("conv-b", 1), ("conv-b", 2)]
     assert pages == 2
+
+
+async def test_a_change_another_replica_applied_reaches_the_next_insert_here(
+    mongo_client: AsyncMongoClient[Any], isolation: tuple[str, str]
+) -> None:
+    """`stamp` goes by this replica's copy of the retention; `settle` reads the store after
+    the insert, so a change that another replica applied meanwhile still reaches the new
+    messages (and this replica's copy)."""
+    db = mongo_client[f"{isolation[1]}_messaging"]
+    here, there = (Retention(RetentionRepository(db, DAY)) for _ in range(2))
+    repo = RetentionRepository(db, DAY)
+
+    async def insert(n: int) -> list[dict[str, Any]]:
+        docs = [
+            documents.message_document(send_command("conv-x").data, i, documents.server_now())
+            for i in range(n)
+        ]
+        await here.stamp(docs)
+        await db["messages"].insert_many(docs)
+        await here.settle(docs)
+        return docs
+
+    first = await insert(1)  # here remembers "kept until deleted"
+    assert "expires_at" not in first[0]
+    with correlation(None):
+        change = RetentionChanged.create(RetentionData(conversation_id="conv-x", retention_days=3))
+    await there.changed(change)
+
+    later = await insert(2)
+
+    cursor = db["messages"].find({"_id": {"$in": [d["_id"] for d in later]}})
+    async for doc in cursor:
+        assert doc["expires_at"] == repo.expires_at(doc["server_ts"], 3)
+    again = await insert(1)  # and this replica's copy has caught up: stamped right at once
+    assert again[0]["expires_at"] == repo.expires_at(again[0]["server_ts"], 3)

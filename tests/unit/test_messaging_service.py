@@ -13,6 +13,7 @@ import pytest
 from services.messaging import documents
 from services.messaging.repository import InsertResult
 from services.messaging.service import Job, MessagingService, Outcome, OutEvent, rounds
+from shared.commands import SendMessage
 from shared.errors import PermanentError, TransientError
 from tests.support.messaging import delete_command, read_command, send_command
 
@@ -141,6 +142,49 @@ async def test_a_message_stored_meanwhile_is_announced_with_its_stored_seq(
         (published[1].data.message_id, 2),
     ]
     assert len(repo.messages) == 2
+
+
+class CountingRepository(FakeRepository):
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_up: list[list[tuple[str, str]]] = []
+
+    async def existing(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Doc]:
+        self.looked_up.append(list(pairs))
+        return await super().existing(pairs)
+
+
+async def test_only_redelivered_sends_are_looked_up_before_the_insert(
+    published: list[OutEvent],
+) -> None:
+    repo = CountingRepository()
+
+    async def publish(event: OutEvent) -> None:
+        published.append(event)
+
+    service = MessagingService(repo, publish)  # type: ignore[arg-type]
+    first, retried = send_command("a"), send_command("a")
+    await settled(service, [Job(first), Job(retried)])
+    assert repo.looked_up == [[]]  # fresh sends: straight to the insert
+
+    # A client's retried POST (not redelivered): the unique index finds it, no second copy.
+    await settled(service, [Job(retried)])
+    # A redelivery: looked up first, so it takes no new seq.
+    await settled(service, [Job(first, redelivered=True)])
+
+    assert repo.looked_up[1:] == [[], [_key(retried)], [_key(first)]]
+    assert len(repo.messages) == 2
+    assert [(e.data.message_id, e.data.seq) for e in published] == [
+        (first.data.message_id, 1),
+        (retried.data.message_id, 2),
+        (retried.data.message_id, 2),
+        (first.data.message_id, 1),
+    ]
+    assert repo.counters["a"] == 3  # the blind duplicate cost one gap, the redelivery none
+
+
+def _key(command: SendMessage) -> tuple[str, str]:
+    return (command.data.conversation_id, command.data.message_id)
 
 
 async def test_a_counter_behind_the_stored_seqs_is_repaired_then_retried(

@@ -323,6 +323,10 @@ class DeliveryFailedData(Schema):
     device_id: str
     conversation_id: str
     message_id: str
+    # From the frame the gateway sent, for the push it makes owed; None from a gateway that
+    # predates them (the push then counts the message as not urgent).
+    urgent: bool | None = None
+    seq: int | None = None
 
 
 class DeliveryFailed(EventBase[DeliveryFailedData]):

@@ -103,7 +103,9 @@ class NotificationService:
 
     async def delivery_failed(self, event: DeliveryFailed) -> None:
         data = event.data
-        owed = Unacknowledged(data.device_id, data.conversation_id, data.message_id)
+        owed = Unacknowledged(
+            data.device_id, data.conversation_id, data.message_id, data.urgent, data.seq
+        )
         await self._offline(owed, "ack_timeout")
 
     async def message_deleted(self, event: MessageDeleted) -> None:

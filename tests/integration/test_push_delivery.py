@@ -180,17 +180,16 @@ async def test_a_delivery_a_socket_never_acknowledged_becomes_a_push_too(world: 
     """The gateway routed it (the socket was there) but got no ack: `delivery.failed`."""
     await world.subscribe("cd1", "coach")
     await world.emit(stored("m9", [], urgent=True, seq=9))  # as if routed to cd1's socket
-    await world.emit(
-        DeliveryFailed.create(
-            DeliveryFailedData(device_id="cd1", conversation_id="c1", message_id="m9")
-        )
+    failed = DeliveryFailedData(
+        device_id="cd1", conversation_id="c1", message_id="m9", urgent=True, seq=9
     )
+    await world.emit(DeliveryFailed.create(failed))
     [push] = await world.receiver.wait_for("cd1", 1)
     assert json.loads(push.body) == {
         "event": "new_message",
         "conversation_id": "c1",
         "unread": 1,
-        "urgent": True,  # remembered from message.stored: the failure names the message only
+        "urgent": True,  # the failure carries it from the frame the socket never acked
     }
 
 

@@ -3,32 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
-from shared.batching import Coalescer, WriteBatcher
-
-
-async def test_concurrent_writes_share_one_bulk_write_and_each_waits_for_it() -> None:
-    written: list[list[int]] = []
-
-    async def write(items: Sequence[int]) -> None:
-        await asyncio.sleep(0.01)
-        written.append(list(items))
-
-    batcher: WriteBatcher[int] = WriteBatcher(write)
-    await asyncio.gather(*(batcher.submit(i) for i in range(10)))
-    assert written == [list(range(10))]
-    await batcher.submit(99)  # idle again: the next one goes alone, at once
-    assert written[-1] == [99]
-
-
-async def test_a_failed_bulk_write_fails_every_caller_in_it() -> None:
-    async def write(items: Sequence[int]) -> None:
-        raise ConnectionError("store away")
-
-    batcher: WriteBatcher[int] = WriteBatcher(write)
-    results = await asyncio.gather(*(batcher.submit(i) for i in range(3)), return_exceptions=True)
-    assert all(isinstance(r, ConnectionError) for r in results)
+from shared.batching import Coalescer
 
 
 async def test_coalesced_requests_run_once_per_round_and_answer_each_caller() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.gateway.ws.socket import CLOSE_OVERFLOW, SEND_QUEUE, DeviceSocket
+from services.gateway.ws.socket import CLOSE_OVERFLOW, SEND_QUEUE, DeviceSocket, Expected
 
 
 class StuckWebSocket:
@@ -31,8 +31,8 @@ class StuckWebSocket:
 async def test_overflowing_the_queue_closes_only_that_socket() -> None:
     missed: list[str] = []
 
-    async def on_missed(_: DeviceSocket, message_id: str, __: str) -> None:
-        missed.append(message_id)
+    async def on_missed(_: DeviceSocket, expected: Expected) -> None:
+        missed.append(expected.message_id)
 
     stuck = StuckWebSocket()
     socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
@@ -48,15 +48,35 @@ async def test_overflowing_the_queue_closes_only_that_socket() -> None:
 
 
 async def test_unacked_messages_are_reported_when_the_socket_finishes() -> None:
-    async def on_missed(_: DeviceSocket, message_id: str, __: str) -> None:
+    async def on_missed(_: DeviceSocket, expected: Expected) -> None:
         raise AssertionError("the 10 s deadline has not passed")
 
     socket = DeviceSocket(StuckWebSocket(), "acc", "dev", on_missed)  # type: ignore[arg-type]
     socket.start()
-    socket.expect_ack("m1", "c1")
-    socket.expect_ack("m2", "c1")
+    socket.expect_ack(Expected("m1", "c1"))
+    socket.expect_ack(Expected.of("m2", message_frame("m2", urgent=True, seq=7)))
     socket.acked("m1")
-    assert await socket.finish() == [("m2", "c1")]
+    # What delivery.failed then reports: the push it makes owed needs urgency and seq.
+    assert await socket.finish() == [Expected("m2", "c1", urgent=True, seq=7)]
+
+
+async def test_a_missed_ack_reports_the_frames_urgency_and_seq() -> None:
+    missed: list[Expected] = []
+
+    async def on_missed(_: DeviceSocket, expected: Expected) -> None:
+        missed.append(expected)
+
+    socket = DeviceSocket(StuckWebSocket(), "acc", "dev", on_missed, ack_deadline=0.01)  # type: ignore[arg-type]
+    socket.expect_ack(Expected.of("m3", message_frame("m3", urgent=False, seq=3)))
+    await asyncio.sleep(0.05)
+    assert missed == [Expected("m3", "c1", urgent=False, seq=3)]
+    # A frame without them (never sent by notification) is still reported, with neither.
+    assert Expected.of("m4", {"type": "message"}) == Expected("m4", "")
+
+
+def message_frame(message_id: str, *, urgent: bool, seq: int) -> dict[str, Any]:
+    item = {"message_id": message_id, "conversation_id": "c1", "urgent": urgent, "seq": seq}
+    return {"type": "message", "message": item}
 
 
 async def test_a_socket_whose_token_expires_without_reauth_closes_with_4401() -> None:

@@ -9,7 +9,7 @@ import time
 import structlog
 
 from services.gateway.ws.router import DeliveryRouter
-from services.gateway.ws.socket import DeviceSocket, socket_id_now
+from services.gateway.ws.socket import DeviceSocket, Expected, socket_id_now
 from shared.bus import Bus
 from shared.deliveries import ControlAction, DeviceDelivery
 from shared.errors import HavenError, UnavailableError
@@ -64,8 +64,8 @@ class SocketRegistry:
 
     async def detach(self, socket: DeviceSocket) -> None:
         pending = await socket.finish()
-        for message_id, conversation_id in pending:
-            await self.ack_missed(socket, message_id, conversation_id)
+        for expected in pending:
+            await self.ack_missed(socket, expected)
         if self.sockets.get(socket.device_id) is socket:
             del self.sockets[socket.device_id]
             await self.router.unbind(socket.device_id)
@@ -77,17 +77,13 @@ class SocketRegistry:
             return
         if socket is None or socket.closing:
             if delivery.ack_message_id and delivery.frame:
-                await self._report_failed(
-                    delivery.device_id,
-                    delivery.ack_message_id,
-                    str(delivery.frame.get("message", {}).get("conversation_id", "")),
-                )
+                expected = Expected.of(delivery.ack_message_id, delivery.frame)
+                await self._report_failed(delivery.device_id, expected)
             return
         assert delivery.frame is not None
         socket.send(delivery.frame)
         if delivery.ack_message_id:
-            conversation_id = str(delivery.frame.get("message", {}).get("conversation_id", ""))
-            socket.expect_ack(delivery.ack_message_id, conversation_id)
+            socket.expect_ack(Expected.of(delivery.ack_message_id, delivery.frame))
 
     def _control(self, socket: DeviceSocket | None, delivery: DeviceDelivery) -> None:
         control = delivery.control
@@ -107,14 +103,18 @@ class SocketRegistry:
             socket.send({"type": "resync"})
         log.info("sockets_resync", count=len(self.sockets))
 
-    async def ack_missed(self, socket: DeviceSocket, message_id: str, conversation_id: str) -> None:
-        log.info("delivery_unacked", device_id=socket.device_id, message_id=message_id)
-        await self._report_failed(socket.device_id, message_id, conversation_id)
+    async def ack_missed(self, socket: DeviceSocket, expected: Expected) -> None:
+        log.info("delivery_unacked", device_id=socket.device_id, message_id=expected.message_id)
+        await self._report_failed(socket.device_id, expected)
 
-    async def _report_failed(self, device_id: str, message_id: str, conversation_id: str) -> None:
+    async def _report_failed(self, device_id: str, expected: Expected) -> None:
         event = DeliveryFailed.create(
             DeliveryFailedData(
-                device_id=device_id, conversation_id=conversation_id, message_id=message_id
+                device_id=device_id,
+                conversation_id=expected.conversation_id,
+                message_id=expected.message_id,
+                urgent=expected.urgent,
+                seq=expected.seq,
             )
         )
         try:

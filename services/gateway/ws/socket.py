@@ -7,6 +7,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -26,7 +27,29 @@ def socket_id_now() -> str:
     return f"{time.time_ns():020d}"
 
 
-OnAckMissed = Callable[["DeviceSocket", str, str], Coroutine[Any, Any, None]]
+@dataclass(frozen=True)
+class Expected:
+    """A message frame awaiting the device's ack: what `delivery.failed` reports if none comes."""
+
+    message_id: str
+    conversation_id: str
+    urgent: bool | None = None
+    seq: int | None = None
+
+    @classmethod
+    def of(cls, message_id: str, frame: dict[str, Any]) -> Expected:
+        item = frame.get("message")
+        item = item if isinstance(item, dict) else {}
+        urgent, seq = item.get("urgent"), item.get("seq")
+        return cls(
+            message_id,
+            str(item.get("conversation_id", "")),
+            urgent if isinstance(urgent, bool) else None,
+            seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+        )
+
+
+OnAckMissed = Callable[["DeviceSocket", Expected], Coroutine[Any, Any, None]]
 
 
 class DeviceSocket:
@@ -49,7 +72,7 @@ class DeviceSocket:
         self.expires_at = 0
         self.session = 0
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
-        self._acks: dict[str, tuple[asyncio.TimerHandle, str]] = {}
+        self._acks: dict[str, tuple[asyncio.TimerHandle, Expected]] = {}
         self._on_ack_missed = on_ack_missed
         self._last_pong = self._pinged_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,12 +110,12 @@ class DeviceSocket:
         for frame in early:
             self.send(frame)
 
-    def expect_ack(self, message_id: str, conversation_id: str) -> None:
-        if message_id in self._acks:
+    def expect_ack(self, expected: Expected) -> None:
+        if expected.message_id in self._acks:
             return
         loop = asyncio.get_running_loop()
-        handle = loop.call_later(self._ack_deadline, self._ack_missed, message_id, conversation_id)
-        self._acks[message_id] = (handle, conversation_id)
+        handle = loop.call_later(self._ack_deadline, self._ack_missed, expected)
+        self._acks[expected.message_id] = (handle, expected)
 
     def acked(self, message_id: str) -> None:
         entry = self._acks.pop(message_id, None)
@@ -102,9 +125,9 @@ class DeviceSocket:
     def pong(self) -> None:
         self._last_pong = time.monotonic()
 
-    def _ack_missed(self, message_id: str, conversation_id: str) -> None:
-        self._acks.pop(message_id, None)
-        self._spawn(self._on_ack_missed(self, message_id, conversation_id))
+    def _ack_missed(self, expected: Expected) -> None:
+        self._acks.pop(expected.message_id, None)
+        self._spawn(self._on_ack_missed(self, expected))
 
     def close_soon(self, code: int, reason: str) -> None:
         if not self.closing:
@@ -140,7 +163,7 @@ class DeviceSocket:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.ping()
 
-    async def finish(self) -> list[tuple[str, str]]:
+    async def finish(self) -> list[Expected]:
         """Stop the tasks; returns the deliveries that were never acked (they count as failed)."""
         for task in self._tasks:
             task.cancel()
@@ -150,8 +173,8 @@ class DeviceSocket:
         if self._background:  # let a close handshake finish before the connection goes
             await asyncio.wait(self._background, timeout=5)
         pending = []
-        for message_id, (handle, conversation_id) in self._acks.items():
+        for handle, expected in self._acks.values():
             handle.cancel()
-            pending.append((message_id, conversation_id))
+            pending.append(expected)
         self._acks.clear()
         return pending

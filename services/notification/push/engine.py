@@ -29,7 +29,6 @@ from shared.consumers import EventHandler
 from shared.events import (
     AccountDeleted,
     DeviceRemoved,
-    MessageStored,
     ReceiptRead,
     RelationshipCreated,
     utcnow,
@@ -75,18 +74,17 @@ class PushEngine:
         subscription = await self._repo.subscription(item.device_id)
         if subscription is None:
             return  # no push gateway: the row waits for the device to sync (and retention)
-        owed = await self._owed(item)
+        owed = self._owed(item)
         account_id = subscription.account_id
         await self._outbox.annotate(item.device_id, item.message_id, account_id, owed)
         due = collapse_due(self._clock(), urgent=owed.urgent, window=self._collapse)
         await self._outbox.open_slot(item.device_id, item.conversation_id, account_id, due)
 
-    async def _owed(self, item: Unacknowledged) -> Owed:
-        if item.urgent is not None:
-            return Owed(item.message_id, item.urgent, item.seq)
-        known = await self._outbox.message(item.conversation_id, item.message_id)
-        urgent, seq = known if known is not None else (False, None)
-        return Owed(item.message_id, urgent, seq)
+    @staticmethod
+    def _owed(item: Unacknowledged) -> Owed:
+        """Urgency and seq come with the item (a `delivery.failed` carries them from the frame
+        the gateway sent); one from an older gateway counts as not urgent."""
+        return Owed(item.message_id, bool(item.urgent), item.seq)
 
     async def sweep(self) -> int:
         """Prepare the due pushes this replica can claim; how many slots it handled."""
@@ -189,19 +187,11 @@ class PushEngine:
     def handlers(self) -> dict[str, EventHandler]:
         """Run after the service's own handler for the same event type."""
         return {
-            "message.stored": self.message_stored,
             "receipt.read": self.receipt_read,
             "device.removed": self.device_removed,
             "relationship.created": self.relationship_created,
             "account.deleted": self.account_deleted,
         }
-
-    async def message_stored(self, event: MessageStored) -> None:
-        """Kept an hour: a `delivery.failed` names the message only."""
-        data = event.data
-        await self._outbox.remember_message(
-            data.conversation_id, data.message_id, data.urgent, data.seq, self._clock()
-        )
 
     async def receipt_read(self, event: ReceiptRead) -> None:
         data = event.data

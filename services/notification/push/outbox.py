@@ -15,22 +15,19 @@ subscription, and after the retention period whatever happened.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notification.repository import PENDING
-from shared.batching import WriteBatcher
 from shared.events import utcnow
 from shared.mongo import Document, IndexSpec
 
 SLOTS = "push_slots"
 SENT = "push_sent"
-MESSAGES = "push_messages"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SENT_KEPT = timedelta(hours=1)
 
@@ -47,7 +44,6 @@ INDEXES: IndexSpec = {
         IndexModel("updated_at"),
     ],
     SENT: [IndexModel("sent_at", expireAfterSeconds=24 * 3600)],
-    MESSAGES: [IndexModel("seen_at", expireAfterSeconds=3600)],
 }
 
 
@@ -80,27 +76,6 @@ def slot_id(device_id: str, conversation_id: str) -> str:
 class Outbox:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
-        # Every stored message passes here: concurrent handlers share one bulk upsert.
-        self._remembered: WriteBatcher[UpdateOne] = WriteBatcher(self._remember_all)
-
-    async def remember_message(
-        self, conversation_id: str, message_id: str, urgent: bool, seq: int, now: datetime
-    ) -> None:
-        """For a later `delivery.failed`, which names the message only."""
-        await self._remembered.submit(
-            UpdateOne(
-                {"_id": f"{conversation_id}:{message_id}"},
-                {"$set": {"urgent": urgent, "seq": seq, "seen_at": now}},
-                upsert=True,
-            )
-        )
-
-    async def _remember_all(self, updates: Sequence[UpdateOne]) -> None:
-        await self._db[MESSAGES].bulk_write(list(updates), ordered=False)
-
-    async def message(self, conversation_id: str, message_id: str) -> tuple[bool, int] | None:
-        doc = await self._db[MESSAGES].find_one({"_id": f"{conversation_id}:{message_id}"})
-        return None if doc is None else (bool(doc["urgent"]), int(doc["seq"]))
 
     async def annotate(self, device_id: str, message_id: str, account_id: str, owed: Owed) -> None:
         """What the push needs of a pending row that NotificationRepository recorded."""

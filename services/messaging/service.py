@@ -146,6 +146,7 @@ class MessagingService:
             outcomes.append(command)
             valid.append(command)
         stored, inserted = await self._persist(valid, again)
+        new_docs = [stored[key] for key in dict.fromkeys(_key(c) for c in valid) if key in inserted]
         for command in valid:
             key = _key(command)
             ids = {"conversation_id": key[0], "message_id": key[1], "seq": stored[key]["seq"]}
@@ -156,12 +157,23 @@ class MessagingService:
                 DUPLICATES.inc()
                 log.info("message_duplicate", correlation_id=command.correlation_id, **ids)
             inserted.discard(key)  # a second copy within the batch is a duplicate as well
-        return [
+        announced: list[Outcome] = [
             asyncio.ensure_future(self._announce(o, stored[_key(o)]))
             if isinstance(o, SendMessage)
             else o
             for o in outcomes
         ]
+        # Announced first (delivery is at-least-once: should this fail, the retried batch finds
+        # its messages stored and announces them again under the same event ids).
+        if self._settle is not None and new_docs:
+            try:
+                await self._settle(new_docs)
+            except BaseException:
+                for outcome in announced:
+                    if isinstance(outcome, asyncio.Future):
+                        outcome.add_done_callback(_observed)
+                raise
+        return announced
 
     async def _erased_senders(self, commands: Sequence[SendMessage]) -> set[str]:
         if self._erased is None or not commands:
@@ -187,8 +199,6 @@ class MessagingService:
             stored |= await self._repo.existing(sorted(lost))
         inserted = {_doc_key(doc) for doc in new_docs} - lost
         stored |= {_doc_key(doc): doc for doc in new_docs if _doc_key(doc) in inserted}
-        if self._settle is not None and inserted:
-            await self._settle([doc for doc in new_docs if _doc_key(doc) in inserted])
         return stored, inserted
 
     async def _numbered(self, fresh: Sequence[SendMessage]) -> list[Document]:
@@ -273,6 +283,12 @@ class MessagingService:
                 share=data.share,
             )
             await self._publish(ReceiptRead.create(read, correlation_id=command.correlation_id))
+
+
+def _observed(future: asyncio.Future[None]) -> None:
+    """An announcement of a batch that failed after it: its outcome no longer matters."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _is_send(job: Job) -> bool:

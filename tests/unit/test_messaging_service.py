@@ -275,3 +275,32 @@ async def test_an_erased_senders_send_is_refused_without_shifting_the_others_ann
         first.data.message_id,
         second.data.message_id,
     ]
+
+
+async def test_a_batch_is_announced_while_its_retention_is_settled(
+    repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    """The settle read after the insert does not hold the events back (at idle it is one
+    store round trip of the send→deliver path)."""
+    release = asyncio.Event()
+    settled_docs: list[Any] = []
+
+    async def publish(event: OutEvent) -> None:
+        published.append(event)
+
+    async def settle(docs: Sequence[Any]) -> None:
+        await release.wait()
+        settled_docs.extend(docs)
+
+    service = MessagingService(repo, publish, settle=settle)  # type: ignore[arg-type]
+    command = send_command("a")
+    handling = asyncio.create_task(service.handle([Job(command)]))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [e.data.message_id for e in published] == [command.data.message_id]
+    assert not handling.done()  # the batch itself still waits for its settle
+    release.set()
+    await settled(service, [])
+    outcomes = await handling
+    assert [d["message_id"] for d in settled_docs] == [command.data.message_id]
+    assert all(isinstance(o, asyncio.Future) and o.done() for o in outcomes)

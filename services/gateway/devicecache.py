@@ -1,4 +1,7 @@
-"""Is this device still active in this session? Cached briefly, invalidated on revocation."""
+"""Is this device still active in this session? Cached, and forgotten on revocation: by the
+replica that revokes at once, by every other one when `device.removed` / `device.session_ended`
+reaches its invalidation queue (services/gateway/invalidation.py), and by all of them whenever
+that queue was lost. The TTL is only the backstop for a change nobody announced."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import time
 from services.gateway.directory import SendDirectory
 from services.gateway.repository.accounts import DeviceRepository
 
-TTL_SECONDS = 5.0
+TTL_SECONDS = 30.0  # a sender slower than this pays one device read per send
 
 
 class DeviceCache:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from services.gateway.devicecache import TTL_SECONDS
+import pytest
+
+from services.gateway import devicecache
 from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
 
 DEEP = "[" * 120_000 + "]" * 120_000  # under the 256 KiB frame limit; far past recursion
+
+CACHE_SECONDS = 2.0  # this test's device-cache backstop, instead of the service's
 
 
 def no_traceback(app_stack: AppStack) -> None:
@@ -60,9 +64,16 @@ async def test_a_login_that_resumes_the_device_ends_the_old_sessions_socket(
 
 
 async def test_a_socket_whose_session_ended_cannot_send(
-    api: Api, operator: Session, app_stack: AppStack, mongo_client, isolation: tuple[str, str]
+    api: Api,
+    operator: Session,
+    app_stack: AppStack,
+    mongo_client,
+    isolation: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Even if the close control never reached the socket, its next send finds out."""
+    """Even if the close control never reached the socket (and no event announced the change),
+    its next send finds out once the cached session expired."""
+    monkeypatch.setattr(devicecache, "TTL_SECONDS", CACHE_SECONDS)  # in-process gateway
     coach, client, cid, devices = await coach_and_client(api, operator, "stale")
     headers = {"Authorization": f"Bearer {client.access_token}"}
     async with api.http.ws_connect(ws_url(app_stack), headers=headers) as ws:
@@ -81,6 +92,6 @@ async def test_a_socket_whose_session_ended_cannot_send(
 
 
 async def _wait_past_cache() -> None:
-    """The gateway caches a device's session for up to 5 s (services/gateway/devicecache.py);
-    nothing announces this hand-made change, so only time expires the cached entry."""
-    await asyncio.sleep(TTL_SECONDS + 0.5)
+    """The gateway caches a device's session (services/gateway/devicecache.py); nothing
+    announces this hand-made change, so only time expires the cached entry."""
+    await asyncio.sleep(CACHE_SECONDS + 0.5)

@@ -9,7 +9,7 @@ it is in flight goes in the next one, so rounds grow with load and add no delay 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
 A = TypeVar("A")
@@ -47,3 +47,26 @@ class Coalescer(Generic[A, R]):
                 for (_, result), value in zip(round_, results, strict=True):
                     if not result.done():
                         result.set_result(value)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class KeyedLookup(Generic[K, V]):
+    """Concurrent lookups by key, merged into one: `fetch` gets the union of every waiting
+    caller's keys and returns what it found; each caller gets its own keys' part."""
+
+    def __init__(self, fetch: Callable[[set[K]], Awaitable[dict[K, V]]]) -> None:
+        self._fetch = fetch
+        self._merged: Coalescer[frozenset[K], dict[K, V]] = Coalescer(self._run)
+
+    async def __call__(self, keys: Iterable[K]) -> dict[K, V]:
+        wanted = frozenset(keys)
+        if not wanted:
+            return {}
+        return await self._merged(wanted)
+
+    async def _run(self, rounds: list[frozenset[K]]) -> list[dict[K, V]]:
+        found = await self._fetch(set().union(*rounds))
+        return [{k: found[k] for k in keys if k in found} for keys in rounds]

@@ -22,7 +22,7 @@ from shared.rpc import rpc_queue, serve_rpc
 SERVICE = "messaging"
 # Per shard: enough in flight to form batches under load, while one shard stays one consumer.
 COMMAND_PREFETCH = 128
-MAX_BATCH = 64
+MAX_BATCH = 128
 
 
 def publish_over(bus: Bus) -> Publish:
@@ -60,14 +60,16 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
                 "account.deleted": erasure.account_deleted,
             },
         )
+        # One pipeline for all of this process's shards: a batch takes whatever any shard has
+        # queued, so 20 quiet conversations cost one batch's store round trips, not twenty.
+        pipeline = ShardPipeline(
+            service.handle,
+            max_batch=MAX_BATCH,
+            stopping=lambda: bus.closing,
+            given_up=service.given_up,
+            refused=service.refused,
+        )
         for shard in range(settings.command_shards):
-            pipeline = ShardPipeline(
-                service.handle,
-                max_batch=MAX_BATCH,
-                stopping=lambda: bus.closing,
-                given_up=service.given_up,
-                refused=service.refused,
-            )
             await bus.consume_in_order(
                 bus.topology.command_queue(shard), pipeline.submit, prefetch=COMMAND_PREFETCH
             )

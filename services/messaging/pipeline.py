@@ -1,18 +1,21 @@
-"""One command shard's deliveries, batched and handled strictly in delivery order.
+"""The command shards' deliveries, batched and handled strictly in delivery order.
 
 The bus calls `submit` once per delivery, concurrently up to its prefetch, and acks when it
-returns (dead-letters on PermanentError or a validation error). Every call queues its command
-and waits for the shard's turn: the first waiter takes everything queued (up to `max_batch`) and
-hands it to the service as one batch; batches of a shard never overlap. So a conversation's
-commands are handled one after another in delivery order, and a command returns, hence is acked,
-only after its event was confirmed. Only that wait for the broker's confirm (an `Announcing`
-outcome) runs past the shard's turn: the next batch is stored meanwhile. An announcement that
+returns (dead-letters on PermanentError or a validation error). One pipeline serves every shard
+this process consumes: each call queues its command and waits for the pipeline's turn; the first
+waiter takes everything queued (up to `max_batch`), whichever shards it came from, and hands it
+to the service as one batch; batches never overlap. Each shard's deliveries join the queue in
+their delivery order and a conversation lives on one shard, so a conversation's commands are
+handled one after another in delivery order (the service keeps each conversation's order within
+a batch), and a command returns, hence is acked, only after its event was confirmed. Only
+that wait for the broker's confirm (an `Announcing` outcome) runs past the pipeline's turn:
+the next batch is stored meanwhile. An announcement that
 fails makes its command raise here, so the bus retries it; the retry finds it stored and
 publishes the event again (same `event_id`), never storing it twice or out of order.
 
 Failures are retried here, in place, and never through the bus: a command retried on its own
 could overtake a later one of the same conversation. Transient failures (database or broker
-away) retry the whole batch until they pass, holding the shard; anything else retries a few
+away) retry the whole batch until they pass, holding the pipeline; anything else retries a few
 times, then the batch is split and a command that still fails on its own is dead-lettered.
 Once `stopping` (the bus is closing), no new batch starts and a failing one is given up: those
 commands are left unacked for the next active consumer (see `Bus.consume_in_order`).

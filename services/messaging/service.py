@@ -6,7 +6,7 @@ idempotent (stored messages are found again and their events re-published with t
 `event_id`), so a retry only costs a gap in the seqs.
 
 A stored message's outcome is its announcement in flight (`Announcing`): the batch returns
-as soon as its messages are stored and their events published, so the shard stores the next
+as soon as its messages are stored and their events published, so the pipeline stores the next
 batch while the broker confirms this one's events; each command is still acked only once its
 own event was confirmed (services/messaging/pipeline.py waits for it). Storage order, hence
 seq order, is untouched: only the waiting for confirms overlaps.

@@ -76,6 +76,27 @@ async def test_one_shards_commands_are_handled_in_delivery_order_in_batches() ->
     assert not handler.overlapped
 
 
+async def test_shards_arriving_together_share_batches_and_each_keeps_its_order() -> None:
+    """One pipeline serves all of a process's shards: quiet conversations on different shards
+    share a batch (one set of store round trips), never overlapping, each in its own order."""
+    handler = Recorder()
+    pipeline = ShardPipeline(handler, max_batch=64, linger=0.001)
+    shards = [[delivery(f"conv-{shard}-{i % 2}") for i in range(5)] for shard in range(4)]
+
+    async def consume(deliveries: list[Delivery]) -> list[object]:
+        return await submit_all(pipeline, deliveries)  # a shard's consumer, as the bus runs it
+
+    results = await asyncio.gather(*(consume(d) for d in shards))
+
+    assert results == [[None] * 5] * 4
+    assert len(handler.batches) < 4  # the shards did not each pay a batch of their own
+    handled = [m for batch in handler.batches for m in batch]
+    for deliveries in shards:
+        mine = [d.message_id.split(":")[1] for d in deliveries if d.message_id]
+        assert [m for m in handled if m in mine] == mine
+    assert not handler.overlapped
+
+
 async def test_transient_failures_retry_the_same_batch_in_place() -> None:
     failures = [AutoReconnect("down"), UnavailableError("no confirm")]
 

@@ -33,9 +33,11 @@ from bench import ceilings, idle, plot, traffic
 from bench.procstat import Sampler, find_by_comm
 from bench.stats import latency_summary
 from bench.verdicts import summary, verdicts
+from shared.settings import CommonSettings
 from tests.support.api import Api
 from tests.support.stack import running_stack, stack_env
 from tools import broker
+from tools.namespace import drop_namespace
 from tools.processes import free_port, port_open, secantus_argv, secantus_url, spawn, wait_until
 
 SERVICES = ("gateway", "messaging", "notification", "store", "broker")
@@ -63,6 +65,7 @@ class Target:
     key_file: Path | None
     gateway_db: str | None
     pids: dict[str, int]
+    namespace: str | None = None  # the AMQP namespace of a stack started here (dropped after)
 
 
 @contextmanager
@@ -99,6 +102,10 @@ def raise_fd_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+# The stack runs on the services' own default shard count.
+DEFAULT_SHARDS: int = CommonSettings.model_fields["command_shards"].default
+
+
 @contextmanager
 def local_stack(tmp: Path) -> Iterator[Target]:
     """RabbitMQ (the machine's), a fresh in-memory SecantusDB and the three services."""
@@ -109,7 +116,8 @@ def local_stack(tmp: Path) -> Iterator[Target]:
         wait_until(lambda: port_open(port), 60, "SecantusDB")
         mongo = secantus_url(port)
         tag = uuid.uuid4().hex[:8]
-        env = stack_env(broker.DEFAULT_URL, mongo, f"bench{tag}.", f"bench{tag}", tmp)
+        namespace = f"bench{tag}."
+        env = stack_env(broker.DEFAULT_URL, mongo, namespace, f"bench{tag}", tmp)
         # The services' own defaults (shards, log level), not the test suite's.
         for name in ("HAVEN_COMMAND_SHARDS", "HAVEN_LOG_LEVEL"):
             env.pop(name, None)
@@ -126,10 +134,13 @@ def local_stack(tmp: Path) -> Iterator[Target]:
                 Path(env["HAVEN_SIGNING_KEY_FILE"]),
                 f"bench{tag}_gateway",
                 pids,
+                namespace,
             )
     finally:
         store.kill()
         store.wait()
+        if "namespace" in locals():  # the services are gone: nothing re-declares it
+            asyncio.run(drop_namespace(broker.DEFAULT_URL, namespace, DEFAULT_SHARDS))
 
 
 def interval_report(
@@ -175,7 +186,7 @@ async def run(target: Target, config: Config) -> dict[str, Any]:
     sampler = Sampler({**target.pids, "loadgen": os.getpid()})
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
-        "conditions": conditions(config),
+        "conditions": {**conditions(config), "namespace": target.namespace},
         "workloads": {},
     }
     await asyncio.sleep(0.5 if config.seconds < 2 else 2)  # the services settle

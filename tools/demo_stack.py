@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aio_pika
-
 from services.gateway.tokens import generate_pem
-from shared.topology import EVERYTHING, Topology, queue_specs
 from tools import broker
+from tools.namespace import drop_namespace
 from tools.processes import (
     free_port,
     http_ok,
@@ -86,21 +84,9 @@ def own_stack() -> Iterator[Target]:
             for child in reversed(children):
                 stop(child)
             if children and "env" in locals():
-                asyncio.run(_drop_topology(env["HAVEN_AMQP_URL"], env["HAVEN_NAMESPACE"]))
+                asyncio.run(drop_namespace(env["HAVEN_AMQP_URL"], env["HAVEN_NAMESPACE"], 2))
             if started_broker:
                 broker.stop_local()
-
-
-async def _drop_topology(amqp_url: str, namespace: str) -> None:
-    """The durable queues and exchanges the demo's services declared (the rest expire)."""
-    names = Topology(namespace=namespace, command_shards=2)
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for spec in queue_specs(names):
-            await channel.queue_delete(spec.name)
-        for base in EVERYTHING:
-            await channel.exchange_delete(names.name(f"haven.{base}"))
 
 
 def _service_env(data: Path, mongo_port: int) -> dict[str, str]:

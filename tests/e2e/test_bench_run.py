@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import aio_pika
 import pytest
+
+from bench.run import DEFAULT_SHARDS
+from shared.topology import Topology, queue_specs
+from tools import broker
 
 pytestmark = pytest.mark.e2e
 
@@ -39,3 +45,22 @@ def test_a_quick_bench_run_delivers_measures_and_writes_its_results(tmp_path: Pa
     assert all(v > 0 for v in result["ceilings_per_s"].values())
     assert result["sweep"] and result["targets"]["a_delivered_per_s"]["measured"] > 0
     assert list(tmp_path.glob("bench-*.png")) or "no PNG" in done.stderr
+    # Its stack's queues are gone with it: leftover quorum queues pile up on the broker.
+    namespace = result["conditions"]["namespace"]
+    assert namespace
+    names = Topology(namespace=namespace, command_shards=DEFAULT_SHARDS)
+    assert asyncio.run(leftover_queues(names)) == []
+
+
+async def leftover_queues(names: Topology) -> list[str]:
+    connection = await aio_pika.connect(broker.DEFAULT_URL)
+    found = []
+    async with connection:
+        for spec in queue_specs(names):
+            channel = await connection.channel()  # a failed passive declare closes it
+            try:
+                await channel.declare_queue(spec.name, passive=True)
+                found.append(spec.name)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                pass
+    return found

@@ -7,12 +7,10 @@ import asyncio
 import uuid
 from typing import Any
 
-import aio_pika
 from pymongo import AsyncMongoClient
 
-from services.notification.settings import NotificationSettings
-from shared.rpc import rpc_queue
-from shared.topology import Topology, queue_specs
+from shared.topology import Topology
+from tools.namespace import drop_namespace
 
 COMMAND_SHARDS = 2
 
@@ -29,27 +27,7 @@ def topology(namespace: str) -> Topology:
 
 async def drop_topology(amqp_url: str, namespace: str) -> None:
     """Delete the namespace's queues and exchanges."""
-    names = topology(namespace)
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for spec in queue_specs(names):
-            await channel.queue_delete(spec.name)
-        # Push retry delay queues follow notification's setting; the defaults are what every
-        # stack without an override declares (a leftover quorum queue costs the broker dearly).
-        for delay_ms in NotificationSettings().push_retry_delays_ms:
-            await channel.queue_delete(names.push_delay_queue(delay_ms))
-        for service in ("messaging", "notification"):
-            await channel.queue_delete(rpc_queue(names, service))
-        for name in (
-            names.commands,
-            names.events,
-            names.deliveries,
-            names.rpc,
-            names.dead,
-            names.push,
-        ):
-            await channel.exchange_delete(name)
+    await drop_namespace(amqp_url, namespace, COMMAND_SHARDS)
 
 
 async def drop_databases(client: AsyncMongoClient, prefix: str) -> None:

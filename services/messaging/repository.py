@@ -14,7 +14,6 @@ from pymongo.errors import BulkWriteError
 
 from services.messaging.documents import message_key
 from services.messaging.retention import expired
-from shared.batching import Coalescer
 from shared.errors import HavenError, TransientError
 from shared.events import utcnow
 from shared.mongo import Document, IndexSpec
@@ -53,32 +52,22 @@ Pairs = Sequence[tuple[str, str]]
 
 
 class MessagingRepository:
-    """The three calls of every batch (`existing`, `reserve`, `insert`) are coalesced across
-    the process's command shards: shards storing at the same time share one round trip each.
-    Their conversations never overlap (one conversation, one shard), so each shard's batch
-    keeps its own order and sees only its own results."""
+    """One process's batches never overlap (services/messaging/pipeline.py serves every shard
+    it consumes), so each batch's calls go to the store as they are: one round trip each."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._messages = db[MESSAGES]
         self._counters = db[COUNTERS]
         self._markers = db[READ_MARKERS]
-        self._existing: Coalescer[Pairs, dict[tuple[str, str], Document]]
-        self._existing = Coalescer(self._existing_all)
-        self._reserve: Coalescer[Mapping[str, int], dict[str, int]]
-        self._reserve = Coalescer(self._reserve_all)
-        self._insert: Coalescer[list[Document], InsertResult] = Coalescer(self._insert_all)
 
     async def existing(self, pairs: Pairs) -> dict[tuple[str, str], Document]:
         """Stored messages among (conversation_id, message_id) pairs: one primary-key lookup."""
         if not pairs:
             return {}
-        return await self._existing(pairs)
-
-    async def _existing_all(self, rounds: list[Pairs]) -> list[dict[tuple[str, str], Document]]:
-        wanted = {message_key(c, m) for pairs in rounds for c, m in pairs}
+        wanted = {message_key(c, m) for c, m in pairs}
         cursor = self._messages.find({"_id": {"$in": sorted(wanted)}})
         found = {(doc["conversation_id"], doc["message_id"]): doc async for doc in cursor}
-        return [{p: found[p] for p in pairs if p in found} for pairs in rounds]
+        return {p: found[p] for p in pairs if p in found}
 
     async def reserve(self, counts: Mapping[str, int]) -> dict[str, int]:
         """Reserve consecutive seqs per conversation; returns each one's highest.
@@ -90,18 +79,6 @@ class MessagingRepository:
         """
         if not counts:
             return {}
-        return await self._reserve(counts)
-
-    async def _reserve_all(self, rounds: list[Mapping[str, int]]) -> list[dict[str, int]]:
-        merged: dict[str, int] = {}
-        for counts in rounds:
-            if merged.keys() & counts.keys():  # never from the shards; correct all the same
-                return [await self._reserve_now(counts) for counts in rounds]
-            merged.update(counts)
-        tops = await self._reserve_now(merged)
-        return [{c: tops[c] for c in counts} for counts in rounds]
-
-    async def _reserve_now(self, counts: Mapping[str, int]) -> dict[str, int]:
         if len(counts) == 1:  # the usual batch at low load: one round trip, not two
             [(conversation_id, count)] = counts.items()
             doc = await self._counters.find_one_and_update(
@@ -130,16 +107,11 @@ class MessagingRepository:
 
     async def insert(self, docs: list[Document]) -> InsertResult:
         """Insert all that can be; mongod applies them in list order even when unordered."""
+        result = InsertResult()
         if not docs:
-            return InsertResult()
-        return await self._insert(docs)
-
-    async def _insert_all(self, rounds: list[list[Document]]) -> list[InsertResult]:
-        """One insert_many of every round's documents, each round's contiguous and in order."""
-        results = [InsertResult() for _ in rounds]
-        owner = [(r, i) for r, docs in enumerate(rounds) for i in range(len(docs))]
+            return result
         try:
-            await self._messages.insert_many([d for docs in rounds for d in docs], ordered=False)
+            await self._messages.insert_many(docs, ordered=False)
         except BulkWriteError as error:
             errors = error.details.get("writeErrors", [])
             if error.details.get("writeConcernErrors"):
@@ -148,10 +120,9 @@ class MessagingRepository:
             if others:
                 raise StoreFailedError(f"insert failed with codes {others}") from None
             for e in errors:
-                r, i = owner[int(e["index"])]
-                target = results[r].duplicate_seqs if _on_seq(e) else results[r].duplicate_ids
-                target.append(i)
-        return results
+                target = result.duplicate_seqs if _on_seq(e) else result.duplicate_ids
+                target.append(int(e["index"]))
+        return result
 
     async def find_message(self, conversation_id: str, message_id: str) -> Document | None:
         """The message's metadata, without its envelope."""

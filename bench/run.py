@@ -1,7 +1,7 @@
 """`make bench`: the workloads of docs/PERFORMANCE.md against a fresh local stack (or given URLs),
 the building-block ceilings in the same run, JSON and a PNG.
 
-    .venv/bin/python -m bench.run                # everything, about 5 minutes
+    .venv/bin/python -m bench.run                # everything, about 4 minutes
     .venv/bin/python -m bench.run --quick        # a few messages per workload (the bench's test)
     .venv/bin/python -m bench.run --gateway-url http://127.0.0.1:8080 --mongo-url ... --key-file ...
 """
@@ -13,15 +13,11 @@ import asyncio
 import json
 import os
 import platform
-import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,17 +26,13 @@ from typing import Any
 import aiohttp
 
 from bench import ceilings, idle, plot, traffic
-from bench.procstat import Sampler, find_by_comm
+from bench.procstat import Sampler
+from bench.stack import SERVICES, Target, local_stack, profiled, raise_fd_limit
 from bench.stats import latency_summary
 from bench.verdicts import summary, verdicts
-from shared.settings import CommonSettings
 from tests.support.api import Api
-from tests.support.stack import running_stack, stack_env
 from tools import broker
-from tools.namespace import drop_namespace
-from tools.processes import free_port, port_open, secantus_argv, secantus_url, spawn, wait_until
 
-SERVICES = ("gateway", "messaging", "notification", "store", "broker")
 MIB = 1024 * 1024
 
 
@@ -55,92 +47,6 @@ class Config:
     out: Path
     ceiling_scale: float = 1.0
     profile: Path | None = None
-
-
-@dataclass
-class Target:
-    gateway_url: str
-    amqp_url: str
-    mongo_url: str | None
-    key_file: Path | None
-    gateway_db: str | None
-    pids: dict[str, int]
-    namespace: str | None = None  # the AMQP namespace of a stack started here (dropped after)
-
-
-@contextmanager
-def profiled(directory: Path | None, pids: dict[str, int], seconds: float) -> Iterator[None]:
-    """py-spy (if installed) samples each Python service during the workload: collapsed
-    stacks in `directory`, for `python -m bench.profile`."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if directory is None or not Path(spy).exists():
-        yield
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    argv = [spy, "record", "--nonblocking", "--format", "raw", "-r", "50", "-d", str(int(seconds))]
-    running = [
-        subprocess.Popen(  # noqa: S603 - our own tool on our own children
-            [*argv, "-p", str(pids[name]), "-o", str(directory / name)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name in ("gateway", "messaging", "notification", "store")
-        if name in pids
-    ]
-    try:
-        yield
-    finally:
-        for process in running:
-            process.wait(timeout=seconds + 30)
-
-
-def raise_fd_limit() -> int:
-    """Sockets need descriptors: the soft limit up to the hard one (both ends live here)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-# The stack runs on the services' own default shard count.
-DEFAULT_SHARDS: int = CommonSettings.model_fields["command_shards"].default
-
-
-@contextmanager
-def local_stack(tmp: Path) -> Iterator[Target]:
-    """RabbitMQ (the machine's), a fresh in-memory SecantusDB and the three services."""
-    broker.ensure(broker.DEFAULT_URL)
-    port = free_port()
-    store = spawn(secantus_argv(port, ":memory:"), os.environ, tmp / "secantus.log")
-    try:
-        wait_until(lambda: port_open(port), 60, "SecantusDB")
-        mongo = secantus_url(port)
-        tag = uuid.uuid4().hex[:8]
-        namespace = f"bench{tag}."
-        env = stack_env(broker.DEFAULT_URL, mongo, namespace, f"bench{tag}", tmp)
-        # The services' own defaults (shards, log level), not the test suite's.
-        for name in ("HAVEN_COMMAND_SHARDS", "HAVEN_LOG_LEVEL"):
-            env.pop(name, None)
-        with running_stack(env, tmp) as stack:
-            pids = {name: stack.processes[name].pid for name in SERVICES[:3]}
-            pids["store"] = store.pid
-            beams = find_by_comm("beam.smp")
-            if beams:
-                pids["broker"] = beams[0]
-            yield Target(
-                stack.gateway_url,
-                broker.DEFAULT_URL,
-                mongo,
-                Path(env["HAVEN_SIGNING_KEY_FILE"]),
-                f"bench{tag}_gateway",
-                pids,
-                namespace,
-            )
-    finally:
-        store.kill()
-        store.wait()
-        if "namespace" in locals():  # the services are gone: nothing re-declares it
-            asyncio.run(drop_namespace(broker.DEFAULT_URL, namespace, DEFAULT_SHARDS))
 
 
 def interval_report(

@@ -17,7 +17,6 @@ from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.messaging import documents as docs
-from shared.batching import KeyedLookup
 from shared.events import AccountDeleted, MessageDeleted, utcnow
 from shared.mongo import Document, IndexSpec
 
@@ -34,8 +33,6 @@ class ErasureRepository:
         self._erased = db[ERASED]
         self._messages = db["messages"]
         self._markers = db["read_markers"]
-        # Every batch of every shard asks: the shards storing at once share one read.
-        self._erased_lookup: KeyedLookup[str, bool] = KeyedLookup(self._erased_of)
 
     async def mark_erased(self, account_id: str) -> None:
         await self._erased.update_one(
@@ -43,11 +40,8 @@ class ErasureRepository:
         )
 
     async def erased_among(self, account_ids: Iterable[str]) -> set[str]:
-        return set(await self._erased_lookup(account_ids))
-
-    async def _erased_of(self, account_ids: set[str]) -> dict[str, bool]:
-        cursor = self._erased.find({"_id": {"$in": sorted(account_ids)}}, {"_id": 1})
-        return {doc["_id"]: True async for doc in cursor}
+        cursor = self._erased.find({"_id": {"$in": sorted(set(account_ids))}}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}
 
     async def live_sent_by(self, account_id: str) -> list[Document]:
         """Up to a batch of the account's messages that still hold an envelope (metadata only)."""

@@ -19,7 +19,6 @@ from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.batching import KeyedLookup
 from shared.events import RetentionChanged
 from shared.mongo import Document, IndexSpec
 
@@ -54,8 +53,6 @@ class RetentionRepository:
         self._retention = db[RETENTION]
         self._messages = db["messages"]
         self._day_ms = day_seconds * 1000
-        # Every batch of every shard settles: the shards storing at once share one read.
-        self._days_lookup: KeyedLookup[str, int | None] = KeyedLookup(self._days_of)
 
     def expires_at(self, server_ts: datetime, retention_days: int | None) -> datetime | None:
         if retention_days is None:
@@ -79,10 +76,7 @@ class RetentionRepository:
 
     async def days_of(self, conversation_ids: Iterable[str]) -> dict[str, int | None]:
         """Each conversation's effective retention; absent ones keep their messages."""
-        return await self._days_lookup(conversation_ids)
-
-    async def _days_of(self, conversation_ids: set[str]) -> dict[str, int | None]:
-        cursor = self._retention.find({"_id": {"$in": sorted(conversation_ids)}})
+        cursor = self._retention.find({"_id": {"$in": sorted(set(conversation_ids))}})
         return {doc["_id"]: doc.get("retention_days") async for doc in cursor}
 
     async def apply(self, conversation_id: str, days: int | None) -> int:

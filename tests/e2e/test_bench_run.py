@@ -11,7 +11,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from bench.run import DEFAULT_SHARDS
+from bench.stack import DEFAULT_SHARDS
 from shared.topology import Topology, queue_specs
 from tools import broker
 

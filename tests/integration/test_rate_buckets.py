@@ -15,7 +15,7 @@ from services.gateway.stores import INDEXES
 from services.gateway.stores.ratelimits import RateBuckets
 from shared.mongo import Mongo
 from shared.rates import Rate, decide
-from tests.support.infra import Infra
+from tools.infra import Infra
 
 
 @pytest.fixture

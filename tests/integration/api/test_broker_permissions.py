@@ -17,9 +17,9 @@ from pymongo import AsyncMongoClient
 
 from shared.broker_users import SERVICES, permissions
 from shared.topology import Topology
-from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.ws import next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 
 
 def _ctl(*argv: str) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from shared import crypto
-from tests.support.api import Api, Session, device_keys_of, seal_for
+from tools.api import Api, Session, device_keys_of, seal_for
 
 
 @dataclass

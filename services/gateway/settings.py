@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from shared.rates import Rate
+from services.gateway.model.rates import Rate
 from shared.settings import CommonSettings, password_problem
 
 
@@ -35,7 +35,7 @@ class GatewaySettings(CommonSettings):
     pwhash_memlimit_mib: int = Field(default=64, ge=8, le=1024)
     pwhash_workers: int = Field(default=2, ge=1, le=64)
     pwhash_queue: int = Field(default=64, ge=1, le=10000)
-    # Token buckets, "<count>/<second|minute|hour|day>[,<burst>]" (shared/rates.py). Shared by
+    # Token buckets, "<count>/<second|minute|hour|day>[,<burst>]" (model/rates.py). Shared by
     # every replica through MongoDB, except WebSocket frames (per socket, in memory).
     rate_send: str = "30/minute,10"  # per account: all its devices share one budget
     rate_invites: str = "20/hour,5"  # per account

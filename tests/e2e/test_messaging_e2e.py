@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared import crypto
+from haven_crypto import crypto
 from tests.support.rabbit import queued_bodies
 from tests.support.sdk import SdkDevice
 from tests.support.ws import bearer, ws_url

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared import crypto
+from haven_crypto import crypto
 from tests.support.inprocess import AppStack
 from tests.support.ws import frames_for, next_frame, ws_url
 from tools.api import Api, DeviceKeys, Session, coach_and_client

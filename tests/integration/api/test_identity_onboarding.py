@@ -209,7 +209,7 @@ async def test_authorization_matrix_leaks_nothing(api: Api, cast: Cast) -> None:
 
 
 async def test_kx_rotation_of_someone_elses_device_is_not_found(api: Api, cast: Cast) -> None:
-    from shared import crypto
+    from haven_crypto import crypto
     from tools.api import DeviceKeys
 
     kx = DeviceKeys().kx_public

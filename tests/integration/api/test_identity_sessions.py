@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared import crypto
+from haven_crypto import crypto
 from shared.events import utcnow
 from tools.api import Api, DeviceKeys, Session
 

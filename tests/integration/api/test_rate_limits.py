@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from shared import crypto
+from haven_crypto import crypto
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
 from tools.api import Api, DeviceKeys, Session, coach_and_client, seal_for

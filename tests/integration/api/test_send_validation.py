@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared import crypto
+from haven_crypto import crypto
 from tools.api import Api, Session, device_keys_of, seal_for
 
 

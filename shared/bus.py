@@ -23,10 +23,11 @@ from pymongo.errors import OperationFailure
 
 from shared import topology as topo
 from shared.commands import CommandBase
-from shared.errors import PermanentError, UnavailableError, UnroutableError
+from shared.errors import PermanentError, UnavailableError, UnroutableError, field_names
 from shared.events import EventBase
 from shared.logging import correlation, current_correlation_id
 from shared.metrics import BUS_CONSUMED, BUS_PUBLISHED
+from shared.supervise import Backoff
 from shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
@@ -42,6 +43,7 @@ CHANNEL_ERRORS = (
 SCHEMA_VERSION = 1
 PUBLISH_TIMEOUT = 5.0
 UNEXPECTED_ATTEMPTS = 5
+HANDLER_RETRY = Backoff(first=0.2, maximum=5.0)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,17 @@ class Delivery:
     correlation_id: str | None
     headers: dict[str, Any]
     redelivered: bool
+
+    @classmethod
+    def of(cls, message: AbstractIncomingMessage) -> Delivery:
+        return cls(
+            body=message.body,
+            routing_key=message.routing_key or "",
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            headers=dict(message.headers or {}),
+            redelivered=bool(message.redelivered),
+        )
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -241,14 +254,7 @@ class Bus:
     ) -> None:
         self._in_flight += 1
         self._idle.clear()
-        delivery = Delivery(
-            body=message.body,
-            routing_key=message.routing_key or "",
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            headers=dict(message.headers or {}),
-            redelivered=bool(message.redelivered),
-        )
+        delivery = Delivery.of(message)
         label = queue.removeprefix(self.topology.namespace)
         try:
             with correlation(delivery.correlation_id):
@@ -268,7 +274,7 @@ class Bus:
 
     async def _run_handler(self, handler: Handler, delivery: Delivery) -> str:
         """Run until done: transient errors retry forever, bugs a few times, bad input never."""
-        delay, unexpected = 0.2, 0
+        delay, unexpected = HANDLER_RETRY.first, 0
         while True:
             try:
                 await handler(delivery)
@@ -293,7 +299,7 @@ class Bus:
             if self._closing:
                 return "abandoned"  # left unacked: the broker redelivers after we close
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = HANDLER_RETRY.after(delay)
 
     async def close(self, grace: float) -> None:
         """Stop taking work, let in-flight handlers finish, then close the connection."""
@@ -359,5 +365,5 @@ def _fields_of(error: Exception) -> list[str]:
     """Which fields failed, never their values: a body may hold ciphertext or ids only, but
     validation messages echo inputs."""
     if isinstance(error, pydantic.ValidationError):
-        return sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        return field_names(error)
     return []

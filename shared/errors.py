@@ -1,6 +1,23 @@
-"""Domain errors shared by services; they know nothing of HTTP or AMQP."""
+"""Domain errors shared by services (they know nothing of HTTP or AMQP), and what a failed
+validation says about its fields."""
 
 from __future__ import annotations
+
+import pydantic
+
+
+def field_errors(error: pydantic.ValidationError) -> list[tuple[str, str]]:
+    """Each failing field's dotted path ("body" for the whole) and pydantic's message; never
+    the input, which may hold values the logs and answers must not echo."""
+    return [
+        (".".join(str(p) for p in item["loc"]) or "body", item["msg"])
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def field_names(error: pydantic.ValidationError) -> list[str]:
+    """The failing fields, sorted, each once."""
+    return sorted({name for name, _ in field_errors(error)})
 
 
 class HavenError(Exception):

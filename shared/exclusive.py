@@ -123,14 +123,7 @@ class ExclusiveQueue:
         return self._queue
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        delivery = Delivery(
-            body=message.body,
-            routing_key=message.routing_key or "",
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            headers=dict(message.headers or {}),
-            redelivered=bool(message.redelivered),
-        )
+        delivery = Delivery.of(message)
         try:
             with correlation(delivery.correlation_id):
                 # Shielded: a channel closing mid-handler must not cut, say, a socket write short.

@@ -14,9 +14,12 @@ from pymongo.errors import PyMongoError
 from shared.bus import Bus
 from shared.mongo import IndexSpec, Mongo, TtlSpec
 from shared.settings import CommonSettings
+from shared.supervise import Backoff
 from shared.topology import Topology
 
 log = structlog.get_logger(__name__)
+
+START_RETRY = Backoff(first=0.5, maximum=5.0)  # until the store answers at start-up
 
 mongo_key = web.AppKey("mongo", Mongo)
 bus_key = web.AppKey("bus", Bus)
@@ -75,7 +78,7 @@ async def _start(
     app: web.Application, indexes: IndexSpec, on_ready: StartHook | None, ttls: TtlSpec
 ) -> None:
     mongo, bus = app[mongo_key], app[bus_key]
-    delay = 0.5
+    delay = START_RETRY.first
     while True:
         try:
             await mongo.ensure_indexes(indexes)
@@ -84,7 +87,7 @@ async def _start(
         except PyMongoError as error:
             log.warning("mongo_unavailable_at_start", reason=type(error).__name__, retry_in=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = START_RETRY.after(delay)
     await bus.start()
     if on_ready is not None:
         await on_ready(app)

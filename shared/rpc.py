@@ -42,7 +42,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from prometheus_client import Counter, Histogram
 
 from shared.bus import SCHEMA_VERSION, Bus
-from shared.errors import ApiError, HavenError, UnavailableError
+from shared.errors import ApiError, HavenError, UnavailableError, field_errors, field_names
 from shared.logging import correlation, current_correlation_id
 from shared.topology import Topology
 from shared.transient import is_transient
@@ -93,10 +93,10 @@ class Route(Generic[Q, R]):
             try:
                 self.request.model_validate(payload)
             except pydantic.ValidationError as error:
-                problems = error.errors()
-                fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in problems})
-                reason = str(problems[0]["msg"]) if problems else None
-                raise RpcError(INVALID_FIELD, invalid_fields_detail(fields, reason)) from error
+                problems = field_errors(error)
+                reason = problems[0][1] if problems else None
+                detail = invalid_fields_detail(field_names(error), reason)
+                raise RpcError(INVALID_FIELD, detail) from error
             return await answer(payload)
 
         return name, checked
@@ -360,6 +360,5 @@ def _describe(error: Exception) -> tuple[str, str]:
 
 def _validation_detail(error: ValueError) -> str:
     if isinstance(error, pydantic.ValidationError):
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in error.errors()})
-        return f"invalid fields: {', '.join(fields)}"
+        return f"invalid fields: {', '.join(field_names(error))}"
     return "the request is not valid JSON"

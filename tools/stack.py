@@ -1,4 +1,5 @@
-"""Run the three real services as processes, the way `make up` does, for e2e tests."""
+"""Run the three real services as processes, the way `make up` does: for the e2e tests,
+`make demo` and `make bench` alike."""
 
 from __future__ import annotations
 
@@ -114,15 +115,14 @@ TEST_CRISIS_RESOURCE = {
 }
 
 
-def stack_env(
+def service_env(
     amqp_url: str, mongo_url: str, namespace: str, db_prefix: str, secrets_dir: Path
 ) -> dict[str, str]:
+    """The three services on free ports, in a namespace and databases of their own, with a
+    fresh signing key in `secrets_dir`: what tests, `make demo` and `make bench` all start."""
     key_file = secrets_dir / "token_signing_key"
     if not key_file.exists():
         key_file.write_bytes(generate_pem())
-    # Client invites need crisis resources; tests of their absence unset this variable.
-    resources_file = secrets_dir / "crisis-resources.json"
-    resources_file.write_text(json.dumps({"resources": [TEST_CRISIS_RESOURCE]}))
     return {
         **os.environ,
         "HAVEN_AMQP_URL": amqp_url,
@@ -136,10 +136,22 @@ def stack_env(
         "HAVEN_NOTIFICATION_PORT": str(free_port()),
         "HAVEN_LOG_LEVEL": "info",
         "HAVEN_SIGNING_KEY_FILE": str(key_file),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def stack_env(
+    amqp_url: str, mongo_url: str, namespace: str, db_prefix: str, secrets_dir: Path
+) -> dict[str, str]:
+    """`service_env` for tests: a bootstrap operator, crisis resources, cheap hashing, lax rates."""
+    # Client invites need crisis resources; tests of their absence unset this variable.
+    resources_file = secrets_dir / "crisis-resources.json"
+    resources_file.write_text(json.dumps({"resources": [TEST_CRISIS_RESOURCE]}))
+    return {
+        **service_env(amqp_url, mongo_url, namespace, db_prefix, secrets_dir),
         "HAVEN_CRISIS_RESOURCES_FILE": str(resources_file),
         "HAVEN_BOOTSTRAP_OPERATOR_HANDLE": BOOTSTRAP_OPERATOR[0],
         "HAVEN_BOOTSTRAP_OPERATOR_PASSWORD": BOOTSTRAP_OPERATOR[1],
-        "PYTHONUNBUFFERED": "1",
         # Behaviour, not hashing cost, is under test: the cheapest argon2id the settings allow.
         "HAVEN_PWHASH_OPSLIMIT": "1",
         "HAVEN_PWHASH_MEMLIMIT_MIB": "8",

@@ -37,7 +37,8 @@ from services.messaging.metrics import BATCH_RETRIES, BATCH_SIZE
 from services.messaging.service import Job, Outcome
 from shared.bus import Delivery
 from shared.commands import Command, UnreadableSend, decode_command
-from shared.errors import PermanentError, TransientError
+from shared.errors import PermanentError, TransientError, field_names
+from shared.supervise import Backoff
 from shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
@@ -75,7 +76,7 @@ class ShardPipeline:
         self._refused = refused
         self._max_batch = max_batch
         self._linger = linger
-        self._retry_delay = retry_delay
+        self._retry = Backoff(first=retry_delay, maximum=5.0)
         self._queued: list[_Waiting] = []
         self._turn = asyncio.Lock()  # FIFO: waiters take their turn in arrival order
 
@@ -133,7 +134,7 @@ class ShardPipeline:
 
     async def _attempt(self, jobs: list[Job]) -> list[Outcome] | None:
         """The batch's outcomes, or None when shutting down before it could succeed."""
-        delay, failures = self._retry_delay, 0
+        delay, failures = self._retry.first, 0
         while True:
             try:
                 return await self._handle(jobs)
@@ -152,7 +153,7 @@ class ShardPipeline:
             if self._stopping():
                 return None
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = self._retry.after(delay)
 
     async def _one_by_one(self, jobs: list[Job]) -> list[Outcome] | None:
         """Isolate what keeps failing: each command alone, in order; a lone failure is final."""
@@ -201,5 +202,4 @@ def _decode(body: bytes) -> Command:
     try:
         return decode_command(body)
     except pydantic.ValidationError as error:
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in error.errors()})
-        raise PermanentError(f"invalid command: {', '.join(fields)}") from None
+        raise PermanentError(f"invalid command: {', '.join(field_names(error))}") from None

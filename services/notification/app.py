@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pymongo import IndexModel
 
 from services.notification.availability.repository import INDEXES as AVAILABILITY_INDEXES
 from services.notification.consumers import background_ctx, background_key, start_consumers
@@ -14,7 +13,7 @@ from services.notification.repository import INDEXES, PENDING
 from services.notification.settings import NotificationSettings
 from shared.lifecycle import service_app
 from shared.logging import configure_logging
-from shared.mongo import IndexSpec
+from shared.mongo import merged_indexes
 from shared.runner import run
 from shared.settings import load_settings
 
@@ -22,7 +21,7 @@ SERVICE = "notification"
 
 
 def create_app(settings: NotificationSettings) -> web.Application:
-    indexes = merged(INDEXES, AVAILABILITY_INDEXES, PUSH_INDEXES, OUTBOX_INDEXES)
+    indexes = merged_indexes(INDEXES, AVAILABILITY_INDEXES, PUSH_INDEXES, OUTBOX_INDEXES)
     # Pending notifications nobody pushed expire (the upkeep loop also sweeps them).
     ttls = {PENDING: ("created_at", settings.pending_retention_days * 86400)}
     app = service_app(
@@ -34,15 +33,6 @@ def create_app(settings: NotificationSettings) -> web.Application:
     # First in, last out: the push HTTP client outlives the bus's drain of in-flight jobs.
     app.cleanup_ctx.insert(0, push_ctx(settings))
     return app
-
-
-def merged(*specs: IndexSpec) -> IndexSpec:
-    """The indexes of every part, per collection (several parts index `pending`)."""
-    indexes: dict[str, list[IndexModel]] = {}
-    for spec in specs:
-        for collection, models in spec.items():
-            indexes.setdefault(collection, []).extend(models)
-    return indexes
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ from haven_crypto.crypto import (
 
 __all__ = [
     "ALG",
+    "WIRE_FIELDS",
     "Envelope",
     "build_aad",
     "compute_commitment",
@@ -69,10 +70,6 @@ COMMITMENT_BYTES = 32
 _MESSAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _SERVER_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _ALG_NAME = re.compile(r"[a-z0-9-]{1,32}")
-_WIRE_FIELDS = frozenset(
-    {"message_id", "sender_device_id", "alg", "urgent", "nonce", "ciphertext", "keys"}
-    | {"commitment", "signature"}
-)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -91,25 +88,15 @@ class Envelope:
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON shape of API.md's ``envelope`` plus ``commitment``."""
-        return {
-            "message_id": self.message_id,
-            "sender_device_id": self.sender_device_id,
-            "alg": self.alg,
-            "urgent": self.urgent,
-            "nonce": b64e(self.nonce),
-            "ciphertext": b64e(self.ciphertext),
-            "keys": {device: b64e(box) for device, box in sorted(self.keys.items())},
-            "commitment": b64e(self.commitment),
-            "signature": b64e(self.signature),
-        }
+        return {name: _to_wire(getattr(self, name)) for name in WIRE_FIELDS}
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Envelope:
         """Parse strictly: exact field set, JSON types, canonical base64url, exact sizes."""
         if not isinstance(data, Mapping):
             raise EnvelopeError("envelope must be a JSON object", field="envelope")
-        unknown = sorted(set(data) - _WIRE_FIELDS)
-        missing = sorted(_WIRE_FIELDS - set(data))
+        unknown = sorted(set(data) - set(WIRE_FIELDS))
+        missing = sorted(set(WIRE_FIELDS) - set(data))
         if unknown or missing:
             field = (unknown or missing)[0]
             raise EnvelopeError(f"missing fields {missing}, unknown fields {unknown}", field=field)
@@ -124,6 +111,19 @@ class Envelope:
             commitment=_binary("commitment", data["commitment"], COMMITMENT_BYTES),
             signature=_binary("signature", data["signature"], SIGNATURE_BYTES),
         )
+
+
+# The envelope's fields in wire order: the one list (API.md's order; the gateway's schema too).
+WIRE_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Envelope))
+
+
+def _to_wire(value: object) -> object:
+    """Binary as canonical base64url, key boxes by device id; the rest as it is."""
+    if isinstance(value, bytes):
+        return b64e(value)
+    if isinstance(value, dict):
+        return {device: b64e(box) for device, box in sorted(value.items())}
+    return value
 
 
 def _matching(field: str, value: object, pattern: re.Pattern[str]) -> str:

@@ -34,6 +34,7 @@ from shared.errors import (
     UnavailableError,
     UnprocessableError,
     UnroutableError,
+    field_errors,
 )
 from shared.notify_contracts import INVALID_FIELD, parse_invalid_fields
 from shared.rpc import RpcError
@@ -130,10 +131,7 @@ def _lookup(error: BaseException) -> tuple[int, str] | None:
 def describe(error: BaseException) -> Problem:
     """The one mapping from any error to its answer; unknown errors are logged, never shown."""
     if isinstance(error, pydantic.ValidationError):
-        fields = [
-            {"field": ".".join(str(p) for p in item["loc"]) or "body", "message": item["msg"]}
-            for item in error.errors(include_url=False, include_input=False)
-        ]
+        fields = [{"field": name, "message": text} for name, text in field_errors(error)]
         names = ", ".join(sorted({f["field"] for f in fields}))
         text = copy.FIELDS_NEED_CHANGE.format(fields=names)
         return Problem(422, "invalid_request", text, {"errors": fields})

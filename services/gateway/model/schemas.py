@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from haven_crypto import crypto
+from haven_crypto.envelope import WIRE_FIELDS
 
 
 def _b64_decoder(size: int) -> Callable[[object], bytes]:
@@ -318,17 +319,7 @@ ENVELOPE_SCHEMA = {
     "type": "object",
     "description": "haven-v1 envelope (API.md, 'Envelope haven-v1 - byte-exact'); binary fields "
     "are canonical base64url. `commitment` is carried so the gateway can verify the signature.",
-    "required": [
-        "message_id",
-        "sender_device_id",
-        "alg",
-        "urgent",
-        "nonce",
-        "ciphertext",
-        "keys",
-        "commitment",
-        "signature",
-    ],
+    "required": list(WIRE_FIELDS),
     "properties": {
         "message_id": {"type": "string", "format": "uuid"},
         "sender_device_id": {"type": "string"},

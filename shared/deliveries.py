@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
 from shared.bus import Bus
 from shared.errors import UnroutableError
 from shared.events import Schema
+from shared.frames import MessageFrame, ServerFrame
 
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{1,128}"
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
@@ -50,7 +51,7 @@ class DeviceDelivery(Schema):
     delivery_id: str = Field(min_length=1, max_length=128)
     device_id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
     kind: Literal["frame", "control"]
-    frame: dict[str, Any] | None = None
+    frame: ServerFrame | None = None
     control: Control | None = None
     # Set on `message` frames: the gateway expects the device's ack for this id within 10 s.
     ack_message_id: str | None = None
@@ -60,8 +61,8 @@ class DeviceDelivery(Schema):
         if self.kind == "frame":
             if self.frame is None or self.control is not None:
                 raise ValueError("a frame delivery carries a frame and no control")
-            if not isinstance(self.frame.get("type"), str):
-                raise ValueError("a frame needs a string `type`")
+            if self.ack_message_id and not isinstance(self.frame, MessageFrame):
+                raise ValueError("only a message frame expects an ack")
         elif self.control is None or self.frame is not None or self.ack_message_id:
             raise ValueError("a control delivery carries a control and nothing else")
         return self

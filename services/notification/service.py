@@ -227,10 +227,10 @@ class NotificationService:
         outcomes = await asyncio.gather(*(self._deliver(d) for d in deliveries))
         for routed in outcomes:
             outcome = "routed" if routed else "returned"
-            DELIVERIES_PUBLISHED.labels(frame=frame["type"], outcome=outcome).inc()
+            DELIVERIES_PUBLISHED.labels(frame=frame.type, outcome=outcome).inc()
         log.info(
             "deliveries_published",
-            frame=frame["type"],
+            frame=frame.type,
             event_id=event_id,
             routed=sum(outcomes),
             returned=len(outcomes) - sum(outcomes),

@@ -196,7 +196,8 @@ async def test_stored_message_reaches_recipients_on_their_gateways_never_the_sen
     await fence(world.events, world.b, "cd2")
 
     for delivery in (on_a, on_b):
-        assert delivery.frame == {
+        assert delivery.frame is not None
+        assert delivery.frame.wire() == {
             "type": "message",
             "message": {
                 "message_id": "m1",

@@ -9,6 +9,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from services.gateway.sockets.router import DeliveryRouter
 from shared.bus import Bus
 from shared.deliveries import DeviceDelivery, publish_delivery
 from shared.errors import UnavailableError
+from shared.frames import ErrorFrame, Resync
 from shared.topology import Topology
 from tools.infra import Infra
 
@@ -47,13 +49,14 @@ class Inbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
-    def frames(self, device_id: str, frame_type: str | None = None) -> list[dict[str, object]]:
+    def frames(self, device_id: str, frame_type: str | None = None) -> list[dict[str, Any]]:
+        """The device's frames as it would read them."""
         return [
-            d.frame
+            d.frame.wire()
             for d in self.items
             if d.device_id == device_id
             and d.frame is not None
-            and (frame_type is None or d.frame.get("type") == frame_type)
+            and (frame_type is None or d.frame.type == frame_type)
         ]
 
 
@@ -75,21 +78,25 @@ class GatewayDouble:
 GatewayFactory = Callable[[str], Awaitable[GatewayDouble]]
 
 
-def frame_delivery(device_id: str, frame_type: str = "resync", **frame: object) -> DeviceDelivery:
+def frame_delivery(device_id: str, marker: str | None = None) -> DeviceDelivery:
+    """A `resync`, or a frame that carries `marker`: an `error` frame, which notification
+    never sends, so the tests that count real frames do not see it."""
+    frame = Resync() if marker is None else ErrorFrame(code="fence", detail=marker)
     return DeviceDelivery(
-        delivery_id=uuid.uuid4().hex,
-        device_id=device_id,
-        kind="frame",
-        frame={"type": frame_type, **frame},
+        delivery_id=uuid.uuid4().hex, device_id=device_id, kind="frame", frame=frame
     )
+
+
+def marked(delivery: DeviceDelivery, marker: str) -> bool:
+    return isinstance(delivery.frame, ErrorFrame) and delivery.frame.detail == marker
 
 
 async def fence(publisher: Bus, gateway: GatewayDouble, device_id: str) -> None:
     """Publish a marker to a device bound on `gateway` and wait for it: anything routed to
     that gateway's queue before the marker has been handed over by then (queues are FIFO)."""
     marker = uuid.uuid4().hex
-    assert await publish_delivery(publisher, frame_delivery(device_id, "fence", marker=marker))
-    await gateway.inbox.wait_for(lambda d: d.frame is not None and d.frame.get("marker") == marker)
+    assert await publish_delivery(publisher, frame_delivery(device_id, marker))
+    await gateway.inbox.wait_for(lambda d: marked(d, marker))
 
 
 async def close_connection_named(name: str) -> None:
@@ -159,8 +166,8 @@ async def test_each_router_receives_only_its_own_devices_deliveries(
 
     assert await publish_delivery(publisher, frame_delivery("dev-a", marker="for-a"))
     assert await publish_delivery(publisher, frame_delivery("dev-b", marker="for-b"))
-    await a.inbox.wait_for(lambda d: d.frame is not None and d.frame.get("marker") == "for-a")
-    await b.inbox.wait_for(lambda d: d.frame is not None and d.frame.get("marker") == "for-b")
+    await a.inbox.wait_for(lambda d: marked(d, "for-a"))
+    await b.inbox.wait_for(lambda d: marked(d, "for-b"))
     await fence(publisher, a, "dev-a")
     await fence(publisher, b, "dev-b")
 
@@ -241,8 +248,8 @@ async def test_router_rebinds_after_its_connection_is_dropped(
     assert await publish_delivery(publisher, frame_delivery("dev-kept", marker="after"))
     assert await publish_delivery(publisher, frame_delivery("dev-new", marker="new"))
     assert not await publish_delivery(publisher, frame_delivery("dev-dropped"))
-    await a.inbox.wait_for(lambda d: d.frame is not None and d.frame.get("marker") == "after")
-    await a.inbox.wait_for(lambda d: d.frame is not None and d.frame.get("marker") == "new")
+    await a.inbox.wait_for(lambda d: marked(d, "after"))
+    await a.inbox.wait_for(lambda d: marked(d, "new"))
     assert await delivery_bindings(clean_broker) == ["device.dev-kept", "device.dev-new"]
 
 

@@ -128,7 +128,7 @@ async def test_a_clients_message_outside_hours_tells_every_client_device_once(
     }
     assert away_frames(deliver, "kd1") == away_frames(deliver, "kd2") == [expected]
     assert away_frames(deliver, "cd1") == []
-    ids = {d.delivery_id for d in deliver.published if d.frame and d.frame["type"] == "coach_away"}
+    ids = {d.delivery_id for d in deliver.published if d.frame and d.frame.type == "coach_away"}
     assert len(ids) == 2  # one per device, stable for the stretch
 
 
@@ -168,7 +168,7 @@ async def test_the_coachs_own_messages_and_messages_inside_hours_tell_nobody(
 ) -> None:
     await service.message_stored(stored("m1", SATURDAY, sender="coach"))
     await service.message_stored(stored("m2", MONDAY_MORNING))
-    assert [d for d in deliver.published if d.frame and d.frame["type"] == "coach_away"] == []
+    assert [d for d in deliver.published if d.frame and d.frame.type == "coach_away"] == []
 
 
 async def test_during_away_the_away_message_and_backup_contact_are_sent(
@@ -223,7 +223,7 @@ async def test_away_notice_delivery_ids_derive_from_the_stretch(
     service: NotificationService, deliver: RecordingDeliverer
 ) -> None:
     await service.message_stored(stored("m1", SATURDAY))
-    notice = next(d for d in deliver.published if d.frame and d.frame["type"] == "coach_away")
+    notice = next(d for d in deliver.published if d.frame and d.frame.type == "coach_away")
     assert notice.delivery_id != delivery_id_for("ev-m1", notice.device_id)
     assert notice.ack_message_id is None
 

@@ -18,13 +18,23 @@ from shared.events import (
     decode_event,
 )
 
+ITEM = {
+    "message_id": "m1",
+    "conversation_id": "c1",
+    "seq": 1,
+    "sender_account_id": "a1",
+    "sender_device_id": "d1",
+    "server_ts": "2026-01-01T00:00:00Z",
+    "urgent": False,
+}
+
 
 def test_frame_delivery_round_trips_through_json() -> None:
     delivery = DeviceDelivery(
         delivery_id="d1",
         device_id="dev_A-1",
         kind="frame",
-        frame={"type": "message", "message": {"message_id": "m1"}},
+        frame={"type": "message", "message": ITEM},
         ack_message_id="m1",
     )
     assert DeviceDelivery.model_validate_json(delivery.model_dump_json()) == delivery
@@ -118,7 +128,7 @@ def test_message_frame_is_the_history_item_with_utc_iso_time() -> None:
         envelope=ENVELOPE,
         recipient_device_ids=["d1", "d2"],
     )
-    assert frames.message(data) == {
+    assert frames.message(data).wire() == {
         "type": "message",
         "message": {
             "message_id": "m1",

@@ -106,7 +106,8 @@ class RecordingDeliverer:
         return delivery.device_id in self.online
 
     def frames_for(self, device_id: str) -> list[dict[str, object]]:
-        return [d.frame or {} for d in self.published if d.device_id == device_id]
+        """As the device would read them."""
+        return [d.frame.wire() for d in self.published if d.device_id == device_id and d.frame]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from services.gateway.security.limits import address_bucket
 from services.gateway.settings import GatewaySettings
 from services.gateway.sockets.admission import PendingSockets
 from services.gateway.sockets.budget import CLOSE_RATE_LIMITED, STRIKES, FrameLimiter
+from shared.frames import ServerFrame
 
 
 def test_rates_parse_as_operators_write_them() -> None:
@@ -71,8 +72,8 @@ class RecordingSocket:
         self.sent: list[dict[str, Any]] = []
         self.closed_with: int | None = None
 
-    def send(self, frame: dict[str, Any]) -> None:
-        self.sent.append(frame)
+    def send(self, frame: ServerFrame) -> None:
+        self.sent.append(frame.wire())  # as the client reads it
 
     def close_soon(self, code: int, reason: str) -> None:
         self.closed_with = code

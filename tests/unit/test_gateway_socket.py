@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from services.gateway.sockets.socket import CLOSE_OVERFLOW, SEND_QUEUE, DeviceSocket, Expected
+from shared.frames import DevicesChanged, MessageFrame
+from shared.wire import MessageItem
 
 
 class StuckWebSocket:
@@ -17,9 +21,9 @@ class StuckWebSocket:
         self.sent: list[dict[str, Any]] = []
         self.unblock = asyncio.Event()
 
-    async def send_json(self, frame: dict[str, Any]) -> None:
+    async def send_str(self, text: str) -> None:
         await self.unblock.wait()
-        self.sent.append(frame)
+        self.sent.append(json.loads(text))
 
     async def close(self, *, code: int, message: bytes) -> None:
         self.closed, self.close_code = True, code
@@ -39,7 +43,7 @@ async def test_overflowing_the_queue_closes_only_that_socket() -> None:
     socket.start()
     socket.ready()
     for i in range(SEND_QUEUE + 5):
-        socket.send({"type": "message", "n": i})
+        socket.send(message_frame(f"m{i}", urgent=False, seq=i))
     await asyncio.sleep(0)
     assert socket.closing
     await asyncio.sleep(0.01)
@@ -70,13 +74,19 @@ async def test_a_missed_ack_reports_the_frames_urgency_and_seq() -> None:
     socket.expect_ack(Expected.of("m3", message_frame("m3", urgent=False, seq=3)))
     await asyncio.sleep(0.05)
     assert missed == [Expected("m3", "c1", urgent=False, seq=3)]
-    # A frame without them (never sent by notification) is still reported, with neither.
-    assert Expected.of("m4", {"type": "message"}) == Expected("m4", "")
 
 
-def message_frame(message_id: str, *, urgent: bool, seq: int) -> dict[str, Any]:
-    item = {"message_id": message_id, "conversation_id": "c1", "urgent": urgent, "seq": seq}
-    return {"type": "message", "message": item}
+def message_frame(message_id: str, *, urgent: bool, seq: int) -> MessageFrame:
+    item = MessageItem(
+        message_id=message_id,
+        conversation_id="c1",
+        seq=seq,
+        sender_account_id="a1",
+        sender_device_id="d1",
+        server_ts=datetime(2026, 1, 1, tzinfo=UTC),
+        urgent=urgent,
+    )
+    return MessageFrame(message=item)
 
 
 async def test_a_socket_whose_token_expires_without_reauth_closes_with_4401() -> None:
@@ -106,7 +116,7 @@ async def test_ready_is_the_first_frame_even_when_deliveries_arrive_while_bindin
     ws.unblock.set()
     socket = DeviceSocket(ws, "acc", "dev", on_missed)  # type: ignore[arg-type]
     socket.start()
-    socket.send({"type": "devices_changed", "account_id": "acc"})
+    socket.send(DevicesChanged(account_id="acc"))
     socket.ready()
     await asyncio.sleep(0.01)
     assert [f["type"] for f in ws.sent] == ["ready", "devices_changed"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic
 import structlog
 from aiohttp import WSMsgType, web
 
@@ -20,7 +21,7 @@ from services.gateway.edge.keys import (
 )
 from services.gateway.edge.middlewares import bearer
 from services.gateway.edge.problems import error_fields
-from services.gateway.edge.urgent import CurrentResources, wants_urgent, with_crisis_resources
+from services.gateway.edge.urgent import CurrentResources, wants_urgent
 from services.gateway.model.principal import Principal
 from services.gateway.security.auth import Authenticator
 from services.gateway.security.tokens import Claims
@@ -28,6 +29,17 @@ from services.gateway.sockets.budget import FrameLimiter
 from services.gateway.sockets.socket import DeviceSocket
 from services.gateway.usecases.send import Sending
 from shared.errors import RateLimitedError, UnauthorizedError, UnavailableError
+from shared.frames import (
+    CLIENT_FRAMES,
+    Accepted,
+    Ack,
+    Auth,
+    ClientFrame,
+    ErrorFrame,
+    Ping,
+    Pong,
+    Send,
+)
 from shared.logging import correlation
 
 log = structlog.get_logger(__name__)
@@ -94,8 +106,9 @@ async def _first_auth(
     if token is None:
         try:
             msg = await ws.receive(timeout=AUTH_WINDOW)
-            frame = decode_frame(msg.data) if msg.type == WSMsgType.TEXT else None
-            token = frame.get("access_token") if frame and frame["type"] == "auth" else None
+            decoded = decode_frame(msg.data) if msg.type == WSMsgType.TEXT else None
+            frame = client_frame(decoded) if decoded is not None else None
+            token = frame.access_token if isinstance(frame, Auth) else None
         except TimeoutError:
             token = None
     verified = await _verified(authenticator, token, client_address(request))
@@ -105,9 +118,9 @@ async def _first_auth(
 
 
 async def _verified(
-    authenticator: Authenticator, token: object, address: str
+    authenticator: Authenticator, token: str | None, address: str
 ) -> tuple[Principal, Claims] | None:
-    if not isinstance(token, str):
+    if token is None:
         return None
     try:
         return await authenticator.authenticate(token, address), authenticator.claims(token)
@@ -125,6 +138,18 @@ def decode_frame(data: object) -> dict[str, Any] | None:
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         return None
     return frame
+
+
+def client_frame(frame: dict[str, Any]) -> ClientFrame | None:
+    """One of API.md's client frames, or None when it is not one this socket knows."""
+    try:
+        return CLIENT_FRAMES.validate_python(frame)
+    except pydantic.ValidationError:
+        return None
+
+
+def refusal(detail: str) -> ErrorFrame:
+    return ErrorFrame(code="invalid_request", detail=detail)
 
 
 class Conversation:
@@ -156,45 +181,40 @@ class Conversation:
                 socket.pong()
                 continue
             if msg.type != WSMsgType.TEXT:
-                socket.send(
-                    {"type": "error", "code": "invalid_request", "detail": copy.WS_TEXT_ONLY}
-                )
+                socket.send(refusal(copy.WS_TEXT_ONLY))
                 continue
             socket.pong()  # any traffic proves liveness
             if not self._frames.allow(socket):
                 continue
-            frame = decode_frame(msg.data)
-            if frame is None:
-                socket.send(
-                    {"type": "error", "code": "invalid_request", "detail": copy.WS_NOT_A_FRAME}
-                )
+            decoded = decode_frame(msg.data)
+            if decoded is None:
+                socket.send(refusal(copy.WS_NOT_A_FRAME))
                 continue
             with correlation(None):
-                await self._dispatch(frame)
+                await self._dispatch(client_frame(decoded))
 
-    async def _dispatch(self, frame: dict[str, Any]) -> None:
-        kind, socket = frame["type"], self._socket
-        if kind == "ack" and isinstance(frame.get("message_id"), str):
-            socket.acked(frame["message_id"])
-        elif kind == "ping":
-            socket.send({"type": "pong"})
-        elif kind == "auth":
-            await self._reauth(frame)
-        elif kind == "send":
-            if await self._session_ended():
-                return
-            reply = await self._send(frame)
-            socket.send(reply)
-            if reply.get("code") == "rate_limited":
-                self._frames.strike(socket)
-        else:
-            socket.send(
-                {"type": "error", "code": "invalid_request", "detail": copy.WS_UNKNOWN_FRAME}
-            )
+    async def _dispatch(self, frame: ClientFrame | None) -> None:
+        socket = self._socket
+        match frame:
+            case Ack(message_id=message_id):
+                socket.acked(message_id)
+            case Ping():
+                socket.send(Pong())
+            case Auth():
+                await self._reauth(frame)
+            case Send():
+                if await self._session_ended():
+                    return
+                reply = await self._send(frame)
+                socket.send(reply)
+                if isinstance(reply, ErrorFrame) and reply.code == "rate_limited":
+                    self._frames.strike(socket)
+            case None:
+                socket.send(refusal(copy.WS_UNKNOWN_FRAME))
 
-    async def _reauth(self, frame: dict[str, Any]) -> None:
+    async def _reauth(self, frame: Auth) -> None:
         who, socket = self._who, self._socket
-        fresh = await _verified(self._authenticator, frame.get("access_token"), who.address)
+        fresh = await _verified(self._authenticator, frame.access_token, who.address)
         if fresh is None or (fresh[0].account_id, fresh[0].device_id) != (
             who.account_id,
             who.device_id,
@@ -217,18 +237,15 @@ class Conversation:
             socket.close_soon(CLOSE_UNAUTHENTICATED, "session ended; authenticate again")
         return True
 
-    async def _send(self, frame: dict[str, Any]) -> dict[str, Any]:
-        envelope = frame.get("envelope")
-        message_id = envelope.get("message_id") if isinstance(envelope, dict) else None
-        conversation_id = frame.get("conversation_id")
-        if not isinstance(conversation_id, str):
-            conversation_id = ""  # never a participant: answered as not found
-        reply: dict[str, Any]
+    async def _send(self, frame: Send) -> Accepted | ErrorFrame:
+        """`accepted` or the HTTP answer's `error`; an urgent send's carries crisis resources.
+        A `conversation_id` of the wrong type is "" (no conversation: answered not found)."""
+        reply: Accepted | ErrorFrame
         try:
-            accepted = await self._sending.send(self._who, conversation_id, envelope)
-            reply = {"type": "accepted", "message_id": accepted}
+            accepted = await self._sending.send(self._who, frame.conversation_id, frame.envelope)
+            reply = Accepted(message_id=accepted)
         except Exception as error:  # a socket outlives any one frame; bugs are logged
-            reply = {"type": "error", "message_id": message_id, **error_fields(error)}
-        if wants_urgent(envelope):
-            return await with_crisis_resources(reply, self._crisis)
+            reply = ErrorFrame(message_id=frame.message_id, **error_fields(error))
+        if wants_urgent(frame.envelope) and reply.crisis_resources is None:
+            return reply.model_copy(update={"crisis_resources": await self._crisis()})
         return reply

@@ -8,6 +8,7 @@ from collections import deque
 from services.gateway import copy
 from services.gateway.model.rates import LocalBucket, Rate
 from services.gateway.sockets.socket import DeviceSocket
+from shared.frames import ErrorFrame
 
 CLOSE_RATE_LIMITED = 4429
 STRIKES = 5  # rate-limited answers within STRIKE_WINDOW before the socket is closed
@@ -29,14 +30,10 @@ class FrameLimiter:
         decision = self._bucket.take(time.monotonic())
         if decision.allowed:
             return True
-        socket.send(
-            {
-                "type": "error",
-                "code": "rate_limited",
-                "detail": copy.WS_SLOW_DOWN,
-                "retry_after": decision.retry_after,
-            }
+        frame = ErrorFrame(
+            code="rate_limited", detail=copy.WS_SLOW_DOWN, retry_after=decision.retry_after
         )
+        socket.send(frame)
         self.strike(socket)
         return False
 

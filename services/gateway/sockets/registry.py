@@ -14,6 +14,7 @@ from shared.bus import Bus
 from shared.deliveries import ControlAction, DeviceDelivery
 from shared.errors import HavenError, UnavailableError
 from shared.events import DeliveryFailed, DeliveryFailedData
+from shared.frames import MessageFrame, Resync
 
 log = structlog.get_logger(__name__)
 
@@ -75,15 +76,18 @@ class SocketRegistry:
         if delivery.control is not None:
             self._control(socket, delivery)
             return
+        frame = delivery.frame
+        assert frame is not None  # a delivery without a control carries a frame
+        expected = None
+        if delivery.ack_message_id and isinstance(frame, MessageFrame):
+            expected = Expected.of(delivery.ack_message_id, frame)
         if socket is None or socket.closing:
-            if delivery.ack_message_id and delivery.frame:
-                expected = Expected.of(delivery.ack_message_id, delivery.frame)
+            if expected is not None:
                 await self._report_failed(delivery.device_id, expected)
             return
-        assert delivery.frame is not None
-        socket.send(delivery.frame)
-        if delivery.ack_message_id:
-            socket.expect_ack(Expected.of(delivery.ack_message_id, delivery.frame))
+        socket.send(frame)
+        if expected is not None:
+            socket.expect_ack(expected)
 
     def _control(self, socket: DeviceSocket | None, delivery: DeviceDelivery) -> None:
         control = delivery.control
@@ -100,7 +104,7 @@ class SocketRegistry:
     async def on_rebound(self) -> None:
         """Deliveries routed while our queue was gone are lost: every device must resync."""
         for socket in list(self.sockets.values()):
-            socket.send({"type": "resync"})
+            socket.send(Resync())
         log.info("sockets_resync", count=len(self.sockets))
 
     async def ack_missed(self, socket: DeviceSocket, expected: Expected) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from shared.frames import MessageFrame, Ready, ServerFrame
+
 log = structlog.get_logger(__name__)
 
 SEND_QUEUE = 256
@@ -37,16 +39,9 @@ class Expected:
     seq: int | None = None
 
     @classmethod
-    def of(cls, message_id: str, frame: dict[str, Any]) -> Expected:
-        item = frame.get("message")
-        item = item if isinstance(item, dict) else {}
-        urgent, seq = item.get("urgent"), item.get("seq")
-        return cls(
-            message_id,
-            str(item.get("conversation_id", "")),
-            urgent if isinstance(urgent, bool) else None,
-            seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-        )
+    def of(cls, message_id: str, frame: MessageFrame) -> Expected:
+        item = frame.message
+        return cls(message_id, item.conversation_id, item.urgent, item.seq)
 
 
 OnAckMissed = Callable[["DeviceSocket", Expected], Coroutine[Any, Any, None]]
@@ -71,14 +66,14 @@ class DeviceSocket:
         self.socket_id = f"{socket_id_now()}-{uuid.uuid4().hex[:12]}"
         self.expires_at = 0
         self.session = 0
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SEND_QUEUE)
+        self._queue: asyncio.Queue[ServerFrame] = asyncio.Queue(SEND_QUEUE)
         self._acks: dict[str, tuple[asyncio.TimerHandle, Expected]] = {}
         self._on_ack_missed = on_ack_missed
         self._last_pong = self._pinged_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.closing = False
-        self._early: list[dict[str, Any]] | None = []
+        self._early: list[ServerFrame] | None = []
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
@@ -90,7 +85,7 @@ class DeviceSocket:
         registry calls for every socket about once a second (two tasks less per idle socket)."""
         self._tasks = [asyncio.create_task(self._writer())]
 
-    def send(self, frame: dict[str, Any]) -> None:
+    def send(self, frame: ServerFrame) -> None:
         if self.closing:
             return
         if self._early is not None and len(self._early) < SEND_QUEUE:
@@ -106,7 +101,7 @@ class DeviceSocket:
     def ready(self) -> None:
         """`ready` is always the first frame; deliveries routed during binding follow it."""
         early, self._early = self._early or [], None
-        self.send({"type": "ready"})
+        self.send(Ready())
         for frame in early:
             self.send(frame)
 
@@ -138,7 +133,7 @@ class DeviceSocket:
         while True:
             frame = await self._queue.get()
             try:
-                await self.ws.send_json(frame)
+                await self.ws.send_str(frame.text())
             except (ConnectionError, RuntimeError):
                 return
 

@@ -6,7 +6,8 @@ The gateway calls `RpcClient.call(PUSH_PUT, PushSubscriptionPut(...))` and rende
 - `invalid_field` (`INVALID_FIELD`): the request is well-formed but a field is not acceptable
   (a URL off the allowlist, a secret of the wrong length, an unknown time zone). The detail
   is `invalid fields: <field>[, <field>…]`, optionally followed by `; <reason>`
-  (`parse_invalid_fields` splits it); the reason never quotes the caller's values. → 422.
+  (the error's `fields` and `reason` carry them); the reason never quotes the caller's values.
+  → 422.
 - `not_found`: the device is known to notification as removed, or as another account's.
 - `unavailable`: a dependency did not answer (the caller sees `UnavailableError`). → 503.
 """
@@ -22,9 +23,9 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from shared.deliveries import DEVICE_ID_PATTERN
 from shared.events import Schema
-from shared.rpc import INVALID_FIELD, Route, invalid_fields_detail, parse_invalid_fields
+from shared.rpc import INVALID_FIELD, Route
 
-__all__ = ["INVALID_FIELD", "invalid_fields_detail", "parse_invalid_fields"]  # re-exported
+__all__ = ["INVALID_FIELD"]  # re-exported
 NOT_FOUND = "not_found"
 SECRET_LENGTH = (32, 256)
 MAX_URL_LENGTH = 2048

@@ -5,12 +5,13 @@ The contract, for every route:
   routing key, mandatory and non-persistent, `reply_to` = RabbitMQ's direct reply-to, the
   AMQP `correlation_id` (and `message_id`) = a fresh request id that matches the reply, and the
   caller's log correlation id in the `x-correlation-id` header (the server binds it to its logs);
-- reply: the handler's JSON object, or `{"error": {"code", "detail"}}` when it failed, sent to
+- reply: the handler's JSON object, or `{"error": {"code", "detail"}}` when it failed (an
+  `invalid_field` error adds `fields` and, when known, `reason`), sent to
   `reply_to` with the request's `correlation_id` (so a handler never returns a top-level
   `"error"` key);
 - the caller raises `UnavailableError` when nothing answers in time, when no queue is bound for the
   route (the mandatory publish came back) or when the server answered `unavailable`, and
-  `RpcError(code, detail)` for any other error answer.
+  `RpcError(code, detail, fields=…, reason=…)` for any other error answer.
 
 Each route's request and reply are pydantic models, named together by a `Route`
 (`shared/contracts.py`): the caller sends the request model and gets the reply model, the
@@ -30,7 +31,7 @@ import json
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
@@ -95,8 +96,7 @@ class Route(Generic[Q, R]):
             except pydantic.ValidationError as error:
                 problems = field_errors(error)
                 reason = problems[0][1] if problems else None
-                detail = invalid_fields_detail(field_names(error), reason)
-                raise RpcError(INVALID_FIELD, detail) from error
+                raise RpcError.invalid_fields(field_names(error), reason) from error
             return await answer(payload)
 
         return name, checked
@@ -116,18 +116,42 @@ def invalid_fields_detail(fields: list[str], reason: str | None = None) -> str:
     return f"{detail}; {reason}" if reason else detail
 
 
-def parse_invalid_fields(detail: str) -> tuple[list[str], str | None]:
-    """(fields, reason) of an `invalid_field` detail; the gateway's 422 lists the fields."""
-    names, _, reason = detail.removeprefix("invalid fields: ").partition("; ")
-    return [name for name in names.split(", ") if name], reason or None
-
-
 class RpcError(HavenError):
-    """The server answered with an error: `code` is its stable snake_case code."""
+    """The server answered with an error: `code` is its stable snake_case code. An
+    `invalid_field` error names its `fields` and, when known, the `reason` (never the values):
+    the gateway's 422 lists them."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(
+        self, code: str, detail: str, *, fields: Sequence[str] = (), reason: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.code = code
+        self.fields = list(fields)
+        self.reason = reason
+
+    @classmethod
+    def invalid_fields(cls, fields: Sequence[str], reason: str | None = None) -> RpcError:
+        detail = invalid_fields_detail(list(fields), reason)
+        return cls(INVALID_FIELD, detail, fields=fields, reason=reason)
+
+    @classmethod
+    def from_reply(cls, failure: Mapping[str, Any]) -> RpcError:
+        fields, reason = failure.get("fields"), failure.get("reason")
+        return cls(
+            str(failure.get("code", "internal")),
+            str(failure.get("detail", "")),
+            fields=[str(f) for f in fields] if isinstance(fields, list) else (),
+            reason=reason if isinstance(reason, str) else None,
+        )
+
+    def reply(self) -> dict[str, Any]:
+        """The `error` object of the reply."""
+        failure: dict[str, Any] = {"code": self.code, "detail": str(self)}
+        if self.fields:
+            failure["fields"] = self.fields
+        if self.reason is not None:
+            failure["reason"] = self.reason
+        return failure
 
 
 def rpc_queue(topology: Topology, service: str) -> str:
@@ -277,10 +301,10 @@ def _unwrap(body: bytes) -> dict[str, Any]:
         raise RpcError("bad_reply", "the reply is not a JSON object")
     failure = reply.get("error")
     if isinstance(failure, dict):
-        code, detail = str(failure.get("code", "internal")), str(failure.get("detail", ""))
-        if code == "unavailable":
-            raise UnavailableError(detail)
-        raise RpcError(code, detail)
+        refused = RpcError.from_reply(failure)
+        if refused.code == "unavailable":
+            raise UnavailableError(str(refused))
+        raise refused
     return reply
 
 
@@ -328,9 +352,9 @@ async def _respond(routes: Mapping[str, RpcHandler], route: str, body: bytes) ->
     try:
         result = await _dispatch(routes, route, body)
     except Exception as error:  # every failure becomes an error reply
-        code, detail = _describe(error)
-        RPC_SERVED.labels(route=route, outcome=code).inc()
-        return json.dumps({"error": {"code": code, "detail": detail}}).encode()
+        failure = _describe(error)
+        RPC_SERVED.labels(route=route, outcome=failure.code).inc()
+        return json.dumps({"error": failure.reply()}).encode()
     RPC_SERVED.labels(route=route, outcome="ok").inc()
     return json.dumps(result).encode()
 
@@ -345,17 +369,19 @@ async def _dispatch(routes: Mapping[str, RpcHandler], route: str, body: bytes) -
     return await handler(request)
 
 
-def _describe(error: Exception) -> tuple[str, str]:
-    """An error reply's (code, detail); the detail never echoes request values."""
-    if isinstance(error, RpcError | ApiError):
-        return getattr(error, "code", "invalid_request"), str(error)
+def _describe(error: Exception) -> RpcError:
+    """The error reply; its detail never echoes request values."""
+    if isinstance(error, RpcError):
+        return error
+    if isinstance(error, ApiError):
+        return RpcError(error.code, str(error))
     if isinstance(error, ValueError):  # pydantic.ValidationError and malformed JSON
-        return "invalid_request", _validation_detail(error)
+        return RpcError("invalid_request", _validation_detail(error))
     if is_transient(error):
         log.warning("rpc_unavailable", reason=type(error).__name__)
-        return "unavailable", "a dependency did not answer"
+        return RpcError("unavailable", "a dependency did not answer")
     log.exception("rpc_handler_failed")
-    return "internal", "the request could not be answered"
+    return RpcError("internal", "the request could not be answered")
 
 
 def _validation_detail(error: ValueError) -> str:

@@ -35,7 +35,6 @@ from shared.notify_contracts import (
     SETTINGS_PUT,
     NotificationPreferences,
     NotificationSettingsPut,
-    parse_invalid_fields,
 )
 from shared.rpc import RpcClient, RpcError
 from shared.topology import Topology
@@ -231,7 +230,7 @@ async def test_invalid_availability_is_refused_with_the_field_named(world: World
     with pytest.raises(RpcError) as caught:
         await RpcClient.of(world.events).call(AVAILABILITY_PUT.name, wire)
     assert caught.value.code == "invalid_field"
-    fields, _ = parse_invalid_fields(str(caught.value))
+    fields, _ = (caught.value.fields, caught.value.reason)
     assert fields == ["availability.away.backup_contact"]
     assert (await world.get("coach"))["time_zone"] is None  # nothing was stored
 

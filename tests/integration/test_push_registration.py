@@ -9,7 +9,6 @@ from shared.notify_contracts import (
     INVALID_FIELD,
     PUSH_PUT,
     PushSubscriptionPut,
-    parse_invalid_fields,
 )
 from shared.rpc import RpcError
 from tests.integration.push_world import (
@@ -27,7 +26,7 @@ async def put_refused(world: World, url: str) -> tuple[list[str], str | None]:
     with pytest.raises(RpcError) as caught:
         await world.rpc.call(PUSH_PUT, request)
     assert caught.value.code == INVALID_FIELD
-    return parse_invalid_fields(str(caught.value))
+    return (caught.value.fields, caught.value.reason)
 
 
 async def test_registration_refuses_allowlist_misses_private_and_loopback_addresses(

@@ -16,7 +16,6 @@ from shared.availability_contracts import (
     AvailabilityPut,
     AvailabilityReply,
 )
-from shared.notify_contracts import parse_invalid_fields
 from shared.rpc import RpcError
 
 NOW = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)  # Tuesday 09:30 in Berlin
@@ -154,9 +153,9 @@ async def test_rpc_refuses_a_missing_backup_contact_as_invalid_field(routes: Any
             {"account_id": "coach", "availability": body(away=without)}
         )
     assert caught.value.code == "invalid_field"
-    fields, reason = parse_invalid_fields(str(caught.value))
+    fields, reason = (caught.value.fields, caught.value.reason)
     assert (fields, reason) == (["availability.away.backup_contact"], "Field required")
     with pytest.raises(RpcError) as missing:
         await routes[AVAILABILITY_GET.name]({})
     assert missing.value.code == "invalid_field"
-    assert parse_invalid_fields(str(missing.value))[0] == ["account_id"]
+    assert missing.value.fields == ["account_id"]

@@ -4,6 +4,7 @@ settings, the RPC contract's validation and its `invalid_field` errors."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pydantic
@@ -23,7 +24,6 @@ from shared.notify_contracts import (
     NotificationSettingsReply,
     PushSubscriptionPut,
     PushSubscriptionReply,
-    parse_invalid_fields,
 )
 from shared.rpc import RpcError
 
@@ -125,7 +125,7 @@ async def test_invalid_settings_are_answered_invalid_field_naming_it(
     with pytest.raises(RpcError) as caught:
         await handler({"account_id": "a1", "settings": settings})
     assert caught.value.code == INVALID_FIELD
-    fields, reason = parse_invalid_fields(str(caught.value))
+    fields, reason = (caught.value.fields, caught.value.reason)
     assert any(field in name for name in fields)
     assert reason
     assert "etc/passwd" not in str(caught.value) and "Mars" not in str(caught.value)
@@ -140,16 +140,17 @@ async def test_a_short_secret_is_invalid_field_secret_without_echoing_it() -> No
         await handler(
             {"account_id": "a", "device_id": "d1", "url": "https://x.example", "secret": "short"}
         )
-    assert parse_invalid_fields(str(caught.value))[0] == ["secret"]
+    assert caught.value.fields == ["secret"]
     assert "short" not in str(caught.value)
 
 
-def test_invalid_field_details_parse_with_and_without_a_reason() -> None:
-    assert parse_invalid_fields("invalid fields: url; the host is not allowed") == (
-        ["url"],
-        "the host is not allowed",
-    )
-    assert parse_invalid_fields("invalid fields: a.b, c") == (["a.b", "c"], None)
+def test_invalid_field_errors_carry_their_fields_across_the_reply() -> None:
+    sent = RpcError.invalid_fields(["url"], "the host is not allowed")
+    got = RpcError.from_reply(json.loads(json.dumps(sent.reply())))
+    assert (got.code, got.fields, got.reason) == (INVALID_FIELD, ["url"], "the host is not allowed")
+    assert str(got) == "invalid fields: url; the host is not allowed"
+    bare = RpcError.from_reply(RpcError.invalid_fields(["a.b", "c"]).reply())
+    assert (bare.fields, bare.reason) == (["a.b", "c"], None)
 
 
 def test_settings_render_null_quiet_hours_for_the_http_answer() -> None:

@@ -36,8 +36,7 @@ from shared.errors import (
     UnroutableError,
     field_errors,
 )
-from shared.notify_contracts import INVALID_FIELD, parse_invalid_fields
-from shared.rpc import RpcError
+from shared.rpc import INVALID_FIELD, RpcError
 
 log = structlog.get_logger(__name__)
 
@@ -153,10 +152,9 @@ def describe(error: BaseException) -> Problem:
 def _rpc_problem(error: RpcError) -> Problem:
     """A service behind the gateway refused: its stable code decides the answer."""
     if error.code == INVALID_FIELD:
-        fields, reason = parse_invalid_fields(str(error))
-        message = reason or "not acceptable"
-        errors = [{"field": name, "message": message} for name in fields]
-        text = copy.FIELDS_NEED_CHANGE.format(fields=", ".join(fields))
+        message = error.reason or "not acceptable"
+        errors = [{"field": name, "message": message} for name in error.fields]
+        text = copy.FIELDS_NEED_CHANGE.format(fields=", ".join(error.fields))
         return Problem(422, "invalid_request", text, {"errors": errors})
     if error.code == "not_found":
         return Problem(404, "not_found", "not found")

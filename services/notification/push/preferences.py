@@ -14,7 +14,6 @@ from services.notification.push.urlguard import RefusedUrlError, UrlGuard
 from shared.notify_contracts import (
     DETAIL_GET,
     DETAIL_PUT,
-    INVALID_FIELD,
     NOT_FOUND,
     PUSH_DELETE,
     PUSH_GET,
@@ -30,7 +29,6 @@ from shared.notify_contracts import (
     PushSubscriptionPut,
     PushSubscriptionQuery,
     PushSubscriptionReply,
-    invalid_fields_detail,
 )
 from shared.rpc import RpcError, RpcHandler
 
@@ -59,7 +57,7 @@ class PushPreferences:
         try:
             target = await self._guard.admit(request.url)
         except RefusedUrlError as error:
-            raise RpcError(INVALID_FIELD, invalid_fields_detail(["url"], str(error))) from None
+            raise RpcError.invalid_fields(["url"], str(error)) from None
         await self._repo.put_subscription(
             Subscription(
                 device_id=request.device_id,

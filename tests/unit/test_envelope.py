@@ -18,11 +18,14 @@ from haven_crypto.crypto import (
     b64e,
 )
 from haven_crypto.envelope import (
+    WIRE_FIELDS,
     Envelope,
     seal,
     signature_input,
     verify_envelope,
 )
+from services.gateway.model.schemas import ENVELOPE_SCHEMA
+from shared.wire import WireEnvelope
 from tests.unit.crypto_support import (
     CONVERSATION,
     MESSAGE_ID,
@@ -246,3 +249,10 @@ def test_wire_shape_is_api_envelope_plus_commitment(devices: list[Device]) -> No
     assert wire["alg"] == "haven-v1"
     assert wire["urgent"] is False
     assert all(isinstance(v, str) and "=" not in v for v in wire["keys"].values())
+
+
+def test_every_description_of_the_envelope_names_the_same_fields_in_wire_order() -> None:
+    assert tuple(WireEnvelope.model_fields) == WIRE_FIELDS
+    assert tuple(ENVELOPE_SCHEMA["required"]) == WIRE_FIELDS
+    assert tuple(ENVELOPE_SCHEMA["properties"]) == WIRE_FIELDS
+    assert ENVELOPE_SCHEMA["properties"]["alg"]["const"] == "haven-v1"

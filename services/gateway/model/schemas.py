@@ -18,7 +18,8 @@ from pydantic import (
 )
 
 from haven_crypto import crypto
-from haven_crypto.envelope import WIRE_FIELDS
+from haven_crypto.envelope import ALG
+from shared.wire import WireEnvelope
 
 
 def _b64_decoder(size: int) -> Callable[[object], bytes]:
@@ -315,24 +316,13 @@ class AuditPage(Response):
 
 # --- messages --------------------------------------------------------------------------------
 
-ENVELOPE_SCHEMA = {
-    "type": "object",
-    "description": "haven-v1 envelope (API.md, 'Envelope haven-v1 - byte-exact'); binary fields "
-    "are canonical base64url. `commitment` is carried so the gateway can verify the signature.",
-    "required": list(WIRE_FIELDS),
-    "properties": {
-        "message_id": {"type": "string", "format": "uuid"},
-        "sender_device_id": {"type": "string"},
-        "alg": {"type": "string", "const": "haven-v1"},
-        "urgent": {"type": "boolean"},
-        "nonce": {"type": "string", "contentEncoding": "base64url"},
-        "ciphertext": {"type": "string", "contentEncoding": "base64url"},
-        "keys": {"type": "object", "additionalProperties": {"type": "string"}},
-        "commitment": {"type": "string", "contentEncoding": "base64url"},
-        "signature": {"type": "string", "contentEncoding": "base64url"},
-    },
-    "additionalProperties": False,
-}
+# The wire envelope's own schema (shared/wire.py), which the gateway checks in full.
+ENVELOPE_SCHEMA = WireEnvelope.model_json_schema()
+ENVELOPE_SCHEMA["description"] = (
+    "haven-v1 envelope (API.md, 'Envelope haven-v1 - byte-exact'); binary fields are canonical "
+    "base64url. `commitment` is carried so the gateway can verify the signature."
+)
+ENVELOPE_SCHEMA["properties"]["alg"]["const"] = ALG
 EnvelopeJson = Annotated[dict[str, object], WithJsonSchema(ENVELOPE_SCHEMA)]
 
 

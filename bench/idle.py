@@ -51,7 +51,7 @@ async def seed_devices(mongo_url: str, database: str, account_id: str, count: in
 
 
 def tokens(key_file: Path, account_id: str, role: str, device_ids: list[str]) -> list[str]:
-    signer = TokenSigner(load_key(key_file), [])
+    signer = TokenSigner(current=load_key(key_file), previous=[])
     expires = int(time.time()) + 290
     return [signer.issue(Claims(account_id, d, role, 1, expires)) for d in device_ids]
 

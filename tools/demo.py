@@ -96,9 +96,11 @@ async def _cast(target: Target, directory: Path, tag: str, say: Say) -> dict[str
 
 async def _create_operator(target: Target, handle: str, password: str) -> None:
     mongo = Mongo(target.mongo_url, f"{target.db_prefix}_gateway")
-    hasher = PasswordHasher(2, 64, 1, 4)
+    hasher = PasswordHasher(opslimit=2, memlimit_mib=64, workers=1, queue=4)
     try:
-        operators = Operators(AccountRepository(mongo.db), hasher, AuditLog(mongo.db))
+        operators = Operators(
+            accounts=AccountRepository(mongo.db), hasher=hasher, audit=AuditLog(mongo.db)
+        )
         if not await operators.create(handle, password):
             raise RuntimeError(f"could not create the demo operator {handle}")
     finally:

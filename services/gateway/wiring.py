@@ -104,8 +104,8 @@ def services_ctx(
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        directory = SendDirectory(relationships, devices)
-        agreements = CachedAgreementRepository(db)
+        directory = SendDirectory(relationships=relationships, devices=devices)
+        agreements = CachedAgreementRepository(db=db)
 
         def forget(event: Event) -> None:
             """This replica's caches drop what its own writes changed, before anyone hears."""
@@ -113,90 +113,102 @@ def services_ctx(
             directory.forget_event(data)
             agreements.forget_event(event.type, data)
 
-        outbox = Outbox(db, bus, on_emit=forget)
+        outbox = Outbox(db=db, bus=bus, on_emit=forget)
         audit = AuditLog(db)
-        crisis = CrisisResources(db, crisis_file)
-        limits = Limits(RateBuckets(db), settings)
-        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
+        crisis = CrisisResources(db=db, from_file=crisis_file)
+        limits = Limits(buckets=RateBuckets(db), settings=settings)
+        cache, sockets = DeviceCache(devices=devices, directory=directory), SocketRegistry(bus)
         hasher = PasswordHasher(
-            settings.pwhash_opslimit,
-            settings.pwhash_memlimit_mib,
-            settings.pwhash_workers,
-            settings.pwhash_queue,
+            opslimit=settings.pwhash_opslimit,
+            memlimit_mib=settings.pwhash_memlimit_mib,
+            workers=settings.pwhash_workers,
+            queue=settings.pwhash_queue,
         )
         rpc, send_command = RpcClient.of(bus), bus.send_command
         device_rules = Devices(
-            devices,
-            accounts,
-            relationships,
-            audit,
-            outbox,
-            sockets,
-            cache,
-            limits,
-            settings.device_expiry_days,
+            devices=devices,
+            accounts=accounts,
+            relationships=relationships,
+            audit=audit,
+            outbox=outbox,
+            sockets=sockets,
+            cache=cache,
+            limits=limits,
+            expiry_days=settings.device_expiry_days,
         )
-        guard = PasswordGuard(Throttle(db, settings.throttle_backoff_base_seconds))
+        guard = PasswordGuard(Throttle(db=db, backoff_base=settings.throttle_backoff_base_seconds))
         sessions = Sessions(
-            settings,
-            accounts,
-            devices,
-            device_rules,
-            RefreshTokenRepository(db),
-            signer,
-            hasher,
-            guard,
-            audit,
-            outbox,
-            sockets,
-            cache,
+            settings=settings,
+            accounts=accounts,
+            devices=devices,
+            device_rules=device_rules,
+            refresh_tokens=RefreshTokenRepository(db),
+            signer=signer,
+            hasher=hasher,
+            guard=guard,
+            audit=audit,
+            outbox=outbox,
+            sockets=sockets,
+            cache=cache,
         )
         retention = RetentionPolicy.of(settings)
         relationship_rules = Relationships(
-            relationships,
-            invites,
-            accounts,
-            outbox,
-            audit,
-            limits,
-            crisis,
-            retention,
-            settings.invite_days,
+            relationships=relationships,
+            invites=invites,
+            accounts=accounts,
+            outbox=outbox,
+            audit=audit,
+            limits=limits,
+            crisis=crisis,
+            retention=retention,
+            invite_days=settings.invite_days,
         )
-        agreement = Agreement(agreements, audit, outbox)
+        agreement = Agreement(agreements=agreements, audit=audit, outbox=outbox)
         app[settings_key] = settings
         app[device_cache_key], app[outbox_key], app[hasher_key] = cache, outbox, hasher
         app[directory_key], app[agreements_key] = directory, agreements
         app[sockets_key] = sockets
         app[pending_sockets_key] = PendingSockets(settings.ws_unauthenticated_per_address)
-        app[authenticator_key] = Authenticator(signer, cache)
+        app[authenticator_key] = Authenticator(signer=signer, cache=cache)
         app[devices_key] = device_rules
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(
-            relationship_rules, relationships, accounts, rpc, retention
+            rules=relationship_rules,
+            relationships=relationships,
+            accounts=accounts,
+            rpc=rpc,
+            retention=retention,
         )
-        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit)
+        app[pausing_key] = Pausing(
+            rules=relationship_rules, relationships=relationships, outbox=outbox, audit=audit
+        )
         app[agreement_key] = agreement
-        app[panic_key] = Panic(devices, device_rules, rpc)
+        app[panic_key] = Panic(devices=devices, rules=device_rules, rpc=rpc)
         app[accounts_key] = Accounts(
-            accounts,
-            invites,
-            device_rules,
-            relationship_rules,
-            sessions,
-            hasher,
-            guard,
-            audit,
-            limits,
-            settings.invite_conflicts,
+            accounts=accounts,
+            invites=invites,
+            devices=device_rules,
+            relationships=relationship_rules,
+            sessions=sessions,
+            hasher=hasher,
+            guard=guard,
+            audit=audit,
+            limits=limits,
+            invite_conflicts=settings.invite_conflicts,
         )
-        app[sending_key] = Sending(directory, limits, send_command, agreement)
-        app[reads_key] = Reads(relationship_rules, rpc, send_command)
-        app[operations_key] = Operations(audit, crisis)
-        app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
-        app[operators_key] = Operators(accounts, hasher, audit)
-        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
+        app[sending_key] = Sending(
+            directory=directory, limits=limits, send_command=send_command, agreement=agreement
+        )
+        app[reads_key] = Reads(relationships=relationship_rules, rpc=rpc, send_command=send_command)
+        app[operations_key] = Operations(audit=audit, crisis=crisis)
+        app[notifications_key] = Notifications(
+            devices=devices, device_rules=device_rules, limits=limits, rpc=rpc
+        )
+        app[operators_key] = Operators(accounts=accounts, hasher=hasher, audit=audit)
+        app[account_admin_key] = AccountAdmin(
+            accounts=accounts, devices=devices, device_rules=device_rules, audit=audit
+        )
         wire_personal_data(app, db, rpc, signer)
         yield
         hasher.close()
@@ -212,19 +224,25 @@ def wire_personal_data(
     accounts, devices = AccountRepository(db), DeviceRepository(db)
     app[signer_key] = signer
     app[exporter_key] = Exporter(
-        accounts, RelationshipRepository(db), data, rpc, app[agreements_key]
+        accounts=accounts,
+        relationships=RelationshipRepository(db),
+        data=data,
+        rpc=rpc,
+        agreements=app[agreements_key],
     )
     app[deletion_key] = AccountDeletion(
-        accounts,
-        devices,
-        app[devices_key],
-        data,
-        app[hasher_key],
-        PasswordGuard(Throttle(db, app[settings_key].throttle_backoff_base_seconds)),
-        app[outbox_key],
-        AuditLog(db),
-        signer,
-        RelationshipRepository(db),
+        accounts=accounts,
+        devices=devices,
+        device_rules=app[devices_key],
+        data=data,
+        hasher=app[hasher_key],
+        guard=PasswordGuard(
+            Throttle(db=db, backoff_base=app[settings_key].throttle_backoff_base_seconds)
+        ),
+        outbox=app[outbox_key],
+        audit=AuditLog(db),
+        signer=signer,
+        relationships=RelationshipRepository(db),
     )
 
 
@@ -266,7 +284,10 @@ async def route_sockets(app: web.Application) -> None:
 async def invalidate_devices(app: web.Application) -> None:
     """Every replica forgets a revoked or logged-out device's cached session at once."""
     invalidation = DeviceInvalidation(
-        app[bus_key], app[device_cache_key], app[directory_key], app[agreements_key]
+        bus=app[bus_key],
+        cache=app[device_cache_key],
+        directory=app[directory_key],
+        agreements=app[agreements_key],
     )
     invalidation.start()
     try:

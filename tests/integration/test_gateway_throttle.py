@@ -17,7 +17,7 @@ async def test_a_huge_stored_counter_waits_the_cap_instead_of_failing(
     mongo_client: AsyncMongoClient, isolation: tuple[str, str]
 ) -> None:
     db = mongo_client[f"{isolation[1]}_gateway"]
-    throttle = Throttle(db)
+    throttle = Throttle(db=db)
     await db.login_throttle.insert_one({"_id": "h:x|a:y", "failures": 10**6})
     now = utcnow()
     assert await throttle.reserve("h:x|a:y", now, 5, CAP) is None  # its window had passed
@@ -32,7 +32,7 @@ async def test_parallel_first_attempts_on_new_keys_all_fit_the_free_quota(
     mongo_client: AsyncMongoClient, isolation: tuple[str, str]
 ) -> None:
     """A racing upsert once counted one attempt twice: a fifth parallel login got 429."""
-    throttle = Throttle(mongo_client[f"{isolation[1]}_gateway"])
+    throttle = Throttle(db=mongo_client[f"{isolation[1]}_gateway"])
     now = utcnow()
     keys = [f"h:{n}|a:z" for n in range(10)]
     waits = await asyncio.gather(

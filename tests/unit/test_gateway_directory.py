@@ -36,7 +36,7 @@ class Store:
 
 
 def directory(store: Store) -> SendDirectory:
-    return SendDirectory(store, store)  # type: ignore[arg-type]
+    return SendDirectory(relationships=store, devices=store)  # type: ignore[arg-type]
 
 
 async def test_steady_state_sends_read_nothing() -> None:

@@ -78,15 +78,15 @@ def relationships(
     store: FakeRelationshipStore, invites: FakeInvites, recorder: Recorder
 ) -> Relationships:
     return Relationships(
-        store,  # type: ignore[arg-type]
-        invites,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type] - accounts: not used by these rules
-        recorder,  # type: ignore[arg-type]
-        recorder,  # type: ignore[arg-type]
-        recorder,  # type: ignore[arg-type]
-        FakeCrisis(),  # type: ignore[arg-type]
-        RetentionPolicy(None, 1, None),
-        7,
+        relationships=store,  # type: ignore[arg-type]
+        invites=invites,  # type: ignore[arg-type]
+        accounts=None,  # type: ignore[arg-type] - accounts: not used by these rules
+        outbox=recorder,  # type: ignore[arg-type]
+        audit=recorder,  # type: ignore[arg-type]
+        limits=recorder,  # type: ignore[arg-type]
+        crisis=FakeCrisis(),  # type: ignore[arg-type]
+        retention=RetentionPolicy(None, 1, None),
+        invite_days=7,
     )
 
 
@@ -158,15 +158,15 @@ def device(device_id: str, account_id: str) -> Device:
 
 def devices(store: FakeDeviceStore, recorder: Recorder) -> Devices:
     return Devices(
-        store,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type] - accounts: not used by these rules
-        FakeRelationshipStore(),  # type: ignore[arg-type]
-        recorder,  # type: ignore[arg-type]
-        recorder,  # type: ignore[arg-type]
-        recorder,  # type: ignore[arg-type]
-        recorder,  # type: ignore[arg-type]
-        recorder,  # type: ignore[arg-type]
-        90,
+        devices=store,  # type: ignore[arg-type]
+        accounts=None,  # type: ignore[arg-type] - accounts: not used by these rules
+        relationships=FakeRelationshipStore(),  # type: ignore[arg-type]
+        audit=recorder,  # type: ignore[arg-type]
+        outbox=recorder,  # type: ignore[arg-type]
+        sockets=recorder,  # type: ignore[arg-type]
+        cache=recorder,  # type: ignore[arg-type]
+        limits=recorder,  # type: ignore[arg-type]
+        expiry_days=90,
     )
 
 

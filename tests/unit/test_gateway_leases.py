@@ -39,7 +39,7 @@ class SharedBucket:
 
 
 def limits_with(bucket: SharedBucket, send: str) -> Limits:
-    return Limits(bucket, GatewaySettings(rate_send=send))  # type: ignore[arg-type]
+    return Limits(buckets=bucket, settings=GatewaySettings(rate_send=send))  # type: ignore[arg-type]
 
 
 async def allowed(limits: Limits, count: int, now: datetime) -> int:

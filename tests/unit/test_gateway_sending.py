@@ -91,15 +91,15 @@ class World:
     def sending(self) -> Sending:
         # The real directory over fake repositories, with nothing kept: each send reads.
         directory = SendDirectory(
-            self.relationships,  # type: ignore[arg-type]
-            self.devices,  # type: ignore[arg-type]
+            relationships=self.relationships,  # type: ignore[arg-type]
+            devices=self.devices,  # type: ignore[arg-type]
             ttl=0,
         )
         return Sending(
-            directory,
-            self.limits,  # type: ignore[arg-type]
-            self.commands.send,
-            NoAgreement(),  # type: ignore[arg-type]
+            directory=directory,
+            limits=self.limits,  # type: ignore[arg-type]
+            send_command=self.commands.send,
+            agreement=NoAgreement(),  # type: ignore[arg-type]
         )
 
 

@@ -39,7 +39,7 @@ async def test_overflowing_the_queue_closes_only_that_socket() -> None:
         missed.append(expected.message_id)
 
     stuck = StuckWebSocket()
-    socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket = DeviceSocket(ws=stuck, account_id="acc", device_id="dev", on_ack_missed=on_missed)  # type: ignore[arg-type]
     socket.start()
     socket.ready()
     for i in range(SEND_QUEUE + 5):
@@ -55,7 +55,9 @@ async def test_unacked_messages_are_reported_when_the_socket_finishes() -> None:
     async def on_missed(_: DeviceSocket, expected: Expected) -> None:
         raise AssertionError("the 10 s deadline has not passed")
 
-    socket = DeviceSocket(StuckWebSocket(), "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket = DeviceSocket(
+        ws=StuckWebSocket(), account_id="acc", device_id="dev", on_ack_missed=on_missed
+    )  # type: ignore[arg-type]
     socket.start()
     socket.expect_ack(Expected("m1", "c1"))
     socket.expect_ack(Expected.of("m2", message_frame("m2", urgent=True, seq=7)))
@@ -70,7 +72,13 @@ async def test_a_missed_ack_reports_the_frames_urgency_and_seq() -> None:
     async def on_missed(_: DeviceSocket, expected: Expected) -> None:
         missed.append(expected)
 
-    socket = DeviceSocket(StuckWebSocket(), "acc", "dev", on_missed, ack_deadline=0.01)  # type: ignore[arg-type]
+    socket = DeviceSocket(
+        ws=StuckWebSocket(),
+        account_id="acc",
+        device_id="dev",
+        on_ack_missed=on_missed,
+        ack_deadline=0.01,
+    )  # type: ignore[arg-type]
     socket.expect_ack(Expected.of("m3", message_frame("m3", urgent=False, seq=3)))
     await asyncio.sleep(0.05)
     assert missed == [Expected("m3", "c1", urgent=False, seq=3)]
@@ -98,7 +106,7 @@ async def test_a_socket_whose_token_expires_without_reauth_closes_with_4401() ->
         return None
 
     stuck = StuckWebSocket()
-    socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket = DeviceSocket(ws=stuck, account_id="acc", device_id="dev", on_ack_missed=on_missed)  # type: ignore[arg-type]
     socket.expires_at = int(time.time()) + 60
     socket.tick(time.monotonic(), time.time())  # the registry's sweep, about once a second
     await asyncio.sleep(0.01)
@@ -114,7 +122,7 @@ async def test_ready_is_the_first_frame_even_when_deliveries_arrive_while_bindin
 
     ws = StuckWebSocket()
     ws.unblock.set()
-    socket = DeviceSocket(ws, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket = DeviceSocket(ws=ws, account_id="acc", device_id="dev", on_ack_missed=on_missed)  # type: ignore[arg-type]
     socket.start()
     socket.send(DevicesChanged(account_id="acc"))
     socket.ready()
@@ -140,7 +148,7 @@ async def test_the_sweep_pings_every_20_seconds_and_closes_a_socket_that_stopped
         pinged.append(time.monotonic())
 
     stuck.ping = ping  # type: ignore[method-assign]
-    socket = DeviceSocket(stuck, "acc", "dev", on_missed)  # type: ignore[arg-type]
+    socket = DeviceSocket(ws=stuck, account_id="acc", device_id="dev", on_ack_missed=on_missed)  # type: ignore[arg-type]
     start = time.monotonic()
     socket.tick(start + 1, time.time())
     await asyncio.sleep(0.01)

@@ -22,8 +22,8 @@ def claims(expires_in: int = 300) -> Claims:
 
 def test_a_token_verifies_on_any_replica_with_the_same_key() -> None:
     key = Ed25519PrivateKey.generate()
-    token = TokenSigner(key, []).issue(claims())
-    verified = TokenSigner(key, []).verify(token)
+    token = TokenSigner(current=key, previous=[]).issue(claims())
+    verified = TokenSigner(current=key, previous=[]).verify(token)
     assert (verified.account_id, verified.device_id, verified.role, verified.session) == (
         "acc",
         "dev",
@@ -34,14 +34,14 @@ def test_a_token_verifies_on_any_replica_with_the_same_key() -> None:
 
 def test_rotation_keeps_old_tokens_valid_while_the_old_key_is_listed() -> None:
     old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-    token = TokenSigner(old, []).issue(claims())
-    assert TokenSigner(new, [old]).verify(token).device_id == "dev"
+    token = TokenSigner(current=old, previous=[]).issue(claims())
+    assert TokenSigner(current=new, previous=[old]).verify(token).device_id == "dev"
     with pytest.raises(InvalidTokenError):
-        TokenSigner(new, []).verify(token)
+        TokenSigner(current=new, previous=[]).verify(token)
 
 
 def test_expired_tampered_and_foreign_tokens_are_refused() -> None:
-    signer = TokenSigner(Ed25519PrivateKey.generate(), [])
+    signer = TokenSigner(current=Ed25519PrivateKey.generate(), previous=[])
     with pytest.raises(InvalidTokenError):
         signer.verify(signer.issue(claims(expires_in=-10)))
     token = signer.issue(claims())
@@ -51,15 +51,15 @@ def test_expired_tampered_and_foreign_tokens_are_refused() -> None:
     with pytest.raises(InvalidTokenError):
         signer.verify("not-a-token")
     with pytest.raises(InvalidTokenError):
-        TokenSigner(Ed25519PrivateKey.generate(), []).verify(token)
+        TokenSigner(current=Ed25519PrivateKey.generate(), previous=[]).verify(token)
 
 
 def test_refresh_successor_is_deterministic_per_key_and_unguessable() -> None:
     key = Ed25519PrivateKey.generate()
-    a, b = TokenSigner(key, []), TokenSigner(key, [])
+    a, b = TokenSigner(current=key, previous=[]), TokenSigner(current=key, previous=[])
     assert a.refresh_successor("t1") == b.refresh_successor("t1")
     assert a.refresh_successor("t1") != a.refresh_successor("t2")
-    other = TokenSigner(Ed25519PrivateKey.generate(), [])
+    other = TokenSigner(current=Ed25519PrivateKey.generate(), previous=[])
     assert other.refresh_successor("t1") != a.refresh_successor("t1")
 
 

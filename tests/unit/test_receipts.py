@@ -22,14 +22,14 @@ def issued(signer: TokenSigner) -> tuple[dict[str, object], str]:
 
 
 def test_a_receipt_verifies_with_the_public_key_and_fails_when_altered() -> None:
-    signer = TokenSigner(Ed25519PrivateKey.generate(), [])
+    signer = TokenSigner(current=Ed25519PrivateKey.generate(), previous=[])
     receipt, signature = issued(signer)
     keys = signer.public_keys()
     assert verify_receipt(receipt, signature, keys)
     assert verify_receipt(receipt, signature, {k: b64e(v) for k, v in keys.items()})
     assert not verify_receipt({**receipt, "account_id": "acct-2"}, signature, keys)
     assert not verify_receipt({**receipt, "deletes": []}, signature, keys)
-    other = TokenSigner(Ed25519PrivateKey.generate(), [])
+    other = TokenSigner(current=Ed25519PrivateKey.generate(), previous=[])
     assert not verify_receipt(receipt, signature, {signer.kid: other.public_keys()[other.kid]})
     assert not verify_receipt(receipt, "not base64!", keys)
     assert not verify_receipt({**receipt, "key_id": "unknown"}, signature, keys)
@@ -37,13 +37,13 @@ def test_a_receipt_verifies_with_the_public_key_and_fails_when_altered() -> None
 
 def test_a_receipt_signed_before_a_key_rotation_still_verifies() -> None:
     old = Ed25519PrivateKey.generate()
-    receipt, signature = issued(TokenSigner(old, []))
-    rotated = TokenSigner(Ed25519PrivateKey.generate(), [old])
+    receipt, signature = issued(TokenSigner(current=old, previous=[]))
+    rotated = TokenSigner(current=Ed25519PrivateKey.generate(), previous=[old])
     assert verify_receipt(receipt, signature, rotated.public_keys())
 
 
 def test_haven_admin_verify_receipt(tmp_path: Path) -> None:
-    signer = TokenSigner(Ed25519PrivateKey.generate(), [])
+    signer = TokenSigner(current=Ed25519PrivateKey.generate(), previous=[])
     receipt, signature = issued(signer)
     [(kid, raw)] = signer.public_keys().items()
     good = tmp_path / "receipt.json"

@@ -80,12 +80,14 @@ async def create_operator(options: Options, handle: str) -> int:
     try:
         await mongo.ensure_indexes(INDEXES)
         hasher = PasswordHasher(
-            settings.pwhash_opslimit,
-            settings.pwhash_memlimit_mib,
-            settings.pwhash_workers,
-            settings.pwhash_queue,
+            opslimit=settings.pwhash_opslimit,
+            memlimit_mib=settings.pwhash_memlimit_mib,
+            workers=settings.pwhash_workers,
+            queue=settings.pwhash_queue,
         )
-        operators = Operators(AccountRepository(mongo.db), hasher, AuditLog(mongo.db))
+        operators = Operators(
+            accounts=AccountRepository(mongo.db), hasher=hasher, audit=AuditLog(mongo.db)
+        )
         created = await operators.create(handle, password)
         hasher.close()
     finally:

@@ -65,11 +65,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return ws
     who, claims = authenticated
     socket = DeviceSocket(
-        ws,
-        who.account_id,
-        who.device_id,
-        registry.ack_missed,
-        app[settings_key].ack_deadline_seconds,
+        ws=ws,
+        account_id=who.account_id,
+        device_id=who.device_id,
+        on_ack_missed=registry.ack_missed,
+        ack_deadline=app[settings_key].ack_deadline_seconds,
     )
     socket.expires_at = claims.expires_at
     socket.session = claims.session

@@ -17,7 +17,7 @@ VERIFIED_MAX = 20_000
 
 
 class Authenticator:
-    def __init__(self, signer: TokenSigner, cache: DeviceCache) -> None:
+    def __init__(self, *, signer: TokenSigner, cache: DeviceCache) -> None:
         self._signer = signer
         self._cache = cache
         self._verified: dict[str, Claims] = {}

@@ -58,7 +58,7 @@ def lease_cap(rate: Rate) -> int:
 
 
 class Limits:
-    def __init__(self, buckets: RateBuckets, settings: GatewaySettings) -> None:
+    def __init__(self, *, buckets: RateBuckets, settings: GatewaySettings) -> None:
         self._buckets = buckets
         self._rates: dict[Limit, Rate] = {name: settings.rate(name) for name in DETAILS}
         self._leases: dict[str, _Lease] = {}

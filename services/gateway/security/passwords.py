@@ -26,7 +26,7 @@ _PARAMS = re.compile(rb"^\$argon2id\$v=\d+\$m=(\d+),t=(\d+),p=\d+\$")
 
 
 class PasswordHasher:
-    def __init__(self, opslimit: int, memlimit_mib: int, workers: int, queue: int) -> None:
+    def __init__(self, *, opslimit: int, memlimit_mib: int, workers: int, queue: int) -> None:
         self._opslimit = opslimit
         self._memlimit = memlimit_mib * 1024 * 1024
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pwhash")

@@ -62,7 +62,7 @@ def generate_pem() -> bytes:
 class TokenSigner:
     """Signs with the current key; verifies with it and any previous key (rotation)."""
 
-    def __init__(self, current: Ed25519PrivateKey, previous: list[Ed25519PrivateKey]) -> None:
+    def __init__(self, *, current: Ed25519PrivateKey, previous: list[Ed25519PrivateKey]) -> None:
         self._current = current
         self.kid = key_id(current.public_key())
         self._verifiers = {key_id(k.public_key()): k.public_key() for k in [current, *previous]}
@@ -81,13 +81,13 @@ class TokenSigner:
     def from_settings(cls, settings: GatewaySettings) -> TokenSigner:
         if settings.signing_key_file is None:
             log.warning("ephemeral_signing_key", hint="set HAVEN_SIGNING_KEY_FILE for replicas")
-            return cls(Ed25519PrivateKey.generate(), [])
+            return cls(current=Ed25519PrivateKey.generate(), previous=[])
         previous = [
             load_key(Path(p.strip()))
             for p in settings.previous_signing_key_files.split(",")
             if p.strip()
         ]
-        return cls(load_key(settings.signing_key_file), previous)
+        return cls(current=load_key(settings.signing_key_file), previous=previous)
 
     def public_keys(self) -> dict[str, bytes]:
         """Every key id this gateway verifies with -> its raw Ed25519 public key (published at

@@ -52,6 +52,7 @@ class DeviceSocket:
 
     def __init__(
         self,
+        *,
         ws: web.WebSocketResponse,
         account_id: str,
         device_id: str,

@@ -29,7 +29,7 @@ CURRENT = "current"
 
 
 class CachedAgreementRepository(AgreementRepository):
-    def __init__(self, db: AsyncDatabase[Document], ttl: float = TTL_SECONDS) -> None:
+    def __init__(self, *, db: AsyncDatabase[Document], ttl: float = TTL_SECONDS) -> None:
         super().__init__(db)
         # One-element tuples: "none published" and "never consented" are answers worth keeping.
         self._current: VersionedCache[str, tuple[AgreementVersion | None]] = VersionedCache(ttl)

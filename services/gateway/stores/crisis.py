@@ -43,7 +43,7 @@ class CrisisResources:
     """Read on every urgent send and every client invite: cached briefly (every replica sees an
     update within seconds); when the database fails, the last known list is used."""
 
-    def __init__(self, db: AsyncDatabase[Document], from_file: list[dict[str, Any]]) -> None:
+    def __init__(self, *, db: AsyncDatabase[Document], from_file: list[dict[str, Any]]) -> None:
         self._c = db["config"]
         self._from_file = from_file
         self._cached: list[dict[str, Any]] = from_file

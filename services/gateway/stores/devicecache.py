@@ -14,7 +14,9 @@ TTL_SECONDS = 30.0  # a sender slower than this pays one device read per send
 
 
 class DeviceCache:
-    def __init__(self, devices: DeviceRepository, directory: SendDirectory | None = None) -> None:
+    def __init__(
+        self, *, devices: DeviceRepository, directory: SendDirectory | None = None
+    ) -> None:
         self.devices = devices
         self._directory = directory
         self._entries: dict[str, tuple[float, bool, int]] = {}

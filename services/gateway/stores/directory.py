@@ -67,6 +67,7 @@ class VersionedCache(Generic[K, V]):
 class SendDirectory:
     def __init__(
         self,
+        *,
         relationships: RelationshipRepository,
         devices: DeviceRepository,
         ttl: float = TTL_SECONDS,

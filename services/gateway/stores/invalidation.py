@@ -32,6 +32,7 @@ class DeviceInvalidation:
 
     def __init__(
         self,
+        *,
         bus: Bus,
         cache: DeviceCache,
         directory: SendDirectory,

@@ -29,6 +29,7 @@ RELAY_EVERY = 2.0
 class Outbox:
     def __init__(
         self,
+        *,
         db: AsyncDatabase[Document],
         bus: Bus,
         on_emit: Callable[[Event], None] | None = None,

@@ -27,7 +27,7 @@ class Throttle:
     back-off window, never one per worker. The back-off is capped: never a hard lock.
     """
 
-    def __init__(self, db: AsyncDatabase[Document], backoff_base: float = 1.0) -> None:
+    def __init__(self, *, db: AsyncDatabase[Document], backoff_base: float = 1.0) -> None:
         self._backoff_base = backoff_base
         self._c = db["login_throttle"]
 

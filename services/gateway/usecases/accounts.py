@@ -32,6 +32,7 @@ PASSWORD_GUESSES_PER_SESSION = 5
 class Accounts:
     def __init__(
         self,
+        *,
         accounts: AccountRepository,
         invites: InviteRepository,
         devices: Devices,

@@ -20,7 +20,7 @@ from shared.events import AgreementChanged, AgreementData, utcnow
 
 class Agreement:
     def __init__(
-        self, agreements: AgreementRepository, audit: AuditLog, outbox: Outbox | None = None
+        self, *, agreements: AgreementRepository, audit: AuditLog, outbox: Outbox | None = None
     ) -> None:
         self._agreements = agreements
         self._audit = audit

@@ -34,6 +34,7 @@ from shared.rpc import RpcClient
 class Conversations:
     def __init__(
         self,
+        *,
         rules: Relationships,
         relationships: RelationshipRepository,
         accounts: AccountRepository,

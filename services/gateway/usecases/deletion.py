@@ -60,6 +60,7 @@ KEEPS = (
 class AccountDeletion:
     def __init__(
         self,
+        *,
         accounts: AccountRepository,
         devices: DeviceRepository,
         device_rules: Devices,

@@ -66,6 +66,7 @@ def check_kx_key(kx_key: bytes) -> None:
 class Devices:
     def __init__(
         self,
+        *,
         devices: DeviceRepository,
         accounts: AccountRepository,
         relationships: RelationshipRepository,

@@ -16,6 +16,7 @@ DEACTIVATED = "deactivated"
 class AccountAdmin:
     def __init__(
         self,
+        *,
         accounts: AccountRepository,
         devices: DeviceRepository,
         device_rules: Devices,

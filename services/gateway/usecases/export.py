@@ -106,6 +106,7 @@ def _own_settings(settings: ParticipantSettings) -> dict[str, Any]:
 class Exporter:
     def __init__(
         self,
+        *,
         accounts: AccountRepository,
         relationships: RelationshipRepository,
         data: PersonalData,

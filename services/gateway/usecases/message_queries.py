@@ -50,7 +50,7 @@ def history_query(conversation_id: str, query: dict[str, str]) -> HistoryQuery:
 
 class Reads:
     def __init__(
-        self, relationships: Relationships, rpc: RpcClient, send_command: SendCommand
+        self, *, relationships: Relationships, rpc: RpcClient, send_command: SendCommand
     ) -> None:
         self._relationships = relationships
         self._rpc = rpc

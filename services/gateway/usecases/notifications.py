@@ -35,7 +35,7 @@ from shared.rpc import RpcClient
 
 class Notifications:
     def __init__(
-        self, devices: DeviceRepository, device_rules: Devices, limits: Limits, rpc: RpcClient
+        self, *, devices: DeviceRepository, device_rules: Devices, limits: Limits, rpc: RpcClient
     ) -> None:
         self._devices = devices
         self._device_rules = device_rules

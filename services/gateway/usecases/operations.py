@@ -18,7 +18,7 @@ def operators_only(who: Principal) -> None:
 
 
 class Operations:
-    def __init__(self, audit: AuditLog, crisis: CrisisResources) -> None:
+    def __init__(self, *, audit: AuditLog, crisis: CrisisResources) -> None:
         self._audit = audit
         self._crisis = crisis
 

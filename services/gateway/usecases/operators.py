@@ -19,7 +19,7 @@ HANDLE = re.compile(r"[a-z0-9_.-]{3,32}")
 
 class Operators:
     def __init__(
-        self, accounts: AccountRepository, hasher: PasswordHasher, audit: AuditLog
+        self, *, accounts: AccountRepository, hasher: PasswordHasher, audit: AuditLog
     ) -> None:
         self._accounts = accounts
         self._hasher = hasher

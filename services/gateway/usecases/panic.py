@@ -25,7 +25,7 @@ PUSH_CLEANUP_SECONDS = 0.5
 
 
 class Panic:
-    def __init__(self, devices: DeviceRepository, rules: Devices, rpc: RpcClient) -> None:
+    def __init__(self, *, devices: DeviceRepository, rules: Devices, rpc: RpcClient) -> None:
         self._devices = devices
         self._rules = rules
         self._rpc = rpc

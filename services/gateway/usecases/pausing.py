@@ -22,6 +22,7 @@ from shared.events import RelationshipStatusChanged, RelationshipStatusData, utc
 class Pausing:
     def __init__(
         self,
+        *,
         rules: Relationships,
         relationships: RelationshipRepository,
         outbox: Outbox,

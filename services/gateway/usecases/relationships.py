@@ -48,6 +48,7 @@ INVITE_KIND_BY_ROLE = {"operator": "coach", "coach": "client"}
 class Relationships:
     def __init__(
         self,
+        *,
         relationships: RelationshipRepository,
         invites: InviteRepository,
         accounts: AccountRepository,

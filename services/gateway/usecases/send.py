@@ -35,6 +35,7 @@ MAX_CIPHERTEXT = 64 * 1024
 class Sending:
     def __init__(
         self,
+        *,
         directory: SendDirectory,
         limits: Limits,
         send_command: SendCommand,

@@ -42,6 +42,7 @@ def account_out(account: Account) -> AccountOut:
 class Sessions:
     def __init__(
         self,
+        *,
         settings: GatewaySettings,
         accounts: AccountRepository,
         devices: DeviceRepository,

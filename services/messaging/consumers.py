@@ -38,11 +38,13 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
     async def start(app: web.Application) -> None:
         bus, db = app[bus_key], app[mongo_key].db
         repo = MessagingRepository(db)
-        retention = Retention(RetentionRepository(db, settings.retention_day_seconds))
-        erasure = Erasure(ErasureRepository(db), publish_over(bus))
+        retention = Retention(
+            RetentionRepository(db=db, day_seconds=settings.retention_day_seconds)
+        )
+        erasure = Erasure(repository=ErasureRepository(db), publish=publish_over(bus))
         service = MessagingService(
-            repo,
-            publish_over(bus),
+            repo=repo,
+            publish=publish_over(bus),
             stamp=retention.stamp,
             settle=retention.settle,
             erased=erasure.erased_senders,

@@ -62,7 +62,7 @@ class ErasureRepository:
 
 class Erasure:
     def __init__(
-        self, repository: ErasureRepository, publish: Callable[[MessageDeleted], Awaitable[None]]
+        self, *, repository: ErasureRepository, publish: Callable[[MessageDeleted], Awaitable[None]]
     ) -> None:
         self._repo = repository
         self._publish = publish

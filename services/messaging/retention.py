@@ -49,7 +49,7 @@ def _aware(value: datetime) -> datetime:
 
 
 class RetentionRepository:
-    def __init__(self, db: AsyncDatabase[Document], day_seconds: float) -> None:
+    def __init__(self, *, db: AsyncDatabase[Document], day_seconds: float) -> None:
         self._retention = db[RETENTION]
         self._messages = db["messages"]
         self._day_ms = day_seconds * 1000

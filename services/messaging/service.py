@@ -88,9 +88,9 @@ def rounds(jobs: Sequence[Job]) -> list[list[int]]:
 class MessagingService:
     def __init__(
         self,
+        *,
         repo: MessagingRepository,
         publish: Publish,
-        *,
         stamp: Stamp | None = None,
         settle: Stamp | None = None,
         erased: Erased | None = None,

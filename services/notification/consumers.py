@@ -110,16 +110,20 @@ def start_consumers(settings: NotificationSettings) -> StartHook:
         bus, db = app[bus_key], app[mongo_key].db
         repository = NotificationRepository(db)
         availability_repository = AvailabilityRepository(db)
-        availability = AvailabilityService(availability_repository)
+        availability = AvailabilityService(repository=availability_repository)
         app[deferrals_key]["coach_hours"] = OutsideHours(
-            availability, repository, urgent_bypass_of(PushRepository(db).preferences)
+            availability=availability,
+            relationships=repository,
+            urgent_bypass=urgent_bypass_of(PushRepository(db).preferences),
         )
         push = await start_push(app, settings)
         service = NotificationService(
-            repository,
-            deliver_over(bus),
-            timedelta(seconds=settings.devices_changed_window_seconds),
-            AwayNotices(availability, availability_repository, repository),
+            repository=repository,
+            deliver=deliver_over(bus),
+            announce_window=timedelta(seconds=settings.devices_changed_window_seconds),
+            away_notices=AwayNotices(
+                availability=availability, notices=availability_repository, relationships=repository
+            ),
             on_unacknowledged=push.engine.owed,
         )
         app[background_key].append(

@@ -62,6 +62,7 @@ OnUnacknowledged = Callable[[Unacknowledged], Awaitable[None]]
 class NotificationService:
     def __init__(
         self,
+        *,
         repository: NotificationRepository,
         deliver: Deliver,
         announce_window: timedelta = timedelta(seconds=2),

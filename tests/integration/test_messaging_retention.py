@@ -177,8 +177,8 @@ async def test_a_change_another_replica_applied_reaches_the_next_insert_here(
     the insert, so a change that another replica applied meanwhile still reaches the new
     messages (and this replica's copy)."""
     db = mongo_client[f"{isolation[1]}_messaging"]
-    here, there = (Retention(RetentionRepository(db, DAY)) for _ in range(2))
-    repo = RetentionRepository(db, DAY)
+    here, there = (Retention(RetentionRepository(db=db, day_seconds=DAY)) for _ in range(2))
+    repo = RetentionRepository(db=db, day_seconds=DAY)
 
     async def insert(n: int) -> list[dict[str, Any]]:
         docs = [

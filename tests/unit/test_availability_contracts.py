@@ -126,7 +126,7 @@ class MemoryAvailability:
 
 @pytest.fixture
 def routes() -> Any:
-    service = AvailabilityService(MemoryAvailability(), clock=lambda: NOW)  # type: ignore[arg-type]
+    service = AvailabilityService(repository=MemoryAvailability(), clock=lambda: NOW)  # type: ignore[arg-type]
     return service.routes()
 
 

@@ -87,9 +87,11 @@ def deliver() -> RecordingDeliverer:
 def service(
     repo: FakeRepository, availability: MemoryAvailability, deliver: RecordingDeliverer
 ) -> NotificationService:
-    rules = AvailabilityService(availability)  # type: ignore[arg-type]
-    notices = AwayNotices(rules, availability, repo, clock=lambda: CLOCK)  # type: ignore[arg-type]
-    return NotificationService(repo, deliver, away_notices=notices)  # type: ignore[arg-type]
+    rules = AvailabilityService(repository=availability)  # type: ignore[arg-type]
+    notices = AwayNotices(
+        availability=rules, notices=availability, relationships=repo, clock=lambda: CLOCK
+    )  # type: ignore[arg-type]
+    return NotificationService(repository=repo, deliver=deliver, away_notices=notices)  # type: ignore[arg-type]
 
 
 def stored(message_id: str, at: datetime, sender: str = "client") -> MessageStored:
@@ -211,10 +213,12 @@ async def test_no_availability_or_an_ended_relationship_tells_nobody(
 async def test_a_stretch_already_over_by_the_clock_is_not_announced(
     repo: FakeRepository, availability: MemoryAvailability, deliver: RecordingDeliverer
 ) -> None:
-    rules = AvailabilityService(availability)  # type: ignore[arg-type]
+    rules = AvailabilityService(repository=availability)  # type: ignore[arg-type]
     later = MONDAY_MORNING + timedelta(hours=1)
-    notices = AwayNotices(rules, availability, repo, clock=lambda: later)  # type: ignore[arg-type]
-    service = NotificationService(repo, deliver, away_notices=notices)  # type: ignore[arg-type]
+    notices = AwayNotices(
+        availability=rules, notices=availability, relationships=repo, clock=lambda: later
+    )  # type: ignore[arg-type]
+    service = NotificationService(repository=repo, deliver=deliver, away_notices=notices)  # type: ignore[arg-type]
     await service.message_stored(stored("m1", SATURDAY))  # a late event
     assert away_frames(deliver, "kd1") == []
 
@@ -237,8 +241,8 @@ def policy(
     async def urgent_bypass(account_id: str) -> bool:
         return bypass and account_id == "coach"
 
-    rules = AvailabilityService(availability)  # type: ignore[arg-type]
-    return OutsideHours(rules, repo, urgent_bypass)  # type: ignore[arg-type]
+    rules = AvailabilityService(repository=availability)  # type: ignore[arg-type]
+    return OutsideHours(availability=rules, relationships=repo, urgent_bypass=urgent_bypass)  # type: ignore[arg-type]
 
 
 async def test_the_coachs_pushes_outside_hours_wait_for_the_next_opening(

@@ -99,7 +99,7 @@ def test_new_events_decode_and_are_routed_to_notification() -> None:
     assert isinstance(updated, DeviceUpdated)
     assert isinstance(failed, DeliveryFailed)
     assert failed.data.message_id == "m1"
-    consumed = handlers(NotificationService(None, None))  # type: ignore[arg-type]
+    consumed = handlers(NotificationService(repository=None, deliver=None))  # type: ignore[arg-type]
     assert {"device.updated", "delivery.failed"} <= set(consumed)
 
 

@@ -139,7 +139,9 @@ def stored(recipients: list[str], sender_device: str = "kd1") -> MessageStored:
 
 async def test_message_goes_to_recipients_but_not_the_sending_device(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer(online={"cd1", "cd2"})
-    await NotificationService(repo, deliver).message_stored(stored(["cd1", "cd2", "kd1"]))
+    await NotificationService(repository=repo, deliver=deliver).message_stored(
+        stored(["cd1", "cd2", "kd1"])
+    )
     assert sorted(d.device_id for d in deliver.published) == ["cd1", "cd2"]
     first = deliver.published[0]
     assert first.ack_message_id == "m1"
@@ -151,7 +153,7 @@ async def test_returned_message_delivery_records_one_pending_notification(
     repo: FakeRepository,
 ) -> None:
     deliver = RecordingDeliverer(online={"cd1"})
-    service = NotificationService(repo, deliver)
+    service = NotificationService(repository=repo, deliver=deliver)
     await service.message_stored(stored(["cd1", "cd2", "kd1"]))
     await service.message_stored(stored(["cd1", "cd2", "kd1"]))  # redelivered event
     assert repo.pending == {("cd2", "m1"): "unroutable"}
@@ -161,7 +163,7 @@ async def test_returned_message_delivery_records_one_pending_notification(
 async def test_unroutable_publish_failure_propagates_for_a_retry(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer(fail_with=UnavailableError("broker gone"))
     with pytest.raises(UnavailableError):
-        await NotificationService(repo, deliver).message_stored(stored(["cd1"]))
+        await NotificationService(repository=repo, deliver=deliver).message_stored(stored(["cd1"]))
     assert repo.pending == {}
 
 
@@ -170,14 +172,16 @@ async def test_delivery_failed_records_pending_as_ack_timeout(repo: FakeReposito
         event_id="ev-f",
         data=DeliveryFailedData(device_id="cd1", conversation_id="c1", message_id="m9"),
     )
-    await NotificationService(repo, RecordingDeliverer()).delivery_failed(event)
+    await NotificationService(repository=repo, deliver=RecordingDeliverer()).delivery_failed(event)
     assert repo.pending == {("cd1", "m9"): "ack_timeout"}
 
 
 async def test_read_receipt_reaches_both_participants_devices_only(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer()
     data = ReceiptData(conversation_id="c1", account_id="client", up_to_seq=3, share=True)
-    await NotificationService(repo, deliver).receipt_read(ReceiptRead(event_id="ev-r", data=data))
+    await NotificationService(repository=repo, deliver=deliver).receipt_read(
+        ReceiptRead(event_id="ev-r", data=data)
+    )
     assert sorted(d.device_id for d in deliver.published) == ["cd1", "cd2", "kd1"]
     assert deliver.frames_for("cd1") == [
         {"type": "read", "conversation_id": "c1", "account_id": "client", "up_to_seq": 3}
@@ -189,14 +193,16 @@ async def test_an_unshared_read_receipt_reaches_only_the_readers_own_devices(
 ) -> None:
     deliver = RecordingDeliverer()
     data = ReceiptData(conversation_id="c1", account_id="client", up_to_seq=3)  # share: False
-    await NotificationService(repo, deliver).receipt_read(ReceiptRead(event_id="ev-r", data=data))
+    await NotificationService(repository=repo, deliver=deliver).receipt_read(
+        ReceiptRead(event_id="ev-r", data=data)
+    )
     assert [d.device_id for d in deliver.published] == ["kd1"]
     assert deliver.frames_for("cd1") == []
 
 
 async def test_relationship_frames_follow_the_projection(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer()
-    service = NotificationService(repo, deliver)
+    service = NotificationService(repository=repo, deliver=deliver)
     repo.devices["kd9"] = ("client9", True)
     created = RelationshipCreated(
         event_id="ev-c",
@@ -220,7 +226,7 @@ async def test_device_added_tells_own_other_devices_and_counterparts(
 ) -> None:
     deliver = RecordingDeliverer()
     event = DeviceAdded(event_id="ev-d", data=DeviceData(account_id="coach", device_id="cd3"))
-    await NotificationService(repo, deliver).device_added(event)
+    await NotificationService(repository=repo, deliver=deliver).device_added(event)
     assert sorted(d.device_id for d in deliver.published) == ["cd1", "cd2", "kd1"]
     assert deliver.frames_for("kd1") == [{"type": "devices_changed", "account_id": "coach"}]
     assert repo.devices["cd3"] == ("coach", True)
@@ -228,7 +234,7 @@ async def test_device_added_tells_own_other_devices_and_counterparts(
 
 async def test_removed_device_is_not_told_and_stays_removed(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer()
-    service = NotificationService(repo, deliver)
+    service = NotificationService(repository=repo, deliver=deliver)
     removed = DeviceRemoved(event_id="ev-x", data=DeviceData(account_id="coach", device_id="cd2"))
     await service.device_removed(removed)
     await service.device_added(
@@ -242,7 +248,9 @@ async def test_device_changes_within_the_window_are_announced_once_more_when_it_
     repo: FakeRepository,
 ) -> None:
     deliver = RecordingDeliverer()
-    service = NotificationService(repo, deliver, timedelta(seconds=2))
+    service = NotificationService(
+        repository=repo, deliver=deliver, announce_window=timedelta(seconds=2)
+    )
     for n, device in enumerate(["cd3", "cd4", "cd5"]):
         await service.device_added(
             DeviceAdded(event_id=f"ev-{n}", data=DeviceData(account_id="coach", device_id=device))
@@ -258,7 +266,7 @@ async def test_device_changes_within_the_window_are_announced_once_more_when_it_
 
 async def test_counterparts_of_an_ended_relationship_hear_nothing(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer()
-    service = NotificationService(repo, deliver, timedelta(0))
+    service = NotificationService(repository=repo, deliver=deliver, announce_window=timedelta(0))
     await service.relationship_ended(
         RelationshipEnded(
             event_id="end", data=RelationshipEndedData(conversation_id="c1", ended_by="coach")
@@ -284,7 +292,7 @@ async def test_rejection_goes_to_the_sending_device_only(repo: FakeRepository) -
             detail="message_id already used",
         ),
     )
-    await NotificationService(repo, deliver).message_rejected(event)
+    await NotificationService(repository=repo, deliver=deliver).message_rejected(event)
     assert [d.device_id for d in deliver.published] == ["kd1"]
     assert deliver.frames_for("kd1")[0]["type"] == "message_rejected"
     assert repo.pending == {}
@@ -292,5 +300,7 @@ async def test_rejection_goes_to_the_sending_device_only(repo: FakeRepository) -
 
 async def test_invalid_device_ids_are_skipped_not_fatal(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer()
-    await NotificationService(repo, deliver).message_stored(stored(["cd1", "bad.id", "#"]))
+    await NotificationService(repository=repo, deliver=deliver).message_stored(
+        stored(["cd1", "bad.id", "#"])
+    )
     assert [d.device_id for d in deliver.published] == ["cd1"]

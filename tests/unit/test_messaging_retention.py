@@ -14,7 +14,7 @@ class FakeRetention(RetentionRepository):
     """The rule's arithmetic is the real one; the store is a dict."""
 
     def __init__(self) -> None:
-        super().__init__({"retention": None, "messages": None}, day_seconds=10.0)  # type: ignore[arg-type]
+        super().__init__(db={"retention": None, "messages": None}, day_seconds=10.0)  # type: ignore[arg-type]
         self.days: dict[str, int | None] = {}
         self.applied: list[tuple[str, int | None]] = []
 

@@ -101,7 +101,7 @@ def service(repo: FakeRepository, published: list[OutEvent]) -> MessagingService
     async def publish(event: OutEvent) -> None:
         published.append(event)
 
-    return MessagingService(repo, publish)  # type: ignore[arg-type]
+    return MessagingService(repo=repo, publish=publish)  # type: ignore[arg-type]
 
 
 def test_rounds_keep_each_conversations_order_and_join_consecutive_sends() -> None:
@@ -162,7 +162,7 @@ async def test_only_redelivered_sends_are_looked_up_before_the_insert(
     async def publish(event: OutEvent) -> None:
         published.append(event)
 
-    service = MessagingService(repo, publish)  # type: ignore[arg-type]
+    service = MessagingService(repo=repo, publish=publish)  # type: ignore[arg-type]
     first, retried = send_command("a"), send_command("a")
     await settled(service, [Job(first), Job(retried)])
     assert repo.looked_up == [[]]  # fresh sends: straight to the insert
@@ -258,7 +258,7 @@ async def test_an_erased_senders_send_is_refused_without_shifting_the_others_ann
     async def erased(accounts: Sequence[str]) -> set[str]:
         return {"acct-gone"} & set(accounts)
 
-    service = MessagingService(repo, publish, erased=erased)  # type: ignore[arg-type]
+    service = MessagingService(repo=repo, publish=publish, erased=erased)  # type: ignore[arg-type]
     gone = send_command("a", sender="acct-gone", device="dev-gone")
     first, second = send_command("a"), send_command("a")
 
@@ -292,7 +292,7 @@ async def test_a_batch_is_announced_while_its_retention_is_settled(
         await release.wait()
         settled_docs.extend(docs)
 
-    service = MessagingService(repo, publish, settle=settle)  # type: ignore[arg-type]
+    service = MessagingService(repo=repo, publish=publish, settle=settle)  # type: ignore[arg-type]
     command = send_command("a")
     handling = asyncio.create_task(service.handle([Job(command)]))
     for _ in range(20):

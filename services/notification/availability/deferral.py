@@ -46,6 +46,7 @@ class OutsideHours:
 
     def __init__(
         self,
+        *,
         availability: AvailabilityService,
         relationships: NotificationRepository,
         urgent_bypass: UrgentBypass = no_bypass,

@@ -41,6 +41,7 @@ class Notice:
 class AwayNotices:
     def __init__(
         self,
+        *,
         availability: AvailabilityService,
         notices: AvailabilityRepository,
         relationships: NotificationRepository,

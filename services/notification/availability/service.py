@@ -30,7 +30,7 @@ Clock = Callable[[], datetime]
 
 
 class AvailabilityService:
-    def __init__(self, repository: AvailabilityRepository, clock: Clock = utcnow) -> None:
+    def __init__(self, *, repository: AvailabilityRepository, clock: Clock = utcnow) -> None:
         self._repo = repository
         self._clock = clock
 

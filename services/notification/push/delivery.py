@@ -36,12 +36,12 @@ log = structlog.get_logger(__name__)
 class PushDelivery:
     def __init__(
         self,
+        *,
         outbox: Outbox,
         repository: PushRepository,
         queue: PushQueue,
         sender: PushSender,
         sealer: SecretSealer,
-        *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._outbox = outbox

@@ -52,11 +52,11 @@ def push_delivery_id(device_id: str, conversation_id: str, message_ids: list[str
 class PushEngine:
     def __init__(
         self,
+        *,
         outbox: Outbox,
         repository: PushRepository,
         queue: PushQueue,
         policies: Mapping[str, DeferralPolicy],
-        *,
         collapse: timedelta,
         lease: timedelta,
         clock: Clock = utcnow,

@@ -43,7 +43,7 @@ class PushJob(Schema):
 class PushQueue:
     """The engine's only path to the broker for push jobs."""
 
-    def __init__(self, bus: Bus, delays_ms: tuple[int, ...]) -> None:
+    def __init__(self, *, bus: Bus, delays_ms: tuple[int, ...]) -> None:
         self._bus = bus
         self.delays_ms = delays_ms
 

@@ -40,6 +40,7 @@ Wake = Callable[[str], Awaitable[None]]
 class PushPreferences:
     def __init__(
         self,
+        *,
         repository: PushRepository,
         outbox: Outbox,
         guard: UrlGuard,

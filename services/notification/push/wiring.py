@@ -87,19 +87,31 @@ class Push:
 async def start_push(app: web.Application, settings: NotificationSettings) -> Push:
     bus, db = app[bus_key], app[mongo_key].db
     repository, outbox = PushRepository(db), Outbox(db)
-    queue = PushQueue(bus, settings.push_retry_delays_ms)
+    queue = PushQueue(bus=bus, delays_ms=settings.push_retry_delays_ms)
     policies = app[deferrals_key]
     policies.setdefault("quiet_hours", quiet_hours_policy(repository.preferences))
     engine = PushEngine(
-        outbox,
-        repository,
-        queue,
-        policies,
+        outbox=outbox,
+        repository=repository,
+        queue=queue,
+        policies=policies,
         collapse=timedelta(seconds=settings.push_collapse_seconds),
         lease=timedelta(seconds=settings.push_lease_seconds),
     )
-    delivery = PushDelivery(outbox, repository, queue, app[sender_key], app[sealer_key])
-    preferences = PushPreferences(repository, outbox, app[guard_key], app[sealer_key], engine.wake)
+    delivery = PushDelivery(
+        outbox=outbox,
+        repository=repository,
+        queue=queue,
+        sender=app[sender_key],
+        sealer=app[sealer_key],
+    )
+    preferences = PushPreferences(
+        repository=repository,
+        outbox=outbox,
+        guard=app[guard_key],
+        sealer=app[sealer_key],
+        wake=engine.wake,
+    )
     await queue.declare_delays()
     await bus.consume(bus.topology.push_queue, delivery.handle, prefetch=settings.push_concurrency)
     retention = timedelta(days=settings.pending_retention_days)

@@ -140,3 +140,17 @@ def test_every_long_running_service_has_a_health_check_and_a_memory_limit(
                 "rabbitmq": {"condition": "service_healthy"},
                 "mongodb": {"condition": "service_healthy"},
             }
+
+
+def test_the_cli_container_has_a_network_of_its_own_that_reaches_only_the_gateway(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    cli = services["cli"]
+    # Not the gateway's namespace (which sits on the backend network beside the broker and
+    # the database): a network holding only the cli and the gateway, with no way out.
+    assert "network_mode" not in cli
+    assert cli["networks"] == ["cli"]
+    on_cli = sorted(name for name, s in services.items() if "cli" in (s.get("networks") or []))
+    assert on_cli == ["cli", "gateway"]
+    assert compose["networks"]["cli"]["internal"] is True
+    assert _resolve(cli["environment"]["HAVEN_SERVER"]) == "http://gateway:8080"

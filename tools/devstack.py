@@ -25,8 +25,9 @@ SERVICES = (
 )
 MONGO_PORT = 27017
 SIGNING_KEY = DATA / "secrets" / "token_signing_key"
-# Client invites need crisis resources: the local stack starts with the example (edit it, or
-# point HAVEN_CRISIS_RESOURCES_FILE at your own; operators can also set them over the API).
+# Client invites need crisis resources: the local stack starts with the example, which is
+# served as none until edited (its "example" line removed), or point HAVEN_CRISIS_RESOURCES_FILE
+# at your own; operators can also set them over the API.
 CRISIS_EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "crisis-resources.example.json"
 
 
@@ -79,7 +80,10 @@ def wait_ready(timeout: float) -> None:
     urls = [f"http://127.0.0.1:{env.get(var, str(port))}/readyz" for _, var, port in SERVICES]
     wait_until(lambda: all(http_ok(url) for url in urls), timeout, "services")
     say(f"ready: gateway http://127.0.0.1:{env.get('HAVEN_GATEWAY_PORT', '8080')}")
-    say(f"crisis resources from {env['HAVEN_CRISIS_RESOURCES_FILE']}: edit them for your region")
+    say(
+        f"crisis resources from {env['HAVEN_CRISIS_RESOURCES_FILE']}: client invites wait until"
+        " they are real help for your region (edit the file and delete its example line)"
+    )
 
 
 class StopRequestedError(Exception):

@@ -65,7 +65,7 @@ from services.gateway.keys import (
     sockets_key,
 )
 from services.gateway.limits import Limits
-from services.gateway.messages.crisis import CrisisResources
+from services.gateway.messages.crisis import CrisisResources, is_example_file
 from services.gateway.messages.queries import Reads
 from services.gateway.messages.send import Sending
 from services.gateway.notifications import Notifications
@@ -113,8 +113,10 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         outbox = Outbox(db, bus, on_emit=forget)
         audit = AuditLog(db)
         crisis = CrisisResources(db, settings.crisis_resources)
+        if settings.crisis_resources_file and is_example_file(settings.crisis_resources_file):
+            log.warning("crisis_resources_example_ignored", file=str(settings.crisis_resources_file))
         limits = Limits(RateBuckets(db), settings)
-        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
+        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus, crisis.current)
         hasher = PasswordHasher(
             settings.pwhash_opslimit,
             settings.pwhash_memlimit_mib,

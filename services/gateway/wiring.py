@@ -113,8 +113,9 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         outbox = Outbox(db, bus, on_emit=forget)
         audit = AuditLog(db)
         crisis = CrisisResources(db, settings.crisis_resources)
-        if settings.crisis_resources_file and is_example_file(settings.crisis_resources_file):
-            log.warning("crisis_resources_example_ignored", file=str(settings.crisis_resources_file))
+        resources_file = settings.crisis_resources_file
+        if resources_file and is_example_file(resources_file):
+            log.warning("crisis_resources_example_ignored", file=str(resources_file))
         limits = Limits(RateBuckets(db), settings)
         cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus, crisis.current)
         hasher = PasswordHasher(

@@ -15,7 +15,7 @@ import aiormq
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.broker_users import SERVICES, permissions
+from shared.broker_users import SERVICES, permissions, topic_permissions
 from shared.topology import Topology
 from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack, running_apps
@@ -41,6 +41,21 @@ async def broker_users(clean_broker: Topology) -> AsyncIterator[dict[str, str]]:
                     _ctl, "set_permissions", "-p", vhost, users[s][0], *astuple(granted[s])
                 )
                 for s in SERVICES
+            )
+        )
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(
+                    _ctl,
+                    "set_topic_permissions",
+                    "-p",
+                    vhost,
+                    users[rule.service][0],
+                    rule.exchange,
+                    rule.write,
+                    rule.read,
+                )
+                for rule in topic_permissions(clean_broker)
             )
         )
         yield {
@@ -119,6 +134,55 @@ async def _refused(url: str, attempt: str, topology: Topology) -> bool:
             else:
                 queue = await channel.get_queue(attempt, ensure=False)
                 await queue.consume(_ignore)
+        except (aiormq.exceptions.ChannelAccessRefused, aio_pika.exceptions.ChannelClosed):
+            return True
+        return False
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize(
+    ("service", "event_type", "own"),
+    [
+        ("messaging", "message.stored", True),
+        ("messaging", "account.deleted", False),  # the gateway's event
+        ("messaging", "device.added", False),
+        ("gateway", "device.added", True),
+        ("gateway", "message.stored", False),  # messaging's event
+        ("gateway", "message.deleted", False),
+        ("gateway", "receipt.read", False),
+    ],
+)
+async def test_each_service_may_publish_only_the_event_types_it_owns(
+    app_stack: AppStack,  # the services declared the exchanges, as their own users
+    broker_users: dict[str, str],
+    clean_broker: Topology,
+    service: str,
+    event_type: str,
+    own: bool,
+) -> None:
+    refused = await _publish_refused(broker_users[service], clean_broker.events, event_type)
+    assert refused is not own
+
+
+async def test_deliveries_carry_only_device_routing_keys(
+    app_stack: AppStack, broker_users: dict[str, str], clean_broker: Topology
+) -> None:
+    for service in ("gateway", "notification"):
+        url = broker_users[service]
+        assert not await _publish_refused(url, clean_broker.deliveries, "device.d-1")
+        assert await _publish_refused(url, clean_broker.deliveries, "account.deleted")
+
+
+async def _publish_refused(url: str, exchange_name: str, routing_key: str) -> bool:
+    """True when the broker refuses this user's publish with that routing key (403)."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(exchange_name, ensure=False)
+        try:
+            await exchange.publish(aio_pika.Message(b"{}"), routing_key=routing_key)
+            await channel.get_exchange(exchange_name)  # a round trip reveals the refusal
         except (aiormq.exceptions.ChannelAccessRefused, aio_pika.exceptions.ChannelClosed):
             return True
         return False

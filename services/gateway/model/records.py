@@ -7,7 +7,7 @@ gateway creates it, how to write itself (`to_doc`); only the repositories call e
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -85,6 +85,29 @@ class Device:
     def active(self) -> bool:
         return self.revoked_at is None
 
+    def as_of(self, moment: datetime) -> Device:
+        """The device as it stood at `moment` (what an ended relationship's ex-counterpart may
+        see): the key-agreement key current then, only the history before it, and no
+        revocation after it. The history is bounded: past it, the oldest kept key stands in."""
+        later = [p for p in self.previous_kx_keys if p.replaced_at > moment]
+        kx, signature = (
+            (later[0].kx_key, later[0].kx_signature)
+            if later
+            else (
+                self.kx_key,
+                self.kx_signature,
+            )
+        )
+        revoked = self.revoked_at if self.revoked_at and self.revoked_at <= moment else None
+        return replace(
+            self,
+            kx_key=kx,
+            kx_signature=signature,
+            previous_kx_keys=tuple(p for p in self.previous_kx_keys if p.replaced_at <= moment),
+            revoked_at=revoked,
+            last_seen_at=min(self.last_seen_at, moment),
+        )
+
     @classmethod
     def from_doc(cls, doc: Document) -> Device:
         return cls(
@@ -121,6 +144,19 @@ class Device:
 
 
 RelationshipStatus = Literal["active", "paused", "ended"]
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How two accounts are connected: `until` is None while a relationship is live (or for
+    yourself), else the moment their last relationship ended — what they saw of each other
+    stops there."""
+
+    until: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.until is None
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,11 @@ from services.gateway.edge.keys import (
     pausing_key,
     pending_sockets_key,
     reads_key,
+    receipt_signer_key,
     relationships_key,
     sending_key,
     sessions_key,
     settings_key,
-    signer_key,
     sockets_key,
 )
 from services.gateway.security.auth import Authenticator
@@ -197,20 +197,17 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
         app[operators_key] = Operators(accounts, hasher, audit)
         app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
-        wire_personal_data(app, db, rpc, signer)
+        wire_personal_data(app, db, rpc)
         yield
         hasher.close()
 
     return ctx
 
 
-def wire_personal_data(
-    app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient, signer: TokenSigner
-) -> None:
+def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient) -> None:
     """ "Your data": the export and account deletion (usecases/export.py, usecases/deletion.py)."""
     data = PersonalData(db)
     accounts, devices = AccountRepository(db), DeviceRepository(db)
-    app[signer_key] = signer
     app[exporter_key] = Exporter(
         accounts, RelationshipRepository(db), data, rpc, app[agreements_key]
     )
@@ -223,7 +220,7 @@ def wire_personal_data(
         PasswordGuard(Throttle(db, app[settings_key].throttle_backoff_base_seconds)),
         app[outbox_key],
         AuditLog(db),
-        signer,
+        app[receipt_signer_key],
         RelationshipRepository(db),
     )
 

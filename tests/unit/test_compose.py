@@ -15,7 +15,12 @@ from shared.broker_users import SERVICES, VHOST, user_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_OF = {
-    "gateway": {"token_signing_key", "gateway_amqp_password", "gateway_mongo_password"},
+    "gateway": {
+        "token_signing_key",
+        "receipt_signing_key",
+        "gateway_amqp_password",
+        "gateway_mongo_password",
+    },
     "messaging": {"messaging_amqp_password", "messaging_mongo_password"},
     "notification": {
         "push_secret_key",
@@ -61,7 +66,13 @@ def test_each_container_gets_only_its_own_secrets(
     given = {name: set(s.get("secrets", [])) for name, s in services.items()}
     assert given == SECRETS_OF
     files = {name: Path(v["file"]).name for name, v in compose["secrets"].items()}
-    made = {*PASSWORDS, "token_signing_key", "push_secret_key", "rabbitmq_definitions.json"}
+    made = {
+        *PASSWORDS,
+        "token_signing_key",
+        "receipt_signing_key",
+        "push_secret_key",
+        "rabbitmq_definitions.json",
+    }
     # Every secret is one services.deploy_secrets writes; the broker administrator's password
     # is the operator's own (its hash is in the definitions), mounted nowhere.
     assert set(files.values()) == made - {"rabbitmq_admin_password"}

@@ -113,7 +113,7 @@ async def create_operator(options: Options, handle: str) -> int:
     "public_keys",
     multiple=True,
     metavar="KID=BASE64URL",
-    help="A key from GET /v1/keys (default: the configured signing keys).",
+    help="A key from GET /v1/keys (default: the configured receipt keys, HAVEN_RECEIPT_KEY_FILE).",
 )
 def verify_receipt(file: Path, public_keys: tuple[str, ...]) -> int:
     """Check an account deletion receipt offline (exit 0 valid, 1 not, 2 not a receipt)."""

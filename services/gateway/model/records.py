@@ -80,6 +80,7 @@ class Device:
     session: int = 1
     previous_kx_keys: tuple[PreviousKxKey, ...] = ()
     removal_announced: bool = False
+    erased: bool = False  # its account was deleted: only the id and identity key are left
 
     @property
     def active(self) -> bool:
@@ -126,6 +127,7 @@ class Device:
                 for p in doc.get("previous_kx_keys") or ()
             ),
             removal_announced=bool(doc.get("removal_announced")),
+            erased=doc.get("erased_at") is not None,
         )
 
     def to_doc(self) -> Document:

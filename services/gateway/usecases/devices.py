@@ -247,14 +247,14 @@ class Devices:
         if contact.until is None:
             return await self._devices.active_of(account_id)
         then = await self._devices.active_at(account_id, contact.until)
-        return [device.as_of(contact.until) for device in then]
+        return [device.as_of(contact.until) for device in then if not device.erased]
 
     async def visible_device(self, who: Principal, device_id: str) -> Device:
         """Kept after revocation (old messages verify); an ex-counterpart sees it as it stood
         at the end, and nothing of a device added since."""
         device = await self._devices.by_id(device_id)
         contact = None if device is None else await self.contact_with(who, device.account_id)
-        if device is None or contact is None:
+        if device is None or contact is None or device.erased:
             raise NotFoundError("no such device")
         if contact.until is None:
             return device

@@ -189,10 +189,6 @@ class UrlGuard:
         """The development switch's local receiver: a loopback IP literal, any port."""
         return self.allow_loopback and literal is not None and literal.is_loopback
 
-    def _development_host(self, literal: IPAddress | None) -> bool:
-        """The development switch's local receiver: a loopback IP literal."""
-        return self.allow_loopback and literal is not None and literal.is_loopback
-
     def _check_scheme_and_host(self, scheme: str, host: str, literal: IPAddress | None) -> None:
         if self._development_host(literal):
             if scheme not in ("http", "https"):

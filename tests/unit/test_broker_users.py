@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.broker_users import EVENTS_OWNED, definitions, topic_permissions
+from services.broker_users import EVENTS_OWNED, definitions, topic_permissions
 from shared.events import EVENT_TYPES
 from shared.topology import Topology
 

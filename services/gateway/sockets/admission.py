@@ -1,9 +1,10 @@
 """Who may hold a socket open before authenticating: a cap per client address.
 
 Unauthenticated sockets cost a task and a buffer each for up to the 10 s auth window, so
-one address cannot park thousands of them. An IPv6 client counts once per /64 (it is
-handed a whole /64 and can rotate through it). The count is per replica on purpose: it
-bounds this process's memory, which is what it protects, and needs no shared state.
+one address cannot park thousands of them. The edge passes an IPv6 client's /64 as its
+address (`address_bucket`: it is handed a whole /64 and could rotate through it). The count
+is per replica on purpose: it bounds this process's memory, which is what it protects, and
+needs no shared state.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from services.gateway.security.limits import address_bucket
 
 
 class PendingSockets:
@@ -23,7 +22,6 @@ class PendingSockets:
     @contextmanager
     def admit(self, address: str) -> Iterator[bool]:
         """Yields whether this socket may wait for authentication; counts it while it waits."""
-        address = address_bucket(address)
         if self._pending[address] >= self._per_address:
             yield False
             return

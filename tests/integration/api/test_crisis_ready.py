@@ -10,10 +10,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
-from tests.support.stack import TEST_CRISIS_RESOURCE
 from tests.support.ws import next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
+from tools.stack import TEST_CRISIS_RESOURCE
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "crisis-resources.example.json"
 ALL_WEEK = [

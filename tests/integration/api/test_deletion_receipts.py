@@ -14,8 +14,8 @@ from haven_crypto.receipts import verify_receipt
 from services.gateway.cli import receipt as receipt_cli
 from services.gateway.security.tokens import key_id, load_key
 from services.gateway.settings import GatewaySettings
-from tests.support.api import Api, Session, coach_and_client
 from tests.support.inprocess import AppStack, settings_from_env
+from tools.api import Api, Session, coach_and_client
 
 
 async def delete(api: Api, who: Session) -> dict[str, object]:

@@ -5,8 +5,8 @@ verify the old messages stay readable, through the running services."""
 from __future__ import annotations
 
 from tests.integration.api.test_device_announcements import rotate
-from tests.support.api import Api, Session, coach_and_client
 from tests.support.inprocess import AppStack
+from tools.api import Api, Session, coach_and_client
 
 ALL_WEEK = [
     {"day": d, "start": "00:00", "end": "24:00"}

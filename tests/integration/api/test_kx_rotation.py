@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from haven_client.events import ReceivedMessage
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
+from tools.api import Api, Session
 
 PASSWORD = "a long enough password 1"
 

@@ -12,8 +12,8 @@ import pytest
 
 from tests.integration.api.test_notifications_api import SECRET, Receiver, receiver
 from tests.integration.api.test_websocket import coach_and_client
-from tests.support.api import Api, Session, seal_for
 from tests.support.inprocess import AppStack
+from tools.api import Api, Session, seal_for
 
 __all__ = ["receiver"]  # the fixture, shared with test_notifications_api
 

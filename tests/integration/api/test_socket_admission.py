@@ -8,9 +8,9 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
+from tools.api import Api, Session
 
 CAP = 8  # the default per-address budget of unauthenticated sockets
 

@@ -90,20 +90,13 @@ class Device:
         """The device as it stood at `moment` (what an ended relationship's ex-counterpart may
         see): the key-agreement key current then, only the history before it, and no
         revocation after it. The history is bounded: past it, the oldest kept key stands in."""
-        later = [p for p in self.previous_kx_keys if p.replaced_at > moment]
-        kx, signature = (
-            (later[0].kx_key, later[0].kx_signature)
-            if later
-            else (
-                self.kx_key,
-                self.kx_signature,
-            )
-        )
+        # The first key replaced after `moment` was the current one then.
+        then = next((p for p in self.previous_kx_keys if p.replaced_at > moment), None)
         revoked = self.revoked_at if self.revoked_at and self.revoked_at <= moment else None
         return replace(
             self,
-            kx_key=kx,
-            kx_signature=signature,
+            kx_key=then.kx_key if then else self.kx_key,
+            kx_signature=then.kx_signature if then else self.kx_signature,
             previous_kx_keys=tuple(p for p in self.previous_kx_keys if p.replaced_at <= moment),
             revoked_at=revoked,
             last_seen_at=min(self.last_seen_at, moment),

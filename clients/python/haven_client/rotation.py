@@ -9,7 +9,7 @@ R + the longest retention among the account's conversations (ended ones too: the
 readable) + one day's grace (a sender may still have used a device listing fetched just
 before the rotation). A conversation with no retention period keeps every old key. An old key
 whose retirement time is unknown (a keystore from before this rule) counts as retired now.
-History on a new device comes from the backup key, which rotation never touches.
+Rotation changes only the `kx` key: the identity key, and so the safety numbers, stay.
 """
 
 from __future__ import annotations

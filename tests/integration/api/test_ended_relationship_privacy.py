@@ -51,6 +51,12 @@ async def test_an_ex_counterpart_sees_devices_as_they_stood_at_the_end_and_nothi
     assert detail.body["previous_kx_keys"] == []  # no trace of the rotation
     new = await api.call("GET", f"/v1/devices/{laptop.device_id}", token=coach.access_token)
     assert new.status == 404
+    export = await api.call("GET", "/v1/me/export", token=coach.access_token)
+    [conversation] = export.body["conversations"]
+    theirs = [d for d in conversation["devices"] if d["account_id"] == client.account_id]
+    assert [(d["device_id"], d["kx_key"], d["previous_kx_keys"]) for d in theirs] == [
+        (client.device_id, at_end.body["kx_key"], [])
+    ]  # the coach's export shows the same as the API: the devices as they stood at the end
     assert (await api.call("GET", availability, token=client.access_token)).status == 404
 
     # The client's own view is current, and the coach's keys stay readable to the client.

@@ -60,10 +60,13 @@ class NotificationSettings(CommonSettings):
     # Pending notifications nobody pushed (no subscription, never due) are dropped after this.
     pending_retention_days: float = Field(default=7.0, gt=0, le=365)
 
-    @field_validator("vapid_subject")
+    @field_validator("vapid_subject", mode="before")
     @classmethod
-    def _subject(cls, value: str | None) -> str | None:
-        return None if value is None else check_subject(value)
+    def _subject(cls, value: object) -> object:
+        """Empty (compose passes an unset variable so) is unset; else mailto: or https:."""
+        if value is None or value == "":
+            return None
+        return check_subject(str(value))
 
     @field_validator("vapid_key_file")
     @classmethod

@@ -63,6 +63,9 @@ async def test_a_push_decrypts_verifies_and_holds_no_content(
     public_key = vapid.body["public_key"]
     assert "=" not in public_key and unb64url(public_key)[0] == 4
     assert len(unb64url(public_key)) == 65
+    spec = (await api.call("GET", "/v1/openapi.json")).body
+    assert "get" in spec["paths"]["/v1/push/vapid"]
+    assert "PushSubscription" in spec["components"]["schemas"]
 
     coach, client, cid, devices = await coach_and_client(api, operator, "webpush")
     browser = Browser()

@@ -114,7 +114,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         audit = AuditLog(db)
         crisis = CrisisResources(db, settings.crisis_resources)
         limits = Limits(RateBuckets(db), settings)
-        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
+        cache, sockets = DeviceCache(devices, accounts, directory), SocketRegistry(bus)
         hasher = PasswordHasher(
             settings.pwhash_opslimit,
             settings.pwhash_memlimit_mib,
@@ -147,6 +147,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             outbox,
             sockets,
             cache,
+            limits,
         )
         retention = RetentionPolicy.of(settings)
         relationship_rules = Relationships(
@@ -171,9 +172,9 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(
-            relationship_rules, relationships, accounts, rpc, retention
+            relationship_rules, relationships, accounts, rpc, retention, audit
         )
-        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit)
+        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit, limits)
         app[agreement_key] = agreement
         app[panic_key] = Panic(devices, device_rules, rpc)
         app[accounts_key] = Accounts(
@@ -189,11 +190,11 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
             settings.invite_conflicts,
         )
         app[sending_key] = Sending(directory, limits, send_command, agreement)
-        app[reads_key] = Reads(relationship_rules, rpc, send_command)
+        app[reads_key] = Reads(relationship_rules, rpc, send_command, limits)
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
         app[operators_key] = Operators(accounts, hasher, audit)
-        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
+        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit, invites)
         wire_personal_data(app, db, rpc, signer)
         yield
         hasher.close()
@@ -209,15 +210,14 @@ def wire_personal_data(
     accounts, devices = AccountRepository(db), DeviceRepository(db)
     app[signer_key] = signer
     app[exporter_key] = Exporter(
-        accounts, RelationshipRepository(db), data, rpc, app[agreements_key]
+        accounts, RelationshipRepository(db), data, rpc, app[agreements_key], AuditLog(db)
     )
     app[deletion_key] = AccountDeletion(
         accounts,
         devices,
         app[devices_key],
         data,
-        app[hasher_key],
-        PasswordGuard(Throttle(db, app[settings_key].throttle_backoff_base_seconds)),
+        app[accounts_key].confirm_password,
         app[outbox_key],
         AuditLog(db),
         signer,

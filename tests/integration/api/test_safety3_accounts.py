@@ -61,7 +61,7 @@ async def test_logins_racing_a_deactivation_leave_no_active_device(
     )
     assert deactivated.status == 200, deactivated.body
     replies = await asyncio.gather(*logins)
-    assert {r.status for r in replies} <= {201, 401}, [r.body for r in replies]
+    assert {r.status for r in replies} <= {201, 401, 429}, [r.body for r in replies]
     devices = _gateway(mongo_client, isolation)["devices"]
     active = await devices.count_documents({"account_id": coach.account_id, "revoked_at": None})
     assert active == 0
@@ -105,9 +105,7 @@ async def test_five_wrong_passwords_on_account_deletion_end_the_session(
     fifth = await api.call("POST", "/v1/me/delete", {"password": "guess-4"}, coach.access_token)
     assert fifth.status == 401
     assert (await api.call("GET", "/v1/me", token=coach.access_token)).status == 401
-    refresh = await api.call(
-        "POST", "/v1/sessions/refresh", {"refresh_token": coach.refresh_token}
-    )
+    refresh = await api.call("POST", "/v1/sessions/refresh", {"refresh_token": coach.refresh_token})
     assert refresh.status == 401
     again = await api.login(coach.handle, coach.password, coach.keys)
     assert (await api.call("GET", "/v1/me", token=again.access_token)).status == 200

@@ -65,7 +65,9 @@ async def test_deletions_for_everyone_are_rate_limited(api: Api, operator: Sessi
     for _ in range(3):
         envelope = seal_for(client, cid, devices)
         sent = await api.call(
-            "POST", f"/v1/conversations/{cid}/messages", {"envelope": envelope},
+            "POST",
+            f"/v1/conversations/{cid}/messages",
+            {"envelope": envelope},
             client.access_token,
         )
         assert sent.status == 202
@@ -79,9 +81,7 @@ async def test_deletions_for_everyone_are_rate_limited(api: Api, operator: Sessi
                 break
             await asyncio.sleep(0.05)
     replies = [
-        await api.call(
-            "DELETE", f"/v1/conversations/{cid}/messages/{m}", token=client.access_token
-        )
+        await api.call("DELETE", f"/v1/conversations/{cid}/messages/{m}", token=client.access_token)
         for m in ids
     ]
     assert [r.status for r in replies[:2]] == [202, 202]

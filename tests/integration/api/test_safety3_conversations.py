@@ -54,13 +54,17 @@ async def test_after_the_end_neither_side_can_delete_or_change_retention(
         assert deleted.status == 409 and deleted.code == "conflict", deleted.body
         for days in (1, None):
             shorter = await api.call(
-                "PUT", f"/v1/conversations/{cid}/settings", {"retention_days": days},
+                "PUT",
+                f"/v1/conversations/{cid}/settings",
+                {"retention_days": days},
                 who.access_token,
             )
             assert shorter.status == 409 and shorter.code == "conflict", shorter.body
         # Other own settings stay the caller's to change.
         receipts = await api.call(
-            "PUT", f"/v1/conversations/{cid}/settings", {"share_read_receipts": False},
+            "PUT",
+            f"/v1/conversations/{cid}/settings",
+            {"share_read_receipts": False},
             who.access_token,
         )
         assert receipts.status == 200, receipts.body
@@ -100,7 +104,9 @@ async def test_the_clients_audit_copy_shows_what_was_done_to_their_conversation(
         reply = await api.call("POST", f"/v1/conversations/{cid}/{path}", body, coach.access_token)
         assert reply.status == 200, reply.body
     settings = await api.call(
-        "PUT", f"/v1/conversations/{cid}/settings", {"share_read_receipts": False},
+        "PUT",
+        f"/v1/conversations/{cid}/settings",
+        {"share_read_receipts": False},
         client.access_token,
     )
     assert settings.status == 200

@@ -55,7 +55,8 @@ async def _exported(device: SdkDevice, target: Path, messages: int) -> dict[str,
     async with asyncio.timeout(15):
         while True:
             await download_export(device.client, target)
-            document: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+            text = await asyncio.to_thread(target.read_text, encoding="utf-8")
+            document: dict[str, Any] = json.loads(text)
             if len(document["messages"]) >= messages:
                 return document
             await asyncio.sleep(0.2)
@@ -120,7 +121,8 @@ async def test_the_readable_export_opens_only_what_the_live_opener_would(
 
     forged = copy.deepcopy(document)
     by_id = {m["message_id"]: m for m in forged["messages"]}
-    by_id[first["message_id"]]["urgent"] = True  # the server's field, not the signed flag
+    [own] = [m for m in forged["messages"] if m["sender_account_id"] != coach_id]
+    by_id[own["message_id"]]["urgent"] = True  # the server's field, not the signed flag
     # A revocation the export states: what the device sent after it is refused.
     [coach_device] = [
         d
@@ -142,7 +144,10 @@ async def test_the_readable_export_opens_only_what_the_live_opener_would(
 
     unverified = opened()
     assert unverified[first["message_id"]]["status"] == "ok"
-    assert unverified[first["message_id"]]["urgent"] is False  # from the signed envelope
+    assert unverified[first["message_id"]]["urgent"] is False
+    # A server that flips `urgent` contradicts the signed flag: refused, never shown urgent.
+    assert unverified[own["message_id"]]["status"] == "unreadable"
+    assert unverified[own["message_id"]]["urgent"] is False
     assert unverified[second["message_id"]]["status"] == "unreadable"
     assert unverified[active_item["message_id"]]["status"] == "unreadable"
     # Revoked before this device saw it, contact never verified: shown, marked unlisted.

@@ -80,7 +80,7 @@ ENDED_IS_FINAL = (
 CHANGED_JUST_NOW = "This conversation changed just now. Reload it and try again."
 RECORD_KEPT = (
     "This conversation has ended, so its record stays as it is for both of you. "
-    "You can still read and export it."
+    "Read it or export it whenever you like."
 )
 RESUME_ON_PAST = "The resume date is in the past. Choose today or a later date, or leave it empty."
 PANIC_FROM_DEVICE = (

@@ -6,7 +6,7 @@ invites go, open relationships end (`relationship.ended`), and `account.deleted`
 through the outbox. Messaging and notification complete it from their durable queues, also
 after an outage. Each step is idempotent; an interruption is completed by the sweep
 (`finish_pending`), so a deletion never stays half done. The answer is a receipt signed with
-the token key (`shared/receipts.py`).
+the token key (`clients/python/haven_crypto/receipts.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 import structlog
 
+from haven_crypto.crypto import b64e
+from haven_crypto.receipts import canonical
 from services.gateway.model.principal import Principal
 from services.gateway.model.records import Account
 from services.gateway.security.tokens import TokenSigner
@@ -26,7 +28,6 @@ from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.usecases.devices import Devices
-from shared.crypto import b64e
 from shared.events import (
     AccountData,
     AccountDeleted,
@@ -34,7 +35,6 @@ from shared.events import (
     RelationshipEndedData,
     utcnow,
 )
-from shared.receipts import canonical
 from shared.wire import iso_utc
 
 log = structlog.get_logger(__name__)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.support.api import Api, DeviceKeys, Reply, Session
+from tools.api import Api, DeviceKeys, Reply, Session
 
 SLOW_HASHES = {
     # Logins spend long enough in the hash that a deactivation lands while they are in it.

@@ -8,9 +8,9 @@ import asyncio
 import json
 from typing import Any
 
-from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, frames_for, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 
 
 async def _stored(api: Api, who: Session, cid: str, devices: dict[str, bytes]) -> str:

@@ -21,11 +21,11 @@ import nacl.signing
 import pytest
 
 from haven_client.export import decrypt_export, download_export, write_readable
-from shared import crypto
-from shared.envelope import seal
-from tests.support.api import Api, Session
+from haven_crypto import crypto
+from haven_crypto.envelope import seal
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
+from tools.api import Api, Session
 
 PASSWORD = "a long enough password 1"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Api, DeviceKeys, Reply, Session
+from tools.api import Api, DeviceKeys, Reply, Session
 
 POOL = {
     "HAVEN_TRUSTED_PROXIES": "127.0.0.1/32",

@@ -195,7 +195,7 @@ def services_ctx(
         app[sending_key] = Sending(directory, limits, send_command, agreement)
         app[reads_key] = Reads(relationship_rules, rpc, send_command, limits)
         app[operations_key] = Operations(audit, crisis)
-        app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
+        app[notifications_key] = Notifications(devices, device_rules, limits, rpc, audit)
         app[operators_key] = Operators(accounts, hasher, audit)
         app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit, invites)
         wire_personal_data(app, db, rpc, signer)

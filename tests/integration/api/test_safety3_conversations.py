@@ -114,6 +114,10 @@ async def test_the_clients_audit_copy_shows_what_was_done_to_their_conversation(
         "PUT", f"/v1/conversations/{cid}/settings", {"retention_days": 30}, client.access_token
     )
     assert retention.status == 200
+    notifications = await api.call(
+        "PUT", "/v1/me/notification-settings", {"time_zone": "Europe/Berlin"}, client.access_token
+    )
+    assert notifications.status == 200, notifications.body
     await _export(api, client)
     ended = await api.call("POST", f"/v1/conversations/{cid}/end", token=coach.access_token)
     assert ended.status == 200
@@ -124,7 +128,7 @@ async def test_the_clients_audit_copy_shows_what_was_done_to_their_conversation(
     for done in ("relationship_paused", "relationship_resumed", "relationship_ended"):
         assert done in types, types
     assert "retention_changed" in types and "settings_changed" in types, types
-    assert "data_exported" in [e["type"] for e in audit]
+    assert {"data_exported", "notification_settings_changed"} <= {e["type"] for e in audit}
     # The coach's own metadata stays theirs: no device or address of theirs in the copy.
     for entry in about:
         if entry["type"] in ("relationship_paused", "relationship_resumed"):

@@ -101,14 +101,15 @@ def open_offline(
     """message id -> (what the live opener makes of it, or None and why it could not run)."""
     watch = _ReadOnlyWatch(store)
     results: dict[str, tuple[Opened | None, str | None]] = {}
+    by_conversation: dict[str, list[Any]] = {}
+    for raw in document.get("messages", []):
+        by_conversation.setdefault(str(raw.get("conversation_id")), []).append(raw)
     for conversation in document.get("conversations", []):
         devices = _devices(conversation.get("devices", []))
         directory = _ExportDirectory(watch, devices)
         opener = Opener(store, directory, watch, _OfflineTrust(store, directory, _ignore))
         stored = _conversation(store, conversation)
-        for raw in document.get("messages", []):
-            if raw.get("conversation_id") != stored.conversation_id:
-                continue
+        for raw in by_conversation.get(stored.conversation_id, []):
             try:
                 item = MessageItem.model_validate(raw)
             except ValidationError:

@@ -99,7 +99,7 @@ class Relationships:
             raise InviteInvalidError("this invite is unknown, used or expired")
         creator = await self._accounts.by_id(invite.created_by)
         if creator is None or not creator.active:
-            raise InviteInvalidError("the coach behind this invite is no longer available")
+            raise InviteInvalidError("whoever made this invite can no longer bring anyone in")
         return invite
 
     async def accept_invite(self, who: Principal, code: str) -> str:

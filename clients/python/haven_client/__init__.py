@@ -47,6 +47,7 @@ from haven_client.events import (
     ReceivedMessage,
     RelationshipChanged,
     RetentionChanged,
+    SendingShortly,
 )
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import KdfParams, Keystore
@@ -115,6 +116,7 @@ __all__ = [
     "RelationshipChanged",
     "RetentionChanged",
     "SendReceipt",
+    "SendingShortly",
     "SessionExpired",
     "Unauthorized",
     "Unavailable",

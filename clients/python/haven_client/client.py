@@ -92,7 +92,9 @@ class HavenClient:
             self.api, keystore, self._conversations, time_zone=time_zone, clock=clock
         )
         self._opener = Opener(keystore, self.directory, watch, self.trust)
-        self._sender = Sender(self.api, keystore, self.directory, self.trust, self._conversations)
+        self._sender = Sender(
+            self.api, keystore, self.directory, self.trust, self._conversations, emit
+        )
         self._receiver = Receiver(
             self.api,
             self._conversations,
@@ -321,6 +323,10 @@ class HavenClient:
 
     def is_verified(self, conversation_or_account_id: str) -> bool:
         return self.trust.is_verified(self._counterpart(conversation_or_account_id).account_id)
+
+    def counterpart(self, conversation_or_account_id: str) -> StoredParticipant:
+        """The one other person of a conversation (or the participant with that account id)."""
+        return self._counterpart(conversation_or_account_id)
 
     def acknowledge_key_change(self, account_id: str) -> None:
         self.trust.acknowledge(account_id)

@@ -170,6 +170,20 @@ class KeyChanged:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class SendingShortly:
+    """A message the server asked to slow down for (429) waits in the outbox and goes out by
+    itself after ``retry_after`` seconds: show ``notice``, never "not sent"."""
+
+    conversation_id: str
+    message_id: str
+    retry_after: float
+
+    @property
+    def notice(self) -> str:
+        return copy.SENDING_SHORTLY
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ConnectionChanged:
     """Socket state, for a status line: ``ready``, ``disconnected`` (will retry) or ``closed``."""
 
@@ -189,5 +203,6 @@ Event = (
     | CoachAway
     | MessageRejected
     | KeyChanged
+    | SendingShortly
     | ConnectionChanged
 )

@@ -157,10 +157,8 @@ class Receiver:
         for conversation in self._conversations.known():
             for participant in self._trust.counterparts(conversation):
                 if account_id in (own, participant.account_id):
-                    try:
-                        await self._trust.safety_number(participant, fresh=True)
-                    except HavenError as exc:
-                        log.warning("safety_number_failed account=%s error=%s", account_id, exc)
+                    # None while a side has no device: nothing to compare, nothing to report.
+                    await self._trust.number_if_any(participant, fresh=True)
 
     async def _relationship(self, frame: dict[str, Any]) -> None:
         conversation_id = str(frame.get("conversation_id"))

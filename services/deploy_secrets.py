@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from services.gateway.tokens import generate_pem
+from services.gateway.security.tokens import generate_pem
 from services.notification.push.sealing import generate_key_text
 from shared.broker_users import SERVICES, definitions
 

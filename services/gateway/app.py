@@ -6,18 +6,18 @@ import sys
 
 from aiohttp import web
 
-from services.gateway import views  # noqa: F401 - registers the endpoints
-from services.gateway.http import ENDPOINTS
-from services.gateway.middlewares import auth_middleware
-from services.gateway.ops import create_ops_app
-from services.gateway.problems import problem_middleware
-from services.gateway.repository import INDEXES
-from services.gateway.repository.relationships import RelationshipRepository
+from services.gateway.edge import views  # noqa: F401 - registers the endpoints
+from services.gateway.edge.http import ENDPOINTS
+from services.gateway.edge.middlewares import auth_middleware
+from services.gateway.edge.ops import create_ops_app
+from services.gateway.edge.problems import problem_middleware
+from services.gateway.edge.urgent import urgent_send_middleware
+from services.gateway.edge.websocket import websocket
+from services.gateway.security.tokens import TokenSigner
 from services.gateway.settings import GatewaySettings
-from services.gateway.tokens import TokenSigner
-from services.gateway.urgent import urgent_send_middleware
+from services.gateway.stores import INDEXES
+from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.wiring import install
-from services.gateway.ws.handler import websocket
 from shared.lifecycle import mongo_key, service_app
 from shared.logging import configure_logging
 from shared.runner import run

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from services.gateway.messages.crisis import load_resources_file
+from services.gateway.stores.crisis import load_resources_file
 from shared.rates import Rate
 from shared.settings import CommonSettings, password_problem
 
@@ -53,7 +53,7 @@ class GatewaySettings(CommonSettings):
     # Login and password-change back-off past the free attempts: base * 2 ** (excess failures),
     # capped at 15 minutes.
     throttle_backoff_base_seconds: float = Field(default=1.0, gt=0, le=60)
-    # Crisis resources until an operator sets them over the API (messages/crisis.py); without
+    # Crisis resources until an operator sets them over the API (stores/crisis.py); without
     # either, client invites are refused.
     crisis_resources_file: Path | None = None
     # Conversation retention in days: the default for a participant who has not chosen, and

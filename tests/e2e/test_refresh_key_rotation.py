@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from services.gateway.tokens import generate_pem
+from services.gateway.security.tokens import generate_pem
 from tests.support.api import Api, Session
 from tests.support.stack import Stack
 

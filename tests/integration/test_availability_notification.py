@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.ws.router import DeliveryRouter
+from services.gateway.sockets.router import DeliveryRouter
 from services.notification.push.wiring import deferrals_key
 from shared.availability_contracts import (
     AVAILABILITY_GET,

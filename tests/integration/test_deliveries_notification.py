@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.ws.router import DeliveryRouter
+from services.gateway.sockets.router import DeliveryRouter
 from shared.bus import Bus
 from shared.events import (
     DeliveryFailed,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from services.gateway.ws.router import DeliveryRouter
+from services.gateway.sockets.router import DeliveryRouter
 from shared.bus import Bus
 from shared.deliveries import DeviceDelivery, publish_delivery
 from shared.errors import UnavailableError

@@ -19,7 +19,7 @@ from tests.support.stack import BOOTSTRAP_OPERATOR
 
 PASSPHRASE = "keystore passphrase for tests"
 HAVEN = [sys.executable, "-m", "haven_client"]
-HAVEN_ADMIN = [sys.executable, "-m", "services.gateway.admin_cli"]
+HAVEN_ADMIN = [sys.executable, "-m", "services.gateway.cli.admin"]
 
 
 @dataclass

@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from services.gateway.app import create_app as create_gateway
-from services.gateway.ops import create_ops_app
+from services.gateway.edge.ops import create_ops_app
 from services.gateway.settings import GatewaySettings
 from services.messaging.app import create_app as create_messaging
 from services.messaging.settings import MessagingSettings

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 
-from services.gateway.tokens import generate_pem
+from services.gateway.security.tokens import generate_pem
 from tools.processes import free_port, http_ok, spawn, stop, wait_until
 
 SERVICES = ("gateway", "messaging", "notification")

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.repository.agreements import AgreementRepository
+from services.gateway.stores.agreements import AgreementRepository
 from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.stack import TEST_CRISIS_RESOURCE
 

@@ -16,7 +16,7 @@ from tests.support.inprocess import AppStack
 async def test_haven_admin_refuses_a_placeholder_or_weak_password(
     app_stack: AppStack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
 ) -> None:
-    command = [sys.executable, "-m", "services.gateway.admin_cli", "create-operator"]
+    command = [sys.executable, "-m", "services.gateway.cli.admin", "create-operator"]
 
     def create_operator(n: int, password: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.records import ParticipantSettings
-from services.gateway.repository.relationships import RelationshipRepository
+from services.gateway.model.records import ParticipantSettings
+from services.gateway.stores.relationships import RelationshipRepository
 from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, frames_for, next_frame, ws_url

@@ -1,6 +1,6 @@
 """The gateway checks sends against cached relationships and device sets: every change is
 seen by the very next send on the replica that made it, and by other replicas once its event
-arrives (services/gateway/directory.py)."""
+arrives (services/gateway/stores/directory.py)."""
 
 from __future__ import annotations
 

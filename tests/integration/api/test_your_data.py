@@ -24,7 +24,7 @@ from haven_client.export import (
     render_html,
     verify_receipt,
 )
-from services.gateway.keys import deletion_key
+from services.gateway.edge.keys import deletion_key
 from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice

@@ -172,9 +172,10 @@ def test_item7_coach_output_is_sentences_and_the_chat_pauses_and_resumes(cast: C
     again = cast.coach.chat(cast.conversation_id)
     try:
         again.expect("connected")
+        opened = again.before  # the backlog
         again.sendline("/help")
         again.expect_exact(copy.CHAT_HELP)
-        shown = again.before + (again.after or "")
+        shown = opened + again.before  # and whatever the sync after connecting added
         assert shown.count("last words before closing") == 1, shown
         quit_cleanly(again)
     finally:

@@ -57,8 +57,10 @@ async def test_item2_a_send_to_a_counterpart_with_no_device_still_goes_out(
     receipt = await coach.client.send(cid, {"type": "text", "body": "are you ok?"})
 
     assert receipt.message_id and receipt.recipients_absent == ["Sam"]
-    page, _ = await coach.client.history(cid, after_seq=0, limit=5)
-    assert [e.body for e in page if isinstance(e, ReceivedMessage)][-1] == "are you ok?"
+    async with asyncio.timeout(15):  # accepted now, stored by messaging a moment later
+        while not (page := (await coach.client.history(cid, after_seq=0, limit=5))[0]):
+            await asyncio.sleep(0.2)
+    assert [e.body for e in page if isinstance(e, ReceivedMessage)] == ["are you ok?"], page
 
 
 async def test_item3_urgent_while_paused_is_refused_with_the_crisis_resources(

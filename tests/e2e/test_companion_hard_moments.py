@@ -213,3 +213,33 @@ async def test_item2_and_journey_a_client_panics_while_the_coach_chats(
     said = "earlier messages were sent before this device was added"
     assert history.stdout.count(said) == 1, history.stdout
     assert "Kim: welcome back" in history.stdout
+
+
+def test_item6_registration_shows_the_rules_first_and_leaves_no_keystore_on_failure(
+    cast: Cast,
+) -> None:
+    newcomer = Person(cast.client.server, cast.directory / "newcomer.keystore", "")
+    unset = {"HAVEN_PASSWORD": "", "HAVEN_KEYSTORE_PASSPHRASE": ""}
+    short = newcomer.terminal("register", "--handle", "hard_new", "--invite", "nope", **unset)
+    short.expect_exact(copy.PASSWORD_RULE)  # before the prompts, not after a refusal
+    short.expect("New password: ")
+    short.sendline("short")
+    short.expect("again: ")
+    short.sendline("short")
+    short.expect(pexpect.EOF)
+    short.close()
+    assert short.exitstatus != 0 and copy.PASSWORD_RULE in " ".join(short.before.split())
+    assert not newcomer.keystore.exists()
+
+    refused = newcomer.terminal("register", "--handle", "hard_new", "--invite", "nope", **unset)
+    for prompt in ("New password: ", "again: "):
+        refused.expect(prompt)
+        refused.sendline("a long enough password")
+    refused.expect_exact(copy.PASSPHRASE_RULE)  # how it differs from the password
+    for prompt in ("New keystore passphrase: ", "passphrase again: "):
+        refused.expect(prompt)
+        refused.sendline("a keystore passphrase")
+    refused.expect(pexpect.EOF)
+    refused.close()
+    assert refused.exitstatus != 0 and "Traceback" not in refused.before
+    assert not newcomer.keystore.exists()  # a failed registration leaves nothing behind

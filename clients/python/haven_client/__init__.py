@@ -48,6 +48,7 @@ from haven_client.events import (
     RelationshipChanged,
     RetentionChanged,
     SendingShortly,
+    UrgentAttempt,
 )
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import KdfParams, Keystore
@@ -122,6 +123,7 @@ __all__ = [
     "Unavailable",
     "UnknownConversation",
     "UntrustedDevice",
+    "UrgentAttempt",
     "WeeklyHours",
     "WrongPassphrase",
     "new_push_secret",

@@ -288,10 +288,14 @@ class HavenClient:
         time_zone: str | Keep = KEEP,
         quiet_hours: QuietHoursChange = KEEP,
         urgent_bypass: bool | Keep = KEEP,
+        urgent_while_paused: bool | Keep = KEEP,
     ) -> NotificationSettings:
         """Change what is given: ``quiet_hours=("21:00", "08:00")`` or None for none."""
         return await self.boundaries.update_notification_settings(
-            time_zone=time_zone, quiet_hours=quiet_hours, urgent_bypass=urgent_bypass
+            time_zone=time_zone,
+            quiet_hours=quiet_hours,
+            urgent_bypass=urgent_bypass,
+            urgent_while_paused=urgent_while_paused,
         )
 
     async def set_availability(self, availability: Availability) -> CoachAvailability:

@@ -170,6 +170,18 @@ class KeyChanged:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class UrgentAttempt:
+    """Coaches who chose it (``urgent_while_paused``): the client tried to send an urgent
+    message while the conversation is paused. Nothing of the message is here; show ``notice``."""
+
+    conversation_id: str
+
+    @property
+    def notice(self) -> str:
+        return copy.URGENT_ATTEMPT
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SendingShortly:
     """A message the server asked to slow down for (429) waits in the outbox and goes out by
     itself after ``retry_after`` seconds: show ``notice``, never "not sent"."""
@@ -204,5 +216,6 @@ Event = (
     | MessageRejected
     | KeyChanged
     | SendingShortly
+    | UrgentAttempt
     | ConnectionChanged
 )

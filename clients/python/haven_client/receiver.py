@@ -30,6 +30,7 @@ from haven_client.events import (
     ReadReceipt,
     RelationshipChanged,
     RetentionChanged,
+    UrgentAttempt,
 )
 from haven_client.inbox import Inbox
 from haven_client.models import MessageItem
@@ -245,6 +246,7 @@ _NOTICES: dict[str, Any] = {
         conversation_id=str(f["conversation_id"]),
         retention_days=_optional_int(f.get("retention_days")),
     ),
+    "urgent_attempt": lambda f: UrgentAttempt(conversation_id=str(f["conversation_id"])),
     "message_rejected": lambda f: MessageRejected(
         conversation_id=str(f["conversation_id"]),
         message_id=str(f["message_id"]),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from haven_client import Paused
-from haven_client.events import ReceivedMessage, SendingShortly
+from haven_client.events import ReceivedMessage, SendingShortly, UrgentAttempt
 from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
@@ -63,7 +63,7 @@ async def test_item2_a_send_to_a_counterpart_with_no_device_still_goes_out(
     assert [e.body for e in page if isinstance(e, ReceivedMessage)] == ["are you ok?"], page
 
 
-async def test_item3_urgent_while_paused_is_refused_with_the_crisis_resources(
+async def test_item3_urgent_while_paused_reaches_the_coach_only_if_they_chose_it(
     pair: tuple[SdkDevice, SdkDevice, str],
 ) -> None:
     coach, client, cid = pair
@@ -71,6 +71,17 @@ async def test_item3_urgent_while_paused_is_refused_with_the_crisis_resources(
     with pytest.raises(Paused) as refused:
         await client.client.send(cid, {"type": "text", "body": "help"}, urgent=True)
     assert refused.value.crisis_resources  # shown with the refusal, never silently
+    assert refused.value.coach_notified is False  # off by default: the coach is not told
+
+    settings = await coach.client.update_notification_settings(urgent_while_paused=True)
+    assert settings.urgent_while_paused is True
+    with pytest.raises(Paused) as told:
+        await client.client.send(cid, {"type": "text", "body": "please"}, urgent=True)
+    assert told.value.coach_notified is True
+    await coach.wait_for(lambda evs: any(isinstance(e, UrgentAttempt) for e in evs))
+    [notice] = [e for e in coach.events if isinstance(e, UrgentAttempt)]
+    assert notice == UrgentAttempt(conversation_id=cid)  # no words, no message id
+    assert [e for e in client.events if isinstance(e, UrgentAttempt)] == []
 
 
 async def test_items4_and_18_10_a_burst_is_paced_from_retry_after_and_all_arrive(

@@ -113,6 +113,17 @@ def _emit_settings(options: Options, client: HavenClient, settings: Notification
     options.output.emit(settings.model_dump(mode="json"), human)
 
 
+@notifications.command("urgent-while-paused")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@pass_options
+async def urgent_while_paused(options: Options, state: str) -> None:
+    """Coaches: be told (without its words) when a client tries an urgent message while you
+    have paused the conversation. Off by default."""
+    async with client_for(options) as client:
+        settings = await client.update_notification_settings(urgent_while_paused=state == "on")
+        _emit_settings(options, client, settings)
+
+
 @click.group()
 def availability() -> None:
     """A coach's hours, response time and away note."""

@@ -240,7 +240,9 @@ class Chat:
             log.info("chat_send_refused error=%r", error)
             self.draft = (text, urgent)
             if urgent:
-                self._show(Text(copy.URGENT_NOT_DELIVERED, style="yellow"))
+                told = isinstance(error, Paused) and error.coach_notified
+                line = copy.URGENT_NOT_DELIVERED_COACH_TOLD if told else copy.URGENT_NOT_DELIVERED
+                self._show(Text(line, style="yellow"))
                 extra = getattr(error, "crisis_resources", [])
                 self._crisis([CrisisResource.model_validate(r) for r in extra])
             else:

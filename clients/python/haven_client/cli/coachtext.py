@@ -96,4 +96,10 @@ def notification_sentences(settings: NotificationSettings, *, coach: bool) -> st
             if settings.urgent_bypass
             else "Urgent messages wait for quiet hours to end too."
         )
+        lines.append(
+            "While you have paused a conversation, you are told when the client tries an"
+            " urgent message (never its words)."
+            if settings.urgent_while_paused
+            else "While you have paused a conversation, urgent attempts are not announced to you."
+        )
     return "\n".join(lines)

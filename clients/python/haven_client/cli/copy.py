@@ -54,6 +54,10 @@ URGENT_NOT_DELIVERED = (
     "This urgent message was not delivered, and your coach has not been told. Reach one of"
     " the resources below if you need someone now."
 )
+URGENT_NOT_DELIVERED_COACH_TOLD = (
+    "This urgent message was not delivered; your coach gets a notice that you tried, without"
+    " its words. Reach one of the resources below if you need someone now."
+)
 DRAFT_KEPT = "Your message is kept as a draft here. Send it with /retry when you are ready."
 NO_DEVICE = (
     "{name} has no signed-in device right now; they will see new messages when they sign in"
@@ -151,6 +155,7 @@ CATALOGUE: Mapping[str, str] = {
     "agreement_not_sent": AGREEMENT_NOT_SENT,
     "keys_not_sent": KEYS_NOT_SENT,
     "urgent_not_delivered": URGENT_NOT_DELIVERED,
+    "urgent_not_delivered_coach_told": URGENT_NOT_DELIVERED_COACH_TOLD,
     "draft_kept": DRAFT_KEPT,
     "no_device": NO_DEVICE,
     "sending_rest": SENDING_REST,

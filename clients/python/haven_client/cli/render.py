@@ -27,6 +27,7 @@ from haven_client.events import (
     RelationshipChanged,
     RetentionChanged,
     SendingShortly,
+    UrgentAttempt,
 )
 from haven_client.models import CrisisResource
 
@@ -78,6 +79,8 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
         days = event.retention_days
         line = copy.RETENTION_CHANGED.format(days=days) if days else copy.RETENTION_KEPT
         return Text(f"· {line}", style="cyan")
+    if isinstance(event, UrgentAttempt):
+        return Text(f"! {event.notice}", style="bold yellow")
     if isinstance(event, SendingShortly):
         return Text(f"· {event.notice}", style="cyan")
     if isinstance(event, DevicesChanged | ConnectionChanged):

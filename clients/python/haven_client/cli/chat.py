@@ -183,8 +183,7 @@ class Chat:
         async for line in _lines(stdin):
             text = line.strip()
             if text in ("/quit", "/exit"):
-                await self.outbox.join()  # what was typed goes out before the chat closes
-                return
+                break
             if text == "/help":
                 self._show(Text(HELP, style="dim"))
             elif text.startswith("/urgent"):
@@ -197,6 +196,7 @@ class Chat:
                 self._show(Text(copy.UNKNOWN_COMMAND, style="dim"))
             elif text:
                 await self._queue(text, urgent=False)
+        await self.outbox.join()  # what was typed goes out before the chat closes (/quit, ^D)
 
     async def _queue(self, text: str, *, urgent: bool) -> None:
         if not text:

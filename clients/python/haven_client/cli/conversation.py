@@ -15,8 +15,9 @@ from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.names import conversation_id_for
 from haven_client.cli.render import crisis_panel, describe, event_record
 from haven_client.client import HavenClient
-from haven_client.errors import HavenError
+from haven_client.errors import HavenError, Paused
 from haven_client.events import InvalidMessage
+from haven_client.models import CrisisResource
 from haven_client.opener import Opened
 from haven_client.sender import text_payload
 
@@ -92,7 +93,20 @@ async def send(options: Options, conversation_id: str, urgent: bool) -> None:
     text = message_text(options.stdin)
     async with client_for(options) as client:
         conversation_id = await conversation_id_for(client, conversation_id)
-        receipt = await client.send(conversation_id, text_payload(text), urgent)
+        try:
+            receipt = await client.send(conversation_id, text_payload(text), urgent)
+        except HavenError as refused:
+            if urgent:  # not delivered: the resources now, never only an error line
+                told = isinstance(refused, Paused) and refused.coach_notified
+                options.output.warn(
+                    copy.URGENT_NOT_DELIVERED_COACH_TOLD if told else copy.URGENT_NOT_DELIVERED
+                )
+                extra = getattr(refused, "crisis_resources", [])
+                options.output.errors.print(crisis_panel(
+                    [CrisisResource.model_validate(r) for r in extra]
+                    or await client.crisis_resources()
+                ))  # fmt: skip
+            raise
     options.output.emit({"message_id": receipt.message_id}, "Sent (end-to-end encrypted).")
     for name in receipt.recipients_absent:
         options.output.say(copy.NO_DEVICE.format(name=name))

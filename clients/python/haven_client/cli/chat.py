@@ -22,12 +22,13 @@ from rich.text import Text
 
 from haven_client import copy as sdk_copy
 from haven_client.cli import copy
+from haven_client.cli.chatintro import introduce
 from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.conversation import latest, shown_once
 from haven_client.cli.failures import not_sent
 from haven_client.cli.names import conversation_id_for
 from haven_client.cli.output import Output
-from haven_client.cli.render import crisis_panel, describe, resource_lines, status_line
+from haven_client.cli.render import crisis_panel, describe
 from haven_client.client import HavenClient
 from haven_client.errors import HavenError, Paused
 from haven_client.events import (
@@ -39,7 +40,6 @@ from haven_client.events import (
 from haven_client.models import CrisisResource
 from haven_client.sender import text_payload
 
-HELP = copy.CHAT_HELP
 log = logging.getLogger("haven_client.cli.chat")
 NOTICE_EVERY = 10.0  # seconds between two "sending shortly" lines
 
@@ -99,34 +99,7 @@ class Chat:
                     await task
 
     async def _header(self) -> None:
-        listing = {c.conversation_id: c for c in await self.client.conversations()}
-        conversation = listing.get(self.conversation_id)
-        if conversation is None:
-            raise HavenError(copy.UNKNOWN_CONVERSATION.format(conversation_id=self.conversation_id))
-        me = self.client.store.state.account
-        self.coach = me is not None and me.role == "coach"
-        others = [
-            p for p in conversation.participants if me is None or p.account_id != me.account_id
-        ]
-        self.counterpart = ", ".join(p.display_name or p.handle for p in others) or "them"
-        names = ", ".join(f"{p.display_name or p.handle} ({p.role})" for p in others)
-        self.out.console.print(Text(f"Chat with {names}. {HELP}", style="bold"))
-        resources = await self.client.crisis_resources(refresh=True)
-        self.out.console.print(Text(copy.NOT_FOR_EMERGENCIES, style="cyan"))
-        self.out.console.print(Text(resource_lines(resources) or copy.NO_CRISIS_RESOURCES))
-        if conversation.status != "active":
-            pause = conversation.pause
-            self.out.console.print(
-                status_line(
-                    conversation.status,
-                    pause.reason if pause else None,
-                    pause.resume_on if pause else None,
-                )
-            )
-        if me is not None and me.role == "client":
-            with contextlib.suppress(HavenError):
-                expectation = await self.client.reply_expectation(self.conversation_id)
-                self.out.console.print(Text(f"· {expectation}", style="cyan"))
+        self.counterpart, self.coach = await introduce(self.client, self.conversation_id, self.out)
 
     async def _listen(self) -> None:
         async for event in self.client.events():
@@ -185,7 +158,7 @@ class Chat:
             if text in ("/quit", "/exit"):
                 break
             if text == "/help":
-                self._show(Text(HELP, style="dim"))
+                self._show(Text(copy.CHAT_HELP, style="dim"))
             elif text.startswith("/urgent"):
                 await self._queue(text.removeprefix("/urgent").strip(), urgent=True)
             elif text == "/retry":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from aiohttp import web
 
@@ -16,6 +17,7 @@ from services.gateway.edge.websocket import websocket
 from services.gateway.security.tokens import TokenSigner
 from services.gateway.settings import GatewaySettings
 from services.gateway.stores import INDEXES
+from services.gateway.stores.crisis import load_resources_file
 from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.wiring import install
 from shared.lifecycle import mongo_key, service_app
@@ -35,6 +37,17 @@ def load_signer(settings: GatewaySettings) -> TokenSigner:
         raise SystemExit(2) from None
 
 
+def load_crisis_resources(settings: GatewaySettings) -> list[dict[str, Any]]:
+    """Read the operator's crisis resources file before serving; a bad one stops start-up."""
+    if settings.crisis_resources_file is None:
+        return []
+    try:
+        return load_resources_file(settings.crisis_resources_file)
+    except ValueError as error:
+        sys.stderr.write(f"configuration error: HAVEN_CRISIS_RESOURCES_FILE {error}\n")
+        raise SystemExit(2) from None
+
+
 async def migrate(app: web.Application) -> None:
     """Data migrations after the indexes exist and before the gateway is ready."""
     await RelationshipRepository(app[mongo_key].db).migrate()
@@ -51,7 +64,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         client_max_size=settings.max_body_bytes,
         ttls={"audit": ("at", settings.audit_retention_days * 86400)},
     )
-    install(app, settings, signer or load_signer(settings))
+    install(app, settings, signer or load_signer(settings), load_crisis_resources(settings))
     for e in ENDPOINTS:
         app.router.add_route(e.method, e.path, e.view)
     app.router.add_get("/v1/ws", websocket)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -95,7 +96,9 @@ EXPIRY_SWEEP_SECONDS = 3600.0
 DELETION_SWEEP_SECONDS = 300.0
 
 
-def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
+def services_ctx(
+    settings: GatewaySettings, signer: TokenSigner, crisis_file: list[dict[str, Any]]
+) -> CleanupCtx:
     """Every repository and service, wired by hand: the dependencies are the signatures."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
@@ -113,7 +116,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
 
         outbox = Outbox(db, bus, on_emit=forget)
         audit = AuditLog(db)
-        crisis = CrisisResources(db, settings.crisis_resources)
+        crisis = CrisisResources(db, crisis_file)
         limits = Limits(RateBuckets(db), settings)
         cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
         hasher = PasswordHasher(
@@ -317,12 +320,17 @@ async def close_sockets_on_shutdown(app: web.Application) -> None:
         await app[sockets_key].close_all(1012)
 
 
-def install(app: web.Application, settings: GatewaySettings, signer: TokenSigner) -> None:
+def install(
+    app: web.Application,
+    settings: GatewaySettings,
+    signer: TokenSigner,
+    crisis_file: list[dict[str, Any]],
+) -> None:
     """Resources and background work in order, after the shared mongo/bus/start-up contexts."""
     bootstrapped = asyncio.Event()
     app.cleanup_ctx.extend(
         [
-            services_ctx(settings, signer),
+            services_ctx(settings, signer, crisis_file),
             background("socket-routing", route_sockets),
             background("device-invalidation", invalidate_devices),
             background("outbox-relay", relay_outbox),

@@ -13,7 +13,7 @@ import pytest
 from haven_client import copy as sdk_copy
 from haven_client.cli import copy
 from tests.support.cli import onboard_fast
-from tests.support.stack import Stack
+from tools.stack import Stack
 
 BURST = 8
 

@@ -40,9 +40,9 @@ from shared.notify_contracts import (
 from shared.rpc import RpcClient, RpcError
 from shared.topology import Topology
 from tests.integration.test_deliveries_router import GatewayDouble, fence
-from tests.support.infra import Infra
 from tests.support.inprocess import AppStack
 from tests.support.logcapture import LogCapture
+from tools.infra import Infra
 
 # Berlin office hours; the messages below are stored in March 2030 (CET, UTC+1; CEST from
 # Sunday 31 March). Every stretch ends long after the real clock's now.

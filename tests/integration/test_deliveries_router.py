@@ -17,7 +17,7 @@ from shared.bus import Bus
 from shared.deliveries import DeviceDelivery, publish_delivery
 from shared.errors import UnavailableError
 from shared.topology import Topology
-from tests.support.infra import Infra
+from tools.infra import Infra
 
 Predicate = Callable[[DeviceDelivery], bool]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from services.gateway.model.rates import Rate
 from services.gateway.sockets.budget import CLOSE_RATE_LIMITED, STRIKES, FrameLimiter
 from services.gateway.sockets.socket import DeviceSocket
-from shared.rates import Rate
 
 
 class EchoingWebSocket:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.gateway.model.rates import Rate
 from services.gateway.security import limits as limits_module
 from services.gateway.security.limits import Limits, lease_cap
 from services.gateway.settings import GatewaySettings
 from shared.errors import RateLimitedError
-from shared.rates import Rate
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from haven_crypto.crypto import b64e
+from haven_crypto.receipts import verify_receipt
 from services.gateway.cli.admin import main
 from services.gateway.security.tokens import TokenSigner
 from services.gateway.usecases.deletion import AccountDeletion
-from shared.crypto import b64e
-from shared.receipts import verify_receipt
 
 
 def issued(signer: TokenSigner) -> tuple[dict[str, object], str]:

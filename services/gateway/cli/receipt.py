@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from haven_crypto.receipts import verify_receipt
 from services.gateway.security.tokens import TokenSigner
 from services.gateway.settings import GatewaySettings
-from shared.receipts import verify_receipt
 
 
 def add_parser(commands: Any) -> None:

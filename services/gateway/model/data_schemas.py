@@ -14,7 +14,7 @@ class DeleteAccount(Request):
 
 
 class DeletionReceipt(Response):
-    """`receipt` is signed as canonical JSON (shared/receipts.py) with the key it names."""
+    """`receipt` is signed as canonical JSON (haven_crypto/receipts.py) with the key it names."""
 
     receipt: dict[str, Any]
     receipt_signature: str = Field(json_schema_extra={"contentEncoding": "base64url"})

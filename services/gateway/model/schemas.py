@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared import crypto
+from haven_crypto import crypto
 
 
 def _b64_decoder(size: int) -> Callable[[object], bytes]:

@@ -23,10 +23,10 @@ from typing import Literal
 
 from prometheus_client import Counter
 
+from services.gateway.model.rates import Rate
 from services.gateway.settings import GatewaySettings
 from services.gateway.stores.ratelimits import RateBuckets
 from shared.errors import RateLimitedError
-from shared.rates import Rate
 
 RATE_LIMITED = Counter("haven_rate_limited_total", "Requests refused by a rate limit", ["limit"])
 

@@ -6,8 +6,8 @@ import time
 from collections import deque
 
 from services.gateway import copy
+from services.gateway.model.rates import LocalBucket, Rate
 from services.gateway.sockets.socket import DeviceSocket
-from shared.rates import LocalBucket, Rate
 
 CLOSE_RATE_LIMITED = 4429
 STRIKES = 5  # rate-limited answers within STRIKE_WINDOW before the socket is closed

@@ -15,9 +15,9 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.gateway.model.rates import Decision, Rate
 from shared.errors import UnavailableError
 from shared.mongo import Document
-from shared.rates import Decision, Rate
 
 
 class RateBuckets:

@@ -6,7 +6,7 @@ invites go, open relationships end (`relationship.ended`), and `account.deleted`
 through the outbox. Messaging and notification complete it from their durable queues, also
 after an outage. Each step is idempotent; an interruption is completed by the sweep
 (`finish_pending`), so a deletion never stays half done. The answer is a receipt signed with
-the token key (`shared/receipts.py`).
+the token key (`clients/python/haven_crypto/receipts.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from haven_crypto.crypto import b64e
+from haven_crypto.receipts import canonical
 from services.gateway.model.principal import Principal
 from services.gateway.security.guard import PasswordGuard, password_change_subject
 from services.gateway.security.passwords import PasswordHasher
@@ -26,7 +28,6 @@ from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.usecases.devices import Devices
-from shared.crypto import b64e
 from shared.errors import UnauthorizedError
 from shared.events import (
     AccountData,
@@ -35,7 +36,6 @@ from shared.events import (
     RelationshipEndedData,
     utcnow,
 )
-from shared.receipts import canonical
 from shared.wire import iso_utc
 
 log = structlog.get_logger(__name__)

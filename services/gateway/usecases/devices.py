@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from haven_crypto import crypto
 from services.gateway.model.principal import Principal
 from services.gateway.model.records import Account, Device, new_id
 from services.gateway.model.schemas import DeviceBlock, KxRotation
@@ -19,7 +20,6 @@ from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.relationships import RelationshipRepository
-from shared import crypto
 from shared.errors import (
     ClockSkewError,
     DeviceLimitError,

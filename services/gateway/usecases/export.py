@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+from haven_crypto.crypto import b64e
 from services.gateway.model.principal import Principal
 from services.gateway.model.records import (
     Account,
@@ -30,7 +31,6 @@ from services.gateway.stores.agreements import AgreementRepository
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.relationships import RelationshipRepository
 from shared.contracts import EXPORT, ExportCursor, ExportQuery
-from shared.crypto import b64e
 from shared.data_contracts import NOTIFICATION_EXPORT, PersonalDataQuery
 from shared.errors import NotFoundError
 from shared.events import utcnow

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from pymongo.errors import PyMongoError
 
+from haven_crypto import crypto
+from haven_crypto.envelope import Envelope, verify_envelope
 from services.gateway import copy
 from services.gateway.model.principal import Principal
 from services.gateway.model.records import Relationship
@@ -13,9 +15,7 @@ from services.gateway.security.limits import Limits
 from services.gateway.stores.directory import SendDirectory
 from services.gateway.usecases.agreement import Agreement
 from services.gateway.usecases.message_commands import SendCommand
-from shared import crypto
 from shared.commands import SendData, SendMessage
-from shared.envelope import Envelope, verify_envelope
 from shared.errors import (
     ApiError,
     ConflictError,

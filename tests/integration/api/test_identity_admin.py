@@ -10,8 +10,8 @@ from datetime import timedelta
 from pymongo import AsyncMongoClient
 
 from shared.events import utcnow
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
+from tools.api import Api, Session
 
 
 async def test_haven_admin_creates_an_operator_who_can_log_in(

@@ -9,8 +9,8 @@ import sys
 
 from pymongo import AsyncMongoClient
 
-from tests.support.api import PLACEHOLDERS, Api, Session
 from tests.support.inprocess import AppStack
+from tools.api import PLACEHOLDERS, Api, Session
 
 
 async def test_haven_admin_refuses_a_placeholder_or_weak_password(

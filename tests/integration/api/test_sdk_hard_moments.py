@@ -12,9 +12,9 @@ import pytest
 
 from haven_client import Paused
 from haven_client.events import ReceivedMessage, SendingShortly, UrgentAttempt
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
+from tools.api import Api, Session
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.api import Api, Reply, Session, device_keys_of, seal_for
 from tests.support.inprocess import AppStack
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from tools.api import Api, Reply, Session, device_keys_of, seal_for
+from tools.stack import BOOTSTRAP_OPERATOR
 
 EVENT_BOUND = 5.0  # seconds for an event to reach another replica on a loaded machine
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from services.gateway.stores import devicecache
-from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 
 DEEP = "[" * 120_000 + "]" * 120_000  # under the 256 KiB frame limit; far past recursion
 

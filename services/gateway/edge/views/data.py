@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from haven_crypto.crypto import b64e
 from services.gateway.edge.http import caller, endpoint, parse, render
 from services.gateway.edge.keys import deletion_key, exporter_key, signer_key
 from services.gateway.model.data_schemas import (
@@ -14,7 +15,6 @@ from services.gateway.model.data_schemas import (
     PublicKey,
     PublicKeys,
 )
-from shared.crypto import b64e
 from shared.errors import HavenError
 
 log = structlog.get_logger(__name__)

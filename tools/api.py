@@ -10,7 +10,7 @@ import aiohttp
 import nacl.public
 import nacl.signing
 
-from shared import crypto
+from haven_crypto import crypto
 
 # Operator passwords every start-up and `haven-admin` refuse: placeholders, too short, too long.
 PLACEHOLDERS = [
@@ -169,7 +169,7 @@ def seal_for(
     import json
     import uuid
 
-    from shared.envelope import seal
+    from haven_crypto.envelope import seal
 
     payload = json.dumps({"type": "text", "body": text, "sent_at": int(time.time())}).encode()
     envelope = seal(

@@ -243,3 +243,28 @@ def test_item6_registration_shows_the_rules_first_and_leaves_no_keystore_on_fail
     refused.close()
     assert refused.exitstatus != 0 and "Traceback" not in refused.before
     assert not newcomer.keystore.exists()  # a failed registration leaves nothing behind
+
+
+async def test_item3_a_coach_who_chose_it_is_told_of_an_urgent_attempt_without_its_words(
+    shared_stack: Stack, tmp_path: Path
+) -> None:
+    made = await onboard_fast(shared_stack.gateway_url, tmp_path, "told")
+    [settings] = await made.coach.json("notifications", "urgent-while-paused", "on")
+    assert settings["urgent_while_paused"] is True
+    coach = made.coach.chat(made.conversation_id)
+    try:
+        coach.expect("connected")
+        coach.sendline("/pause")
+        coach.expect_exact(sdk_copy.PAUSED)
+        refused = await made.client.arun(
+            "send", made.conversation_id, "--urgent", stdin="the words stay with me"
+        )
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert copy.URGENT_NOT_DELIVERED_COACH_TOLD in said
+        assert "Night Line: 0800 111 0 111" in said  # the resources, with the refusal
+        coach.expect_exact(sdk_copy.URGENT_ATTEMPT)
+        quit_cleanly(coach)
+    finally:
+        coach.close(force=True)
+    assert "the words stay with me" not in (coach.before or "")

@@ -193,6 +193,7 @@ async def test_item2_and_journey_a_client_panics_while_the_coach_chats(
         coach.expect("connected")
         panicked = await made.client.arun("panic", "--yes")
         assert panicked.returncode == 0, panicked.stderr
+        assert not (made.directory / "haven.log").exists()  # nothing of Haven stays
         coach.sendline("are you ok, Sam?")
         coach.expect_exact(copy.NO_DEVICE.format(name="Sam"))
         coach.expect_exact("✓ sent")

@@ -41,3 +41,14 @@ def record_unexpected(error: BaseException) -> Path:
     path = current()
     logging.getLogger("haven_client.cli").error("unexpected_failure", exc_info=error)
     return path
+
+
+def erase() -> None:
+    """The panic exit leaves nothing of Haven here: the log file goes with the keystore."""
+    global _handler, _path
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        _handler.close()
+    if _path is not None:
+        _path.unlink(missing_ok=True)
+    _handler, _path = None, None

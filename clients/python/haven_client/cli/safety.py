@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 
 from haven_client import copy as sdk_copy
+from haven_client.cli import logfile
 from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.names import conversation_id_for
 from haven_client.errors import HavenError
@@ -156,6 +157,7 @@ async def panic(options: Options, yes: bool) -> None:
             line = await client.panic()
         except HavenError:
             line = sdk_copy.PANIC_DONE  # the keystore is wiped even when the server is away
+    logfile.erase()
     options.output.emit({"panic": True}, line)
 
 

@@ -32,7 +32,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 def bundle_files() -> list[str]:
     """The scripts and stylesheets index.html loads, as /app/ paths."""
     html = (DEFAULT_DIR / "index.html").read_text()
-    found = re.findall(r'(?:src|href)="(?:\./|/app/)?([^":/]+\.(?:js|css))"', html)
+    found = re.findall(r'(?:src|href)="/app/([^":]+\.(?:js|css))"', html)
     assert found, f"index.html loads no script or stylesheet: {html[:300]}"
     return found
 

@@ -38,6 +38,14 @@ async def _pair(
     gateway_url: str, app_url: str, people: People, new_context: NewContext, tmp: Path
 ) -> Pair:
     coach = await SdkDevice.create(gateway_url, tmp, "coach-laptop")
+    try:
+        return await _meet(coach, app_url, people, new_context)
+    except BaseException:
+        await coach.close()
+        raise
+
+
+async def _meet(coach: SdkDevice, app_url: str, people: People, new_context: NewContext) -> Pair:
     coach_handle = new_handle("coach")
     await coach.client.register(
         coach_handle, password_for(coach_handle), await people.coach_invite(), COACH_NAME

@@ -15,15 +15,15 @@ from playwright.async_api import Browser, BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from pymongo import AsyncMongoClient
 
-from services.gateway.webapp import DEFAULT_DIR
+from services.gateway.edge.webapp import DEFAULT_DIR
 from tests.browser.support.axe import assert_accessible
 from tests.browser.support.browser import EXIT_URL, Guard, chromium, close_quietly, guarded_context
 from tests.browser.support.people import People
 from tests.support import leaks
-from tests.support.api import Api
-from tests.support.infra import Infra
 from tests.support.isolation import drop_databases, drop_topology, new_isolation
-from tests.support.stack import Stack, running_stack, stack_env
+from tools.api import Api
+from tools.infra import Infra
+from tools.stack import Stack, running_stack, stack_env
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NewContext = Callable[..., Awaitable[BrowserContext]]

@@ -17,10 +17,10 @@ from pymongo import AsyncMongoClient
 from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People, new_handle, password_for
-from tests.support.api import Api
 from tests.support.plaintext import assert_no_plaintext, server_texts
 from tests.support.sdk import SdkDevice
-from tests.support.stack import Stack
+from tools.api import Api
+from tools.stack import Stack
 
 COACH_NAME = "Coach Robin"
 

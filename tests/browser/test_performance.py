@@ -15,7 +15,7 @@ from playwright.async_api import BrowserContext, Page, Request, expect
 from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People, new_handle, password_for
-from tests.support.api import Api, device_keys_of, seal_for
+from tools.api import Api, device_keys_of, seal_for
 
 MESSAGES = 500
 SEED_BATCH = 10  # sends in flight while the coach fills the conversation

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from playwright.async_api import BrowserContext, Page, Route, expect
 
-from services.gateway.webapp import CSP, DEFAULT_DIR
+from services.gateway.edge.webapp import CSP, DEFAULT_DIR
 from tests.browser.conftest import NewContext
 from tests.browser.support.browser import EXIT_URL, Guard
 from tests.browser.support.people import People, password_for

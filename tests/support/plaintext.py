@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from shared import crypto
 from tests.support.rabbit import queued_bodies
-from tests.support.stack import Stack
+from tools.stack import Stack
 
 SERVICES = ("gateway", "messaging", "notification")
 

@@ -19,7 +19,8 @@ from tests.support.isolation import drop_databases, drop_topology, new_isolation
 from tests.support.stack import Stack, running_stack, stack_env
 
 TESTS = Path(__file__).parent
-KINDS = ("unit", "integration", "e2e")  # directory = marker (registered in pyproject.toml)
+# directory = marker (registered in pyproject.toml)
+KINDS = ("unit", "integration", "e2e", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,6 +7,7 @@ import sys
 from aiohttp import web
 
 from services.gateway import views  # noqa: F401 - registers the endpoints
+from services.gateway.cors import cors_middleware
 from services.gateway.http import ENDPOINTS
 from services.gateway.middlewares import auth_middleware
 from services.gateway.ops import create_ops_app
@@ -16,6 +17,7 @@ from services.gateway.repository.relationships import RelationshipRepository
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import TokenSigner
 from services.gateway.urgent import urgent_send_middleware
+from services.gateway.webapp import install_webapp
 from services.gateway.wiring import install
 from services.gateway.ws.handler import websocket
 from shared.lifecycle import mongo_key, service_app
@@ -47,7 +49,12 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         INDEXES,
         migrate,
         serve_metrics=False,
-        middlewares=(urgent_send_middleware, problem_middleware, auth_middleware),
+        middlewares=(
+            *((cors_middleware(settings.allowed_origins),) if settings.allowed_origins else ()),
+            urgent_send_middleware,
+            problem_middleware,
+            auth_middleware,
+        ),
         client_max_size=settings.max_body_bytes,
         ttls={"audit": ("at", settings.audit_retention_days * 86400)},
     )
@@ -55,6 +62,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
     for e in ENDPOINTS:
         app.router.add_route(e.method, e.path, e.view)
     app.router.add_get("/v1/ws", websocket)
+    install_webapp(app, settings)
     return app
 
 

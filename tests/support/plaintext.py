@@ -8,7 +8,7 @@ import json
 
 from pymongo import AsyncMongoClient
 
-from shared import crypto
+from haven_crypto import crypto
 from tests.support.rabbit import queued_bodies
 from tools.stack import Stack
 

@@ -51,11 +51,13 @@ async def client_in_browser(
     return handle
 
 
-async def safety_digits(page: Page) -> str:
-    """The 60 digits the safety-number screen shows, in reading order."""
-    groups = page.locator(".safety-grid li")
-    await expect(groups).to_have_count(12, timeout=T)
-    return "".join(await groups.all_inner_texts())
+async def safety_halves(page: Page) -> tuple[str, str]:
+    """The safety number's two halves as this page shows them: (yours, theirs)."""
+    yours = page.locator("section[aria-labelledby=sn-yours] li")
+    theirs = page.locator("section[aria-labelledby=sn-theirs] li")
+    await expect(yours).to_have_count(6, timeout=T)
+    await expect(theirs).to_have_count(6, timeout=T)
+    return "".join(await yours.all_inner_texts()), "".join(await theirs.all_inner_texts())
 
 
 async def test_coach_and_client_meet_write_and_verify(
@@ -109,16 +111,18 @@ async def test_coach_and_client_meet_write_and_verify(
     await app.shows(client_page, "Hello Sam, good to hear from you")
     await app.send(client_page, "Live both ways")
     await app.shows(coach_page, "Live both ways")
+    await client_page.evaluate("window.scrollTo(0, 0)")
     await screenshot(client_page, "chat")
 
     await client_page.get_by_role("button", name="Safety number").click()
     heading = client_page.get_by_role("heading", name="Safety number with Coach Robin")
     await expect(heading).to_be_visible(timeout=T)
-    client_digits = await safety_digits(client_page)
+    client_yours, client_theirs = await safety_halves(client_page)
     await coach_page.get_by_role("button", name="Safety number").click()
-    coach_digits = await safety_digits(coach_page)
-    assert len(client_digits) == 60
-    assert client_digits == coach_digits
+    coach_yours, coach_theirs = await safety_halves(coach_page)
+    assert (client_yours, client_theirs) == (coach_theirs, coach_yours)
+    assert len(client_yours + client_theirs) == 60
+    client_digits = client_yours + client_theirs
     await axe(client_page, "safety number")
 
     wrong = ("1" if client_digits[0] != "1" else "2") + client_digits[1:]

@@ -14,6 +14,7 @@ import { SafetyNumber } from './views/safety.js';
 import { Settings } from './views/settings.js';
 import { CoachTools } from './views/coach.js';
 import { Agreement } from './views/agreement.js';
+import { ChatNotes } from './notes.js';
 
 /** @typedef {{name: string, id?: string}} Route */
 
@@ -25,6 +26,7 @@ export function App() {
   const [progress, setProgress] = useState(0);
   const [lang, setLang] = useState(language());
   const [notice, setNotice] = useState('');
+  const [notes, setNotes] = useState(/** @type {ChatNotes | null} */ (null));
   const clientRef = useRef(/** @type {any} */ (null));
   clientRef.current = client;
 
@@ -71,9 +73,12 @@ export function App() {
       setRoute({ name: 'signin' });
       return;
     }
+    const needsAgreement = await agreementPending(kept);
+    setNotes(new ChatNotes(kept, session.person(kept.account).accountId));
     setClient(kept);
+    setRoute(needsAgreement ? { name: 'agreement' } : { name: 'list' });
     setPhase('in');
-    kept.on?.('signed_out', () => {
+    kept.on('signed_out', () => {
       session.signOut(null).finally(() => {
         setClient(null);
         setPhase('out');
@@ -82,12 +87,10 @@ export function App() {
       });
     });
     try {
-      await kept.connect?.();
+      kept.connect();
     } catch {
       // The SDK reconnects by itself; the chat shows the connection state.
     }
-    const needsAgreement = await agreementPending(kept);
-    setRoute(needsAgreement ? { name: 'agreement' } : { name: 'list' });
   }
 
   async function signOut() {
@@ -118,10 +121,11 @@ export function App() {
     setNotice('');
     setRoute(next);
   };
-  const me = client ? session.person(client.account ?? client.me ?? {}) : null;
-  const ctx = { client, me, go, announce: setAnnouncement, signOut, eraseDevice, lang };
+  const me = client ? session.person(client.account) : null;
+  const ctx = { client, me, go, announce: setAnnouncement, signOut, eraseDevice, lang, notes };
 
   return html`
+    <span id="top" tabindex="-1"></span>
     <a class="skip" href="#main">${t('skip.main')}</a>
     <a class="skip" href=${config.exitUrl} onClick=${(/** @type {Event} */ e) => (e.preventDefault(), leave())}
       >${t('skip.leave')}</a
@@ -208,7 +212,7 @@ function screen(phase, route, ctx, enter) {
  * @param {any} client
  */
 async function agreementPending(client) {
-  const role = session.person(client.account ?? client.me ?? {}).role;
+  const role = session.person(client.account).role;
   if (role !== 'client') return false;
   try {
     const agreement = await client.agreement();

@@ -22,17 +22,17 @@ export function groupDigits(number) {
 }
 
 /**
- * The two halves of a combined safety number (each side's 30 digits), or the SDK's own split.
- * @param {string | {yours: string, theirs: string}} number
+ * Each side's 30 digits of a combined safety number. The SDK orders the halves by account id,
+ * so `mineFirst` says whether this account's id sorts first.
+ * @param {string} number
+ * @param {boolean} mineFirst
  * @returns {{yours: string[], theirs: string[]}}
  */
-export function splitSafetyNumber(number) {
-  if (typeof number === 'object' && number !== null) {
-    return { yours: groupDigits(number.yours), theirs: groupDigits(number.theirs) };
-  }
+export function splitSafetyNumber(number, mineFirst = true) {
   const groups = groupDigits(number);
   const half = Math.ceil(groups.length / 2);
-  return { yours: groups.slice(0, half), theirs: groups.slice(half) };
+  const [first, second] = [groups.slice(0, half), groups.slice(half)];
+  return mineFirst ? { yours: first, theirs: second } : { yours: second, theirs: first };
 }
 
 /**

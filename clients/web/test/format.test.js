@@ -7,9 +7,10 @@ const number = '123456789012345678901234567890098765432109876543210987654321';
 test('a safety number reads as twelve groups of five, two halves side by side', () => {
   assert.equal(groupDigits(number).length, 12);
   assert.ok(groupDigits(number).every((g) => g.length === 5));
-  const { yours, theirs } = splitSafetyNumber(number);
+  const { yours, theirs } = splitSafetyNumber(number, true);
   assert.deepEqual(yours, ['12345', '67890', '12345', '67890', '12345', '67890']);
   assert.equal(theirs.length, 6);
+  assert.deepEqual(splitSafetyNumber(number, false), { yours: theirs, theirs: yours });
 });
 
 test('typed digits compare with or without spaces', () => {

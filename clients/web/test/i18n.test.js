@@ -32,7 +32,7 @@ test('every key the screens use is in the catalogue', async () => {
 });
 
 test('placeholders are the same in every language', () => {
-  const names = (/** @type {string} */ s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+  const names = (/** @type {string} */ s) => [...new Set([...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort();
   for (const [lang, catalogue] of Object.entries(CATALOGUES)) {
     for (const [key, value] of Object.entries(catalogue)) {
       assert.deepEqual(names(value), names(CATALOGUES.en[key]), `${lang}.${key}`);

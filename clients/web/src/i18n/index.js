@@ -26,6 +26,12 @@ export function language() {
   return current;
 }
 
+/** The locale for dates and times: the browser's own when it speaks the chosen language. */
+export function locale() {
+  const browser = globalThis.navigator?.language ?? '';
+  return browser.toLowerCase().startsWith(current) ? browser : current;
+}
+
 /**
  * The string for `key` with `{name}` placeholders filled; English when a language lacks it.
  * @param {string} key

@@ -49,6 +49,7 @@ export function SignIn({ onDone, go }) {
   }
 
   return html`<h1 tabindex="-1" ref=${heading}>${t('signin.heading')}</h1>
+    <p>${t('signin.intro')}</p>
     <form class="stack" onSubmit=${submit}>
       ${problem && html`<p class="notice warn" role="alert">${problem}</p>`}
       <div>

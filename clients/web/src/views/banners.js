@@ -1,7 +1,7 @@
 /** What shows before composing: the not-for-emergencies line with the resources, the coach's
  * reply expectation and next opening, away notices, pause and end banners. */
 import { html } from '../html.js';
-import { t, language } from '../i18n/index.js';
+import { t, locale } from '../i18n/index.js';
 import { calendarDay, dayAndTime } from '../format.js';
 import { pick } from '../session.js';
 import { CrisisBox } from './common.js';
@@ -24,7 +24,7 @@ export function Availability({ name, availability }) {
     }
     ${hours != null && html`<p>${t('notice.replyWithin', { name, hours })}</p>`}
     ${now === true && !away && html`<p>${t('notice.availableNow', { name })}</p>`}
-    ${now === false && next && html`<p>${t('notice.nextOpening', { name, when: dayAndTime(next, language(), zone) })}</p>`}
+    ${now === false && next && html`<p>${t('notice.nextOpening', { name, when: dayAndTime(next, locale(), zone) })}</p>`}
     ${backup && html`<p>${t('notice.backup', { name, contact: backup })}</p>`}
   </div>`;
 }
@@ -42,7 +42,7 @@ export function StatusBanner({ status, pause, name }) {
       <p>
         ${
           pause?.resumeOn
-            ? t('notice.pausedUntil', { date: calendarDay(pause.resumeOn, language()) })
+            ? t('notice.pausedUntil', { date: calendarDay(pause.resumeOn, locale()) })
             : t('notice.pausedOpen')
         }
       </p>
@@ -59,10 +59,7 @@ export function StatusBanner({ status, pause, name }) {
 
 /** The one-line notice every chat opens with, and the resources. */
 export function NotForEmergencies() {
-  return html`<div>
-    <p class="notice">${t('chat.notForEmergencies')}</p>
-    <${CrisisBox} />
-  </div>`;
+  return html`<${CrisisBox} lead=${t('chat.notForEmergencies')} />`;
 }
 
 /**

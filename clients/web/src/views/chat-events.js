@@ -1,5 +1,5 @@
 /** The chat's live wiring: SDK events turned into state changes for one open conversation. */
-import { t, language } from '../i18n/index.js';
+import { t } from '../i18n/index.js';
 import { chatItem, pick, resources } from '../session.js';
 import * as chat from '../state.js';
 import { refusalLine } from './banners.js';
@@ -8,7 +8,6 @@ import { refusalLine } from './banners.js';
  * @typedef {object} ChatSetters
  * @property {(f: (items: chat.ChatItem[]) => chat.ChatItem[]) => void} items
  * @property {(f: (c: any) => any) => void} conv
- * @property {(text: string, loud?: boolean) => void} note
  * @property {(seq: number) => void} theirRead
  * @property {(state: string) => void} connection
  * @property {(text: string) => void} draft restores a refused message's text
@@ -27,12 +26,6 @@ import { refusalLine } from './banners.js';
  */
 export function wireChat(client, id, me, name, set) {
   const here = (/** @type {any} */ e) => pick(e, 'conversationId', 'conversation_id') === id;
-  /** @type {Set<string> | null} */
-  let ownDevices = null;
-  client
-    .devices?.()
-    .then((/** @type {any[]} */ list) => (ownDevices = new Set(list.map((d) => d.device_id))))
-    .catch(() => undefined);
 
   /** @type {[string, (event: any) => void][]} */
   const handlers = [
@@ -99,38 +92,10 @@ export function wireChat(client, id, me, name, set) {
       },
     ],
     [
-      'retention',
-      (e) => {
-        if (!here(e)) return;
-        const days = e.retentionDays;
-        set.note(days == null ? t('notice.retentionKeep') : t('notice.retention', { days }));
-      },
-    ],
-    [
       'coach_away',
       (e) => {
         if (!here(e)) return;
-        const when = e.nextAvailableAt ? new Date(e.nextAvailableAt).toLocaleString(language()) : '';
-        set.note(t('notice.coachAway', { name: name(), when }));
         set.crisis(resources(e.crisisResources ?? []));
-      },
-    ],
-    [
-      'devices_changed',
-      async (e) => {
-        if (e.accountId !== me || !client.devices) return;
-        const list = await client.devices().catch(() => null);
-        if (!list) return;
-        const fresh = list.filter((/** @type {any} */ d) => ownDevices && !ownDevices.has(d.device_id) && !d.current);
-        for (const device of fresh) set.note(t('notice.newSignIn', { device: device.name ?? '' }), true);
-        ownDevices = new Set(list.map((/** @type {any} */ d) => d.device_id));
-      },
-    ],
-    [
-      'safety_number_changed',
-      (e) => {
-        const verified = Boolean(e.wasVerified);
-        set.note(t(verified ? 'notice.verifiedChanged' : 'notice.keyChanged', { name: name() }), verified);
       },
     ],
     ['connection', (e) => set.connection(e.state)],

@@ -2,7 +2,7 @@
  * everyone, the urgent flag, and sending that never looks like rejection. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
-import { t, language } from '../i18n/index.js';
+import { t, locale } from '../i18n/index.js';
 import { timeOfDay } from '../format.js';
 import { conversation, chatItem } from '../session.js';
 import * as chat from '../state.js';
@@ -10,13 +10,13 @@ import { usePage, problemLine, CrisisBox } from './common.js';
 import { Availability, StatusBanner, NotForEmergencies } from './banners.js';
 import { wireChat } from './chat-events.js';
 
-/** @param {{client: any, me: import('../session.js').Person, id: string, go: Function, announce: (text: string) => void}} props */
-export function Chat({ client, me, id, go, announce }) {
+/** @param {{client: any, me: import('../session.js').Person, id: string, go: Function, announce: (text: string) => void, notes: import('../notes.js').ChatNotes}} props */
+export function Chat({ client, me, id, go, announce, notes }) {
   const [conv, setConv] = useState(/** @type {import('../session.js').Conversation | null} */ (null));
   const name = conv?.counterpart.displayName ?? '';
   const heading = usePage(t('title.chat', { name }));
   const [items, setItems] = useState(/** @type {chat.ChatItem[]} */ ([]));
-  const [notes, setNotes] = useState(/** @type {{key: string, text: string, loud?: boolean}[]} */ ([]));
+  const [, setNotesSeen] = useState(0);
   const [hasMore, setHasMore] = useState(false);
   const [draft, setDraft] = useState('');
   const [urgent, setUrgent] = useState(false);
@@ -30,8 +30,7 @@ export function Chat({ client, me, id, go, announce }) {
   const nameRef = useRef(name);
   nameRef.current = name;
 
-  /** @param {string} text @param {boolean} [loud] */
-  const note = (text, loud = false) => setNotes((n) => [...n, { key: `${Date.now()}-${n.length}`, text, loud }]);
+  useEffect(() => notes.subscribe(() => setNotesSeen((n) => n + 1)), [notes]);
 
   useEffect(() => {
     let live = true;
@@ -61,7 +60,6 @@ export function Chat({ client, me, id, go, announce }) {
     const unwire = wireChat(client, id, me.accountId, () => nameRef.current, {
       items: setItems,
       conv: setConv,
-      note,
       theirRead: setTheirRead,
       connection: setConnection,
       draft: (text) => setDraft((d) => (d ? `${text}\n${d}` : text)),
@@ -106,7 +104,7 @@ export function Chat({ client, me, id, go, announce }) {
     setRefusal({ line: '', code: '' });
     try {
       const result = await client.send(id, text, { urgent: wasUrgent });
-      if (result.counterpartOffline) note(t('notice.counterpartOffline', { name }));
+      if (result.counterpartOffline) notes.add(id, 'notice.counterpartOffline', { name });
     } catch {
       // The SDK's send_state 'failed' event has already restored the draft and said why.
     }
@@ -163,7 +161,12 @@ export function Chat({ client, me, id, go, announce }) {
             onDelete=${remove}
           />`,
       )}
-      ${notes.map((n) => html`<li class=${n.loud ? 'system notice loud' : 'system'} key=${n.key}>${n.text}</li>`)}
+      ${notes
+        .for(id)
+        .map(
+          (n) =>
+            html`<li class=${n.loud ? 'system notice loud' : 'system'} key=${`n${n.id}`}>${t(n.key, n.params)}</li>`,
+        )}
     </ul>
     ${chat.hasQueued(items) && html`<p class="notice" role="status">${t('chat.sendingShortly')}</p>`}
     ${
@@ -218,7 +221,7 @@ function Bubble({ item, name, read, onDelete }) {
   return html`<li class=${item.mine ? 'mine' : ''}>
     <div class="meta">
       <span>${item.mine ? t('chat.you') : name}</span>
-      <span>${timeOfDay(item.at, language())}</span>
+      <span>${timeOfDay(item.at, locale())}</span>
       ${item.urgent && html`<span class="urgent-tag">${t('chat.urgentTag')}</span>`}
       ${state && html`<span>${state}</span>`}
     </div>

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { PAUSE_TEMPLATES } from 'haven-sdk';
 import { html } from '../html.js';
-import { t, language } from '../i18n/index.js';
+import { t, locale } from '../i18n/index.js';
 import { calendarDay } from '../format.js';
 import { conversation, pick } from '../session.js';
 import { usePage, problemLine } from './common.js';
@@ -42,7 +42,7 @@ export function CoachTools({ client, me }) {
             <input id="invite-code" class="code" type="text" readonly value=${invite.code} />
           </p>
           <p>
-            ${t('notice.inviteCreated', { date: calendarDay(String(pick(invite, 'expiresAt', 'expires_at') ?? '').slice(0, 10), language()) })}
+            ${t('notice.inviteCreated', { date: calendarDay(String(pick(invite, 'expiresAt', 'expires_at') ?? '').slice(0, 10), locale()) })}
           </p>`
       }
     </section>

@@ -5,7 +5,8 @@ import { t } from '../i18n/index.js';
 import { crisis } from '../session.js';
 
 /**
- * Sets the document title and moves focus to the heading when a screen opens.
+ * Sets the document title when a screen opens and puts the keyboard back at the top of the
+ * page, as a new page would: the next Tab reaches the skip link, then Leave quickly.
  * @param {string} title
  */
 export function usePage(title) {
@@ -14,7 +15,8 @@ export function usePage(title) {
     document.title = title;
   }, [title]);
   useEffect(() => {
-    heading.current?.focus();
+    document.getElementById('top')?.focus({ preventScroll: false });
+    window.scrollTo(0, 0);
   }, []);
   return heading;
 }
@@ -47,7 +49,12 @@ export function problemLine(error) {
   if (code === 'unauthorized' || status === 401) return t('notice.signInWrong');
   if (code === 'invite_invalid') return t('notice.inviteUnusable');
   if (code === 'conflict' && status === 409) return t('notice.handleTaken');
-  if (status === 422) return t('notice.fieldsToFix');
+  if (status === 422) {
+    const named = (error.fields ?? []).map((/** @type {any} */ f) => String(f.field ?? f.loc ?? ''));
+    if (named.some((/** @type {string} */ f) => f.includes('password'))) return t('notice.passwordRule');
+    if (named.some((/** @type {string} */ f) => f.includes('handle'))) return t('notice.handleRule');
+    return t('notice.fieldsToFix');
+  }
   if (error instanceof TypeError || code === 'unavailable') return t('notice.unreachable');
   return t('notice.somethingWrong');
 }

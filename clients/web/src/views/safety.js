@@ -11,6 +11,7 @@ export function SafetyNumber({ client, me, id, go }) {
   const heading = usePage(t('title.safety'));
   const [name, setName] = useState('');
   const [number, setNumber] = useState(/** @type {any} */ (null));
+  const [theirs, setTheirs] = useState('');
   const [verified, setVerified] = useState(false);
   const [unavailable, setUnavailable] = useState(false);
   const [result, setResult] = useState(/** @type {'match' | 'mismatch' | 'short' | ''} */ (''));
@@ -25,6 +26,7 @@ export function SafetyNumber({ client, me, id, go }) {
       .then((/** @type {any} */ view) => {
         if (!view.digits) return setUnavailable(true);
         setNumber(view.digits);
+        setTheirs(view.accountId ?? '');
         setVerified(Boolean(view.verified));
       })
       .catch(() => setUnavailable(true));
@@ -44,9 +46,13 @@ export function SafetyNumber({ client, me, id, go }) {
     setResult(compareDigits(typed, number));
   }
 
-  const halves = number ? splitSafetyNumber(number) : null;
+  const halves = number ? splitSafetyNumber(number, me.accountId < theirs) : null;
   return html`<h1 tabindex="-1" ref=${heading}>${t('safety.heading', { name })}</h1>
-    <p><button type="button" class="link" onClick=${() => go({ name: 'chat', id })}>${name}</button></p>
+    <p>
+      <button type="button" class="link" onClick=${() => go({ name: 'chat', id })}>
+        ${t('safety.back', { name })}
+      </button>
+    </p>
     ${unavailable && html`<p class="notice">${t('notice.safetyUnavailable', { name })}</p>`}
     ${
       halves &&

@@ -2,7 +2,7 @@
  * explicit "Leave and erase this device". */
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
-import { t, language } from '../i18n/index.js';
+import { t, locale, language } from '../i18n/index.js';
 import { dayAndTime } from '../format.js';
 import { conversation, pick } from '../session.js';
 import { usePage, problemLine, download } from './common.js';
@@ -189,7 +189,7 @@ function Devices({ client, attempt }) {
         const seen = pick(d, 'lastSeenAt', 'last_seen_at');
         return html`<li>
           ${d.name}${deviceId === mine ? ` (${t('settings.thisDevice')})` : ''}
-          ${seen && html` <span class="tag">${t('settings.lastSeen', { when: dayAndTime(seen, language()) })}</span>`}
+          ${seen && html` <span class="tag">${t('settings.lastSeen', { when: dayAndTime(seen, locale()) })}</span>`}
           ${
             deviceId !== mine &&
             html` <button

@@ -60,6 +60,9 @@ export class FakeGateway {
     /** @type {Map<string, string>} */ this.identityOverride = new Map();
     /** @type {{status: number, body: Record<string, any>, retryAfter?: number}[]} */ this.forcedSends =
       [];
+    /** @type {{perSecond: number, burst: number, tokens: number, at: number} | null} */ this.sendBudget =
+      null;
+    this.refusedForRate = 0;
     /** @type {string[]} */ this.acks = [];
     /** @type {any[]} */ this.received = [];
     /** @type {string[]} */ this.log = [];
@@ -399,6 +402,7 @@ export class FakeGateway {
     if (!conversation || !conversation.participants.includes(who.accountId))
       throw new Refusal(404, problem(404, 'not_found'));
     const extra = wire?.urgent ? { crisis_resources: this.crisis } : {};
+    this._spend();
     const forced = this.forcedSends.shift();
     if (forced)
       throw new Refusal(
@@ -444,6 +448,22 @@ export class FakeGateway {
       for (const deviceId of given) this.push(deviceId, { type: 'message', message: item });
     }
     return { message_id: wire.message_id, status: 'accepted', ...extra };
+  }
+
+  /** The per-account send budget, as the gateway's token bucket. */
+  _spend() {
+    const b = this.sendBudget;
+    if (!b) return;
+    const now = this.now();
+    b.tokens = Math.min(b.burst, b.tokens + ((now - b.at) / 1000) * b.perSecond);
+    b.at = now;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return;
+    }
+    this.refusedForRate += 1;
+    const retryAfter = Math.ceil((1 - b.tokens) / b.perSecond);
+    throw new Refusal(429, problem(429, 'rate_limited'), retryAfter);
   }
 
   /** @param {string} cid @param {URLSearchParams} params */

@@ -76,6 +76,7 @@ async def test_hashed_files_are_immutable_and_gzipped_from_their_siblings(
         assert gzip.decompress(body) == plain
         async with http.get(app_url + name, headers={"Accept-Encoding": "identity"}) as r:
             assert "Content-Encoding" not in r.headers
+            assert r.headers["Vary"] == "Accept-Encoding"
             assert await r.read() == plain
 
 

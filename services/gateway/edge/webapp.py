@@ -101,6 +101,9 @@ async def serve(request: web.Request) -> web.StreamResponse:
         return problem(404, "not_found", "There is no such file in Haven Web")
     response = web.FileResponse(path)
     response.headers["Cache-Control"] = IMMUTABLE if HASHED.search(path.name) else REVALIDATE
+    # Both encodings of a file share its URL: a cache must key them apart (aiohttp says so
+    # only when it sends the .gz).
+    response.headers["Vary"] = "Accept-Encoding"
     return response
 
 

@@ -21,6 +21,9 @@ class GatewaySettings(CommonSettings):
     # Ed25519 PEM (PKCS#8) shared by every replica; previous keys still verify during rotation.
     signing_key_file: Path | None = None
     previous_signing_key_files: str = ""
+    # Ed25519 PEM of deletion receipts: a key of their own, never the token key.
+    receipt_key_file: Path | None = None
+    previous_receipt_key_files: str = ""
     bootstrap_operator_handle: str | None = None
     bootstrap_operator_password: str | None = None
     trusted_proxies: str = ""
@@ -125,7 +128,7 @@ class GatewaySettings(CommonSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("signing_key_file")
+    @field_validator("signing_key_file", "receipt_key_file")
     @classmethod
     def _key_exists(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():

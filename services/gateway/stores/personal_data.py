@@ -53,12 +53,27 @@ class PersonalData:
         return [doc["_id"] async for doc in cursor]
 
     async def strip_account(self, account_id: str, at: datetime) -> None:
-        """What stays of a deleted account: id, handle (never reused), role and dates."""
+        """What stays of a deleted account: id, handle (never reused), role and dates; of its
+        devices the ids, identity keys (never accepted again) and dates. Its settings in its
+        relationships and every invite it made or used go (the receipt's `keeps` says so)."""
         await self._db["accounts"].update_one(
             {"_id": account_id},
             {"$set": {"display_name": "", "password_hash": b"", "erased_at": at}},
         )
-        await self._db["devices"].update_many({"account_id": account_id}, {"$set": {"name": ""}})
+        await self._db["devices"].update_many(
+            {"account_id": account_id},
+            {
+                "$set": {"name": "", "kx_key": b"", "kx_signature": b"", "erased_at": at},
+                "$unset": {"previous_kx_keys": ""},
+            },
+        )
+        mine = {"$or": [{"coach_account_id": account_id}, {"client_account_id": account_id}]}
+        await self._db["relationships"].update_many(
+            mine, {"$unset": {f"settings.{account_id}": ""}}
+        )
+        await self._db["invites"].delete_many(
+            {"$or": [{"created_by": account_id}, {"used_by": account_id}]}
+        )
 
     async def forget_tokens(self, account_id: str) -> None:
         await self._db["refresh_tokens"].delete_many({"account_id": account_id})

@@ -6,7 +6,8 @@ invites go, open relationships end (`relationship.ended`), and `account.deleted`
 through the outbox. Messaging and notification complete it from their durable queues, also
 after an outage. Each step is idempotent; an interruption is completed by the sweep
 (`finish_pending`), so a deletion never stays half done. The answer is a receipt signed with
-the token key (`clients/python/haven_crypto/receipts.py`).
+the receipt key (a key of its own, `security/receipt_keys.py`;
+`clients/python/haven_crypto/receipts.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from haven_crypto.receipts import canonical
 from services.gateway.model.principal import Principal
 from services.gateway.security.guard import PasswordGuard, password_change_subject
 from services.gateway.security.passwords import PasswordHasher
-from services.gateway.security.tokens import TokenSigner
+from services.gateway.security.receipt_keys import ReceiptSigner
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.outbox import Outbox
@@ -48,10 +49,15 @@ DELETES = (
     "every message the account sent (counterparts see tombstones without content)",
     "read markers, push subscriptions, notification settings, availability and pending "
     "notifications",
-    "unused invites the account created",
+    "every invite the account created or used, and its settings in its relationships",
+    "its devices' names and key-agreement keys",
 )
 KEEPS = (
     "the account id and handle, so the handle is never given to anyone else",
+    "its devices' ids, public identity keys and dates, so an identity key is never accepted "
+    "again (no names, no key-agreement keys)",
+    "its relationships' ids, the other participant and their dates, for the other "
+    "participant's copy of the conversation",
     "security audit metadata about the account, until the audit retention period ends",
     "the record of agreement acceptances and withdrawals (versions and times)",
 )
@@ -68,7 +74,7 @@ class AccountDeletion:
         guard: PasswordGuard,
         outbox: Outbox,
         audit: AuditLog,
-        signer: TokenSigner,
+        signer: ReceiptSigner,
         relationships: RelationshipRepository,
     ) -> None:
         self._relationships = relationships

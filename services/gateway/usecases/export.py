@@ -75,6 +75,22 @@ def own_device(device: Device) -> dict[str, Any]:
     }
 
 
+def shown_devices(r: Relationship, devices: list[Device], account_id: str) -> list[Device]:
+    """The participants' devices in `account_id`'s export; after the end, the other's as they
+    stood then (no device, key rotation or revocation since: an ex-counterpart sees nothing
+    current), and none of an erased account (its messages went with it)."""
+    ended = r.ended_at if r.status == "ended" else None
+    shown = []
+    for device in devices:
+        if device.account_id not in r.participants or device.erased:
+            continue
+        if device.account_id == account_id or ended is None:
+            shown.append(device)
+        elif device.created_at <= ended:
+            shown.append(device.as_of(ended))
+    return shown
+
+
 def account_part(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
@@ -172,7 +188,7 @@ class Exporter:
                     }
                     for a in r.participants
                 ],
-                "devices": [public_device(d) for d in devices if d.account_id in r.participants],
+                "devices": [public_device(d) for d in shown_devices(r, devices, who.account_id)],
             }
             for r in found
         ]

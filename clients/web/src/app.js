@@ -26,6 +26,7 @@ export function App() {
   const [progress, setProgress] = useState(0);
   const [lang, setLang] = useState(language());
   const [notice, setNotice] = useState('');
+  const [visit, setVisit] = useState(0);
   const [notes, setNotes] = useState(/** @type {ChatNotes | null} */ (null));
   const clientRef = useRef(/** @type {any} */ (null));
   clientRef.current = client;
@@ -79,12 +80,8 @@ export function App() {
     setRoute(needsAgreement ? { name: 'agreement' } : { name: 'list' });
     setPhase('in');
     kept.on('signed_out', () => {
-      session.signOut(null).finally(() => {
-        setClient(null);
-        setPhase('out');
-        setRoute({ name: 'signin' });
-        setNotice(t('notice.signedOutElsewhere'));
-      });
+      if (clientRef.current !== kept) return;
+      session.signOut(null).finally(() => finish('notice.signedOutElsewhere'));
     });
     try {
       kept.connect();
@@ -95,9 +92,17 @@ export function App() {
 
   async function signOut() {
     await session.signOut(client);
+    finish('');
+  }
+
+  /** Back to the sign-in screen with nothing of the session left in this tab. @param {string} key */
+  function finish(key) {
+    clientRef.current = null;
     setClient(null);
+    setNotes(null);
     setPhase('out');
     setRoute({ name: 'signin' });
+    setNotice(key ? t(key) : '');
   }
 
   async function eraseDevice() {
@@ -119,10 +124,11 @@ export function App() {
   /** @param {Route} next */
   const go = (next) => {
     setNotice('');
+    setVisit((n) => n + 1);
     setRoute(next);
   };
   const me = client ? session.person(client.account) : null;
-  const ctx = { client, me, go, announce: setAnnouncement, signOut, eraseDevice, lang, notes };
+  const ctx = { client, me, go, announce: setAnnouncement, signOut, eraseDevice, lang, notes, finish };
 
   return html`
     <span id="top" tabindex="-1"></span>
@@ -167,7 +173,8 @@ export function App() {
       ${progress > 0 && progress < 3 ? t('leave.progress', { count: progress }) : ''}
     </div>
     <main id="main" tabindex="-1">
-      ${notice && html`<p class="notice" role="status">${notice}</p>`} ${screen(phase, route, ctx, enter)}
+      ${notice && html`<p class="notice" role="status">${notice}</p>`}
+      <div key=${visit}>${screen(phase, route, ctx, enter)}</div>
     </main>
     <footer class="lang">
       <label for="lang">${t('lang.label')}</label>

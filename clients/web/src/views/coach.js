@@ -39,7 +39,7 @@ export function CoachTools({ client, me }) {
         invite &&
         html`<p>
             <label for="invite-code">${t('coach.inviteCode')}</label>
-            <input id="invite-code" class="code" type="text" readonly value=${invite.code} />
+            <input id="invite-code" class="code" type="text" readonly defaultValue=${invite.code} />
           </p>
           <p>
             ${t('notice.inviteCreated', { date: calendarDay(String(pick(invite, 'expiresAt', 'expires_at') ?? '').slice(0, 10), locale()) })}
@@ -125,6 +125,8 @@ function AvailabilityForm({ client, me, attempt }) {
   const weekly = /** @type {any[]} */ (pick(current, 'weekly') ?? []);
   const zone = pick(current, 'timeZone', 'time_zone') ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const away = pick(current, 'away');
+  const [awayChoice, setAwayOn] = useState(/** @type {boolean | null} */ (null));
+  const awayOn = awayChoice ?? Boolean(away);
   /** @param {Event} e */
   const save = (e) => {
     e.preventDefault();
@@ -138,7 +140,7 @@ function AvailabilityForm({ client, me, attempt }) {
         end: get(`${d}-end`),
       })),
       response_time_hours: Number(get('hours') || 24),
-      away_message: get('awayMessage') || null,
+      away_message: get('awayMessage'),
       away:
         f.get('awayOn') === 'on'
           ? {
@@ -156,7 +158,7 @@ function AvailabilityForm({ client, me, attempt }) {
     <form class="stack" onSubmit=${save}>
       <div>
         <label for="av-zone">${t('coach.timeZone')}</label
-        ><input id="av-zone" name="zone" type="text" value=${zone} required />
+        ><input id="av-zone" name="zone" type="text" defaultValue=${zone} required />
       </div>
       <table class="week">
         <tbody>
@@ -166,11 +168,11 @@ function AvailabilityForm({ client, me, attempt }) {
               <th scope="row">${t(`day.${d}`)}</th>
               <td>
                 <label class="visually-hidden" for=${`${d}-start`}>${t('coach.dayStart', { day: t(`day.${d}`) })}</label
-                ><input id=${`${d}-start`} name=${`${d}-start`} type="time" value=${slot?.start ?? ''} />
+                ><input id=${`${d}-start`} name=${`${d}-start`} type="time" defaultValue=${slot?.start ?? ''} />
               </td>
               <td>
                 <label class="visually-hidden" for=${`${d}-end`}>${t('coach.dayEnd', { day: t(`day.${d}`) })}</label
-                ><input id=${`${d}-end`} name=${`${d}-end`} type="time" value=${slot?.end ?? ''} />
+                ><input id=${`${d}-end`} name=${`${d}-end`} type="time" defaultValue=${slot?.end ?? ''} />
               </td>
             </tr>`;
           })}
@@ -183,7 +185,7 @@ function AvailabilityForm({ client, me, attempt }) {
           name="hours"
           type="number"
           min="1"
-          value=${pick(current, 'responseTimeHours', 'response_time_hours') ?? 24}
+          defaultValue=${pick(current, 'responseTimeHours', 'response_time_hours') ?? 24}
         />
       </div>
       <div>
@@ -192,29 +194,42 @@ function AvailabilityForm({ client, me, attempt }) {
           id="av-msg"
           name="awayMessage"
           type="text"
-          value=${pick(current, 'awayMessage', 'away_message') ?? ''}
+          defaultValue=${pick(current, 'awayMessage', 'away_message') ?? ''}
         />
       </div>
       <p class="check">
-        <input id="av-away" name="awayOn" type="checkbox" checked=${Boolean(away)} />
+        <input
+          id="av-away"
+          name="awayOn"
+          type="checkbox"
+          checked=${awayOn}
+          onChange=${(/** @type {Event} */ e) => setAwayOn(/** @type {HTMLInputElement} */ (e.target).checked)}
+        />
         <label for="av-away">${t('coach.awayOn')}</label>
       </p>
-      <div>
-        <label for="av-from">${t('coach.awayFrom')}</label
-        ><input id="av-from" name="awayFrom" type="date" value=${String(away?.from ?? '').slice(0, 10)} />
-      </div>
-      <div>
-        <label for="av-until">${t('coach.awayUntil')}</label
-        ><input id="av-until" name="awayUntil" type="date" value=${String(away?.until ?? '').slice(0, 10)} />
-      </div>
-      <div>
-        <label for="av-text">${t('coach.awayText')}</label
-        ><input id="av-text" name="awayText" type="text" value=${away?.message ?? ''} />
-      </div>
-      <div>
-        <label for="av-backup">${t('coach.backup')}</label
-        ><input id="av-backup" name="backup" type="text" value=${pick(away, 'backupContact', 'backup_contact') ?? ''} />
-      </div>
+      <fieldset class="stack" hidden=${!awayOn} disabled=${!awayOn}>
+        <div>
+          <label for="av-from">${t('coach.awayFrom')}</label
+          ><input id="av-from" name="awayFrom" type="date" defaultValue=${String(away?.from ?? '').slice(0, 10)} />
+        </div>
+        <div>
+          <label for="av-until">${t('coach.awayUntil')}</label
+          ><input id="av-until" name="awayUntil" type="date" defaultValue=${String(away?.until ?? '').slice(0, 10)} />
+        </div>
+        <div>
+          <label for="av-text">${t('coach.awayText')}</label
+          ><input id="av-text" name="awayText" type="text" defaultValue=${away?.message ?? ''} />
+        </div>
+        <div>
+          <label for="av-backup">${t('coach.backup')}</label
+          ><input
+            id="av-backup"
+            name="backup"
+            type="text"
+            defaultValue=${pick(away, 'backupContact', 'backup_contact') ?? ''}
+          />
+        </div>
+      </fieldset>
       <div><button type="submit">${t('coach.saveAvailability')}</button></div>
     </form>
   </section>`;
@@ -245,23 +260,23 @@ function QuietHours({ client, attempt }) {
     <h2 id="q-h">${t('coach.quietHeading')}</h2>
     <form class="stack" onSubmit=${save}>
       <p class="check">
-        <input id="q-on" name="quietOn" type="checkbox" checked=${Boolean(quiet)} />
+        <input id="q-on" name="quietOn" type="checkbox" defaultChecked=${Boolean(quiet)} />
         <label for="q-on">${t('coach.quietOn')}</label>
       </p>
       <div>
         <label for="q-start">${t('coach.quietStart')}</label
-        ><input id="q-start" name="start" type="time" value=${quiet?.start ?? '21:00'} />
+        ><input id="q-start" name="start" type="time" defaultValue=${quiet?.start ?? '21:00'} />
       </div>
       <div>
         <label for="q-end">${t('coach.quietEnd')}</label
-        ><input id="q-end" name="end" type="time" value=${quiet?.end ?? '08:00'} />
+        ><input id="q-end" name="end" type="time" defaultValue=${quiet?.end ?? '08:00'} />
       </div>
       <p class="check">
         <input
           id="q-bypass"
           name="bypass"
           type="checkbox"
-          checked=${Boolean(pick(current, 'urgentBypass', 'urgent_bypass'))}
+          defaultChecked=${Boolean(pick(current, 'urgentBypass', 'urgent_bypass'))}
         />
         <label for="q-bypass">${t('coach.urgentBypass')}</label>
       </p>

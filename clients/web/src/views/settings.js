@@ -8,8 +8,8 @@ import { conversation, pick } from '../session.js';
 import { usePage, problemLine, download } from './common.js';
 import { eraseEverything } from '../storage.js';
 
-/** @param {{client: any, me: import('../session.js').Person, id?: string, signOut: () => void, eraseDevice: () => void}} props */
-export function Settings({ client, me, id, signOut, eraseDevice }) {
+/** @param {{client: any, me: import('../session.js').Person, id?: string, signOut: () => void, eraseDevice: () => void, finish: (key: string) => void}} props */
+export function Settings({ client, me, id, signOut, eraseDevice, finish }) {
   const heading = usePage(t('title.settings'));
   const [status, setStatus] = useState('');
   const [problem, setProblem] = useState('');
@@ -95,6 +95,7 @@ export function Settings({ client, me, id, signOut, eraseDevice }) {
             const receipt = await client.deleteAccount(String(form.get('password')));
             download('haven-deletion-receipt.json', receipt);
             await eraseEverything();
+            finish('notice.deleted');
           }, t('notice.deleted'));
         }}
       >
@@ -151,7 +152,7 @@ function ConversationSettings({ client, me, id, attempt }) {
     <h2 id="conv-h">${t('settings.conversationHeading', { name })}</h2>
     <form class="stack" onSubmit=${save}>
       <p class="check">
-        <input id="receipts" name="receipts" type="checkbox" checked=${receipts} />
+        <input id="receipts" name="receipts" type="checkbox" defaultChecked=${receipts} />
         <label for="receipts">${t('settings.readReceipts', { name })}</label>
       </p>
       <div>
@@ -162,7 +163,7 @@ function ConversationSettings({ client, me, id, attempt }) {
       </div>
       <div>
         <label for="retention">${t('settings.retention')}</label
-        ><input id="retention" name="retention" type="number" min="1" value=${retention ?? ''} />
+        ><input id="retention" name="retention" type="number" min="1" defaultValue=${retention ?? ''} />
       </div>
       <div><button type="submit">${t('settings.save')}</button></div>
     </form>

@@ -15,7 +15,7 @@ async function view(client, cid, messageId) {
 
 test('a sound message opens, with the sender and trust the receiver worked out', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   const sam = await w.signIn(w.sam);
   const sent = await kim.send(w.cid, 'Hello Sam', {});
@@ -33,7 +33,7 @@ test('a sound message opens, with the sender and trust the receiver worked out',
 
 test('a tampered signature is refused', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   const from = rogueDevice(w.gw, w.kim);
   const item = sealAs(w.gw, w.cid, from, 'hi', {
@@ -46,7 +46,7 @@ test('a tampered signature is refused', async (t) => {
 
 test('an envelope sealed for another conversation does not open here (aad from our own record)', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const other = w.gw.addConversation([w.kim.account_id, w.sam.account_id]);
   const sam = await w.signIn(w.sam);
   const from = rogueDevice(w.gw, w.kim);
@@ -67,7 +67,7 @@ test('an envelope sealed for another conversation does not open here (aad from o
 
 test('a replayed message id under a new seq is refused, in history and live', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   const sam = await w.signIn(w.sam);
   const sent = await kim.send(w.cid, 'once', {});
@@ -96,7 +96,7 @@ test('a replayed message id under a new seq is refused, in history and live', as
 
 test('a device the account listing leaves out is refused', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   const from = rogueDevice(w.gw, w.kim, { hidden: true });
   const item = sealAs(w.gw, w.cid, from, 'from the shadows');
@@ -108,7 +108,7 @@ test('a device the account listing leaves out is refused', async (t) => {
 
 test('a content key that does not match the signed commitment is refused', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   const from = rogueDevice(w.gw, w.kim);
   const item = sealAs(w.gw, w.cid, from, 'two faces', {
@@ -126,7 +126,7 @@ test('a content key that does not match the signed commitment is refused', async
 
 test('revoked_at is honoured: before it a message opens, after it it is refused', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   const from = rogueDevice(w.gw, w.kim);
   await sam.safetyNumber(w.cid); // a listing shows (and pins) the device while it is active
@@ -141,7 +141,7 @@ test('revoked_at is honoured: before it a message opens, after it it is refused'
 
 test("a verified contact's never-listed device is refused; unverified it is marked unlisted", async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   await w.signIn(w.kim);
   const from = rogueDevice(w.gw, w.kim, { hidden: true });
@@ -159,7 +159,7 @@ test("a verified contact's never-listed device is refused; unverified it is mark
 
 test('a listed device shown with another identity key: loud event, refused, sending held', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   const sam = await w.signIn(w.sam);
   const sent = await kim.send(w.cid, 'before the swap', {});
@@ -181,7 +181,7 @@ test('a listed device shown with another identity key: loud event, refused, send
 
 test('an unknown alg, a flipped urgent flag and a kx key signed for another handle are refused', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   const from = rogueDevice(w.gw, w.kim);
   const alg = sealAs(w.gw, w.cid, from, 'x', { tamper: (wire) => ({ ...wire, alg: 'haven-v9' }) });
@@ -198,7 +198,7 @@ test('an unknown alg, a flipped urgent flag and a kx key signed for another hand
 
 test('a message older than this device says so instead of looking broken', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   const sent = await kim.send(w.cid, 'before your new phone', {});
   w.gw.messages

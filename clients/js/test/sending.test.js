@@ -15,7 +15,7 @@ function states(client) {
 
 test('a 429 queues the message and sends the same envelope once Retry-After has passed', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   const seen = states(kim);
   w.gw.forcedSends.push({ status: 429, body: { code: 'rate_limited' }, retryAfter: 1 });
@@ -37,7 +37,7 @@ test('a 429 queues the message and sends the same envelope once Retry-After has 
 
 test('after a 429 a burst is paced one message per Retry-After, so the server refuses only once', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   const seen = states(kim);
   // The gateway's bucket: bursts of 2, one more per second (a second per message once spent).
@@ -63,7 +63,7 @@ test('after a 429 a burst is paced one message per Retry-After, so the server re
 
 test('a counterpart with no active device is not an error: sealed for the devices that exist', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   const sam = await w.signIn(w.sam);
   w.gw.revoke(/** @type {string} */ (sam.deviceId)); // e.g. Sam's panic
@@ -77,7 +77,7 @@ test('a counterpart with no active device is not an error: sealed for the device
 
 test('a refused send rejects with the code and keeps the text; urgent refusals carry crisis resources', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   await w.signIn(w.kim);
   const seen = states(sam);
@@ -99,7 +99,7 @@ test('a refused send rejects with the code and keeps the text; urgent refusals c
 
 test('an urgent send answers with crisis resources, cached for offline use', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const sam = await w.signIn(w.sam);
   await w.signIn(w.kim);
   w.gw.crisis = [{ name: 'Night line', contact: '0800 111', description: '', region: 'XX' }];
@@ -111,7 +111,7 @@ test('an urgent send answers with crisis resources, cached for offline use', asy
 
 test('device_mismatch refreshes the device lists and re-seals once', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   const kim = await w.signIn(w.kim);
   await w.signIn(w.sam);
   await kim.send(w.cid, 'first', {}); // Kim now holds Sam's device list
@@ -132,7 +132,7 @@ test('device_mismatch refreshes the device lists and re-seals once', async (t) =
 
 test('a lost network queues the message and sends it when the network is back', async (t) => {
   const w = await world();
-  t.after(() => w.gw.close());
+  t.after(() => w.close());
   let offline = false;
   /** @type {typeof fetch} */
   const flaky = (input, init) => {

@@ -63,6 +63,8 @@ export class FakeGateway {
     /** @type {{perSecond: number, burst: number, tokens: number, at: number} | null} */ this.sendBudget =
       null;
     this.refusedForRate = 0;
+    this.pushOnSend = true;
+    this.closed = false;
     /** @type {string[]} */ this.acks = [];
     /** @type {any[]} */ this.received = [];
     /** @type {string[]} */ this.log = [];
@@ -73,6 +75,7 @@ export class FakeGateway {
     this.server = http.createServer((req, res) => void this._http(req, res));
     this.wss = new WebSocketServer({ noServer: true });
     this.server.on('upgrade', (req, socket, head) => {
+      if (this.closed) return socket.destroy();
       this.wss.handleUpgrade(req, socket, head, (ws) => this._socket(ws));
     });
   }
@@ -85,7 +88,9 @@ export class FakeGateway {
   }
 
   async close() {
+    this.closed = true;
     for (const ws of this.sockets.keys()) ws.terminate();
+    for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(() => resolve(null)));
@@ -445,7 +450,9 @@ export class FakeGateway {
         urgent: wire.urgent,
         envelope: wire,
       });
-      for (const deviceId of given) this.push(deviceId, { type: 'message', message: item });
+      if (this.pushOnSend) {
+        for (const deviceId of given) this.push(deviceId, { type: 'message', message: item });
+      }
     }
     return { message_id: wire.message_id, status: 'accepted', ...extra };
   }
@@ -523,12 +530,14 @@ export class FakeGateway {
         } catch (error) {
           if (!(error instanceof Refusal)) throw error;
           const retry = error.retryAfter !== null ? { retry_after: error.retryAfter } : {};
+          const fields = { ...error.body };
+          delete fields.type;
           ws.send(
             JSON.stringify({
+              ...fields,
+              ...retry,
               type: 'error',
               message_id: frame.envelope?.message_id,
-              ...error.body,
-              ...retry,
             }),
           );
         }

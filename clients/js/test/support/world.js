@@ -25,9 +25,11 @@ export async function world() {
   const kim = gw.addAccount('kim', 'coach');
   const sam = gw.addAccount('sam', 'client');
   const cid = gw.addConversation([kim.account_id, sam.account_id]);
+  /** @type {HavenClient[]} */
+  const clients = [];
   /** @param {any} account @param {Record<string, any>} [extra] */
-  const signIn = (account, extra = {}) =>
-    HavenClient.signIn({
+  const signIn = async (account, extra = {}) => {
+    const client = await HavenClient.signIn({
       baseUrl: gw.url,
       handle: account.handle,
       password: account.password,
@@ -36,7 +38,15 @@ export async function world() {
       backoff: { initialMs: 20, maxMs: 200 },
       ...extra,
     });
-  return { gw, kim, sam, cid, signIn };
+    clients.push(client);
+    return client;
+  };
+  /** Stop every client made here (sockets, timers), then the gateway. */
+  const close = async () => {
+    for (const client of clients) client._stop();
+    await gw.close();
+  };
+  return { gw, kim, sam, cid, signIn, close, clients };
 }
 
 /**

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -45,6 +46,10 @@ class GatewaySettings(CommonSettings):
     rate_kx: str = "12/hour,3"  # per device
     rate_device_ops: str = "30/hour,10"  # per account: revocations
     rate_register: str = "10/hour,5"  # per client address
+    rate_pause: str = "12/day,4"  # per conversation: pause, resume and re-pause together
+    rate_delete: str = "60/hour,20"  # per account: deletions for everyone
+    rate_login_account: str = "20/hour,10"  # per account: successful logins
+    rate_login_address: str = "60/hour,30"  # per client address (IPv6: per /64)
     rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
     # Sockets that have not authenticated yet, per client address and replica.
     ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
@@ -63,9 +68,19 @@ class GatewaySettings(CommonSettings):
     retention_default_days: int | None = Field(default=None, ge=1, le=36500)
     retention_min_days: int = Field(default=1, ge=1, le=36500)
     retention_max_days: int | None = Field(default=None, ge=1, le=36500)
+    # Haven Web (edge/webapp.py): the built app served at /app/ (unset: clients/web/dist in the
+    # checkout), the neutral page "Leave quickly" replaces it with, and the exact origins of
+    # other web apps allowed to call the API from a browser (edge/cors.py; empty: none).
+    web_dir: Path | None = None
+    web_exit_url: str = "https://www.bbc.co.uk/weather"
+    cors_origins: str = ""
 
     @field_validator(
-        "retention_default_days", "retention_max_days", "crisis_resources_file", mode="before"
+        "retention_default_days",
+        "retention_max_days",
+        "crisis_resources_file",
+        "web_dir",
+        mode="before",
     )
     @classmethod
     def _blank_keeps(cls, value: object) -> object:
@@ -83,6 +98,28 @@ class GatewaySettings(CommonSettings):
         ):
             raise ValueError("HAVEN_RETENTION_DEFAULT_DAYS is outside the min/max bounds")
         return self
+
+    @field_validator("web_exit_url")
+    @classmethod
+    def _exit_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("https", "http") or not parsed.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (p.strip() for p in value.split(","))):
+            parsed = urlsplit(origin)
+            exact = f"{parsed.scheme}://{parsed.netloc}"
+            if parsed.scheme not in ("https", "http") or not parsed.netloc or origin != exact:
+                raise ValueError(f"{origin!r} is not an exact origin like https://app.example")
+        return value
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.cors_origins.split(",") if p.strip())
 
     @field_validator("bootstrap_operator_password")
     @classmethod
@@ -110,7 +147,16 @@ class GatewaySettings(CommonSettings):
         return value
 
     @field_validator(
-        "rate_send", "rate_invites", "rate_kx", "rate_device_ops", "rate_register", "rate_ws_frames"
+        "rate_send",
+        "rate_invites",
+        "rate_kx",
+        "rate_device_ops",
+        "rate_register",
+        "rate_ws_frames",
+        "rate_pause",
+        "rate_delete",
+        "rate_login_account",
+        "rate_login_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

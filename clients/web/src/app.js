@@ -15,6 +15,7 @@ import { Settings } from './views/settings.js';
 import { CoachTools } from './views/coach.js';
 import { Agreement } from './views/agreement.js';
 import { ChatNotes } from './notes.js';
+import { onOpenRequest } from './push.js';
 
 /** @typedef {{name: string, id?: string}} Route */
 
@@ -59,6 +60,11 @@ export function App() {
     const timer = setTimeout(() => setProgress(0), 5000);
     return () => clearTimeout(timer);
   }, [progress]);
+
+  useEffect(() => {
+    if (phase !== 'in' || route.name === 'agreement') return undefined;
+    return onOpenRequest((id) => setRoute({ name: 'chat', id })); // a notification was clicked
+  }, [phase, route.name === 'agreement']);
 
   useEffect(() => {
     session

@@ -7,6 +7,7 @@ import { dayAndTime } from '../format.js';
 import { conversation, pick } from '../session.js';
 import { usePage, problemLine, download } from './common.js';
 import { eraseEverything } from '../storage.js';
+import { Notifications } from './notifications.js';
 
 /** @param {{client: any, me: import('../session.js').Person, id?: string, signOut: () => void, eraseDevice: () => void, finish: (key: string) => void}} props */
 export function Settings({ client, me, id, signOut, eraseDevice, finish }) {
@@ -28,6 +29,7 @@ export function Settings({ client, me, id, signOut, eraseDevice, finish }) {
     <div role="status">${status && html`<p class="notice">${status}</p>`}</div>
     ${problem && html`<p class="notice warn" role="alert">${problem}</p>`}
     ${id && html`<${ConversationSettings} client=${client} me=${me} id=${id} attempt=${attempt} />`}
+    <${Notifications} client=${client} attempt=${attempt} />
     <${Devices} client=${client} attempt=${attempt} />
     <section class="card" aria-labelledby="pw-h">
       <h2 id="pw-h">${t('settings.passwordHeading')}</h2>

@@ -322,12 +322,25 @@ export class HavenClient extends ClientBase {
    */
   async rotateKxIfDue(now = this._now(), o = {}) {
     await this._conversations.refresh();
-    return rotateKxIfDue(this.api, this._device, now, o.intervalMs ?? DEFAULT_KX_INTERVAL_MS);
+    try {
+      return await rotateKxIfDue(
+        this.api,
+        this._device,
+        now,
+        o.intervalMs ?? DEFAULT_KX_INTERVAL_MS,
+      );
+    } finally {
+      this._directory.invalidate(this.account.account_id);
+    }
   }
 
   /** Rotate now. */
   async rotateKx() {
-    await rotateKx(this.api, this._device, this._now());
+    try {
+      await rotateKx(this.api, this._device, this._now());
+    } finally {
+      this._directory.invalidate(this.account.account_id);
+    }
   }
 
   /** End this device's session and erase its keys and memory from the keystore. */

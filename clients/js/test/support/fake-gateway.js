@@ -65,6 +65,7 @@ export class FakeGateway {
     this.refusedForRate = 0;
     this.pushOnSend = true;
     this.closed = false;
+    this.refuseKx = false;
     /** @type {string[]} */ this.acks = [];
     /** @type {any[]} */ this.received = [];
     /** @type {string[]} */ this.log = [];
@@ -391,6 +392,7 @@ export class FakeGateway {
   _rotate(who, deviceId, body) {
     const device = this.devices.get(deviceId);
     if (who.deviceId !== deviceId) throw new Refusal(403, problem(403, 'forbidden'));
+    if (this.refuseKx) throw new Refusal(429, problem(429, 'rate_limited'), 60);
     device.previous_kx_keys.push({
       kx_key: device.kx_key,
       kx_signature: device.kx_signature,

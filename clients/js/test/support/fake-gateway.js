@@ -471,7 +471,8 @@ export class FakeGateway {
       return;
     }
     this.refusedForRate += 1;
-    const retryAfter = Math.ceil((1 - b.tokens) / b.perSecond);
+    // As the gateway's GCRA: whole seconds until the next message may go (not the refill rate).
+    const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / b.perSecond));
     throw new Refusal(429, problem(429, 'rate_limited'), retryAfter);
   }
 
@@ -499,7 +500,12 @@ export class FakeGateway {
 
   /** @param {import('ws').WebSocket} ws */
   _socket(ws) {
-    const info = { deviceId: /** @type {string | null} */ (null), accountId: '', auths: 0 };
+    const info = {
+      deviceId: /** @type {string | null} */ (null),
+      accountId: '',
+      auths: 0,
+      /** @type {number[]} */ strikes: [],
+    };
     this.sockets.set(ws, info);
     ws.on('close', () => this.sockets.delete(ws));
     ws.on('message', (data) => {
@@ -532,6 +538,12 @@ export class FakeGateway {
         } catch (error) {
           if (!(error instanceof Refusal)) throw error;
           const retry = error.retryAfter !== null ? { retry_after: error.retryAfter } : {};
+          if (error.body.code === 'rate_limited') {
+            // The gateway's strikes: five refused sends within a minute close the socket.
+            const now = this.now();
+            info.strikes = [...info.strikes.filter((at) => now - at < 60_000), now];
+            if (info.strikes.length >= 5) ws.close(4429, 'rate limited');
+          }
           const fields = { ...error.body };
           delete fields.type;
           ws.send(

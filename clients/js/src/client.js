@@ -4,6 +4,7 @@
  * and the user's verified marks, and runs the live connection. Events: see README.md.
  */
 import { HavenApi } from './api.js';
+import { forgetSharedKeys } from './crypto.js';
 import { ClientBase } from './client-base.js';
 import { Conversations } from './conversations.js';
 import { Directory } from './directory.js';
@@ -376,6 +377,7 @@ export class HavenClient extends ClientBase {
   }
 
   _stop() {
+    forgetSharedKeys();
     this.disconnect();
     this._receiver.close();
     this._sender.outbox.clear();

@@ -14,6 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from services.notification.push.delivery import WEBPUSH_GONE
+from services.notification.push.sender import Attempt, verdict
 from services.notification.push.urlguard import host_allowed, parse_allowlist
 from services.notification.push.webpush import (
     TOKEN_LIFETIME,
@@ -110,3 +112,20 @@ def test_the_default_allowlist_holds_the_browsers_push_services() -> None:
     ):
         assert host_allowed(host, allowed)
     assert not host_allowed("evil.example.com", allowed)
+
+
+@pytest.mark.parametrize(
+    ("status", "webhook", "webpush"),
+    [
+        (404, "give_up", "gone"),
+        (410, "gone", "gone"),
+        (201, "sent", "sent"),
+        (429, "retry", "retry"),
+    ],
+)
+def test_a_push_service_forgetting_the_browser_is_404_or_410(
+    status: int, webhook: str, webpush: str
+) -> None:
+    attempt = Attempt(status, None, 0.1)
+    assert verdict(attempt) == webhook
+    assert verdict(attempt, gone=WEBPUSH_GONE) == webpush

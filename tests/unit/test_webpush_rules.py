@@ -19,6 +19,8 @@ from services.notification.push.sender import Attempt, verdict
 from services.notification.push.urlguard import host_allowed, parse_allowlist
 from services.notification.push.webpush import (
     TOKEN_LIFETIME,
+    Subscriber,
+    UnusableSubscriptionError,
     VapidKey,
     check_keys,
     check_subject,
@@ -26,6 +28,7 @@ from services.notification.push.webpush import (
     origin,
     read_key_file,
     topic,
+    webpush_request,
 )
 from services.notification.settings import WEBPUSH_HOSTS
 
@@ -129,3 +132,30 @@ def test_a_push_service_forgetting_the_browser_is_404_or_410(
     attempt = Attempt(status, None, 0.1)
     assert verdict(attempt) == webhook
     assert verdict(attempt, gone=WEBPUSH_GONE) == webpush
+
+
+def test_a_push_that_cannot_be_built_is_an_unusable_subscription() -> None:
+    private = ec.generate_private_key(ec.SECP256R1())
+    keys = Subscriber(p256dh=b64url(point()), auth=b64url(os.urandom(16)))
+    unconfigured = VapidKey(private, "")  # HAVEN_VAPID_SUBJECT unset since it was subscribed
+    with pytest.raises(UnusableSubscriptionError):
+        webpush_request(
+            unconfigured,
+            "https://fcm.googleapis.com/x",
+            keys,
+            b"{}",
+            conversation_id="c1",
+            urgent=False,
+            ttl=60,
+        )
+    broken = Subscriber(p256dh="AAAA", auth=keys.auth)
+    with pytest.raises(UnusableSubscriptionError):
+        webpush_request(
+            VapidKey(private, "mailto:ops@haven.example.org"),
+            "https://fcm.googleapis.com/x",
+            broken,
+            b"{}",
+            conversation_id="c1",
+            urgent=False,
+            ttl=60,
+        )

@@ -34,6 +34,7 @@ from services.notification.push.signing import encode_body, signed_headers
 from services.notification.push.urlguard import UrlGuard
 from services.notification.push.webpush import (
     Subscriber,
+    UnusableSubscriptionError,
     VapidKey,
     sealing_context,
     webpush_request,
@@ -92,6 +93,10 @@ class PushDelivery:
         except UnreadableSecretError:
             log.error("push_secret_unreadable", device_id=job.device_id, kind=subscription.kind)
             await self._give_up(job, "secret_unreadable")
+            return
+        except UnusableSubscriptionError as error:
+            log.error("webpush_unusable", device_id=job.device_id, reason=str(error))
+            await self._give_up(job, "webpush_unusable")
             return
         await self._after(job, attempt, subscription)
 

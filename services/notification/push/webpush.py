@@ -30,14 +30,21 @@ import structlog
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid02  # type: ignore[import-untyped]
-from pywebpush import WebPusher  # type: ignore[import-untyped]
+from py_vapid import Vapid02, VapidException  # type: ignore[import-untyped]
+from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 from yarl import URL
+
+from shared.errors import HavenError
 
 log = structlog.get_logger(__name__)
 
 TOKEN_LIFETIME = 3600  # seconds; RFC 8292 allows up to 24 h, Apple refuses more
 _SUBJECT = re.compile(r"^(mailto:[^@\s]+@[^@\s]+\.[^@\s]+|https://[^\s/]+\.[^\s/]+(/\S*)?)$")
+
+
+class UnusableSubscriptionError(HavenError):
+    """A push that cannot be built: keys that do not encrypt, or no VAPID subject configured
+    (it is dead-lettered, not retried). The message never quotes the subscription."""
 
 
 def b64url(data: bytes) -> str:
@@ -176,10 +183,14 @@ def webpush_request(
 ) -> tuple[dict[str, str], bytes]:
     """Headers and encrypted body of one push (CPU work: run it off the event loop)."""
     keys = {"p256dh": subscriber.p256dh, "auth": subscriber.auth}
-    pusher = WebPusher({"endpoint": endpoint, "keys": keys})
-    encrypted: dict[str, Any] = pusher.encode(body, "aes128gcm")
+    try:
+        pusher = WebPusher({"endpoint": endpoint, "keys": keys})
+        encrypted: dict[str, Any] = pusher.encode(body, "aes128gcm")
+        authorization = vapid.authorization(endpoint, time.time())
+    except (ValueError, TypeError, KeyError, WebPushException, VapidException) as error:
+        raise UnusableSubscriptionError(type(error).__name__) from None
     headers = {
-        "Authorization": vapid.authorization(endpoint, time.time()),
+        "Authorization": authorization,
         "Content-Encoding": "aes128gcm",
         "Content-Type": "application/octet-stream",
         "TTL": str(ttl),

@@ -140,7 +140,11 @@ export function Chat({ client, me, id, go, announce, notes }) {
     <${NotForEmergencies} />
     ${problem && html`<p class="notice warn" role="alert">${problem}</p>`}
     ${conv && html`<${StatusBanner} status=${conv.status} pause=${conv.pause} name=${name} />`}
-    ${conv?.counterpart.role === 'coach' && html`<${Availability} name=${name} availability=${availability} />`}
+    ${
+      conv?.counterpart.role === 'coach' &&
+      conv.status === 'active' &&
+      html`<${Availability} name=${name} availability=${availability} />`
+    }
     ${connection === 'reconnecting' && html`<p class="notice" role="status">${t('notice.reconnecting')}</p>`}
     <ul class="log" ref=${log} tabindex="0" aria-label=${t('chat.log')}>
       <li class="system">

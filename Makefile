@@ -64,6 +64,7 @@ test: $(STAMP) web
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory js-test
 	$(PY) -m tools.broker
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -30,8 +30,8 @@ from bench.procstat import Sampler
 from bench.stack import SERVICES, Target, local_stack, profiled, raise_fd_limit
 from bench.stats import latency_summary
 from bench.verdicts import summary, verdicts
-from tests.support.api import Api
 from tools import broker
+from tools.api import Api
 
 MIB = 1024 * 1024
 

@@ -19,9 +19,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from services.gateway.tokens import generate_pem
+from services.broker_users import SERVICES, definitions
+from services.gateway.security.tokens import generate_pem
 from services.notification.push.sealing import generate_key_text
-from shared.broker_users import SERVICES, definitions
 
 PASSWORDS = [
     "rabbitmq_admin_password",
@@ -49,6 +49,7 @@ def ensure(directory: Path) -> list[str]:
     written = []
     makers: dict[str, Callable[[], bytes]] = dict.fromkeys(PASSWORDS, _password)
     makers["token_signing_key"] = generate_pem
+    makers["receipt_signing_key"] = generate_pem  # deletion receipts: a key of their own
     makers["push_secret_key"] = lambda: generate_key_text().encode()
     for name, make in makers.items():
         if not (directory / name).exists():

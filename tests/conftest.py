@@ -13,10 +13,10 @@ from pymongo import AsyncMongoClient
 
 from shared.topology import Topology
 from tests.support import leaks
-from tests.support.infra import Infra, session_infra
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.isolation import drop_databases, drop_topology, new_isolation, topology
-from tests.support.stack import Stack, running_stack, stack_env
+from tools.infra import Infra, session_infra
+from tools.stack import Stack, running_stack, stack_env
 
 TESTS = Path(__file__).parent
 # directory = marker (registered in pyproject.toml)

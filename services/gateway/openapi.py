@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from services.gateway.http import ENDPOINTS
+from services.gateway.edge.http import ENDPOINTS
 
 PROBLEM = {
     "type": "object",

@@ -4,24 +4,26 @@ API, axe-core and screenshots. tests/browser/README.md describes each fixture.""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
 from pymongo import AsyncMongoClient
 
-from services.gateway.webapp import DEFAULT_DIR
+from services.gateway.edge.webapp import DEFAULT_DIR
 from tests.browser.support.axe import assert_accessible
 from tests.browser.support.browser import EXIT_URL, Guard, chromium, close_quietly, guarded_context
 from tests.browser.support.people import People
 from tests.support import leaks
-from tests.support.api import Api
-from tests.support.infra import Infra
 from tests.support.isolation import drop_databases, drop_topology, new_isolation
-from tests.support.stack import Stack, running_stack, stack_env
+from tools.api import Api
+from tools.infra import Infra
+from tools.stack import Stack, running_stack, stack_env
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NewContext = Callable[..., Awaitable[BrowserContext]]
@@ -112,13 +114,34 @@ async def guards() -> dict[BrowserContext, Guard]:
     return {}
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, object]:
+    """Keeps each phase's report on the test item (for the failure screenshots below)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+async def _failure_screenshots(contexts: list[BrowserContext], directory: Path) -> list[str]:
+    paths = []
+    for i, page in enumerate(p for c in contexts for p in c.pages):
+        path = directory / f"failure-{i}.png"
+        with contextlib.suppress(PlaywrightError):
+            await page.screenshot(path=str(path))
+            paths.append(f"{path} ({page.url})")
+    return paths
+
+
 @pytest.fixture
 async def new_context(
-    browser: Browser, guards: dict[BrowserContext, Guard]
+    browser: Browser,
+    guards: dict[BrowserContext, Guard],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> AsyncIterator[NewContext]:
     """`await new_context(**options)`: a fresh context (another person's browser profile).
     After the test, any uncaught page error, CSP violation or request that left 127.0.0.1 in
-    any of them fails it."""
+    any of them fails it; when the test failed, each open page is saved as a screenshot."""
 
     async def make(**options: object) -> BrowserContext:
         context, guard = await guarded_context(browser, **options)
@@ -126,6 +149,10 @@ async def new_context(
         return context
 
     yield make
+    call = getattr(request.node, "report_call", None)
+    if call is None or call.failed:
+        for line in await _failure_screenshots(list(guards), tmp_path):
+            print(f"screenshot of a failed test: {line}")
     problems = [p for guard in guards.values() for p in guard.problems()]
     for context in guards:
         await close_quietly(context)

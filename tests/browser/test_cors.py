@@ -13,8 +13,8 @@ from playwright.async_api import Page
 
 from tests.browser.conftest import NewContext
 from tests.browser.support.people import People
-from tests.support.stack import Stack
 from tools.processes import free_port
+from tools.stack import Stack
 
 PAGE = "<!doctype html><html lang='en'><head><title>Partner</title></head><body></body></html>"
 FETCH = """async ([url, token]) => {

@@ -17,10 +17,10 @@ from pymongo import AsyncMongoClient
 from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People, new_handle, password_for
-from tests.support.api import Api
 from tests.support.plaintext import assert_no_plaintext, server_texts
 from tests.support.sdk import SdkDevice
-from tests.support.stack import Stack
+from tools.api import Api
+from tools.stack import Stack
 
 COACH_NAME = "Coach Robin"
 
@@ -38,6 +38,14 @@ async def _pair(
     gateway_url: str, app_url: str, people: People, new_context: NewContext, tmp: Path
 ) -> Pair:
     coach = await SdkDevice.create(gateway_url, tmp, "coach-laptop")
+    try:
+        return await _meet(coach, app_url, people, new_context)
+    except BaseException:
+        await coach.close()
+        raise
+
+
+async def _meet(coach: SdkDevice, app_url: str, people: People, new_context: NewContext) -> Pair:
     coach_handle = new_handle("coach")
     await coach.client.register(
         coach_handle, password_for(coach_handle), await people.coach_invite(), COACH_NAME

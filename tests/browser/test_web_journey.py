@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People, new_handle, password_for
-from tests.support.api import Api
+from tools.api import Api
 
 T = 20_000
 Axe = Callable[[Page, str], Awaitable[None]]

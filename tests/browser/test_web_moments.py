@@ -16,7 +16,7 @@ from tests.browser.support import app
 from tests.browser.support.browser import EXIT_URL
 from tests.browser.support.people import People, new_handle, password_for
 from tests.browser.test_web_journey import client_in_browser, publish_agreement
-from tests.support.api import Api, Session
+from tools.api import Api, Session
 
 T = 20_000
 Axe = Callable[[Page, str], Awaitable[None]]

@@ -11,7 +11,7 @@ from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People
 from tests.browser.test_web_moments import coach_and_browser_client
-from tests.support.api import Api
+from tools.api import Api
 
 T = 60_000
 BURST = 3

@@ -18,7 +18,7 @@ from tests.browser.support.browser import EXIT_URL
 from tests.browser.support.people import People, new_handle, password_for
 from tests.browser.test_web_journey import client_in_browser, publish_agreement
 from tests.browser.test_web_moments import coach_and_browser_client
-from tests.support.api import Api
+from tools.api import Api
 
 T = 20_000
 Axe = Callable[[Page, str], Awaitable[None]]

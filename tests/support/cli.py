@@ -15,11 +15,11 @@ import pexpect
 
 from haven_client.client import HavenClient
 from haven_client.keystore import KdfParams, Keystore
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from tools.stack import BOOTSTRAP_OPERATOR
 
 PASSPHRASE = "keystore passphrase for tests"
 HAVEN = [sys.executable, "-m", "haven_client"]
-HAVEN_ADMIN = [sys.executable, "-m", "services.gateway.admin_cli"]
+HAVEN_ADMIN = [sys.executable, "-m", "services.gateway.cli.admin"]
 
 
 @dataclass

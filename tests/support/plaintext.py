@@ -8,9 +8,9 @@ import json
 
 from pymongo import AsyncMongoClient
 
-from shared import crypto
+from haven_crypto import crypto
 from tests.support.rabbit import queued_bodies
-from tests.support.stack import Stack
+from tools.stack import Stack
 
 SERVICES = ("gateway", "messaging", "notification")
 

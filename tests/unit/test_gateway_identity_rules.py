@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from services.gateway.identity.devices import Devices
-from services.gateway.identity.relationships import Relationships
-from services.gateway.identity.retention import RetentionPolicy
-from services.gateway.principal import Principal
-from services.gateway.records import Device, Invite, Relationship
+from services.gateway.model.principal import Principal
+from services.gateway.model.records import Contact, Device, Invite, Relationship
+from services.gateway.usecases.devices import Devices
+from services.gateway.usecases.relationships import Relationships
+from services.gateway.usecases.retention import RetentionPolicy
 from shared.errors import ForbiddenError, NotFoundError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,8 +61,13 @@ class FakeRelationshipStore:
     async def by_id(self, conversation_id: str) -> Relationship | None:
         return self.relationships.get(conversation_id)
 
-    async def connected(self, a: str, b: str) -> bool:
-        return any({a, b} == set(r.participants) for r in self.relationships.values())
+    async def contact(self, a: str, b: str) -> Contact | None:
+        shared = [r for r in self.relationships.values() if {a, b} == set(r.participants)]
+        if not shared:
+            return None
+        if any(r.status != "ended" for r in shared):
+            return Contact()
+        return Contact(until=max(r.ended_at or NOW for r in shared))
 
     async def end(self, conversation_id: str, by: str, at: datetime) -> bool:
         current = self.relationships[conversation_id]

@@ -45,6 +45,8 @@ export class HavenSocket {
     this._heldUntil = 0;
     this._lastHeard = Date.now();
     this._unsubscribe = () => {};
+    /** @type {string | null} the access token this socket authenticated with */
+    this._token = null;
   }
 
   /** Connect and keep connecting until `stop()` or a final close code. */
@@ -112,6 +114,7 @@ export class HavenSocket {
       return this._retry(null);
     }
     if (this._stopped) return;
+    this._token = token;
     let ws;
     try {
       ws = new this._o.WebSocket(this._o.transport.wsUrl());
@@ -183,7 +186,7 @@ export class HavenSocket {
     }
     if (code === 4401) {
       try {
-        await this._o.transport.refresh(null);
+        await this._o.transport.refresh(this._token);
       } catch (error) {
         if (error instanceof HavenError && error.code === 'session_expired')
           return this._signedOut(error.code, code);

@@ -4,6 +4,7 @@
  * replaces a device: every change is a `safety_number_changed` event; after the user verified a
  * number, a change also holds sending to that account until acknowledged.
  */
+import { b64e } from './encoding.js';
 import { HavenError } from './errors.js';
 import { normalizeSafetyNumber, safetyNumber } from './safety-number.js';
 
@@ -18,6 +19,8 @@ export class Trust {
     this._device = device;
     this._directory = directory;
     this._emit = emit;
+    /** @type {Map<string, string>} */
+    this._memo = new Map();
   }
 
   get _state() {
@@ -51,12 +54,20 @@ export class Trust {
       o,
     );
     if (own.devices.length === 0 || theirs.devices.length === 0) return null;
-    const number = safetyNumber(
+    const ownKeys = own.devices.map((d) => d.identityKey);
+    const theirKeys = theirs.devices.map((d) => d.identityKey);
+    // 10,400 SHA-512 rounds: computed once per pair of device sets, not once per send.
+    const memo = [
       me.account_id,
-      own.devices.map((d) => d.identityKey),
+      ...ownKeys.map(b64e).sort(),
       participant.account_id,
-      theirs.devices.map((d) => d.identityKey),
-    );
+      ...theirKeys.map(b64e).sort(),
+    ].join('|');
+    let number = this._memo.get(memo);
+    if (number === undefined) {
+      number = safetyNumber(me.account_id, ownKeys, participant.account_id, theirKeys);
+      this._memo.set(memo, number);
+    }
     await this._note(participant.account_id, number);
     return number;
   }

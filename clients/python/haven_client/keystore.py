@@ -1,7 +1,7 @@
 """The device's secrets and memory in one passphrase-encrypted file (argon2id + SecretBox).
 
-Everything a device must not lose or leak lives here: its keys (old kx keys too, so
-older messages stay readable), session, the identity keys the accounts' device
+Everything a device must not lose or leak lives here: its keys (old kx keys too, while
+kept messages may need them: ``rotation.py``), session, the identity keys the accounts' device
 listings showed (sender trust and key-change detection), verified safety numbers,
 and per conversation the ``seq`` it has processed and every message id it accepted
 (16 bytes each, kept for good: a server replaying an old message under a new ``seq``
@@ -38,7 +38,7 @@ from haven_client.keys import DeviceKeys, kx_from_b64
 from haven_crypto.crypto import KxPrivateKey, b64d, b64e, random_bytes
 
 FORMAT = "haven-keystore"
-_OLD_KX = 16
+_OLD_KX = 1040  # a bound only (20 years of weekly keys): rotation.py drops what is not needed
 _ID_BYTES = 16
 
 
@@ -95,6 +95,9 @@ class KeystoreState(BaseModel):
     identity_seed: str | None = None
     kx_private: str | None = None
     old_kx: list[str] = Field(default_factory=list)
+    old_kx_retired_at: list[str] = Field(default_factory=list)
+    """When each ``old_kx`` key was replaced (ISO UTC; same order); missing: unknown."""
+    kx_created_at: str | None = None
     device_id: str | None = None
     account: StoredAccount | None = None
     refresh_token: str | None = None
@@ -238,16 +241,20 @@ class Keystore:
             return None
         return DeviceKeys.from_secrets(b64d(self.state.identity_seed), b64d(self.state.kx_private))
 
-    def set_device_keys(self, keys: DeviceKeys) -> None:
-        """Install keys; a replaced kx key moves to ``old_kx`` (same identity only)."""
-        current = self.state.kx_private
-        same_identity = self.state.identity_seed == b64e(keys.identity_seed)
+    def set_device_keys(self, keys: DeviceKeys, at: str | None = None) -> None:
+        """Install keys (created at ``at``, ISO UTC); a replaced kx key moves to ``old_kx``
+        with the time it was retired (same identity only)."""
+        state, current = self.state, self.state.kx_private
+        same_identity = state.identity_seed == b64e(keys.identity_seed)
         if current is not None and same_identity and current != b64e(keys.kx_private):
-            self.state.old_kx = [*self.state.old_kx, current][-_OLD_KX:]
+            retired = [*state.old_kx_retired_at, *[""] * len(state.old_kx)][: len(state.old_kx)]
+            state.old_kx = [*state.old_kx, current][-_OLD_KX:]
+            state.old_kx_retired_at = [*retired, at or ""][-_OLD_KX:]
         elif not same_identity:
-            self.state.old_kx = []
-        self.state.identity_seed = b64e(keys.identity_seed)
-        self.state.kx_private = b64e(keys.kx_private)
+            state.old_kx, state.old_kx_retired_at = [], []
+        state.identity_seed = b64e(keys.identity_seed)
+        state.kx_private = b64e(keys.kx_private)
+        state.kx_created_at = at
 
     def all_kx(self) -> list[KxPrivateKey]:
         """Current kx key first, then older ones newest first: what may open a message to us."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from tests.support.api import Api, Session
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from tools.api import Api, Session
+from tools.stack import BOOTSTRAP_OPERATOR
 
 
 def new_handle(prefix: str) -> str:

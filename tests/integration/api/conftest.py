@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from tools.api import Api, Session
+from tools.stack import BOOTSTRAP_OPERATOR
 
 
 @pytest.fixture

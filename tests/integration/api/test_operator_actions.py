@@ -9,14 +9,14 @@ import sys
 
 from pymongo import AsyncMongoClient
 
-from tests.support.api import PLACEHOLDERS, Api, Session
 from tests.support.inprocess import AppStack
+from tools.api import PLACEHOLDERS, Api, Session
 
 
 async def test_haven_admin_refuses_a_placeholder_or_weak_password(
     app_stack: AppStack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
 ) -> None:
-    command = [sys.executable, "-m", "services.gateway.admin_cli", "create-operator"]
+    command = [sys.executable, "-m", "services.gateway.cli.admin", "create-operator"]
 
     def create_operator(n: int, password: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Api, Reply, Session, device_keys_of, seal_for
+from tools.api import Api, Reply, Session, device_keys_of, seal_for
 
 
 @dataclass

@@ -99,6 +99,12 @@ async def test_a_client_changes_settings_exports_and_deletes_the_account(
     assert "Something to export" not in json.dumps(data)  # still ciphertext, as the API says
     assert data
 
+    async with page.expect_download() as readable:
+        await page.get_by_role("button", name="Download a readable copy (web page)").click()
+    copy = await asyncio.to_thread(Path(await (await readable.value).path()).read_text)
+    assert "Something to export" in copy
+    assert "Coach Robin" in copy
+
     await page.get_by_label("Password to confirm").fill(password_for(handle))
     async with page.expect_download() as receipt:
         await page.get_by_role("button", name="Delete my account").click()

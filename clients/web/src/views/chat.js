@@ -74,7 +74,7 @@ export function Chat({ client, me, id, go, announce, notes }) {
   }, [client, id]);
 
   useEffect(() => {
-    const newest = chat.newestTheirs(items);
+    const newest = chat.newestSeq(items);
     if (newest != null && conv && newest > conv.readUpTo) {
       client.markRead(id, newest).catch(() => undefined);
       setConv((c) => c && { ...c, readUpTo: newest });

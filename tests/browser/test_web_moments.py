@@ -235,3 +235,20 @@ async def test_a_verified_number_that_changes_is_loud_and_holds_the_next_message
     await page.get_by_role("button", name="I know why it changed; continue").click()
     await page.get_by_role("button", name="Send", exact=True).click()
     await app.shows(page, "Is this still you?")
+
+
+async def test_an_ended_relationship_stays_readable_and_takes_no_new_messages(
+    api: Api, people: People, new_context: NewContext, app_url: str
+) -> None:
+    coach, page, conversation_id, _ = await coach_and_browser_client(
+        api, people, new_context, app_url
+    )
+    await app.send(page, "Thank you for everything")
+    await app.shows(page, "Thank you for everything")
+    ended = await api.call(
+        "POST", f"/v1/conversations/{conversation_id}/end", token=coach.access_token
+    )
+    assert ended.status == 200, ended.body
+    await expect(page.get_by_text("This conversation has ended")).to_be_visible(timeout=T)
+    await expect(page.get_by_role("button", name="Send", exact=True)).to_be_disabled()
+    await expect(page.get_by_text("Thank you for everything")).to_be_visible()

@@ -26,8 +26,15 @@ AGREEMENT = (
 )
 
 
+_PUBLISHED: set[str] = set()
+
+
 async def publish_agreement(api: Api, people: People, version: str = "2026-12") -> None:
-    """The operator publishes the messaging agreement clients accept before their first send."""
+    """The operator publishes the messaging agreement clients accept before their first send
+    (once per stack: every operator sign-in is a device, and an account has at most ten)."""
+    if api.base in _PUBLISHED:
+        return
+    _PUBLISHED.add(api.base)
     operator = await people.operator()
     reply = await api.call(
         "PUT", "/v1/admin/agreement", {"version": version, "text": AGREEMENT}, operator.access_token

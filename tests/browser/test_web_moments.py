@@ -244,7 +244,7 @@ async def test_an_ended_relationship_stays_readable_and_takes_no_new_messages(
         api, people, new_context, app_url
     )
     await app.send(page, "Thank you for everything")
-    await app.shows(page, "Thank you for everything")
+    await expect(page.get_by_role("button", name="Delete for everyone")).to_be_visible(timeout=T)
     ended = await api.call(
         "POST", f"/v1/conversations/{conversation_id}/end", token=coach.access_token
     )

@@ -16,7 +16,18 @@ from services.gateway.security.tokens import generate_pem
 from tools.processes import free_port, http_ok, spawn, stop, wait_until
 
 SERVICES = ("gateway", "messaging", "notification")
-LAX_RATES = ("SEND", "INVITES", "KX", "DEVICE_OPS", "REGISTER", "WS_FRAMES")
+LAX_RATES = (
+    "SEND",
+    "INVITES",
+    "KX",
+    "DEVICE_OPS",
+    "REGISTER",
+    "WS_FRAMES",
+    "PAUSE",
+    "DELETE",
+    "LOGIN_ACCOUNT",
+    "LOGIN_ADDRESS",
+)
 
 
 @dataclass

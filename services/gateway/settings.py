@@ -46,6 +46,10 @@ class GatewaySettings(CommonSettings):
     rate_kx: str = "12/hour,3"  # per device
     rate_device_ops: str = "30/hour,10"  # per account: revocations
     rate_register: str = "10/hour,5"  # per client address
+    rate_pause: str = "12/day,4"  # per conversation: pause, resume and re-pause together
+    rate_delete: str = "60/hour,20"  # per account: deletions for everyone
+    rate_login_account: str = "20/hour,10"  # per account: successful logins
+    rate_login_address: str = "60/hour,30"  # per client address (IPv6: per /64)
     rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
     # Sockets that have not authenticated yet, per client address and replica.
     ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
@@ -143,7 +147,16 @@ class GatewaySettings(CommonSettings):
         return value
 
     @field_validator(
-        "rate_send", "rate_invites", "rate_kx", "rate_device_ops", "rate_register", "rate_ws_frames"
+        "rate_send",
+        "rate_invites",
+        "rate_kx",
+        "rate_device_ops",
+        "rate_register",
+        "rate_ws_frames",
+        "rate_pause",
+        "rate_delete",
+        "rate_login_account",
+        "rate_login_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

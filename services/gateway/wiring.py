@@ -120,7 +120,8 @@ def services_ctx(
         if resources_file and is_example_file(resources_file):
             log.warning("crisis_resources_example_ignored", file=str(resources_file))
         limits = Limits(RateBuckets(db), settings)
-        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus, crisis.current)
+        cache = DeviceCache(devices, accounts, directory)
+        sockets = SocketRegistry(bus, crisis.current)
         hasher = PasswordHasher(
             settings.pwhash_opslimit,
             settings.pwhash_memlimit_mib,
@@ -153,6 +154,7 @@ def services_ctx(
             outbox,
             sockets,
             cache,
+            limits,
         )
         retention = RetentionPolicy.of(settings)
         relationship_rules = Relationships(
@@ -177,9 +179,9 @@ def services_ctx(
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(
-            relationship_rules, relationships, accounts, rpc, retention
+            relationship_rules, relationships, accounts, rpc, retention, audit
         )
-        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit)
+        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit, limits)
         app[agreement_key] = agreement
         app[panic_key] = Panic(devices, device_rules, rpc)
         app[accounts_key] = Accounts(
@@ -195,11 +197,11 @@ def services_ctx(
             settings.invite_conflicts,
         )
         app[sending_key] = Sending(directory, limits, send_command, agreement)
-        app[reads_key] = Reads(relationship_rules, rpc, send_command)
+        app[reads_key] = Reads(relationship_rules, rpc, send_command, limits)
         app[operations_key] = Operations(audit, crisis)
-        app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
+        app[notifications_key] = Notifications(devices, device_rules, limits, rpc, audit)
         app[operators_key] = Operators(accounts, hasher, audit)
-        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
+        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit, invites)
         wire_personal_data(app, db, rpc)
         yield
         hasher.close()
@@ -212,15 +214,14 @@ def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: R
     data = PersonalData(db)
     accounts, devices = AccountRepository(db), DeviceRepository(db)
     app[exporter_key] = Exporter(
-        accounts, RelationshipRepository(db), data, rpc, app[agreements_key]
+        accounts, RelationshipRepository(db), data, rpc, app[agreements_key], AuditLog(db)
     )
     app[deletion_key] = AccountDeletion(
         accounts,
         devices,
         app[devices_key],
         data,
-        app[hasher_key],
-        PasswordGuard(Throttle(db, app[settings_key].throttle_backoff_base_seconds)),
+        app[accounts_key].confirm_password,
         app[outbox_key],
         AuditLog(db),
         app[receipt_signer_key],

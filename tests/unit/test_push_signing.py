@@ -10,6 +10,7 @@ import pytest
 
 from services.notification.push.signing import (
     DELIVERY,
+    DELIVERY_SIGNATURE,
     SIGNATURE,
     TIMESTAMP,
     encode_body,
@@ -36,7 +37,9 @@ def test_signed_headers_carry_timestamp_delivery_and_signature() -> None:
     assert headers[TIMESTAMP] == "1700000123"
     assert headers[DELIVERY] == "d-42"
     mac = hmac.new(SECRET.encode(), b"1700000123.d-42." + body, hashlib.sha256).hexdigest()
-    assert headers[SIGNATURE] == f"sha256={mac}"
+    assert headers[DELIVERY_SIGNATURE] == f"sha256={mac}"
+    contract = hmac.new(SECRET.encode(), b"1700000123." + body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE] == f"sha256={contract}"  # API.md's header, unchanged
     assert headers["Content-Type"] == "application/json"
 
 

@@ -114,6 +114,8 @@ class KeystoreState(BaseModel):
     """conversation id → concatenated 16-byte digests of every message id accepted there."""
     conversations: dict[str, StoredConversation] = Field(default_factory=dict)
     crisis_resources: list[dict[str, Any]] = Field(default_factory=list)
+    decrypted_files: list[str] = Field(default_factory=list)
+    """Files holding decrypted content (readable exports): the panic wipe shreds them too."""
 
 
 class Keystore:
@@ -210,19 +212,25 @@ class Keystore:
         self._closed = True
         _release_lock(lock)
 
+    def write_decrypted(self, path: str | os.PathLike[str], data: bytes) -> None:
+        """Write decrypted content 0600 from creation (atomically) and remember the file, so
+        the panic wipe shreds it with the keystore."""
+        target = Path(path).resolve()
+        _atomic_write(target, data)
+        if str(target) not in self.state.decrypted_files:
+            self.state.decrypted_files.append(str(target))
+            self.save()
+
     def wipe(self) -> None:
-        """Panic exit: overwrite the file, delete it and its lock, forget everything held in
-        memory (keys, session, caches). The keystore cannot be used afterwards."""
+        """Panic exit: overwrite the file (and every decrypted file written through it),
+        delete it and its lock, forget everything held in memory (keys, session, caches).
+        The keystore cannot be used afterwards."""
+        for written in self.state.decrypted_files:
+            _shred(Path(written))
         self._wiped = True
         self.state = KeystoreState()
         self._accepted.clear()
-        with contextlib.suppress(FileNotFoundError):
-            size = self.path.stat().st_size
-            with self.path.open("r+b") as handle:
-                handle.write(random_bytes(size))
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.path.unlink()
+        _shred(self.path)
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.with_name(self.path.name + ".lock").unlink()
@@ -383,6 +391,17 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.unlink(temp)
         raise
     _fsync_dir(path.parent)
+
+
+def _shred(path: Path) -> None:
+    """Overwrite with random bytes, then delete; a file already gone is fine."""
+    with contextlib.suppress(FileNotFoundError):
+        size = path.stat().st_size
+        with path.open("r+b") as handle:
+            handle.write(random_bytes(size))
+            handle.flush()
+            os.fsync(handle.fileno())
+        path.unlink()
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -27,8 +27,10 @@ class PersonalData:
         return [Device.from_doc(doc) async for doc in cursor.sort("created_at", 1)]
 
     async def audit_about(self, account_id: str) -> AsyncGenerator[AuditRecord, None]:
-        """The audit entries about the account, oldest first, fetched a page at a time."""
-        cursor = self._db["audit"].find({"account_id": account_id}).sort([("at", 1), ("_id", 1)])
+        """The audit entries about the account (its own, and what others did to its
+        conversations), oldest first, fetched a page at a time."""
+        query = {"$or": [{"account_id": account_id}, {"about": account_id}]}
+        cursor = self._db["audit"].find(query).sort([("at", 1), ("_id", 1)])
         async for doc in cursor.batch_size(PAGE):
             yield AuditRecord.from_doc(doc)
 

@@ -113,11 +113,20 @@ class RelationshipRepository:
         return Relationship.from_doc(doc) if doc else None
 
     async def put_settings(
-        self, conversation_id: str, account_id: str, values: dict[str, Any]
+        self,
+        conversation_id: str,
+        account_id: str,
+        values: dict[str, Any],
+        *,
+        live_only: bool = False,
     ) -> Relationship | None:
-        """Set one participant's own choices (only the fields given)."""
+        """Set one participant's own choices (only the fields given); `live_only`: not once
+        the relationship ended (None then)."""
+        query: Document = {"_id": conversation_id}
+        if live_only:
+            query["status"] = {"$ne": "ended"}
         doc = await self._c.find_one_and_update(
-            {"_id": conversation_id},
+            query,
             {"$set": {f"settings.{account_id}.{name}": v for name, v in values.items()}},
             return_document=ReturnDocument.AFTER,
         )

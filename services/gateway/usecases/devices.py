@@ -27,6 +27,7 @@ from shared.errors import (
     InvalidKeyError,
     NotFoundError,
     SignatureInvalidError,
+    UnauthorizedError,
 )
 from shared.events import (
     DeviceAdded,
@@ -121,6 +122,7 @@ class Devices:
             raise DeviceLimitError(
                 f"at most {MAX_ACTIVE_DEVICES} active devices; name replace_device_id"
             )
+        await self._refuse_if_account_gone(account, device)
         await self._outbox.emit(
             DeviceAdded.create(
                 DeviceData(account_id=account.account_id, device_id=device.device_id)
@@ -149,7 +151,17 @@ class Devices:
         self._cache.invalidate(existing.device_id)
         # The old session's sockets end with it.
         await self._sockets.close_device(existing.device_id, "reauth")
+        await self._refuse_if_account_gone(account, resumed)
         return resumed
+
+    async def _refuse_if_account_gone(self, account: Account, device: Device) -> None:
+        """Checked again after the write: a deactivation or deletion that ran while this login
+        checked the password revoked the devices it saw, not this one (issue 18)."""
+        current = await self._accounts.by_id(account.account_id)
+        if current is not None and current.active:
+            return
+        await self.revoke(device, reason="account_deactivated")
+        raise UnauthorizedError("wrong handle or password")
 
     async def _own_active(self, account_id: str, device_id: str | None) -> Device | None:
         if device_id is None:

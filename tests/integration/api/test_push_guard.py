@@ -95,5 +95,7 @@ async def test_the_delivery_id_is_covered_by_the_signature(
     timestamp, delivery = headers["X-Haven-Timestamp"], headers["X-Haven-Delivery"]
     signed = f"{timestamp}.{delivery}.".encode() + body
     expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
-    assert headers["X-Haven-Signature"] == f"sha256={expected}"
+    assert headers["X-Haven-Delivery-Signature"] == f"sha256={expected}"
+    contract = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    assert headers["X-Haven-Signature"] == f"sha256={contract.hexdigest()}"
     assert json.loads(body)["conversation_id"] == cid

@@ -17,7 +17,7 @@ import { Agreement } from './views/agreement.js';
 import { ChatNotes } from './notes.js';
 import { onOpenRequest } from './push.js';
 
-/** @typedef {{name: string, id?: string}} Route */
+/** @typedef {{name: string, id?: string, conv?: import('./session.js').Conversation}} Route */
 
 export function App() {
   const [client, setClient] = useState(/** @type {any} */ (null));
@@ -208,7 +208,7 @@ function screen(phase, route, ctx, enter) {
     case 'agreement':
       return html`<${Agreement} ...${ctx} />`;
     case 'chat':
-      return html`<${Chat} key=${route.id} id=${route.id ?? ''} ...${ctx} />`;
+      return html`<${Chat} key=${route.id} id=${route.id ?? ''} opened=${route.conv} ...${ctx} />`;
     case 'safety':
       return html`<${SafetyNumber} key=${route.id} id=${route.id ?? ''} ...${ctx} />`;
     case 'settings':

@@ -101,6 +101,14 @@ class RelationshipChanged(Frame):
     resume_on: str | None = None
 
 
+class UrgentAttempt(Frame):
+    """To the coach: a client tried an urgent send while the relationship is paused (no
+    content, no message id)."""
+
+    type: Literal["urgent_attempt"] = "urgent_attempt"
+    conversation_id: str
+
+
 class RetentionChanged(Frame):
     type: Literal["retention"] = "retention"
     conversation_id: str
@@ -110,13 +118,15 @@ class RetentionChanged(Frame):
 class CoachAway(Frame):
     """To a client whose message reached the coach outside hours or while away."""
 
-    optional: ClassVar[frozenset[str]] = frozenset({"backup_contact"})
+    optional: ClassVar[frozenset[str]] = frozenset({"backup_contact", "crisis_resources"})
     type: Literal["coach_away"] = "coach_away"
     conversation_id: str
     away_message: str
     response_time_hours: int
     next_available_at: UtcDatetime | None
     backup_contact: str | None = None
+    # Added by the gateway that writes it to the socket (its crisis store is the gateway's).
+    crisis_resources: CrisisResources | None = None
 
 
 class MessageRejected(Frame):
@@ -163,6 +173,7 @@ ServerFrame = Annotated[
     | Read
     | DevicesChanged
     | RelationshipChanged
+    | UrgentAttempt
     | RetentionChanged
     | CoachAway
     | MessageRejected

@@ -17,7 +17,18 @@ from services.gateway.security.tokens import generate_pem
 from tools.processes import free_port, http_ok, spawn, stop, wait_until
 
 SERVICES = ("gateway", "messaging", "notification")
-LAX_RATES = ("SEND", "INVITES", "KX", "DEVICE_OPS", "REGISTER", "WS_FRAMES")
+LAX_RATES = (
+    "SEND",
+    "INVITES",
+    "KX",
+    "DEVICE_OPS",
+    "REGISTER",
+    "WS_FRAMES",
+    "PAUSE",
+    "DELETE",
+    "LOGIN_ACCOUNT",
+    "LOGIN_ADDRESS",
+)
 
 
 @dataclass
@@ -123,6 +134,9 @@ def service_env(
     key_file = secrets_dir / "token_signing_key"
     if not key_file.exists():
         key_file.write_bytes(generate_pem())
+    receipt_key_file = secrets_dir / "receipt_signing_key"
+    if not receipt_key_file.exists():
+        receipt_key_file.write_bytes(generate_pem())
     return {
         **os.environ,
         "HAVEN_AMQP_URL": amqp_url,
@@ -136,6 +150,7 @@ def service_env(
         "HAVEN_NOTIFICATION_PORT": str(free_port()),
         "HAVEN_LOG_LEVEL": "info",
         "HAVEN_SIGNING_KEY_FILE": str(key_file),
+        "HAVEN_RECEIPT_KEY_FILE": str(receipt_key_file),
         "PYTHONUNBUFFERED": "1",
     }
 

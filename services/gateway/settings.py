@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -20,6 +21,9 @@ class GatewaySettings(CommonSettings):
     # Ed25519 PEM (PKCS#8) shared by every replica; previous keys still verify during rotation.
     signing_key_file: Path | None = None
     previous_signing_key_files: str = ""
+    # Ed25519 PEM of deletion receipts: a key of their own, never the token key.
+    receipt_key_file: Path | None = None
+    previous_receipt_key_files: str = ""
     bootstrap_operator_handle: str | None = None
     bootstrap_operator_password: str | None = None
     trusted_proxies: str = ""
@@ -42,6 +46,10 @@ class GatewaySettings(CommonSettings):
     rate_kx: str = "12/hour,3"  # per device
     rate_device_ops: str = "30/hour,10"  # per account: revocations
     rate_register: str = "10/hour,5"  # per client address
+    rate_pause: str = "12/day,4"  # per conversation: pause, resume and re-pause together
+    rate_delete: str = "60/hour,20"  # per account: deletions for everyone
+    rate_login_account: str = "20/hour,10"  # per account: successful logins
+    rate_login_address: str = "60/hour,30"  # per client address (IPv6: per /64)
     rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
     # Sockets that have not authenticated yet, per client address and replica.
     ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
@@ -60,9 +68,19 @@ class GatewaySettings(CommonSettings):
     retention_default_days: int | None = Field(default=None, ge=1, le=36500)
     retention_min_days: int = Field(default=1, ge=1, le=36500)
     retention_max_days: int | None = Field(default=None, ge=1, le=36500)
+    # Haven Web (edge/webapp.py): the built app served at /app/ (unset: clients/web/dist in the
+    # checkout), the neutral page "Leave quickly" replaces it with, and the exact origins of
+    # other web apps allowed to call the API from a browser (edge/cors.py; empty: none).
+    web_dir: Path | None = None
+    web_exit_url: str = "https://www.bbc.co.uk/weather"
+    cors_origins: str = ""
 
     @field_validator(
-        "retention_default_days", "retention_max_days", "crisis_resources_file", mode="before"
+        "retention_default_days",
+        "retention_max_days",
+        "crisis_resources_file",
+        "web_dir",
+        mode="before",
     )
     @classmethod
     def _blank_keeps(cls, value: object) -> object:
@@ -81,6 +99,28 @@ class GatewaySettings(CommonSettings):
             raise ValueError("HAVEN_RETENTION_DEFAULT_DAYS is outside the min/max bounds")
         return self
 
+    @field_validator("web_exit_url")
+    @classmethod
+    def _exit_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("https", "http") or not parsed.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (p.strip() for p in value.split(","))):
+            parsed = urlsplit(origin)
+            exact = f"{parsed.scheme}://{parsed.netloc}"
+            if parsed.scheme not in ("https", "http") or not parsed.netloc or origin != exact:
+                raise ValueError(f"{origin!r} is not an exact origin like https://app.example")
+        return value
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.cors_origins.split(",") if p.strip())
+
     @field_validator("bootstrap_operator_password")
     @classmethod
     def _operator_password(cls, value: str | None) -> str | None:
@@ -92,7 +132,7 @@ class GatewaySettings(CommonSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("signing_key_file")
+    @field_validator("signing_key_file", "receipt_key_file")
     @classmethod
     def _key_exists(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -107,7 +147,16 @@ class GatewaySettings(CommonSettings):
         return value
 
     @field_validator(
-        "rate_send", "rate_invites", "rate_kx", "rate_device_ops", "rate_register", "rate_ws_frames"
+        "rate_send",
+        "rate_invites",
+        "rate_kx",
+        "rate_device_ops",
+        "rate_register",
+        "rate_ws_frames",
+        "rate_pause",
+        "rate_delete",
+        "rate_login_account",
+        "rate_login_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

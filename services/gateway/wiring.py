@@ -38,11 +38,11 @@ from services.gateway.edge.keys import (
     pausing_key,
     pending_sockets_key,
     reads_key,
+    receipt_signer_key,
     relationships_key,
     sending_key,
     sessions_key,
     settings_key,
-    signer_key,
     sockets_key,
 )
 from services.gateway.security.auth import Authenticator
@@ -56,7 +56,7 @@ from services.gateway.sockets.registry import SocketRegistry
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.consents import CachedAgreementRepository
-from services.gateway.stores.crisis import CrisisResources
+from services.gateway.stores.crisis import CrisisResources, is_example_file
 from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.directory import SendDirectory
 from services.gateway.stores.invalidation import DeviceInvalidation
@@ -83,6 +83,7 @@ from services.gateway.usecases.relationships import Relationships
 from services.gateway.usecases.retention import RetentionPolicy
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
+from services.gateway.usecases.urgent_pause import UrgentWhilePaused
 from shared.errors import HavenError
 from shared.events import Event
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
@@ -116,8 +117,12 @@ def services_ctx(
         outbox = Outbox(db=db, bus=bus, on_emit=forget)
         audit = AuditLog(db)
         crisis = CrisisResources(db=db, from_file=crisis_file)
+        resources_file = settings.crisis_resources_file
+        if resources_file and is_example_file(resources_file):
+            log.warning("crisis_resources_example_ignored", file=str(resources_file))
         limits = Limits(buckets=RateBuckets(db), settings=settings)
-        cache, sockets = DeviceCache(devices=devices, directory=directory), SocketRegistry(bus)
+        cache = DeviceCache(devices=devices, accounts=accounts, directory=directory)
+        sockets = SocketRegistry(bus=bus, crisis_resources=crisis.current)
         hasher = PasswordHasher(
             opslimit=settings.pwhash_opslimit,
             memlimit_mib=settings.pwhash_memlimit_mib,
@@ -150,6 +155,7 @@ def services_ctx(
             outbox=outbox,
             sockets=sockets,
             cache=cache,
+            limits=limits,
         )
         retention = RetentionPolicy.of(settings)
         relationship_rules = Relationships(
@@ -179,9 +185,14 @@ def services_ctx(
             accounts=accounts,
             rpc=rpc,
             retention=retention,
+            audit=audit,
         )
         app[pausing_key] = Pausing(
-            rules=relationship_rules, relationships=relationships, outbox=outbox, audit=audit
+            rules=relationship_rules,
+            relationships=relationships,
+            outbox=outbox,
+            audit=audit,
+            limits=limits,
         )
         app[agreement_key] = agreement
         app[panic_key] = Panic(devices=devices, rules=device_rules, rpc=rpc)
@@ -198,50 +209,55 @@ def services_ctx(
             invite_conflicts=settings.invite_conflicts,
         )
         app[sending_key] = Sending(
-            directory=directory, limits=limits, send_command=send_command, agreement=agreement
+            directory=directory,
+            limits=limits,
+            send_command=send_command,
+            agreement=agreement,
+            urgent_while_paused=UrgentWhilePaused(rpc=rpc, outbox=outbox),
         )
-        app[reads_key] = Reads(relationships=relationship_rules, rpc=rpc, send_command=send_command)
+        app[reads_key] = Reads(
+            relationships=relationship_rules, rpc=rpc, send_command=send_command, limits=limits
+        )
         app[operations_key] = Operations(audit=audit, crisis=crisis)
         app[notifications_key] = Notifications(
-            devices=devices, device_rules=device_rules, limits=limits, rpc=rpc
+            devices=devices, device_rules=device_rules, limits=limits, rpc=rpc, audit=audit
         )
         app[operators_key] = Operators(accounts=accounts, hasher=hasher, audit=audit)
         app[account_admin_key] = AccountAdmin(
-            accounts=accounts, devices=devices, device_rules=device_rules, audit=audit
+            accounts=accounts,
+            devices=devices,
+            device_rules=device_rules,
+            audit=audit,
+            invites=invites,
         )
-        wire_personal_data(app, db, rpc, signer)
+        wire_personal_data(app, db, rpc)
         yield
         hasher.close()
 
     return ctx
 
 
-def wire_personal_data(
-    app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient, signer: TokenSigner
-) -> None:
+def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient) -> None:
     """ "Your data": the export and account deletion (usecases/export.py, usecases/deletion.py)."""
     data = PersonalData(db)
     accounts, devices = AccountRepository(db), DeviceRepository(db)
-    app[signer_key] = signer
     app[exporter_key] = Exporter(
         accounts=accounts,
         relationships=RelationshipRepository(db),
         data=data,
         rpc=rpc,
         agreements=app[agreements_key],
+        audit=AuditLog(db),
     )
     app[deletion_key] = AccountDeletion(
         accounts=accounts,
         devices=devices,
         device_rules=app[devices_key],
         data=data,
-        hasher=app[hasher_key],
-        guard=PasswordGuard(
-            Throttle(db=db, backoff_base=app[settings_key].throttle_backoff_base_seconds)
-        ),
+        confirm=app[accounts_key].confirm_password,
         outbox=app[outbox_key],
         audit=AuditLog(db),
-        signer=signer,
+        signer=app[receipt_signer_key],
         relationships=RelationshipRepository(db),
     )
 

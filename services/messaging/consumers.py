@@ -65,7 +65,7 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
         # One pipeline for all of this process's shards: a batch takes whatever any shard has
         # queued, so 20 quiet conversations cost one batch's store round trips, not twenty.
         pipeline = ShardPipeline(
-            service.handle,
+            handle=service.handle,
             max_batch=MAX_BATCH,
             stopping=lambda: bus.closing,
             given_up=service.given_up,

@@ -16,6 +16,7 @@ from shared.frames import (
     RelationshipStatus,
     RetentionChanged,
     ServerFrame,
+    UrgentAttempt,
 )
 from shared.wire import MessageItem
 
@@ -63,6 +64,11 @@ def relationship(
     return RelationshipChanged(
         conversation_id=conversation_id, status=status, reason=reason, resume_on=resume_on
     )
+
+
+def urgent_attempt(conversation_id: str) -> UrgentAttempt:
+    """The coach's notice of a client's urgent attempt during a pause: no content, no id."""
+    return UrgentAttempt(conversation_id=conversation_id)
 
 
 def retention(conversation_id: str, retention_days: int | None) -> RetentionChanged:

@@ -143,8 +143,8 @@ async def world(
     ]
     for bus in buses:
         await bus.start()
-    a = GatewayDouble(name="gw-a", router=DeliveryRouter(buses[1]))
-    b = GatewayDouble(name="gw-b", router=DeliveryRouter(buses[2]))
+    a = GatewayDouble(name="gw-a", router=DeliveryRouter(bus=buses[1]))
+    b = GatewayDouble(name="gw-b", router=DeliveryRouter(bus=buses[2]))
     for gateway in (a, b):
         await asyncio.wait_for(gateway.router.start(gateway.inbox, gateway.on_rebound), 10)
     world = World(notification, buses[0], a, b)

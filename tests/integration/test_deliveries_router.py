@@ -146,7 +146,9 @@ async def gateways(infra: Infra, clean_broker: Topology) -> AsyncIterator[Gatewa
     async def make(name: str) -> GatewayDouble:
         bus = Bus(infra.amqp_url, clean_broker, f"{clean_broker.namespace}{name}")
         await bus.start()
-        gateway = GatewayDouble(name=f"{clean_broker.namespace}{name}", router=DeliveryRouter(bus))
+        gateway = GatewayDouble(
+            name=f"{clean_broker.namespace}{name}", router=DeliveryRouter(bus=bus)
+        )
         made.append((gateway, bus))
         await asyncio.wait_for(gateway.router.start(gateway.inbox, gateway.on_rebound), 10)
         return gateway
@@ -258,7 +260,7 @@ async def test_bind_fails_with_unavailable_and_forgets_the_device_when_no_queue_
 ) -> None:
     bus = Bus(infra.amqp_url, clean_broker, f"{clean_broker.namespace}gw-lonely")
     await bus.start()
-    router = DeliveryRouter(bus, bind_timeout=0.5)
+    router = DeliveryRouter(bus=bus, bind_timeout=0.5)
     inbox = Inbox()
 
     async def on_rebound() -> None:

@@ -101,7 +101,7 @@ async def online(world: World, device: str) -> AsyncIterator[GatewayDouble]:
     """A gateway replica holding the device's socket."""
     bus = Bus(world.amqp_url, world.topology, f"{world.topology.namespace}gw")
     await bus.start()
-    gateway = GatewayDouble(name="gw", router=DeliveryRouter(bus))
+    gateway = GatewayDouble(name="gw", router=DeliveryRouter(bus=bus))
     try:
         await asyncio.wait_for(gateway.router.start(gateway.inbox, gateway.on_rebound), 10)
         await gateway.router.bind(device)

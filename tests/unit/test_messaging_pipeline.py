@@ -63,7 +63,7 @@ async def submit_all(pipeline: ShardPipeline, deliveries: list[Delivery]) -> lis
 
 async def test_one_shards_commands_are_handled_in_delivery_order_in_batches() -> None:
     handler = Recorder()
-    pipeline = ShardPipeline(handler, max_batch=8, linger=0.001)
+    pipeline = ShardPipeline(handle=handler, max_batch=8, linger=0.001)
     deliveries = [delivery(f"conv-{i % 3}") for i in range(30)]
 
     results = await submit_all(pipeline, deliveries)
@@ -80,7 +80,7 @@ async def test_shards_arriving_together_share_batches_and_each_keeps_its_order()
     """One pipeline serves all of a process's shards: quiet conversations on different shards
     share a batch (one set of store round trips), never overlapping, each in its own order."""
     handler = Recorder()
-    pipeline = ShardPipeline(handler, max_batch=64, linger=0.001)
+    pipeline = ShardPipeline(handle=handler, max_batch=64, linger=0.001)
     shards = [[delivery(f"conv-{shard}-{i % 2}") for i in range(5)] for shard in range(4)]
 
     async def consume(deliveries: list[Delivery]) -> list[object]:
@@ -105,7 +105,7 @@ async def test_transient_failures_retry_the_same_batch_in_place() -> None:
             raise failures.pop(0)
 
     handler = Recorder(fail)
-    pipeline = ShardPipeline(handler, linger=0.01, retry_delay=0.01)
+    pipeline = ShardPipeline(handle=handler, linger=0.01, retry_delay=0.01)
 
     results = await submit_all(pipeline, [delivery() for _ in range(3)])
 
@@ -127,7 +127,7 @@ async def test_a_command_that_keeps_failing_is_isolated_and_dead_lettered() -> N
         given_up.append(message_id(job))
 
     handler = Recorder(fail)
-    pipeline = ShardPipeline(handler, linger=0.01, retry_delay=0.001, given_up=announce)
+    pipeline = ShardPipeline(handle=handler, linger=0.01, retry_delay=0.001, given_up=announce)
     before, after = delivery(), delivery()
 
     results = await submit_all(pipeline, [before, poison, after])
@@ -144,7 +144,7 @@ async def test_a_permanent_outcome_reaches_the_bus_as_an_exception() -> None:
         return [PermanentError("invalid envelope") for _ in jobs]
 
     with pytest.raises(PermanentError, match="invalid envelope"):
-        await ShardPipeline(reject_all).submit(delivery())
+        await ShardPipeline(handle=reject_all).submit(delivery())
 
 
 async def test_an_undecodable_command_fails_permanently_without_echoing_its_values() -> None:
@@ -152,7 +152,7 @@ async def test_an_undecodable_command_fails_permanently_without_echoing_its_valu
     bad = Delivery(body, "message.send.0", "c", None, {}, redelivered=False)
 
     with pytest.raises(PermanentError) as caught:
-        await ShardPipeline(Recorder()).submit(bad)
+        await ShardPipeline(handle=Recorder()).submit(bad)
 
     assert "SECRET" not in str(caught.value)
     assert "data.envelope" in str(caught.value)
@@ -169,7 +169,7 @@ async def test_an_invalid_send_that_names_its_sender_is_refused_to_that_sender()
         refused.append((sent, detail))
 
     with pytest.raises(PermanentError):
-        await ShardPipeline(Recorder(), refused=refuse).submit(bad)
+        await ShardPipeline(handle=Recorder(), refused=refuse).submit(bad)
 
     [(sent, detail)] = refused
     assert (sent.data.message_id, sent.correlation_id) == (command.data.message_id, "req-9")
@@ -185,7 +185,7 @@ async def test_an_invalid_command_without_a_sender_is_refused_to_nobody() -> Non
         refused.append(sent)
 
     with pytest.raises(PermanentError):
-        await ShardPipeline(Recorder(), refused=refuse).submit(
+        await ShardPipeline(handle=Recorder(), refused=refuse).submit(
             Delivery(body, "message.send.0", "c", None, {}, redelivered=False)
         )
     assert refused == []
@@ -200,7 +200,7 @@ async def test_a_cancelled_submit_is_forgotten() -> None:
         handled.extend(message_id(j) for j in jobs)
         return [None] * len(jobs)
 
-    pipeline = ShardPipeline(slow, max_batch=1, linger=0)
+    pipeline = ShardPipeline(handle=slow, max_batch=1, linger=0)
     first, second, third = delivery(), delivery(), delivery()
     tasks = [asyncio.create_task(pipeline.submit(d)) for d in (first, second, third)]
     await asyncio.sleep(0.01)
@@ -223,7 +223,7 @@ def test_transient_errors_are_told_apart_from_bugs() -> None:
 async def test_once_stopping_queued_commands_are_left_for_the_next_consumer() -> None:
     handler = Recorder()
     stopping = False
-    pipeline = ShardPipeline(handler, max_batch=2, linger=0, stopping=lambda: stopping)
+    pipeline = ShardPipeline(handle=handler, max_batch=2, linger=0, stopping=lambda: stopping)
     first = asyncio.create_task(pipeline.submit(delivery()))
     await asyncio.sleep(0)  # the first batch is under way
     rest = [asyncio.create_task(pipeline.submit(delivery())) for _ in range(4)]
@@ -243,7 +243,7 @@ async def test_a_batch_failing_transiently_is_given_up_when_stopping() -> None:
         stopping = True
         raise AutoReconnect("database gone")
 
-    pipeline = ShardPipeline(Recorder(fail), retry_delay=0.001, stopping=lambda: stopping)
+    pipeline = ShardPipeline(handle=Recorder(fail), retry_delay=0.001, stopping=lambda: stopping)
 
     with pytest.raises(TransientError, match="shutting down"):
         await pipeline.submit(delivery())
@@ -259,7 +259,7 @@ async def test_the_next_batch_is_stored_while_confirms_are_pending_but_acks_wait
         confirms.extend(pending)
         return list(pending)
 
-    pipeline = ShardPipeline(store_then_announce, max_batch=2, linger=0)
+    pipeline = ShardPipeline(handle=store_then_announce, max_batch=2, linger=0)
     first = [asyncio.create_task(pipeline.submit(delivery())) for _ in range(2)]
     await asyncio.sleep(0.01)
     second = [asyncio.create_task(pipeline.submit(delivery())) for _ in range(2)]

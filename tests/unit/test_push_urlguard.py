@@ -44,12 +44,20 @@ def guard(
     loopback: bool = False,
 ) -> UrlGuard:
     _, resolve = resolving(*(answers or ([PUBLIC],)))
-    return UrlGuard(parse_allowlist(allowlist), allow_loopback=loopback, resolve=resolve)
+    return UrlGuard(allowlist=parse_allowlist(allowlist), allow_loopback=loopback, resolve=resolve)
 
 
 async def test_admits_an_allowlisted_https_url_that_resolves_to_a_public_address() -> None:
-    target = await guard().admit("https://push.example.com:8443/v1/haven?app=1")
-    assert (target.host, target.port, target.literal) == ("push.example.com", 8443, None)
+    target = await guard().admit("https://push.example.com/v1/haven?app=1")
+    assert (target.host, target.port, target.literal) == ("push.example.com", 443, None)
+
+
+async def test_only_port_443_and_under_the_switch_any_port_on_loopback_only() -> None:
+    with pytest.raises(RefusedUrlError, match="443"):
+        await guard().admit("https://push.example.com:8443/v1/haven")
+    with pytest.raises(RefusedUrlError, match="443"):
+        await guard(loopback=True).admit("https://push.example.com:22/v1/haven")  # public
+    await guard("localhost", ["127.0.0.1"], loopback=True).admit("https://localhost:9000/push")
 
 
 @pytest.mark.parametrize(
@@ -176,7 +184,7 @@ async def test_the_switch_admits_loopback_only_not_private_or_other_schemes() ->
 async def test_resolver_hands_aiohttp_only_the_addresses_it_checked_each_time() -> None:
     """DNS rebinding: the answer at registration was public, the one at send time is not."""
     asked, resolve = resolving([PUBLIC, "2606:2800:220:1::1"], ["127.0.0.1"])
-    checked = UrlGuard(("push.example.com",), resolve=resolve)
+    checked = UrlGuard(allowlist=("push.example.com",), resolve=resolve)
     resolver = GuardedResolver(checked)
 
     first = await resolver.resolve("push.example.com", 443, socket.AF_UNSPEC)

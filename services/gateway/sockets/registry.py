@@ -1,10 +1,16 @@
-"""This replica's open sockets, one per device, fed by the delivery router."""
+"""This replica's open sockets, one per device, fed by the delivery router.
+
+A `coach_away` notice leaves here with the operator's crisis resources: the gateway holds
+them, and a client told that their coach is away must also be told where real help is.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -14,7 +20,7 @@ from shared.bus import Bus
 from shared.deliveries import ControlAction, DeviceDelivery
 from shared.errors import HavenError, UnavailableError
 from shared.events import DeliveryFailed, DeliveryFailedData
-from shared.frames import MessageFrame, Resync
+from shared.frames import CoachAway, MessageFrame, Resync
 
 log = structlog.get_logger(__name__)
 
@@ -22,11 +28,14 @@ SWEEP_EVERY = 1.0  # seconds: how late a token's expiry may close its socket
 
 CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_UNAUTHENTICATED = 4409, 4403, 4401
 
+CurrentResources = Callable[[], Awaitable[list[dict[str, Any]]]]
+
 
 class SocketRegistry:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, *, bus: Bus, crisis_resources: CurrentResources | None = None) -> None:
         self.bus = bus
-        self.router = DeliveryRouter(bus)
+        self._crisis_resources = crisis_resources
+        self.router = DeliveryRouter(bus=bus)
         self.sockets: dict[str, DeviceSocket] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -85,6 +94,8 @@ class SocketRegistry:
             if expected is not None:
                 await self._report_failed(delivery.device_id, expected)
             return
+        if isinstance(frame, CoachAway) and self._crisis_resources is not None:
+            frame = frame.model_copy(update={"crisis_resources": await self._crisis_resources()})
         socket.send(frame)
         if expected is not None:
             socket.expect_ack(expected)

@@ -8,6 +8,7 @@ from typing import Any
 from services.gateway.model.principal import Principal
 from services.gateway.security.limits import Limits
 from services.gateway.stores.accounts import DeviceRepository
+from services.gateway.stores.audit import AuditLog
 from services.gateway.usecases.devices import Devices
 from shared.availability_contracts import (
     AVAILABILITY_GET,
@@ -22,21 +23,31 @@ from shared.notify_contracts import (
     PUSH_DELETE,
     PUSH_GET,
     PUSH_PUT,
+    PUSH_VAPID,
     SETTINGS_GET,
     SETTINGS_PUT,
     NotificationPreferences,
     NotificationSettingsPut,
     NotificationSettingsQuery,
+    PushKind,
     PushSubscriptionPut,
     PushSubscriptionQuery,
+    VapidQuery,
 )
 from shared.rpc import RpcClient
 
 
 class Notifications:
     def __init__(
-        self, *, devices: DeviceRepository, device_rules: Devices, limits: Limits, rpc: RpcClient
+        self,
+        *,
+        devices: DeviceRepository,
+        device_rules: Devices,
+        limits: Limits,
+        rpc: RpcClient,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._devices = devices
         self._device_rules = device_rules
         self._limits = limits
@@ -48,17 +59,36 @@ class Notifications:
             raise NotFoundError("no such device")
 
     async def set_push(
-        self, who: Principal, device_id: str, url: str, secret: str
+        self,
+        who: Principal,
+        device_id: str,
+        kind: PushKind,
+        url: str,
+        *,
+        secret: str | None = None,
+        keys: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
+        """A webhook (`secret`) or a Web Push subscription (`keys`: p256dh, auth)."""
         await self._own_device(who, device_id)
         await self._limits.check("device_ops", who.account_id, utcnow())
+        p256dh, auth = keys or (None, None)
         reply = await self._rpc.call(
             PUSH_PUT,
             PushSubscriptionPut(
-                account_id=who.account_id, device_id=device_id, url=url, secret=secret
+                account_id=who.account_id,
+                device_id=device_id,
+                kind=kind,
+                url=url,
+                secret=secret,
+                p256dh=p256dh,
+                auth=auth,
             ),
         )
         return reply.body()
+
+    async def vapid(self) -> dict[str, Any]:
+        """The VAPID public key, from the notification service that signs with it."""
+        return (await self._rpc.call(PUSH_VAPID, VapidQuery())).model_dump()
 
     async def push(self, who: Principal, device_id: str) -> dict[str, Any]:
         await self._own_device(who, device_id)
@@ -82,14 +112,30 @@ class Notifications:
                 "urgent_bypass is for coaches: it lets a client's urgent message through",
                 field="urgent_bypass",
             )
+        if preferences.urgent_while_paused and who.role != "coach":
+            raise UnprocessableError(
+                "urgent_while_paused is for coaches: it tells them of a client's urgent attempt",
+                field="urgent_while_paused",
+            )
         put = NotificationSettingsPut(account_id=who.account_id, settings=preferences)
-        return (await self._rpc.call(SETTINGS_PUT, put)).settings.body()
+        answer = (await self._rpc.call(SETTINGS_PUT, put)).settings.body()
+        await self._audit.record(
+            "notification_settings_changed",
+            account_id=who.account_id,
+            device_id=who.device_id,
+            changed=sorted(preferences.model_fields_set),
+        )
+        return answer
 
     async def set_availability(self, who: Principal, availability: Availability) -> dict[str, Any]:
         if who.role != "coach":
             raise ForbiddenError("availability is a coach's to set")
         put = AvailabilityPut(account_id=who.account_id, availability=availability)
-        return (await self._rpc.call(AVAILABILITY_PUT, put)).body()
+        answer = (await self._rpc.call(AVAILABILITY_PUT, put)).body()
+        await self._audit.record(
+            "availability_changed", account_id=who.account_id, device_id=who.device_id
+        )
+        return answer
 
     async def availability(self, who: Principal, account_id: str) -> dict[str, Any]:
         """A coach's own, or a connected client's view of their coach's (404 otherwise)."""

@@ -111,11 +111,17 @@ async def test_notification_settings_round_trip_and_bypass_is_for_coaches(
 ) -> None:
     coach, client, _, _ = await coach_and_client(api, operator, "quiet")
     default = await api.call("GET", "/v1/me/notification-settings", token=client.access_token)
-    assert default.body == {"time_zone": "UTC", "quiet_hours": None, "urgent_bypass": False}
+    assert default.body == {
+        "time_zone": "UTC",
+        "quiet_hours": None,
+        "urgent_bypass": False,
+        "urgent_while_paused": False,  # a coach's choice, off by default
+    }
     quiet = {
         "time_zone": "Europe/Berlin",
         "quiet_hours": {"start": "21:00", "end": "08:00"},
         "urgent_bypass": False,
+        "urgent_while_paused": False,
     }
     put = await api.call("PUT", "/v1/me/notification-settings", quiet, client.access_token)
     assert put.status == 200 and put.body == quiet
@@ -124,6 +130,9 @@ async def test_notification_settings_round_trip_and_bypass_is_for_coaches(
     assert refused.status == 422
     allowed = await api.call("PUT", "/v1/me/notification-settings", bypass, coach.access_token)
     assert allowed.status == 200 and allowed.body["urgent_bypass"] is True
+    told = {**quiet, "urgent_while_paused": True}
+    refused = await api.call("PUT", "/v1/me/notification-settings", told, client.access_token)
+    assert refused.status == 422  # clients cannot turn it on for themselves
     bad_zone = await api.call(
         "PUT",
         "/v1/me/notification-settings",
@@ -191,7 +200,8 @@ async def test_a_message_to_an_offline_coach_becomes_one_signed_content_free_pus
     headers, body = receiver.received[0]
     assert json.loads(body) == {"event": "new_message", "conversation_id": cid, "unread": 1}
     timestamp = headers["X-Haven-Timestamp"]
-    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    assert headers["X-Haven-Signature"] == f"sha256={expected.hexdigest()}"
+    signed = f"{timestamp}.{headers['X-Haven-Delivery']}.".encode() + body
+    expected = hmac.new(SECRET.encode(), signed, hashlib.sha256)
+    assert headers["X-Haven-Delivery-Signature"] == f"sha256={expected.hexdigest()}"
     assert headers["X-Haven-Delivery"]
     assert text.encode() not in body and envelope["ciphertext"].encode() not in body

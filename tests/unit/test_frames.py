@@ -28,6 +28,7 @@ from shared.frames import (
     RetentionChanged,
     Send,
     ServerFrame,
+    UrgentAttempt,
 )
 
 AWAY_AT = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -79,6 +80,22 @@ RENDERED: list[tuple[ServerFrame, str]] = [
         MessageRejected(conversation_id="c1", message_id="m1", code="conflict", detail="taken"),
         '{"type": "message_rejected", "conversation_id": "c1", "message_id": "m1",'
         ' "code": "conflict", "detail": "taken"}',
+    ),
+    (
+        UrgentAttempt(conversation_id="c1"),
+        '{"type": "urgent_attempt", "conversation_id": "c1"}',
+    ),
+    (
+        CoachAway(
+            conversation_id="c1",
+            away_message="Away",
+            response_time_hours=4,
+            next_available_at=None,
+            crisis_resources=[{"name": "Line"}],
+        ),
+        '{"type": "coach_away", "conversation_id": "c1", "away_message": "Away",'
+        ' "response_time_hours": 4, "next_available_at": null,'
+        ' "crisis_resources": [{"name": "Line"}]}',
     ),
     (Accepted(message_id="m1"), '{"type": "accepted", "message_id": "m1"}'),
     (

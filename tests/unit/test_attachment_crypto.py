@@ -75,7 +75,9 @@ def test_vector_files_open_to_their_plaintext() -> None:
 def test_round_trip_in_odd_pieces() -> None:
     key = new_key()
     plain = bytes(range(256)) * 900
-    blob = b"".join(encrypt_stream((plain[i : i + 7001] for i in range(0, len(plain), 7001)), len(plain), key))
+    blob = b"".join(
+        encrypt_stream((plain[i : i + 7001] for i in range(0, len(plain), 7001)), len(plain), key)
+    )
     assert len(blob) == blob_length(len(plain))
     assert plain not in blob
     opener = BlobDecryptor(_ref(blob, key, len(plain)))
@@ -110,7 +112,12 @@ def test_truncation_fails_even_at_a_chunk_boundary() -> None:
 def test_reordered_chunks_fail() -> None:
     blob, key, size = _big()
     body = blob[HEADER_BYTES:]
-    swapped = blob[:HEADER_BYTES] + body[CHUNK_CIPHER : 2 * CHUNK_CIPHER] + body[:CHUNK_CIPHER] + body[2 * CHUNK_CIPHER :]
+    swapped = (
+        blob[:HEADER_BYTES]
+        + body[CHUNK_CIPHER : 2 * CHUNK_CIPHER]
+        + body[:CHUNK_CIPHER]
+        + body[2 * CHUNK_CIPHER :]
+    )
     with pytest.raises(AttachmentError, match="authenticate"):
         decrypt_bytes(swapped, _ref(swapped, key, size))
 

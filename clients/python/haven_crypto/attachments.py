@@ -115,7 +115,9 @@ def encrypt_stream(
     pieces = _rechunk(source, size)
     current = next(pieces)
     for following in pieces:
-        yield bindings.crypto_secretstream_xchacha20poly1305_push(state, current, None, _TAG_MESSAGE)
+        yield bindings.crypto_secretstream_xchacha20poly1305_push(
+            state, current, None, _TAG_MESSAGE
+        )
         current = following
     yield bindings.crypto_secretstream_xchacha20poly1305_push(state, current, None, _TAG_FINAL)
 
@@ -174,7 +176,9 @@ class BlobDecryptor:
         if self._done:
             raise AttachmentError("data after the final chunk")
         try:
-            plain, tag = bindings.crypto_secretstream_xchacha20poly1305_pull(self._state, chunk, None)
+            plain, tag = bindings.crypto_secretstream_xchacha20poly1305_pull(
+                self._state, chunk, None
+            )
         except nacl.exceptions.CryptoError as error:
             raise AttachmentError("a chunk of the blob does not authenticate") from error
         if (tag == _TAG_FINAL) != final:

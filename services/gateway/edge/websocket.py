@@ -226,7 +226,9 @@ class Conversation:
             conversation_id = ""  # never a participant: answered as not found
         reply: dict[str, Any]
         try:
-            accepted = await self._sending.send(self._who, conversation_id, envelope)
+            accepted = await self._sending.send(
+                self._who, conversation_id, envelope, frame.get("attachment_ids")
+            )
             reply = {"type": "accepted", "message_id": accepted}
         except Exception as error:  # a socket outlives any one frame; bugs are logged
             reply = {"type": "error", "message_id": message_id, **error_fields(error)}

@@ -37,4 +37,5 @@ INDEXES: IndexSpec = {
         IndexModel([("metadata.state", ASCENDING), ("metadata.uploaded_at", ASCENDING)]),
         IndexModel("metadata.expires_at", sparse=True),
     ],
+    "attachments.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)],
 }

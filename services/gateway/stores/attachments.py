@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gridfs.asynchronous import AsyncGridFSBucket, AsyncGridOut
+from bson import Int64
 from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -23,6 +23,8 @@ from shared.mongo import Document
 BUCKET = "attachments"
 CHUNK_BYTES = 64 * 1024 + 17  # one secretstream ciphertext chunk (docs/attachments.md)
 READ_BYTES = CHUNK_BYTES
+# An upload still arriving after this long is abandoned (a crash, a stalled client).
+STALLED = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,6 @@ def new_attachment_id() -> str:
 
 class AttachmentStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET, chunk_size_bytes=CHUNK_BYTES)
         self._files = db[f"{BUCKET}.files"]
         self._chunks = db[f"{BUCKET}.chunks"]
 
@@ -56,22 +57,57 @@ class AttachmentStore:
         source: AsyncIterator[bytes],
         now: datetime,
     ) -> int:
-        """Write the stream as it arrives (GridIn keeps at most one chunk); the stored size."""
+        """Write the stream as it arrives, one GridFS chunk document at a time; the size.
+
+        PyMongo's GridIn batches up to 32 MiB of chunks per insert, which would hold most of a
+        file in memory, so the upload writes the GridFS spec's documents itself (the files
+        document first, ``uploading`` until complete, so a crash leaves something the sweep
+        finds). The documents are the GridFS spec's, so any GridFS tool reads them.
+        """
         metadata = {
             "conversation_id": conversation_id,
             "uploader": uploader,
-            "state": "pending",
+            "state": "uploading",
             "uploaded_at": now,
         }
-        grid_in = self._bucket.open_upload_stream_with_id(attachment_id, "blob", metadata=metadata)
+        await self._files.insert_one(
+            {
+                "_id": attachment_id,
+                "length": Int64(0),
+                "chunkSize": CHUNK_BYTES,
+                "uploadDate": now,
+                "filename": "blob",
+                "metadata": metadata,
+            }
+        )
+        buffer, size, number = bytearray(), 0, 0
         try:
             async for piece in source:
-                await grid_in.write(piece)
+                buffer += piece
+                size += len(piece)
+                while len(buffer) >= CHUNK_BYTES:
+                    await self._chunk(attachment_id, number, bytes(buffer[:CHUNK_BYTES]))
+                    del buffer[:CHUNK_BYTES]
+                    number += 1
+            if buffer:
+                await self._chunk(attachment_id, number, bytes(buffer))
         except BaseException:
-            await grid_in.abort()
+            await self.remove_where({"_id": attachment_id})
             raise
-        await grid_in.close()
-        return int(grid_in.length)
+        await self._files.update_one(
+            {"_id": attachment_id},
+            {
+                "$set": {
+                    "length": Int64(size),
+                    "metadata.state": "pending",
+                    "metadata.uploaded_at": datetime.now(UTC),
+                }
+            },
+        )
+        return size
+
+    async def _chunk(self, attachment_id: str, number: int, data: bytes) -> None:
+        await self._chunks.insert_one({"files_id": attachment_id, "n": number, "data": data})
 
     async def find(self, attachment_id: str) -> Blob | None:
         doc = await self._files.find_one({"_id": attachment_id})
@@ -87,11 +123,25 @@ class AttachmentStore:
             message_id=meta.get("message_id"),
         )
 
-    async def open(self, attachment_id: str) -> AsyncGridOut | None:
-        try:
-            return await self._bucket.open_download_stream(attachment_id)
-        except NoFile:
-            return None
+    async def read(self, attachment_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start..end`` (inclusive), a few chunk documents at a time: PyMongo's GridOut
+        reads through a cursor with default batches (up to 16 MiB), too much to stay flat."""
+        first, last = start // CHUNK_BYTES, end // CHUNK_BYTES
+        cursor = self._chunks.find(
+            {"files_id": attachment_id, "n": {"$gte": first, "$lte": last}},
+            sort=[("n", 1)],
+            batch_size=2,
+        )
+        expected = first
+        async for doc in cursor:
+            if doc["n"] != expected:
+                raise NoFile(f"chunk {expected} of {attachment_id} is missing")
+            data = bytes(doc["data"])
+            offset = doc["n"] * CHUNK_BYTES
+            yield data[max(0, start - offset) : end - offset + 1]
+            expected += 1
+        if expected != last + 1:
+            raise NoFile(f"chunk {expected} of {attachment_id} is missing")
 
     async def used_bytes(self, account_id: str) -> int:
         """The bytes an account keeps stored (pending and sent), for its quota."""
@@ -168,6 +218,7 @@ class AttachmentStore:
             {
                 "$or": [
                     {"metadata.state": "pending", "metadata.uploaded_at": {"$lt": pending_before}},
+                    {"metadata.state": "uploading", "metadata.uploaded_at": {"$lt": now - STALLED}},
                     {"metadata.state": "sent", "metadata.expires_at": {"$lt": now}},
                 ]
             }

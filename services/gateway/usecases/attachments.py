@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import structlog
-from gridfs.asynchronous import AsyncGridOut
 
 from services.gateway.model.principal import Principal
 from services.gateway.model.records import Relationship
@@ -80,20 +79,18 @@ class Attachments:
         )
         return attachment_id, size
 
-    async def open(
-        self, who: Principal, conversation_id: str, attachment_id: str
-    ) -> tuple[Blob, AsyncGridOut]:
-        """The blob and a stream on it, for a participant; 404 for anyone else."""
+    async def open(self, who: Principal, conversation_id: str, attachment_id: str) -> Blob:
+        """The blob, for a participant; 404 for anyone else (then ``read`` streams it)."""
         await self._participant(who, conversation_id)
         blob = await self._store.find(attachment_id)
         if blob is None or blob.conversation_id != conversation_id:
             raise NotFoundError("no such attachment")
-        if blob.state != "sent" and blob.uploader != who.account_id:
+        if blob.state == "uploading" or (blob.state != "sent" and blob.uploader != who.account_id):
             raise NotFoundError("no such attachment")
-        stream = await self._store.open(attachment_id)
-        if stream is None:
-            raise NotFoundError("no such attachment")
-        return blob, stream
+        return blob
+
+    def read(self, blob: Blob, start: int, end: int) -> AsyncIterator[bytes]:
+        return self._store.read(blob.attachment_id, start, end)
 
     async def claim(
         self,

@@ -10,7 +10,6 @@ from aiohttp import web
 from services.gateway.edge.http import caller, endpoint, render
 from services.gateway.edge.keys import attachments_key
 from services.gateway.model.schemas import AttachmentStored
-from services.gateway.stores.attachments import READ_BYTES
 from shared.errors import InvalidRequestError
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -76,7 +75,8 @@ def _range(header: str, size: int) -> tuple[int, int] | None:
     tag="messages",
 )
 async def get_attachment(request: web.Request) -> web.StreamResponse:
-    blob, stream = await request.app[attachments_key].open(
+    attachments = request.app[attachments_key]
+    blob = await attachments.open(
         caller(request),
         request.match_info["conversation_id"],
         request.match_info["attachment_id"],
@@ -99,16 +99,7 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
         response.headers["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
     response.content_length = end - start + 1
     await response.prepare(request)
-    try:
-        await stream.seek(start)
-        left = end - start + 1
-        while left > 0:
-            piece = await stream.read(min(READ_BYTES, left))
-            if not piece:
-                break
-            left -= len(piece)
-            await response.write(piece)
-    finally:
-        await stream.close()
+    async for piece in attachments.read(blob, start, end):
+        await response.write(piece)
     await response.write_eof()
     return response

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from services.gateway.edge.http import caller, endpoint, render
 from services.gateway.edge.keys import attachments_key
+from services.gateway.edge.problems import HTTP_CODES, describe, problem
 from services.gateway.model.schemas import AttachmentStored
 from shared.errors import InvalidRequestError
 
@@ -37,6 +38,24 @@ async def _body(request: web.Request, length: int) -> AsyncIterator[bytes]:
     tag="messages",
 )
 async def post_attachment(request: web.Request) -> web.Response:
+    attachments = request.app[attachments_key]
+    who, conversation_id = caller(request), request.match_info["conversation_id"]
+    try:
+        length = _announced_length(request)
+        await attachments.admit_upload(who, conversation_id, length)
+    except Exception as error:
+        # Refused before the body is read: close the connection rather than drain the body.
+        refusal = describe_refusal(error)
+        refusal.force_close()
+        await refusal.prepare(request)
+        await refusal.write_eof()
+        request.protocol.force_close()  # no lingering over a body nobody will read
+        return refusal
+    attachment_id, size = await attachments.upload(who, conversation_id, _body(request, length))
+    return render(AttachmentStored(attachment_id=attachment_id, size=size), 201)
+
+
+def _announced_length(request: web.Request) -> int:
     if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         raise web.HTTPLengthRequired(reason="Content-Length is required")
     length = request.content_length
@@ -46,11 +65,13 @@ async def post_attachment(request: web.Request) -> web.Response:
         raise web.HTTPUnsupportedMediaType(reason="send the bytes as application/octet-stream")
     if length == 0:
         raise InvalidRequestError("the attachment is empty")
-    attachments = request.app[attachments_key]
-    who, conversation_id = caller(request), request.match_info["conversation_id"]
-    await attachments.admit_upload(who, conversation_id, length)
-    attachment_id, size = await attachments.upload(who, conversation_id, _body(request, length))
-    return render(AttachmentStored(attachment_id=attachment_id, size=size), 201)
+    return length
+
+
+def describe_refusal(error: Exception) -> web.Response:
+    if isinstance(error, web.HTTPException):
+        return problem(error.status, HTTP_CODES.get(error.status, "invalid_request"), error.reason)
+    return describe(error).response()
 
 
 def _range(header: str, size: int) -> tuple[int, int] | None:

@@ -86,6 +86,7 @@ from services.gateway.usecases.relationships import Relationships
 from services.gateway.usecases.retention import RetentionPolicy
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
+from services.gateway.usecases.urgent_pause import UrgentWhilePaused
 from shared.errors import HavenError
 from shared.events import Event
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
@@ -202,7 +203,14 @@ def services_ctx(
         )
         attachments = Attachments(AttachmentStore(db), directory, limits, agreement, settings)
         app[attachments_key] = attachments
-        app[sending_key] = Sending(directory, limits, send_command, agreement, attachments)
+        app[sending_key] = Sending(
+            directory,
+            limits,
+            send_command,
+            agreement,
+            UrgentWhilePaused(rpc, outbox),
+            attachments,
+        )
         app[reads_key] = Reads(relationship_rules, rpc, send_command, limits)
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc, audit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pymongo.errors import PyMongoError
@@ -44,6 +45,7 @@ class Sending:
         limits: Limits,
         send_command: SendCommand,
         agreement: Agreement,
+        urgent_while_paused: Callable[[Relationship], Awaitable[bool]] | None = None,
         attachments: Attachments | None = None,
     ) -> None:
         self._attachments = attachments
@@ -51,6 +53,7 @@ class Sending:
         self._agreement = agreement
         self._limits = limits
         self._send_command = send_command
+        self._urgent_while_paused = urgent_while_paused
 
     async def send(
         self,
@@ -77,7 +80,12 @@ class Sending:
         relationship = await self._directory.relationship(conversation_id)
         if relationship is None or who.account_id not in relationship.participants:
             raise NotFoundError("no such conversation")  # never reveal that it exists
-        check_status(relationship)
+        try:
+            check_status(relationship)
+        except PausedError as paused:
+            if envelope.urgent and who.role == "client" and self._urgent_while_paused:
+                paused.extra["coach_notified"] = await self._urgent_while_paused(relationship)
+            raise
         await self.check_consent(who)
         if envelope.sender_device_id != who.device_id:
             raise ForbiddenError("sender_device_id must be the sending device")

@@ -113,7 +113,10 @@ async def find_message(
     client: HavenClient, conversation_id: str, message_id: str
 ) -> ReceivedMessage:
     """The decrypted message, searched newest first through the history."""
-    before: int | None = None
+    listing = {c.conversation_id: c for c in await client.conversations()}
+    if conversation_id not in listing:
+        raise HavenError("no such conversation")
+    before = listing[conversation_id].last_seq + 1
     while True:
         page, more = await client.history(conversation_id, before_seq=before, limit=100)
         for item in page:

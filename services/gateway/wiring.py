@@ -228,7 +228,13 @@ def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: R
     data = PersonalData(db)
     accounts, devices = AccountRepository(db), DeviceRepository(db)
     app[exporter_key] = Exporter(
-        accounts, RelationshipRepository(db), data, rpc, app[agreements_key], AuditLog(db)
+        accounts,
+        RelationshipRepository(db),
+        data,
+        rpc,
+        app[agreements_key],
+        AuditLog(db),
+        AttachmentStore(db),
     )
     app[deletion_key] = AccountDeletion(
         accounts,

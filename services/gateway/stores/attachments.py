@@ -224,6 +224,19 @@ class AttachmentStore:
             }
         )
 
+    async def of_conversations(self, conversation_ids: list[str], account_id: str) -> list[Blob]:
+        """Sent blobs of these conversations and the account's own pending ones (the export)."""
+        query = {
+            "metadata.conversation_id": {"$in": conversation_ids},
+            "$or": [{"metadata.state": "sent"}, {"metadata.uploader": account_id}],
+        }
+        found = []
+        async for doc in self._files.find(query, {"_id": 1}, sort=[("_id", 1)]):
+            blob = await self.find(doc["_id"])
+            if blob is not None and blob.state != "uploading":
+                found.append(blob)
+        return found
+
     async def for_account(self, account_id: str) -> list[Blob]:
         """The account's own uploads, for the export."""
         found = []

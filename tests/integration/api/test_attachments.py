@@ -5,6 +5,7 @@ sending apply, and blobs follow their message (sweep, delete for everyone, accou
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import tracemalloc
@@ -290,3 +291,18 @@ class TestQuota:
         assert status == 201
         status, body = await upload(api, client, cid, b"q" * 3000, 3000)
         assert status == 413 and body["code"] == "quota_exceeded", body
+
+
+async def test_the_export_holds_the_conversations_files(api: Api, operator: Session) -> None:
+    coach, client, cid, devices = await coach_and_client(api, operator, "attexp")
+    blob = os.urandom(70_000)  # two stored chunks, not a multiple of 3
+    _, stored = await upload(api, coach, cid, blob, len(blob))
+    status, _, message_id = await send_with(api, coach, cid, devices, [stored["attachment_id"]])
+    assert status == 202
+    exported = await api.call("GET", "/v1/me/export", token=client.access_token)
+    assert exported.status == 200 and exported.body["complete"] is True
+    [entry] = exported.body["attachments"]
+    assert entry["attachment_id"] == stored["attachment_id"]
+    assert entry["message_id"] == message_id and entry["size"] == len(blob)
+    padded = entry["blob"] + "=" * (-len(entry["blob"]) % 4)
+    assert base64.urlsafe_b64decode(padded) == blob

@@ -11,6 +11,7 @@ import os
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +267,16 @@ class TestLifecycle:
             await asyncio.sleep(0.25)
         assert deleted.status == 202, deleted.body
         assert await _gone(files, kept["attachment_id"])
+
+        # Past the retention stamped at sending: swept like the message expires.
+        _, dated = await upload(api, coach, cid, b"d" * 3000, 3000)
+        status, _, _ = await send_with(api, coach, cid, devices, [dated["attachment_id"]])
+        assert status == 202
+        await files.update_one(
+            {"_id": dated["attachment_id"]},
+            {"$set": {"metadata.expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
+        )
+        assert await _gone(files, dated["attachment_id"])
 
         # Account deletion removes what the account uploaded.
         _, mine = await upload(api, client, cid, b"m" * 3000, 3000)

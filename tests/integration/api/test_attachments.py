@@ -26,6 +26,8 @@ from haven_crypto.attachments import (
     encrypt_stream,
     new_key,
 )
+from tests.support.inprocess import AppStack
+from tests.support.ws import bearer, frame_of_type, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
 
 MIB = 2**20
@@ -317,3 +319,32 @@ async def test_the_export_holds_the_conversations_files(api: Api, operator: Sess
     assert entry["message_id"] == message_id and entry["size"] == len(blob)
     padded = entry["blob"] + "=" * (-len(entry["blob"]) % 4)
     assert base64.urlsafe_b64decode(padded) == blob
+
+
+async def test_a_websocket_send_ties_its_files_too(
+    app_stack: AppStack, api: Api, operator: Session, tmp_path: Path
+) -> None:
+    coach, client, cid, devices = await coach_and_client(api, operator, "attws")
+    _, stored = await upload(api, client, cid, b"w" * 4000, 4000)
+    async with api.http.ws_connect(ws_url(app_stack), headers=bearer(client.access_token)) as ws:
+        assert (await frame_of_type(ws, "ready"))["type"] == "ready"
+        envelope = seal_for(client, cid, devices, "voice note")
+        too_many = [stored["attachment_id"]] * 11
+        await ws.send_json(
+            {
+                "type": "send",
+                "conversation_id": cid,
+                "envelope": envelope,
+                "attachment_ids": too_many,
+            }
+        )
+        refused = await frame_of_type(ws, "error")
+        assert refused["code"] == "invalid_request", refused
+        ids = [stored["attachment_id"]]
+        await ws.send_json(
+            {"type": "send", "conversation_id": cid, "envelope": envelope, "attachment_ids": ids}
+        )
+        accepted = await frame_of_type(ws, "accepted")
+        assert accepted["message_id"] == envelope["message_id"]
+    # Sent now: the coach may fetch it.
+    assert await download(api, coach, cid, stored["attachment_id"], tmp_path / "w") == 200

@@ -2,7 +2,8 @@
 
 Creates what is missing and keeps what exists (run it again after an upgrade): one broker
 password and one database password per service, the broker administrator's and the database
-root's passwords, the access-token signing key, the push-secret key, and the broker's
+root's passwords, the access-token signing key, the push-secret key, the VAPID key (Web
+Push), and the broker's
 definitions file (users with salted hashes, the vhost, each service's permissions). Deployment
 tooling, not a service: it knows each service's key format. Nothing is printed but file
 names. DIR is the owner's alone (0700); the files in it are 0444 because compose bind-mounts
@@ -22,6 +23,7 @@ from pathlib import Path
 from services.broker_users import SERVICES, definitions
 from services.gateway.security.tokens import generate_pem
 from services.notification.push.sealing import generate_key_text
+from services.notification.push.webpush import generate_pem as generate_vapid_pem
 
 PASSWORDS = [
     "rabbitmq_admin_password",
@@ -51,6 +53,7 @@ def ensure(directory: Path) -> list[str]:
     makers["token_signing_key"] = generate_pem
     makers["receipt_signing_key"] = generate_pem  # deletion receipts: a key of their own
     makers["push_secret_key"] = lambda: generate_key_text().encode()
+    makers["vapid_private_key"] = generate_vapid_pem  # Web Push: the application server key
     for name, make in makers.items():
         if not (directory / name).exists():
             _write(directory / name, make())

@@ -69,13 +69,32 @@ class _Body(Schema):
 # --- push subscriptions ----------------------------------------------------------------
 
 
+PushKind = Literal["webhook", "webpush"]
+# A Web Push subscription's keys, base64url: the browser's P-256 point and its auth secret.
+WEBPUSH_KEY_LENGTH = (1, 200)
+
+
 class PushSubscriptionPut(Schema):
-    """`PUT /v1/devices/{device_id}/push` of the device's own account."""
+    """`PUT /v1/devices/{device_id}/push` of the device's own account: a webhook (`url`,
+    `secret`) or a browser's Web Push subscription (`url` = its endpoint, `p256dh`, `auth`)."""
 
     account_id: AccountId
     device_id: DeviceId
+    kind: PushKind = "webhook"
     url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
-    secret: str = Field(min_length=SECRET_LENGTH[0], max_length=SECRET_LENGTH[1])
+    secret: str | None = Field(
+        default=None, min_length=SECRET_LENGTH[0], max_length=SECRET_LENGTH[1]
+    )
+    p256dh: str | None = Field(default=None, min_length=1, max_length=WEBPUSH_KEY_LENGTH[1])
+    auth: str | None = Field(default=None, min_length=1, max_length=WEBPUSH_KEY_LENGTH[1])
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Self:
+        if self.kind == "webhook" and (self.secret is None or self.p256dh or self.auth):
+            raise ValueError("a webhook has a secret and no keys")
+        if self.kind == "webpush" and (self.secret is not None or not self.p256dh or not self.auth):
+            raise ValueError("a Web Push subscription has keys p256dh and auth, and no secret")
+        return self
 
 
 class PushSubscriptionQuery(Schema):
@@ -86,13 +105,30 @@ class PushSubscriptionQuery(Schema):
 
 
 class PushSubscriptionReply(Schema):
-    """Whether a push gateway is set for the device, and its host; never the secret."""
+    """Whether a push gateway is set for the device, its kind and host; never the secret,
+    the keys or the endpoint's path (capabilities)."""
 
     set: bool
+    kind: PushKind | None = None
     host: str | None = None
 
     def body(self) -> dict[str, Any]:
-        return {"set": self.set} | ({"host": self.host} if self.host else {})
+        return (
+            {"set": self.set}
+            | ({"kind": self.kind} if self.kind else {})
+            | ({"host": self.host} if self.host else {})
+        )
+
+
+class VapidQuery(Schema):
+    """`GET /v1/push/vapid`: nothing to ask but the key."""
+
+
+class VapidReply(Schema):
+    """The application server key browsers subscribe with: the VAPID public key, an
+    uncompressed P-256 point (65 bytes), base64url without padding."""
+
+    public_key: str
 
 
 # --- notification settings (quiet hours) ---------------------------------------------------
@@ -165,6 +201,7 @@ class NotificationDetailReply(Schema):
 PUSH_PUT = Route("notification.push.put", PushSubscriptionPut, PushSubscriptionReply)
 PUSH_GET = Route("notification.push.get", PushSubscriptionQuery, PushSubscriptionReply)
 PUSH_DELETE = Route("notification.push.delete", PushSubscriptionQuery, PushSubscriptionReply)
+PUSH_VAPID = Route("notification.push.vapid", VapidQuery, VapidReply)
 SETTINGS_GET = Route(
     "notification.settings.get", NotificationSettingsQuery, NotificationSettingsReply
 )

@@ -8,7 +8,14 @@ from pydantic import Field, field_validator
 
 from services.notification.push.sealing import read_key_file
 from services.notification.push.urlguard import parse_allowlist
+from services.notification.push.webpush import check_subject
+from services.notification.push.webpush import read_key_file as read_vapid_key_file
 from shared.settings import CommonSettings
+
+# The browsers' push services (Chrome, Firefox, Safari, Edge).
+WEBPUSH_HOSTS = (
+    "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com"
+)
 
 
 class NotificationSettings(CommonSettings):
@@ -23,6 +30,16 @@ class NotificationSettings(CommonSettings):
     # Push gateway hosts the operator allows, comma-separated: exact names or `*.suffix`
     # (any name under suffix). Empty: every push URL is refused.
     push_allowed_hosts: str = ""
+    # Web Push endpoints the operator allows (same syntax): the browsers' push services.
+    push_webpush_allowed_hosts: str = WEBPUSH_HOSTS
+    # The VAPID private key (P-256 PEM; a compose secret made by `python -m
+    # services.deploy_secrets`). Unset: a temporary key, with a warning (development only).
+    vapid_key_file: Path | None = None
+    # The operator's contact the push services see in every VAPID token: mailto: or https:.
+    # Unset: Web Push subscriptions are refused.
+    vapid_subject: str | None = None
+    # How long a push service keeps an undelivered Web Push (RFC 8030 `TTL`), in seconds.
+    push_webpush_ttl_seconds: int = Field(default=86_400, ge=0, le=2_419_200)
     # Development only: admit http://127.0.0.1 receivers and loopback addresses (warned at start).
     push_insecure_allow_loopback: bool = False
     # The key push secrets are encrypted with (base64 of 32 random bytes; a compose secret,
@@ -43,7 +60,22 @@ class NotificationSettings(CommonSettings):
     # Pending notifications nobody pushed (no subscription, never due) are dropped after this.
     pending_retention_days: float = Field(default=7.0, gt=0, le=365)
 
-    @field_validator("push_allowed_hosts")
+    @field_validator("vapid_subject", mode="before")
+    @classmethod
+    def _subject(cls, value: object) -> object:
+        """Empty (compose passes an unset variable so) is unset; else mailto: or https:."""
+        if value is None or value == "":
+            return None
+        return check_subject(str(value))
+
+    @field_validator("vapid_key_file")
+    @classmethod
+    def _vapid_key(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            read_vapid_key_file(path)
+        return path
+
+    @field_validator("push_allowed_hosts", "push_webpush_allowed_hosts")
     @classmethod
     def _allowlist(cls, value: str) -> str:
         parse_allowlist(value)

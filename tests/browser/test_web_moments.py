@@ -206,3 +206,49 @@ async def tab_to(page: Page, target: object, most: int = 40) -> None:
             return
         await page.keyboard.press("Tab")
     raise AssertionError(f"Tab never reached {target}")
+
+
+async def test_a_verified_number_that_changes_is_loud_and_holds_the_next_message(
+    api: Api, people: People, new_context: NewContext, app_url: str, axe: Axe
+) -> None:
+    coach, page, _, _ = await coach_and_browser_client(api, people, new_context, app_url)
+    await app.send(page, "Before the check")
+    await app.shows(page, "Before the check")
+    await page.get_by_role("button", name="Safety number").click()
+    await page.get_by_label("Verified").check()
+    await page.get_by_role("button", name="Back to the conversation with Coach Robin").click()
+    await expect(page.get_by_label("Message")).to_be_visible(timeout=T)
+
+    await api.login(coach.handle, coach.password, name="someone else's phone")
+    loud = page.get_by_text(
+        "Coach Robin's safety number changed after you verified it.", exact=False
+    )
+    await expect(loud).to_be_visible(timeout=T)
+    await expect(page.locator(".loud")).to_have_count(1)
+    await axe(page, "chat with a changed safety number")
+
+    await app.send(page, "Is this still you?")
+    await expect(page.get_by_text("Haven holds your message for now", exact=False)).to_be_visible(
+        timeout=T
+    )
+    await expect(page.get_by_label("Message")).to_have_value("Is this still you?")
+    await page.get_by_role("button", name="I know why it changed; continue").click()
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await app.shows(page, "Is this still you?")
+
+
+async def test_an_ended_relationship_stays_readable_and_takes_no_new_messages(
+    api: Api, people: People, new_context: NewContext, app_url: str
+) -> None:
+    coach, page, conversation_id, _ = await coach_and_browser_client(
+        api, people, new_context, app_url
+    )
+    await app.send(page, "Thank you for everything")
+    await expect(page.get_by_role("button", name="Delete for everyone")).to_be_visible(timeout=T)
+    ended = await api.call(
+        "POST", f"/v1/conversations/{conversation_id}/end", token=coach.access_token
+    )
+    assert ended.status == 200, ended.body
+    await expect(page.get_by_text("This conversation has ended")).to_be_visible(timeout=T)
+    await expect(page.get_by_role("button", name="Send", exact=True)).to_be_disabled()
+    await expect(page.get_by_text("Thank you for everything")).to_be_visible()

@@ -99,6 +99,12 @@ async def test_a_client_changes_settings_exports_and_deletes_the_account(
     assert "Something to export" not in json.dumps(data)  # still ciphertext, as the API says
     assert data
 
+    async with page.expect_download() as readable:
+        await page.get_by_role("button", name="Download a readable copy (web page)").click()
+    copy = await asyncio.to_thread(Path(await (await readable.value).path()).read_text)
+    assert "Something to export" in copy
+    assert "Coach Robin" in copy
+
     await page.get_by_label("Password to confirm").fill(password_for(handle))
     async with page.expect_download() as receipt:
         await page.get_by_role("button", name="Delete my account").click()
@@ -133,3 +139,25 @@ async def downloaded_json(download: Download) -> object:
     """The JSON a download saved."""
     path = await download.path()
     return json.loads(await asyncio.to_thread(Path(path).read_text))
+
+
+async def test_a_client_revokes_an_old_device_and_changes_the_password(
+    api: Api, people: People, new_context: NewContext, app_url: str
+) -> None:
+    _, page, _, handle = await coach_and_browser_client(api, people, new_context, app_url)
+    old = await api.login(handle, password_for(handle), name="old phone")
+    await page.get_by_role("button", name="Settings", exact=True).click()
+    await page.get_by_role("button", name="Sign out old phone").click()
+    await expect(page.get_by_text("That device is signed out.", exact=False)).to_be_visible(
+        timeout=T
+    )
+    refused = await api.call("GET", "/v1/me", token=old.access_token)
+    assert refused.status == 401
+
+    new_password = "a new long passphrase 2026"
+    await page.get_by_label("Current password").fill(password_for(handle))
+    await page.get_by_label("New password").fill(new_password)
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_text("Your password is changed", exact=False)).to_be_visible(timeout=T)
+    again = await api.login(handle, new_password, name="laptop")
+    assert again.account_id

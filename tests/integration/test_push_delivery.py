@@ -31,6 +31,7 @@ from shared.notify_contracts import (
 from shared.rpc import RpcError
 from tests.integration.push_world import (
     CIPHERTEXT,
+    COLLAPSE,
     DELAYS,
     SECRETS,
     World,
@@ -42,36 +43,38 @@ from tests.integration.push_world import (
 # --- sending ------------------------------------------------------------------------------
 
 
-async def test_an_offline_device_gets_one_signed_content_free_push_per_burst(
+async def test_a_burst_gives_a_signed_content_free_push_at_once_and_one_at_the_windows_end(
     world: World,
 ) -> None:
     assert await world.subscribe("cd1", "coach") == PushSubscriptionReply(
-        set=True, host="127.0.0.1"
+        set=True, kind="webhook", host="127.0.0.1"
     )
     for n in (1, 2, 3):
         await world.emit(stored(f"m{n}", ["cd1", "cd2"], seq=n))
 
-    [push] = await world.receiver.wait_for("cd1", 1)
+    first, push = await world.receiver.wait_for("cd1", 2)
     await settle()
-    assert len(world.receiver.of("cd1")) == 1  # one push for the burst
+    assert len(world.receiver.of("cd1")) == 2  # the first at once, the rest collapsed
+    assert json.loads(first.body) == {"event": "new_message", "conversation_id": "c1", "unread": 1}
     assert json.loads(push.body) == {"event": "new_message", "conversation_id": "c1", "unread": 3}
+    assert push.at - first.at >= COLLAPSE * 0.9  # the second waited for the window's end
     assert verify(SECRETS["cd1"], push.headers, push.body, now=time.time())
     assert not verify(SECRETS["cd2"], push.headers, push.body, now=time.time())
-    assert push.headers[DELIVERY]
+    assert push.headers[DELIVERY] != first.headers[DELIVERY]
     assert await world.unsent("cd1") == []  # sent
     assert world.receiver.of("cd2") == []  # no subscription: nothing pushed, the row waits
     assert await world.unsent("cd2") == ["m1", "m2", "m3"]
 
     # A later message: a new burst, one more push; the unread count goes on until read.
     await world.emit(stored("m4", ["cd1"], seq=4))
-    second = (await world.receiver.wait_for("cd1", 2))[1]
+    second = (await world.receiver.wait_for("cd1", 3))[2]
     assert json.loads(second.body)["unread"] == 4
     assert second.headers[DELIVERY] != push.headers[DELIVERY]
     await world.emit(
         ReceiptRead.create(ReceiptData(conversation_id="c1", account_id="coach", up_to_seq=4))
     )
     await world.emit(stored("m5", ["cd1"], seq=5))
-    third = (await world.receiver.wait_for("cd1", 3))[2]
+    third = (await world.receiver.wait_for("cd1", 4))[3]
     assert json.loads(third.body)["unread"] == 1
 
 
@@ -161,7 +164,9 @@ async def test_subscriptions_are_stored_sealed_and_go_with_their_device(world: W
         await world.rpc.call(PUSH_DELETE, other)
     assert caught.value.code == "not_found"
 
-    await world.emit(stored("m1", ["cd2"]))
+    await world.emit(stored("m1", ["cd2"], seq=1))
+    await world.receiver.wait_for("cd2", 1)  # at once; m2 waits for the window it opened
+    await world.emit(stored("m2", ["cd2"], seq=2))
     await world.emit(DeviceRemoved.create(DeviceData(account_id="coach", device_id="cd2")))
     assert await world.db["push_subscriptions"].find_one({"_id": "cd2"}) is None
     assert await world.db["pending"].count_documents({"device_id": "cd2"}) == 0
@@ -172,8 +177,8 @@ async def test_subscriptions_are_stored_sealed_and_go_with_their_device(world: W
     mine = PushSubscriptionQuery(account_id="coach", device_id="cd1")
     assert (await world.rpc.call(PUSH_DELETE, mine)) == PushSubscriptionReply(set=False)
     assert (await world.rpc.call(PUSH_GET, mine)) == PushSubscriptionReply(set=False)
-    await settle(0.5)
-    assert world.receiver.received == []
+    await settle()
+    assert len(world.receiver.received) == 1  # m1's; m2 went with its device
 
 
 async def test_a_delivery_a_socket_never_acknowledged_becomes_a_push_too(world: World) -> None:
@@ -197,6 +202,8 @@ async def test_a_deleted_account_loses_its_push_data(world: World) -> None:
     await world.subscribe("cd1", "coach")
     await world.detail("coach", "c1", "sender")
     await world.emit(stored("m1", ["cd1"], seq=1))
+    await world.receiver.wait_for("cd1", 1)  # at once; m2 waits for the window it opened
+    await world.emit(stored("m2", ["cd1"], seq=2))
     await world.emit(AccountDeleted.create(AccountData(account_id="coach")))
     for collection in ("push_subscriptions", "notification_details", "push_slots"):
         assert await world.db[collection].count_documents({}) == 0, collection
@@ -204,7 +211,7 @@ async def test_a_deleted_account_loses_its_push_data(world: World) -> None:
     names = await world.db["display_names"].find_one({"_id": "c1"})
     assert [entry["account_id"] for entry in names["names"]] == ["client"]
     await settle()
-    assert world.receiver.received == []
+    assert len(world.receiver.received) == 1  # m1's; m2 went with the account
 
 
 # --- the URL guard, at registration and at every send --------------------------------------

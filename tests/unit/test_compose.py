@@ -24,6 +24,7 @@ SECRETS_OF = {
     "messaging": {"messaging_amqp_password", "messaging_mongo_password"},
     "notification": {
         "push_secret_key",
+        "vapid_private_key",
         "notification_amqp_password",
         "notification_mongo_password",
     },
@@ -71,6 +72,7 @@ def test_each_container_gets_only_its_own_secrets(
         "token_signing_key",
         "receipt_signing_key",
         "push_secret_key",
+        "vapid_private_key",
         "rabbitmq_definitions.json",
     }
     # Every secret is one services.deploy_secrets writes; the broker administrator's password

@@ -3,6 +3,7 @@ the gateway's problem answers read calmly with a next step while their codes sta
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,9 @@ CATALOGUES: dict[str, Mapping[str, str]] = {
     "cli": cli_copy.CATALOGUE,
 }
 ROOT = Path(__file__).resolve().parents[2]
+# Haven Web: its sentences are the `notice.*` keys (the rest are labels and headings).
+_WEB = json.loads((ROOT / "clients/web/src/i18n/en.json").read_text(encoding="utf-8"))
+CATALOGUES["web"] = {key: text for key, text in _WEB.items() if key.startswith("notice.")}
 
 
 @pytest.mark.parametrize("name", sorted(CATALOGUES))

@@ -13,6 +13,7 @@ from services.notification.push.schedule import (
     quiet_hours_policy,
     quiet_until,
     send_after,
+    window_end,
 )
 from shared.notify_contracts import NotificationPreferences, QuietHours
 
@@ -29,20 +30,24 @@ def utc(text: str) -> datetime:
 # --- collapse ---------------------------------------------------------------------------
 
 
-def test_a_message_opens_a_collapse_window_an_urgent_one_closes_it() -> None:
+def test_a_message_with_no_window_open_is_due_at_once_an_urgent_one_always() -> None:
     now = utc("2026-05-04T10:00:00")
-    assert collapse_due(now, urgent=False, window=WINDOW) == now + WINDOW
-    assert collapse_due(now, urgent=True, window=WINDOW) == now
+    assert collapse_due(now, urgent=False, window_until=None) == now
+    assert collapse_due(now, urgent=False, window_until=now - WINDOW) == now  # it has ended
+    assert collapse_due(now, urgent=False, window_until=now + WINDOW) == now + WINDOW
+    assert collapse_due(now, urgent=True, window_until=now + WINDOW) == now
 
 
-def test_a_burst_within_the_window_is_due_once_at_the_end_of_the_first_messages_window() -> None:
-    """The slot keeps the earliest due time ($min): later messages join, they do not extend."""
+def test_a_burst_gives_a_push_at_once_and_one_at_the_end_of_the_window_it_opened() -> None:
+    """The first message goes at once and its push opens the window; the rest join its end."""
     first = utc("2026-05-04T10:00:00")
-    arrivals = [first + timedelta(seconds=s) for s in (0, 4, 11, 29)]
-    due = min(collapse_due(at, urgent=False, window=WINDOW) for at in arrivals)
-    assert due == first + WINDOW
-    assert send_after(first + timedelta(seconds=29), due, []) == due  # still collapsing
-    assert send_after(first + WINDOW, due, []) is None  # now: one push for all four
+    assert collapse_due(first, urgent=False, window_until=None) == first
+    window = window_end(first, WINDOW)
+    arrivals = [first + timedelta(seconds=s) for s in (1, 4, 11, 29)]
+    due = {collapse_due(at, urgent=False, window_until=window) for at in arrivals}
+    assert due == {first + WINDOW}
+    assert send_after(first + timedelta(seconds=29), window, []) == window  # still collapsing
+    assert send_after(first + WINDOW, window, []) is None  # now: one push for all four
 
 
 def test_send_after_waits_for_the_latest_policy() -> None:

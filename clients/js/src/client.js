@@ -90,6 +90,15 @@ export class HavenClient extends ClientBase {
     await sodiumReady();
     const device = await DeviceState.open(options.keyStore);
     const events = new Emitter();
+    // One `signed_out` per client: a revoked device may hear it from the socket (4403) and from
+    // a refused refresh of an HTTP call in flight at the same moment.
+    let signedOut = false;
+    events.on('signed_out', () => {
+      signedOut = true;
+    });
+    const emit = events.emit.bind(events);
+    events.emit = (name, payload) =>
+      name === 'signed_out' && signedOut ? Promise.resolve() : emit(name, payload);
     const api = new HavenApi({
       baseUrl: options.baseUrl ?? '',
       fetch: options.fetch,

@@ -15,8 +15,9 @@ import { Settings } from './views/settings.js';
 import { CoachTools } from './views/coach.js';
 import { Agreement } from './views/agreement.js';
 import { ChatNotes } from './notes.js';
+import { onOpenRequest } from './push.js';
 
-/** @typedef {{name: string, id?: string}} Route */
+/** @typedef {{name: string, id?: string, conv?: import('./session.js').Conversation}} Route */
 
 export function App() {
   const [client, setClient] = useState(/** @type {any} */ (null));
@@ -59,6 +60,11 @@ export function App() {
     const timer = setTimeout(() => setProgress(0), 5000);
     return () => clearTimeout(timer);
   }, [progress]);
+
+  useEffect(() => {
+    if (phase !== 'in' || route.name === 'agreement') return undefined;
+    return onOpenRequest((id) => setRoute({ name: 'chat', id })); // a notification was clicked
+  }, [phase, route.name === 'agreement']);
 
   useEffect(() => {
     session
@@ -202,7 +208,7 @@ function screen(phase, route, ctx, enter) {
     case 'agreement':
       return html`<${Agreement} ...${ctx} />`;
     case 'chat':
-      return html`<${Chat} key=${route.id} id=${route.id ?? ''} ...${ctx} />`;
+      return html`<${Chat} key=${route.id} id=${route.id ?? ''} opened=${route.conv} ...${ctx} />`;
     case 'safety':
       return html`<${SafetyNumber} key=${route.id} id=${route.id ?? ''} ...${ctx} />`;
     case 'settings':

@@ -36,17 +36,17 @@ export function splitSafetyNumber(number, mineFirst = true) {
 }
 
 /**
- * Whether typed digits match the safety number; 'short' when too few digits were typed.
+ * Whether typed digits match the safety number (either half first); 'short' when too few were typed.
  * @param {string} typed
  * @param {string | {yours: string, theirs: string}} number
  * @returns {'match' | 'mismatch' | 'short'}
  */
 export function compareDigits(typed, number) {
   const got = digitsOf(typed);
-  const orders =
-    typeof number === 'string'
-      ? [digitsOf(number)]
-      : [digitsOf(number.yours + number.theirs), digitsOf(number.theirs + number.yours)];
+  // Either side may read its own half first: both orders of the two halves are the same number.
+  const whole = typeof number === 'string' ? digitsOf(number) : digitsOf(number.yours + number.theirs);
+  const half = whole.length / 2;
+  const orders = [whole, whole.slice(half) + whole.slice(0, half)];
   if (orders.includes(got)) return 'match';
   return got.length < orders[0].length ? 'short' : 'mismatch';
 }

@@ -2,6 +2,7 @@
  * with the same names whatever the SDK's casing), plus the crisis resources cached at sign-in. */
 import { HavenClient } from 'haven-sdk';
 import { IndexedDbKeyStore, TabKeyStore, keepsSignedIn, rememberKeepChoice, eraseEverything } from './storage.js';
+import { disablePush } from './push.js';
 
 /**
  * First defined field among several spellings (the SDK may pass API objects through).
@@ -178,6 +179,11 @@ export async function resume() {
  * @param {any} client
  */
 export async function signOut(client) {
+  try {
+    if (client) await disablePush(client); // no pushes for a device nobody is signed in on
+  } catch {
+    // Offline: the browser's subscription still goes with its service worker (below).
+  }
   try {
     await client?.signOut();
   } catch {

@@ -118,6 +118,18 @@ export function newestTheirs(items) {
 }
 
 /**
+ * The highest stored seq of any message: the read marker once the chat is open, so one's own
+ * messages never count as unread.
+ * @param {ChatItem[]} items
+ * @returns {number | null}
+ */
+export function newestSeq(items) {
+  let highest = null;
+  for (const item of items) if (item.seq != null && (highest === null || item.seq > highest)) highest = item.seq;
+  return highest;
+}
+
+/**
  * Unread count of a conversation from its last seq and the caller's read marker.
  * @param {{lastSeq?: number | null, readUpTo?: number | null, unread?: number}} conversation
  */

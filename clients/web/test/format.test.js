@@ -18,6 +18,7 @@ test('typed digits compare with or without spaces', () => {
   assert.equal(compareDigits(number, number), 'match');
   assert.equal(compareDigits(number.replace(/^1/, '9'), number), 'mismatch');
   assert.equal(compareDigits('12345 67890', number), 'short');
+  assert.equal(compareDigits(number.slice(30) + number.slice(0, 30), number), 'match');
 });
 
 test('an SDK split number is compared either way round', () => {

@@ -61,6 +61,12 @@ test('client-facing copy never says "Not sent" or "Retry-After"', () => {
   }
 });
 
+test('English copy never alarms or blames (the words the Python copy lint bans)', () => {
+  for (const [key, value] of Object.entries(CATALOGUES.en)) {
+    assert.doesNotMatch(value, /\b(error|failed|invalid|denied)/i, key);
+  }
+});
+
 test('placeholders are filled and unknown ones left visible', () => {
   assert.equal(fill('{name} has {count}', { name: 'Sam', count: 2 }), 'Sam has 2');
   assert.equal(fill('{who}', {}), '{who}');

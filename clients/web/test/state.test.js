@@ -53,6 +53,7 @@ test('scroll-back and read markers use the right seq', () => {
   const list = [item({ id: 'a', seq: 3 }), item({ id: 'b', seq: 5, mine: true }), item({ id: 'c', seq: 4 })];
   assert.equal(chat.oldestSeq(list), 3);
   assert.equal(chat.newestTheirs(list), 4);
+  assert.equal(chat.newestSeq(list), 5);
   assert.equal(chat.oldestSeq([]), null);
 });
 

@@ -23,13 +23,16 @@ from shared.notify_contracts import (
     PUSH_DELETE,
     PUSH_GET,
     PUSH_PUT,
+    PUSH_VAPID,
     SETTINGS_GET,
     SETTINGS_PUT,
     NotificationPreferences,
     NotificationSettingsPut,
     NotificationSettingsQuery,
+    PushKind,
     PushSubscriptionPut,
     PushSubscriptionQuery,
+    VapidQuery,
 )
 from shared.rpc import RpcClient
 
@@ -55,17 +58,36 @@ class Notifications:
             raise NotFoundError("no such device")
 
     async def set_push(
-        self, who: Principal, device_id: str, url: str, secret: str
+        self,
+        who: Principal,
+        device_id: str,
+        kind: PushKind,
+        url: str,
+        *,
+        secret: str | None = None,
+        keys: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
+        """A webhook (`secret`) or a Web Push subscription (`keys`: p256dh, auth)."""
         await self._own_device(who, device_id)
         await self._limits.check("device_ops", who.account_id, utcnow())
+        p256dh, auth = keys or (None, None)
         reply = await self._rpc.call(
             PUSH_PUT,
             PushSubscriptionPut(
-                account_id=who.account_id, device_id=device_id, url=url, secret=secret
+                account_id=who.account_id,
+                device_id=device_id,
+                kind=kind,
+                url=url,
+                secret=secret,
+                p256dh=p256dh,
+                auth=auth,
             ),
         )
         return reply.body()
+
+    async def vapid(self) -> dict[str, Any]:
+        """The VAPID public key, from the notification service that signs with it."""
+        return (await self._rpc.call(PUSH_VAPID, VapidQuery())).model_dump()
 
     async def push(self, who: Principal, device_id: str) -> dict[str, Any]:
         await self._own_device(who, device_id)

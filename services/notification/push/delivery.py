@@ -1,16 +1,20 @@
-"""One push job from the work queue: sign, POST, and act on the verdict.
+"""One push job from the work queue: sign (webhook) or encrypt and authorise (Web Push), POST,
+and act on the verdict. Only the transport differs between the kinds.
 
-2xx: marked sent (a redelivered job is skipped). 410: the subscription is deleted with what
-was owed to the device. Network errors, timeouts, 408, 429, 5xx: retried through the next
-delay queue, then dead-lettered. Anything else, a refused address or an unreadable secret:
-dead-lettered at once with the reason. The secret is opened for the POST only and never
-leaves this module.
+2xx: marked sent (a redelivered job is skipped). 410 (and 404 from a push service): the
+subscription is deleted with what was owed to the device. Network errors, timeouts, 408, 429,
+5xx: retried through the next delay queue, then dead-lettered. Anything else, a refused
+address or an unreadable secret: dead-lettered at once with the reason. The secret (or a
+subscription's keys) is opened for the POST only and never leaves this module; logs and
+metrics name the host at most, never the URL (a Web Push endpoint's path is a capability).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -23,14 +27,32 @@ from services.notification.metrics import (
 )
 from services.notification.push.jobs import PushJob, PushQueue
 from services.notification.push.outbox import Outbox
-from services.notification.push.repository import PushRepository
+from services.notification.push.repository import PushRepository, Subscription
 from services.notification.push.sealing import SecretSealer, UnreadableSecretError
 from services.notification.push.sender import Attempt, PushSender, verdict
 from services.notification.push.signing import encode_body, signed_headers
+from services.notification.push.urlguard import UrlGuard
+from services.notification.push.webpush import (
+    Subscriber,
+    UnusableSubscriptionError,
+    VapidKey,
+    sealing_context,
+    webpush_request,
+)
 from shared.bus import Delivery
 from shared.events import utcnow
 
 log = structlog.get_logger(__name__)
+WEBPUSH_GONE = (404, 410)
+
+
+@dataclass(frozen=True)
+class WebPushConfig:
+    """What a Web Push needs beyond a webhook's: the key, the allowlist, the TTL."""
+
+    vapid: VapidKey
+    guard: UrlGuard
+    ttl: int
 
 
 class PushDelivery:
@@ -41,9 +63,11 @@ class PushDelivery:
         queue: PushQueue,
         sender: PushSender,
         sealer: SecretSealer,
+        webpush: WebPushConfig,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._webpush = webpush
         self._outbox = outbox
         self._repo = repository
         self._queue = queue
@@ -65,30 +89,59 @@ class PushDelivery:
             log.info("push_dropped_no_subscription", delivery_id=job.delivery_id)
             return
         try:
+            attempt = await self._post(job, subscription)
+        except UnreadableSecretError:
+            log.error("push_secret_unreadable", device_id=job.device_id, kind=subscription.kind)
+            await self._give_up(job, "secret_unreadable")
+            return
+        except UnusableSubscriptionError as error:
+            log.error("webpush_unusable", device_id=job.device_id, reason=str(error))
+            await self._give_up(job, "webpush_unusable")
+            return
+        await self._after(job, attempt, subscription)
+
+    async def _post(self, job: PushJob, subscription: Subscription) -> Attempt:
+        body = encode_body(job.body)
+        if subscription.kind == "webhook":
             secret = self._sealer.open(
                 subscription.sealed_secret, job.device_id, subscription.key_id
             )
-        except UnreadableSecretError:
-            log.error("push_secret_unreadable", device_id=job.device_id)
-            await self._give_up(job, "secret_unreadable")
-            return
-        body = encode_body(job.body)
-        headers = signed_headers(secret, job.delivery_id, body, time.time())
-        attempt = await self._sender.post(subscription.url, headers, body)
-        await self._after(job, attempt)
+            headers = signed_headers(secret, job.delivery_id, body, time.time())
+            return await self._sender.post(subscription.url, headers, body)
+        opened = self._sealer.open(
+            subscription.sealed_secret, sealing_context(job.device_id), subscription.key_id
+        )
+        headers, encrypted = await asyncio.to_thread(  # ECDH, HKDF, AES-GCM, ECDSA
+            webpush_request,
+            self._webpush.vapid,
+            subscription.url,
+            Subscriber.opened(opened),
+            body,
+            conversation_id=job.conversation_id,
+            urgent=job.urgent,
+            ttl=self._webpush.ttl,
+        )
+        return await self._sender.post(subscription.url, headers, encrypted, self._webpush.guard)
 
-    async def _after(self, job: PushJob, attempt: Attempt) -> None:
-        outcome = verdict(attempt)
+    async def _after(self, job: PushJob, attempt: Attempt, subscription: Subscription) -> None:
+        gone = WEBPUSH_GONE if subscription.kind == "webpush" else (410,)
+        outcome = verdict(attempt, gone=gone)
         PUSH_LATENCY.labels(verdict=outcome).observe(attempt.seconds)
         if outcome == "sent":
             await self._outbox.mark_sent(job.delivery_id, self._clock())
             PUSHES_SENT.labels(event=str(job.body.get("event"))).inc()
-            log.info("push_sent", delivery_id=job.delivery_id, attempt=job.attempt)
+            log.info(
+                "push_sent",
+                delivery_id=job.delivery_id,
+                attempt=job.attempt,
+                kind=subscription.kind,
+                host=subscription.host,
+            )
         elif outcome == "gone":
             await self._repo.delete_subscription(job.device_id)
             await self._outbox.forget_device(job.device_id)
             PUSHES_FAILED.labels(reason=attempt.reason, action="unsubscribed").inc()
-            log.info("push_subscription_gone", device_id=job.device_id)
+            log.info("push_subscription_gone", device_id=job.device_id, kind=subscription.kind)
         elif outcome == "retry" and self._queue.can_retry(job):
             await self._queue.retry(job)
             PUSHES_FAILED.labels(reason=attempt.reason, action="retried").inc()

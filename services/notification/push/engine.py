@@ -10,6 +10,7 @@ is never deferred.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
@@ -22,7 +23,12 @@ from services.notification.metrics import PUSHES_DEFERRED
 from services.notification.push.jobs import PushJob, PushQueue
 from services.notification.push.outbox import Outbox, Owed, Slot
 from services.notification.push.repository import PushRepository
-from services.notification.push.schedule import DeferralPolicy, collapse_due, send_after
+from services.notification.push.schedule import (
+    DeferralPolicy,
+    collapse_due,
+    send_after,
+    window_end,
+)
 from services.notification.push.signing import push_body
 from services.notification.service import Unacknowledged
 from shared.consumers import EventHandler
@@ -69,6 +75,8 @@ class PushEngine:
         self._collapse = collapse
         self._lease = lease
         self._clock = clock
+        # Set when a push became due at once: the sweeper looks now, not at its next tick.
+        self.due_now = asyncio.Event()
 
     async def owed(self, item: Unacknowledged) -> None:
         subscription = await self._repo.subscription(item.device_id)
@@ -77,8 +85,12 @@ class PushEngine:
         owed = self._owed(item)
         account_id = subscription.account_id
         await self._outbox.annotate(item.device_id, item.message_id, account_id, owed)
-        due = collapse_due(self._clock(), urgent=owed.urgent, window=self._collapse)
+        window_until = await self._outbox.window_until(item.device_id, item.conversation_id)
+        now = self._clock()
+        due = collapse_due(now, urgent=owed.urgent, window_until=window_until)
         await self._outbox.open_slot(item.device_id, item.conversation_id, account_id, due)
+        if due <= now:
+            self.due_now.set()
 
     @staticmethod
     def _owed(item: Unacknowledged) -> Owed:
@@ -123,7 +135,7 @@ class PushEngine:
             return
         job = await self._job(slot, rows, urgent, now)
         await self._queue.submit(job)
-        await self._outbox.settle(slot, rows, now)
+        await self._outbox.settle(slot, rows, now, window_end(now, self._collapse))
         log.info(
             "push_queued",
             device_id=slot.device_id,
@@ -139,7 +151,8 @@ class PushEngine:
             waits[name] = await policy(
                 slot.account_id, slot.device_id, slot.conversation_id, urgent, now
             )
-        until = send_after(now, slot.collapse_until, waits.values())
+        window = None if urgent else slot.window_until
+        until = send_after(now, window, waits.values())
         if until is None:
             return None
         for name in [name for name, wait in waits.items() if wait == until]:
@@ -172,6 +185,7 @@ class PushEngine:
             account_id=slot.account_id,
             conversation_id=slot.conversation_id,
             body=body,
+            urgent=urgent,
             queued_at=now,
         )
 

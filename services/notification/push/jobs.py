@@ -29,6 +29,7 @@ class PushJob(Schema):
     account_id: str
     conversation_id: str
     body: dict[str, Any]
+    urgent: bool = False  # Web Push `Urgency: high` (the body says so only above `none`)
     attempt: int = Field(default=0, ge=0)
     queued_at: datetime
     failure: str | None = None  # on a dead letter: why it was given up

@@ -6,6 +6,9 @@ A slot is due when `not_before` has passed. Any replica may claim a due slot: an
 until it expires, so a push is prepared once even with several replicas, and a replica that
 dies holding a lease only delays it. `rev` counts the messages the slot was told of: a claim
 that finds it changed on release leaves the slot due for what arrived meanwhile.
+`window_until` is the end of the collapse window the slot's last push opened (schedule.py);
+it is written only under the lease, when a push is queued, and read again under the lease
+before the next one, so a message scheduled against a stale reading still waits for it.
 
 Pending rows are removed once sent (an hour later: a redelivered event within that hour finds
 the row and owes nothing again), once read on another device, with their device or its
@@ -52,7 +55,7 @@ class Slot:
     device_id: str
     conversation_id: str
     account_id: str
-    collapse_until: datetime | None
+    window_until: datetime | None  # the collapse window the last push opened ends then
     rev: int
     lease: str
     unread_before: int  # pushed since the account last read the conversation
@@ -84,6 +87,14 @@ class Outbox:
             {"$set": {"account_id": account_id, "urgent": owed.urgent, "seq": owed.seq}},
         )
 
+    async def window_until(self, device_id: str, conversation_id: str) -> datetime | None:
+        """The end of the slot's open collapse window, if it has one (it may have passed)."""
+        doc = await self._db[SLOTS].find_one(
+            {"_id": slot_id(device_id, conversation_id)}, {"window_until": 1}
+        )
+        window: datetime | None = (doc or {}).get("window_until")
+        return window
+
     async def open_slot(
         self, device_id: str, conversation_id: str, account_id: str, due: datetime
     ) -> None:
@@ -95,7 +106,7 @@ class Outbox:
                 "account_id": account_id,
                 "updated_at": utcnow(),
             },
-            "$min": {"not_before": due, "collapse_until": due},
+            "$min": {"not_before": due},
             "$inc": {"rev": 1},
             "$setOnInsert": {"lease_until": EPOCH, "unread_before": 0, "pushed_seq": -1},
         }
@@ -119,7 +130,7 @@ class Outbox:
             device_id=doc["device_id"],
             conversation_id=doc["conversation_id"],
             account_id=doc["account_id"],
-            collapse_until=doc.get("collapse_until"),
+            window_until=doc.get("window_until"),
             rev=int(doc.get("rev", 0)),
             lease=token,
             unread_before=int(doc.get("unread_before", 0)),
@@ -154,17 +165,20 @@ class Outbox:
             {"$set": {"lease_until": EPOCH}, "$unset": {"lease": ""}},
         )
 
-    async def settle(self, slot: Slot, sent: list[Owed], now: datetime) -> None:
-        """The push for `sent` is queued: mark them, count them, and close the slot unless
-        a message arrived meanwhile."""
+    async def settle(
+        self, slot: Slot, sent: list[Owed], now: datetime, window_until: datetime | None = None
+    ) -> None:
+        """The push for `sent` is queued: mark them, count them, open the collapse window
+        (`window_until`), and close the slot unless a message arrived meanwhile."""
         if sent:
             await self._db[PENDING].update_many(
                 {"device_id": slot.device_id, "message_id": {"$in": [r.message_id for r in sent]}},
                 {"$set": {"sent_at": now}},
             )
         seqs = [r.seq for r in sent if r.seq is not None]
+        opened = {"window_until": window_until} if sent and window_until is not None else {}
         update: Document = {
-            "$set": {"lease_until": EPOCH, "updated_at": now},
+            "$set": {"lease_until": EPOCH, "updated_at": now, **opened},
             "$inc": {"unread_before": len(sent)},
             **({"$max": {"pushed_seq": max(seqs)}} if seqs else {}),
         }

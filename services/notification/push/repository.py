@@ -17,6 +17,7 @@ from shared.notify_contracts import (
     DEFAULT_PREFERENCES,
     NotificationDetail,
     NotificationPreferences,
+    PushKind,
 )
 
 SUBSCRIPTIONS = "push_subscriptions"
@@ -38,8 +39,9 @@ class Subscription:
     account_id: str
     url: str
     host: str
-    sealed_secret: bytes
+    sealed_secret: bytes  # a webhook's secret, or a Web Push subscription's keys (JSON)
     key_id: str
+    kind: PushKind = "webhook"
 
 
 class PushRepository:
@@ -57,6 +59,7 @@ class PushRepository:
                     "host": subscription.host,
                     "secret": subscription.sealed_secret,
                     "key_id": subscription.key_id,
+                    "kind": subscription.kind,
                     "updated_at": now,
                 },
                 "$setOnInsert": {"created_at": now},
@@ -75,6 +78,7 @@ class PushRepository:
             host=doc["host"],
             sealed_secret=bytes(doc["secret"]),
             key_id=doc["key_id"],
+            kind="webpush" if doc.get("kind") == "webpush" else "webhook",
         )
 
     async def delete_subscription(self, device_id: str) -> bool:

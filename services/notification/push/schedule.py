@@ -1,9 +1,10 @@
 """When a push may go out: the collapse window, quiet hours, and the deferral policies.
 
-Collapse (per device and conversation): the first unacknowledged message opens a window of
-`window` seconds; every message that arrives before the push is sent joins it, and one push
-carrying the unread count goes out when the window ends. An urgent message ends the window
-at once. So a burst yields one push, at most `window` after its first message.
+Collapse (per device and conversation), leading edge: a message owed with no window open is
+due at once, and the push that carries it opens a window of `window` seconds; messages owed
+while the window is open wait for its end and go out as one push carrying the unread count
+(which opens the next window). An urgent message does not wait for the window. So a burst
+yields two pushes: its first message at once, the rest when the window ends.
 
 Quiet hours are one stretch per night: they begin when the recipient's clock (IANA zone)
 first shows `start` and end when it next shows `end` (`end` before `start` spans midnight).
@@ -28,17 +29,25 @@ from shared.notify_contracts import NotificationPreferences, QuietHours
 DeferralPolicy = Callable[[str, str, str, bool, datetime], Awaitable[datetime | None]]
 
 
-def collapse_due(now: datetime, *, urgent: bool, window: timedelta) -> datetime:
-    """When the collapse window a message opens (or joins) may close."""
-    return now if urgent else now + window
+def collapse_due(now: datetime, *, urgent: bool, window_until: datetime | None) -> datetime:
+    """When a message owed now may be pushed: at once, unless a window (opened by the last
+    push) is still open and the message is not urgent: then when it ends."""
+    if urgent or window_until is None or window_until <= now:
+        return now
+    return window_until
+
+
+def window_end(sent_at: datetime, window: timedelta) -> datetime:
+    """The end of the window a push sent at `sent_at` opens."""
+    return sent_at + window
 
 
 def send_after(
-    now: datetime, collapse_until: datetime | None, waits: Iterable[datetime | None]
+    now: datetime, window_until: datetime | None, waits: Iterable[datetime | None]
 ) -> datetime | None:
-    """The latest of the collapse window's end and every policy's answer, or None if that
+    """The latest of the open window's end and every policy's answer, or None if that
     is not in the future (send now)."""
-    latest = max((t for t in (collapse_until, *waits) if t is not None), default=None)
+    latest = max((t for t in (window_until, *waits) if t is not None), default=None)
     return latest if latest is not None and latest > now else None
 
 

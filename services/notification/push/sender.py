@@ -39,15 +39,16 @@ class Attempt:
         return f"http_{self.status}" if self.status is not None else f"{self.error}"
 
 
-def verdict(attempt: Attempt) -> Verdict:
-    """2xx sent; 410 the gateway forgot the device; network errors, timeouts, 408, 429 and
-    5xx are retried; anything else (other 4xx, 3xx, a refused address) is not."""
+def verdict(attempt: Attempt, *, gone: tuple[int, ...] = (410,)) -> Verdict:
+    """2xx sent; 410 the gateway forgot the device (a push service: 404 or 410, `gone`);
+    network errors, timeouts, 408, 429 and 5xx are retried; anything else (other 4xx, 3xx,
+    a refused address) is not."""
     status = attempt.status
     if status is None:
         return "give_up" if attempt.error == REFUSED else "retry"
     if 200 <= status < 300:
         return "sent"
-    if status == 410:
+    if status in gone:
         return "gone"
     if status in (408, 429) or status >= 500:
         return "retry"
@@ -80,11 +81,15 @@ class PushSender:
             await self._session.close()
             self._session = None
 
-    async def post(self, url: str, headers: dict[str, str], body: bytes) -> Attempt:
+    async def post(
+        self, url: str, headers: dict[str, str], body: bytes, guard: UrlGuard | None = None
+    ) -> Attempt:
+        """`guard` (default: the webhook guard) holds the allowlist the URL must be on; the
+        address rules after resolution are the same for every kind."""
         assert self._session is not None, "start() first"
         started = time.perf_counter()
         try:
-            self._guard.target(url)  # the rules may have changed since it was registered
+            (guard or self._guard).target(url)  # the rules may have changed since it was registered
             async with self._session.post(
                 url, data=body, headers=headers, allow_redirects=False
             ) as response:

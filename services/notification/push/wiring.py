@@ -1,11 +1,11 @@
 """Push in the notification app: its HTTP client, its deferral policies, its start-up.
 
 `push_ctx` (first in the app's cleanup contexts, so it outlives the bus's drain on shutdown)
-creates the URL guard, the HTTP client and the sealer (warning when the development switch or
-an ephemeral key is in use). `start_push` (called from the service's start hook, once the
-database and broker are up) builds the engine, declares the delay queues, consumes the work
-queue and returns what the service wires in: the engine's `owed` hook, its event handlers,
-its RPC routes and its background loops.
+creates the URL guards (webhooks, Web Push), the HTTP client, the sealer and the VAPID key
+(warning when the development switch or an ephemeral key is in use). `start_push` (called
+from the service's start hook, once the database and broker are up) builds the engine,
+declares the delay queues, consumes the work queue and returns what the service wires in: the
+engine's `owed` hook, its event handlers, its RPC routes and its background loops.
 
 Deferral policies live in `app[deferrals_key]` (created by `create_app`), a dict name ->
 policy; `quiet_hours` is registered here. Another policy is registered by name in the start
@@ -16,6 +16,7 @@ at every decision, and the name is the policy's label on `haven_pushes_deferred_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +26,7 @@ import structlog
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
-from services.notification.push.delivery import PushDelivery
+from services.notification.push.delivery import PushDelivery, WebPushConfig
 from services.notification.push.engine import PushEngine
 from services.notification.push.jobs import PushQueue
 from services.notification.push.outbox import Outbox
@@ -35,6 +36,7 @@ from services.notification.push.schedule import DeferralPolicy, quiet_hours_poli
 from services.notification.push.sealing import SecretSealer
 from services.notification.push.sender import PushSender
 from services.notification.push.urlguard import UrlGuard, parse_allowlist
+from services.notification.push.webpush import VapidKey
 from services.notification.settings import NotificationSettings
 from shared.consumers import EventHandler
 from shared.errors import HavenError
@@ -48,6 +50,8 @@ deferrals_key = web.AppKey("push_deferrals", dict[str, DeferralPolicy])
 sender_key = web.AppKey("push_sender", PushSender)
 sealer_key = web.AppKey("push_sealer", SecretSealer)
 guard_key = web.AppKey("push_guard", UrlGuard)
+webpush_guard_key = web.AppKey("webpush_guard", UrlGuard)
+vapid_key = web.AppKey("vapid_key", VapidKey)
 UPKEEP_SECONDS = 60.0
 
 
@@ -67,7 +71,14 @@ def push_ctx(settings: NotificationSettings) -> CleanupCtx:
         )
         await sender.start()
         app[guard_key], app[sender_key] = guard, sender
+        app[webpush_guard_key] = UrlGuard(
+            parse_allowlist(settings.push_webpush_allowed_hosts),
+            allow_loopback=settings.push_insecure_allow_loopback,
+        )
         app[sealer_key] = SecretSealer.from_file(settings.push_secret_key_file)
+        if settings.vapid_subject is None:
+            log.warning("webpush_disabled", hint="set HAVEN_VAPID_SUBJECT to accept Web Push")
+        app[vapid_key] = VapidKey.load(settings.vapid_key_file, settings.vapid_subject or "")
         yield
         await sender.close()
 
@@ -98,8 +109,19 @@ async def start_push(app: web.Application, settings: NotificationSettings) -> Pu
         collapse=timedelta(seconds=settings.push_collapse_seconds),
         lease=timedelta(seconds=settings.push_lease_seconds),
     )
-    delivery = PushDelivery(outbox, repository, queue, app[sender_key], app[sealer_key])
-    preferences = PushPreferences(repository, outbox, app[guard_key], app[sealer_key], engine.wake)
+    webpush = WebPushConfig(
+        vapid=app[vapid_key], guard=app[webpush_guard_key], ttl=settings.push_webpush_ttl_seconds
+    )
+    delivery = PushDelivery(outbox, repository, queue, app[sender_key], app[sealer_key], webpush)
+    preferences = PushPreferences(
+        repository,
+        outbox,
+        {"webhook": app[guard_key], "webpush": app[webpush_guard_key]},
+        app[sealer_key],
+        engine.wake,
+        app[vapid_key],
+        webpush_enabled=settings.vapid_subject is not None,
+    )
     await queue.declare_delays()
     await bus.consume(bus.topology.push_queue, delivery.handle, prefetch=settings.push_concurrency)
     retention = timedelta(days=settings.pending_retention_days)
@@ -126,7 +148,9 @@ async def sweep_forever(engine: PushEngine, interval: float) -> None:
             else:
                 log.exception("push_sweep_failed")
         if handled == 0:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(engine.due_now.wait(), interval)
+            engine.due_now.clear()
 
 
 async def upkeep_forever(engine: PushEngine, queue: PushQueue, retention: timedelta) -> None:

@@ -202,6 +202,6 @@ async def test_a_message_to_an_offline_coach_becomes_one_signed_content_free_pus
     timestamp = headers["X-Haven-Timestamp"]
     signed = f"{timestamp}.{headers['X-Haven-Delivery']}.".encode() + body
     expected = hmac.new(SECRET.encode(), signed, hashlib.sha256)
-    assert headers["X-Haven-Signature"] == f"sha256={expected.hexdigest()}"
+    assert headers["X-Haven-Delivery-Signature"] == f"sha256={expected.hexdigest()}"
     assert headers["X-Haven-Delivery"]
     assert text.encode() not in body and envelope["ciphertext"].encode() not in body

@@ -10,9 +10,12 @@ import { usePage, problemLine, CrisisBox } from './common.js';
 import { Availability, StatusBanner, NotForEmergencies } from './banners.js';
 import { wireChat } from './chat-events.js';
 
-/** @param {{client: any, me: import('../session.js').Person, id: string, go: Function, announce: (text: string) => void, notes: import('../notes.js').ChatNotes}} props */
-export function Chat({ client, me, id, go, announce, notes }) {
-  const [conv, setConv] = useState(/** @type {import('../session.js').Conversation | null} */ (null));
+/** Pages of history fetched in the background when a chat opens (beyond: "Show earlier"). */
+const BACKGROUND_PAGES = 6;
+
+/** @param {{client: any, me: import('../session.js').Person, id: string, go: Function, announce: (text: string) => void, notes: import('../notes.js').ChatNotes, opened?: import('../session.js').Conversation}} props */
+export function Chat({ client, me, id, go, announce, notes, opened }) {
+  const [conv, setConv] = useState(/** @type {import('../session.js').Conversation | null} */ (opened ?? null));
   const name = conv?.counterpart.displayName ?? '';
   const heading = usePage(t('title.chat', { name }));
   const [items, setItems] = useState(/** @type {chat.ChatItem[]} */ ([]));
@@ -36,10 +39,11 @@ export function Chat({ client, me, id, go, announce, notes }) {
     let live = true;
     (async () => {
       try {
-        const list = await client.conversations();
-        const found = list
-          .map((/** @type {any} */ c) => conversation(c, me.accountId))
-          .find((/** @type {any} */ c) => c.id === id);
+        const found =
+          opened ??
+          (await client.conversations())
+            .map((/** @type {any} */ c) => conversation(c, me.accountId))
+            .find((/** @type {any} */ c) => c.id === id);
         if (!live || !found) return;
         setConv(found);
         if (found.counterpart.role === 'coach') {
@@ -48,11 +52,19 @@ export function Chat({ client, me, id, go, announce, notes }) {
             .then((/** @type {any} */ a) => live && setAvailability(a))
             .catch(() => undefined);
         }
-        const page = await client.history(id, { limit: 50 });
-        if (!live) return;
-        const loaded = page.messages.map((/** @type {any} */ m) => chatItem(m, me.accountId));
-        setItems((list) => chat.mergeMessages(list, loaded));
-        setHasMore(Boolean(page.hasMore));
+        // The newest page first, then earlier pages behind it, so a long conversation opens at
+        // its end at once and scrolls back without waiting.
+        let before = found.lastSeq + 1;
+        for (let pages = 0; live && pages < BACKGROUND_PAGES; pages++) {
+          const page = await client.history(id, { beforeSeq: before, limit: pages ? 200 : 40 });
+          if (!live) return;
+          const loaded = page.messages.map((/** @type {any} */ m) => chatItem(m, me.accountId));
+          setItems((list) => chat.mergeMessages(list, loaded));
+          setHasMore(Boolean(page.hasMore));
+          const oldest = chat.oldestSeq(loaded);
+          if (!page.hasMore || oldest == null) break;
+          before = oldest;
+        }
       } catch (error) {
         if (live) setProblem(problemLine(error));
       }
@@ -74,7 +86,7 @@ export function Chat({ client, me, id, go, announce, notes }) {
   }, [client, id]);
 
   useEffect(() => {
-    const newest = chat.newestTheirs(items);
+    const newest = chat.newestSeq(items);
     if (newest != null && conv && newest > conv.readUpTo) {
       client.markRead(id, newest).catch(() => undefined);
       setConv((c) => c && { ...c, readUpTo: newest });
@@ -86,7 +98,7 @@ export function Chat({ client, me, id, go, announce, notes }) {
   async function older() {
     const before = chat.oldestSeq(items);
     if (before == null) return;
-    const page = await client.history(id, { beforeSeq: before, limit: 50 });
+    const page = await client.history(id, { beforeSeq: before, limit: 200 });
     const loaded = page.messages.map((/** @type {any} */ m) => chatItem(m, me.accountId));
     setItems((list) => chat.mergeMessages(list, loaded));
     setHasMore(Boolean(page.hasMore));
@@ -140,7 +152,11 @@ export function Chat({ client, me, id, go, announce, notes }) {
     <${NotForEmergencies} />
     ${problem && html`<p class="notice warn" role="alert">${problem}</p>`}
     ${conv && html`<${StatusBanner} status=${conv.status} pause=${conv.pause} name=${name} />`}
-    ${conv?.counterpart.role === 'coach' && html`<${Availability} name=${name} availability=${availability} />`}
+    ${
+      conv?.counterpart.role === 'coach' &&
+      conv.status === 'active' &&
+      html`<${Availability} name=${name} availability=${availability} />`
+    }
     ${connection === 'reconnecting' && html`<p class="notice" role="status">${t('notice.reconnecting')}</p>`}
     <ul class="log" ref=${log} tabindex="0" aria-label=${t('chat.log')}>
       <li class="system">

@@ -6,7 +6,7 @@ import { conversation } from '../session.js';
 import { unreadCount } from '../state.js';
 import { usePage, problemLine } from './common.js';
 
-/** @param {{client: any, me: import('../session.js').Person, go: (route: {name: string, id?: string}) => void}} props */
+/** @param {{client: any, me: import('../session.js').Person, go: (route: import('../app.js').Route) => void}} props */
 export function ConversationList({ client, me, go }) {
   const heading = usePage(t('title.list'));
   const [items, setItems] = useState(/** @type {import('../session.js').Conversation[] | null} */ (null));
@@ -42,7 +42,7 @@ export function ConversationList({ client, me, go }) {
               href="#"
               onClick=${(/** @type {Event} */ e) => {
                 e.preventDefault();
-                go({ name: 'chat', id: c.id });
+                go({ name: 'chat', id: c.id, conv: c });
               }}
               >${c.counterpart.displayName}</a
             >

@@ -7,6 +7,7 @@ import { dayAndTime } from '../format.js';
 import { conversation, pick } from '../session.js';
 import { usePage, problemLine, download } from './common.js';
 import { eraseEverything } from '../storage.js';
+import { Notifications } from './notifications.js';
 
 /** @param {{client: any, me: import('../session.js').Person, id?: string, signOut: () => void, eraseDevice: () => void, finish: (key: string) => void}} props */
 export function Settings({ client, me, id, signOut, eraseDevice, finish }) {
@@ -28,6 +29,7 @@ export function Settings({ client, me, id, signOut, eraseDevice, finish }) {
     <div role="status">${status && html`<p class="notice">${status}</p>`}</div>
     ${problem && html`<p class="notice warn" role="alert">${problem}</p>`}
     ${id && html`<${ConversationSettings} client=${client} me=${me} id=${id} attempt=${attempt} />`}
+    <${Notifications} client=${client} attempt=${attempt} />
     <${Devices} client=${client} attempt=${attempt} />
     <section class="card" aria-labelledby="pw-h">
       <h2 id="pw-h">${t('settings.passwordHeading')}</h2>
@@ -212,22 +214,37 @@ function Devices({ client, attempt }) {
 }
 
 /**
- * The readable export: a page of its own (a blob URL), opened from the decrypted export.
+ * The readable copy: every conversation this device can open, decrypted here, as one web page
+ * saved as a file (never shown inside Haven's origin).
  * @param {any} client
  */
 async function openReadable(client) {
-  const page = client.readableExport
-    ? await client.readableExport()
-    : `<pre>${escapeHtml(JSON.stringify(await client.exportData(), null, 2))}</pre>`;
-  const blob = new Blob(
-    [
-      `<!doctype html><html lang="${language()}"><meta charset="utf-8"><title>Haven export</title><body>${page}</body></html>`,
-    ],
-    { type: 'text/html' },
-  );
+  const own = client.account.account_id;
+  const parts = [];
+  for (const raw of await client.conversations()) {
+    const conv = conversation(raw, own);
+    parts.push(`<h2>${escapeHtml(conv.counterpart.displayName)}</h2><ol>`);
+    let after = 0;
+    for (;;) {
+      const page = await client.history(conv.id, { afterSeq: after, limit: 200 });
+      for (const m of page.messages) {
+        const who = m.outgoing ? t('chat.you') : conv.counterpart.displayName;
+        const text =
+          m.kind === 'message' ? (m.body ?? '') : m.kind === 'deleted' ? t('chat.deleted') : t('notice.unreadable');
+        const when = m.serverTs ? new Date(m.serverTs).toLocaleString(locale()) : '';
+        parts.push(
+          `<li><strong>${escapeHtml(who)}</strong> <small>${escapeHtml(when)}</small><p>${escapeHtml(text)}</p></li>`,
+        );
+        after = Math.max(after, m.seq ?? after);
+      }
+      if (!page.hasMore || page.messages.length === 0) break;
+    }
+    parts.push('</ol>');
+  }
+  const page = `<!doctype html><html lang="${language()}"><meta charset="utf-8"><title>Haven</title><body><h1>${escapeHtml(t('settings.dataHeading'))}</h1>${parts.join('')}</body></html>`;
   const link = document.createElement('a');
-  link.href = URL.createObjectURL(blob);
-  link.download = 'haven-export.html';
+  link.href = URL.createObjectURL(new Blob([page], { type: 'text/html' }));
+  link.download = 'haven-conversations.html';
   document.body.append(link);
   link.click();
   link.remove();

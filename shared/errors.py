@@ -90,6 +90,10 @@ class PayloadTooLargeError(ApiError):
     code = "payload_too_large"
 
 
+class QuotaExceededError(PayloadTooLargeError):
+    code = "quota_exceeded"
+
+
 class RateLimitedError(ApiError):
     code = "rate_limited"
 

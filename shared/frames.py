@@ -217,6 +217,7 @@ class Send(Frame):
     type: Literal["send"] = "send"
     conversation_id: Annotated[str, _str_or("")] = ""
     envelope: Any = None
+    attachment_ids: Any = None  # checked by `Sending` too (API.md, "Attachments")
 
     @property
     def message_id(self) -> str | None:

@@ -28,6 +28,11 @@ class GatewaySettings(CommonSettings):
     bootstrap_operator_password: str | None = None
     trusted_proxies: str = ""
     max_body_bytes: int = Field(default=128 * 1024, ge=1024)
+    # Encrypted attachments (docs/attachments.md): one upload, the bytes one account may keep
+    # stored, and how long an upload waits for a message that references it.
+    attachment_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    attachment_quota_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+    attachment_grace_seconds: float = Field(default=86400.0, gt=0)
     access_token_seconds: int = Field(default=300, ge=30, le=300)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     device_expiry_days: int = Field(default=90, ge=1, le=3650)
@@ -50,6 +55,7 @@ class GatewaySettings(CommonSettings):
     rate_delete: str = "60/hour,20"  # per account: deletions for everyone
     rate_login_account: str = "20/hour,10"  # per account: successful logins
     rate_login_address: str = "60/hour,30"  # per client address (IPv6: per /64)
+    rate_attachments: str = "30/hour,10"  # per account: uploads
     rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
     # Sockets that have not authenticated yet, per client address and replica.
     ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
@@ -153,6 +159,7 @@ class GatewaySettings(CommonSettings):
         "rate_device_ops",
         "rate_register",
         "rate_ws_frames",
+        "rate_attachments",
         "rate_pause",
         "rate_delete",
         "rate_login_account",

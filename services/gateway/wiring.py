@@ -22,6 +22,7 @@ from services.gateway.edge.keys import (
     accounts_key,
     agreement_key,
     agreements_key,
+    attachments_key,
     authenticator_key,
     conversations_key,
     deletion_key,
@@ -54,6 +55,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.sockets.admission import PendingSockets
 from services.gateway.sockets.registry import SocketRegistry
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
+from services.gateway.stores.attachments import AttachmentStore
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.consents import CachedAgreementRepository
 from services.gateway.stores.crisis import CrisisResources, is_example_file
@@ -68,6 +70,7 @@ from services.gateway.stores.throttle import Throttle
 from services.gateway.stores.tokens import InviteRepository, RefreshTokenRepository
 from services.gateway.usecases.accounts import Accounts
 from services.gateway.usecases.agreement import Agreement
+from services.gateway.usecases.attachments import Attachments
 from services.gateway.usecases.conversations import Conversations
 from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
@@ -94,6 +97,7 @@ log = structlog.get_logger(__name__)
 
 EXPIRY_SWEEP_SECONDS = 3600.0
 DELETION_SWEEP_SECONDS = 300.0
+ATTACHMENT_SWEEP_SECONDS = 600.0
 
 
 def services_ctx(
@@ -208,12 +212,21 @@ def services_ctx(
             limits=limits,
             invite_conflicts=settings.invite_conflicts,
         )
+        attachments = Attachments(
+            store=AttachmentStore(db),
+            directory=directory,
+            limits=limits,
+            agreement=agreement,
+            settings=settings,
+        )
+        app[attachments_key] = attachments
         app[sending_key] = Sending(
             directory=directory,
             limits=limits,
             send_command=send_command,
             agreement=agreement,
             urgent_while_paused=UrgentWhilePaused(rpc=rpc, outbox=outbox),
+            attachments=attachments,
         )
         app[reads_key] = Reads(
             relationships=relationship_rules, rpc=rpc, send_command=send_command, limits=limits
@@ -248,6 +261,7 @@ def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: R
         rpc=rpc,
         agreements=app[agreements_key],
         audit=AuditLog(db),
+        attachments=AttachmentStore(db),
     )
     app[deletion_key] = AccountDeletion(
         accounts=accounts,
@@ -259,6 +273,7 @@ def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: R
         audit=AuditLog(db),
         signer=app[receipt_signer_key],
         relationships=RelationshipRepository(db),
+        remove_files=app[attachments_key].account_deleted,
     )
 
 
@@ -290,6 +305,19 @@ def background(name: str, body: Callable[[web.Application], Awaitable[None]]) ->
 
     ctx.__name__ = f"{name.replace('-', '_')}_ctx"
     return ctx
+
+
+async def sweep_attachments(app: web.Application) -> None:
+    """Uploads no message referenced within the grace period, and blobs past retention."""
+    grace = app[settings_key].attachment_grace_seconds
+    while True:
+        try:
+            removed = await app[attachments_key].sweep()
+            if removed:
+                log.info("attachments_swept", count=removed)
+        except PyMongoError as error:
+            log.warning("attachment_sweep_failed", reason=type(error).__name__)
+        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, grace / 4)))
 
 
 async def route_sockets(app: web.Application) -> None:
@@ -370,6 +398,7 @@ def install(
             background("outbox-relay", relay_outbox),
             background("device-expiry", expire_devices),
             background("account-deletions", finish_deletions),
+            background("attachment-sweep", sweep_attachments),
             background("bootstrap-operator", bootstrap_operator(settings, bootstrapped)),
         ]
     )

@@ -136,9 +136,17 @@ class HavenApi:
     async def panic(self, device_id: str) -> None:
         await self.transport.request("POST", f"/v1/devices/{_seg(device_id)}/panic")
 
-    async def post_message(self, conversation_id: str, envelope: dict[str, Any]) -> SendAccepted:
+    async def post_message(
+        self,
+        conversation_id: str,
+        envelope: dict[str, Any],
+        attachment_ids: list[str] | None = None,
+    ) -> SendAccepted:
         path = f"/v1/conversations/{_seg(conversation_id)}/messages"
-        body = await self.transport.request("POST", path, json={"envelope": envelope})
+        request: dict[str, Any] = {"envelope": envelope}
+        if attachment_ids:
+            request["attachment_ids"] = attachment_ids  # uploads this message refers to
+        body = await self.transport.request("POST", path, json=request)
         return SendAccepted.model_validate(body)
 
     async def history(

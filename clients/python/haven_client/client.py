@@ -226,10 +226,14 @@ class HavenClient:
         urgent: bool = False,
         *,
         via_websocket: bool = False,
+        attachment_ids: list[str] | None = None,
     ) -> SendReceipt:
-        """Seal and send any JSON payload; ``via_websocket`` uses the open socket if ready."""
+        """Seal and send any JSON payload; ``via_websocket`` uses the open socket if ready.
+        ``attachment_ids`` names uploads the payload lists (haven_client/attachments.py)."""
         ws = self._connection.send_envelope if via_websocket and self._connection.ready else None
-        return await self._sender.send(conversation_id, payload, urgent=urgent, ws_send=ws)
+        return await self._sender.send(
+            conversation_id, payload, urgent=urgent, ws_send=ws, attachment_ids=attachment_ids
+        )
 
     async def history(
         self,

@@ -85,6 +85,7 @@ class Sender:
         urgent: bool = False,
         ws_send: WsSend | None = None,
         message_id: str | None = None,
+        attachment_ids: list[str] | None = None,
     ) -> SendReceipt:
         conversation = await self._conversations.get(conversation_id)
         absent = await self._trust.check_sendable(conversation)
@@ -93,7 +94,9 @@ class Sender:
         for attempt in range(MISMATCH_RETRIES + 1):
             envelope = await self._seal(conversation, message_id, plain, urgent)
             try:
-                accepted = await self._paced(conversation_id, envelope, ws_send)
+                accepted = await self._paced(
+                    conversation_id, envelope, None if attachment_ids else ws_send, attachment_ids
+                )
             except DeviceMismatch:
                 if attempt == MISMATCH_RETRIES:
                     raise
@@ -111,7 +114,11 @@ class Sender:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _paced(
-        self, conversation_id: str, envelope: Envelope, ws_send: WsSend | None
+        self,
+        conversation_id: str,
+        envelope: Envelope,
+        ws_send: WsSend | None,
+        attachment_ids: list[str] | None = None,
     ) -> SendAccepted:
         """The outbox: a 429 is waited out (``SendingShortly``) and the same envelope sent
         again, in order with the other sends, so a burst arrives late rather than never."""
@@ -119,7 +126,7 @@ class Sender:
             for attempt in range(OUTBOX_ATTEMPTS):
                 await self.pacer.wait()
                 try:
-                    accepted = await self._post(conversation_id, envelope, ws_send)
+                    accepted = await self._post(conversation_id, envelope, ws_send, attachment_ids)
                 except RateLimited as exc:
                     if attempt == OUTBOX_ATTEMPTS - 1:
                         raise
@@ -169,7 +176,11 @@ class Sender:
         raise UntrustedDevice(device_id, "the server lists a kx key this device does not hold")
 
     async def _post(
-        self, conversation_id: str, envelope: Envelope, ws_send: WsSend | None
+        self,
+        conversation_id: str,
+        envelope: Envelope,
+        ws_send: WsSend | None,
+        attachment_ids: list[str] | None = None,
     ) -> SendAccepted:
         """Re-send the very same envelope on transient failures: the gateway stores it once."""
         wire = envelope.to_wire()
@@ -177,7 +188,7 @@ class Sender:
             try:
                 if ws_send is not None:
                     return await ws_send(conversation_id, wire)
-                return await self._api.post_message(conversation_id, wire)
+                return await self._api.post_message(conversation_id, wire, attachment_ids)
             except RateLimited:
                 raise  # the outbox waits these out (``_paced``)
             except RetryLater as exc:

@@ -16,6 +16,7 @@ from services.gateway.stores.directory import SendDirectory
 from services.gateway.stores.outbox import Outbox
 from services.gateway.usecases.accounts import Accounts
 from services.gateway.usecases.agreement import Agreement
+from services.gateway.usecases.attachments import Attachments
 from services.gateway.usecases.conversations import Conversations
 from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
@@ -42,6 +43,7 @@ pausing_key = web.AppKey("pausing", Pausing)
 agreement_key = web.AppKey("agreement", Agreement)
 panic_key = web.AppKey("panic", Panic)
 sending_key = web.AppKey("sending", Sending)
+attachments_key = web.AppKey("attachments", Attachments)
 reads_key = web.AppKey("reads", Reads)
 operations_key = web.AppKey("operations", Operations)
 notifications_key = web.AppKey("notifications", Notifications)

@@ -244,7 +244,9 @@ class Conversation:
         A `conversation_id` of the wrong type is "" (no conversation: answered not found)."""
         reply: Accepted | ErrorFrame
         try:
-            accepted = await self._sending.send(self._who, frame.conversation_id, frame.envelope)
+            accepted = await self._sending.send(
+                self._who, frame.conversation_id, frame.envelope, frame.attachment_ids
+            )
             reply = Accepted(message_id=accepted)
         except Exception as error:  # a socket outlives any one frame; bugs are logged
             reply = ErrorFrame(message_id=frame.message_id, **error_fields(error))

@@ -46,4 +46,6 @@ class ExportDocument(Response):
     agreement_consents: list[dict[str, Any]]
     audit: list[dict[str, Any]]
     messages: list[dict[str, Any]]
+    # Encrypted files of those conversations, base64url inline (docs/attachments.md).
+    attachments: list[dict[str, Any]] = []
     complete: bool

@@ -328,6 +328,13 @@ EnvelopeJson = Annotated[dict[str, object], WithJsonSchema(ENVELOPE_SCHEMA)]
 
 class SendRequest(Request):
     envelope: EnvelopeJson
+    # Uploads this message refers to (API.md "Attachments"); checked by usecases/attachments.py.
+    attachment_ids: Annotated[list[str], Field(max_length=10)] | None = None
+
+
+class AttachmentStored(Response):
+    attachment_id: str
+    size: int
 
 
 class Accepted(Response):

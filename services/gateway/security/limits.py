@@ -40,6 +40,7 @@ Limit = Literal[
     "delete",
     "login_account",
     "login_address",
+    "attachments",
 ]
 
 DETAILS: dict[Limit, str] = {
@@ -52,6 +53,7 @@ DETAILS: dict[Limit, str] = {
     "delete": "too many deletions for now; try again later",
     "login_account": "this account signed in often just now; try again later",
     "login_address": "many sign-ins from this network just now; try again later",
+    "attachments": "too many uploads for now; try again later",
 }
 
 

@@ -30,4 +30,12 @@ INDEXES: IndexSpec = {
     "ops_probes": [],
     "agreements": [IndexModel([("published_at", DESCENDING)])],
     "consents": [IndexModel([("account_id", ASCENDING), ("order", ASCENDING)])],
+    # GridFS's own (stores/attachments.py); it adds its filename index on first write.
+    "attachments.files": [
+        IndexModel("metadata.uploader"),
+        IndexModel([("metadata.conversation_id", ASCENDING), ("metadata.message_id", ASCENDING)]),
+        IndexModel([("metadata.state", ASCENDING), ("metadata.uploaded_at", ASCENDING)]),
+        IndexModel("metadata.expires_at", sparse=True),
+    ],
+    "attachments.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)],
 }

@@ -49,6 +49,7 @@ DELETES = (
     "display name, password hash and device names",
     "relationships (ended; counterparts keep their copy of the conversation under retention)",
     "every message the account sent (counterparts see tombstones without content)",
+    "every encrypted attachment the account uploaded",
     "read markers, push subscriptions, notification settings, availability and pending "
     "notifications",
     "every invite the account created or used, and its settings in its relationships",
@@ -78,7 +79,9 @@ class AccountDeletion:
         audit: AuditLog,
         signer: ReceiptSigner,
         relationships: RelationshipRepository,
+        remove_files: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
+        self._remove_files = remove_files
         self._relationships = relationships
         self._accounts = accounts
         self._devices = devices
@@ -114,6 +117,8 @@ class AccountDeletion:
             )
             await self._outbox.emit(RelationshipEnded.create(ended))
         await self._outbox.emit(AccountDeleted.create(AccountData(account_id=account_id)))
+        if self._remove_files is not None:
+            await self._remove_files(account_id)  # its uploaded attachments (idempotent)
         await self._data.strip_account(account_id, now)
         log.info("account_erased_in_gateway", account_id=account_id)
 

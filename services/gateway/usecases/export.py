@@ -5,13 +5,15 @@ Gateway data (account, devices, conversations with the caller's own settings and
 participants' public device keys, agreement acceptances and withdrawals, the audit entries
 about the caller) comes from its own store through cursors; notification's
 facts over one RPC; messages from messaging a page at a time (`messaging.export`, keyset by
-conversation and seq), envelopes still ciphertext. Counterparts appear only as what reading a
-conversation needs: account id, handle, role and their devices' public keys. The last member,
-`"complete": true`, tells a reader the document was not cut short.
+conversation and seq), envelopes still ciphertext; the conversations' encrypted files
+(`attachments`, base64url inline, read one stored chunk at a time). Counterparts appear only
+as what reading a conversation needs: account id, handle, role and their devices' public
+keys. The last member, `"complete": true`, tells a reader the document was not cut short.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -28,6 +30,7 @@ from services.gateway.model.records import (
 )
 from services.gateway.stores.accounts import AccountRepository
 from services.gateway.stores.agreements import AgreementRepository
+from services.gateway.stores.attachments import AttachmentStore
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.relationships import RelationshipRepository
@@ -134,7 +137,9 @@ class Exporter:
         rpc: RpcClient,
         agreements: AgreementRepository,
         audit: AuditLog,
+        attachments: AttachmentStore | None = None,
     ) -> None:
+        self._attachments = attachments
         self._audit_log = audit
         self._agreements = agreements
         self._accounts = accounts
@@ -173,6 +178,9 @@ class Exporter:
             yield piece
         yield b'],"messages":['
         async for piece in self._separated(self._messages([r.conversation_id for r in found])):
+            yield piece
+        yield b'],"attachments":['
+        async for piece in self._files([r.conversation_id for r in found], who.account_id):
             yield piece
         yield b'],"complete":true}'
 
@@ -222,6 +230,28 @@ class Exporter:
             if page.next is None:
                 return
             after = page.next
+
+    async def _files(self, conversation_ids: list[str], account_id: str) -> AsyncIterator[bytes]:
+        """Each blob as base64url inside the JSON, one stored chunk at a time."""
+        if self._attachments is None or not conversation_ids:
+            return
+        for number, blob in enumerate(
+            await self._attachments.of_conversations(conversation_ids, account_id)
+        ):
+            head = {
+                "attachment_id": blob.attachment_id,
+                "conversation_id": blob.conversation_id,
+                "message_id": blob.message_id,
+                "size": blob.size,
+            }
+            yield (b"," if number else b"") + _json(head)[:-1] + b',"blob":"'
+            carry = b""
+            async for piece in self._attachments.read(blob.attachment_id, 0, blob.size - 1):
+                data = carry + piece
+                cut = len(data) - len(data) % 3
+                yield base64.urlsafe_b64encode(data[:cut]).rstrip(b"=")
+                carry = data[cut:]
+            yield base64.urlsafe_b64encode(carry).rstrip(b"=") + b'"}'
 
     @staticmethod
     async def _separated(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from pymongo.errors import PyMongoError
 
@@ -31,6 +32,9 @@ from shared.errors import (
 )
 from shared.events import utcnow
 
+if TYPE_CHECKING:
+    from services.gateway.usecases.attachments import Attachments
+
 MAX_CIPHERTEXT = 64 * 1024
 
 
@@ -43,24 +47,34 @@ class Sending:
         send_command: SendCommand,
         agreement: Agreement,
         urgent_while_paused: Callable[[Relationship], Awaitable[bool]] | None = None,
+        attachments: Attachments | None = None,
     ) -> None:
+        self._attachments = attachments
         self._directory = directory
         self._agreement = agreement
         self._limits = limits
         self._send_command = send_command
         self._urgent_while_paused = urgent_while_paused
 
-    async def send(self, who: Principal, conversation_id: str, raw_envelope: object) -> str:
+    async def send(
+        self,
+        who: Principal,
+        conversation_id: str,
+        raw_envelope: object,
+        attachment_ids: object = None,
+    ) -> str:
         """Validate and queue; the message id once the broker confirmed it. The edge adds the
         crisis resources to every answer of an urgent send (services/gateway/edge/urgent.py)."""
         try:
-            return await self._send(who, conversation_id, raw_envelope)
+            return await self._send(who, conversation_id, raw_envelope, attachment_ids)
         except ApiError:
             raise
         except (HavenError, PyMongoError) as error:  # broker or database down: 503
             raise ServiceUnavailableError("the message was not queued; try again") from error
 
-    async def _send(self, who: Principal, conversation_id: str, raw_envelope: object) -> str:
+    async def _send(
+        self, who: Principal, conversation_id: str, raw_envelope: object, attachment_ids: object
+    ) -> str:
         envelope = parse_envelope(raw_envelope)
         await self._limits.check("send", who.account_id, utcnow())
         # From memory in steady state: services/gateway/stores/directory.py says how it stays true.
@@ -89,6 +103,22 @@ class Sending:
             verify_envelope(conversation_id, envelope, devices[who.device_id].identity_key)
         except crypto.BadSignatureError as error:
             raise SignatureInvalidError("the envelope signature does not verify") from error
+        claimed: list[str] = []
+        if self._attachments is not None:
+            claimed = await self._attachments.claim(
+                who, relationship, envelope.message_id, attachment_ids
+            )
+        try:
+            await self._publish(who, conversation_id, envelope, members)
+        except BaseException:
+            if self._attachments is not None:
+                await self._attachments.release(claimed, envelope.message_id)
+            raise
+        return envelope.message_id
+
+    async def _publish(
+        self, who: Principal, conversation_id: str, envelope: Envelope, members: list[str]
+    ) -> None:
         await self._send_command(
             SendMessage.create(
                 SendData(
@@ -102,7 +132,6 @@ class Sending:
                 )
             )
         )
-        return envelope.message_id
 
     async def check_consent(self, who: Principal) -> None:
         """A client without the current messaging agreement cannot send (403)."""

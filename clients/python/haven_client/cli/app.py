@@ -57,9 +57,18 @@ def app(
 
 
 def _register_commands() -> None:
-    from haven_client.cli import account, boundaries, chat, conversation, data, safety, trust
+    from haven_client.cli import (
+        account,
+        boundaries,
+        chat,
+        conversation,
+        data,
+        files,
+        safety,
+        trust,
+    )
 
-    for module in (account, conversation, chat, trust, safety, data, boundaries):
+    for module in (account, conversation, chat, trust, safety, data, boundaries, files):
         for command in module.COMMANDS:
             app.add_command(command)
 

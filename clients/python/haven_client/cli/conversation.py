@@ -12,6 +12,7 @@ from rich.text import Text
 from haven_client.cli import copy
 from haven_client.cli.compose import message_text
 from haven_client.cli.context import Options, client_for, pass_options
+from haven_client.cli.files import send_with_files
 from haven_client.cli.names import conversation_id_for
 from haven_client.cli.render import crisis_panel, describe, event_record
 from haven_client.client import HavenClient
@@ -87,9 +88,15 @@ async def latest(client: HavenClient, conversation_id: str, limit: int) -> list[
 @click.command()
 @click.argument("conversation_id", metavar="CONVERSATION")
 @click.option("--urgent", is_flag=True, help="Clients: mark urgent (you get crisis resources).")
+@click.option("--file", "files", multiple=True, help="Send this file, end-to-end encrypted.")
 @pass_options
-async def send(options: Options, conversation_id: str, urgent: bool) -> None:
+async def send(
+    options: Options, conversation_id: str, urgent: bool, files: tuple[str, ...]
+) -> None:
     """Send a message read from stdin (or written in $EDITOR), never from the command line."""
+    if files and not urgent:
+        await send_with_files(options, conversation_id, files)  # cli/files.py
+        return
     text = message_text(options.stdin)
     async with client_for(options) as client:
         conversation_id = await conversation_id_for(client, conversation_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.gateway.edge.http import caller, endpoint, parse, render
-from services.gateway.edge.keys import operations_key, reads_key, sending_key
+from services.gateway.edge.keys import attachments_key, operations_key, reads_key, sending_key
 from services.gateway.model.schemas import (
     Accepted,
     CrisisResources,
@@ -27,7 +27,7 @@ from shared.contracts import HistoryPage
 async def post_message(request: web.Request) -> web.Response:
     body = await parse(request, SendRequest)
     message_id = await request.app[sending_key].send(
-        caller(request), request.match_info["conversation_id"], body.envelope
+        caller(request), request.match_info["conversation_id"], body.envelope, body.attachment_ids
     )
     # An urgent send's crisis resources are added at the edge (services/gateway/edge/urgent.py).
     return render(Accepted(message_id=message_id), 202, exclude_none=True)
@@ -55,11 +55,13 @@ async def get_messages(request: web.Request) -> web.Response:
     tag="messages",
 )
 async def delete_message(request: web.Request) -> web.Response:
-    await request.app[reads_key].delete_for_everyone(
-        caller(request),
+    conversation_id, message_id = (
         request.match_info["conversation_id"],
         request.match_info["message_id"],
     )
+    await request.app[reads_key].delete_for_everyone(caller(request), conversation_id, message_id)
+    # The sender's files go with the message (the checks above made sure it is theirs).
+    await request.app[attachments_key].message_deleted(conversation_id, message_id)
     return web.json_response(
         {"message_id": request.match_info["message_id"], "status": "accepted"}, status=202
     )

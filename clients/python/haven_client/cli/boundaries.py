@@ -115,7 +115,7 @@ def availability() -> None:
 @click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 @pass_options
 async def availability_set(options: Options, file: Path) -> None:
-    """Coaches: set availability from a JSON file as in API.md ('-' for stdin)."""
+    """Coaches: set availability from a JSON file as in docs/api.md ('-' for stdin)."""
     value = _availability_file(file, options.stdin)
     async with client_for(options) as client:
         answer = await client.set_availability(value)

@@ -19,6 +19,7 @@ API_MD = ROOT / "docs" / "api.md"
 ASYNCAPI_SCHEMA = ROOT / "tests" / "support" / "schemas" / "asyncapi-3.0.0.json"
 ROW = re.compile(r"^\| `(GET|POST|PUT|DELETE|PATCH)` \| `(/[^`]*)` \|", re.MULTILINE)
 METHODS = {"get", "post", "put", "delete", "patch"}
+SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
 
 
 def documented() -> set[tuple[str, str]]:

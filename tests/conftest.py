@@ -195,8 +195,8 @@ async def app_stack(
     """The three services in this test's event loop, isolated for this test (or shared by
     its module's tests: tests/support/sharing.py)."""
     if module_app_stack is not None and shares_stack(request):
-        module_app_stack.logs.lines.clear()  # this test's lines only
         yield module_app_stack
+        module_app_stack.logs.lines.clear()  # the next test sees its own lines only
         return
     async with running_apps(stack_environment) as value:
         yield value

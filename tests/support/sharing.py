@@ -4,9 +4,10 @@ A module opts in with a module-level `SHARED_STACK = {...}` (its environment on 
 defaults, often `{}`): then `app_stack`, `isolation`, `stack_environment`, `clean_broker` and
 `mongo_client` of its tests are the module's, set up before its first test and removed after
 its last (as aio-pika's tests share a connection and clean up per fixture). Its tests tell
-themselves apart by their own handles, never by assuming an empty database; each starts with
-the stack's logs cleared. A test that changes the stack's environment (parametrizing
-`stack_overrides`) or is marked `fresh_stack` still gets a stack of its own.
+themselves apart by their own handles, never by assuming an empty database; the stack's log
+lines are cleared after each test, so a test sees its own (the first one also start-up's).
+A test that changes the stack's environment (parametrizing `stack_overrides`) or is marked
+`fresh_stack` still gets a stack of its own.
 """
 
 from __future__ import annotations

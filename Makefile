@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m tools.broker
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from services.gateway.records import Device
-from services.gateway.tokens import Claims, TokenSigner, load_key
+from services.gateway.model.records import Device
+from services.gateway.security.tokens import Claims, TokenSigner, load_key
 
 
 async def seed_devices(mongo_url: str, database: str, account_id: str, count: int) -> list[str]:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.support.api import Api
-from tests.support.infra import session_infra
-from tests.support.stack import BOOTSTRAP_OPERATOR, running_stack, stack_env
+from tools.api import Api
+from tools.infra import session_infra
+from tools.stack import BOOTSTRAP_OPERATOR, running_stack, stack_env
 
 
 async def measure(base: str, logins: int, concurrency: int) -> None:

@@ -38,8 +38,8 @@ from bench.stack import (
 from bench.stats import latency_summary
 from bench.verdicts import summary, verdicts
 from shared.topology import Topology
-from tests.support.api import Api
 from tools import broker
+from tools.api import Api
 
 MIB = 1024 * 1024
 

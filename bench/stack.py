@@ -17,10 +17,10 @@ from pathlib import Path
 
 from bench.procstat import find_by_comm
 from shared.settings import CommonSettings
-from tests.support.stack import running_stack, stack_env
 from tools import broker
 from tools.namespace import drop_namespace
 from tools.processes import free_port, port_open, secantus_argv, secantus_url, spawn, wait_until
+from tools.stack import running_stack, stack_env
 
 SERVICES = ("gateway", "messaging", "notification", "store", "broker")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.api import Api, Session, device_keys_of, seal_for
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from tools.api import Api, Session, device_keys_of, seal_for
+from tools.stack import BOOTSTRAP_OPERATOR
 
 
 @dataclass

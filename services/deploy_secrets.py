@@ -19,9 +19,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from services.gateway.tokens import generate_pem
+from services.broker_users import SERVICES, definitions
+from services.gateway.security.tokens import generate_pem
 from services.notification.push.sealing import generate_key_text
-from shared.broker_users import SERVICES, definitions
 
 PASSWORDS = [
     "rabbitmq_admin_password",

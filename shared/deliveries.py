@@ -3,7 +3,7 @@
 notification publishes one `DeviceDelivery` per recipient device with routing key
 `device.<device_id>` (mandatory): RabbitMQ routes it to whichever gateway replica bound that
 key for the device's open socket, or returns it when none did (the device is offline). The
-gateway's side (its queue, bindings and controls) is `services/gateway/ws/router.py`.
+gateway's side (its queue, bindings and controls) is `services/gateway/sockets/router.py`.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ class AgreementData(Schema):
 
 
 class AgreementChanged(EventBase[AgreementData]):
-    """So every gateway replica drops what it cached of consents (services/gateway/consents.py)."""
+    """So every gateway replica drops what it cached of consents (its stores/consents.py)."""
 
     type: Literal["agreement.changed"] = "agreement.changed"
 

@@ -193,7 +193,7 @@ def push_delay_key(delay_ms: int) -> str:
 
 # What each service declares at start: the exchanges it publishes to or binds from, and the
 # durable queues it consumes (dead letters: both services whose work can end there). So each
-# service's broker user needs permissions on its own part only (shared/broker_users.py).
+# service's broker user needs permissions on its own part only (services/broker_users.py).
 EXCHANGES_OF = {
     "gateway": ("commands", "events", "deliveries", "rpc"),
     "messaging": ("commands", "events", "rpc", "dead"),

@@ -30,7 +30,7 @@ Base64Url = Annotated[str, Field(min_length=1, json_schema_extra={"contentEncodi
 
 class WireEnvelope(BaseModel):
     """The haven-v1 envelope exactly as it travels (API.md, plus `commitment`): binary fields
-    as canonical base64url. The gateway parsed and verified it (`shared.envelope`); services
+    as canonical base64url. The gateway parsed and verified it (`haven_crypto.envelope`); services
     behind it store and forward it untouched, so no field may be dropped or added."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -13,11 +13,11 @@ from pymongo import AsyncMongoClient
 
 from shared.topology import Topology
 from tests.support import leaks
-from tests.support.infra import Infra, session_infra
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.isolation import drop_databases, drop_topology, new_isolation, topology
 from tests.support.sharing import module_overrides, shares_stack
-from tests.support.stack import Stack, running_stack, stack_env
+from tools.infra import Infra, session_infra
+from tools.stack import Stack, running_stack, stack_env
 
 TESTS = Path(__file__).parent
 KINDS = ("unit", "integration", "e2e")  # directory = marker (registered in pyproject.toml)

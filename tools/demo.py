@@ -21,10 +21,10 @@ from pymongo import AsyncMongoClient
 
 from haven_client import HavenClient, Keystore, ReceivedMessage
 from haven_client.keystore import KdfParams
-from services.gateway.identity.operators import Operators
-from services.gateway.passwords import PasswordHasher
-from services.gateway.repository.accounts import AccountRepository
-from services.gateway.repository.audit import AuditLog
+from services.gateway.security.passwords import PasswordHasher
+from services.gateway.stores.accounts import AccountRepository
+from services.gateway.stores.audit import AuditLog
+from services.gateway.usecases.operators import Operators
 from shared.logging import configure_logging
 from shared.mongo import Mongo
 from tools.demo_stack import Target, own_stack, running_target

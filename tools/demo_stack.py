@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.gateway.tokens import generate_pem
+from services.gateway.security.tokens import generate_pem
 from tools import broker
 from tools.namespace import drop_namespace
 from tools.processes import (

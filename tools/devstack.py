@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.gateway.tokens import generate_pem
+from services.gateway.security.tokens import generate_pem
 from tools import broker
 from tools.processes import http_ok, port_open, secantus_argv, secantus_url, spawn, stop, wait_until
 

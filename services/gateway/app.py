@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from aiohttp import web
 
-from services.gateway import views  # noqa: F401 - registers the endpoints
-from services.gateway.http import ENDPOINTS
-from services.gateway.middlewares import auth_middleware
-from services.gateway.ops import create_ops_app
-from services.gateway.problems import problem_middleware
-from services.gateway.repository import INDEXES
-from services.gateway.repository.relationships import RelationshipRepository
+from services.gateway.edge import views  # noqa: F401 - registers the endpoints
+from services.gateway.edge.http import ENDPOINTS
+from services.gateway.edge.middlewares import auth_middleware
+from services.gateway.edge.ops import create_ops_app
+from services.gateway.edge.problems import problem_middleware
+from services.gateway.edge.urgent import urgent_send_middleware
+from services.gateway.edge.websocket import websocket
+from services.gateway.security.tokens import TokenSigner
 from services.gateway.settings import GatewaySettings
-from services.gateway.tokens import TokenSigner
-from services.gateway.urgent import urgent_send_middleware
+from services.gateway.stores import INDEXES
+from services.gateway.stores.crisis import load_resources_file
+from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.wiring import install
-from services.gateway.ws.handler import websocket
 from shared.lifecycle import mongo_key, service_app
 from shared.logging import configure_logging
 from shared.runner import run
@@ -32,6 +34,17 @@ def load_signer(settings: GatewaySettings) -> TokenSigner:
         return TokenSigner.from_settings(settings)
     except (OSError, ValueError, TypeError) as error:
         sys.stderr.write(f"configuration error: HAVEN_SIGNING_KEY_FILE: {error}\n")
+        raise SystemExit(2) from None
+
+
+def load_crisis_resources(settings: GatewaySettings) -> list[dict[str, Any]]:
+    """Read the operator's crisis resources file before serving; a bad one stops start-up."""
+    if settings.crisis_resources_file is None:
+        return []
+    try:
+        return load_resources_file(settings.crisis_resources_file)
+    except ValueError as error:
+        sys.stderr.write(f"configuration error: HAVEN_CRISIS_RESOURCES_FILE {error}\n")
         raise SystemExit(2) from None
 
 
@@ -51,7 +64,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         client_max_size=settings.max_body_bytes,
         ttls={"audit": ("at", settings.audit_retention_days * 86400)},
     )
-    install(app, settings, signer or load_signer(settings))
+    install(app, settings, signer or load_signer(settings), load_crisis_resources(settings))
     for e in ENDPOINTS:
         app.router.add_route(e.method, e.path, e.view)
     app.router.add_get("/v1/ws", websocket)

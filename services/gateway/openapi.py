@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.gateway.http import ENDPOINTS, Endpoint
-from services.gateway.openapi_tables import (
+from services.gateway.edge.http import ENDPOINTS, Endpoint
+from services.gateway.edge.openapi_tables import (
     ANSWERS,
     BAD_QUERY,
     CODES,
@@ -20,7 +20,7 @@ from services.gateway.openapi_tables import (
     QUERIES,
     RAW_ANSWERS,
 )
-from services.gateway.problems import ERROR_TABLE, HTTP_CODES
+from services.gateway.edge.problems import ERROR_TABLE, HTTP_CODES
 
 SCHEMAS = "#/components/schemas/"
 

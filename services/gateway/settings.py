@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from services.gateway.messages.crisis import load_resources_file
-from shared.rates import Rate
+from services.gateway.model.rates import Rate
 from shared.settings import CommonSettings, password_problem
 
 
@@ -36,7 +35,7 @@ class GatewaySettings(CommonSettings):
     pwhash_memlimit_mib: int = Field(default=64, ge=8, le=1024)
     pwhash_workers: int = Field(default=2, ge=1, le=64)
     pwhash_queue: int = Field(default=64, ge=1, le=10000)
-    # Token buckets, "<count>/<second|minute|hour|day>[,<burst>]" (shared/rates.py). Shared by
+    # Token buckets, "<count>/<second|minute|hour|day>[,<burst>]" (model/rates.py). Shared by
     # every replica through MongoDB, except WebSocket frames (per socket, in memory).
     rate_send: str = "30/minute,10"  # per account: all its devices share one budget
     rate_invites: str = "20/hour,5"  # per account
@@ -53,8 +52,8 @@ class GatewaySettings(CommonSettings):
     # Login and password-change back-off past the free attempts: base * 2 ** (excess failures),
     # capped at 15 minutes.
     throttle_backoff_base_seconds: float = Field(default=1.0, gt=0, le=60)
-    # Crisis resources until an operator sets them over the API (messages/crisis.py); without
-    # either, client invites are refused.
+    # Crisis resources until an operator sets them over the API (stores/crisis.py); without
+    # either, client invites are refused. Read and checked before serving (app.py).
     crisis_resources_file: Path | None = None
     # Conversation retention in days: the default for a participant who has not chosen, and
     # the bounds of every choice. Unset default or maximum: keep messages until deleted.
@@ -81,20 +80,6 @@ class GatewaySettings(CommonSettings):
         ):
             raise ValueError("HAVEN_RETENTION_DEFAULT_DAYS is outside the min/max bounds")
         return self
-
-    @field_validator("crisis_resources_file")
-    @classmethod
-    def _resources_file(cls, path: Path | None) -> Path | None:
-        if path is not None:
-            load_resources_file(path)  # a bad file stops start-up with one line
-        return path
-
-    @property
-    def crisis_resources(self) -> list[dict[str, Any]]:
-        """The file's resources (checked at start), or none."""
-        if self.crisis_resources_file is None:
-            return []
-        return load_resources_file(self.crisis_resources_file)
 
     @field_validator("bootstrap_operator_password")
     @classmethod

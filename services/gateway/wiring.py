@@ -1,5 +1,5 @@
 """The gateway's composition root: repositories, services and background work, each built
-once per process in a named cleanup context and stored under its key (services/gateway/keys.py).
+once per process in a named cleanup context and stored under its key (edge/keys.py).
 
 Background work waits until the shared start-up (indexes, broker) has finished, then runs
 until shutdown; /readyz reports each piece that must be up before traffic is welcome.
@@ -10,33 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from services.gateway.auth import Authenticator
-from services.gateway.consents import CachedAgreementRepository
-from services.gateway.data.export import Exporter
-from services.gateway.data.repository import PersonalData
-from services.gateway.devicecache import DeviceCache
-from services.gateway.directory import SendDirectory
-from services.gateway.identity.accounts import Accounts
-from services.gateway.identity.agreement import Agreement
-from services.gateway.identity.conversations import Conversations
-from services.gateway.identity.deletion import AccountDeletion
-from services.gateway.identity.devices import Devices
-from services.gateway.identity.directory_admin import AccountAdmin
-from services.gateway.identity.guard import PasswordGuard
-from services.gateway.identity.operators import Operators
-from services.gateway.identity.panic import Panic
-from services.gateway.identity.pausing import Pausing
-from services.gateway.identity.relationships import Relationships
-from services.gateway.identity.retention import RetentionPolicy
-from services.gateway.identity.sessions import Sessions
-from services.gateway.invalidation import DeviceInvalidation
-from services.gateway.keys import (
+from services.gateway.edge.keys import (
     account_admin_key,
     accounts_key,
     agreement_key,
@@ -64,24 +45,44 @@ from services.gateway.keys import (
     signer_key,
     sockets_key,
 )
-from services.gateway.limits import Limits
-from services.gateway.messages.crisis import CrisisResources
-from services.gateway.messages.queries import Reads
-from services.gateway.messages.send import Sending
-from services.gateway.notifications import Notifications
-from services.gateway.operations import Operations
-from services.gateway.outbox import Outbox
-from services.gateway.passwords import PasswordHasher
-from services.gateway.repository.accounts import AccountRepository, DeviceRepository
-from services.gateway.repository.audit import AuditLog
-from services.gateway.repository.ratelimits import RateBuckets
-from services.gateway.repository.relationships import RelationshipRepository
-from services.gateway.repository.throttle import Throttle
-from services.gateway.repository.tokens import InviteRepository, RefreshTokenRepository
+from services.gateway.security.auth import Authenticator
+from services.gateway.security.guard import PasswordGuard
+from services.gateway.security.limits import Limits
+from services.gateway.security.passwords import PasswordHasher
+from services.gateway.security.tokens import TokenSigner
 from services.gateway.settings import GatewaySettings
-from services.gateway.tokens import TokenSigner
-from services.gateway.ws.admission import PendingSockets
-from services.gateway.ws.registry import SocketRegistry
+from services.gateway.sockets.admission import PendingSockets
+from services.gateway.sockets.registry import SocketRegistry
+from services.gateway.stores.accounts import AccountRepository, DeviceRepository
+from services.gateway.stores.audit import AuditLog
+from services.gateway.stores.consents import CachedAgreementRepository
+from services.gateway.stores.crisis import CrisisResources
+from services.gateway.stores.devicecache import DeviceCache
+from services.gateway.stores.directory import SendDirectory
+from services.gateway.stores.invalidation import DeviceInvalidation
+from services.gateway.stores.outbox import Outbox
+from services.gateway.stores.personal_data import PersonalData
+from services.gateway.stores.ratelimits import RateBuckets
+from services.gateway.stores.relationships import RelationshipRepository
+from services.gateway.stores.throttle import Throttle
+from services.gateway.stores.tokens import InviteRepository, RefreshTokenRepository
+from services.gateway.usecases.accounts import Accounts
+from services.gateway.usecases.agreement import Agreement
+from services.gateway.usecases.conversations import Conversations
+from services.gateway.usecases.deletion import AccountDeletion
+from services.gateway.usecases.devices import Devices
+from services.gateway.usecases.directory_admin import AccountAdmin
+from services.gateway.usecases.export import Exporter
+from services.gateway.usecases.message_queries import Reads
+from services.gateway.usecases.notifications import Notifications
+from services.gateway.usecases.operations import Operations
+from services.gateway.usecases.operators import Operators
+from services.gateway.usecases.panic import Panic
+from services.gateway.usecases.pausing import Pausing
+from services.gateway.usecases.relationships import Relationships
+from services.gateway.usecases.retention import RetentionPolicy
+from services.gateway.usecases.send import Sending
+from services.gateway.usecases.sessions import Sessions
 from shared.errors import HavenError
 from shared.events import Event
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
@@ -94,7 +95,9 @@ EXPIRY_SWEEP_SECONDS = 3600.0
 DELETION_SWEEP_SECONDS = 300.0
 
 
-def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
+def services_ctx(
+    settings: GatewaySettings, signer: TokenSigner, crisis_file: list[dict[str, Any]]
+) -> CleanupCtx:
     """Every repository and service, wired by hand: the dependencies are the signatures."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
@@ -112,7 +115,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
 
         outbox = Outbox(db, bus, on_emit=forget)
         audit = AuditLog(db)
-        crisis = CrisisResources(db, settings.crisis_resources)
+        crisis = CrisisResources(db, crisis_file)
         limits = Limits(RateBuckets(db), settings)
         cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
         hasher = PasswordHasher(
@@ -204,7 +207,7 @@ def services_ctx(settings: GatewaySettings, signer: TokenSigner) -> CleanupCtx:
 def wire_personal_data(
     app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient, signer: TokenSigner
 ) -> None:
-    """ "Your data": the export and account deletion (services/gateway/data/)."""
+    """ "Your data": the export and account deletion (usecases/export.py, usecases/deletion.py)."""
     data = PersonalData(db)
     accounts, devices = AccountRepository(db), DeviceRepository(db)
     app[signer_key] = signer
@@ -314,12 +317,17 @@ async def close_sockets_on_shutdown(app: web.Application) -> None:
         await app[sockets_key].close_all(1012)
 
 
-def install(app: web.Application, settings: GatewaySettings, signer: TokenSigner) -> None:
+def install(
+    app: web.Application,
+    settings: GatewaySettings,
+    signer: TokenSigner,
+    crisis_file: list[dict[str, Any]],
+) -> None:
     """Resources and background work in order, after the shared mongo/bus/start-up contexts."""
     bootstrapped = asyncio.Event()
     app.cleanup_ctx.extend(
         [
-            services_ctx(settings, signer),
+            services_ctx(settings, signer, crisis_file),
             background("socket-routing", route_sockets),
             background("device-invalidation", invalidate_devices),
             background("outbox-relay", relay_outbox),

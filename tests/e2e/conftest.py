@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.support.api import Api, DeviceKeys, Session
-from tests.support.infra import Infra
 from tests.support.isolation import drop_databases, drop_topology, new_isolation
-from tests.support.stack import BOOTSTRAP_OPERATOR, Stack, running_stack, stack_env
+from tools.api import Api, DeviceKeys, Session
+from tools.infra import Infra
+from tools.stack import BOOTSTRAP_OPERATOR, Stack, running_stack, stack_env
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from tests.support.api import Api, DeviceKeys, Session, coach_and_client, seal_for
 from tests.support.rabbit import queued_bodies
-from tests.support.stack import Stack
 from tests.support.ws import bearer, ws_url
+from tools.api import Api, DeviceKeys, Session, coach_and_client, seal_for
+from tools.stack import Stack
 
 
 async def send(api: Api, sender: Session, cid: str, devices: dict[str, bytes], text: str) -> str:

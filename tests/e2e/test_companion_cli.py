@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from haven_client.cli import copy
 from shared.events import utcnow
 from tests.support.cli import Cast, Person, onboard, onboard_fast
-from tests.support.stack import Stack
+from tools.stack import Stack
 
 
 @pytest.fixture(scope="module")

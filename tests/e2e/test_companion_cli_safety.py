@@ -15,7 +15,7 @@ import pytest
 from haven_client import copy as sdk_copy
 from haven_client.cli import copy
 from tests.support.cli import Cast, Person, onboard_fast
-from tests.support.stack import Stack
+from tools.stack import Stack
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ store holds the very messages, as ciphertext only."""
 
 from __future__ import annotations
 
-from tests.support.infra import Infra
-from tests.support.stack import Stack
 from tools.demo import CONVERSATION, run_demo
 from tools.demo_stack import Target
+from tools.infra import Infra
+from tools.stack import Stack
 
 
 async def test_the_demo_shows_decrypted_messages_and_stores_only_ciphertext(

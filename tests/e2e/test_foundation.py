@@ -13,8 +13,8 @@ from pymongo import AsyncMongoClient
 
 from tests.support.isolation import wait_for_document
 from tests.support.rabbit import close_connections
-from tests.support.stack import Stack
 from tools.processes import free_port
+from tools.stack import Stack
 
 
 async def test_probe_event_reaches_both_consumers_with_its_correlation_id(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.support.api import Api, Session
 from tests.support.rabbit import close_connections
-from tests.support.stack import Stack
 from tests.support.ws import bearer, closed_with, next_frame, ws_url
+from tools.api import Api, Session
+from tools.stack import Stack
 
 
 async def test_gateway_shutdown_closes_sockets_with_1012(

@@ -16,12 +16,12 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared import crypto
-from tests.support.api import Api, Session
+from haven_crypto import crypto
 from tests.support.rabbit import queued_bodies
 from tests.support.sdk import SdkDevice
-from tests.support.stack import Stack
 from tests.support.ws import bearer, ws_url
+from tools.api import Api, Session
+from tools.stack import Stack
 
 
 @dataclass

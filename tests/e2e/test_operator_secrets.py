@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support.api import PLACEHOLDERS
+from tools.api import PLACEHOLDERS
 
 
 def _start_gateway(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from services.gateway.tokens import generate_pem
-from tests.support.api import Api, Session
-from tests.support.stack import Stack
+from services.gateway.security.tokens import generate_pem
+from tools.api import Api, Session
+from tools.stack import Stack
 
 
 async def _rotate_gateway_key(stack: Stack, directory: Path) -> None:

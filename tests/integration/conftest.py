@@ -9,8 +9,8 @@ from pymongo import AsyncMongoClient
 
 from shared.topology import Topology
 from tests.integration.push_world import open_world, world  # noqa: F401 - push fixtures
-from tests.support.infra import Infra
 from tests.support.messaging import Harness, messaging_harness
+from tools.infra import Infra
 
 
 @pytest.fixture

@@ -44,10 +44,10 @@ from shared.notify_contracts import (
 )
 from shared.rpc import RpcClient
 from shared.topology import Topology
-from tests.support.infra import Infra
 from tests.support.inprocess import AppStack
 from tests.support.isolation import COMMAND_SHARDS
 from tests.support.logcapture import LogCapture
+from tools.infra import Infra
 
 DELAYS = "0.4,0.8,1.6"  # the retry back-off, shortened
 COLLAPSE = 1.0

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.ws.router import DeliveryRouter
+from services.gateway.sockets.router import DeliveryRouter
 from services.notification.push.wiring import deferrals_key
 from shared.availability_contracts import (
     AVAILABILITY_GET,
@@ -40,9 +40,9 @@ from shared.notify_contracts import (
 from shared.rpc import RpcClient, RpcError
 from shared.topology import Topology
 from tests.integration.test_deliveries_router import GatewayDouble, fence
-from tests.support.infra import Infra
 from tests.support.inprocess import AppStack
 from tests.support.logcapture import LogCapture
+from tools.infra import Infra
 
 # Berlin office hours; the messages below are stored in March 2030 (CET, UTC+1; CEST from
 # Sunday 31 March). Every stretch ends long after the real clock's now.

@@ -10,7 +10,7 @@ import aio_pika
 
 from shared.bus import Bus
 from shared.topology import Topology, declare_dead_letters
-from tests.support.infra import Infra
+from tools.infra import Infra
 
 
 async def queued(amqp_url: str, queue: str) -> int:

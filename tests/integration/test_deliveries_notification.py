@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.ws.router import DeliveryRouter
+from services.gateway.sockets.router import DeliveryRouter
 from shared.bus import Bus
 from shared.events import (
     DeliveryFailed,
@@ -40,9 +40,9 @@ from shared.events import (
 )
 from shared.topology import Topology
 from tests.integration.test_deliveries_router import GatewayDouble, fence
-from tests.support.infra import Infra
-from tests.support.stack import Stack
+from tools.infra import Infra
 from tools.processes import free_port
+from tools.stack import Stack
 
 ENVELOPE = {"message_id": "m1", "alg": "haven-v1", "ciphertext": "c2VjcmV0", "keys": {}}
 

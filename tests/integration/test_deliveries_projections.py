@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient
 
 from services.notification.repository import INDEXES, PENDING, NotificationRepository
 from shared.mongo import Mongo
-from tests.support.infra import Infra
+from tools.infra import Infra
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from services.gateway.ws.router import DeliveryRouter
+from services.gateway.sockets.router import DeliveryRouter
 from shared.bus import Bus
 from shared.deliveries import DeviceDelivery, publish_delivery
 from shared.errors import UnavailableError
 from shared.topology import Topology
-from tests.support.infra import Infra
+from tools.infra import Infra
 
 Predicate = Callable[[DeviceDelivery], bool]
 

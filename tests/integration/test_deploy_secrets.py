@@ -9,8 +9,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from services.broker_users import SERVICES
 from services.deploy_secrets import PASSWORDS, ensure
-from shared.broker_users import SERVICES
 
 
 def _ctl(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from pymongo import AsyncMongoClient
 
-from services.gateway.repository.throttle import Throttle
+from services.gateway.stores.throttle import Throttle
 from shared.events import utcnow
 
 CAP = timedelta(minutes=15)

@@ -13,9 +13,9 @@ from shared.bus import Bus
 from shared.errors import UnavailableError
 from shared.rpc import RpcClient
 from shared.topology import Topology
-from tests.support.infra import Infra
 from tests.support.messaging import EventTap, driver_bus, event_tap, publish_command, send_command
-from tests.support.stack import Stack, stack_env
+from tools.infra import Infra
+from tools.stack import Stack, stack_env
 
 PUBLISHERS, CONVERSATIONS_EACH, MESSAGES_EACH = 4, 3, 50
 TOTAL = PUBLISHERS * CONVERSATIONS_EACH * MESSAGES_EACH

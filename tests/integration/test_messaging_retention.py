@@ -17,9 +17,9 @@ from services.messaging.retention import Retention, RetentionRepository
 from shared.events import RetentionChanged, RetentionData
 from shared.logging import correlation
 from shared.topology import Topology
-from tests.support.infra import Infra
 from tests.support.messaging import Harness, messaging_harness, publish_command, send_command
 from tests.support.ttl import sweep_ttl
+from tools.infra import Infra
 
 DAY = 1.0
 

@@ -22,7 +22,6 @@ from shared.errors import UnavailableError
 from shared.logging import correlation, current_correlation_id
 from shared.rpc import RpcClient, RpcError, serve_rpc
 from shared.topology import Topology
-from tests.support.infra import Infra
 from tests.support.messaging import (
     Harness,
     delete_command,
@@ -31,6 +30,7 @@ from tests.support.messaging import (
     read_command,
     send_command,
 )
+from tools.infra import Infra
 
 
 async def stored(harness: Harness, conversation_id: str, n: int) -> list[str]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from services.gateway.ws.router import DeliveryRouter
+from services.gateway.sockets.router import DeliveryRouter
 from shared.bus import Bus
 from shared.notify_contracts import (
     SETTINGS_GET,

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.repository import INDEXES
-from services.gateway.repository.ratelimits import RateBuckets
+from services.gateway.model.rates import Rate, decide
+from services.gateway.stores import INDEXES
+from services.gateway.stores.ratelimits import RateBuckets
 from shared.mongo import Mongo
-from shared.rates import Rate, decide
-from tests.support.infra import Infra
+from tools.infra import Infra
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 
-from services.gateway.records import Relationship
-from services.gateway.repository import INDEXES
-from services.gateway.repository.relationships import (
+from services.gateway.model.records import Relationship
+from services.gateway.stores import INDEXES
+from services.gateway.stores.relationships import (
     RETIRED_PAIR_INDEX,
     RelationshipExistsError,
     RelationshipRepository,

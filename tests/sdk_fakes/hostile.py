@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 
 from haven_client import DeviceKeys
-from shared.envelope import seal
+from haven_crypto.envelope import seal
 from tests.sdk_fakes.state import Device, FakeState, Stored, new_id, now
 
 

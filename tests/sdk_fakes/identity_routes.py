@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from shared.crypto import (
+from haven_crypto.crypto import (
     CryptoError,
     b64d,
     check_x25519_public,

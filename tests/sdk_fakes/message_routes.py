@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from shared.crypto import CryptoError
-from shared.envelope import Envelope, verify_envelope
+from haven_crypto.crypto import CryptoError
+from haven_crypto.envelope import Envelope, verify_envelope
 from tests.sdk_fakes.routes_base import RoutesBase
 from tests.sdk_fakes.state import CRISIS_RESOURCES, Conversation, ProblemError, Stored, Token, now
 

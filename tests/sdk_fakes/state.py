@@ -219,7 +219,7 @@ class FakeState:
         }
 
     def device_public(self, device: Device, *, detail: bool) -> dict[str, Any]:
-        from shared.crypto import b64e
+        from haven_crypto.crypto import b64e
 
         body = {
             "device_id": device.device_id,

@@ -23,12 +23,12 @@ import pexpect
 from haven_client.cli import run_cli
 from haven_client.client import HavenClient
 from haven_client.keystore import KdfParams, Keystore
-from services.gateway.admin_cli import run_admin
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from services.gateway.cli.admin import run_admin
+from tools.stack import BOOTSTRAP_OPERATOR
 
 PASSPHRASE = "keystore passphrase for tests"
 HAVEN = [sys.executable, "-m", "haven_client"]
-HAVEN_ADMIN = [sys.executable, "-m", "services.gateway.admin_cli"]
+HAVEN_ADMIN = [sys.executable, "-m", "services.gateway.cli.admin"]
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Each app is what `python -m services.<name>` serves — `create_app(settings)` with settings
 read from the same HAVEN_* environment the process stack gets — run by an `AppRunner`
 configured like `shared/runner.py` on a port of its own. What a process adds (signal
-handling, exit codes, a log file) is not here: tests of that use `tests/support/stack.py`.
+handling, exit codes, a log file) is not here: tests of that use `tools/stack.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from services.gateway.app import create_app as create_gateway
-from services.gateway.ops import create_ops_app
+from services.gateway.edge.ops import create_ops_app
 from services.gateway.settings import GatewaySettings
 from services.messaging.app import create_app as create_messaging
 from services.messaging.settings import MessagingSettings

@@ -33,7 +33,7 @@ from shared.logging import correlation
 from shared.rpc import RpcClient
 from shared.topology import Topology
 from shared.wire import WireEnvelope
-from tests.support.infra import Infra
+from tools.infra import Infra
 from tools.processes import free_port
 
 

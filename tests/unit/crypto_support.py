@@ -9,7 +9,7 @@ from typing import Any
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from shared.envelope import (
+from haven_crypto.envelope import (
     Envelope,
     open_envelope,
     seal,

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from services.gateway.asyncapi import build_asyncapi
+from services.gateway.edge.asyncapi import build_asyncapi
 from services.notification import frames
 from shared.events import MessageDeletedData, ReceiptData, RejectedData, StoredMessageData
 

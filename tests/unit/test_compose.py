@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.broker_users import SERVICES, VHOST, user_name
 from services.deploy_secrets import PASSWORDS
-from shared.broker_users import SERVICES, VHOST, user_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_OF = {

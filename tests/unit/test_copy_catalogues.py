@@ -13,7 +13,7 @@ from haven_client import copy as sdk_copy
 from haven_client.cli import copy as cli_copy
 from haven_client.events import InvalidMessage
 from services.gateway import copy as gateway_copy
-from services.gateway.problems import ERROR_TABLE, HTTP_CODES, describe
+from services.gateway.edge.problems import ERROR_TABLE, HTTP_CODES, describe
 from shared.errors import ApiError, NotFoundError, PausedError
 from tests.support.copylint import lint_catalogue, problems
 

@@ -1,4 +1,4 @@
-"""shared.crypto: key signatures, low-order points, base64url, safety numbers."""
+"""haven_crypto.crypto: key signatures, low-order points, base64url, safety numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from shared.crypto import (
+from haven_crypto.crypto import (
     CryptoError,
     EnvelopeError,
     LowOrderKeyError,
@@ -23,7 +23,7 @@ from shared.crypto import (
     verify_kx_signature,
     verify_login_proof,
 )
-from shared.envelope import (
+from haven_crypto.envelope import (
     compute_commitment,
     seal,
 )

@@ -14,7 +14,7 @@ from nacl import bindings
 from nacl.public import Box, PrivateKey, PublicKey
 from nacl.signing import SigningKey
 
-from shared.crypto import (
+from haven_crypto.crypto import (
     ALG,
     kx_signature_input,
     login_proof_input,
@@ -24,7 +24,7 @@ from shared.crypto import (
     verify_kx_signature,
     verify_login_proof,
 )
-from shared.envelope import (
+from haven_crypto.envelope import (
     Envelope,
     build_aad,
     keys_block,

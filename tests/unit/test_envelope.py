@@ -1,4 +1,4 @@
-"""shared.envelope: round trips, every receiver refusal, and the strict wire format."""
+"""haven_crypto.envelope: round trips, every receiver refusal, and the strict wire format."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from nacl.public import Box, PublicKey
 
-from shared.crypto import (
+from haven_crypto.crypto import (
     BadSignatureError,
     CryptoError,
     EnvelopeError,
     b64e,
 )
-from shared.envelope import (
+from haven_crypto.envelope import (
     Envelope,
     seal,
     signature_input,

@@ -7,8 +7,8 @@ from unittest.mock import MagicMock
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from services.gateway.http import client_address
-from services.gateway.keys import settings_key
+from services.gateway.edge.http import client_address
+from services.gateway.edge.keys import settings_key
 from services.gateway.settings import GatewaySettings
 
 

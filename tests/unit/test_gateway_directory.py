@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.gateway.directory import SendDirectory, VersionedCache
-from services.gateway.records import Device, Relationship
+from services.gateway.model.records import Device, Relationship
+from services.gateway.stores.directory import SendDirectory, VersionedCache
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from services.gateway.identity.devices import Devices
-from services.gateway.identity.relationships import Relationships
-from services.gateway.identity.retention import RetentionPolicy
-from services.gateway.principal import Principal
-from services.gateway.records import Device, Invite, Relationship
+from services.gateway.model.principal import Principal
+from services.gateway.model.records import Device, Invite, Relationship
+from services.gateway.usecases.devices import Devices
+from services.gateway.usecases.relationships import Relationships
+from services.gateway.usecases.retention import RetentionPolicy
 from shared.errors import ForbiddenError, NotFoundError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,18 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.gateway import limits as limits_module
-from services.gateway.limits import Limits, lease_cap
+from services.gateway.model.rates import Rate
+from services.gateway.security import limits as limits_module
+from services.gateway.security.limits import Limits, lease_cap
 from services.gateway.settings import GatewaySettings
 from shared.errors import RateLimitedError
-from shared.rates import Rate
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
 class SharedBucket:
-    """The store's GCRA arithmetic (services/gateway/repository/ratelimits.py), in memory."""
+    """The store's GCRA arithmetic (services/gateway/stores/ratelimits.py), in memory."""
 
     tat: dict[str, float] = field(default_factory=dict)
     updates: int = 0

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from services.gateway.limits import address_bucket
+from services.gateway.edge.websocket import decode_frame
+from services.gateway.model.rates import LocalBucket, Rate, decide
+from services.gateway.security.limits import address_bucket
 from services.gateway.settings import GatewaySettings
-from services.gateway.ws.admission import PendingSockets
-from services.gateway.ws.frames import CLOSE_RATE_LIMITED, STRIKES, FrameLimiter
-from services.gateway.ws.handler import decode_frame
-from shared.rates import LocalBucket, Rate, decide
+from services.gateway.sockets.admission import PendingSockets
+from services.gateway.sockets.budget import CLOSE_RATE_LIMITED, STRIKES, FrameLimiter
 
 
 def test_rates_parse_as_operators_write_them() -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from haven_client import pause_template
 from haven_client.errors import HavenError
-from services.gateway.identity.retention import RetentionPolicy, shares_read_receipts
-from services.gateway.records import ParticipantSettings, Relationship
+from services.gateway.model.records import ParticipantSettings, Relationship
+from services.gateway.usecases.retention import RetentionPolicy, shares_read_receipts
 from shared.errors import UnprocessableError
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

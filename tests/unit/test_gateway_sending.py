@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from services.gateway.directory import SendDirectory
-from services.gateway.messages.send import Sending
-from services.gateway.principal import Principal
-from services.gateway.records import Device, Relationship
-from services.gateway.urgent import wants_urgent, with_crisis_resources
+from services.gateway.edge.urgent import wants_urgent, with_crisis_resources
+from services.gateway.model.principal import Principal
+from services.gateway.model.records import Device, Relationship
+from services.gateway.stores.directory import SendDirectory
+from services.gateway.usecases.send import Sending
 from shared.errors import (
     ApiError,
     ConflictError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.gateway.ws.socket import CLOSE_OVERFLOW, SEND_QUEUE, DeviceSocket, Expected
+from services.gateway.sockets.socket import CLOSE_OVERFLOW, SEND_QUEUE, DeviceSocket, Expected
 
 
 class StuckWebSocket:
@@ -82,7 +82,7 @@ def message_frame(message_id: str, *, urgent: bool, seq: int) -> dict[str, Any]:
 async def test_a_socket_whose_token_expires_without_reauth_closes_with_4401() -> None:
     import time
 
-    from services.gateway.ws.handler import CLOSE_UNAUTHENTICATED
+    from services.gateway.edge.websocket import CLOSE_UNAUTHENTICATED
 
     async def on_missed(*_: object) -> None:
         return None
@@ -118,7 +118,7 @@ async def test_the_sweep_pings_every_20_seconds_and_closes_a_socket_that_stopped
 ):
     import time
 
-    from services.gateway.ws.socket import PING_EVERY
+    from services.gateway.sockets.socket import PING_EVERY
 
     async def on_missed(*_: object) -> None:
         return None

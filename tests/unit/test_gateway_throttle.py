@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.gateway.repository.throttle import backoff
+from services.gateway.stores.throttle import backoff
 
 CAP = timedelta(minutes=15)
 

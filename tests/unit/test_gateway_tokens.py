@@ -8,7 +8,12 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.gateway.tokens import Claims, InvalidTokenError, TokenSigner, refresh_successor
+from services.gateway.security.tokens import (
+    Claims,
+    InvalidTokenError,
+    TokenSigner,
+    refresh_successor,
+)
 
 
 def claims(expires_in: int = 300) -> Claims:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.gateway.urgent import looks_urgent
+from services.gateway.edge.urgent import looks_urgent
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.gateway.admin_cli import main
-from services.gateway.identity.deletion import AccountDeletion
-from services.gateway.tokens import TokenSigner
-from shared.crypto import b64e
-from shared.receipts import verify_receipt
+from haven_crypto.crypto import b64e
+from haven_crypto.receipts import verify_receipt
+from services.gateway.cli.admin import main
+from services.gateway.security.tokens import TokenSigner
+from services.gateway.usecases.deletion import AccountDeletion
 
 
 def issued(signer: TokenSigner) -> tuple[dict[str, object], str]:

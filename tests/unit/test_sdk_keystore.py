@@ -16,7 +16,7 @@ from haven_client import (
     KeystoreInUse,
     WrongPassphrase,
 )
-from shared.crypto import b64d, b64e
+from haven_crypto.crypto import b64d, b64e
 
 PASSPHRASE = "correct horse battery staple"
 

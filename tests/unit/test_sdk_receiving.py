@@ -16,8 +16,8 @@ from haven_client import (
     Keystore,
     ReceivedMessage,
 )
-from shared.crypto import b64d, b64e
-from shared.envelope import seal
+from haven_crypto.crypto import b64d, b64e
+from haven_crypto.envelope import seal
 from tests.sdk_fakes.harness import (
     PASSPHRASE,
     coach_and_client,

@@ -17,7 +17,7 @@ from haven_client.inbox import Inbox
 from haven_client.keystore import StoredConversation, StoredParticipant
 from haven_client.models import HistoryPage, MessageItem
 from haven_client.receiver import Receiver
-from shared.crypto import b64d
+from haven_crypto.crypto import b64d
 from tests.sdk_fakes.harness import PASSPHRASE, new_keystore
 
 CONVERSATION = "conv_replay"

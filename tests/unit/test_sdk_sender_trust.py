@@ -14,7 +14,7 @@ from haven_client import (
     Keystore,
     ReceivedMessage,
 )
-from shared.crypto import b64e
+from haven_crypto.crypto import b64e
 from tests.sdk_fakes.harness import PASSPHRASE, Pair, coach_and_client, collect, new_client
 from tests.sdk_fakes.hostile import forge_device, plant_message, swap_identity
 from tests.sdk_fakes.state import now

@@ -16,7 +16,7 @@ from haven_client import (
     Keystore,
     SessionExpired,
 )
-from shared.crypto import b64d, verify_kx_signature, verify_login_proof
+from haven_crypto.crypto import b64d, verify_kx_signature, verify_login_proof
 from tests.sdk_fakes.harness import (
     PASSPHRASE,
     PASSWORD,

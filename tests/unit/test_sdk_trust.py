@@ -16,7 +16,7 @@ from haven_client import (
     Keystore,
     ReceivedMessage,
 )
-from shared.crypto import sign_kx
+from haven_crypto.crypto import sign_kx
 from tests.sdk_fakes.harness import PASSPHRASE, coach_and_client, new_client, next_event
 
 

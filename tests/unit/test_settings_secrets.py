@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from services.gateway.app import load_crisis_resources
 from services.gateway.settings import GatewaySettings
 from shared.settings import CommonSettings, describe_error, password_problem
 
@@ -36,3 +39,18 @@ def test_the_error_names_the_variable_never_the_value(monkeypatch: pytest.Monkey
     line = describe_error(caught.value)
     assert line.startswith("HAVEN_MONGO_URL:") and "placeholder" in line
     assert "change%2Dme-db" not in line and "haven:" not in line
+
+
+def test_a_bad_crisis_resources_file_stops_start_up_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "call-me-at-555-secret"
+    bad = tmp_path / "crisis.json"
+    bad.write_text(f'{{"resources": [{{"name": "{secret}"}}]}}')
+    with pytest.raises(SystemExit) as caught:
+        load_crisis_resources(GatewaySettings(crisis_resources_file=bad))
+    assert caught.value.code == 2
+    line = capsys.readouterr().err
+    assert line.startswith("configuration error: HAVEN_CRISIS_RESOURCES_FILE must be JSON")
+    assert line.count("\n") == 1 and secret not in line
+    assert load_crisis_resources(GatewaySettings(crisis_resources_file=None)) == []

@@ -18,14 +18,14 @@ from typing import Any
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from shared.crypto import (
+from haven_crypto.crypto import (
     kx_signature_input,
     login_proof_input,
     safety_number,
     sign_kx,
     sign_login_proof,
 )
-from shared.envelope import (
+from haven_crypto.envelope import (
     build_aad,
     compute_commitment,
     keys_block,

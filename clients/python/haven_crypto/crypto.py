@@ -3,7 +3,7 @@
 Every libsodium call of the protocol goes through this module so that library
 exceptions become ours (``CryptoError`` and its subclasses) at a single seam.
 Byte layouts follow API.md, sections "Conventions" and "Keys". The haven-v1
-message envelope lives in ``shared.envelope`` and builds on the primitives here.
+message envelope lives in ``haven_crypto.envelope`` and builds on the primitives here.
 
 Low-order X25519 keys are refused with libsodium's own blocklist (the same seven
 u-coordinates its ``crypto_scalarmult`` rejects, compared with the high bit masked)

@@ -1,6 +1,6 @@
 """Push secrets at rest: sealed with a key the database does not hold.
 
-XChaCha20-Poly1305 (shared.crypto) under a 32-byte key read from `HAVEN_PUSH_SECRET_KEY_FILE`
+XChaCha20-Poly1305 (haven_crypto.crypto) under a 32-byte key read from `HAVEN_PUSH_SECRET_KEY_FILE`
 (base64; a compose secret), bound to the device it belongs to, so a sealed secret copied onto
 another device's subscription does not open. `python -m services.notification.push.sealing
 generate > secrets/push_secret_key` prints a new key.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from shared.crypto import CryptoError, aead_decrypt, aead_encrypt, random_bytes
+from haven_crypto.crypto import CryptoError, aead_decrypt, aead_encrypt, random_bytes
 from shared.errors import HavenError
 
 log = structlog.get_logger(__name__)

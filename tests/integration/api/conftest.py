@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.support.api import Api, DeviceKeys, Session
 from tests.support.inprocess import AppStack
 from tests.support.sharing import shares_stack
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from tools.api import Api, DeviceKeys, Session
+from tools.stack import BOOTSTRAP_OPERATOR
 
 
 @pytest.fixture

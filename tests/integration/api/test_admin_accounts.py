@@ -3,9 +3,9 @@ once and stops sign-in; only operators may, never on themselves; bad queries are
 
 from __future__ import annotations
 
-from tests.support.api import Api, Session, coach_and_client
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client
 
 
 async def test_deactivating_a_client_closes_their_socket_and_stops_sign_in(

@@ -8,9 +8,9 @@ import asyncio
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.gateway.repository.agreements import AgreementRepository
-from tests.support.api import Api, Session, coach_and_client, seal_for
-from tests.support.stack import TEST_CRISIS_RESOURCE
+from services.gateway.stores.agreements import AgreementRepository
+from tools.api import Api, Session, coach_and_client, seal_for
+from tools.stack import TEST_CRISIS_RESOURCE
 
 
 async def send(api: Api, who: Session, cid: str, devices: dict[str, bytes]) -> tuple[int, dict]:

@@ -9,9 +9,9 @@ import asyncio
 from shared.rpc import rpc_queue
 from shared.topology import Topology, queue_specs
 from tests.support import broker_audit
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, ws_url
+from tools.api import Api, Session
 
 
 def _expected(topology: Topology) -> set[str]:

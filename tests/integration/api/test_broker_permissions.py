@@ -1,5 +1,5 @@
 """The three services, each as its own RabbitMQ user with exactly the permissions the
-compose deployment grants (`shared/broker_users.py`, in a virtual host of the test's own):
+compose deployment grants (`services/broker_users.py`, in a virtual host of the test's own):
 a message travels the whole path, and each user is refused what it has no business doing."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import aiormq
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.broker_users import SERVICES, permissions
+from services.broker_users import SERVICES, permissions
 from shared.topology import Topology
-from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.ws import next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 
 
 def _ctl(*argv: str) -> None:

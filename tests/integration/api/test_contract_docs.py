@@ -11,8 +11,8 @@ from typing import Any
 
 import jsonschema
 
-from services.gateway.asyncapi import build_asyncapi
-from tests.support.api import Api, Session
+from services.gateway.edge.asyncapi import build_asyncapi
+from tools.api import Api, Session
 
 ROOT = Path(__file__).parents[3]
 API_MD = ROOT / "docs" / "api.md"

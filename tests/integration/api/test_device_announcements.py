@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient
 
-from shared import crypto
-from tests.support.api import Api, DeviceKeys, Session, coach_and_client
+from haven_crypto import crypto
 from tests.support.inprocess import AppStack
 from tests.support.ws import frames_for, next_frame, ws_url
+from tools.api import Api, DeviceKeys, Session, coach_and_client
 
 WINDOW = 1.0  # HAVEN_DEVICES_CHANGED_WINDOW_SECONDS (2 s by default)
 SWEEP = 1.0  # services/notification/consumers.py ANNOUNCE_SWEEP_SECONDS

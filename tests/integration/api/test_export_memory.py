@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.support.api import Api, Session, coach_and_client
+from tools.api import Api, Session, coach_and_client
 
 SHORT, LONG = 1000, 3000
 CIPHERTEXT = 2048  # bytes per message: the long history is ~10 MiB of JSON

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.support.api import Api, DeviceKeys, Reply, Session
+from tools.api import Api, DeviceKeys, Reply, Session
 
 OPERATORS = [{"$ne": ""}, {"$gt": ""}]
 LOGIN_FIELDS = [

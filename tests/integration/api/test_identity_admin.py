@@ -11,9 +11,9 @@ from datetime import timedelta
 from pymongo import AsyncMongoClient
 
 from shared.events import utcnow
-from tests.support.api import Api, Session
 from tests.support.cli import HAVEN_ADMIN, run_in_process
 from tests.support.inprocess import AppStack
+from tools.api import Api, Session
 
 
 async def test_haven_admin_creates_an_operator_who_can_log_in(
@@ -22,7 +22,7 @@ async def test_haven_admin_creates_an_operator_who_can_log_in(
     env = {**app_stack.env, "HAVEN_ADMIN_PASSWORD": "second-operator-pw"}
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "services.gateway.admin_cli", "create-operator", "--handle", "ops2"],
+        [sys.executable, "-m", "services.gateway.cli.admin", "create-operator", "--handle", "ops2"],
         env=env,
         capture_output=True,
         text=True,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.support.api import Api, Reply, Session
+from tools.api import Api, Reply, Session
 
 
 async def test_whole_onboarding_ends_with_both_sides_listing_one_conversation(
@@ -209,8 +209,8 @@ async def test_authorization_matrix_leaks_nothing(api: Api, cast: Cast) -> None:
 
 
 async def test_kx_rotation_of_someone_elses_device_is_not_found(api: Api, cast: Cast) -> None:
-    from shared import crypto
-    from tests.support.api import DeviceKeys
+    from haven_crypto import crypto
+    from tools.api import DeviceKeys
 
     kx = DeviceKeys().kx_public
     body = {

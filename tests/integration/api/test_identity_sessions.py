@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared import crypto
+from haven_crypto import crypto
 from shared.events import utcnow
-from tests.support.api import Api, DeviceKeys, Session
+from tools.api import Api, DeviceKeys, Session
 
 
 async def test_unknown_handle_and_wrong_password_get_the_same_answer(

@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 
 from tests.integration.api.test_websocket import coach_and_client
-from tests.support.api import Api, Session, seal_for
 from tests.support.inprocess import AppStack
+from tools.api import Api, Session, seal_for
 from tools.processes import free_port
 
 SECRET = "s" * 40

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient
 
-from tests.support.api import PLACEHOLDERS, Api, Session
 from tests.support.cli import HAVEN_ADMIN, run_in_process
 from tests.support.inprocess import AppStack
+from tools.api import PLACEHOLDERS, Api, Session
 
 
 async def test_haven_admin_refuses_a_placeholder_or_weak_password(

@@ -14,9 +14,9 @@ from pymongo import AsyncMongoClient
 
 from services.notification.push.repository import SUBSCRIPTIONS
 from services.notification.repository import PENDING
-from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, closed_with, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 from tools.processes import free_port
 
 SECRET = "p" * 40

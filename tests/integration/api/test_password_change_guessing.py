@@ -8,7 +8,7 @@ from datetime import timedelta
 from pymongo import AsyncMongoClient
 
 from shared.events import utcnow
-from tests.support.api import Api, Reply, Session
+from tools.api import Api, Reply, Session
 
 
 async def _change(api: Api, who: Session, current: str, new: str = "a-new-password-9") -> Reply:

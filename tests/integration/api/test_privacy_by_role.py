@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient
 
-from services.gateway.records import ParticipantSettings
-from services.gateway.repository.relationships import RelationshipRepository
-from tests.support.api import Api, Session, coach_and_client, seal_for
+from services.gateway.model.records import ParticipantSettings
+from services.gateway.stores.relationships import RelationshipRepository
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, frames_for, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 
 PEER_DEVICE_FIELDS = {"device_id", "identity_key", "kx_key", "kx_signature", "created_at"}
 

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from shared import crypto
-from tests.support.api import Api, DeviceKeys, Session, coach_and_client, seal_for
+from haven_crypto import crypto
 from tests.support.inprocess import AppStack
-from tests.support.stack import BOOTSTRAP_OPERATOR
 from tests.support.ws import closed_with, next_frame, ws_url
+from tools.api import Api, DeviceKeys, Session, coach_and_client, seal_for
+from tools.stack import BOOTSTRAP_OPERATOR
 
 STRICT = {
     "HAVEN_RATE_SEND": "6/minute,3",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
+from tools.api import Api, Session
 
 
 async def hashes_so_far(api: Api, app_stack: AppStack) -> float:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tests.support.api import Api, Session, coach_and_client, device_keys_of, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, device_keys_of, seal_for
 
 SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
 

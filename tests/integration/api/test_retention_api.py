@@ -14,10 +14,10 @@ from pymongo import AsyncMongoClient
 from shared.events import RetentionChanged, RetentionData
 from shared.logging import correlation
 from shared.topology import Topology
-from tests.support.api import Api, Session, coach_and_client, seal_for
-from tests.support.infra import Infra
 from tests.support.messaging import driver_bus
 from tests.support.ttl import sweep_ttl
+from tools.api import Api, Session, coach_and_client, seal_for
+from tools.infra import Infra
 
 SHORT_DAYS = "0.00003"  # 2.6 seconds
 

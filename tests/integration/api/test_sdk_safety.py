@@ -13,9 +13,9 @@ import pytest
 from haven_client import ConsentRequired, Paused, RelationshipChanged, pause_template
 from haven_client.copy import PANIC_DONE, PAUSED
 from haven_client.session import DEFAULT_DEVICE_NAME
-from tests.support.api import Api, Session
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
+from tools.api import Api, Session
 
 
 @pytest.fixture

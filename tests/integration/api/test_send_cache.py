@@ -1,6 +1,6 @@
 """The gateway checks sends against cached relationships and device sets: every change is
 seen by the very next send on the replica that made it, and by other replicas once its event
-arrives (services/gateway/directory.py)."""
+arrives (services/gateway/stores/directory.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.api import Api, Reply, Session, device_keys_of, seal_for
 from tests.support.inprocess import AppStack
-from tests.support.stack import BOOTSTRAP_OPERATOR
+from tools.api import Api, Reply, Session, device_keys_of, seal_for
+from tools.stack import BOOTSTRAP_OPERATOR
 
 EVENT_BOUND = 5.0  # seconds for an event to reach another replica on a loaded machine
 

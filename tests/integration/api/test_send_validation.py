@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared import crypto
-from tests.support.api import Api, Session, device_keys_of, seal_for
+from haven_crypto import crypto
+from tools.api import Api, Session, device_keys_of, seal_for
 
 SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Api, Reply, Session, device_keys_of, seal_for
+from tools.api import Api, Reply, Session, device_keys_of, seal_for
 
 SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.support.api import Api, Session, coach_and_client, seal_for
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 
 ACK_DEADLINE = 2.0
 

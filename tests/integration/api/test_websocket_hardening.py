@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from services.gateway import devicecache
-from tests.support.api import Api, Session, coach_and_client, seal_for
+from services.gateway.stores import devicecache
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
+from tools.api import Api, Session, coach_and_client, seal_for
 
 SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
 
@@ -94,6 +94,6 @@ async def test_a_socket_whose_session_ended_cannot_send(
 
 
 async def _wait_past_cache() -> None:
-    """The gateway caches a device's session (services/gateway/devicecache.py); nothing
+    """The gateway caches a device's session (services/gateway/stores/devicecache.py); nothing
     announces this hand-made change, so only time expires the cached entry."""
     await asyncio.sleep(CACHE_SECONDS + 0.5)

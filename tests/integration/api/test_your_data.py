@@ -24,10 +24,10 @@ from haven_client.export import (
     render_html,
     verify_receipt,
 )
-from services.gateway.keys import deletion_key
-from tests.support.api import Api, Session, coach_and_client, seal_for
+from services.gateway.edge.keys import deletion_key
 from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
+from tools.api import Api, Session, coach_and_client, seal_for
 
 PASSWORD = "a long enough password 1"
 
@@ -187,7 +187,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _block() -> dict[str, Any]:
-    from tests.support.api import DeviceKeys
+    from tools.api import DeviceKeys
 
     return DeviceKeys().block("client_d")
 

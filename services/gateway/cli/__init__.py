@@ -1,0 +1,1 @@
+"""Operator command lines: `haven-admin` and the offline receipt check."""

@@ -1,1 +1,0 @@
-"""The caller's own data: the streamed export, account deletion and its signed receipt."""

@@ -1,0 +1,1 @@
+"""The edge: HTTP views, the WebSocket handler, middlewares, problem+json."""

@@ -1,0 +1,23 @@
+"""Importing this package registers every public endpoint."""
+
+from services.gateway.edge.views import (
+    accounts_admin,
+    admin,
+    agreement,
+    data,
+    identity,
+    messages,
+    notifications,
+    relationships,
+)
+
+__all__ = [
+    "accounts_admin",
+    "admin",
+    "agreement",
+    "data",
+    "identity",
+    "messages",
+    "notifications",
+    "relationships",
+]

@@ -1,0 +1,1 @@
+"""Who is calling and how hard: bearer tokens, passwords, rate limits, the password-check guard."""

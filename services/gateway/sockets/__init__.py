@@ -1,0 +1,1 @@
+"""This replica's open WebSockets: admission, frame budget, sockets, registry, router."""

@@ -1,0 +1,33 @@
+"""The gateway database; these modules are the only ones that query its collections."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from shared.mongo import IndexSpec
+
+INDEXES: IndexSpec = {
+    "accounts": [IndexModel("handle", unique=True), IndexModel("role")],
+    "devices": [
+        IndexModel("identity_key", unique=True),
+        IndexModel([("account_id", ASCENDING), ("revoked_at", ASCENDING)]),
+        IndexModel("last_seen_at"),
+    ],
+    "refresh_tokens": [
+        IndexModel([("device_id", ASCENDING), ("session", ASCENDING)]),
+        IndexModel("expires_at", expireAfterSeconds=0),
+    ],
+    "invites": [IndexModel("expires_at", expireAfterSeconds=30 * 24 * 3600)],
+    "relationships": [
+        # One relationship per pair that has not ended (stores/relationships.py).
+        IndexModel("live_pair", unique=True, sparse=True),
+        IndexModel("coach_account_id"),
+        IndexModel("client_account_id"),
+    ],
+    "audit": [IndexModel([("at", DESCENDING), ("_id", DESCENDING)])],
+    "login_throttle": [IndexModel("expires_at", expireAfterSeconds=0)],
+    "rate_limits": [IndexModel("expires_at", expireAfterSeconds=0)],
+    "ops_probes": [],
+    "agreements": [IndexModel([("published_at", DESCENDING)])],
+    "consents": [IndexModel([("account_id", ASCENDING), ("order", ASCENDING)])],
+}

@@ -1,0 +1,1 @@
+"""The use cases: every check and decision of the API; no HTTP, no queries."""

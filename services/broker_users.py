@@ -8,6 +8,12 @@ with its name: the exchanges it uses, the queues it consumes), publishes only to
 it needs and consumes only its own queues: one compromised service cannot read another's
 queues or forge another's messages (the gateway alone may send commands).
 
+Topic permissions narrow *which routing keys* a user may publish to the two topic exchanges
+(RabbitMQ applies them to topic exchanges only, and restricts nothing until one is defined):
+on `haven.events` each service may publish only the event types it owns (`EVENTS_OWNED`), so a
+compromised messaging cannot announce `account.deleted` nor a compromised gateway forge
+`message.stored`; on `haven.deliveries` only `device.<id>` keys.
+
 `python -m services.deploy_secrets` renders these into the broker's definitions file;
 tests/integration/api/test_broker_permissions.py runs the three services as these users.
 """
@@ -74,6 +80,51 @@ BINDS_FROM = {  # exchanges its queues are bound from
 }
 
 
+# Event types each service publishes on `haven.events` (every type in `shared.events` has
+# exactly one owner: tests/unit/test_broker_users.py).
+EVENTS_OWNED: dict[str, tuple[str, ...]] = {
+    "gateway": (
+        "account.deleted",
+        "agreement.changed",
+        "delivery.failed",
+        "device.added",
+        "device.removed",
+        "device.session_ended",
+        "device.updated",
+        "ops.probed",
+        "relationship.created",
+        "relationship.ended",
+        "relationship.status_changed",
+        "retention.changed",
+    ),
+    "messaging": ("message.deleted", "message.rejected", "message.stored", "receipt.read"),
+    "notification": (),
+}
+DELIVERY_KEYS = r"^device\.[A-Za-z0-9_-]+$"
+NOTHING = "^$"  # no routing key a Haven message uses is empty
+
+
+@dataclass(frozen=True)
+class TopicPermission:
+    service: str
+    exchange: str
+    write: str
+    read: str
+
+
+def topic_permissions(topology: Topology) -> list[TopicPermission]:
+    """Per service and topic exchange: the routing keys it may publish. Binding keys stay
+    open (`read`): which exchanges a user may bind from is already its read permission."""
+    rules = []
+    for service in SERVICES:
+        owned = EVENTS_OWNED[service]
+        events = "^(" + "|".join(re.escape(t) for t in owned) + ")$" if owned else NOTHING
+        deliveries = DELIVERY_KEYS if "deliveries" in PUBLISHES[service] else NOTHING
+        rules.append(TopicPermission(service, topology.events, events, ".*"))
+        rules.append(TopicPermission(service, topology.deliveries, deliveries, ".*"))
+    return rules
+
+
 def permissions(topology: Topology) -> dict[str, Permission]:
     """Each service's user's permissions for `topology` (tests use a namespace)."""
     found = {}
@@ -121,7 +172,22 @@ def definitions(passwords: dict[str, str], admin_password: str) -> dict[str, Any
         }
         for s in SERVICES
     ]
-    return {"users": users, "vhosts": [{"name": VHOST}], "permissions": rules}
+    topics = [
+        {
+            "user": user_name(rule.service),
+            "vhost": VHOST,
+            "exchange": rule.exchange,
+            "write": rule.write,
+            "read": rule.read,
+        }
+        for rule in topic_permissions(topology)
+    ]
+    return {
+        "users": users,
+        "vhosts": [{"name": VHOST}],
+        "permissions": rules,
+        "topic_permissions": topics,
+    }
 
 
 def _user(name: str, password: str, tags: str) -> dict[str, Any]:

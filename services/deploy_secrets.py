@@ -49,6 +49,7 @@ def ensure(directory: Path) -> list[str]:
     written = []
     makers: dict[str, Callable[[], bytes]] = dict.fromkeys(PASSWORDS, _password)
     makers["token_signing_key"] = generate_pem
+    makers["receipt_signing_key"] = generate_pem  # deletion receipts: a key of their own
     makers["push_secret_key"] = lambda: generate_key_text().encode()
     for name, make in makers.items():
         if not (directory / name).exists():

@@ -25,8 +25,10 @@ SERVICES = (
 )
 MONGO_PORT = 27017
 SIGNING_KEY = DATA / "secrets" / "token_signing_key"
-# Client invites need crisis resources: the local stack starts with the example (edit it, or
-# point HAVEN_CRISIS_RESOURCES_FILE at your own; operators can also set them over the API).
+RECEIPT_KEY = DATA / "secrets" / "receipt_signing_key"
+# Client invites need crisis resources: the local stack starts with the example, which is
+# served as none until edited (its "example" line removed), or point HAVEN_CRISIS_RESOURCES_FILE
+# at your own; operators can also set them over the API.
 CRISIS_EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "crisis-resources.example.json"
 
 
@@ -40,18 +42,23 @@ def service_env() -> dict[str, str]:
     env.setdefault("HAVEN_AMQP_URL", broker.DEFAULT_URL)
     env.setdefault("HAVEN_MONGO_URL", secantus_url(MONGO_PORT))
     env.setdefault("HAVEN_SIGNING_KEY_FILE", str(SIGNING_KEY))
+    env.setdefault("HAVEN_RECEIPT_KEY_FILE", str(RECEIPT_KEY))
     env.setdefault("HAVEN_CRISIS_RESOURCES_FILE", str(CRISIS_EXAMPLE))
     return env
 
 
 def ensure_signing_key() -> None:
-    """A local key shared by the local gateway's restarts (tokens survive a restart)."""
-    if "HAVEN_SIGNING_KEY_FILE" in os.environ or SIGNING_KEY.exists():
-        return
-    SIGNING_KEY.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    SIGNING_KEY.write_bytes(generate_pem())
-    SIGNING_KEY.chmod(0o600)
-    say(f"created a token signing key in {SIGNING_KEY}")
+    """Local keys shared by the local gateway's restarts (tokens and receipts survive one)."""
+    for variable, path, what in (
+        ("HAVEN_SIGNING_KEY_FILE", SIGNING_KEY, "token signing key"),
+        ("HAVEN_RECEIPT_KEY_FILE", RECEIPT_KEY, "receipt signing key"),
+    ):
+        if variable in os.environ or path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_bytes(generate_pem())
+        path.chmod(0o600)
+        say(f"created a {what} in {path}")
 
 
 def start_store(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
@@ -79,7 +86,10 @@ def wait_ready(timeout: float) -> None:
     urls = [f"http://127.0.0.1:{env.get(var, str(port))}/readyz" for _, var, port in SERVICES]
     wait_until(lambda: all(http_ok(url) for url in urls), timeout, "services")
     say(f"ready: gateway http://127.0.0.1:{env.get('HAVEN_GATEWAY_PORT', '8080')}")
-    say(f"crisis resources from {env['HAVEN_CRISIS_RESOURCES_FILE']}: edit them for your region")
+    say(
+        f"crisis resources from {env['HAVEN_CRISIS_RESOURCES_FILE']}: client invites wait until"
+        " they are real help for your region (edit the file and delete its example line)"
+    )
 
 
 class StopRequestedError(Exception):

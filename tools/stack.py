@@ -16,7 +16,18 @@ from services.gateway.security.tokens import generate_pem
 from tools.processes import free_port, http_ok, spawn, stop, wait_until
 
 SERVICES = ("gateway", "messaging", "notification")
-LAX_RATES = ("SEND", "INVITES", "KX", "DEVICE_OPS", "REGISTER", "WS_FRAMES")
+LAX_RATES = (
+    "SEND",
+    "INVITES",
+    "KX",
+    "DEVICE_OPS",
+    "REGISTER",
+    "WS_FRAMES",
+    "PAUSE",
+    "DELETE",
+    "LOGIN_ACCOUNT",
+    "LOGIN_ADDRESS",
+)
 
 
 @dataclass
@@ -120,6 +131,9 @@ def stack_env(
     key_file = secrets_dir / "token_signing_key"
     if not key_file.exists():
         key_file.write_bytes(generate_pem())
+    receipt_key_file = secrets_dir / "receipt_signing_key"
+    if not receipt_key_file.exists():
+        receipt_key_file.write_bytes(generate_pem())
     # Client invites need crisis resources; tests of their absence unset this variable.
     resources_file = secrets_dir / "crisis-resources.json"
     resources_file.write_text(json.dumps({"resources": [TEST_CRISIS_RESOURCE]}))
@@ -136,6 +150,7 @@ def stack_env(
         "HAVEN_NOTIFICATION_PORT": str(free_port()),
         "HAVEN_LOG_LEVEL": "info",
         "HAVEN_SIGNING_KEY_FILE": str(key_file),
+        "HAVEN_RECEIPT_KEY_FILE": str(receipt_key_file),
         "HAVEN_CRISIS_RESOURCES_FILE": str(resources_file),
         "HAVEN_BOOTSTRAP_OPERATOR_HANDLE": BOOTSTRAP_OPERATOR[0],
         "HAVEN_BOOTSTRAP_OPERATOR_PASSWORD": BOOTSTRAP_OPERATOR[1],

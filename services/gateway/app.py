@@ -9,11 +9,13 @@ from aiohttp import web
 
 from services.gateway.edge import views  # noqa: F401 - registers the endpoints
 from services.gateway.edge.http import ENDPOINTS
+from services.gateway.edge.keys import receipt_signer_key
 from services.gateway.edge.middlewares import auth_middleware
 from services.gateway.edge.ops import create_ops_app
 from services.gateway.edge.problems import problem_middleware
 from services.gateway.edge.urgent import urgent_send_middleware
 from services.gateway.edge.websocket import websocket
+from services.gateway.security.receipt_keys import ReceiptSigner
 from services.gateway.security.tokens import TokenSigner
 from services.gateway.settings import GatewaySettings
 from services.gateway.stores import INDEXES
@@ -34,6 +36,15 @@ def load_signer(settings: GatewaySettings) -> TokenSigner:
         return TokenSigner.from_settings(settings)
     except (OSError, ValueError, TypeError) as error:
         sys.stderr.write(f"configuration error: HAVEN_SIGNING_KEY_FILE: {error}\n")
+        raise SystemExit(2) from None
+
+
+def load_receipt_signer(settings: GatewaySettings) -> ReceiptSigner:
+    """The receipt keys, read before serving like the token keys."""
+    try:
+        return ReceiptSigner.from_settings(settings)
+    except (OSError, ValueError, TypeError) as error:
+        sys.stderr.write(f"configuration error: HAVEN_RECEIPT_KEY_FILE: {error}\n")
         raise SystemExit(2) from None
 
 
@@ -64,6 +75,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         client_max_size=settings.max_body_bytes,
         ttls={"audit": ("at", settings.audit_retention_days * 86400)},
     )
+    app[receipt_signer_key] = load_receipt_signer(settings)
     install(app, settings, signer or load_signer(settings), load_crisis_resources(settings))
     for e in ENDPOINTS:
         app.router.add_route(e.method, e.path, e.view)

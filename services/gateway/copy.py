@@ -78,6 +78,10 @@ ENDED_IS_FINAL = (
     "This conversation has ended and stays read-only. Ask for a new invite to talk again."
 )
 CHANGED_JUST_NOW = "This conversation changed just now. Reload it and try again."
+RECORD_KEPT = (
+    "This conversation has ended, so its record stays as it is for both of you. "
+    "Read it or export it whenever you like."
+)
 RESUME_ON_PAST = "The resume date is in the past. Choose today or a later date, or leave it empty."
 PANIC_FROM_DEVICE = (
     "Panic exit works from the device itself. Revoke the other device instead, or use panic"
@@ -105,6 +109,7 @@ MESSAGES: Mapping[str, str] = {
     "coach_pauses": COACH_PAUSES,
     "ended_is_final": ENDED_IS_FINAL,
     "changed_just_now": CHANGED_JUST_NOW,
+    "record_kept": RECORD_KEPT,
     "resume_on_past": RESUME_ON_PAST,
     "panic_from_device": PANIC_FROM_DEVICE,
     "agreement_version_taken": AGREEMENT_VERSION_TAKEN,

@@ -20,6 +20,9 @@ class GatewaySettings(CommonSettings):
     # Ed25519 PEM (PKCS#8) shared by every replica; previous keys still verify during rotation.
     signing_key_file: Path | None = None
     previous_signing_key_files: str = ""
+    # Ed25519 PEM of deletion receipts: a key of their own, never the token key.
+    receipt_key_file: Path | None = None
+    previous_receipt_key_files: str = ""
     bootstrap_operator_handle: str | None = None
     bootstrap_operator_password: str | None = None
     trusted_proxies: str = ""
@@ -42,6 +45,10 @@ class GatewaySettings(CommonSettings):
     rate_kx: str = "12/hour,3"  # per device
     rate_device_ops: str = "30/hour,10"  # per account: revocations
     rate_register: str = "10/hour,5"  # per client address
+    rate_pause: str = "12/day,4"  # per conversation: pause, resume and re-pause together
+    rate_delete: str = "60/hour,20"  # per account: deletions for everyone
+    rate_login_account: str = "20/hour,10"  # per account: successful logins
+    rate_login_address: str = "60/hour,30"  # per client address (IPv6: per /64)
     rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
     # Sockets that have not authenticated yet, per client address and replica.
     ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
@@ -92,7 +99,7 @@ class GatewaySettings(CommonSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("signing_key_file")
+    @field_validator("signing_key_file", "receipt_key_file")
     @classmethod
     def _key_exists(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -107,7 +114,16 @@ class GatewaySettings(CommonSettings):
         return value
 
     @field_validator(
-        "rate_send", "rate_invites", "rate_kx", "rate_device_ops", "rate_register", "rate_ws_frames"
+        "rate_send",
+        "rate_invites",
+        "rate_kx",
+        "rate_device_ops",
+        "rate_register",
+        "rate_ws_frames",
+        "rate_pause",
+        "rate_delete",
+        "rate_login_account",
+        "rate_login_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

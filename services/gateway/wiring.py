@@ -38,11 +38,11 @@ from services.gateway.edge.keys import (
     pausing_key,
     pending_sockets_key,
     reads_key,
+    receipt_signer_key,
     relationships_key,
     sending_key,
     sessions_key,
     settings_key,
-    signer_key,
     sockets_key,
 )
 from services.gateway.security.auth import Authenticator
@@ -56,7 +56,7 @@ from services.gateway.sockets.registry import SocketRegistry
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.consents import CachedAgreementRepository
-from services.gateway.stores.crisis import CrisisResources
+from services.gateway.stores.crisis import CrisisResources, is_example_file
 from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.directory import SendDirectory
 from services.gateway.stores.invalidation import DeviceInvalidation
@@ -116,8 +116,12 @@ def services_ctx(
         outbox = Outbox(db, bus, on_emit=forget)
         audit = AuditLog(db)
         crisis = CrisisResources(db, crisis_file)
+        resources_file = settings.crisis_resources_file
+        if resources_file and is_example_file(resources_file):
+            log.warning("crisis_resources_example_ignored", file=str(resources_file))
         limits = Limits(RateBuckets(db), settings)
-        cache, sockets = DeviceCache(devices, directory), SocketRegistry(bus)
+        cache = DeviceCache(devices, accounts, directory)
+        sockets = SocketRegistry(bus, crisis.current)
         hasher = PasswordHasher(
             settings.pwhash_opslimit,
             settings.pwhash_memlimit_mib,
@@ -150,6 +154,7 @@ def services_ctx(
             outbox,
             sockets,
             cache,
+            limits,
         )
         retention = RetentionPolicy.of(settings)
         relationship_rules = Relationships(
@@ -174,9 +179,9 @@ def services_ctx(
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(
-            relationship_rules, relationships, accounts, rpc, retention
+            relationship_rules, relationships, accounts, rpc, retention, audit
         )
-        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit)
+        app[pausing_key] = Pausing(relationship_rules, relationships, outbox, audit, limits)
         app[agreement_key] = agreement
         app[panic_key] = Panic(devices, device_rules, rpc)
         app[accounts_key] = Accounts(
@@ -192,38 +197,34 @@ def services_ctx(
             settings.invite_conflicts,
         )
         app[sending_key] = Sending(directory, limits, send_command, agreement)
-        app[reads_key] = Reads(relationship_rules, rpc, send_command)
+        app[reads_key] = Reads(relationship_rules, rpc, send_command, limits)
         app[operations_key] = Operations(audit, crisis)
-        app[notifications_key] = Notifications(devices, device_rules, limits, rpc)
+        app[notifications_key] = Notifications(devices, device_rules, limits, rpc, audit)
         app[operators_key] = Operators(accounts, hasher, audit)
-        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit)
-        wire_personal_data(app, db, rpc, signer)
+        app[account_admin_key] = AccountAdmin(accounts, devices, device_rules, audit, invites)
+        wire_personal_data(app, db, rpc)
         yield
         hasher.close()
 
     return ctx
 
 
-def wire_personal_data(
-    app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient, signer: TokenSigner
-) -> None:
+def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: RpcClient) -> None:
     """ "Your data": the export and account deletion (usecases/export.py, usecases/deletion.py)."""
     data = PersonalData(db)
     accounts, devices = AccountRepository(db), DeviceRepository(db)
-    app[signer_key] = signer
     app[exporter_key] = Exporter(
-        accounts, RelationshipRepository(db), data, rpc, app[agreements_key]
+        accounts, RelationshipRepository(db), data, rpc, app[agreements_key], AuditLog(db)
     )
     app[deletion_key] = AccountDeletion(
         accounts,
         devices,
         app[devices_key],
         data,
-        app[hasher_key],
-        PasswordGuard(Throttle(db, app[settings_key].throttle_backoff_base_seconds)),
+        app[accounts_key].confirm_password,
         app[outbox_key],
         AuditLog(db),
-        signer,
+        app[receipt_signer_key],
         RelationshipRepository(db),
     )
 

@@ -44,11 +44,14 @@ async def test_rabbitmq_imports_the_definitions_and_accepts_each_service_passwor
         user["name"] = names[user["name"]]
     vhost = f"{tag}-{rendered['vhosts'][0]['name']}"
     rendered["vhosts"] = [{"name": vhost}]
-    for rule in rendered["permissions"]:
+    for rule in [*rendered["permissions"], *rendered["topic_permissions"]]:
         rule["user"], rule["vhost"] = names[rule["user"]], vhost
     try:  # through stdin: the broker node could not read the test's private directory
         imported = await asyncio.to_thread(_ctl, "import_definitions", stdin=json.dumps(rendered))
         assert imported.returncode == 0, imported.stderr
+        topics = await asyncio.to_thread(_ctl, "list_topic_permissions", "-p", vhost)
+        for rule in rendered["topic_permissions"]:  # the broker took each service's keys
+            assert f"{rule['user']}\t{rule['exchange']}\t{rule['write']}" in topics.stdout
         for service in SERVICES:
             password = (tmp_path / f"{service}_amqp_password").read_text()
             ok = await asyncio.to_thread(

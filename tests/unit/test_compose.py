@@ -15,7 +15,12 @@ from services.deploy_secrets import PASSWORDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_OF = {
-    "gateway": {"token_signing_key", "gateway_amqp_password", "gateway_mongo_password"},
+    "gateway": {
+        "token_signing_key",
+        "receipt_signing_key",
+        "gateway_amqp_password",
+        "gateway_mongo_password",
+    },
     "messaging": {"messaging_amqp_password", "messaging_mongo_password"},
     "notification": {
         "push_secret_key",
@@ -61,7 +66,13 @@ def test_each_container_gets_only_its_own_secrets(
     given = {name: set(s.get("secrets", [])) for name, s in services.items()}
     assert given == SECRETS_OF
     files = {name: Path(v["file"]).name for name, v in compose["secrets"].items()}
-    made = {*PASSWORDS, "token_signing_key", "push_secret_key", "rabbitmq_definitions.json"}
+    made = {
+        *PASSWORDS,
+        "token_signing_key",
+        "receipt_signing_key",
+        "push_secret_key",
+        "rabbitmq_definitions.json",
+    }
     # Every secret is one services.deploy_secrets writes; the broker administrator's password
     # is the operator's own (its hash is in the definitions), mounted nowhere.
     assert set(files.values()) == made - {"rabbitmq_admin_password"}
@@ -140,3 +151,17 @@ def test_every_long_running_service_has_a_health_check_and_a_memory_limit(
                 "rabbitmq": {"condition": "service_healthy"},
                 "mongodb": {"condition": "service_healthy"},
             }
+
+
+def test_the_cli_container_has_a_network_of_its_own_that_reaches_only_the_gateway(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    cli = services["cli"]
+    # Not the gateway's namespace (which sits on the backend network beside the broker and
+    # the database): a network holding only the cli and the gateway, with no way out.
+    assert "network_mode" not in cli
+    assert cli["networks"] == ["cli"]
+    on_cli = sorted(name for name, s in services.items() if "cli" in (s.get("networks") or []))
+    assert on_cli == ["cli", "gateway"]
+    assert compose["networks"]["cli"]["internal"] is True
+    assert _resolve(cli["environment"]["HAVEN_SERVER"]) == "http://gateway:8080"

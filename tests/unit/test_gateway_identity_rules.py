@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.gateway.model.principal import Principal
-from services.gateway.model.records import Device, Invite, Relationship
+from services.gateway.model.records import Contact, Device, Invite, Relationship
 from services.gateway.usecases.devices import Devices
 from services.gateway.usecases.relationships import Relationships
 from services.gateway.usecases.retention import RetentionPolicy
@@ -61,8 +61,13 @@ class FakeRelationshipStore:
     async def by_id(self, conversation_id: str) -> Relationship | None:
         return self.relationships.get(conversation_id)
 
-    async def connected(self, a: str, b: str) -> bool:
-        return any({a, b} == set(r.participants) for r in self.relationships.values())
+    async def contact(self, a: str, b: str) -> Contact | None:
+        shared = [r for r in self.relationships.values() if {a, b} == set(r.participants)]
+        if not shared:
+            return None
+        if any(r.status != "ended" for r in shared):
+            return Contact()
+        return Contact(until=max(r.ended_at or NOW for r in shared))
 
     async def end(self, conversation_id: str, by: str, at: datetime) -> bool:
         current = self.relationships[conversation_id]

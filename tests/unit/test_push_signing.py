@@ -10,6 +10,7 @@ import pytest
 
 from services.notification.push.signing import (
     DELIVERY,
+    DELIVERY_SIGNATURE,
     SIGNATURE,
     TIMESTAMP,
     encode_body,
@@ -23,11 +24,11 @@ from shared.notify_contracts import NotificationDetail
 SECRET = "a-very-long-push-secret-0123456789abcdef"
 
 
-def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+def test_signature_is_hmac_sha256_over_timestamp_dot_delivery_dot_body() -> None:
     body = b'{"event":"new_message","conversation_id":"c1","unread":3}'
-    # openssl dgst -sha256 -hmac "$SECRET" <<< '1700000000.<body>' (without the newline)
-    expected = "3620168ed9b13fa3a7f9d24a7e8a803530d8b8fc8281bbe297d36aa2479de61d"
-    assert signature(SECRET, "1700000000", body) == f"sha256={expected}"
+    # printf '%s' '1700000000.d-7.<body>' | openssl dgst -sha256 -hmac "$SECRET"
+    expected = "579412602fa4144e519b83430d7f63d9b34153dc73673f6b3179a58706f36cf7"
+    assert signature(SECRET, "1700000000", "d-7", body) == f"sha256={expected}"
 
 
 def test_signed_headers_carry_timestamp_delivery_and_signature() -> None:
@@ -35,8 +36,10 @@ def test_signed_headers_carry_timestamp_delivery_and_signature() -> None:
     headers = signed_headers(SECRET, "d-42", body, now=1_700_000_123.9)
     assert headers[TIMESTAMP] == "1700000123"
     assert headers[DELIVERY] == "d-42"
-    mac = hmac.new(SECRET.encode(), b"1700000123." + body, hashlib.sha256).hexdigest()
-    assert headers[SIGNATURE] == f"sha256={mac}"
+    mac = hmac.new(SECRET.encode(), b"1700000123.d-42." + body, hashlib.sha256).hexdigest()
+    assert headers[DELIVERY_SIGNATURE] == f"sha256={mac}"
+    contract = hmac.new(SECRET.encode(), b"1700000123." + body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE] == f"sha256={contract}"  # API.md's header, unchanged
     assert headers["Content-Type"] == "application/json"
 
 
@@ -48,6 +51,7 @@ def test_verify_checks_the_signature_the_body_and_the_age() -> None:
     assert not verify(SECRET, headers, body + b" ", now=1_000_100)
     assert not verify(SECRET, headers, body, now=1_000_000 + 301)  # a replay, later
     assert not verify(SECRET, {**headers, TIMESTAMP: "1000001"}, body, now=1_000_001)
+    assert not verify(SECRET, {**headers, DELIVERY: "d-2"}, body, now=1_000_100)  # a fresh id
 
 
 @pytest.mark.parametrize("urgent", [False, True])

@@ -48,8 +48,16 @@ def guard(
 
 
 async def test_admits_an_allowlisted_https_url_that_resolves_to_a_public_address() -> None:
-    target = await guard().admit("https://push.example.com:8443/v1/haven?app=1")
-    assert (target.host, target.port, target.literal) == ("push.example.com", 8443, None)
+    target = await guard().admit("https://push.example.com/v1/haven?app=1")
+    assert (target.host, target.port, target.literal) == ("push.example.com", 443, None)
+
+
+async def test_only_port_443_and_under_the_switch_any_port_on_loopback_only() -> None:
+    with pytest.raises(RefusedUrlError, match="443"):
+        await guard().admit("https://push.example.com:8443/v1/haven")
+    with pytest.raises(RefusedUrlError, match="443"):
+        await guard(loopback=True).admit("https://push.example.com:22/v1/haven")  # public
+    await guard("localhost", ["127.0.0.1"], loopback=True).admit("https://localhost:9000/push")
 
 
 @pytest.mark.parametrize(

@@ -144,8 +144,8 @@ class HavenClient:
         return account
 
     async def resume(self) -> None:
-        """Continue the stored session with its refresh token (no password)."""
-        await self.transport.refresh()
+        """Continue the stored session with its refresh token (no password); rotate kx if due."""
+        await self.session.resume()
 
     async def logout(self) -> None:
         await self.close_connection()

@@ -2,10 +2,11 @@
 
 `download_export(client, path, progress=...)` streams `GET /v1/me/export` to a file (never
 whole in memory) and refuses a document that was cut short. `decrypt_export(document,
-keystore)` opens every message offline with this device's keys: each sender's device keys come
-from the export, and are trusted only if their `kx_signature` verifies for that sender's
-handle and match what this device pinned, if it pinned one. `render_html(readable)` is one
-self-contained page; everything in it is escaped (message text is whatever the sender wrote).
+keystore)` opens every message offline by the live opener's rules (`haven_client.offline`):
+the export's device records can only narrow what this device's pins vouch for.
+`write_readable` writes the result 0600 from creation and names the files in the keystore,
+whose panic wipe shreds them. `render_html(readable)` is one self-contained page; everything
+in it is escaped (message text is whatever the sender wrote).
 `delete_account` and `verify_receipt` cover deletion (the receipt checks offline).
 """
 
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from haven_client.errors import HavenError
+from haven_client.events import InvalidMessage, MessageDeleted, ReceivedMessage
 from haven_client.keystore import Keystore
-from haven_crypto.crypto import EnvelopeError, b64d, verify_kx_signature
-from haven_crypto.envelope import Envelope, open_envelope
+from haven_client.offline import open_offline
+from haven_client.opener import Opened
 from haven_crypto.receipts import verify_receipt
 
 # Called with (bytes written so far, total bytes if the server said, else None).
@@ -90,11 +92,12 @@ async def public_keys(client: Any) -> dict[str, str]:
 
 
 def decrypt_export(document: Mapping[str, Any], keystore: Keystore) -> dict[str, Any]:
-    """The export with every message opened offline: a `readable` record per message, with
-    `status` "ok" (and `payload`), "deleted", or "unreadable" (and why)."""
-    own = keystore.state.device_id
+    """The export with every message opened offline by the live opener's rules
+    (`haven_client.offline`): a `readable` record per message, with `status` "ok" (and
+    `payload`, `trust`), "deleted", or "unreadable" (and why). `urgent` is the signed flag."""
     conversations = {c["conversation_id"]: c for c in document.get("conversations", [])}
-    messages = [_open(m, conversations, keystore, own) for m in document.get("messages", [])]
+    opened = open_offline(keystore, document)
+    messages = [_record(m, conversations, opened) for m in document.get("messages", [])]
     return {
         "format": "haven-export-readable",
         "exported_at": document.get("exported_at"),
@@ -113,15 +116,14 @@ def _conversation(conversation: Mapping[str, Any]) -> dict[str, Any]:
     return {k: conversation.get(k) for k in keep}
 
 
-def _open(
+def _record(
     item: Mapping[str, Any],
     conversations: Mapping[str, Mapping[str, Any]],
-    keystore: Keystore,
-    own_device_id: str | None,
+    opened: Mapping[str, tuple[Opened | None, str | None]],
 ) -> dict[str, Any]:
     cid = str(item.get("conversation_id"))
-    conversation = conversations.get(cid, {})
-    handles = {p["account_id"]: p.get("handle") for p in conversation.get("participants", [])}
+    participants = conversations.get(cid, {}).get("participants", [])
+    handles = {p.get("account_id"): p.get("handle") for p in participants}
     record: dict[str, Any] = {
         "conversation_id": cid,
         "seq": item.get("seq"),
@@ -129,111 +131,34 @@ def _open(
         "sender_account_id": item.get("sender_account_id"),
         "sender_handle": handles.get(item.get("sender_account_id")),
         "server_ts": item.get("server_ts"),
-        "urgent": bool(item.get("urgent")),
+        "urgent": False,
     }
-    if item.get("deleted") or item.get("envelope") is None:
+    event, why = opened.get(str(item.get("message_id")), (None, "not in any exported conversation"))
+    if isinstance(event, ReceivedMessage):
+        return record | {
+            "urgent": event.urgent,
+            "status": "ok",
+            "payload": event.payload,
+            "trust": event.trust,
+        }
+    if isinstance(event, MessageDeleted):
         return record | {"status": "deleted"}
-    try:
-        payload = _plaintext(item, conversation, keystore, own_device_id)
-    except _Unreadable as reason:
-        return record | {"status": "unreadable", "reason": str(reason)}
-    return record | {"status": "ok", "payload": payload}
-
-
-class _Unreadable(Exception):
-    """Why one message cannot be opened here; the others still are."""
-
-
-def _plaintext(
-    item: Mapping[str, Any],
-    conversation: Mapping[str, Any],
-    keystore: Keystore,
-    own_device_id: str | None,
-) -> dict[str, Any]:
-    if own_device_id is None:
-        raise _Unreadable("this keystore has no device")
-    try:
-        envelope = Envelope.from_wire(item["envelope"])
-    except EnvelopeError as error:
-        raise _Unreadable(f"malformed envelope: {error}") from error
-    if envelope.message_id != item.get("message_id") or envelope.sender_device_id != item.get(
-        "sender_device_id"
-    ):
-        raise _Unreadable("the server's fields differ from the signed envelope")
-    sender = _sender_device(item, conversation, keystore)
-    if own_device_id not in envelope.keys:
-        raise _Unreadable("sent before this device existed, or not to it")
-    for own_kx in keystore.all_kx():
-        for sender_kx in sender["kx_keys"]:
-            try:
-                plain = open_envelope(
-                    envelope,
-                    conversation_id=str(item["conversation_id"]),
-                    own_device_id=own_device_id,
-                    own_kx=own_kx,
-                    sender_identity_public=sender["identity_key"],
-                    sender_kx_public=sender_kx,
-                )
-            except EnvelopeError as error:
-                if error.field != "keys":
-                    raise _Unreadable(str(error)) from error
-                continue
-            return _payload(plain)
-    raise _Unreadable("none of this device's keys opens it")
-
-
-def _sender_device(
-    item: Mapping[str, Any], conversation: Mapping[str, Any], keystore: Keystore
-) -> dict[str, Any]:
-    """The sender device's keys from the export, checked against its signature and our pins."""
-    device_id, account_id = item.get("sender_device_id"), item.get("sender_account_id")
-    device = next(
-        (d for d in conversation.get("devices", []) if d.get("device_id") == device_id), None
-    )
-    if device is None or device.get("account_id") != account_id:
-        raise _Unreadable("the sender device is not a participant's device")
-    stored = keystore.state.conversations.get(str(item.get("conversation_id")))
-    known = stored.participant(str(account_id)) if stored else None
-    handles = {p["account_id"]: p.get("handle") for p in conversation.get("participants", [])}
-    handle = known.handle if known else handles.get(account_id)
-    try:
-        identity = b64d(device["identity_key"])
-        candidates = [(device["kx_key"], device["kx_signature"])] + [
-            (p["kx_key"], p["kx_signature"]) for p in device.get("previous_kx_keys", [])
-        ]
-        kx_keys = [
-            b64d(k)
-            for k, s in candidates
-            if verify_kx_signature(identity, str(handle), b64d(k), b64d(s))
-        ]
-    except (KeyError, ValueError) as error:
-        raise _Unreadable("the sender device's keys are malformed") from error
-    pinned = keystore.state.listed_devices.get(str(account_id), {}).get(str(device_id))
-    if pinned is not None and pinned != device["identity_key"]:
-        raise _Unreadable("the sender device's identity key differs from the one pinned here")
-    if not kx_keys:
-        raise _Unreadable("the sender device's kx key is not signed for its handle")
-    return {"identity_key": identity, "kx_keys": kx_keys}
-
-
-def _payload(plain: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(plain.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise _Unreadable("the payload is not UTF-8 JSON") from error
-    if not isinstance(payload, dict):
-        raise _Unreadable("the payload is not a JSON object")
-    return payload
+    if isinstance(event, InvalidMessage):
+        return record | {"status": "unreadable", "reason": event.reason}
+    return record | {"status": "unreadable", "reason": why}
 
 
 def write_readable(
     readable: Mapping[str, Any],
     json_path: str | os.PathLike[str],
     html_path: str | os.PathLike[str],
+    keystore: Keystore,
 ) -> None:
-    """The decrypted export as JSON and as one HTML page a person can open and read."""
-    Path(json_path).write_text(json.dumps(readable, ensure_ascii=False, indent=2), encoding="utf-8")
-    Path(html_path).write_text(render_html(readable), encoding="utf-8")
+    """The decrypted export as JSON and as one HTML page a person can open and read: 0600
+    from creation, and named in the keystore so its panic wipe shreds them too."""
+    text = json.dumps(readable, ensure_ascii=False, indent=2)
+    keystore.write_decrypted(json_path, text.encode("utf-8"))
+    keystore.write_decrypted(html_path, render_html(readable).encode("utf-8"))
 
 
 def render_html(readable: Mapping[str, Any]) -> str:

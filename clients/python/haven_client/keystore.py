@@ -1,7 +1,7 @@
 """The device's secrets and memory in one passphrase-encrypted file (argon2id + SecretBox).
 
-Everything a device must not lose or leak lives here: its keys (old kx keys too, so
-older messages stay readable), session, the identity keys the accounts' device
+Everything a device must not lose or leak lives here: its keys (old kx keys too, while
+kept messages may need them: ``rotation.py``), session, the identity keys the accounts' device
 listings showed (sender trust and key-change detection), verified safety numbers,
 and per conversation the ``seq`` it has processed and every message id it accepted
 (16 bytes each, kept for good: a server replaying an old message under a new ``seq``
@@ -38,7 +38,7 @@ from haven_client.keys import DeviceKeys, kx_from_b64
 from haven_crypto.crypto import KxPrivateKey, b64d, b64e, random_bytes
 
 FORMAT = "haven-keystore"
-_OLD_KX = 16
+_OLD_KX = 1040  # a bound only (20 years of weekly keys): rotation.py drops what is not needed
 _ID_BYTES = 16
 
 
@@ -95,6 +95,9 @@ class KeystoreState(BaseModel):
     identity_seed: str | None = None
     kx_private: str | None = None
     old_kx: list[str] = Field(default_factory=list)
+    old_kx_retired_at: list[str] = Field(default_factory=list)
+    """When each ``old_kx`` key was replaced (ISO UTC; same order); missing: unknown."""
+    kx_created_at: str | None = None
     device_id: str | None = None
     account: StoredAccount | None = None
     refresh_token: str | None = None
@@ -111,6 +114,8 @@ class KeystoreState(BaseModel):
     """conversation id → concatenated 16-byte digests of every message id accepted there."""
     conversations: dict[str, StoredConversation] = Field(default_factory=dict)
     crisis_resources: list[dict[str, Any]] = Field(default_factory=list)
+    decrypted_files: list[str] = Field(default_factory=list)
+    """Files holding decrypted content (readable exports): the panic wipe shreds them too."""
 
 
 class Keystore:
@@ -207,19 +212,25 @@ class Keystore:
         self._closed = True
         _release_lock(lock)
 
+    def write_decrypted(self, path: str | os.PathLike[str], data: bytes) -> None:
+        """Write decrypted content 0600 from creation (atomically) and remember the file, so
+        the panic wipe shreds it with the keystore."""
+        target = Path(path).resolve()
+        _atomic_write(target, data)
+        if str(target) not in self.state.decrypted_files:
+            self.state.decrypted_files.append(str(target))
+            self.save()
+
     def wipe(self) -> None:
-        """Panic exit: overwrite the file, delete it and its lock, forget everything held in
-        memory (keys, session, caches). The keystore cannot be used afterwards."""
+        """Panic exit: overwrite the file (and every decrypted file written through it),
+        delete it and its lock, forget everything held in memory (keys, session, caches).
+        The keystore cannot be used afterwards."""
+        for written in self.state.decrypted_files:
+            _shred(Path(written))
         self._wiped = True
         self.state = KeystoreState()
         self._accepted.clear()
-        with contextlib.suppress(FileNotFoundError):
-            size = self.path.stat().st_size
-            with self.path.open("r+b") as handle:
-                handle.write(random_bytes(size))
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.path.unlink()
+        _shred(self.path)
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.with_name(self.path.name + ".lock").unlink()
@@ -238,16 +249,20 @@ class Keystore:
             return None
         return DeviceKeys.from_secrets(b64d(self.state.identity_seed), b64d(self.state.kx_private))
 
-    def set_device_keys(self, keys: DeviceKeys) -> None:
-        """Install keys; a replaced kx key moves to ``old_kx`` (same identity only)."""
-        current = self.state.kx_private
-        same_identity = self.state.identity_seed == b64e(keys.identity_seed)
+    def set_device_keys(self, keys: DeviceKeys, at: str | None = None) -> None:
+        """Install keys (created at ``at``, ISO UTC); a replaced kx key moves to ``old_kx``
+        with the time it was retired (same identity only)."""
+        state, current = self.state, self.state.kx_private
+        same_identity = state.identity_seed == b64e(keys.identity_seed)
         if current is not None and same_identity and current != b64e(keys.kx_private):
-            self.state.old_kx = [*self.state.old_kx, current][-_OLD_KX:]
+            retired = [*state.old_kx_retired_at, *[""] * len(state.old_kx)][: len(state.old_kx)]
+            state.old_kx = [*state.old_kx, current][-_OLD_KX:]
+            state.old_kx_retired_at = [*retired, at or ""][-_OLD_KX:]
         elif not same_identity:
-            self.state.old_kx = []
-        self.state.identity_seed = b64e(keys.identity_seed)
-        self.state.kx_private = b64e(keys.kx_private)
+            state.old_kx, state.old_kx_retired_at = [], []
+        state.identity_seed = b64e(keys.identity_seed)
+        state.kx_private = b64e(keys.kx_private)
+        state.kx_created_at = at
 
     def all_kx(self) -> list[KxPrivateKey]:
         """Current kx key first, then older ones newest first: what may open a message to us."""
@@ -376,6 +391,17 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.unlink(temp)
         raise
     _fsync_dir(path.parent)
+
+
+def _shred(path: Path) -> None:
+    """Overwrite with random bytes, then delete; a file already gone is fine."""
+    with contextlib.suppress(FileNotFoundError):
+        size = path.stat().st_size
+        with path.open("r+b") as handle:
+            handle.write(random_bytes(size))
+            handle.flush()
+            os.fsync(handle.fileno())
+        path.unlink()
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -56,12 +56,21 @@ def _password(stdin: TextIO) -> str:
     show_default=True,
     help="The operator's device keystore (created by `haven-admin login`).",
 )
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    envvar="HAVEN_ALLOW_INSECURE_HTTP",
+    help="Allow plain http to a server that is not this machine (trusted networks only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
 @click.pass_context
-def admin(ctx: click.Context, server: str, keystore: Path, as_json: bool) -> None:
+def admin(
+    ctx: click.Context, server: str, keystore: Path, allow_insecure_http: bool, as_json: bool
+) -> None:
     """Haven operator tasks."""
     out, stdin, err = ctx.meta.get("haven.streams", (sys.stdout, sys.stdin, sys.stderr))
-    ctx.obj = Options(server, keystore, False, Output(out, as_json=as_json, err=err), stdin)
+    output = Output(out, as_json=as_json, err=err)
+    ctx.obj = Options(server, keystore, allow_insecure_http, output, stdin)
 
 
 @admin.command("create-operator")
@@ -104,7 +113,7 @@ async def create_operator(options: Options, handle: str) -> int:
     "public_keys",
     multiple=True,
     metavar="KID=BASE64URL",
-    help="A key from GET /v1/keys (default: the configured signing keys).",
+    help="A key from GET /v1/keys (default: the configured receipt keys, HAVEN_RECEIPT_KEY_FILE).",
 )
 def verify_receipt(file: Path, public_keys: tuple[str, ...]) -> int:
     """Check an account deletion receipt offline (exit 0 valid, 1 not, 2 not a receipt)."""

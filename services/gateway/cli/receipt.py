@@ -1,8 +1,9 @@
 """`haven-admin verify-receipt FILE`: check a deletion receipt offline.
 
 FILE holds the answer of `POST /v1/me/delete` (`{"receipt", "receipt_signature"}`). The
-public keys are the configured signing keys' (HAVEN_SIGNING_KEY_FILE and the previous ones),
-or given as `--public-key KID=BASE64URL` (from `GET /v1/keys`). Exit 0: valid; 1: not.
+public keys are the configured receipt keys' (HAVEN_RECEIPT_KEY_FILE and the previous ones —
+never the token keys, which sign no receipt), or given as `--public-key KID=BASE64URL` (from
+`GET /v1/keys`). Exit 0: valid; 1: not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from haven_crypto.receipts import verify_receipt
-from services.gateway.security.tokens import TokenSigner
+from services.gateway.security.receipt_keys import ReceiptSigner
 from services.gateway.settings import GatewaySettings
 
 
@@ -28,9 +29,9 @@ def public_keys(settings: GatewaySettings, given: list[str]) -> dict[str, bytes 
     if given:
         pairs = [item.partition("=") for item in given]
         return {kid: key for kid, _, key in pairs if kid and key}
-    if settings.signing_key_file is None:
-        raise SystemExit("no HAVEN_SIGNING_KEY_FILE configured: pass --public-key KID=KEY")
-    return dict(TokenSigner.from_settings(settings).public_keys())
+    if settings.receipt_key_file is None:
+        raise SystemExit("no HAVEN_RECEIPT_KEY_FILE configured: pass --public-key KID=KEY")
+    return dict(ReceiptSigner.from_settings(settings).public_keys())
 
 
 def run(settings: GatewaySettings, args: argparse.Namespace) -> int:

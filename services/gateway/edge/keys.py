@@ -6,7 +6,7 @@ from aiohttp import web
 
 from services.gateway.security.auth import Authenticator
 from services.gateway.security.passwords import PasswordHasher
-from services.gateway.security.tokens import TokenSigner
+from services.gateway.security.receipt_keys import ReceiptSigner
 from services.gateway.settings import GatewaySettings
 from services.gateway.sockets.admission import PendingSockets
 from services.gateway.sockets.registry import SocketRegistry
@@ -51,7 +51,7 @@ operators_key = web.AppKey("operators", Operators)
 account_admin_key = web.AppKey("account_admin", AccountAdmin)
 exporter_key = web.AppKey("exporter", Exporter)
 deletion_key = web.AppKey("deletion", AccountDeletion)
-signer_key = web.AppKey("signer", TokenSigner)
+receipt_signer_key = web.AppKey("receipt_signer", ReceiptSigner)
 # Resources the background contexts need.
 device_cache_key = web.AppKey("device_cache", DeviceCache)
 directory_key = web.AppKey("directory", SendDirectory)

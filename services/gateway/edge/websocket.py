@@ -23,6 +23,7 @@ from services.gateway.edge.problems import error_fields
 from services.gateway.edge.urgent import CurrentResources, wants_urgent, with_crisis_resources
 from services.gateway.model.principal import Principal
 from services.gateway.security.auth import Authenticator
+from services.gateway.security.limits import address_bucket
 from services.gateway.security.tokens import Claims
 from services.gateway.sockets.budget import FrameLimiter
 from services.gateway.sockets.socket import DeviceSocket
@@ -43,7 +44,7 @@ TOO_MANY_PENDING = "too many unauthenticated sockets from this address; authenti
 async def websocket(request: web.Request) -> web.StreamResponse:
     app = request.app
     authenticator, registry = app[authenticator_key], app[sockets_key]
-    with app[pending_sockets_key].admit(client_address(request)) as admitted:
+    with app[pending_sockets_key].admit(address_bucket(client_address(request))) as admitted:
         if not admitted:
             raise RateLimitedError(retry_after=AUTH_WINDOW_SECONDS, detail=TOO_MANY_PENDING)
         ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME)

@@ -7,7 +7,7 @@ gateway creates it, how to write itself (`to_doc`); only the repositories call e
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -80,10 +80,27 @@ class Device:
     session: int = 1
     previous_kx_keys: tuple[PreviousKxKey, ...] = ()
     removal_announced: bool = False
+    erased: bool = False  # its account was deleted: only the id and identity key are left
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def as_of(self, moment: datetime) -> Device:
+        """The device as it stood at `moment` (what an ended relationship's ex-counterpart may
+        see): the key-agreement key current then, only the history before it, and no
+        revocation after it. The history is bounded: past it, the oldest kept key stands in."""
+        # The first key replaced after `moment` was the current one then.
+        then = next((p for p in self.previous_kx_keys if p.replaced_at > moment), None)
+        revoked = self.revoked_at if self.revoked_at and self.revoked_at <= moment else None
+        return replace(
+            self,
+            kx_key=then.kx_key if then else self.kx_key,
+            kx_signature=then.kx_signature if then else self.kx_signature,
+            previous_kx_keys=tuple(p for p in self.previous_kx_keys if p.replaced_at <= moment),
+            revoked_at=revoked,
+            last_seen_at=min(self.last_seen_at, moment),
+        )
 
     @classmethod
     def from_doc(cls, doc: Document) -> Device:
@@ -103,6 +120,7 @@ class Device:
                 for p in doc.get("previous_kx_keys") or ()
             ),
             removal_announced=bool(doc.get("removal_announced")),
+            erased=doc.get("erased_at") is not None,
         )
 
     def to_doc(self) -> Document:
@@ -121,6 +139,19 @@ class Device:
 
 
 RelationshipStatus = Literal["active", "paused", "ended"]
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How two accounts are connected: `until` is None while a relationship is live (or for
+    yourself), else the moment their last relationship ended — what they saw of each other
+    stops there."""
+
+    until: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.until is None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,17 @@ from shared.errors import RateLimitedError
 
 RATE_LIMITED = Counter("haven_rate_limited_total", "Requests refused by a rate limit", ["limit"])
 
-Limit = Literal["send", "invites", "kx", "device_ops", "register"]
+Limit = Literal[
+    "send",
+    "invites",
+    "kx",
+    "device_ops",
+    "register",
+    "pause",
+    "delete",
+    "login_account",
+    "login_address",
+]
 
 DETAILS: dict[Limit, str] = {
     "send": "you are sending faster than this server allows; the message will go through shortly",
@@ -38,6 +48,10 @@ DETAILS: dict[Limit, str] = {
     "kx": "this device rotated its keys too often; try again later",
     "device_ops": "too many device changes for now; try again later",
     "register": "too many registrations from this network; try again later",
+    "pause": "this conversation's pause changed often just now; try again later",
+    "delete": "too many deletions for now; try again later",
+    "login_account": "this account signed in often just now; try again later",
+    "login_address": "many sign-ins from this network just now; try again later",
 }
 
 
@@ -79,6 +93,18 @@ class Limits:
         if len(self._leases) >= MAX_LEASES:
             self._leases.clear()  # dropping leases only drops tokens: never looser
         self._leases[key] = _Lease(granted - 1, time.monotonic() + LEASE_SECONDS, size)
+
+    async def ensure_left(self, limit: Limit, subject: str, now: datetime) -> None:
+        """429 if `subject` has no token left, taking none: a budget spent only on success can
+        refuse before the work, whatever the outcome would have been (no oracle)."""
+        key = f"{limit}:{subject}"
+        lease = self._leases.get(key)
+        if lease is not None and lease.tokens > 0 and time.monotonic() < lease.until:
+            return
+        retry_after = await self._buckets.wait(key, self._rates[limit], now)
+        if retry_after:
+            RATE_LIMITED.labels(limit=limit).inc()
+            raise RateLimitedError(retry_after=retry_after, detail=DETAILS[limit])
 
 
 def address_bucket(address: str) -> str:

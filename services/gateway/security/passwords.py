@@ -3,6 +3,10 @@
 One hash costs ~100-150 ms of CPU; running them in a small thread pool (libsodium releases
 the GIL) keeps WebSockets and message traffic responsive during a burst of logins, and a
 bounded wait queue turns an overload into a quick 503 instead of unbounded memory.
+
+The slots are shared fairly: one owner (a client address, IPv6 by /64) holds at most a
+quarter of them at once, so a flood from one network cannot lock everyone else out of
+logging in (issue 18); its excess gets the same quick 503.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from collections import Counter as Tally
 from concurrent.futures import ThreadPoolExecutor
 
 import nacl.exceptions
@@ -31,14 +36,24 @@ class PasswordHasher:
         self._memlimit = memlimit_mib * 1024 * 1024
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pwhash")
         self._slots = asyncio.Semaphore(workers + queue)
+        self._share = max(1, (workers + queue) // 4)
+        self._held: Tally[str] = Tally()
         self._dummy: bytes | None = None
 
-    async def _run(self, fn: object, *args: object) -> object:
-        if self._slots.locked():
+    async def _run(self, fn: object, *args: object, owner: str | None = None) -> object:
+        if self._slots.locked() or (owner is not None and self._held[owner] >= self._share):
             raise UnavailableError("too many password checks in progress")
-        async with self._slots:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
+        if owner is not None:
+            self._held[owner] += 1
+        try:
+            async with self._slots:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._pool, fn, *args)  # type: ignore[arg-type]
+        finally:
+            if owner is not None:
+                self._held[owner] -= 1
+                if self._held[owner] <= 0:
+                    del self._held[owner]
 
     def _hash_sync(self, password: str) -> bytes:
         return nacl.pwhash.argon2id.str(
@@ -52,21 +67,22 @@ class PasswordHasher:
         except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError):
             return False
 
-    async def hash(self, password: str) -> bytes:
+    async def hash(self, password: str, owner: str | None = None) -> bytes:
         PASSWORD_WORK.labels(operation="hash").inc()
-        result = await self._run(self._hash_sync, password)
+        result = await self._run(self._hash_sync, password, owner=owner)
         assert isinstance(result, bytes)
         return result
 
-    async def verify(self, stored: bytes | None, password: str) -> bool:
-        """Constant work whether or not the account exists: unknown handles hit a dummy hash."""
+    async def verify(self, stored: bytes | None, password: str, owner: str | None = None) -> bool:
+        """Constant work whether or not the account exists: unknown handles hit a dummy hash.
+        `owner` (the client's address bucket) gets at most its fair share of the pool."""
         PASSWORD_WORK.labels(operation="verify").inc()
         if stored is None:
             if self._dummy is None:
-                self._dummy = await self.hash(secrets.token_urlsafe(16))
-            await self._run(self._verify_sync, self._dummy, password)
+                self._dummy = await self.hash(secrets.token_urlsafe(16), owner)
+            await self._run(self._verify_sync, self._dummy, password, owner=owner)
             return False
-        return bool(await self._run(self._verify_sync, stored, password))
+        return bool(await self._run(self._verify_sync, stored, password, owner=owner))
 
     def needs_rehash(self, stored: bytes) -> bool:
         match = _PARAMS.match(stored)

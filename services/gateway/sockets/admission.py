@@ -1,8 +1,10 @@
 """Who may hold a socket open before authenticating: a cap per client address.
 
 Unauthenticated sockets cost a task and a buffer each for up to the 10 s auth window, so
-one address cannot park thousands of them. The count is per replica on purpose: it
-bounds this process's memory, which is what it protects, and needs no shared state.
+one address cannot park thousands of them. The edge passes an IPv6 client's /64 as its
+address (`address_bucket`: it is handed a whole /64 and could rotate through it). The count
+is per replica on purpose: it bounds this process's memory, which is what it protects, and
+needs no shared state.
 """
 
 from __future__ import annotations

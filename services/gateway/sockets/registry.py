@@ -1,10 +1,16 @@
-"""This replica's open sockets, one per device, fed by the delivery router."""
+"""This replica's open sockets, one per device, fed by the delivery router.
+
+A `coach_away` notice leaves here with the operator's crisis resources: the gateway holds
+them, and a client told that their coach is away must also be told where real help is.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -21,10 +27,13 @@ SWEEP_EVERY = 1.0  # seconds: how late a token's expiry may close its socket
 
 CLOSE_REPLACED, CLOSE_REVOKED, CLOSE_UNAUTHENTICATED = 4409, 4403, 4401
 
+CurrentResources = Callable[[], Awaitable[list[dict[str, Any]]]]
+
 
 class SocketRegistry:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, crisis_resources: CurrentResources | None = None) -> None:
         self.bus = bus
+        self._crisis_resources = crisis_resources
         self.router = DeliveryRouter(bus)
         self.sockets: dict[str, DeviceSocket] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -81,7 +90,10 @@ class SocketRegistry:
                 await self._report_failed(delivery.device_id, expected)
             return
         assert delivery.frame is not None
-        socket.send(delivery.frame)
+        frame = delivery.frame
+        if frame.get("type") == "coach_away" and self._crisis_resources is not None:
+            frame = {**frame, "crisis_resources": await self._crisis_resources()}
+        socket.send(frame)
         if delivery.ack_message_id:
             socket.expect_ack(Expected.of(delivery.ack_message_id, delivery.frame))
 

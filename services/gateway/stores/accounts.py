@@ -98,6 +98,15 @@ class DeviceRepository:
         cursor = self._c.find({"account_id": account_id, "revoked_at": None}).sort("created_at", 1)
         return [Device.from_doc(doc) async for doc in cursor]
 
+    async def active_at(self, account_id: str, moment: datetime) -> list[Device]:
+        """The account's devices that were active at `moment` (as they are stored now)."""
+        query = {
+            "account_id": account_id,
+            "created_at": {"$lte": moment},
+            "$or": [{"revoked_at": None}, {"revoked_at": {"$gt": moment}}],
+        }
+        return [Device.from_doc(doc) async for doc in self._c.find(query).sort("created_at", 1)]
+
     async def active_of_many(self, account_ids: list[str]) -> list[Device]:
         cursor = self._c.find({"account_id": {"$in": account_ids}, "revoked_at": None})
         return [Device.from_doc(doc) async for doc in cursor]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,9 +28,11 @@ class AuditLog:
         account_id: str | None = None,
         device_id: str | None = None,
         address: str | None = None,
+        about: Sequence[str] = (),
         **details: Any,
     ) -> None:
-        """One security event, with the request's correlation id."""
+        """One security event, with the request's correlation id. `about`: other accounts the
+        event concerns (the client whose conversation a coach paused): it is in their copy."""
         entry = AuditRecord(
             event_id=new_id(),
             type=event_type,
@@ -40,7 +43,10 @@ class AuditLog:
             correlation_id=current_correlation_id(),
             details=details,
         )
-        await self._c.insert_one(entry.to_doc())
+        doc = entry.to_doc()
+        if about:
+            doc["about"] = list(about)
+        await self._c.insert_one(doc)
         log.info("audit", type=event_type, account_id=account_id, device_id=device_id)
 
     async def page(self, before: tuple[datetime, str] | None, limit: int) -> list[AuditRecord]:

@@ -3,7 +3,9 @@ required before a deployment takes clients.
 
 There is no generic fallback: until an operator sets them (`PUT /v1/admin/crisis-resources`
 or `HAVEN_CRISIS_RESOURCES_FILE`), the list is empty and client invites are refused. A list
-set over the API wins over the file.
+set over the API wins over the file. The shipped example (`deploy/crisis-resources.example.json`,
+what compose and `make up` start with) carries an `"example"` line and is served as no list at
+all: a fresh install takes no clients until an operator has put real, local help in place.
 """
 
 from __future__ import annotations
@@ -22,10 +24,24 @@ from shared.mongo import Document
 CACHE_SECONDS = 10.0
 
 
-def load_resources_file(path: Path) -> list[dict[str, Any]]:
-    """The file's resources, or ValueError saying what is wrong (never echoing its content)."""
+EXAMPLE_MARKER = "example"
+
+
+def is_example_file(path: Path) -> bool:
+    """Whether the file still carries the example's marker (an operator has not edited it)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and EXAMPLE_MARKER in document
+
+
+def load_resources_file(path: Path) -> list[dict[str, Any]]:
+    """The file's resources (none from the unedited example), or ValueError saying what is
+    wrong (never echoing its content)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        example = isinstance(document, dict) and document.pop(EXAMPLE_MARKER, None) is not None
         parsed = ResourceList.model_validate(document)
     except OSError as exc:
         reason = type(exc).__name__
@@ -36,7 +52,7 @@ def load_resources_file(path: Path) -> list[dict[str, Any]]:
             'must be JSON {"resources": [{"name", "contact", "description", "region"}, ...]}'
             f" with at least one entry ({reason})"
         ) from None
-    return [item.model_dump() for item in parsed.resources]
+    return [] if example else [item.model_dump() for item in parsed.resources]
 
 
 class CrisisResources:

@@ -27,8 +27,10 @@ class PersonalData:
         return [Device.from_doc(doc) async for doc in cursor.sort("created_at", 1)]
 
     async def audit_about(self, account_id: str) -> AsyncGenerator[AuditRecord, None]:
-        """The audit entries about the account, oldest first, fetched a page at a time."""
-        cursor = self._db["audit"].find({"account_id": account_id}).sort([("at", 1), ("_id", 1)])
+        """The audit entries about the account (its own, and what others did to its
+        conversations), oldest first, fetched a page at a time."""
+        query = {"$or": [{"account_id": account_id}, {"about": account_id}]}
+        cursor = self._db["audit"].find(query).sort([("at", 1), ("_id", 1)])
         async for doc in cursor.batch_size(PAGE):
             yield AuditRecord.from_doc(doc)
 
@@ -53,12 +55,27 @@ class PersonalData:
         return [doc["_id"] async for doc in cursor]
 
     async def strip_account(self, account_id: str, at: datetime) -> None:
-        """What stays of a deleted account: id, handle (never reused), role and dates."""
+        """What stays of a deleted account: id, handle (never reused), role and dates; of its
+        devices the ids, identity keys (never accepted again) and dates. Its settings in its
+        relationships and every invite it made or used go (the receipt's `keeps` says so)."""
         await self._db["accounts"].update_one(
             {"_id": account_id},
             {"$set": {"display_name": "", "password_hash": b"", "erased_at": at}},
         )
-        await self._db["devices"].update_many({"account_id": account_id}, {"$set": {"name": ""}})
+        await self._db["devices"].update_many(
+            {"account_id": account_id},
+            {
+                "$set": {"name": "", "kx_key": b"", "kx_signature": b"", "erased_at": at},
+                "$unset": {"previous_kx_keys": ""},
+            },
+        )
+        mine = {"$or": [{"coach_account_id": account_id}, {"client_account_id": account_id}]}
+        await self._db["relationships"].update_many(
+            mine, {"$unset": {f"settings.{account_id}": ""}}
+        )
+        await self._db["invites"].delete_many(
+            {"$or": [{"created_by": account_id}, {"used_by": account_id}]}
+        )
 
     async def forget_tokens(self, account_id: str) -> None:
         await self._db["refresh_tokens"].delete_many({"account_id": account_id})

@@ -28,6 +28,14 @@ class RateBuckets:
         granted, retry_after = await self.take_up_to(key, rate, now, 1)
         return Decision(granted > 0, retry_after)
 
+    async def wait(self, key: str, rate: Rate, now: datetime) -> int:
+        """Whole seconds until the bucket holds a token (0: it holds one now); takes none."""
+        doc = await self._c.find_one({"_id": key}, {"tat": 1})
+        if doc is None or doc.get("tat") is None:
+            return 0
+        ahead = float(doc["tat"]) - now.timestamp()
+        return 0 if ahead <= rate.tolerance else max(1, math.ceil(ahead - rate.tolerance))
+
     async def take_up_to(self, key: str, rate: Rate, now: datetime, want: int) -> tuple[int, int]:
         """Take as many of `want` tokens as the bucket holds, in one atomic update: how many
         were granted, and (when none) the whole seconds until one would be."""

@@ -13,7 +13,12 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from services.gateway.model.records import ParticipantSettings, Relationship, RelationshipStatus
+from services.gateway.model.records import (
+    Contact,
+    ParticipantSettings,
+    Relationship,
+    RelationshipStatus,
+)
 from shared.mongo import Document
 
 # The unique (coach, client) index of earlier versions: it made ending permanent.
@@ -45,15 +50,21 @@ class RelationshipRepository:
             Relationship.from_doc(doc) async for doc in self._c.find(query).sort("created_at", 1)
         ]
 
-    async def connected(self, a: str, b: str) -> bool:
-        """True if a and b have (or had) a relationship, in either role."""
+    async def contact(self, a: str, b: str) -> Contact | None:
+        """A live contact if any relationship of a and b has not ended; else one that stops at
+        their last end; None if they never had one."""
         query = {
             "$or": [
                 {"coach_account_id": a, "client_account_id": b},
                 {"coach_account_id": b, "client_account_id": a},
             ]
         }
-        return await self._c.find_one(query, projection={"_id": 1}) is not None
+        ends = []
+        async for doc in self._c.find(query, projection={"status": 1, "ended_at": 1}):
+            if doc.get("status") != "ended" or doc.get("ended_at") is None:
+                return Contact()
+            ends.append(doc["ended_at"])
+        return Contact(until=max(ends)) if ends else None
 
     async def live_between(self, coach_id: str, client_id: str) -> bool:
         """True while this pair has a relationship that has not ended (active or paused)."""
@@ -102,11 +113,20 @@ class RelationshipRepository:
         return Relationship.from_doc(doc) if doc else None
 
     async def put_settings(
-        self, conversation_id: str, account_id: str, values: dict[str, Any]
+        self,
+        conversation_id: str,
+        account_id: str,
+        values: dict[str, Any],
+        *,
+        live_only: bool = False,
     ) -> Relationship | None:
-        """Set one participant's own choices (only the fields given)."""
+        """Set one participant's own choices (only the fields given); `live_only`: not once
+        the relationship ended (None then)."""
+        query: Document = {"_id": conversation_id}
+        if live_only:
+            query["status"] = {"$ne": "ended"}
         doc = await self._c.find_one_and_update(
-            {"_id": conversation_id},
+            query,
             {"$set": {f"settings.{account_id}.{name}": v for name, v in values.items()}},
             return_document=ReturnDocument.AFTER,
         )

@@ -55,6 +55,10 @@ class InviteRepository:
         )
         return Invite.from_doc(doc) if doc else None
 
+    async def forget_unused_of(self, account_id: str) -> None:
+        """A deactivated account's unused invites can no longer bring anyone in."""
+        await self._c.delete_many({"created_by": account_id, "used_at": None})
+
     async def release(self, code: str, account_id: str) -> None:
         """Undo a claim by this account (its registration failed half way)."""
         await self._c.update_one(

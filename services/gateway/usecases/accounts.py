@@ -86,13 +86,11 @@ class Accounts:
         """
         handle = body.handle.lower()
         await self._limits.check("register", address_bucket(address), utcnow())
-        invite = await self._invites.usable(body.invite_code, utcnow())
-        if invite is None:
-            raise InviteInvalidError("this invite is unknown, used or expired")
+        invite = await self._relationships.usable_invite(body.invite_code)
         coach = None
         if invite.kind == "client":
             coach = await self._accounts.by_id(invite.created_by)
-            if coach is None or not coach.active:
+            if coach is None:
                 raise InviteInvalidError("the coach behind this invite is no longer available")
             await self._relationships.require_crisis_resources()
         if await self._accounts.handle_taken(handle):
@@ -146,14 +144,7 @@ class Accounts:
         """A stolen session is no password oracle: login's back-off per account and per
         address, and the session ends after `PASSWORD_GUESSES_PER_SESSION` wrong passwords
         in a row."""
-        subject = password_change_subject(who.account_id)
-        await self._guard.reserve(subject, who.address)
-        account = await self._accounts.by_id(who.account_id)
-        stored = account.password_hash if account else None
-        if not await self._hasher.verify(stored, body.current_password) or account is None:
-            await self._wrong_current_password(who, subject)
-            raise UnauthorizedError("current password is wrong")
-        await self._guard.succeeded(subject, who.address)
+        await self.confirm_password(who, body.current_password, "password_change")
         await self._accounts.set_password(
             who.account_id, await self._hasher.hash(body.new_password)
         )
@@ -166,9 +157,25 @@ class Accounts:
             revoked_others=body.revoke_other_devices,
         )
 
-    async def _wrong_current_password(self, who: Principal, subject: str) -> None:
+    async def confirm_password(self, who: Principal, password: str, action: str) -> Account:
+        """The caller's own password, asked again before a grave step (`action`: changing it,
+        deleting the account): back-off as for logins, and the session ends after
+        `PASSWORD_GUESSES_PER_SESSION` wrong ones in a row, whichever step they were for."""
+        subject = password_change_subject(who.account_id)
+        await self._guard.reserve(subject, who.address)
+        account = await self._accounts.by_id(who.account_id)
+        stored = account.password_hash if account else None
+        owner = address_bucket(who.address)
+        if not await self._hasher.verify(stored, password, owner) or account is None:
+            await self._wrong_current_password(who, subject, action)
+            wrong = "current password" if action == "password_change" else "password"
+            raise UnauthorizedError(f"the {wrong} is wrong")
+        await self._guard.succeeded(subject, who.address)
+        return account
+
+    async def _wrong_current_password(self, who: Principal, subject: str, action: str) -> None:
         await self._audit.record(
-            "password_change_failed",
+            f"{action}_failed",
             account_id=who.account_id,
             device_id=who.device_id,
             address=who.address,
@@ -178,7 +185,7 @@ class Accounts:
             return
         await self._sessions.end_session_of(who)
         await self._audit.record(
-            "password_change_session_ended",
+            f"{action}_session_ended",
             account_id=who.account_id,
             device_id=who.device_id,
             address=who.address,

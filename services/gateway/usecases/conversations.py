@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.gateway import copy
 from services.gateway.model.principal import Principal
 from services.gateway.model.records import Relationship
 from services.gateway.model.schemas import (
@@ -16,11 +17,12 @@ from services.gateway.model.schemas import (
     SettingsPut,
 )
 from services.gateway.stores.accounts import AccountRepository
+from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.usecases.relationships import Relationships
 from services.gateway.usecases.retention import RetentionPolicy, shares_read_receipts
 from shared.contracts import SUMMARY, ConversationSummary, SummaryQuery
-from shared.errors import NotFoundError
+from shared.errors import ConflictError
 from shared.notify_contracts import (
     DETAIL_GET,
     DETAIL_PUT,
@@ -39,7 +41,9 @@ class Conversations:
         accounts: AccountRepository,
         rpc: RpcClient,
         retention: RetentionPolicy,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._rules = rules
         self._relationships = relationships
         self._accounts = accounts
@@ -52,7 +56,10 @@ class Conversations:
         """Each participant changes only their own; a new effective retention is announced."""
         relationship = await self._rules.participant_of(who, conversation_id)
         given = body.model_fields_set
-        if "retention_days" in given:
+        keeps_record = "retention_days" in given
+        if keeps_record:
+            if relationship.status == "ended":
+                raise ConflictError(copy.RECORD_KEPT)  # the record stays as it was (issue 18)
             self._retention.check_choice(body.retention_days)
         if body.notification_detail is not None:  # first: if it cannot be kept, nothing changes
             await self._rpc.call(
@@ -66,14 +73,21 @@ class Conversations:
         values = {name: getattr(body, name) for name in given - {"notification_detail"}}
         if values:
             updated = await self._relationships.put_settings(
-                conversation_id, who.account_id, values
+                conversation_id, who.account_id, values, live_only=keeps_record
             )
-            if updated is None:
-                raise NotFoundError("no such conversation")
+            if updated is None:  # it ended since it was read
+                raise ConflictError(copy.RECORD_KEPT)
             relationship = updated
+        await self._audit.record(
+            "settings_changed",
+            account_id=who.account_id,
+            device_id=who.device_id,
+            conversation_id=conversation_id,
+            changed=sorted(given),
+        )
         effective = self._retention.effective(relationship)
         if await self._relationships.set_retention(conversation_id, effective):
-            await self._rules.announce_retention(conversation_id, effective)
+            await self._rules.announce_retention(conversation_id, effective, by=who)
         detail = body.notification_detail or await self._detail(who.account_id, conversation_id)
         own = self._own(relationship, who.account_id, detail)
         return SettingsOut(

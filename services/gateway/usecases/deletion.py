@@ -6,11 +6,13 @@ invites go, open relationships end (`relationship.ended`), and `account.deleted`
 through the outbox. Messaging and notification complete it from their durable queues, also
 after an outage. Each step is idempotent; an interruption is completed by the sweep
 (`finish_pending`), so a deletion never stays half done. The answer is a receipt signed with
-the token key (`clients/python/haven_crypto/receipts.py`).
+the receipt key (a key of its own, `security/receipt_keys.py`;
+`clients/python/haven_crypto/receipts.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,16 +21,14 @@ import structlog
 from haven_crypto.crypto import b64e
 from haven_crypto.receipts import canonical
 from services.gateway.model.principal import Principal
-from services.gateway.security.guard import PasswordGuard, password_change_subject
-from services.gateway.security.passwords import PasswordHasher
-from services.gateway.security.tokens import TokenSigner
+from services.gateway.model.records import Account
+from services.gateway.security.receipt_keys import ReceiptSigner
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.usecases.devices import Devices
-from shared.errors import UnauthorizedError
 from shared.events import (
     AccountData,
     AccountDeleted,
@@ -40,6 +40,9 @@ from shared.wire import iso_utc
 
 log = structlog.get_logger(__name__)
 
+# `Accounts.confirm_password`: the caller's password again, with the session's guess limit.
+ConfirmPassword = Callable[[Principal, str, str], Awaitable[Account]]
+
 RECEIPT_TYPE = "haven.account_deletion"
 DELETES = (
     "devices, sessions and refresh tokens (revoked at once)",
@@ -48,10 +51,15 @@ DELETES = (
     "every message the account sent (counterparts see tombstones without content)",
     "read markers, push subscriptions, notification settings, availability and pending "
     "notifications",
-    "unused invites the account created",
+    "every invite the account created or used, and its settings in its relationships",
+    "its devices' names and key-agreement keys",
 )
 KEEPS = (
     "the account id and handle, so the handle is never given to anyone else",
+    "its devices' ids, public identity keys and dates, so an identity key is never accepted "
+    "again (no names, no key-agreement keys)",
+    "its relationships' ids, the other participant and their dates, for the other "
+    "participant's copy of the conversation",
     "security audit metadata about the account, until the audit retention period ends",
     "the record of agreement acceptances and withdrawals (versions and times)",
 )
@@ -64,11 +72,10 @@ class AccountDeletion:
         devices: DeviceRepository,
         device_rules: Devices,
         data: PersonalData,
-        hasher: PasswordHasher,
-        guard: PasswordGuard,
+        confirm: ConfirmPassword,
         outbox: Outbox,
         audit: AuditLog,
-        signer: TokenSigner,
+        signer: ReceiptSigner,
         relationships: RelationshipRepository,
     ) -> None:
         self._relationships = relationships
@@ -76,24 +83,15 @@ class AccountDeletion:
         self._devices = devices
         self._device_rules = device_rules
         self._data = data
-        self._hasher = hasher
-        self._guard = guard
+        self._confirm = confirm
         self._outbox = outbox
         self._audit = audit
         self._signer = signer
 
     async def delete(self, who: Principal, password: str) -> tuple[dict[str, Any], str]:
-        """The receipt and its signature; 401 for a wrong password (login's back-off)."""
-        subject = password_change_subject(who.account_id)
-        await self._guard.reserve(subject, who.address)
-        account = await self._accounts.by_id(who.account_id)
-        stored = account.password_hash if account else None
-        if not await self._hasher.verify(stored, password) or account is None:
-            await self._audit.record(
-                "account_delete_failed", account_id=who.account_id, address=who.address
-            )
-            raise UnauthorizedError("the password is wrong")
-        await self._guard.succeeded(subject, who.address)
+        """The receipt and its signature; 401 for a wrong password (login's back-off, and the
+        session ends after five wrong ones in a row, as on a password change)."""
+        account = await self._confirm(who, password, "account_delete")
         requested_at = utcnow()
         await self._data.mark_deleted(account.account_id, requested_at)
         await self.finish(account.account_id)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from haven_crypto import crypto
 from services.gateway.model.principal import Principal
-from services.gateway.model.records import Account, Device, new_id
+from services.gateway.model.records import Account, Contact, Device, new_id
 from services.gateway.model.schemas import DeviceBlock, KxRotation
 from services.gateway.security.limits import Limits
 from services.gateway.sockets.registry import SocketRegistry
@@ -27,6 +27,7 @@ from shared.errors import (
     InvalidKeyError,
     NotFoundError,
     SignatureInvalidError,
+    UnauthorizedError,
 )
 from shared.events import (
     DeviceAdded,
@@ -121,6 +122,7 @@ class Devices:
             raise DeviceLimitError(
                 f"at most {MAX_ACTIVE_DEVICES} active devices; name replace_device_id"
             )
+        await self._refuse_if_account_gone(account, device)
         await self._outbox.emit(
             DeviceAdded.create(
                 DeviceData(account_id=account.account_id, device_id=device.device_id)
@@ -149,7 +151,17 @@ class Devices:
         self._cache.invalidate(existing.device_id)
         # The old session's sockets end with it.
         await self._sockets.close_device(existing.device_id, "reauth")
+        await self._refuse_if_account_gone(account, resumed)
         return resumed
+
+    async def _refuse_if_account_gone(self, account: Account, device: Device) -> None:
+        """Checked again after the write: a deactivation or deletion that ran while this login
+        checked the password revoked the devices it saw, not this one (issue 18)."""
+        current = await self._accounts.by_id(account.account_id)
+        if current is not None and current.active:
+            return
+        await self.revoke(device, reason="account_deactivated")
+        raise UnauthorizedError("wrong handle or password")
 
     async def _own_active(self, account_id: str, device_id: str | None) -> Device | None:
         if device_id is None:
@@ -226,22 +238,41 @@ class Devices:
     async def own(self, who: Principal) -> list[Device]:
         return await self._devices.active_of(who.account_id)
 
+    async def contact_with(self, who: Principal, account_id: str) -> Contact | None:
+        """Yourself and a live relationship see everything current; an ended one sees what
+        stood at its end; anyone else nothing."""
+        if account_id == who.account_id:
+            return Contact()
+        return await self._relationships.contact(who.account_id, account_id)
+
     async def may_see(self, who: Principal, account_id: str) -> bool:
-        """Yourself, or an account you have or had a relationship with."""
-        return account_id == who.account_id or await self._relationships.connected(
-            who.account_id, account_id
-        )
+        """Yourself, or an account you have a live relationship with (current state, such as
+        availability, is not for an ex-counterpart)."""
+        contact = await self.contact_with(who, account_id)
+        return contact is not None and contact.live
 
     async def visible_devices(self, who: Principal, account_id: str) -> list[Device]:
-        if not await self.may_see(who, account_id):
+        """The active devices; for an ex-counterpart, those active at the end, as they were."""
+        contact = await self.contact_with(who, account_id)
+        if contact is None:
             raise NotFoundError("no such account")
-        return await self._devices.active_of(account_id)
+        if contact.until is None:
+            return await self._devices.active_of(account_id)
+        then = await self._devices.active_at(account_id, contact.until)
+        return [device.as_of(contact.until) for device in then if not device.erased]
 
     async def visible_device(self, who: Principal, device_id: str) -> Device:
+        """Kept after revocation (old messages verify); an ex-counterpart sees it as it stood
+        at the end, and nothing of a device added since."""
         device = await self._devices.by_id(device_id)
-        if device is None or not await self.may_see(who, device.account_id):
+        contact = None if device is None else await self.contact_with(who, device.account_id)
+        if device is None or contact is None or device.erased:
             raise NotFoundError("no such device")
-        return device
+        if contact.until is None:
+            return device
+        if device.created_at > contact.until:
+            raise NotFoundError("no such device")
+        return device.as_of(contact.until)
 
     async def expire_unseen(self) -> int:
         """Revoke devices unseen for the operator's expiry period."""

@@ -6,6 +6,7 @@ from services.gateway.model.principal import Principal
 from services.gateway.model.records import Account
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
 from services.gateway.stores.audit import AuditLog
+from services.gateway.stores.tokens import InviteRepository
 from services.gateway.usecases.devices import Devices
 from services.gateway.usecases.operations import operators_only
 from shared.errors import ConflictError, NotFoundError
@@ -20,7 +21,9 @@ class AccountAdmin:
         devices: DeviceRepository,
         device_rules: Devices,
         audit: AuditLog,
+        invites: InviteRepository,
     ) -> None:
+        self._invites = invites
         self._accounts = accounts
         self._devices = devices
         self._device_rules = device_rules
@@ -48,6 +51,7 @@ class AccountAdmin:
         changed = await self._accounts.set_status(account_id, DEACTIVATED)
         for device in await self._devices.active_of(account_id):
             await self._device_rules.revoke(device, reason="account_deactivated")
+        await self._invites.forget_unused_of(account_id)
         if changed:
             await self._audit.record(
                 "account_deactivated",

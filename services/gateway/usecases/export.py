@@ -28,6 +28,7 @@ from services.gateway.model.records import (
 )
 from services.gateway.stores.accounts import AccountRepository
 from services.gateway.stores.agreements import AgreementRepository
+from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.relationships import RelationshipRepository
 from shared.contracts import EXPORT, ExportCursor, ExportQuery
@@ -75,6 +76,22 @@ def own_device(device: Device) -> dict[str, Any]:
     }
 
 
+def shown_devices(r: Relationship, devices: list[Device], account_id: str) -> list[Device]:
+    """The participants' devices in `account_id`'s export; after the end, the other's as they
+    stood then (no device, key rotation or revocation since: an ex-counterpart sees nothing
+    current), and none of an erased account (its messages went with it)."""
+    ended = r.ended_at if r.status == "ended" else None
+    shown = []
+    for device in devices:
+        if device.account_id not in r.participants or device.erased:
+            continue
+        if device.account_id == account_id or ended is None:
+            shown.append(device)
+        elif device.created_at <= ended:
+            shown.append(device.as_of(ended))
+    return shown
+
+
 def account_part(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
@@ -85,12 +102,16 @@ def account_part(account: Account) -> dict[str, Any]:
     }
 
 
-def audit_part(entry: AuditRecord) -> dict[str, Any]:
+def audit_part(entry: AuditRecord, account_id: str | None = None) -> dict[str, Any]:
+    """An entry in `account_id`'s copy; what another account did shows without that
+    account's device or address (the counterpart's metadata stays theirs)."""
+    own = account_id is None or entry.account_id == account_id
     return {
         "type": entry.type,
         "at": _time(entry.at),
-        "device_id": entry.device_id,
-        "address": entry.address,
+        "device_id": entry.device_id if own else None,
+        "address": entry.address if own else None,
+        "by_you": own,
         "details": entry.details,
     }
 
@@ -111,7 +132,9 @@ class Exporter:
         data: PersonalData,
         rpc: RpcClient,
         agreements: AgreementRepository,
+        audit: AuditLog,
     ) -> None:
+        self._audit_log = audit
         self._agreements = agreements
         self._accounts = accounts
         self._relationships = relationships
@@ -123,6 +146,9 @@ class Exporter:
         account = await self._accounts.by_id(who.account_id)
         if account is None:
             raise NotFoundError("no such account")
+        await self._audit_log.record(
+            "data_exported", account_id=who.account_id, device_id=who.device_id, address=who.address
+        )
         found = await self._relationships.of_account(who.account_id)
         notification = await self._rpc.call(
             NOTIFICATION_EXPORT, PersonalDataQuery(account_id=who.account_id)
@@ -172,7 +198,7 @@ class Exporter:
                     }
                     for a in r.participants
                 ],
-                "devices": [public_device(d) for d in devices if d.account_id in r.participants],
+                "devices": [public_device(d) for d in shown_devices(r, devices, who.account_id)],
             }
             for r in found
         ]
@@ -180,7 +206,7 @@ class Exporter:
     async def _audit(self, who: Principal) -> AsyncIterator[bytes]:
         async with aclosing(self._data.audit_about(who.account_id)) as entries:
             async for entry in entries:
-                yield _json(audit_part(entry))
+                yield _json(audit_part(entry, who.account_id))
 
     async def _messages(self, conversation_ids: list[str]) -> AsyncIterator[bytes]:
         """A page at a time from messaging: at most one page is held here."""

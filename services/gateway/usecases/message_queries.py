@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from services.gateway import copy
 from services.gateway.model.principal import Principal
+from services.gateway.security.limits import Limits
 from services.gateway.usecases.message_commands import SendCommand
 from services.gateway.usecases.relationships import Relationships
 from services.gateway.usecases.retention import shares_read_receipts
@@ -16,7 +18,8 @@ from shared.contracts import (
     HistoryQuery,
     MessageLookup,
 )
-from shared.errors import ForbiddenError, NotFoundError, UnprocessableError
+from shared.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
+from shared.events import utcnow
 from shared.rpc import RpcClient
 
 
@@ -50,8 +53,13 @@ def history_query(conversation_id: str, query: dict[str, str]) -> HistoryQuery:
 
 class Reads:
     def __init__(
-        self, relationships: Relationships, rpc: RpcClient, send_command: SendCommand
+        self,
+        relationships: Relationships,
+        rpc: RpcClient,
+        send_command: SendCommand,
+        limits: Limits,
     ) -> None:
+        self._limits = limits
         self._relationships = relationships
         self._rpc = rpc
         self._send_command = send_command
@@ -66,7 +74,12 @@ class Reads:
     async def delete_for_everyone(
         self, who: Principal, conversation_id: str, message_id: str
     ) -> None:
-        await self._relationships.participant_of(who, conversation_id)
+        """The sender's own message, while the relationship lasts: once it ended, the record
+        stays as both sides had it (issue 18). Deletions are rate limited per account."""
+        relationship = await self._relationships.participant_of(who, conversation_id)
+        if relationship.status == "ended":
+            raise ConflictError(copy.RECORD_KEPT)
+        await self._limits.check("delete", who.account_id, utcnow())
         found = await self._rpc.call(
             MESSAGE, MessageLookup(conversation_id=conversation_id, message_id=message_id)
         )

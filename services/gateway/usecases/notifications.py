@@ -8,6 +8,7 @@ from typing import Any
 from services.gateway.model.principal import Principal
 from services.gateway.security.limits import Limits
 from services.gateway.stores.accounts import DeviceRepository
+from services.gateway.stores.audit import AuditLog
 from services.gateway.usecases.devices import Devices
 from shared.availability_contracts import (
     AVAILABILITY_GET,
@@ -35,8 +36,14 @@ from shared.rpc import RpcClient
 
 class Notifications:
     def __init__(
-        self, devices: DeviceRepository, device_rules: Devices, limits: Limits, rpc: RpcClient
+        self,
+        devices: DeviceRepository,
+        device_rules: Devices,
+        limits: Limits,
+        rpc: RpcClient,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._devices = devices
         self._device_rules = device_rules
         self._limits = limits
@@ -83,13 +90,24 @@ class Notifications:
                 field="urgent_bypass",
             )
         put = NotificationSettingsPut(account_id=who.account_id, settings=preferences)
-        return (await self._rpc.call(SETTINGS_PUT, put)).settings.body()
+        answer = (await self._rpc.call(SETTINGS_PUT, put)).settings.body()
+        await self._audit.record(
+            "notification_settings_changed",
+            account_id=who.account_id,
+            device_id=who.device_id,
+            changed=sorted(preferences.model_fields_set),
+        )
+        return answer
 
     async def set_availability(self, who: Principal, availability: Availability) -> dict[str, Any]:
         if who.role != "coach":
             raise ForbiddenError("availability is a coach's to set")
         put = AvailabilityPut(account_id=who.account_id, availability=availability)
-        return (await self._rpc.call(AVAILABILITY_PUT, put)).body()
+        answer = (await self._rpc.call(AVAILABILITY_PUT, put)).body()
+        await self._audit.record(
+            "availability_changed", account_id=who.account_id, device_id=who.device_id
+        )
+        return answer
 
     async def availability(self, who: Principal, account_id: str) -> dict[str, Any]:
         """A coach's own, or a connected client's view of their coach's (404 otherwise)."""

@@ -1,7 +1,10 @@
 """Pause, not block: the coach pauses a relationship (active ↔ paused) and resumes it.
 
 Ended is final for a conversation; a paused one stays readable and refuses sends for both
-sides with its reason and date. Every transition is audited and announced on the bus.
+sides with its reason and date. Every transition is audited (in the client's copy too) and
+announced on the bus. Pause, resume and re-pause take tokens from one budget per
+conversation, and pausing again with the same reason and date announces nothing: a pause
+must not become a channel of its own (issue 18).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import date
 from services.gateway import copy
 from services.gateway.model.principal import Principal
 from services.gateway.model.records import Relationship
+from services.gateway.security.limits import Limits
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.relationships import RelationshipRepository
@@ -26,7 +30,9 @@ class Pausing:
         relationships: RelationshipRepository,
         outbox: Outbox,
         audit: AuditLog,
+        limits: Limits,
     ) -> None:
+        self._limits = limits
         self._rules = rules
         self._relationships = relationships
         self._outbox = outbox
@@ -38,6 +44,7 @@ class Pausing:
             raise ForbiddenError(copy.COACH_PAUSES)
         if relationship.status == "ended":
             raise ConflictError(copy.ENDED_IS_FINAL)
+        await self._limits.check("pause", conversation_id, utcnow())
         return relationship
 
     async def pause(
@@ -51,6 +58,12 @@ class Pausing:
             "reason": reason,
             "resume_on": None if resume_on is None else resume_on.isoformat(),
         }
+        unchanged = (relationship.pause_reason, relationship.resume_on) == (
+            pause["reason"],
+            pause["resume_on"],
+        )
+        if relationship.status == "paused" and unchanged:
+            return  # already so: announced once
         changed = await self._relationships.transition(conversation_id, "active", "paused", pause)
         if changed is None and relationship.status == "paused":
             changed = await self._relationships.repause(conversation_id, pause)
@@ -85,6 +98,7 @@ class Pausing:
         await self._audit.record(
             audit_type,
             account_id=who.account_id,
+            about=[relationship.client_account_id],
             conversation_id=relationship.conversation_id,
             resume_on=relationship.resume_on,
         )

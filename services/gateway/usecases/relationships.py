@@ -91,12 +91,23 @@ class Relationships:
         await self._audit.record("invite_created", account_id=who.account_id, invite_kind=kind)
         return InviteOut(code=code, kind=kind, expires_at=invite.expires_at)
 
+    async def usable_invite(self, code: str) -> Invite:
+        """An unused, unexpired invite whose creator is still active: a deactivated or deleted
+        coach's invites bring nobody in, new or existing client (issue 18)."""
+        invite = await self._invites.usable(code, utcnow())
+        if invite is None:
+            raise InviteInvalidError("this invite is unknown, used or expired")
+        creator = await self._accounts.by_id(invite.created_by)
+        if creator is None or not creator.active:
+            raise InviteInvalidError("whoever made this invite can no longer bring anyone in")
+        return invite
+
     async def accept_invite(self, who: Principal, code: str) -> str:
         """An existing client connects to a coach: another one, or again after an end."""
         if who.role != "client":
             raise ForbiddenError("only clients accept client invites")
-        invite = await self._invites.usable(code, utcnow())
-        if invite is None or invite.kind != "client":
+        invite = await self.usable_invite(code)
+        if invite.kind != "client":
             raise InviteInvalidError("this invite is unknown, used or expired")
         if await self._relationships.live_between(invite.created_by, who.account_id):
             raise ConflictError("you are already connected with this coach")
@@ -148,7 +159,20 @@ class Relationships:
         )
         return conversation_id
 
-    async def announce_retention(self, conversation_id: str, days: int | None) -> None:
+    async def announce_retention(
+        self, conversation_id: str, days: int | None, by: Principal | None = None
+    ) -> None:
+        """The new effective retention, announced; a participant's change is audited for
+        both sides (it changes how long either keeps the conversation)."""
+        if by is not None:
+            relationship = await self.participant_of(by, conversation_id)
+            await self._audit.record(
+                "retention_changed",
+                account_id=by.account_id,
+                about=[a for a in relationship.participants if a != by.account_id],
+                conversation_id=conversation_id,
+                retention_days=days,
+            )
         await self._outbox.emit(
             RetentionChanged.create(
                 RetentionData(conversation_id=conversation_id, retention_days=days)
@@ -163,7 +187,7 @@ class Relationships:
         return relationship
 
     async def end(self, who: Principal, conversation_id: str) -> None:
-        await self.participant_of(who, conversation_id)
+        relationship = await self.participant_of(who, conversation_id)
         if not await self._relationships.end(conversation_id, who.account_id, utcnow()):
             return  # already ended: idempotent
         await self._outbox.emit(
@@ -172,7 +196,10 @@ class Relationships:
             )
         )
         await self._audit.record(
-            "relationship_ended", account_id=who.account_id, conversation_id=conversation_id
+            "relationship_ended",
+            account_id=who.account_id,
+            about=[a for a in relationship.participants if a != who.account_id],
+            conversation_id=conversation_id,
         )
 
 

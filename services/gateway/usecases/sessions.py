@@ -11,6 +11,7 @@ from services.gateway.model.principal import Principal
 from services.gateway.model.records import Account, Device, RefreshRecord
 from services.gateway.model.schemas import AccountOut, LoginRequest, SessionOut
 from services.gateway.security.guard import PasswordGuard, login_subject
+from services.gateway.security.limits import Limits, address_bucket
 from services.gateway.security.passwords import PasswordHasher
 from services.gateway.security.tokens import Claims, TokenSigner, refresh_successor
 from services.gateway.settings import GatewaySettings
@@ -54,7 +55,9 @@ class Sessions:
         outbox: Outbox,
         sockets: SocketRegistry,
         cache: DeviceCache,
+        limits: Limits,
     ) -> None:
+        self._limits = limits
         self._settings = settings
         self._accounts = accounts
         self._devices = devices
@@ -71,16 +74,18 @@ class Sessions:
     async def login(self, body: LoginRequest, address: str) -> SessionOut:
         handle = body.handle.lower()
         check_device_block(handle, body.device, utcnow())
-        subject = login_subject(handle, address)
-        await self._guard.reserve(subject, address)
+        subject, network = login_subject(handle, address), address_bucket(address)
         account = await self._accounts.by_handle(handle)
+        await self._login_budgets(account, network, take=False)
+        await self._guard.reserve(subject, address)
         stored = account.password_hash if account else None
-        if not await self._hasher.verify(stored, body.password) or account is None:
+        if not await self._hasher.verify(stored, body.password, owner=network) or account is None:
             await self._audit.record(
                 "login_failed", address=address, handle_known=account is not None
             )
             raise UnauthorizedError(WRONG_CREDENTIALS)
         await self._guard.succeeded(subject, address)
+        await self._login_budgets(account, network, take=True)
         if self._hasher.needs_rehash(account.password_hash):
             rehashed = await self._hasher.hash(body.password)
             await self._accounts.set_password(account.account_id, rehashed)
@@ -95,6 +100,16 @@ class Sessions:
             resumed=not is_new,
         )
         return await self._issue(account, device, secrets.token_urlsafe(32))
+
+    async def _login_budgets(self, account: Account | None, network: str, *, take: bool) -> None:
+        """Successful logins per account and per address (IPv6: per /64) have budgets. A spent
+        budget refuses before the password is checked, right or wrong (no oracle); a login
+        that succeeds takes its tokens."""
+        now = utcnow()
+        check = self._limits.check if take else self._limits.ensure_left
+        if account is not None:
+            await check("login_account", account.account_id, now)
+        await check("login_address", network, now)
 
     async def _issue(self, account: Account, device: Device, refresh: str) -> SessionOut:
         now = utcnow()

@@ -1,7 +1,10 @@
 """What a push gateway receives: the body by `notification_detail`, and the signed headers.
 
 API.md "Push": `X-Haven-Timestamp: <unix seconds>`, `X-Haven-Delivery: <id, the same across
-retries>`, `X-Haven-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+retries>`, `X-Haven-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>` (the
+contract, unchanged for existing relays), and in addition `X-Haven-Delivery-Signature:
+sha256=<hex HMAC-SHA256(secret, timestamp + "." + delivery + "." + body)>`: a relay dedupes on the
+delivery id, so a captured push replayed under a fresh id must not verify — relays check this one.
 The body never holds message content: at most the conversation id, an unread count, the
 sender's display name (only with `sender`) and `"urgent": true`.
 """
@@ -18,6 +21,7 @@ from shared.notify_contracts import NotificationDetail
 TIMESTAMP = "X-Haven-Timestamp"
 DELIVERY = "X-Haven-Delivery"
 SIGNATURE = "X-Haven-Signature"
+DELIVERY_SIGNATURE = "X-Haven-Delivery-Signature"
 DEFAULT_TOLERANCE = 300
 
 
@@ -48,9 +52,18 @@ def encode_body(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
+def _mac(secret: str, signed: bytes) -> str:
+    return f"sha256={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+
+
+def signature(secret: str, timestamp: str, delivery_id: str, body: bytes) -> str:
+    """The delivery signature: timestamp, delivery id and body."""
+    return _mac(secret, f"{timestamp}.{delivery_id}.".encode() + body)
+
+
+def contract_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """API.md's `X-Haven-Signature`: timestamp and body."""
+    return _mac(secret, f"{timestamp}.".encode() + body)
 
 
 def signed_headers(secret: str, delivery_id: str, body: bytes, now: float) -> dict[str, str]:
@@ -59,7 +72,8 @@ def signed_headers(secret: str, delivery_id: str, body: bytes, now: float) -> di
         "Content-Type": "application/json",
         TIMESTAMP: timestamp,
         DELIVERY: delivery_id,
-        SIGNATURE: signature(secret, timestamp, body),
+        SIGNATURE: contract_signature(secret, timestamp, body),
+        DELIVERY_SIGNATURE: signature(secret, timestamp, delivery_id, body),
     }
 
 
@@ -71,9 +85,11 @@ def verify(
     now: float,
     tolerance: int = DEFAULT_TOLERANCE,
 ) -> bool:
-    """What a push relay checks (docs/integrators.md): the signature over the raw body, and a
-    timestamp within `tolerance` seconds, so a captured push cannot be replayed later."""
+    """What a push relay checks (docs/integrators.md): the signature over the timestamp, the
+    delivery id and the raw body, and a timestamp within `tolerance` seconds, so a captured
+    push cannot be replayed later, nor under another delivery id."""
     timestamp = headers.get(TIMESTAMP, "")
     if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance:
         return False
-    return hmac.compare_digest(signature(secret, timestamp, body), headers.get(SIGNATURE, ""))
+    expected = signature(secret, timestamp, headers.get(DELIVERY, ""), body)
+    return hmac.compare_digest(expected, headers.get(DELIVERY_SIGNATURE, ""))

@@ -7,8 +7,13 @@ hands aiohttp exactly the addresses it checked: the connection goes to a checked
 still serves as the Host header and TLS server name. IP-literal hosts never reach a resolver
 (aiohttp connects to them directly), so `PushTarget` checks those itself.
 
+Only port 443: a push relay is a web server, and any other port would let an allowlisted
+host's other services (mail, databases, admin consoles) be poked at. Python's `is_global` is
+not the whole IANA special-purpose registry (it calls 192.0.0.9, fec0::/10 or 3fff::/20
+global), so `SPECIAL_PURPOSE` lists those ranges explicitly and both checks must pass.
+
 The development switch (`allow_loopback`) admits `http://` to loopback IP literals without
-the allowlist, and loopback addresses after resolution; nothing else changes.
+the allowlist, loopback addresses after resolution, and any port on loopback only.
 """
 
 from __future__ import annotations
@@ -33,6 +38,21 @@ _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 MAX_URL_LENGTH = 2048
+PUSH_PORT = 443
+# IANA's IPv4 and IPv6 special-purpose address registries (and deprecated site-local space):
+# none of it is a push relay, whatever `ipaddress` says about a particular address in it.
+SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24",
+        "192.88.99.0/24", "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "::/127", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/23",
+        "2001:db8::/32", "2620:4f:8000::/48", "3fff::/20", "5f00::/16", "fc00::/7",
+        "fe80::/10", "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
 
 
 class RefusedUrlError(HavenError):
@@ -106,6 +126,7 @@ def _single_problem(ip: IPAddress, allow_loopback: bool) -> str | None:
         (ip.is_private, "a private address"),
         (ip.is_reserved, "a reserved address"),
         (not ip.is_global, "not a public address"),
+        (any(ip in net for net in SPECIAL_PURPOSE), "a special-purpose address"),
     ]
     return next((reason for hit, reason in checks if hit), None)
 
@@ -159,10 +180,17 @@ class UrlGuard:
         self._check_scheme_and_host(parsed.scheme.lower(), host, literal)
         if port is None:
             raise RefusedUrlError("not a usable URL")
+        # A name's port is checked with its addresses (`addresses`): loopback may use any.
+        if literal is not None and port != PUSH_PORT and not self._development_host(literal):
+            raise RefusedUrlError(f"only port {PUSH_PORT} is allowed")
         return PushTarget(url=url, host=host, port=port, literal=literal)
 
+    def _development_host(self, literal: IPAddress | None) -> bool:
+        """The development switch's local receiver: a loopback IP literal, any port."""
+        return self.allow_loopback and literal is not None and literal.is_loopback
+
     def _check_scheme_and_host(self, scheme: str, host: str, literal: IPAddress | None) -> None:
-        if self.allow_loopback and literal is not None and literal.is_loopback:
+        if self._development_host(literal):
             if scheme not in ("http", "https"):
                 raise RefusedUrlError("only https URLs are allowed")
             return  # the development switch: a local receiver
@@ -188,6 +216,8 @@ class UrlGuard:
             problem = address_problem(ip, allow_loopback=self.allow_loopback)
             if problem:
                 raise AddressRefusedError(f"the host resolves to {problem}")
+        if port != PUSH_PORT and not all(ip.is_loopback for ip in addresses):
+            raise AddressRefusedError(f"only port {PUSH_PORT} is allowed")
         return list(dict.fromkeys(addresses))
 
     async def admit(self, url: str) -> PushTarget:

@@ -15,7 +15,7 @@ import aiormq
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.broker_users import SERVICES, permissions
+from services.broker_users import SERVICES, permissions, topic_permissions
 from shared.topology import Topology
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.ws import next_frame, ws_url
@@ -41,6 +41,21 @@ async def broker_users(clean_broker: Topology) -> AsyncIterator[dict[str, str]]:
                     _ctl, "set_permissions", "-p", vhost, users[s][0], *astuple(granted[s])
                 )
                 for s in SERVICES
+            )
+        )
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(
+                    _ctl,
+                    "set_topic_permissions",
+                    "-p",
+                    vhost,
+                    users[rule.service][0],
+                    rule.exchange,
+                    rule.write,
+                    rule.read,
+                )
+                for rule in topic_permissions(clean_broker)
             )
         )
         yield {
@@ -119,6 +134,52 @@ async def _refused(url: str, attempt: str, topology: Topology) -> bool:
             else:
                 queue = await channel.get_queue(attempt, ensure=False)
                 await queue.consume(_ignore)
+        except (aiormq.exceptions.ChannelAccessRefused, aio_pika.exceptions.ChannelClosed):
+            return True
+        return False
+    finally:
+        await connection.close()
+
+
+# (service, exchange, routing key, whether that user may publish it)
+TOPIC_CASES = [
+    ("messaging", "events", "message.stored", True),
+    ("messaging", "events", "account.deleted", False),  # the gateway's event
+    ("messaging", "events", "device.added", False),
+    ("gateway", "events", "device.added", True),
+    ("gateway", "events", "message.stored", False),  # messaging's event
+    ("gateway", "events", "message.deleted", False),
+    ("gateway", "events", "receipt.read", False),
+    ("gateway", "deliveries", "device.d-1", True),
+    ("gateway", "deliveries", "account.deleted", False),
+    ("notification", "deliveries", "device.d-1", True),
+    ("notification", "deliveries", "message.stored", False),
+]
+
+
+async def test_each_service_may_publish_only_the_event_types_it_owns(
+    app_stack: AppStack,  # the services declared the exchanges, as their own users
+    broker_users: dict[str, str],
+    clean_broker: Topology,
+) -> None:
+    exchanges = {"events": clean_broker.events, "deliveries": clean_broker.deliveries}
+    wrong = [
+        (service, key)
+        for service, exchange, key, own in TOPIC_CASES
+        if await _publish_refused(broker_users[service], exchanges[exchange], key) is own
+    ]
+    assert wrong == []
+
+
+async def _publish_refused(url: str, exchange_name: str, routing_key: str) -> bool:
+    """True when the broker refuses this user's publish with that routing key (403)."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(exchange_name, ensure=False)
+        try:
+            await exchange.publish(aio_pika.Message(b"{}"), routing_key=routing_key)
+            await channel.get_exchange(exchange_name)  # a round trip reveals the refusal
         except (aiormq.exceptions.ChannelAccessRefused, aio_pika.exceptions.ChannelClosed):
             return True
         return False

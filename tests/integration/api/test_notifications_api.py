@@ -190,7 +190,8 @@ async def test_a_message_to_an_offline_coach_becomes_one_signed_content_free_pus
     headers, body = receiver.received[0]
     assert json.loads(body) == {"event": "new_message", "conversation_id": cid, "unread": 1}
     timestamp = headers["X-Haven-Timestamp"]
-    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    signed = f"{timestamp}.{headers['X-Haven-Delivery']}.".encode() + body
+    expected = hmac.new(SECRET.encode(), signed, hashlib.sha256)
     assert headers["X-Haven-Signature"] == f"sha256={expected.hexdigest()}"
     assert headers["X-Haven-Delivery"]
     assert text.encode() not in body and envelope["ciphertext"].encode() not in body

@@ -34,6 +34,7 @@ from haven_client.cli.output import Output
 @click.option(
     "--allow-insecure-http",
     is_flag=True,
+    envvar="HAVEN_ALLOW_INSECURE_HTTP",
     help="Allow plain http to a server that is not this machine (trusted networks only).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")

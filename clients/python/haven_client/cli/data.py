@@ -4,8 +4,8 @@ and delete your account (keeping the signed receipt)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from haven_client.cli.context import Options, client_for, pass_options, secret
+from haven_client.client import HavenClient
+from haven_client.errors import HavenError
 from haven_client.export import decrypt_export, delete_account, download_export, write_readable
 from haven_client.keystore import Keystore
 
@@ -33,18 +35,19 @@ async def export(options: Options, file: Path, readable: bool) -> None:
         async with client_for(options) as client:
             size = await download_export(client, file, progress)
             store = client.store
+            if readable:
+                await _refresh_pins(client)
             opened = await asyncio.to_thread(_open, file, store) if readable else None
-    record: dict[str, object] = {"file": str(file), "bytes": size}
-    if opened is not None:
-        base = file.with_suffix("")
-        json_path, html_path = (
-            base.with_name(f"{base.name}.readable.json"),
-            base.with_name(f"{base.name}.readable.html"),
-        )
-        write_readable(opened, json_path, html_path)
-        for path in (json_path, html_path):
-            os.chmod(path, 0o600)  # decrypted: for your eyes only
-        record |= {"readable_json": str(json_path), "readable_html": str(html_path)}
+            record: dict[str, object] = {"file": str(file), "bytes": size}
+            if opened is not None:
+                base = file.with_suffix("")
+                json_path, html_path = (
+                    base.with_name(f"{base.name}.readable.json"),
+                    base.with_name(f"{base.name}.readable.html"),
+                )
+                # Decrypted, for your eyes only: 0600 from creation, shredded by `haven panic`.
+                write_readable(opened, json_path, html_path, store)
+                record |= {"readable_json": str(json_path), "readable_html": str(html_path)}
     options.output.emit(record, f"Export saved: {file} ({size} bytes).")
 
 
@@ -75,6 +78,17 @@ async def delete_account_command(options: Options, receipt: Path, yes: bool) -> 
         f"Your account is being deleted. The signed receipt is in {receipt}; anyone can check "
         "it later with `haven-admin verify-receipt`.",
     )
+
+
+async def _refresh_pins(client: HavenClient) -> None:
+    """Fresh listings first, as the live opener would take: offline, only devices this
+    keystore saw listed are trusted (haven_client.offline)."""
+    for conversation in await client.conversations():
+        stored = client.store.state.conversations.get(conversation.conversation_id)
+        if stored is None:
+            continue
+        with contextlib.suppress(HavenError):
+            await client.trust.recheck(stored)
 
 
 def _open(file: Path, store: Keystore) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from haven_crypto.crypto import b64e
 from services.gateway.edge.http import caller, endpoint, parse, render
-from services.gateway.edge.keys import deletion_key, exporter_key, signer_key
+from services.gateway.edge.keys import deletion_key, exporter_key, receipt_signer_key
 from services.gateway.model.data_schemas import (
     DeleteAccount,
     DeletionReceipt,
@@ -70,13 +70,13 @@ async def delete_account(request: web.Request) -> web.Response:
 @endpoint(
     "GET",
     "/v1/keys",
-    "The gateway's public signing keys (verify deletion receipts)",
+    "The public keys of deletion receipts (a key of their own; token keys are never published)",
     auth=False,
     response=PublicKeys,
     tag="data",
 )
 async def public_keys(request: web.Request) -> web.Response:
-    signer = request.app[signer_key]
+    signer = request.app[receipt_signer_key]
     keys = [
         PublicKey(kid=kid, public_key=b64e(raw), current=kid == signer.kid)
         for kid, raw in sorted(signer.public_keys().items())

@@ -96,6 +96,7 @@ EVENTS_OWNED: dict[str, tuple[str, ...]] = {
         "relationship.ended",
         "relationship.status_changed",
         "retention.changed",
+        "urgent.attempted",
     ),
     "messaging": ("message.deleted", "message.rejected", "message.stored", "receipt.read"),
     "notification": (),

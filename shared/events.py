@@ -166,6 +166,26 @@ class RetentionChanged(EventBase[RetentionData]):
         return f"{data.conversation_id}:{occurrence()}"
 
 
+class UrgentAttemptData(Schema):
+    """Who tried, in which conversation: never the message (it was not accepted)."""
+
+    conversation_id: str
+    coach_account_id: str
+    client_account_id: str
+
+
+class UrgentAttempted(EventBase[UrgentAttemptData]):
+    """A client tried to send an urgent message while their coach had paused the conversation,
+    and the coach chose to be told (`urgent_while_paused`, off by default). Notification sends
+    the coach's devices a content-free `urgent_attempt` frame."""
+
+    type: Literal["urgent.attempted"] = "urgent.attempted"
+
+    @classmethod
+    def id_key(cls, data: UrgentAttemptData) -> str:
+        return f"{data.conversation_id}:{occurrence()}"
+
+
 class DeviceData(Schema):
     account_id: str
     device_id: str
@@ -345,6 +365,7 @@ Event = Annotated[
     | RelationshipEnded
     | RelationshipStatusChanged
     | RetentionChanged
+    | UrgentAttempted
     | DeviceAdded
     | DeviceRemoved
     | DeviceUpdated

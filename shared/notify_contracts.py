@@ -117,6 +117,8 @@ class NotificationPreferences(_Body):
     time_zone: IanaZone
     quiet_hours: QuietHours | None = None
     urgent_bypass: bool = False
+    # Coaches: a client's urgent attempt while paused reaches them as a content-free notice.
+    urgent_while_paused: bool = False
 
     def body(self) -> dict[str, Any]:
         """The HTTP answer: `quiet_hours` is null, not absent, when there are none."""

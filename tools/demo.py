@@ -20,6 +20,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from haven_client import HavenClient, Keystore, ReceivedMessage
+from haven_client.export import delete_account
 from haven_client.keystore import KdfParams
 from services.gateway.security.passwords import PasswordHasher
 from services.gateway.stores.accounts import AccountRepository
@@ -48,26 +49,47 @@ Say = Callable[[str], None]
 async def run_demo(target: Target, say: Say) -> dict[str, Any]:
     """The whole demo against `target`; returns what it found (for the test)."""
     tag = secrets.token_hex(3)
+    password = secrets.token_urlsafe(18)
     with tempfile.TemporaryDirectory(prefix="haven-demo-") as directory:
-        people = await _cast(target, Path(directory), tag, say)
+        people, handles = await _cast(target, Path(directory), tag, password, say)
         try:
             sent, seen = await _talk(people, say)
+            stored = await _stored(target, [m["message_id"] for m in sent])
+            _show_stored(stored, sent, say)
+            leaked = [
+                m["body"]
+                for m in sent
+                if any(m["body"] in json.dumps(d, default=str) for d in stored)
+            ]
+            say(f"   plaintext found in the stored documents: {'YES' if leaked else 'none'}")
+            if not target.started:  # your own stack: take back what the demo made there
+                await _clean_up(people, handles, password, say)
         finally:
             for client in people.values():
                 await client.close()
-    stored = await _stored(target, [m["message_id"] for m in sent])
-    _show_stored(stored, sent, say)
-    leaked = [
-        m["body"] for m in sent if any(m["body"] in json.dumps(d, default=str) for d in stored)
-    ]
-    say(f"   plaintext found in the stored documents: {'YES' if leaked else 'none'}")
-    return {"sent": sent, "seen": seen, "stored": stored, "leaked": leaked}
+    return {"sent": sent, "seen": seen, "stored": stored, "leaked": leaked, "handles": handles}
 
 
-async def _cast(target: Target, directory: Path, tag: str, say: Say) -> dict[str, HavenClient]:
+async def _clean_up(
+    people: dict[str, HavenClient], handles: dict[str, str], password: str, say: Say
+) -> None:
+    """The coach and the client delete their accounts (as `haven delete-account` does); the
+    operator cannot delete itself, so the demo says plainly that it stays."""
+    for role in ("client", "coach"):
+        await delete_account(people[role], password)
+    op = handles["operator"]
+    say(
+        f"5. removed the demo's client {handles['client']} and coach {handles['coach']} (their"
+        f" accounts are deleted); the operator {op} stays on your stack: deactivate it with"
+        f" `haven-admin accounts deactivate {op}` if you do not want it"
+    )
+
+
+async def _cast(
+    target: Target, directory: Path, tag: str, password: str, say: Say
+) -> tuple[dict[str, HavenClient], dict[str, str]]:
     """The operator (created in the gateway's database, as `haven-admin create-operator`
     does), the coach they invite, the client the coach invites."""
-    password = secrets.token_urlsafe(18)
     handles = {"operator": f"demo-op-{tag}", "coach": f"kim-{tag}", "client": f"sam-{tag}"}
     await _create_operator(target, handles["operator"], password)
     people = {}
@@ -91,7 +113,7 @@ async def _cast(target: Target, directory: Path, tag: str, say: Say) -> dict[str
         f"2. coach {handles['coach']} joined with the operator's invite, client "
         f"{handles['client']} with the coach's: one conversation between them"
     )
-    return people
+    return people, handles
 
 
 async def _create_operator(target: Target, handle: str, password: str) -> None:
@@ -116,7 +138,8 @@ async def _talk(
     for device in (coach, client):
         await device.connect()
     say("3. messages, as each side's device decrypted them:")
-    sent, seen = [], {"coach": [], "client": []}
+    sent: list[dict[str, Any]] = []
+    seen: dict[str, list[str]] = {"coach": [], "client": []}
     for author, text in CONVERSATION:
         sender, reader = (client, coach) if author == "client" else (coach, client)
         reader_role = "coach" if author == "client" else "client"

@@ -25,6 +25,7 @@ SERVICES = (
 )
 MONGO_PORT = 27017
 SIGNING_KEY = DATA / "secrets" / "token_signing_key"
+LOGS = DATA / "logs"
 RECEIPT_KEY = DATA / "secrets" / "receipt_signing_key"
 # Client invites need crisis resources: the local stack starts with the example, which is
 # served as none until edited (its "example" line removed), or point HAVEN_CRISIS_RESOURCES_FILE
@@ -76,9 +77,16 @@ def start_store(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 
 
 def start_services(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    """The services' JSON logs go to .haven-data/logs/ (HAVEN_UP_LOGS=terminal: here), so
+    the few [haven] lines stay readable."""
     env = service_env()
+    to_terminal = os.environ.get("HAVEN_UP_LOGS") == "terminal"
+    if not to_terminal:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        say(f"service logs (JSON) go to {LOGS}/NAME.log; HAVEN_UP_LOGS=terminal shows them here")
     for name, _, _ in SERVICES:
-        children.append((name, spawn([sys.executable, "-m", f"services.{name}"], env)))
+        log = None if to_terminal else LOGS / f"{name}.log"
+        children.append((name, spawn([sys.executable, "-m", f"services.{name}"], env, log)))
 
 
 def wait_ready(timeout: float) -> None:
@@ -86,6 +94,7 @@ def wait_ready(timeout: float) -> None:
     urls = [f"http://127.0.0.1:{env.get(var, str(port))}/readyz" for _, var, port in SERVICES]
     wait_until(lambda: all(http_ok(url) for url in urls), timeout, "services")
     say(f"ready: gateway http://127.0.0.1:{env.get('HAVEN_GATEWAY_PORT', '8080')}")
+    say("next, in another terminal: `make demo`, or `.venv/bin/haven-admin login --handle NAME`")
     say(
         f"crisis resources from {env['HAVEN_CRISIS_RESOURCES_FILE']}: client invites wait until"
         " they are real help for your region (edit the file and delete its example line)"

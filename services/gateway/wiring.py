@@ -83,6 +83,7 @@ from services.gateway.usecases.relationships import Relationships
 from services.gateway.usecases.retention import RetentionPolicy
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
+from services.gateway.usecases.urgent_pause import UrgentWhilePaused
 from shared.errors import HavenError
 from shared.events import Event
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
@@ -196,7 +197,9 @@ def services_ctx(
             limits,
             settings.invite_conflicts,
         )
-        app[sending_key] = Sending(directory, limits, send_command, agreement)
+        app[sending_key] = Sending(
+            directory, limits, send_command, agreement, UrgentWhilePaused(rpc, outbox)
+        )
         app[reads_key] = Reads(relationship_rules, rpc, send_command, limits)
         app[operations_key] = Operations(audit, crisis)
         app[notifications_key] = Notifications(devices, device_rules, limits, rpc, audit)

@@ -54,6 +54,7 @@ def handlers(service: NotificationService) -> dict[str, EventHandler]:
         "relationship.ended": service.relationship_ended,
         "relationship.status_changed": service.relationship_status_changed,
         "retention.changed": service.retention_changed,
+        "urgent.attempted": service.urgent_attempted,
         "device.added": service.device_added,
         "device.updated": service.device_added,
         "device.removed": service.device_removed,

@@ -64,6 +64,11 @@ def relationship(
     }
 
 
+def urgent_attempt(conversation_id: str) -> Frame:
+    """The coach's notice of a client's urgent attempt during a pause: no content, no id."""
+    return {"type": "urgent_attempt", "conversation_id": conversation_id}
+
+
 def retention(conversation_id: str, retention_days: int | None) -> Frame:
     return {
         "type": "retention",

@@ -32,6 +32,7 @@ from shared.events import (
     RelationshipEnded,
     RelationshipStatusChanged,
     RetentionChanged,
+    UrgentAttempted,
     derive_event_id,
     utcnow,
 )
@@ -156,6 +157,13 @@ class NotificationService:
         await self._repo.relationship_status(data.conversation_id, data.status)
         devices = await self._repo.active_devices([data.coach_account_id, data.client_account_id])
         frame = frames.relationship(data.conversation_id, data.status, data.reason, data.resume_on)
+        await self._fan_out(event.event_id, devices, frame)
+
+    async def urgent_attempted(self, event: UrgentAttempted) -> None:
+        """Only the coach's devices hear it (the gateway checked the coach's setting)."""
+        data = event.data
+        devices = await self._repo.active_devices([data.coach_account_id])
+        frame = frames.urgent_attempt(data.conversation_id)
         await self._fan_out(event.event_id, devices, frame)
 
     async def retention_changed(self, event: RetentionChanged) -> None:

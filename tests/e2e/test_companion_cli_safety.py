@@ -40,7 +40,7 @@ def test_a_pause_and_its_end_appear_live_in_the_client_s_chat(cast: Cast) -> Non
         chat.expect_exact(sdk_copy.PAUSE_TEMPLATES["time_off"])
         chat.expect_exact("Planned to resume on 2030-01-07.")
         chat.sendline("are you there?")
-        chat.expect_exact("Not sent (")
+        chat.expect_exact(copy.PAUSED_NOT_SENT)
 
         assert cast.coach.run("resume", cast.conversation_id).returncode == 0
         chat.expect_exact(copy.RESUMED)

@@ -106,10 +106,14 @@ class Person:
 
     def chat(self, conversation_id: str) -> pexpect.spawn:
         """`haven chat` on a pseudo-terminal, as a person would run it."""
+        return self.terminal("chat", conversation_id)
+
+    def terminal(self, *argv: str, **extra: str) -> pexpect.spawn:
+        """Any `haven` command on a pseudo-terminal (what a person sees, stderr included)."""
         return pexpect.spawn(
             HAVEN[0],
-            [*HAVEN[1:], "chat", conversation_id],
-            env=self.environment(),
+            [*HAVEN[1:], *argv],
+            env=self.environment(**extra),
             encoding="utf-8",
             timeout=20,
             dimensions=(50, 200),

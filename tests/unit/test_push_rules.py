@@ -157,6 +157,7 @@ def test_settings_render_null_quiet_hours_for_the_http_answer() -> None:
         "time_zone": "Europe/Berlin",
         "quiet_hours": None,
         "urgent_bypass": False,
+        "urgent_while_paused": False,
     }
 
 

@@ -146,6 +146,7 @@ async def test_quiet_hours_are_set_in_a_time_zone_and_read_back(tmp_path: Path) 
                 "time_zone": "Europe/Berlin",
                 "quiet_hours": {"start": "21:00", "end": "08:00"},
                 "urgent_bypass": False,
+                "urgent_while_paused": False,
             },
         )
 

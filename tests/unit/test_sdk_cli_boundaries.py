@@ -123,6 +123,7 @@ async def test_settings_quiet_hours_in_a_zone_then_show_and_clear(
             "time_zone": "Europe/Berlin",
             "quiet_hours": {"start": "21:00", "end": "08:00"},
             "urgent_bypass": False,
+            "urgent_while_paused": False,
         }
         assert set_ == shown == expected
         assert cleared == {**expected, "quiet_hours": None}

@@ -47,6 +47,8 @@ from haven_client.events import (
     ReceivedMessage,
     RelationshipChanged,
     RetentionChanged,
+    SendingShortly,
+    UrgentAttempt,
 )
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import KdfParams, Keystore
@@ -115,11 +117,13 @@ __all__ = [
     "RelationshipChanged",
     "RetentionChanged",
     "SendReceipt",
+    "SendingShortly",
     "SessionExpired",
     "Unauthorized",
     "Unavailable",
     "UnknownConversation",
     "UntrustedDevice",
+    "UrgentAttempt",
     "WeeklyHours",
     "WrongPassphrase",
     "new_push_secret",

@@ -105,6 +105,7 @@ class Boundaries:
         time_zone: str | Keep = KEEP,
         quiet_hours: QuietHoursChange = KEEP,
         urgent_bypass: bool | Keep = KEEP,
+        urgent_while_paused: bool | Keep = KEEP,
     ) -> NotificationSettings:
         """Change only what is given (the endpoint replaces the whole settings)."""
         changes: dict[str, Any] = {}
@@ -116,6 +117,8 @@ class Boundaries:
             changes["quiet_hours"] = quiet_hours
         if not isinstance(urgent_bypass, Keep):
             changes["urgent_bypass"] = urgent_bypass
+        if not isinstance(urgent_while_paused, Keep):
+            changes["urgent_while_paused"] = urgent_while_paused
         current = await self._api.notification_settings()
         return await self._api.set_notification_settings(current.model_copy(update=changes))
 

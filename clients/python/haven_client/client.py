@@ -92,7 +92,9 @@ class HavenClient:
             self.api, keystore, self._conversations, time_zone=time_zone, clock=clock
         )
         self._opener = Opener(keystore, self.directory, watch, self.trust)
-        self._sender = Sender(self.api, keystore, self.directory, self.trust, self._conversations)
+        self._sender = Sender(
+            self.api, keystore, self.directory, self.trust, self._conversations, emit
+        )
         self._receiver = Receiver(
             self.api,
             self._conversations,
@@ -286,10 +288,14 @@ class HavenClient:
         time_zone: str | Keep = KEEP,
         quiet_hours: QuietHoursChange = KEEP,
         urgent_bypass: bool | Keep = KEEP,
+        urgent_while_paused: bool | Keep = KEEP,
     ) -> NotificationSettings:
         """Change what is given: ``quiet_hours=("21:00", "08:00")`` or None for none."""
         return await self.boundaries.update_notification_settings(
-            time_zone=time_zone, quiet_hours=quiet_hours, urgent_bypass=urgent_bypass
+            time_zone=time_zone,
+            quiet_hours=quiet_hours,
+            urgent_bypass=urgent_bypass,
+            urgent_while_paused=urgent_while_paused,
         )
 
     async def set_availability(self, availability: Availability) -> CoachAvailability:
@@ -321,6 +327,10 @@ class HavenClient:
 
     def is_verified(self, conversation_or_account_id: str) -> bool:
         return self.trust.is_verified(self._counterpart(conversation_or_account_id).account_id)
+
+    def counterpart(self, conversation_or_account_id: str) -> StoredParticipant:
+        """The one other person of a conversation (or the participant with that account id)."""
+        return self._counterpart(conversation_or_account_id)
 
     def acknowledge_key_change(self, account_id: str) -> None:
         self.trust.acknowledge(account_id)

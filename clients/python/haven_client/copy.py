@@ -29,6 +29,10 @@ CONSENT_REQUIRED = (
     " readable meanwhile."
 )
 SENDING_SHORTLY = "Sending shortly. Stay on this screen, or come back in a moment."
+URGENT_ATTEMPT = (
+    "Your client tried to send an urgent message while this conversation is paused; its words"
+    " were not delivered. Check in with them when you can, or resume the conversation."
+)
 PANIC_DONE = (
     "This device is signed out and its local data is gone. Use a new keystore to sign in again."
 )
@@ -50,5 +54,6 @@ CATALOGUE: Mapping[str, str] = {
     "ended": ENDED,
     "consent_required": CONSENT_REQUIRED,
     "sending_shortly": SENDING_SHORTLY,
+    "urgent_attempt": URGENT_ATTEMPT,
     "panic_done": PANIC_DONE,
 }

@@ -126,6 +126,11 @@ class Paused(Conflict):
         value = self.extra.get("resume_on")
         return value if isinstance(value, str) else None
 
+    @property
+    def coach_notified(self) -> bool:
+        """An urgent attempt: True when the coach chose to be told of it (without its words)."""
+        return self.extra.get("coach_notified") is True
+
 
 class ConsentRequired(Forbidden):
     """403 ``consent_required``: accept the current messaging agreement (``version``) first."""

@@ -170,6 +170,32 @@ class KeyChanged:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class UrgentAttempt:
+    """Coaches who chose it (``urgent_while_paused``): the client tried to send an urgent
+    message while the conversation is paused. Nothing of the message is here; show ``notice``."""
+
+    conversation_id: str
+
+    @property
+    def notice(self) -> str:
+        return copy.URGENT_ATTEMPT
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SendingShortly:
+    """A message the server asked to slow down for (429) waits in the outbox and goes out by
+    itself after ``retry_after`` seconds: show ``notice``, never "not sent"."""
+
+    conversation_id: str
+    message_id: str
+    retry_after: float
+
+    @property
+    def notice(self) -> str:
+        return copy.SENDING_SHORTLY
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ConnectionChanged:
     """Socket state, for a status line: ``ready``, ``disconnected`` (will retry) or ``closed``."""
 
@@ -189,5 +215,7 @@ Event = (
     | CoachAway
     | MessageRejected
     | KeyChanged
+    | SendingShortly
+    | UrgentAttempt
     | ConnectionChanged
 )

@@ -215,6 +215,9 @@ class NotificationSettings(Settable):
     time_zone: str = "UTC"
     quiet_hours: QuietHours | None = None
     urgent_bypass: bool = False
+    urgent_while_paused: bool = False
+    """Coaches: a client's urgent attempt during a pause reaches them as a content-free
+    ``UrgentAttempt`` (off by default)."""
 
 
 class WeeklyHours(Settable):

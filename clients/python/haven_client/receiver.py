@@ -30,6 +30,7 @@ from haven_client.events import (
     ReadReceipt,
     RelationshipChanged,
     RetentionChanged,
+    UrgentAttempt,
 )
 from haven_client.inbox import Inbox
 from haven_client.models import MessageItem
@@ -157,10 +158,8 @@ class Receiver:
         for conversation in self._conversations.known():
             for participant in self._trust.counterparts(conversation):
                 if account_id in (own, participant.account_id):
-                    try:
-                        await self._trust.safety_number(participant, fresh=True)
-                    except HavenError as exc:
-                        log.warning("safety_number_failed account=%s error=%s", account_id, exc)
+                    # None while a side has no device: nothing to compare, nothing to report.
+                    await self._trust.number_if_any(participant, fresh=True)
 
     async def _relationship(self, frame: dict[str, Any]) -> None:
         conversation_id = str(frame.get("conversation_id"))
@@ -247,6 +246,7 @@ _NOTICES: dict[str, Any] = {
         conversation_id=str(f["conversation_id"]),
         retention_days=_optional_int(f.get("retention_days")),
     ),
+    "urgent_attempt": lambda f: UrgentAttempt(conversation_id=str(f["conversation_id"])),
     "message_rejected": lambda f: MessageRejected(
         conversation_id=str(f["conversation_id"]),
         message_id=str(f["message_id"]),

@@ -21,15 +21,25 @@ import aiohttp
 from haven_client.api import HavenApi
 from haven_client.conversations import Conversations
 from haven_client.directory import Directory
-from haven_client.errors import DeviceMismatch, HavenError, NotLoggedIn, RetryLater, UntrustedDevice
+from haven_client.errors import (
+    DeviceMismatch,
+    HavenError,
+    NotLoggedIn,
+    RateLimited,
+    RetryLater,
+    UntrustedDevice,
+)
+from haven_client.events import Event, SendingShortly
 from haven_client.keystore import Keystore, StoredConversation
 from haven_client.models import CrisisResource, SendAccepted
+from haven_client.pacing import Pacer
 from haven_client.trust import Trust
 from haven_crypto.crypto import KxPrivateKey
 from haven_crypto.envelope import Envelope, seal
 
 MISMATCH_RETRIES = 3
 TRANSIENT_RETRIES = 2
+OUTBOX_ATTEMPTS = 12  # 429s one message waits out before it is handed back to the app
 _MAX_WAIT = 5.0
 
 WsSend = Callable[[str, dict[str, Any]], Awaitable[SendAccepted]]
@@ -39,6 +49,9 @@ WsSend = Callable[[str, dict[str, Any]], Awaitable[SendAccepted]]
 class SendReceipt:
     message_id: str
     crisis_resources: list[CrisisResource]
+    recipients_absent: list[str] = dataclasses.field(default_factory=list)
+    """Counterparts (display name or handle) with no signed-in device right now: the message
+    is stored, and reaches only the devices they add later that can open it."""
 
 
 def text_payload(body: str) -> dict[str, Any]:
@@ -54,12 +67,15 @@ class Sender:
         directory: Directory,
         trust: Trust,
         conversations: Conversations,
+        emit: Callable[[Event], None] = lambda _: None,
     ) -> None:
         self._api = api
         self._store = store
         self._directory = directory
         self._trust = trust
         self._conversations = conversations
+        self._emit = emit
+        self.pacer = Pacer()
 
     async def send(
         self,
@@ -71,26 +87,51 @@ class Sender:
         message_id: str | None = None,
     ) -> SendReceipt:
         conversation = await self._conversations.get(conversation_id)
-        await self._trust.check_sendable(conversation)
+        absent = await self._trust.check_sendable(conversation)
         message_id = message_id or str(uuid.uuid4())
         plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         for attempt in range(MISMATCH_RETRIES + 1):
             envelope = await self._seal(conversation, message_id, plain, urgent)
             try:
-                accepted = await self._post(conversation_id, envelope, ws_send)
+                accepted = await self._paced(conversation_id, envelope, ws_send)
             except DeviceMismatch:
                 if attempt == MISMATCH_RETRIES:
                     raise
                 for participant in conversation.participants:
                     self._directory.invalidate(participant.account_id)
-                await self._trust.check_sendable(conversation)
+                absent = await self._trust.check_sendable(conversation)
                 continue
             if accepted.crisis_resources:
                 self._store.state.crisis_resources = [
                     r.model_dump() for r in accepted.crisis_resources
                 ]
                 self._store.save()
-            return SendReceipt(accepted.message_id, list(accepted.crisis_resources))
+            names = [p.display_name or p.handle for p in absent]
+            return SendReceipt(accepted.message_id, list(accepted.crisis_resources), names)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _paced(
+        self, conversation_id: str, envelope: Envelope, ws_send: WsSend | None
+    ) -> SendAccepted:
+        """The outbox: a 429 is waited out (``SendingShortly``) and the same envelope sent
+        again, in order with the other sends, so a burst arrives late rather than never."""
+        async with self.pacer.lock:
+            for attempt in range(OUTBOX_ATTEMPTS):
+                await self.pacer.wait()
+                try:
+                    accepted = await self._post(conversation_id, envelope, ws_send)
+                except RateLimited as exc:
+                    if attempt == OUTBOX_ATTEMPTS - 1:
+                        raise
+                    wait = self.pacer.refused(exc.retry_after)
+                    self._emit(SendingShortly(
+                        conversation_id=conversation_id,
+                        message_id=envelope.message_id,
+                        retry_after=wait,
+                    ))  # fmt: skip
+                    continue
+                self.pacer.sent()
+                return accepted
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _seal(
@@ -137,6 +178,8 @@ class Sender:
                 if ws_send is not None:
                     return await ws_send(conversation_id, wire)
                 return await self._api.post_message(conversation_id, wire)
+            except RateLimited:
+                raise  # the outbox waits these out (``_paced``)
             except RetryLater as exc:
                 if attempt == TRANSIENT_RETRIES:
                     raise

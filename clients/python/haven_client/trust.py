@@ -81,10 +81,14 @@ class Trust:
         self._note(account.account_id, number)
         return number
 
-    async def check_sendable(self, conversation: StoredConversation) -> None:
-        """Refresh the counterparts' safety numbers; raise if any change is unacknowledged."""
-        for account in self.counterparts(conversation):
-            await self.safety_number(account)
+    async def check_sendable(self, conversation: StoredConversation) -> list[StoredParticipant]:
+        """Refresh the counterparts' safety numbers; raise if any change is unacknowledged.
+        Returns the counterparts with no active device (signed out, panicked, revoked): a
+        message to them is still stored, for this account's own devices."""
+        absent = [
+            account for account in self.counterparts(conversation)
+            if await self.number_if_any(account) is None
+        ]  # fmt: skip
         blocked = [
             p.account_id
             for p in self.counterparts(conversation)
@@ -92,6 +96,12 @@ class Trust:
         ]
         if blocked:
             raise KeyChangeUnacknowledged(blocked)
+        return absent
+
+    async def number_if_any(self, account: StoredParticipant, *, fresh: bool = False) -> str | None:
+        """The safety number, or None while either side has no active device (no change is
+        noted then: a client who signed out has not changed keys)."""
+        return await self._number(account, fresh=fresh)
 
     def mark_verified(self, account_id: str, number: str) -> None:
         """Record that the user compared ``number`` out of band; it must be the current one."""

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from haven_client.cli import copy
 from haven_client.cli.context import Options, client_for, pass_options, secret
+from haven_client.cli.render import resource_lines
 from haven_client.client import HavenClient
 from haven_client.errors import HavenError
 
@@ -123,7 +124,8 @@ async def crisis_show(options: Options) -> None:
         resources = await client.crisis_resources(refresh=True)
     for resource in resources:
         options.output.emit(resource.model_dump())
-        options.output.say(f"[bold]{resource.name}[/]: {resource.contact} {resource.description}")
+        region = f" (region {resource.region})" if resource.region else ""
+        options.output.say(resource_lines([resource], markup=True) + region)
     if not resources:
         options.output.say("No crisis resources are set: coaches cannot invite clients yet.")
 

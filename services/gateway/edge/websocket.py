@@ -83,7 +83,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await conversation.read()
     finally:
         await registry.detach(socket)
-        log.info("socket_closed", device_id=who.device_id, code=ws.close_code)
+        code = socket.close_code or ws.close_code
+        log.info("socket_closed", device_id=who.device_id, code=code)
     return ws
 
 

@@ -78,6 +78,7 @@ class DeviceSocket:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.closing = False
+        self.close_code: int | None = None  # the code the gateway chose, not the client's echo
         self._early: list[dict[str, Any]] | None = []
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -132,6 +133,7 @@ class DeviceSocket:
     def close_soon(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
+            self.close_code = code
             self._spawn(self.ws.close(code=code, message=reason.encode()))
 
     async def _writer(self) -> None:

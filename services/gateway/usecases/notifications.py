@@ -89,6 +89,11 @@ class Notifications:
                 "urgent_bypass is for coaches: it lets a client's urgent message through",
                 field="urgent_bypass",
             )
+        if preferences.urgent_while_paused and who.role != "coach":
+            raise UnprocessableError(
+                "urgent_while_paused is for coaches: it tells them of a client's urgent attempt",
+                field="urgent_while_paused",
+            )
         put = NotificationSettingsPut(account_id=who.account_id, settings=preferences)
         answer = (await self._rpc.call(SETTINGS_PUT, put)).settings.body()
         await self._audit.record(

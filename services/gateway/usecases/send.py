@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from pymongo.errors import PyMongoError
 
 from haven_crypto import crypto
@@ -39,11 +41,13 @@ class Sending:
         limits: Limits,
         send_command: SendCommand,
         agreement: Agreement,
+        urgent_while_paused: Callable[[Relationship], Awaitable[bool]] | None = None,
     ) -> None:
         self._directory = directory
         self._agreement = agreement
         self._limits = limits
         self._send_command = send_command
+        self._urgent_while_paused = urgent_while_paused
 
     async def send(self, who: Principal, conversation_id: str, raw_envelope: object) -> str:
         """Validate and queue; the message id once the broker confirmed it. The edge adds the
@@ -62,7 +66,12 @@ class Sending:
         relationship = await self._directory.relationship(conversation_id)
         if relationship is None or who.account_id not in relationship.participants:
             raise NotFoundError("no such conversation")  # never reveal that it exists
-        check_status(relationship)
+        try:
+            check_status(relationship)
+        except PausedError as paused:
+            if envelope.urgent and who.role == "client" and self._urgent_while_paused:
+                paused.extra["coach_notified"] = await self._urgent_while_paused(relationship)
+            raise
         await self.check_consent(who)
         if envelope.sender_device_id != who.device_id:
             raise ForbiddenError("sender_device_id must be the sending device")

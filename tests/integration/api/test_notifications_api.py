@@ -110,11 +110,17 @@ async def test_notification_settings_round_trip_and_bypass_is_for_coaches(
 ) -> None:
     coach, client, _, _ = await coach_and_client(api, operator, "quiet")
     default = await api.call("GET", "/v1/me/notification-settings", token=client.access_token)
-    assert default.body == {"time_zone": "UTC", "quiet_hours": None, "urgent_bypass": False}
+    assert default.body == {
+        "time_zone": "UTC",
+        "quiet_hours": None,
+        "urgent_bypass": False,
+        "urgent_while_paused": False,  # a coach's choice, off by default
+    }
     quiet = {
         "time_zone": "Europe/Berlin",
         "quiet_hours": {"start": "21:00", "end": "08:00"},
         "urgent_bypass": False,
+        "urgent_while_paused": False,
     }
     put = await api.call("PUT", "/v1/me/notification-settings", quiet, client.access_token)
     assert put.status == 200 and put.body == quiet
@@ -123,6 +129,9 @@ async def test_notification_settings_round_trip_and_bypass_is_for_coaches(
     assert refused.status == 422
     allowed = await api.call("PUT", "/v1/me/notification-settings", bypass, coach.access_token)
     assert allowed.status == 200 and allowed.body["urgent_bypass"] is True
+    told = {**quiet, "urgent_while_paused": True}
+    refused = await api.call("PUT", "/v1/me/notification-settings", told, client.access_token)
+    assert refused.status == 422  # clients cannot turn it on for themselves
     bad_zone = await api.call(
         "PUT",
         "/v1/me/notification-settings",

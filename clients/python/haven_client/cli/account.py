@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from haven_client.cli import copy
 from haven_client.cli.context import Options, client_for, new_password, pass_options, secret
+from haven_client.errors import HavenError
 
 
 @click.command()
@@ -18,8 +20,16 @@ async def register(
 ) -> None:
     """Create an account with an invite (then `haven login`)."""
     password = new_password("HAVEN_PASSWORD")
-    async with client_for(options, create=True, resume=False) as client:
-        account = await client.register(handle, password, invite_code, display_name)
+    if len(password) < 10:
+        raise HavenError(copy.PASSWORD_RULE)
+    fresh = not options.keystore.exists()
+    try:
+        async with client_for(options, create=True, resume=False) as client:
+            account = await client.register(handle, password, invite_code, display_name)
+    except BaseException:
+        if fresh:  # a failed registration leaves no keystore behind
+            options.keystore.unlink(missing_ok=True)
+        raise
     options.output.emit(
         account.model_dump(),
         f"Account [bold]{account.handle}[/] created ({account.role}). "

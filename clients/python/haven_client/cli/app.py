@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import click
 
+from haven_client.cli import copy, logfile
 from haven_client.cli.context import DEFAULT_KEYSTORE, Options
 from haven_client.cli.failures import explain
 from haven_client.cli.output import Output
@@ -45,6 +46,7 @@ def app(
     """Haven companion: end-to-end encrypted messages between coaches and clients."""
     streams = ctx.meta.get("haven.streams", (sys.stdout, sys.stdin, None))
     out, stdin, err = streams
+    logfile.log_to(keystore)
     ctx.obj = Options(
         server=server,
         keystore=keystore,
@@ -88,10 +90,10 @@ async def run_cli(
     except click.Abort:
         errors.write("aborted\n")
         return 1
-    except Exception as error:  # every known failure gets one calm line
+    except Exception as error:  # every failure gets one calm line; the unknown, a log entry
         message, code = explain(error)
         if message is None:
-            raise
+            message = copy.UNEXPECTED.format(log=logfile.record_unexpected(error))
         errors.write(f"haven: {message}\n")
         return code
     return int(result or 0)

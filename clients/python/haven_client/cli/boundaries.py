@@ -11,13 +11,14 @@ import click
 from pydantic import ValidationError
 
 from haven_client.boundaries import KEEP, new_push_secret
+from haven_client.cli import coachtext
 from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.render import event_record
 from haven_client.client import HavenClient
 from haven_client.errors import HavenError, InvalidSetting
 from haven_client.events import CoachAway, InvalidMessage, KeyChanged, ReceivedMessage
 from haven_client.keystore import StoredParticipant
-from haven_client.models import Availability
+from haven_client.models import Availability, NotificationSettings
 
 
 @click.group()
@@ -70,7 +71,7 @@ async def notifications_show(options: Options) -> None:
     """The current settings."""
     async with client_for(options) as client:
         settings = await client.notification_settings()
-    options.output.emit(settings.model_dump(mode="json"), str(settings.model_dump(mode="json")))
+    _emit_settings(options, client, settings)
 
 
 @notifications.command("quiet-hours")
@@ -84,7 +85,7 @@ async def quiet_hours(options: Options, start: str, end: str, tz: str | None) ->
         settings = await client.update_notification_settings(
             quiet_hours=(start, end), time_zone=tz if tz else KEEP
         )
-    options.output.emit(settings.model_dump(mode="json"), str(settings.model_dump(mode="json")))
+    _emit_settings(options, client, settings)
 
 
 @notifications.command("no-quiet-hours")
@@ -93,7 +94,7 @@ async def no_quiet_hours(options: Options) -> None:
     """Push at any time."""
     async with client_for(options) as client:
         settings = await client.update_notification_settings(quiet_hours=None)
-    options.output.emit(settings.model_dump(mode="json"), str(settings.model_dump(mode="json")))
+    _emit_settings(options, client, settings)
 
 
 @notifications.command("urgent-bypass")
@@ -103,7 +104,24 @@ async def urgent_bypass(options: Options, state: str) -> None:
     """Coaches: let a client's urgent message through quiet hours."""
     async with client_for(options) as client:
         settings = await client.update_notification_settings(urgent_bypass=state == "on")
-    options.output.emit(settings.model_dump(mode="json"), str(settings.model_dump(mode="json")))
+    _emit_settings(options, client, settings)
+
+
+def _emit_settings(options: Options, client: HavenClient, settings: NotificationSettings) -> None:
+    me = client.store.state.account
+    human = coachtext.notification_sentences(settings, coach=me is not None and me.role == "coach")
+    options.output.emit(settings.model_dump(mode="json"), human)
+
+
+@notifications.command("urgent-while-paused")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@pass_options
+async def urgent_while_paused(options: Options, state: str) -> None:
+    """Coaches: be told (without its words) when a client tries an urgent message while you
+    have paused the conversation. Off by default."""
+    async with client_for(options) as client:
+        settings = await client.update_notification_settings(urgent_while_paused=state == "on")
+        _emit_settings(options, client, settings)
 
 
 @click.group()
@@ -112,14 +130,42 @@ def availability() -> None:
 
 
 @availability.command("set")
-@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--weekly", help='Your hours, e.g. "mon-fri 09:00-17:00, sat 10:00-12:00".')
+@click.option("--reply-within", help='How soon you usually reply, e.g. "24h" or "2d".')
+@click.option("--time-zone", help="IANA time zone of your hours (default: your notifications').")
+@click.option("--away-message", default="", help="A note clients see outside your hours.")
 @pass_options
-async def availability_set(options: Options, file: Path) -> None:
-    """Coaches: set availability from a JSON file as in docs/api.md ('-' for stdin)."""
-    value = _availability_file(file, options.stdin)
+async def availability_set(
+    options: Options,
+    file: Path | None,
+    weekly: str | None,
+    reply_within: str | None,
+    time_zone: str | None,
+    away_message: str,
+) -> None:
+    """Coaches: set your hours and reply time with the options (or from a JSON file as in
+    docs/api.md, '-' for stdin)."""
     async with client_for(options) as client:
+        if file is not None:
+            value = _availability_file(file, options.stdin)
+        else:
+            if weekly is None or reply_within is None:
+                raise click.UsageError("give --weekly and --reply-within (or a JSON file)")
+            zone = time_zone or (await client.notification_settings()).time_zone
+            value = Availability(
+                time_zone=zone,
+                weekly=coachtext.weekly(weekly),
+                response_time_hours=coachtext.hours(reply_within),
+                away_message=away_message,
+            )
         answer = await client.set_availability(value)
-    options.output.emit(answer.model_dump(mode="json"), "Availability saved.")
+        me = client.store.state.account
+    name = (me.display_name or me.handle) if me is not None else "You"
+    options.output.emit(
+        answer.model_dump(mode="json"),
+        "Availability saved.\n" + coachtext.availability_sentences(name, answer),
+    )
 
 
 @availability.command("show")
@@ -132,9 +178,11 @@ async def availability_show(options: Options, coach: str, tz: str | None) -> Non
         found, conversation_id = await _coach(client, coach)
         shown = await client.coach_availability(found.account_id)
         body = shown.model_dump(mode="json")
+        human = coachtext.availability_sentences(found.display_name or found.handle, shown)
         if conversation_id is not None:
             body["reply_expectation"] = client.boundaries.expectation(found, shown, time_zone=tz)
-    options.output.emit(body, body.get("reply_expectation") or str(body))
+            human = f"{body['reply_expectation']}\n{human}"
+    options.output.emit(body, human)
 
 
 def _availability_file(path: Path, stdin: TextIO) -> Availability:

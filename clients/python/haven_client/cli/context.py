@@ -43,14 +43,31 @@ def new_password(variable: str) -> str:
     given = os.environ.get(variable)
     if given:
         return given
+    click.echo(copy.PASSWORD_RULE, err=True)
     first = getpass.getpass("New password: ")
     if first != getpass.getpass("New password again: "):
         raise click.ClickException("the two passwords differ")
     return first
 
 
+def new_passphrase() -> str:
+    """A new keystore's passphrase: from the environment, or typed twice after one sentence on
+    how it differs from the account password."""
+    given = os.environ.get("HAVEN_KEYSTORE_PASSPHRASE")
+    if given:
+        return given
+    click.echo(copy.PASSPHRASE_RULE, err=True)
+    first = getpass.getpass("New keystore passphrase: ")
+    if first != getpass.getpass("Keystore passphrase again: "):
+        raise HavenError(copy.PASSPHRASES_DIFFER)
+    return first
+
+
 async def open_keystore(options: Options, *, create: bool = False) -> Keystore:
-    passphrase = secret("HAVEN_KEYSTORE_PASSPHRASE", "Keystore passphrase: ")
+    if create and not options.keystore.exists():
+        passphrase = new_passphrase()
+    else:
+        passphrase = secret("HAVEN_KEYSTORE_PASSPHRASE", "Keystore passphrase: ")
     if create:
         return await Keystore.open_or_create(options.keystore, passphrase)
     if not options.keystore.exists():

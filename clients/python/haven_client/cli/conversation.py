@@ -1,16 +1,23 @@
-"""Conversation commands: list, history, send, invite, accept, end."""
+"""Conversation commands: list, history, send, delete a message, invite, accept, end.
+A conversation is named by its id or by the other person's handle."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import click
 from rich.table import Table
+from rich.text import Text
 
 from haven_client.cli import copy
 from haven_client.cli.compose import message_text
 from haven_client.cli.context import Options, client_for, pass_options
+from haven_client.cli.names import conversation_id_for
 from haven_client.cli.render import crisis_panel, describe, event_record
 from haven_client.client import HavenClient
-from haven_client.errors import HavenError
+from haven_client.errors import HavenError, Paused
+from haven_client.events import InvalidMessage
+from haven_client.models import CrisisResource
 from haven_client.opener import Opened
 from haven_client.sender import text_payload
 
@@ -38,14 +45,33 @@ async def conversations(options: Options) -> None:
 
 
 @click.command()
-@click.argument("conversation_id")
+@click.argument("conversation_id", metavar="CONVERSATION")
 @click.option("--limit", default=20, show_default=True, help="How many of the latest messages.")
 @pass_options
 async def history(options: Options, conversation_id: str, limit: int) -> None:
     """The latest messages of a conversation, decrypted and checked on this device."""
     async with client_for(options) as client:
-        for event in await latest(client, conversation_id, limit):
-            options.output.emit(event_record(event), describe(client, event))
+        conversation_id = await conversation_id_for(client, conversation_id)
+        events = await latest(client, conversation_id, limit)
+        for event in events:
+            options.output.emit(event_record(event))
+        if not options.output.as_json:
+            for line in shown_once(client, events):
+                options.output.say(line)
+
+
+def shown_once(client: HavenClient, events: Sequence[Opened]) -> Iterator[Text | str]:
+    """The lines a person reads: messages older than this device are one note, not one
+    "cannot be opened" per message."""
+    earlier = [e for e in events if isinstance(e, InvalidMessage) and e.predates_device]
+    if earlier:
+        yield Text(f"· {copy.EARLIER_UNREADABLE.format(count=len(earlier))}", style="dim")
+    for event in events:
+        if event in earlier:
+            continue
+        line = describe(client, event)
+        if line is not None:
+            yield line
 
 
 async def latest(client: HavenClient, conversation_id: str, limit: int) -> list[Opened]:
@@ -59,15 +85,31 @@ async def latest(client: HavenClient, conversation_id: str, limit: int) -> list[
 
 
 @click.command()
-@click.argument("conversation_id")
+@click.argument("conversation_id", metavar="CONVERSATION")
 @click.option("--urgent", is_flag=True, help="Clients: mark urgent (you get crisis resources).")
 @pass_options
 async def send(options: Options, conversation_id: str, urgent: bool) -> None:
     """Send a message read from stdin (or written in $EDITOR), never from the command line."""
     text = message_text(options.stdin)
     async with client_for(options) as client:
-        receipt = await client.send(conversation_id, text_payload(text), urgent)
+        conversation_id = await conversation_id_for(client, conversation_id)
+        try:
+            receipt = await client.send(conversation_id, text_payload(text), urgent)
+        except HavenError as refused:
+            if urgent:  # not delivered: the resources now, never only an error line
+                told = isinstance(refused, Paused) and refused.coach_notified
+                options.output.warn(
+                    copy.URGENT_NOT_DELIVERED_COACH_TOLD if told else copy.URGENT_NOT_DELIVERED
+                )
+                extra = getattr(refused, "crisis_resources", [])
+                options.output.errors.print(crisis_panel(
+                    [CrisisResource.model_validate(r) for r in extra]
+                    or await client.crisis_resources()
+                ))  # fmt: skip
+            raise
     options.output.emit({"message_id": receipt.message_id}, "Sent (end-to-end encrypted).")
+    for name in receipt.recipients_absent:
+        options.output.say(copy.NO_DEVICE.format(name=name))
     for resource in receipt.crisis_resources:
         options.output.emit({"crisis_resource": resource.model_dump()})
     if receipt.crisis_resources:
@@ -103,8 +145,27 @@ async def accept(options: Options, code: str) -> None:
     )
 
 
+@click.command("delete-message")
+@click.argument("conversation_id", metavar="CONVERSATION")
+@click.argument("message_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_options
+async def delete_message(
+    options: Options, conversation_id: str, message_id: str, yes: bool
+) -> None:
+    """Delete one of your messages for everyone (MESSAGE_ID from `haven history --json`)."""
+    if not yes:
+        click.confirm("Delete this message for everyone?", abort=True)
+    async with client_for(options) as client:
+        conversation_id = await conversation_id_for(client, conversation_id)
+        await client.delete_message(conversation_id, message_id)
+    options.output.emit(
+        {"conversation_id": conversation_id, "deleted": message_id}, "Deleted for everyone."
+    )
+
+
 @click.command()
-@click.argument("conversation_id")
+@click.argument("conversation_id", metavar="CONVERSATION")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_options
 async def end(options: Options, conversation_id: str, yes: bool) -> None:
@@ -112,6 +173,7 @@ async def end(options: Options, conversation_id: str, yes: bool) -> None:
     if not yes:
         click.confirm("End this conversation? It becomes read-only for both of you", abort=True)
     async with client_for(options) as client:
+        conversation_id = await conversation_id_for(client, conversation_id)
         await client.api.end_conversation(conversation_id)
         await client.conversations()
     options.output.emit(
@@ -119,4 +181,4 @@ async def end(options: Options, conversation_id: str, yes: bool) -> None:
     )
 
 
-COMMANDS = [conversations, history, send, invite, accept, end]
+COMMANDS = [conversations, history, send, delete_message, invite, accept, end]

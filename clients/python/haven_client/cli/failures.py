@@ -6,10 +6,14 @@ import aiohttp
 
 from haven_client.cli import copy
 from haven_client.errors import (
+    Conflict,
+    ConsentRequired,
     HavenApiError,
     HavenError,
+    KeyChangeUnacknowledged,
     KeystoreInUse,
     NotLoggedIn,
+    Paused,
     SessionExpired,
     Unauthorized,
     WrongPassphrase,
@@ -43,3 +47,17 @@ def _url(error: BaseException) -> str:
     key = getattr(error, "host", None)
     port = getattr(error, "port", None)
     return f"{key}:{port}" if key else "the configured address"
+
+
+def not_sent(error: BaseException, who: str) -> str:
+    """The one line for a send that did not go out: the catalogue's whole line, never the
+    server's text wrapped in ours."""
+    if isinstance(error, Paused):
+        return copy.PAUSED_NOT_SENT
+    if isinstance(error, ConsentRequired):
+        return copy.AGREEMENT_NOT_SENT
+    if isinstance(error, KeyChangeUnacknowledged):
+        return copy.KEYS_NOT_SENT.format(name=who)
+    if isinstance(error, Conflict) and error.code == "conflict":
+        return copy.ENDED_NOT_SENT
+    return copy.NOT_SENT

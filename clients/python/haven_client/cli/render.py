@@ -25,6 +25,9 @@ from haven_client.events import (
     ReadReceipt,
     ReceivedMessage,
     RelationshipChanged,
+    RetentionChanged,
+    SendingShortly,
+    UrgentAttempt,
 )
 from haven_client.models import CrisisResource
 
@@ -72,6 +75,14 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
         return Text(f"! {copy.KEYS_CHANGED.format(name=name)}", style="bold red")
     if isinstance(event, MessageRejected):
         return Text(f"! {copy.NOT_STORED}", "red")
+    if isinstance(event, RetentionChanged):
+        days = event.retention_days
+        line = copy.RETENTION_CHANGED.format(days=days) if days else copy.RETENTION_KEPT
+        return Text(f"· {line}", style="cyan")
+    if isinstance(event, UrgentAttempt):
+        return Text(f"! {event.notice}", style="bold yellow")
+    if isinstance(event, SendingShortly):
+        return Text(f"· {event.notice}", style="cyan")
     if isinstance(event, DevicesChanged | ConnectionChanged):
         return None
     return None
@@ -113,12 +124,18 @@ def _away(event: CoachAway) -> Text:
     return line
 
 
-def crisis_panel(resources: Sequence[CrisisResource]) -> Panel:
-    """Shown at once with every urgent send: your coach is not a crisis service."""
-    lines = [
-        f"[bold]{escape(r.name)}[/]: {escape(r.contact)}"
-        + (f" — {escape(r.description)}" if r.description else "")
+def resource_lines(resources: Sequence[CrisisResource], *, markup: bool = False) -> str:
+    """One line per crisis resource: "Name: contact — description"."""
+    return "\n".join(
+        (f"[bold]{escape(r.name)}[/]" if markup else r.name)
+        + f": {escape(r.contact) if markup else r.contact}"
+        + (f" — {escape(r.description) if markup else r.description}" if r.description else "")
         for r in resources
-    ]
-    body = "\n".join(lines) or copy.NO_CRISIS_RESOURCES
-    return Panel(body, title=copy.CRISIS_TITLE, subtitle=copy.CRISIS_SUBTITLE, border_style="red")
+    )
+
+
+def crisis_panel(resources: Sequence[CrisisResource]) -> Panel:
+    """Shown at once with every urgent send, in calm colours: an offer, not an order; the
+    emergency number is kept for danger."""
+    body = resource_lines(resources, markup=True) or copy.NO_CRISIS_RESOURCES
+    return Panel(body, title=copy.CRISIS_TITLE, subtitle=copy.CRISIS_SUBTITLE, border_style="cyan")

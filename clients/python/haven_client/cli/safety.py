@@ -8,17 +8,21 @@ from datetime import datetime
 import click
 
 from haven_client import copy as sdk_copy
+from haven_client.cli import logfile
 from haven_client.cli.context import Options, client_for, pass_options
+from haven_client.cli.names import conversation_id_for
 from haven_client.errors import HavenError
 from haven_client.safety import pause_template
 
+TEMPLATES_HELP = "A neutral reason the client sees, as written: " + "; ".join(
+    f'{name}: "{text}"' for name, text in sorted(sdk_copy.PAUSE_TEMPLATES.items())
+)
+
 
 @click.command()
-@click.argument("conversation_id")
+@click.argument("conversation_id", metavar="CONVERSATION")
 @click.option(
-    "--template",
-    type=click.Choice(sorted(sdk_copy.PAUSE_TEMPLATES)),
-    help="A neutral reason the client sees (see `haven pause --help`).",
+    "--template", type=click.Choice(sorted(sdk_copy.PAUSE_TEMPLATES)), help=TEMPLATES_HELP
 )
 @click.option("--reason", help="Your own words instead (up to 280 characters, shown as written).")
 @click.option("--until", "resume_on", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
@@ -36,6 +40,7 @@ async def pause(
     text = pause_template(template) if template else reason
     day = resume_on.date() if resume_on is not None else None
     async with client_for(options) as client:
+        conversation_id = await conversation_id_for(client, conversation_id)
         await client.safety.pause(conversation_id, text, day)
     options.output.emit(
         {"conversation_id": conversation_id, "status": "paused", "reason": text},
@@ -44,17 +49,18 @@ async def pause(
 
 
 @click.command()
-@click.argument("conversation_id")
+@click.argument("conversation_id", metavar="CONVERSATION")
 @pass_options
 async def resume(options: Options, conversation_id: str) -> None:
     """Coaches: resume a paused conversation."""
     async with client_for(options) as client:
+        conversation_id = await conversation_id_for(client, conversation_id)
         await client.safety.resume(conversation_id)
     options.output.emit({"conversation_id": conversation_id, "status": "active"}, "Resumed.")
 
 
 @click.command()
-@click.argument("conversation_id")
+@click.argument("conversation_id", metavar="CONVERSATION")
 @click.option("--read-receipts", type=click.Choice(["on", "off"]), help="Share read receipts.")
 @click.option(
     "--notification-detail",
@@ -79,6 +85,7 @@ async def settings(
     if retention_days is not None:
         changes["retention_days"] = _days(retention_days)
     async with client_for(options) as client:
+        conversation_id = await conversation_id_for(client, conversation_id)
         current = await client.safety.update_settings(conversation_id, **changes)  # type: ignore[arg-type]
     shown = current.model_dump(mode="json")
     kept = shown.get("effective_retention_days")
@@ -150,6 +157,7 @@ async def panic(options: Options, yes: bool) -> None:
             line = await client.panic()
         except HavenError:
             line = sdk_copy.PANIC_DONE  # the keystore is wiped even when the server is away
+    logfile.erase()
     options.output.emit({"panic": True}, line)
 
 

@@ -4,27 +4,45 @@ from __future__ import annotations
 
 import click
 
+from haven_client.cli import copy
 from haven_client.cli.context import Options, client_for, pass_options
+from haven_client.cli.names import counterpart_target
+from haven_client.errors import HavenError
 
 
 @click.command("safety-number")
 @click.argument("target")
-@click.option("--verify", metavar="DIGITS", help="Mark verified after comparing these digits.")
+@click.argument("digits", nargs=-1)
+@click.option("--verify", is_flag=True, help="Mark verified after comparing DIGITS (spaces ok).")
 @pass_options
-async def safety_number(options: Options, target: str, verify: str | None) -> None:
-    """Show the safety number with a conversation's counterpart (or an account id)."""
+async def safety_number(
+    options: Options, target: str, digits: tuple[str, ...], verify: bool
+) -> None:
+    """Show the safety number with a conversation's counterpart (a conversation id, their
+    handle or an account id); with --verify, check the DIGITS you compared and remember them."""
+    given = "".join("".join(digits).split())
+    if digits and not verify:
+        raise click.UsageError("give --verify before the digits you compared")
     async with client_for(options) as client:
+        target = await counterpart_target(client, target)
         number = await client.safety_number(target)
+        other = client.counterpart(target)
+        name = other.display_name or other.handle
         if verify:
-            client.mark_verified(target, verify)
+            try:
+                client.mark_verified(target, given)
+            except ValueError:
+                raise HavenError(copy.SAFETY_MISMATCH.format(name=name)) from None
         verified = client.is_verified(target)
     groups = " ".join(number[i : i + 5] for i in range(0, len(number), 5))
-    state = "[green]verified[/]" if verified else "[yellow]not verified[/]"
-    options.output.emit(
-        {"safety_number": groups, "verified": verified},
-        f"{groups}\n{state}: compare it with the other person in person or on a call; "
-        "then `haven safety-number TARGET --verify DIGITS`.",
-    )
+    if verified:
+        human = f"{groups}\n[green]{copy.SAFETY_VERIFIED.format(name=name)}[/]"
+    else:
+        human = (
+            f"{groups}\n[yellow]not verified[/]: compare it with {name} in person or on a call;"
+            " then `haven safety-number TARGET --verify DIGITS`."
+        )
+    options.output.emit({"safety_number": groups, "verified": verified}, human)
 
 
 @click.command()

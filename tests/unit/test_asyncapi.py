@@ -94,6 +94,7 @@ def _server_frames() -> list[dict[str, Any]]:
         ),
         frames.read(ReceiptData(conversation_id="c1", account_id="a1", up_to_seq=3)),
         frames.devices_changed("a1"),
+        frames.urgent_attempt("c1"),
         frames.relationship("c1", "paused", "holiday", "2026-12-24"),
         frames.relationship("c1", "active"),
         frames.retention("c1", None),

@@ -106,6 +106,11 @@ SERVER_FRAMES = {
         },
         {"backup_contact": STRING},
     ),
+    "urgent_attempt": _frame(
+        "urgent_attempt",
+        "To a coach who chose it: a client tried an urgent send while paused (no content).",
+        {"conversation_id": STRING},
+    ),
     "resync": _frame("resync", "Deliveries were lost: sync every conversation.", {}),
     "pong": _frame("pong", "The answer to `ping`.", {}),
     "accepted": _frame(

@@ -4,7 +4,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test demo lint typecheck bench clean
+.PHONY: up test demo lint typecheck bench clean web js-test
+
+# Haven Web: the JS SDK, the app, and what the browser tests inject (axe-core); each package
+# is installed from its lockfile (`npm ci`) when node_modules is missing or older than it.
+NPM ?= npm
+JS_SDK := clients/js
+WEB_APP := clients/web
+JS_PACKAGES := $(patsubst %/package.json,%,$(wildcard $(JS_SDK)/package.json $(WEB_APP)/package.json))
+NODE_PACKAGES := $(JS_PACKAGES) $(patsubst %/package.json,%,$(wildcard tests/browser/package.json))
+NODE_STAMPS := $(addsuffix /node_modules/.package-lock.json,$(NODE_PACKAGES))
+WEB_BUILD := $(WEB_APP)/dist/index.html
+# Everything the bundle is built from: the app's and the SDK's files, not their outputs.
+WEB_SOURCES := $(shell find $(WEB_APP) $(JS_SDK) \( -name node_modules -o -name dist \) -prune \
+	-o -type f -print 2>/dev/null)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,21 +25,47 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## up: start broker (if needed), SecantusDB and the three services in the foreground
-up: $(STAMP)
+## up: build Haven Web if needed, start broker (if needed), SecantusDB and the three services
+## in the foreground; the app opens at http://127.0.0.1:8080/app/
+up: $(STAMP) web
+	@echo "Haven Web: open http://127.0.0.1:$${HAVEN_GATEWAY_PORT:-8080}/app/"
 	exec $(PY) -m tools.devstack
+
+## web: npm ci where a lockfile is newer than node_modules, then build clients/web/dist when
+## any source is newer than the build
+web: $(NODE_STAMPS) $(if $(wildcard $(WEB_APP)/package.json),$(WEB_BUILD))
+
+%/node_modules/.package-lock.json: %/package-lock.json %/package.json
+	@command -v $(NPM) >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }
+	cd $* && $(NPM) ci --no-audit --no-fund
+	mkdir -p $(@D) && touch $@
+
+# The app imports the SDK as file:../js, so the SDK's packages are installed first.
+$(WEB_APP)/node_modules/.package-lock.json: $(if $(wildcard $(JS_SDK)/package.json),$(JS_SDK)/node_modules/.package-lock.json)
+
+$(WEB_BUILD): $(WEB_SOURCES) $(NODE_STAMPS)
+	cd $(WEB_APP) && $(NPM) run build
+	touch $@
+
+## js-test: lint and unit tests of the JS SDK and the app
+js-test: web
+	@for dir in $(JS_PACKAGES); do \
+		echo "== $$dir"; (cd $$dir && $(NPM) run lint && $(NPM) test) || exit 1; \
+	done
 
 ## demo: operator, coach and client exchange encrypted messages against `make up`'s stack (or a
 ## throw-away one), then show what the server stored: ciphertext only
 demo: $(STAMP)
 	$(PY) -m tools.demo
 
-## test: lint, types, then the whole test suite against the real broker and a fresh store
-test: $(STAMP)
+## test: lint, types, the JS packages' lint and tests, then the whole test suite (browser
+## tests in headless Chromium included) against the real broker and a fresh store
+test: $(STAMP) web
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory js-test
 	$(PY) -m tools.broker
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -44,4 +83,4 @@ bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .haven-data
+	rm -rf $(VENV) .haven-data $(WEB_APP)/dist $(addsuffix /node_modules,$(NODE_PACKAGES))

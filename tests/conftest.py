@@ -20,7 +20,8 @@ from tools.infra import Infra, session_infra
 from tools.stack import Stack, running_stack, stack_env
 
 TESTS = Path(__file__).parent
-KINDS = ("unit", "integration", "e2e")  # directory = marker (registered in pyproject.toml)
+# directory = marker (registered in pyproject.toml)
+KINDS = ("unit", "integration", "e2e", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,12 +8,14 @@ from typing import Any
 from aiohttp import web
 
 from services.gateway.edge import views  # noqa: F401 - registers the endpoints
+from services.gateway.edge.cors import cors_middleware
 from services.gateway.edge.http import ENDPOINTS
 from services.gateway.edge.keys import receipt_signer_key
 from services.gateway.edge.middlewares import auth_middleware
 from services.gateway.edge.ops import create_ops_app
 from services.gateway.edge.problems import problem_middleware
 from services.gateway.edge.urgent import urgent_send_middleware
+from services.gateway.edge.webapp import install_webapp
 from services.gateway.edge.websocket import websocket
 from services.gateway.security.receipt_keys import ReceiptSigner
 from services.gateway.security.tokens import TokenSigner
@@ -71,7 +73,12 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         INDEXES,
         migrate,
         serve_metrics=False,
-        middlewares=(urgent_send_middleware, problem_middleware, auth_middleware),
+        middlewares=(
+            *((cors_middleware(settings.allowed_origins),) if settings.allowed_origins else ()),
+            urgent_send_middleware,
+            problem_middleware,
+            auth_middleware,
+        ),
         client_max_size=settings.max_body_bytes,
         ttls={"audit": ("at", settings.audit_retention_days * 86400)},
     )
@@ -80,6 +87,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
     for e in ENDPOINTS:
         app.router.add_route(e.method, e.path, e.view)
     app.router.add_get("/v1/ws", websocket)
+    install_webapp(app, settings)
     return app
 
 

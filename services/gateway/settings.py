@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -67,9 +68,19 @@ class GatewaySettings(CommonSettings):
     retention_default_days: int | None = Field(default=None, ge=1, le=36500)
     retention_min_days: int = Field(default=1, ge=1, le=36500)
     retention_max_days: int | None = Field(default=None, ge=1, le=36500)
+    # Haven Web (edge/webapp.py): the built app served at /app/ (unset: clients/web/dist in the
+    # checkout), the neutral page "Leave quickly" replaces it with, and the exact origins of
+    # other web apps allowed to call the API from a browser (edge/cors.py; empty: none).
+    web_dir: Path | None = None
+    web_exit_url: str = "https://www.bbc.co.uk/weather"
+    cors_origins: str = ""
 
     @field_validator(
-        "retention_default_days", "retention_max_days", "crisis_resources_file", mode="before"
+        "retention_default_days",
+        "retention_max_days",
+        "crisis_resources_file",
+        "web_dir",
+        mode="before",
     )
     @classmethod
     def _blank_keeps(cls, value: object) -> object:
@@ -87,6 +98,28 @@ class GatewaySettings(CommonSettings):
         ):
             raise ValueError("HAVEN_RETENTION_DEFAULT_DAYS is outside the min/max bounds")
         return self
+
+    @field_validator("web_exit_url")
+    @classmethod
+    def _exit_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("https", "http") or not parsed.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (p.strip() for p in value.split(","))):
+            parsed = urlsplit(origin)
+            exact = f"{parsed.scheme}://{parsed.netloc}"
+            if parsed.scheme not in ("https", "http") or not parsed.netloc or origin != exact:
+                raise ValueError(f"{origin!r} is not an exact origin like https://app.example")
+        return value
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.cors_origins.split(",") if p.strip())
 
     @field_validator("bootstrap_operator_password")
     @classmethod

@@ -7,7 +7,6 @@ handles); the test that stops services gets a stack of its own."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from haven_crypto import crypto
-from tests.support.rabbit import queued_bodies
+from tests.support.plaintext import assert_no_plaintext, server_texts
 from tests.support.sdk import SdkDevice
 from tests.support.ws import bearer, ws_url
 from tools.api import Api, Session
@@ -234,24 +233,10 @@ async def test_no_plaintext_anywhere_on_the_server(
     await asyncio.to_thread(stack.stop, "messaging")  # the next command waits in its queue
     await cast.client.client.send_text(cast.conversation_id, secrets[1] + " queued")
     await asyncio.to_thread(stack.stop)
-    dumps = []
-    for name in await mongo_client.list_database_names():
-        if name.startswith(isolation[1]):
-            db = mongo_client[name]
-            for collection in await db.list_collection_names():
-                dumps += [json.dumps(d, default=str) async for d in db[collection].find()]
+    dumps, logs, queued = await server_texts(stack, mongo_client, isolation)
     assert len(dumps) > 10
-    logs = [
-        stack.log_path(s).read_text(errors="replace")
-        for s in ("gateway", "messaging", "notification")
-    ]
-    queued = await queued_bodies(isolation[0])
     assert any("message.send" in body for body in queued)  # the scan saw the queued command
-    for secret in secrets:
-        encodings = (secret, secret.encode().hex(), crypto.b64e(secret.encode())[:20])
-        for text in (*dumps, *logs, *queued):
-            for encoded in encodings:
-                assert encoded not in text
+    assert_no_plaintext(secrets, [*dumps, *logs, *queued])
 
 
 async def test_two_gateway_replicas_deliver_to_devices_spread_across_them(

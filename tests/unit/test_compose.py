@@ -165,3 +165,19 @@ def test_the_cli_container_has_a_network_of_its_own_that_reaches_only_the_gatewa
     assert on_cli == ["cli", "gateway"]
     assert compose["networks"]["cli"]["internal"] is True
     assert _resolve(cli["environment"]["HAVEN_SERVER"]) == "http://gateway:8080"
+
+
+def test_the_image_builds_haven_web_from_the_lockfiles_and_serves_it() -> None:
+    """Under compose the gateway serves /app/ from the image: a Node stage builds clients/web
+    with `npm ci` (the committed lockfiles), the runtime image gets only dist/, and
+    HAVEN_WEB_DIR points there (else /app/ answers 503)."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert re.search(r"^FROM \$\{NODE_IMAGE\} AS web$", dockerfile, re.M)
+    assert "npm ci" in dockerfile and "npm run build" in dockerfile
+    assert "npm install" not in dockerfile
+    copied = re.search(r"^COPY --from=web (\S+) (\S+)$", dockerfile, re.M)
+    assert copied and copied.group(1).endswith("clients/web/dist")
+    assert f"HAVEN_WEB_DIR={copied.group(2)}" in dockerfile
+    for lockfile in ("clients/js/package-lock.json", "clients/web/package-lock.json"):
+        assert (ROOT / lockfile).is_file()
+    assert "**/node_modules" in (ROOT / ".dockerignore").read_text()

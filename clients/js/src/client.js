@@ -1,0 +1,370 @@
+/**
+ * `HavenClient`: the companion's brain. Signs a device in (or resumes it), keeps the device's memory
+ * in a `KeyStore`, opens and verifies every message, sends through the outbox, keeps safety numbers
+ * and the user's verified marks, and runs the live connection. Events: see README.md.
+ */
+import { HavenApi } from './api.js';
+import { ClientBase } from './client-base.js';
+import { Conversations } from './conversations.js';
+import { Directory } from './directory.js';
+import { HavenError } from './errors.js';
+import { Emitter } from './events.js';
+import { Opener, failedItem } from './opener.js';
+import { Receiver } from './receiver.js';
+import { DEFAULT_KX_INTERVAL_MS, rotateKx, rotateKxIfDue } from './rotation.js';
+import { groupSafetyNumber } from './safety-number.js';
+import { Sender } from './sender.js';
+import { signInDevice } from './session.js';
+import { HavenSocket } from './socket.js';
+import { sodiumReady } from './sodium.js';
+import { DeviceState } from './state.js';
+import { Trust } from './trust.js';
+
+/**
+ * @typedef {object} ClientOptions
+ * @property {import('./keystore.js').KeyStore} keyStore where the device's keys and memory live
+ * @property {string} [baseUrl] '' (default) = same origin
+ * @property {typeof fetch} [fetch]
+ * @property {any} [WebSocket] constructor; default `globalThis.WebSocket`
+ * @property {() => number} [now] ms clock
+ * @property {{initialMs?: number, maxMs?: number}} [backoff] reconnect back-off
+ */
+
+/**
+ * @typedef {object} SafetyNumberView
+ * @property {string | null} digits 60 digits; null while the counterpart has no signed-in device
+ * @property {string[]} groups 12 groups of 5
+ * @property {boolean} verified the user marked this very number verified
+ * @property {boolean} changePending a verified number changed and the user has not acknowledged it
+ * @property {string} accountId the counterpart
+ * @property {import('./keystore.js').StoredParticipant} counterpart
+ */
+
+export class HavenClient extends ClientBase {
+  /**
+   * Use `HavenClient.signIn`, `register` or `resume`.
+   * @param {ClientOptions} options @param {DeviceState} device @param {HavenApi} api @param {Emitter} events
+   */
+  constructor(options, device, api, events) {
+    const conversations = new Conversations(api, device);
+    super(api, device, conversations);
+    this._options = options;
+    this._events = events;
+    this._now = options.now ?? Date.now;
+    const emit = (/** @type {string} */ name, /** @type {unknown} */ payload) =>
+      events.emit(name, payload);
+    this._directory = new Directory(api, device, (a, d) => void this._trust.keySwapped(a, d), {
+      now: this._now,
+    });
+    this._trust = new Trust(device, this._directory, emit);
+    this._opener = new Opener(device, this._directory, this._trust, { now: this._now });
+    /** @type {HavenSocket | null} */
+    this._socket = null;
+    this._sender = new Sender({
+      api,
+      device,
+      directory: this._directory,
+      trust: this._trust,
+      conversations,
+      socket: () => this._socket,
+      emit,
+      now: this._now,
+    });
+    this._receiver = new Receiver({
+      api,
+      device,
+      conversations,
+      opener: this._opener,
+      directory: this._directory,
+      trust: this._trust,
+      emit,
+      ack: (id) => this._socket?.send({ type: 'ack', message_id: id }),
+    });
+    /** @type {import('./socket.js').ConnectionState} */
+    this.connectionState = 'closed';
+  }
+
+  /** @param {ClientOptions} options */
+  static async _open(options) {
+    await sodiumReady();
+    const device = await DeviceState.open(options.keyStore);
+    const events = new Emitter();
+    const api = new HavenApi({
+      baseUrl: options.baseUrl ?? '',
+      fetch: options.fetch,
+      now: options.now,
+      onSession: async (tokens) => {
+        device.state.refreshToken = tokens.refresh_token;
+        await device.save();
+      },
+      onSignedOut: () => void events.emit('signed_out', { reason: 'session_expired', code: 4401 }),
+    });
+    return { device, events, api };
+  }
+
+  /**
+   * Create an account with an invite, then sign this device in. Nothing is stored if registration fails.
+   * @param {ClientOptions & {handle: string, password: string, inviteCode: string, displayName?: string, deviceName?: string}} options
+   */
+  static async register(options) {
+    const api = new HavenApi({ baseUrl: options.baseUrl ?? '', fetch: options.fetch });
+    /** @type {{handle: string, password: string, invite_code: string, display_name?: string}} */
+    const body = {
+      handle: options.handle,
+      password: options.password,
+      invite_code: options.inviteCode,
+    };
+    if (options.displayName) body.display_name = options.displayName;
+    await api.register(body);
+    return HavenClient.signIn(options);
+  }
+
+  /**
+   * Sign in: a keystore that already holds this account's device resumes that device (same id).
+   * @param {ClientOptions & {handle: string, password: string, deviceName?: string, replaceDeviceId?: string}} options
+   */
+  static async signIn(options) {
+    const { device, events, api } = await HavenClient._open(options);
+    await signInDevice(api, device, { ...options, now: options.now });
+    const client = new HavenClient(options, device, api, events);
+    await client._afterSignIn();
+    return client;
+  }
+
+  /**
+   * Continue a stored session with its refresh token (a reload with "keep me signed in").
+   * @param {ClientOptions} options @returns {Promise<HavenClient | null>} null: nothing stored, or the session ended
+   */
+  static async resume(options) {
+    const { device, events, api } = await HavenClient._open(options);
+    const state = device.state;
+    if (!state.refreshToken || !state.account || !state.deviceId || !state.identitySeed)
+      return null;
+    api.transport.adoptRefreshToken(state.refreshToken);
+    try {
+      await api.refresh();
+    } catch (error) {
+      if (error instanceof HavenError && error.code === 'session_expired') return null;
+      throw error;
+    }
+    const client = new HavenClient(options, device, api, events);
+    await client._afterSignIn();
+    return client;
+  }
+
+  async _afterSignIn() {
+    await this._conversations.refresh();
+    await this.crisisResources({ refresh: true });
+  }
+
+  // --- events --------------------------------------------------------------------------
+
+  /** @param {string} name @param {(payload: any) => unknown} handler @returns {() => void} unsubscribe */
+  on(name, handler) {
+    return this._events.on(name, handler);
+  }
+
+  /** @param {string} name @param {(payload: any) => unknown} handler */
+  off(name, handler) {
+    this._events.off(name, handler);
+  }
+
+  // --- messages ------------------------------------------------------------------------
+
+  /**
+   * One page, decrypted and verified, ascending by `seq`; a message that fails a check is a
+   * `failed` item in its place, never skipped.
+   * @param {string} conversationId @param {{afterSeq?: number, beforeSeq?: number, limit?: number}} [page]
+   * @returns {Promise<{messages: import('./opener.js').MessageView[], hasMore: boolean}>}
+   */
+  async history(conversationId, page = {}) {
+    const conversation = await this._conversations.get(conversationId);
+    const answer = await this.api.history(conversationId, page);
+    const items = [...answer.messages].sort((a, b) => a.seq - b.seq);
+    const seen = (this._device.state.seenIds[conversationId] ??= {});
+    const messages = [];
+    for (const item of items) {
+      const earlier = seen[item.message_id];
+      if (earlier !== undefined && earlier !== item.seq) {
+        messages.push({
+          ...failedItem(
+            item,
+            'a message id seen before, under another seq: a replay',
+            'message_id',
+          ),
+          conversationId,
+        });
+        continue;
+      }
+      messages.push(await this._opener.open(item, conversation));
+      seen[item.message_id] = item.seq;
+    }
+    await this._device.save();
+    return { messages, hasMore: Boolean(answer.has_more) };
+  }
+
+  /**
+   * Seal and send a text. Resolves `{messageId, state: 'sent' | 'queued', retryAt, counterpartOffline,
+   * crisisResources}`; rejects with a `HavenError` whose `code` says why and whose `draft` keeps the text.
+   * @param {string} conversationId @param {string} text @param {{urgent?: boolean}} [options]
+   */
+  send(conversationId, text, options = {}) {
+    return this._sender.send(conversationId, text, options);
+  }
+
+  /** Delete for everyone (own messages). @param {string} conversationId @param {string} messageId */
+  deleteMessage(conversationId, messageId) {
+    return this.api.deleteMessage(conversationId, messageId);
+  }
+
+  /** @param {string} conversationId @param {number} upToSeq */
+  markRead(conversationId, upToSeq) {
+    return this.api.markRead(conversationId, upToSeq);
+  }
+
+  /** Fetch everything new in every conversation as events (also without a socket). */
+  sync() {
+    return this._receiver.syncAll();
+  }
+
+  // --- safety numbers ----------------------------------------------------------------------
+
+  /** @param {string} conversationId @returns {Promise<SafetyNumberView>} */
+  async safetyNumber(conversationId) {
+    const counterpart = await this._counterpart(conversationId);
+    const digits = await this._trust.safetyNumber(counterpart, { fresh: true });
+    return {
+      digits,
+      groups: digits ? groupSafetyNumber(digits) : [],
+      verified: this._trust.isVerified(counterpart.account_id),
+      changePending: counterpart.account_id in this._device.state.pendingKeyChanges,
+      accountId: counterpart.account_id,
+      counterpart,
+    };
+  }
+
+  /**
+   * Compare digits read out by the other person (spaces allowed); a match marks it verified.
+   * @param {string} conversationId @param {string} typed @returns {Promise<{matches: boolean}>}
+   */
+  async verifySafetyNumber(conversationId, typed) {
+    const counterpart = await this._counterpart(conversationId);
+    await this._trust.safetyNumber(counterpart, { fresh: true });
+    return { matches: await this._trust.verify(counterpart.account_id, typed) };
+  }
+
+  /** The "verified" toggle, kept in the keystore. @param {string} conversationId @param {boolean} verified */
+  async setVerified(conversationId, verified) {
+    const counterpart = await this._counterpart(conversationId);
+    await this._trust.setVerified(counterpart.account_id, verified);
+  }
+
+  /** After a `safety_number_changed` needing acknowledgement: sending resumes, the contact is unverified. */
+  /** @param {string} conversationId */
+  async acknowledgeKeyChange(conversationId) {
+    const counterpart = await this._counterpart(conversationId);
+    await this._trust.acknowledge(counterpart.account_id);
+  }
+
+  /** @param {string} conversationId */
+  async _counterpart(conversationId) {
+    const conversation = await this._conversations.get(conversationId);
+    const counterparts = this._trust.counterparts(conversation);
+    if (counterparts.length !== 1)
+      throw new HavenError('no_counterpart', 'a safety number needs exactly one counterpart');
+    return counterparts[0];
+  }
+
+  // --- live ------------------------------------------------------------------------------
+
+  /** Open the reconnecting WebSocket; `ready` starts a catch-up of every conversation. */
+  connect() {
+    if (this._socket) return;
+    const WebSocketImpl = this._options.WebSocket ?? globalThis.WebSocket;
+    if (!WebSocketImpl)
+      throw new HavenError('no_websocket', 'no WebSocket implementation available');
+    this._socket = new HavenSocket({
+      transport: this.api.transport,
+      WebSocket: WebSocketImpl,
+      backoff: this._options.backoff,
+      onFrame: (frame) => this._receiver.push(frame),
+      onState: ({ state, code }) => {
+        this.connectionState = state;
+        void this._events.emit('connection', { state, code });
+      },
+      onSignedOut: (reason, code) => void this._signedOut(reason, code),
+    });
+    this._socket.start();
+  }
+
+  /** Close the socket (the client stays usable over HTTP). */
+  disconnect() {
+    const socket = this._socket;
+    this._socket = null;
+    socket?.stop();
+  }
+
+  /** @param {string} reason @param {number} code */
+  async _signedOut(reason, code) {
+    this._socket = null;
+    this._device.state.refreshToken = null;
+    this.api.transport.forget();
+    await this._device.save();
+    await this._events.emit('signed_out', { reason, code });
+  }
+
+  // --- keys and leaving -----------------------------------------------------------------------
+
+  /**
+   * Rotate this device's kx key when it is `intervalMs` old (default a week); prunes old private keys
+   * no kept message needs (rule in README). @param {number} [now] @param {{intervalMs?: number}} [o]
+   * @returns {Promise<boolean>} rotated
+   */
+  async rotateKxIfDue(now = this._now(), o = {}) {
+    await this._conversations.refresh();
+    return rotateKxIfDue(this.api, this._device, now, o.intervalMs ?? DEFAULT_KX_INTERVAL_MS);
+  }
+
+  /** Rotate now. */
+  async rotateKx() {
+    await rotateKx(this.api, this._device, this._now());
+  }
+
+  /** End this device's session and erase its keys and memory from the keystore. */
+  async signOut() {
+    this._stop();
+    try {
+      await this.api.logout();
+    } finally {
+      this.api.transport.forget();
+      await this._device.wipe();
+    }
+  }
+
+  /** Panic exit: revoke this device at once, then erase everything local (even if offline). */
+  async panic() {
+    this._stop();
+    const deviceId = this._device.state.deviceId;
+    try {
+      if (deviceId) await this.api.panic(deviceId);
+    } finally {
+      this.api.transport.forget();
+      await this._device.wipe();
+    }
+  }
+
+  /** Delete the account; resolves the signed receipt `{receipt, receipt_signature}` to keep. @param {string} password */
+  async deleteAccount(password) {
+    const receipt = await this.api.deleteAccount(password);
+    this._stop();
+    this.api.transport.forget();
+    await this._device.wipe();
+    return receipt;
+  }
+
+  _stop() {
+    this.disconnect();
+    this._receiver.close();
+    this._sender.outbox.clear();
+  }
+}

@@ -1,0 +1,1 @@
+"""The browser-test harness: Chromium with guards, axe-core, screenshots and people."""

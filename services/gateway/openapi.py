@@ -148,6 +148,51 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def _web_paths() -> dict[str, Any]:
+    """Haven Web (services/gateway/edge/webapp.py): the bundle under /app/, its config."""
+    moved = {"302": {"description": "Location: /app/"}}
+    config = {
+        "type": "object",
+        "required": ["exit_url"],
+        "properties": {"exit_url": {"type": "string"}},
+    }
+    file = {
+        "200": {
+            "description": "a file of the bundle (index.html for a route without a dot)",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **_problems(("GET", "/app/{tail}"), ["not_found", "unavailable"]),
+    }
+    return {
+        "/": {"get": _plain("To Haven Web", "root", moved)},
+        "/app": {"get": _plain("To Haven Web", "app", moved)},
+        "/app/config.json": {
+            "get": _plain(
+                "What the operator set for Haven Web",
+                "web_config",
+                {"200": {"description": "never cached", "content": _json(config)}},
+            )
+        },
+        "/app/{tail}": {
+            "get": {
+                **_plain("Haven Web's files, under a strict CSP", "web_file", file),
+                "parameters": [
+                    {"name": "tail", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            }
+        },
+    }
+
+
+def _plain(summary: str, operation_id: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "tags": ["web"],
+        "operationId": operation_id,
+        "responses": responses,
+    }
+
+
 def _plain_paths() -> dict[str, Any]:
     """Served on the public port beside the registry: health, readiness, the WebSocket."""
     health = {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}
@@ -193,7 +238,7 @@ def build_openapi() -> dict[str, Any]:
         [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
         ref_template=SCHEMAS + "{model}",
     )
-    paths: dict[str, dict[str, Any]] = _plain_paths()
+    paths: dict[str, dict[str, Any]] = {**_plain_paths(), **_web_paths()}
     for e in ENDPOINTS:
         paths.setdefault(e.path, {})[e.method.lower()] = _operation(e)
     return {

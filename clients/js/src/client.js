@@ -4,6 +4,7 @@
  * and the user's verified marks, and runs the live connection. Events: see README.md.
  */
 import { HavenApi } from './api.js';
+import { forgetSharedKeys } from './crypto.js';
 import { ClientBase } from './client-base.js';
 import { Conversations } from './conversations.js';
 import { Directory } from './directory.js';
@@ -322,12 +323,25 @@ export class HavenClient extends ClientBase {
    */
   async rotateKxIfDue(now = this._now(), o = {}) {
     await this._conversations.refresh();
-    return rotateKxIfDue(this.api, this._device, now, o.intervalMs ?? DEFAULT_KX_INTERVAL_MS);
+    try {
+      return await rotateKxIfDue(
+        this.api,
+        this._device,
+        now,
+        o.intervalMs ?? DEFAULT_KX_INTERVAL_MS,
+      );
+    } finally {
+      this._directory.invalidate(this.account.account_id);
+    }
   }
 
   /** Rotate now. */
   async rotateKx() {
-    await rotateKx(this.api, this._device, this._now());
+    try {
+      await rotateKx(this.api, this._device, this._now());
+    } finally {
+      this._directory.invalidate(this.account.account_id);
+    }
   }
 
   /** End this device's session and erase its keys and memory from the keystore. */
@@ -363,6 +377,7 @@ export class HavenClient extends ClientBase {
   }
 
   _stop() {
+    forgetSharedKeys();
     this.disconnect();
     this._receiver.close();
     this._sender.outbox.clear();

@@ -29,6 +29,33 @@ const LOW_ORDER_X25519 = [
   'ee' + 'ff'.repeat(30) + '7f',
 ];
 
+const LOW_ORDER_BYTES = LOW_ORDER_X25519.map(
+  (hex) => new Uint8Array(hex.match(/../g)?.map((h) => parseInt(h, 16)) ?? []),
+);
+
+// crypto_box's shared keys (one X25519 each), kept in memory per key pair: opening a
+// conversation of hundreds of messages from one sender then costs one key agreement.
+const SHARED_KEYS = new Map();
+const SHARED_KEYS_MAX = 256;
+
+/** Forget every cached shared key (sign-out, panic). */
+export function forgetSharedKeys() {
+  for (const key of SHARED_KEYS.values()) sodium().memzero(key);
+  SHARED_KEYS.clear();
+}
+
+/** @param {Uint8Array} ownKxPrivate @param {Uint8Array} peerKxPublic @returns {Uint8Array} */
+function sharedKey(ownKxPrivate, peerKxPublic) {
+  const id = String.fromCharCode(...ownKxPrivate, ...peerKxPublic);
+  let key = SHARED_KEYS.get(id);
+  if (key === undefined) {
+    key = sodium().crypto_box_beforenm(peerKxPublic, ownKxPrivate);
+    if (SHARED_KEYS.size >= SHARED_KEYS_MAX) SHARED_KEYS.delete(SHARED_KEYS.keys().next().value);
+    SHARED_KEYS.set(id, key);
+  }
+  return key;
+}
+
 /**
  * @typedef {object} DeviceKeys a device's secrets: Ed25519 identity seed and X25519 kx private key
  * @property {Uint8Array} identitySeed
@@ -92,8 +119,7 @@ export function isLowOrderX25519(publicKey) {
   requireLength('X25519 public key', publicKey, KEY_BYTES);
   const masked = Uint8Array.from(publicKey);
   masked[31] &= 0x7f;
-  const hex = Array.from(masked, (b) => b.toString(16).padStart(2, '0')).join('');
-  return LOW_ORDER_X25519.includes(hex);
+  return LOW_ORDER_BYTES.some((point) => point.every((byte, i) => byte === masked[i]));
 }
 
 /** @param {Uint8Array} publicKey @returns {Uint8Array} the key, if usable for key agreement */
@@ -229,7 +255,12 @@ export function boxWrap(secret, ownKxPrivate, peerKxPublic, nonce = null) {
   checkX25519Public(peerKxPublic);
   const boxNonce = nonce ?? randomBytes(NONCE_BYTES);
   requireLength('box nonce', boxNonce, NONCE_BYTES);
-  return concat(boxNonce, sodium().crypto_box_easy(secret, boxNonce, peerKxPublic, ownKxPrivate));
+  const box = sodium().crypto_box_easy_afternm(
+    secret,
+    boxNonce,
+    sharedKey(ownKxPrivate, peerKxPublic),
+  );
+  return concat(boxNonce, box);
 }
 
 /**
@@ -240,11 +271,10 @@ export function boxUnwrap(wrapped, ownKxPrivate, peerKxPublic) {
   checkX25519Public(peerKxPublic);
   if (wrapped.length < NONCE_BYTES + TAG_BYTES) throw new CryptoError('key box too short', 'keys');
   try {
-    return sodium().crypto_box_open_easy(
+    return sodium().crypto_box_open_easy_afternm(
       wrapped.subarray(NONCE_BYTES),
       wrapped.subarray(0, NONCE_BYTES),
-      peerKxPublic,
-      ownKxPrivate,
+      sharedKey(ownKxPrivate, peerKxPublic),
     );
   } catch {
     throw new CryptoError('key box does not open', 'keys');

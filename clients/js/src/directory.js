@@ -49,6 +49,8 @@ export class Directory {
     this._active = new Map();
     /** @type {Map<string, {at: number, detail: any}>} */
     this._details = new Map();
+    /** @type {Set<string>} */
+    this._verifiedKx = new Set();
   }
 
   /**
@@ -153,7 +155,7 @@ export class Directory {
     } catch (error) {
       throw new UntrustedDevice(String(d.device_id), `malformed keys: ${String(error)}`);
     }
-    if (!verifyKxSignature(identityKey, handle, kxKey, signature)) {
+    if (!this._kxSigned(identityKey, handle, kxKey, signature, d)) {
       throw new UntrustedDevice(d.device_id, `kx_signature does not verify for ${handle}`);
     }
     const agrees = listed
@@ -197,6 +199,20 @@ export class Directory {
     if (!signed)
       throw new UntrustedDevice(d.device_id, 'backup key is not signed by a listed device');
     return { deviceId: d.device_id, accountId, kxKey };
+  }
+
+  /**
+   * `verifyKxSignature`, remembered per exact input: every message of a sender would otherwise
+   * verify the same signature again.
+   * @param {Uint8Array} identityKey @param {string} handle @param {Uint8Array} kxKey
+   * @param {Uint8Array} signature @param {any} d the device as the server sent it
+   */
+  _kxSigned(identityKey, handle, kxKey, signature, d) {
+    const id = [d.identity_key, handle, d.kx_key, d.kx_signature].join('|');
+    if (this._verifiedKx.has(id)) return true;
+    if (!verifyKxSignature(identityKey, handle, kxKey, signature)) return false;
+    this._verifiedKx.add(id);
+    return true;
   }
 
   /** @param {string} accountId @param {string} deviceId @param {Uint8Array} identityKey */

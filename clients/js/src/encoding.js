@@ -2,6 +2,8 @@
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const VALUES = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) VALUES[ALPHABET.charCodeAt(i)] = i;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -39,8 +41,8 @@ export function b64d(text) {
   let bits = 0;
   let value = 0;
   let o = 0;
-  for (const ch of text) {
-    value = (value << 6) | ALPHABET.indexOf(ch);
+  for (let i = 0; i < text.length; i++) {
+    value = ((value << 6) | VALUES[text.charCodeAt(i)]) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;

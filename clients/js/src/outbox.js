@@ -1,8 +1,9 @@
 /**
  * The in-memory outbox: messages the server asked us to send later (429 with `Retry-After`, 503) or
  * that met a lost network. It paces itself from `Retry-After` — after a 429 it sends one message per
- * `Retry-After` interval for a minute (the gateway's strike window) — so a burst never pushes the
- * gateway into closing the socket with 4429. A later refusal (e.g. paused meanwhile) is reported
+ * `Retry-After` interval for a minute (the gateway's strike window), doubling the interval when
+ * the server still says "later" — so a burst never pushes the gateway into closing the socket
+ * with 4429 (five refusals within a minute). A later refusal (e.g. paused meanwhile) is reported
  * with the text kept.
  */
 import { HavenApiError, HavenError } from './errors.js';
@@ -10,6 +11,7 @@ import { HavenApiError, HavenError } from './errors.js';
 const STRIKE_WINDOW_MS = 60_000;
 const MARGIN_MS = 250;
 const MAX_BACKOFF_MS = 30_000;
+const MAX_SPACING_MS = 60_000;
 
 /** @param {unknown} error @returns {boolean} worth sending again later, unchanged */
 export function isTransient(error) {
@@ -97,8 +99,14 @@ export class Outbox {
     const now = this._d.now();
     const seconds = retryAfter(error);
     if (seconds !== null) {
+      // Retry-After says when the next message may go, not how fast the budget refills: a second
+      // "later" within the window means our spacing is too short, so it doubles.
+      const asked = seconds * 1000 + MARGIN_MS;
+      const again = now - this._last429 < STRIKE_WINDOW_MS;
+      this._spacingMs = again
+        ? Math.min(MAX_SPACING_MS, Math.max(asked, this._spacingMs * 2))
+        : asked;
       this._last429 = now;
-      this._spacingMs = seconds * 1000 + MARGIN_MS;
       this._pausedUntil = Math.max(this._pausedUntil, now + this._spacingMs);
       this._failures = 0;
     } else if (error !== null) {

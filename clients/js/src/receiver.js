@@ -234,8 +234,12 @@ export class Receiver {
     const own = this._d.trust.ownAccountId();
     for (const conversation of this._d.conversations.known()) {
       for (const p of this._d.trust.counterparts(conversation)) {
-        if (accountId === own || accountId === p.account_id) {
+        if (accountId !== own && accountId !== p.account_id) continue;
+        try {
           await this._d.trust.safetyNumber(p, { fresh: true });
+        } catch (error) {
+          if (transient(error)) throw error; // the whole job is tried again later
+          await this._d.emit('error', { event: 'devices_changed', error }); // the others still go
         }
       }
     }

@@ -24,6 +24,10 @@ export function pruneOldKx(state, now) {
   if (retentions.length && retentions.some((r) => r === null || r === undefined)) return false;
   const longest = Math.max(0, ...retentions.map((r) => Number(r))) * DAY_MS;
   const before = state.oldKx.length;
+  // A retirement time that cannot be read counts as now: kept for a full period from here.
+  state.oldKx = state.oldKx.map((k) =>
+    Number.isFinite(Date.parse(k.retiredAt)) ? k : { ...k, retiredAt: new Date(now).toISOString() },
+  );
   state.oldKx = state.oldKx.filter((k) => now <= Date.parse(k.retiredAt) + KX_GRACE_MS + longest);
   return state.oldKx.length !== before;
 }

@@ -121,7 +121,7 @@ export function resign(wire, cid, keys) {
  * Wait until `predicate` holds, polling; fails the test after `ms`.
  * @param {() => unknown} predicate @param {number} [ms]
  */
-export async function until(predicate, ms = 3000) {
+export async function until(predicate, ms = 10_000) {
   const end = Date.now() + ms;
   while (!predicate()) {
     if (Date.now() > end) throw new Error('timed out waiting for a condition');

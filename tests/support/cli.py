@@ -13,6 +13,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,8 +67,15 @@ class Person:
     def run(
         self, *argv: str, stdin: str = "", admin: bool = False, **extra: str
     ) -> subprocess.CompletedProcess[str]:
-        """The command in this process, from synchronous code (no event loop running)."""
-        return asyncio.run(self._run(argv, stdin, admin, extra))
+        """The command in this process, from synchronous code; called while an event loop runs
+        (an async test), it blocks that loop as a process would, on a loop of its own."""
+        command = self._run(argv, stdin, admin, extra)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(command)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, command).result()
 
     async def arun(
         self, *argv: str, stdin: str = "", admin: bool = False, **extra: str

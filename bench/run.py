@@ -25,11 +25,19 @@ from typing import Any
 
 import aiohttp
 
-from bench import ceilings, idle, plot, traffic
+from bench import ceilings, idle, plot, selfcheck, traffic
 from bench.procstat import Sampler
-from bench.stack import SERVICES, Target, local_stack, profiled, raise_fd_limit
+from bench.stack import (
+    DEFAULT_SHARDS,
+    SERVICES,
+    Target,
+    local_stack,
+    profiled,
+    raise_fd_limit,
+)
 from bench.stats import latency_summary
 from bench.verdicts import summary, verdicts
+from shared.topology import Topology
 from tools import broker
 from tools.api import Api
 
@@ -309,7 +317,20 @@ def main(argv: list[str] | None = None) -> int:
     drew = plot.draw(result, png_path)
     print(json.dumps(summary(result), indent=2))
     say(f"wrote {json_path}" + (f" and {png_path}" if drew else " (no matplotlib: no PNG)"))
-    return 0
+    return check(result, args.amqp_url)
+
+
+def check(result: dict[str, Any], amqp_url: str) -> int:
+    """The run's own checks; a stack started here must have left no queue on the broker."""
+    found = selfcheck.problems(result)
+    namespace = result["conditions"].get("namespace")
+    if namespace:
+        names = Topology(namespace=namespace, command_shards=DEFAULT_SHARDS)
+        left = asyncio.run(selfcheck.leftover_queues(amqp_url, names))
+        found += [f"queue left on the broker: {name}" for name in left]
+    for problem in found:
+        say(f"CHECK FAILED: {problem}")
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

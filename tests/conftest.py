@@ -1,6 +1,6 @@
-"""Fixtures: a real broker and MongoDB-wire server per session, isolated names per test, the
-services in-process (`app_stack`) or as processes (`stack`); markers by directory; a check
-that no test leaves asyncio tasks running."""
+"""Fixtures: a real broker and MongoDB-wire server per session, isolated names per test (or per
+module: tests/support/sharing.py), the services in-process (`app_stack`) or as processes
+(`stack`); markers by directory; a check that no test leaves asyncio tasks running."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from shared.topology import Topology
 from tests.support import leaks
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.isolation import drop_databases, drop_topology, new_isolation, topology
+from tests.support.sharing import module_overrides, shares_stack
 from tools.infra import Infra, session_infra
 from tools.stack import Stack, running_stack, stack_env
 
@@ -87,26 +88,39 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
 
 @pytest.fixture
-def isolation() -> tuple[str, str]:
-    """A unique AMQP namespace and database prefix for one test."""
+def isolation(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """A unique AMQP namespace and database prefix for one test (or its module's)."""
+    if shares_stack(request):
+        return request.getfixturevalue("module_isolation")
+    return new_isolation()
+
+
+@pytest.fixture(scope="module")
+def module_isolation() -> tuple[str, str]:
     return new_isolation()
 
 
 @pytest.fixture
-async def clean_broker(infra: Infra, isolation: tuple[str, str]) -> AsyncIterator[Topology]:
+async def clean_broker(
+    infra: Infra, isolation: tuple[str, str], request: pytest.FixtureRequest
+) -> AsyncIterator[Topology]:
     """The test's topology names; its queues and exchanges are deleted afterwards."""
     namespace, _ = isolation
     yield topology(namespace)
-    await drop_topology(infra.amqp_url, namespace)
+    if not shares_stack(request):  # else after the module's last test (`module_app_stack`)
+        await drop_topology(infra.amqp_url, namespace)
 
 
 @pytest.fixture
-async def mongo_client(infra: Infra, isolation: tuple[str, str]) -> AsyncIterator[AsyncMongoClient]:
+async def mongo_client(
+    infra: Infra, isolation: tuple[str, str], request: pytest.FixtureRequest
+) -> AsyncIterator[AsyncMongoClient]:
     """A client to the session's store; the test's databases are dropped afterwards."""
     _, prefix = isolation
     client: AsyncMongoClient = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     yield client
-    await drop_databases(client, prefix)
+    if not shares_stack(request):
+        await drop_databases(client, prefix)
     await client.close()
 
 
@@ -121,12 +135,54 @@ def stack_overrides() -> dict[str, str]:
 
 @pytest.fixture
 def stack_environment(
-    infra: Infra, isolation: tuple[str, str], tmp_path: Path, stack_overrides: dict[str, str]
+    infra: Infra,
+    isolation: tuple[str, str],
+    tmp_path: Path,
+    stack_overrides: dict[str, str],
+    request: pytest.FixtureRequest,
 ) -> dict[str, str]:
     """The HAVEN_* environment of this test's services, in-process or as processes."""
+    if shares_stack(request):
+        return request.getfixturevalue("module_stack_environment")
     namespace, prefix = isolation
     env = stack_env(infra.amqp_url, infra.mongo_url, namespace, prefix, tmp_path)
     return {**env, **stack_overrides}
+
+
+@pytest.fixture(scope="module")
+def module_stack_environment(
+    infra: Infra,
+    module_isolation: tuple[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> dict[str, str]:
+    """The environment of a module's shared stack: its `SHARED_STACK` on the defaults."""
+    namespace, prefix = module_isolation
+    directory = tmp_path_factory.mktemp("module_stack")
+    env = stack_env(infra.amqp_url, infra.mongo_url, namespace, prefix, directory)
+    return {**env, **module_overrides(request)}
+
+
+@pytest.fixture(scope="module")
+async def module_app_stack(
+    infra: Infra, module_isolation: tuple[str, str], request: pytest.FixtureRequest
+) -> AsyncIterator[AppStack | None]:
+    """The three services for every test of a module that shares them (else None); its names
+    are removed after its last test."""
+    if getattr(request.module, "SHARED_STACK", None) is None:
+        yield None
+        return
+    namespace, prefix = module_isolation
+    try:
+        async with running_apps(request.getfixturevalue("module_stack_environment")) as value:
+            yield value
+    finally:
+        await drop_topology(infra.amqp_url, namespace)
+        client: AsyncMongoClient = AsyncMongoClient(infra.mongo_url)
+        try:
+            await drop_databases(client, prefix)
+        finally:
+            await client.close()
 
 
 @pytest.fixture
@@ -134,8 +190,15 @@ async def app_stack(
     stack_environment: dict[str, str],
     clean_broker: Topology,
     mongo_client: AsyncMongoClient,
+    module_app_stack: AppStack | None,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[AppStack]:
-    """The three services in this test's event loop, isolated for this test."""
+    """The three services in this test's event loop, isolated for this test (or shared by
+    its module's tests: tests/support/sharing.py)."""
+    if module_app_stack is not None and shares_stack(request):
+        yield module_app_stack
+        module_app_stack.logs.lines.clear()  # the next test sees its own lines only
+        return
     async with running_apps(stack_environment) as value:
         yield value
 

@@ -103,7 +103,8 @@ async def test_a_client_accepts_a_second_coach_s_invite(cast: Cast) -> None:
     await second.json("login", "--handle", "cli_lee")
     [client_invite] = await second.json("invite")
 
-    [accepted] = await cast.client.json("accept", client_invite["code"])
+    # `--`: a code may begin with "-" (base64url), which would read as an option.
+    [accepted] = await cast.client.json("accept", "--", client_invite["code"])
 
     listing = await cast.client.json("conversations")
     assert accepted["conversation_id"] in [c["conversation_id"] for c in listing]

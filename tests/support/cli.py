@@ -1,20 +1,30 @@
-"""Drive `haven` and `haven-admin` as processes, the way a person or a script would."""
+"""Drive `haven` and `haven-admin` the way a person or a script would: in this process (the
+CLIs' own `run_cli`/`run_admin` with the person's environment, streams and exit status —
+a process adds only interpreter start-up), or as a process where that is under test
+(`python -m haven_client`, and `chat` on a real pseudo-terminal)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
 import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pexpect
 
+from haven_client.cli import run_cli
 from haven_client.client import HavenClient
 from haven_client.keystore import KdfParams, Keystore
+from services.gateway.cli.admin import run_admin
 from tools.stack import BOOTSTRAP_OPERATOR
 
 PASSPHRASE = "keystore passphrase for tests"
@@ -57,6 +67,35 @@ class Person:
     def run(
         self, *argv: str, stdin: str = "", admin: bool = False, **extra: str
     ) -> subprocess.CompletedProcess[str]:
+        """The command in this process, from synchronous code; called while an event loop runs
+        (an async test), it blocks that loop as a process would, on a loop of its own."""
+        command = self._run(argv, stdin, admin, extra)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(command)
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, command).result()
+
+    async def arun(
+        self, *argv: str, stdin: str = "", admin: bool = False, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """The command in this process and this event loop, one at a time (it sets
+        `os.environ` to the person's environment while it runs)."""
+        async with _one_at_a_time():
+            return await self._run(argv, stdin, admin, extra)
+
+    async def _run(
+        self, argv: tuple[str, ...], stdin: str, admin: bool, extra: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        return await run_in_process(
+            [*(HAVEN_ADMIN if admin else HAVEN), *argv], self.environment(**extra), stdin
+        )
+
+    def run_process(
+        self, *argv: str, stdin: str = "", admin: bool = False, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """The command as its own process, where the process itself is under test."""
         return subprocess.run(
             [*(HAVEN_ADMIN if admin else HAVEN), *argv],
             input=stdin,
@@ -66,11 +105,6 @@ class Person:
             timeout=45,
             check=False,
         )
-
-    async def arun(
-        self, *argv: str, stdin: str = "", admin: bool = False, **extra: str
-    ) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(self.run, *argv, stdin=stdin, admin=admin, **extra)
 
     async def json(self, *argv: str, stdin: str = "", admin: bool = False) -> list[Any]:
         """The JSON lines of a command that must succeed."""
@@ -92,6 +126,45 @@ class Person:
             timeout=20,
             dimensions=(50, 200),
         )
+
+
+_LOCKS: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+def _one_at_a_time() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    return _LOCKS.setdefault(loop, asyncio.Lock())
+
+
+@contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """`os.environ` is exactly `env` inside the block, and as before after it."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+async def run_in_process(
+    command: list[str], env: Mapping[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`python -m haven_client …` or `python -m services.gateway.admin_cli …` (HAVEN or
+    HAVEN_ADMIN + arguments) run by the CLI's own entry coroutine in this event loop: the same
+    exit status, stdout and stderr; an unexpected exception is a traceback and status 1."""
+    runner = run_admin if command[: len(HAVEN_ADMIN)] == HAVEN_ADMIN else run_cli
+    argv = command[len(HAVEN_ADMIN) if runner is run_admin else len(HAVEN) :]
+    out, err = io.StringIO(), io.StringIO()
+    with environment(env), redirect_stdout(out), redirect_stderr(err):  # click.echo too
+        try:
+            code = await runner(argv, out, io.StringIO(stdin), err)
+        except Exception:
+            err.write(traceback.format_exc())
+            code = 1
+    return subprocess.CompletedProcess(command, code, out.getvalue(), err.getvalue())
 
 
 CRISIS = {

@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 
 from tests.support.inprocess import AppStack
-from tools.api import Api, Session
+from tests.support.sharing import shares_stack
+from tools.api import Api, DeviceKeys, Session
 from tools.stack import BOOTSTRAP_OPERATOR
 
 
@@ -19,6 +20,14 @@ async def api(app_stack: AppStack) -> AsyncIterator[Api]:
         yield Api(http, app_stack.gateway_url)
 
 
+@pytest.fixture(scope="module")
+def module_operator_keys() -> DeviceKeys:
+    """The bootstrap operator's one device on a module's shared stack (each test resumes it)."""
+    return DeviceKeys()
+
+
 @pytest.fixture
-async def operator(api: Api) -> Session:
-    return await api.login(*BOOTSTRAP_OPERATOR)
+async def operator(api: Api, request: pytest.FixtureRequest) -> Session:
+    shared = shares_stack(request)
+    keys = request.getfixturevalue("module_operator_keys") if shared else None
+    return await api.login(*BOOTSTRAP_OPERATOR, keys=keys)

@@ -3,7 +3,6 @@ history is bounded; revoking twice is silent."""
 
 from __future__ import annotations
 
-import pytest
 from pymongo import AsyncMongoClient
 
 from haven_crypto import crypto
@@ -16,9 +15,8 @@ SWEEP = 1.0  # services/notification/consumers.py ANNOUNCE_SWEEP_SECONDS
 QUIET = WINDOW + SWEEP + 1.0  # long enough for the trailing announcement to arrive
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {"HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": str(WINDOW)}
+# One stack for this module's tests (tests/support/sharing.py), with this environment.
+SHARED_STACK: dict[str, str] = {"HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": str(WINDOW)}
 
 
 def changes_of(frames: list[dict], account_id: str) -> int:

@@ -1,4 +1,5 @@
-"""Operator tooling (`haven-admin`, a process of its own) and device expiry."""
+"""Operator tooling (`haven-admin`: once as a process of its own, then in-process) and device
+expiry."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 from pymongo import AsyncMongoClient
 
 from shared.events import utcnow
+from tests.support.cli import HAVEN_ADMIN, run_in_process
 from tests.support.inprocess import AppStack
 from tools.api import Api, Session
 
@@ -30,15 +32,7 @@ async def test_haven_admin_creates_an_operator_who_can_log_in(
     assert result.returncode == 0, result.stderr
     session = await api.login("ops2", "second-operator-pw")
     assert session.role == "operator"
-    again = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services.gateway.cli.admin", "create-operator", "--handle", "ops2"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = await run_in_process([*HAVEN_ADMIN, "create-operator", "--handle", "ops2"], env)
     assert again.returncode == 1
 
 

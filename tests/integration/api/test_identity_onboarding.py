@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from tools.api import Api, Reply, Session
+
+SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
 
 
 async def test_whole_onboarding_ends_with_both_sides_listing_one_conversation(
@@ -107,10 +110,11 @@ class Cast:
 
 @pytest.fixture
 async def cast(api: Api, operator: Session) -> Cast:
-    coach = await api.onboard(operator, "coach", "coach_one")
-    other_coach = await api.onboard(operator, "coach", "coach_two")
-    client = await api.onboard(coach, "client", "client_one")
-    other_client = await api.onboard(other_coach, "client", "client_two")
+    tag = uuid.uuid4().hex[:8]  # the module's tests share one stack
+    coach = await api.onboard(operator, "coach", f"coach_one{tag}")
+    other_coach = await api.onboard(operator, "coach", f"coach_two{tag}")
+    client = await api.onboard(coach, "client", f"client_one{tag}")
+    other_client = await api.onboard(other_coach, "client", f"client_two{tag}")
     listed = await api.call("GET", "/v1/conversations", token=client.access_token)
     return Cast(
         operator,

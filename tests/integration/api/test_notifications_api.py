@@ -26,14 +26,13 @@ WEEKDAYS_ALL_DAY = [
 ]
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {
-        "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",
-        "HAVEN_PUSH_ALLOWED_HOSTS": "127.0.0.1,push.example.org",
-        "HAVEN_PUSH_COLLAPSE_SECONDS": "1",
-        "HAVEN_PUSH_SWEEP_SECONDS": "0.2",
-    }
+# One stack for this module's tests (tests/support/sharing.py), with this environment.
+SHARED_STACK: dict[str, str] = {
+    "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",
+    "HAVEN_PUSH_ALLOWED_HOSTS": "127.0.0.1,push.example.org",
+    "HAVEN_PUSH_COLLAPSE_SECONDS": "1",
+    "HAVEN_PUSH_SWEEP_SECONDS": "0.2",
+}
 
 
 @dataclass

@@ -1,14 +1,11 @@
-"""Operator actions: `haven-admin` (a process of its own, against the services' store)
-refuses placeholder or weak passwords; crisis-resource changes are audited."""
+"""Operator actions: `haven-admin` (against the services' store) refuses placeholder or weak
+passwords; crisis-resource changes are audited."""
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
-
 from pymongo import AsyncMongoClient
 
+from tests.support.cli import HAVEN_ADMIN, run_in_process
 from tests.support.inprocess import AppStack
 from tools.api import PLACEHOLDERS, Api, Session
 
@@ -16,21 +13,13 @@ from tools.api import PLACEHOLDERS, Api, Session
 async def test_haven_admin_refuses_a_placeholder_or_weak_password(
     app_stack: AppStack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
 ) -> None:
-    command = [sys.executable, "-m", "services.gateway.cli.admin", "create-operator"]
-
-    def create_operator(n: int, password: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*command, "--handle", f"weak{n}"],
-            env={**app_stack.env, "HAVEN_ADMIN_PASSWORD": password},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+    results = [
+        await run_in_process(
+            [*HAVEN_ADMIN, "create-operator", "--handle", f"weak{n}"],
+            {**app_stack.env, "HAVEN_ADMIN_PASSWORD": password},
         )
-
-    results = await asyncio.gather(
-        *(asyncio.to_thread(create_operator, n, p) for n, p in enumerate(PLACEHOLDERS))
-    )
+        for n, password in enumerate(PLACEHOLDERS)
+    ]
     for password, result in zip(PLACEHOLDERS, results, strict=True):
         assert result.returncode == 2, (password, result.stdout, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -4,7 +4,6 @@ choice within the operator's bounds and announced to both sides."""
 
 from __future__ import annotations
 
-import pytest
 from pymongo import AsyncMongoClient
 
 from services.gateway.model.records import ParticipantSettings
@@ -16,13 +15,12 @@ from tools.api import Api, Session, coach_and_client, seal_for
 PEER_DEVICE_FIELDS = {"device_id", "identity_key", "kx_key", "kx_signature", "created_at"}
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {
-        "HAVEN_RETENTION_DEFAULT_DAYS": "180",
-        "HAVEN_RETENTION_MIN_DAYS": "7",
-        "HAVEN_RETENTION_MAX_DAYS": "365",
-    }
+# One stack for this module's tests (tests/support/sharing.py), with this environment.
+SHARED_STACK: dict[str, str] = {
+    "HAVEN_RETENTION_DEFAULT_DAYS": "180",
+    "HAVEN_RETENTION_MIN_DAYS": "7",
+    "HAVEN_RETENTION_MAX_DAYS": "365",
+}
 
 
 async def settings(api: Api, who: Session, cid: str, **body: object) -> dict:

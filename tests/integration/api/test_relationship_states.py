@@ -9,6 +9,8 @@ from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, next_frame, ws_url
 from tools.api import Api, Session, coach_and_client, device_keys_of, seal_for
 
+SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
+
 
 async def send(api: Api, who: Session, cid: str, devices: dict[str, bytes]) -> tuple[int, dict]:
     envelope = seal_for(who, cid, devices)
@@ -87,6 +89,7 @@ async def test_pause_and_resume_reach_both_sides_and_gate_sending_both_ways(
 async def test_ended_is_final_and_a_new_invite_opens_a_new_conversation(
     api: Api, operator: Session, app_stack: AppStack
 ) -> None:
+
     coach, client, old, devices = await coach_and_client(api, operator, "again")
     assert (await send(api, client, old, devices))[0] == 202
     async with api.http.ws_connect(

@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 from pymongo import AsyncMongoClient
 
 from shared.events import RetentionChanged, RetentionData
@@ -23,13 +22,12 @@ from tools.infra import Infra
 SHORT_DAYS = "0.00003"  # 2.6 seconds
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {
-        "HAVEN_RETENTION_DAY_SECONDS": "1",
-        "HAVEN_PENDING_RETENTION_DAYS": SHORT_DAYS,
-        "HAVEN_AUDIT_RETENTION_DAYS": SHORT_DAYS,
-    }
+# One stack for this module's tests (tests/support/sharing.py), with this environment.
+SHARED_STACK: dict[str, str] = {
+    "HAVEN_RETENTION_DAY_SECONDS": "1",
+    "HAVEN_PENDING_RETENTION_DAYS": SHORT_DAYS,
+    "HAVEN_AUDIT_RETENTION_DAYS": SHORT_DAYS,
+}
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:

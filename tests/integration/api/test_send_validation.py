@@ -11,6 +11,8 @@ import pytest
 from haven_crypto import crypto
 from tools.api import Api, Session, device_keys_of, seal_for
 
+SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
+
 
 @dataclass
 class Pair:
@@ -22,10 +24,11 @@ class Pair:
 
 @pytest.fixture
 async def pair(api: Api, operator: Session) -> Pair:
-    coach = await api.onboard(operator, "coach", "coach_send")
-    client = await api.onboard(coach, "client", "client_send")
-    other_coach = await api.onboard(operator, "coach", "coach_other")
-    outsider = await api.onboard(other_coach, "client", "client_other")
+    tag = uuid.uuid4().hex[:8]
+    coach = await api.onboard(operator, "coach", f"coach_send{tag}")
+    client = await api.onboard(coach, "client", f"client_send{tag}")
+    other_coach = await api.onboard(operator, "coach", f"coach_other{tag}")
+    outsider = await api.onboard(other_coach, "client", f"client_other{tag}")
     listed = await api.call("GET", "/v1/conversations", token=client.access_token)
     return Pair(coach, client, outsider, listed.body["conversations"][0]["conversation_id"])
 

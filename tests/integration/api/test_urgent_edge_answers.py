@@ -4,12 +4,15 @@ the send logic runs: 401 (no or bad token), 413 (body too large), 422 (body vali
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tools.api import Api, Reply, Session, device_keys_of, seal_for
+
+SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
 
 
 @dataclass
@@ -22,8 +25,9 @@ class Pair:
 
 @pytest.fixture
 async def pair(api: Api, operator: Session) -> Pair:
-    coach = await api.onboard(operator, "coach", "coach_edge")
-    client = await api.onboard(coach, "client", "client_edge")
+    tag = uuid.uuid4().hex[:8]
+    coach = await api.onboard(operator, "coach", f"coach_edge{tag}")
+    client = await api.onboard(coach, "client", f"client_edge{tag}")
     listed = await api.call("GET", "/v1/conversations", token=client.access_token)
     cid = listed.body["conversations"][0]["conversation_id"]
     devices = await device_keys_of(api, client, coach.account_id, client.account_id)
@@ -73,6 +77,7 @@ async def test_an_urgent_send_refused_by_body_validation_gets_crisis_resources(
 async def test_an_urgent_send_over_the_body_limit_gets_crisis_resources(
     api: Api, pair: Pair
 ) -> None:
+
     token = pair.client.access_token
     huge = {"envelope": {**pair.envelope, "ciphertext": "A" * 200_000}}
     _with_resources(await api.call("POST", _path(pair), huge, token), pair, 413)

@@ -13,9 +13,8 @@ from tools.api import Api, Session, coach_and_client, seal_for
 ACK_DEADLINE = 2.0
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {"HAVEN_ACK_DEADLINE_SECONDS": str(ACK_DEADLINE)}
+# One stack for this module's tests (tests/support/sharing.py), with this environment.
+SHARED_STACK: dict[str, str] = {"HAVEN_ACK_DEADLINE_SECONDS": str(ACK_DEADLINE)}
 
 
 async def test_header_auth_gets_ready_and_answers_ping(

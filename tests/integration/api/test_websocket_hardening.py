@@ -11,6 +11,8 @@ from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
 
+SHARED_STACK: dict[str, str] = {}  # one stack for this module (tests/support/sharing.py)
+
 DEEP = "[" * 120_000 + "]" * 120_000  # under the 256 KiB frame limit; far past recursion
 
 CACHE_SECONDS = 2.0  # this test's device-cache backstop, instead of the service's

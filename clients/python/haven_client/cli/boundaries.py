@@ -145,7 +145,7 @@ async def availability_set(
     away_message: str,
 ) -> None:
     """Coaches: set your hours and reply time with the options (or from a JSON file as in
-    API.md, '-' for stdin)."""
+    docs/api.md, '-' for stdin)."""
     async with client_for(options) as client:
         if file is not None:
             value = _availability_file(file, options.stdin)

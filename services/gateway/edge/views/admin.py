@@ -1,4 +1,4 @@
-"""Operator views: the security audit log and the OpenAPI document."""
+"""Operator views: the security audit log; the OpenAPI and AsyncAPI documents."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from services.gateway.edge.asyncapi import build_asyncapi
 from services.gateway.edge.http import caller, endpoint, render
 from services.gateway.edge.keys import operations_key
 from services.gateway.model.records import AuditRecord
@@ -72,3 +73,8 @@ def _next(last: AuditRecord | None) -> str | None:
 @endpoint("GET", "/v1/openapi.json", "This API as OpenAPI 3.1", auth=False, tag="operations")
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_openapi())
+
+
+@endpoint("GET", "/v1/asyncapi.json", "The WebSocket as AsyncAPI 3.0", auth=False, tag="operations")
+async def asyncapi(request: web.Request) -> web.Response:
+    return web.json_response(build_asyncapi())

@@ -14,6 +14,9 @@ from services.gateway.edge.http import ENDPOINTS, Endpoint
 from services.gateway.edge.openapi_tables import (
     ANSWERS,
     BAD_QUERY,
+    BINARY_ANSWERS,
+    BINARY_BODIES,
+    BLOB,
     CODES,
     IN_MEMORY,
     LIMITED,
@@ -120,6 +123,16 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     ] + QUERIES.get(key, [])
     if params:
         operation["parameters"] = params
+    if key in BINARY_BODIES:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": BLOB}},
+        }
+    if key in BINARY_BODIES:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": BLOB}},
+        }
     if e.body is not None:
         operation["requestBody"] = {
             "required": True,
@@ -130,6 +143,9 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     schema = _schema(answer) if answer is not None else RAW_ANSWERS.get(key)
     if schema is not None:
         ok["content"] = {"application/json": {"schema": schema}}
+    if key in BINARY_ANSWERS:
+        ok["content"] = {"application/octet-stream": {"schema": BLOB}}
+        ok["description"] = "the blob, or 206 with Content-Range for a Range"
     operation["responses"] = {str(e.status): ok, **_problems(key, codes_of(e))}
     operation["responses"]["500"] = _internal()
     if e.auth:

@@ -84,7 +84,7 @@ def _server_frames() -> list[dict[str, Any]]:
         envelope=_envelope(),
         recipient_device_ids=["d1"],
     )
-    return [
+    built: list[Any] = [
         frames.message(stored),
         frames.message_deleted(
             MessageDeletedData(
@@ -115,6 +115,8 @@ def _server_frames() -> list[dict[str, Any]]:
          "missing_devices": ["d2"], "extra_devices": []},
         {"type": "error", "code": "rate_limited", "detail": "…", "retry_after": 2},
     ]  # fmt: skip
+    # Notification's builders give typed frames (shared/frames.py); the wire form is their JSON.
+    return [frame if isinstance(frame, dict) else frame.wire() for frame in built]
 
 
 def test_real_server_frames_match_their_payload_schemas() -> None:

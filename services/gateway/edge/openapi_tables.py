@@ -44,6 +44,15 @@ ANSWERS: dict[tuple[str, str], type[BaseModel]] = {
     ("GET", "/v1/accounts/{account_id}/availability"): AvailabilityAnswer,
 }
 DOCUMENT = {"type": "object", "description": "a JSON document (OpenAPI 3.1 or AsyncAPI 3.0)"}
+# Operations whose body or answer is opaque bytes (an encrypted attachment), not JSON.
+BLOB = {
+    "type": "string",
+    "format": "binary",
+    "description": "an encrypted blob (docs/attachments.md)",
+}
+ATTACHMENT = "/v1/conversations/{conversation_id}/attachments"
+BINARY_BODIES = {("POST", ATTACHMENT)}
+BINARY_ANSWERS = {("GET", ATTACHMENT + "/{attachment_id}")}
 RAW_ANSWERS = {("GET", "/v1/openapi.json"): DOCUMENT, ("GET", "/v1/asyncapi.json"): DOCUMENT}
 
 
@@ -133,6 +142,11 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     ("PUT", "/v1/me/availability"): ("forbidden",),
     ("GET", "/v1/accounts/{account_id}/availability"): ("not_found",),
     ("POST", "/v1/me/delete"): ("unauthorized",),
+    ("POST", ATTACHMENT): (
+        "not_found", "consent_required", "conflict", "paused", "payload_too_large",
+        "quota_exceeded", "length_required",
+    ),
+    ("GET", ATTACHMENT + "/{attachment_id}"): ("not_found",),
 }  # fmt: skip
 # Rate limited (HAVEN_RATE_*, or the login back-off) on top of what CODES says.
 LIMITED = {
@@ -142,6 +156,7 @@ LIMITED = {
     ("PUT", "/v1/devices/{device_id}/kx"),
     ("POST", "/v1/conversations/{conversation_id}/messages"),
     ("PUT", "/v1/devices/{device_id}/push"),
+    ("POST", ATTACHMENT),
 }
 # Their query parameters are checked by hand: 400 `invalid_request`, not 422.
 BAD_QUERY = {("GET", "/v1/admin/audit"), ("GET", "/v1/admin/accounts")}

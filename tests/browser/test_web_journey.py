@@ -6,6 +6,7 @@ screens are saved to docs/screenshots/."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -109,7 +110,7 @@ async def test_coach_and_client_meet_write_and_verify(
     await expect(client_page.get_by_label("Invite code")).to_be_visible(timeout=T)
     await expect(client_page.get_by_text("10 to 256 characters", exact=False)).to_be_visible()
     await axe(client_page, "register")
-    await client_in_browser(client_page, app_url, code, axe=axe)
+    client_handle = await client_in_browser(client_page, app_url, code, axe=axe)
     await axe(client_page, "client conversation list")
     await app.open_conversation(client_page, "Coach Robin")
     notice = client_page.get_by_text("Haven is not for emergencies.", exact=False)
@@ -167,6 +168,14 @@ async def test_coach_and_client_meet_write_and_verify(
     await client_page.reload()
     await expect(client_page.get_by_role("button", name="Sign in")).to_be_visible(timeout=T)
     await expect(client_page.get_by_label("Keep me signed in on this device")).not_to_be_checked()
+    # The tab kept no keys, so leaving it revoked its device: no orphan in anyone's key list.
+    client = await people.api.login(client_handle, password_for(client_handle))
+    async with asyncio.timeout(10):  # the page's keepalive request may still be on its way
+        while True:
+            me = await people.api.call("GET", "/v1/me", token=client.access_token)
+            if [d["device_id"] for d in me.body["devices"]] == [client.device_id]:
+                break
+            await asyncio.sleep(0.2)
 
     await coach_page.get_by_role("button", name="Settings").click()
     await expect(coach_page.get_by_role("heading", name="Settings")).to_be_visible(timeout=T)

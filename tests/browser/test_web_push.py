@@ -178,4 +178,9 @@ async def test_signing_out_deletes_the_subscription(
 
     await page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=20_000)
-    assert await push_status(api, coach, device) == {"set": False}
+    # Sign-out erases the device's keys, so it revokes the device, and its subscription goes
+    # with it (tests/integration/test_push_delivery.py shows subscriptions leave with devices).
+    gone = await api.call("GET", f"/v1/devices/{device}/push", token=coach.access_token)
+    assert gone.status == 404, gone.body
+    record = await api.call("GET", f"/v1/devices/{device}", token=coach.access_token)
+    assert record.status == 200 and record.body["revoked_at"] is not None, record.body

@@ -356,12 +356,27 @@ export class HavenClient extends ClientBase {
   /** End this device's session and erase its keys and memory from the keystore. */
   async signOut() {
     this._stop();
+    const deviceId = this._device.state.deviceId;
     try {
-      await this.api.logout();
+      // Its keys are erased below, so nothing can ever resume this device: revoke it rather than
+      // only end its session (an orphan would stay in every sender's key list, in the safety
+      // number, and count towards the ten-device limit).
+      if (deviceId) await this.api.revokeDevice(deviceId);
+      else await this.api.logout();
     } finally {
       this.api.transport.forget();
       await this._device.wipe();
     }
+  }
+
+  /**
+   * The page is going away and kept nothing of this device (not "keep me signed in"): revoke it
+   * with a request that outlives the page, so no orphan device is left behind.
+   */
+  releaseOnUnload() {
+    this._stop();
+    const deviceId = this._device.state.deviceId;
+    if (deviceId) this.api.transport.releaseDevice(deviceId);
   }
 
   /** Panic exit: revoke this device at once, then erase everything local (even if offline). */

@@ -66,6 +66,21 @@ export class Transport {
     this.refreshToken = token;
   }
 
+  /**
+   * Revoke a device with a request that outlives the page (`keepalive`), fire and forget: for a
+   * tab that keeps no keys and is going away. Nothing happens without a current access token.
+   * @param {string} deviceId
+   */
+  releaseDevice(deviceId) {
+    if (this._access === null) return;
+    const path = `/v1/devices/${encodeURIComponent(deviceId)}`;
+    this._fetch(this.baseUrl + path, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${this._access}` },
+      keepalive: true,
+    }).catch(() => {});
+  }
+
   /** Forget the tokens (sign-out, or the session ended). */
   forget() {
     this._access = null;

@@ -100,14 +100,17 @@ test('resume continues a stored session; nothing stored resumes nothing', async 
   assert.equal(await HavenClient.resume({ baseUrl: w.gw.url, keyStore }), null);
 });
 
-test('sign-out ends the session and erases the keystore; panic revokes the device first', async (t) => {
+test('sign-out revokes the device whose keys it erases; panic revokes the device first', async (t) => {
   const w = await world();
   t.after(() => w.close());
   const keyStore = new MemoryKeyStore();
   const sam = await w.signIn(w.sam, { keyStore });
+  const signedOutId = sam.deviceId;
   await sam.signOut();
   assert.equal(await keyStore.load(), null);
-  assert.equal(w.gw.log.at(-1), 'DELETE /v1/sessions/current');
+  // Its keys are gone, so the device is revoked, not merely logged out.
+  assert.equal(w.gw.log.at(-1), `DELETE /v1/devices/${signedOutId}`);
+  assert.ok(w.gw.devices.get(signedOutId).revoked_at);
   const panicStore = new MemoryKeyStore();
   const again = await w.signIn(w.sam, { keyStore: panicStore });
   const id = again.deviceId;

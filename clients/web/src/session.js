@@ -131,6 +131,15 @@ function deviceName() {
 }
 
 /**
+ * Without "keep me signed in" the device's keys live only in this tab: when the tab goes (close,
+ * reload, Leave quickly), revoke the device so no orphan stays in the counterpart's key list.
+ * @param {any} client @param {boolean} keep
+ */
+function releaseWithTheTab(client, keep) {
+  if (!keep) window.addEventListener('pagehide', () => client.releaseOnUnload(), { once: true });
+}
+
+/**
  * @param {{handle: string, password: string, keep: boolean}} input
  * @returns {Promise<any>} a HavenClient
  */
@@ -139,6 +148,7 @@ export async function signIn({ handle, password, keep }) {
   await rememberKeepChoice(keep);
   const client = await HavenClient.signIn({ handle, password, deviceName: deviceName(), keyStore });
   await crisis.load(client);
+  releaseWithTheTab(client, keep);
   return client;
 }
 
@@ -157,6 +167,7 @@ export async function register(input) {
     keyStore,
   });
   await crisis.load(client);
+  releaseWithTheTab(client, input.keep);
   return client;
 }
 

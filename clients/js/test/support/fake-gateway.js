@@ -107,6 +107,13 @@ export class FakeGateway extends FakeStore {
       if (!device) throw new Refusal(404, problem(404, 'not_found'));
       return { status: 200, body: this._public(device, true) };
     }
+    if ((m = path.match(/^\/v1\/devices\/([^/]+)$/)) && method === 'DELETE') {
+      const device = this.devices.get(decodeURIComponent(m[1]));
+      if (!device || device.account_id !== who.accountId)
+        throw new Refusal(404, problem(404, 'not_found'));
+      this.revoke(device.device_id);
+      return { status: 204 };
+    }
     if ((m = path.match(/^\/v1\/devices\/([^/]+)\/kx$/)) && method === 'PUT')
       return this._rotate(who, decodeURIComponent(m[1]), body);
     if ((m = path.match(/^\/v1\/devices\/([^/]+)\/panic$/))) {

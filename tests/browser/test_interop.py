@@ -1,6 +1,7 @@
 """Two independent implementations of haven-v1 talk to each other: Haven Web (the JS SDK in
-Chromium) as the client and the Python SDK (what `haven chat` runs) as the coach; and what the
-browser sends is, like everything else, ciphertext only on the server."""
+Chromium) as the client, and as the coach the Python SDK and `haven chat` itself on a
+pseudo-terminal; and what the browser sends is, like everything else, ciphertext only on the
+server."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pexpect
 import pytest
 from playwright.async_api import Page
 from pymongo import AsyncMongoClient
 
+from haven_client.client import HavenClient
+from haven_client.keystore import Keystore
 from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People, new_handle, password_for
+from tests.support.cli import PASSPHRASE, Person
 from tests.support.plaintext import assert_no_plaintext, server_texts
 from tests.support.sdk import SdkDevice
 from tools.api import Api
@@ -86,6 +91,39 @@ async def test_a_browser_client_and_a_python_coach_talk_both_ways(pair: Pair) ->
     await app.send(pair.page, "Thursday works")
     await pair.coach.wait_for(lambda _: pair.coach.bodies()[-1:] == ["Thursday works"])
     assert not pair.coach.invalid()
+
+
+async def test_a_browser_client_and_a_haven_chat_coach_talk_both_ways(
+    web_stack: Stack, app_url: str, people: People, new_context: NewContext, tmp_path: Path
+) -> None:
+    """The coach runs `haven chat` on a pseudo-terminal, as a person would; the client writes
+    from Haven Web: each reads what the other wrote, live."""
+    coach = await Person.create(web_stack.gateway_url, tmp_path, "coach", "coach-password-1")
+    coach_handle = new_handle("coach")
+    sdk = HavenClient(web_stack.gateway_url, await Keystore.open(coach.keystore, PASSPHRASE))
+    try:
+        await sdk.register(coach_handle, coach.password, await people.coach_invite(), "Kim")
+        await sdk.login(coach_handle, coach.password)
+        code = (await sdk.create_invite("client")).code
+    finally:
+        await sdk.close()
+    page = await (await new_context()).new_page()
+    client_handle = new_handle("client")
+    await app.register(page, app_url, code, client_handle, password_for(client_handle), "Sam")
+    await app.accept_agreement(page)
+    await app.open_conversation(page, "Kim")
+
+    chat = coach.chat(client_handle)  # a conversation is named by the counterpart's handle
+    try:
+        await asyncio.to_thread(chat.expect, "connected")
+        await app.send(page, "Hello Kim, from the browser")
+        await asyncio.to_thread(chat.expect, "Sam: Hello Kim, from the browser")
+        chat.sendline("Hi Sam, from my terminal")
+        await app.shows(page, "Hi Sam, from my terminal")
+        chat.sendline("/quit")
+        await asyncio.to_thread(chat.expect, pexpect.EOF)
+    finally:
+        chat.close(force=True)
 
 
 # --- ciphertext only: the scan of tests/e2e/test_messaging_e2e.py, for the browser's messages

@@ -46,6 +46,7 @@ from shared.rpc import RpcClient
 from shared.topology import Topology
 from tests.support.inprocess import AppStack
 from tests.support.isolation import COMMAND_SHARDS
+from tests.support.localhttp import serving_posts
 from tests.support.logcapture import LogCapture
 from tools.infra import Infra
 
@@ -103,17 +104,8 @@ class Receiver:
 @asynccontextmanager
 async def receiving() -> AsyncIterator[Receiver]:
     receiver = Receiver()
-    app = web.Application()
-    app.router.add_post("/{device}/{status}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    receiver.port = runner.addresses[0][1]
-    try:
+    async with serving_posts("/{device}/{status}", receiver.handle) as receiver.port:
         yield receiver
-    finally:
-        await runner.cleanup()
 
 
 @dataclass

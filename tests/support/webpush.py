@@ -22,6 +22,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.support.localhttp import serving_posts
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -125,14 +127,5 @@ class PushService:
 @asynccontextmanager
 async def push_service() -> AsyncIterator[PushService]:
     service = PushService()
-    app = web.Application()
-    app.router.add_post("/{name}/{statuses}", service.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    service.port = runner.addresses[0][1]
-    try:
+    async with serving_posts("/{name}/{statuses}", service.handle) as service.port:
         yield service
-    finally:
-        await runner.cleanup()

@@ -277,15 +277,13 @@ async def test_login_throttling_engages_with_retry_after_and_releases(
     wait = int(throttled.headers["Retry-After"])
     assert 1 <= wait <= 5  # whole seconds, rounded up: 1 for the short back-off
     correct = {"handle": operator.handle, "password": operator.password}
-    async with asyncio.timeout(wait):  # released within the advertised wait
-        while True:
-            await asyncio.sleep(BACKOFF_BASE / 2)
-            again = await api.call(
-                "POST", "/v1/sessions", {**correct, "device": DeviceKeys().block(operator.handle)}
-            )
-            if again.status != 429:
-                break
-    assert again.status == 201 and again.body["account"]["role"] == "operator"
+    # Released once the advertised wait has passed: a login sent then is let through (timed from
+    # when it is sent, so a slow password hash on a busy machine cannot fail the test).
+    await asyncio.sleep(wait)
+    again = await api.call(
+        "POST", "/v1/sessions", {**correct, "device": DeviceKeys().block(operator.handle)}
+    )
+    assert again.status == 201 and again.body["account"]["role"] == "operator", again.body
 
 
 async def test_parallel_logins_with_one_new_key_resume_one_device(

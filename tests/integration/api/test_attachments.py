@@ -306,3 +306,46 @@ async def test_a_websocket_send_ties_its_files_too(
         assert accepted["message_id"] == envelope["message_id"]
     # Sent now: the coach may fetch it.
     assert await download(api, coach, cid, stored["attachment_id"], tmp_path / "w") == 200
+
+
+class TestRulesOfSending:
+    """Consent and the upload rate apply as for sending; the body's type and a range that
+    cannot be served are clear 4xx answers too."""
+
+    @pytest.fixture
+    def stack_overrides(self) -> dict[str, str]:
+        return {"HAVEN_RATE_ATTACHMENTS": "4/hour,4"}
+
+    async def test_consent_rate_type_and_range(self, api: Api, operator: Session) -> None:
+        _, client, cid, _ = await coach_and_client(api, operator, "attrate")
+        agreement = {"version": "2026-12", "text": "Files too: not a crisis service."}
+        published = await api.call("PUT", "/v1/admin/agreement", agreement, operator.access_token)
+        assert published.status == 200, published.body
+        status, body = await upload(api, client, cid, b"c" * 2000, 2000)
+        assert status == 403 and body["code"] == "consent_required", body
+        accepted = await api.call(
+            "POST", "/v1/agreement/accept", {"version": "2026-12"}, client.access_token
+        )
+        assert accepted.status in (200, 204), accepted.body
+
+        headers = {
+            "Authorization": f"Bearer {client.access_token}",
+            "Content-Type": "text/plain",
+            "Content-Length": "2000",
+        }
+        async with api.http.post(_url(api, cid), data=b"t" * 2000, headers=headers) as response:
+            assert response.status == 415
+            assert (await response.json(content_type=None))["code"] == "unsupported_media_type"
+
+        ids = []
+        for _ in range(4):
+            status, body = await upload(api, client, cid, b"r" * 2000, 2000)
+            assert status == 201, body
+            ids.append(body["attachment_id"])
+        status, body = await upload(api, client, cid, b"r" * 2000, 2000)
+        assert status == 429 and body["code"] == "rate_limited", body
+
+        headers = {"Authorization": f"Bearer {client.access_token}", "Range": "bytes=5000-"}
+        async with api.http.get(_url(api, cid, ids[0]), headers=headers) as response:
+            assert response.status == 416
+            assert response.headers["Content-Range"] == "bytes */2000"

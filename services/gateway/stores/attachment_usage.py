@@ -50,10 +50,6 @@ class AttachmentUsage:
         cursor = self._files.find({"metadata.uploader": account_id}, projection)
         return sum([counted(doc) async for doc in cursor])
 
-    async def used(self, account_id: str) -> int:
-        doc = await self._usage.find_one({"_id": account_id})
-        return int(doc["bytes"]) if doc else await self.stored_bytes(account_id)
-
     async def reserve(self, account_id: str, length: int, quota: int, now: datetime) -> bool:
         """Hold ``length`` bytes of the account's quota; False if that would pass ``quota``."""
         if length > quota:

@@ -168,10 +168,6 @@ class AttachmentStore:
         if expected != last + 1:
             raise NoFile(f"chunk {expected} of {attachment_id} is missing")
 
-    async def used_bytes(self, account_id: str) -> int:
-        """The bytes an account keeps stored or reserved (pending, sent, arriving)."""
-        return await self.usage.used(account_id)
-
     async def claim(
         self,
         ids: list[str],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -72,7 +73,8 @@ async def test_parallel_uploads_never_pass_the_quota_together(
     await asyncio.gather(*(u.head() for u in uploads))
     answers = {asyncio.ensure_future(u.answer()): u for u in uploads}
     # Only a refusal can answer before a body arrives: exactly one comes back, a 413.
-    done, waiting = await asyncio.wait(answers, return_when=asyncio.FIRST_COMPLETED)
+    done, waiting = await asyncio.wait(answers, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+    assert done, "no upload was refused before its body: together they would pass the quota"
     [first] = done
     status, problem = first.result()
     assert status == 413 and problem["code"] == "quota_exceeded", problem
@@ -164,10 +166,13 @@ async def test_a_shortened_retention_removes_blobs_already_sent(
 
     await until(message_gone)
 
-    # Lengthened again (kept): a blob sent under the short retention stays after all.
+    # Sent under 8 days (8 s), then lengthened to "keep": it outlives the old retention.
+    await choose(client, 8)
     _, late = await upload(api, coach, cid, b"l" * 2000, 2000)
     status, _, _ = await send_with(api, coach, cid, devices, [late["attachment_id"]])
     assert status == 202
     await choose(client, None)
-    await asyncio.sleep(4)  # twice the old retention, several sweeps: nothing may go
+    sent_at = (await files.find_one({"_id": late["attachment_id"]}))["metadata"]["sent_at"]
+    # Past the old retention and a few sweeps (every 0.5 s here): nothing may have gone.
+    await asyncio.sleep(max(0.0, (sent_at - datetime.now(UTC)).total_seconds() + 10))
     assert await files.find_one({"_id": late["attachment_id"]}) is not None

@@ -57,7 +57,11 @@ async def export(options: Options, file: Path, readable: bool) -> None:
                 record |= {"readable_json": str(json_path), "readable_html": str(html_path)}
                 if folder.exists():
                     record["readable_files"] = str(folder)
-    options.output.emit(record, f"Export saved: {file} ({size} bytes).")
+    said = f"Export saved: {file} ({size} bytes)."
+    if "readable_html" in record:
+        said += f" Readable on this device: {record['readable_html']}"
+        said += f", its files in {record['readable_files']}." if "readable_files" in record else "."
+    options.output.emit(record, said)
 
 
 @click.command("delete-account")

@@ -325,17 +325,17 @@ class Devices:
             expired += await self.expire_if_due(device.device_id, now)
         return warned, expired
 
-    async def expire_if_due(self, device_id: str, now: datetime) -> bool:
-        """Signed out if it was warned for its current period and the announced date passed."""
+    async def expire_if_due(
+        self, device_id: str, now: datetime, known: Device | None = None
+    ) -> bool:
+        """Signed out if it was warned for its current period and the announced date passed
+        (`known`: the device as just read, so a refresh of a device not due reads nothing)."""
+        if known is not None and not _due(known, now):
+            return False
         device = await self._devices.by_id(device_id)
-        if (
-            device is None
-            or not device.active
-            or device.expiry_warned_for != device.last_seen_at
-            or device.expiry_due_at is None
-            or device.expiry_due_at > now
-            or not await self._may_expire(device)
-        ):
+        if device is None or not device.active or not _due(device, now):
+            return False
+        if not await self._may_expire(device):
             return False
         await self.revoke(device, reason="expired")
         return True
@@ -346,3 +346,9 @@ class Devices:
     @property
     def expiry_seconds(self) -> float:
         return self._expiry.total_seconds()
+
+
+def _due(device: Device, now: datetime) -> bool:
+    """Warned for its current period (not used since) and the announced date has passed."""
+    due = device.expiry_due_at
+    return device.expiry_warned_for == device.last_seen_at and due is not None and due <= now

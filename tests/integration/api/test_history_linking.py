@@ -98,6 +98,8 @@ async def test_an_offline_device_fetches_its_link_and_it_expires(
     assert first.status == 201  # type: ignore[attr-defined]
     listed = await api.call("GET", "/v1/me/links", token=laptop.access_token)
     assert [i["link_id"] for i in listed.body["links"]] == [first.body["link_id"]]  # type: ignore[attr-defined]
+    exported = await api.call("GET", "/v1/me/export", token=phone.access_token)
+    assert [item["link_id"] for item in exported.body["links"]] == [first.body["link_id"]]  # type: ignore[attr-defined]
     await asyncio.sleep(LINK_TTL + 0.5)  # nothing to wait on: expiry is the passing of time
     assert (await api.call("GET", "/v1/me/links", token=laptop.access_token)).body == {"links": []}
     late = await api.call(

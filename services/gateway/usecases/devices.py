@@ -18,6 +18,7 @@ from services.gateway.stores.accounts import (
 )
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.devicecache import DeviceCache
+from services.gateway.stores.links import LinkRepository
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.usecases.backup import BackupKeys
@@ -83,8 +84,10 @@ class Devices:
         warning_days: float = 14,
         expire_last_device: bool = False,
         backups: BackupKeys | None = None,
+        links: LinkRepository | None = None,
     ) -> None:
         self._backups = backups
+        self._links = links
         self._warning = timedelta(days=min(warning_days, expiry_days))
         self._expire_last = expire_last_device
         self._devices = devices
@@ -204,6 +207,8 @@ class Devices:
             )
         )
         await self._devices.removal_announced(device.device_id)
+        if self._links is not None:  # nothing waits for a device that can fetch nothing
+            await self._links.forget_device(device.device_id)
         if self._backups is not None:
             await self._backups.device_revoked(device.account_id)
         if newly:

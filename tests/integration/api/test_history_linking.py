@@ -137,9 +137,13 @@ async def test_only_another_device_of_the_same_account_can_be_linked(
         assert (reply.status, reply.code) == (422, "invalid_request")  # type: ignore[attr-defined]
     extra = await link(api, phone, laptop.device_id, ciphertext, surprise="x")
     assert extra.status == 422  # type: ignore[attr-defined]
-    # A revoked device is gone.
+    # A revoked device is gone, and so is what waited for it.
+    waiting = await link(api, phone, laptop.device_id, ciphertext)
+    assert waiting.status == 201  # type: ignore[attr-defined]
     revoked = await api.call("DELETE", f"/v1/devices/{laptop.device_id}", token=phone.access_token)
     assert revoked.status == 204
+    exported = await api.call("GET", "/v1/me/export", token=phone.access_token)
+    assert exported.body["links"] == []
     reply = await link(api, phone, laptop.device_id, ciphertext)
     assert (reply.status, reply.code) == (404, "not_found")  # type: ignore[attr-defined]
     # None of it was stored for the stranger or anyone.

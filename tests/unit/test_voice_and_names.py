@@ -3,6 +3,9 @@ sender-chosen file names (haven_client.filenames)."""
 
 from __future__ import annotations
 
+import math
+import random
+import struct
 from pathlib import Path
 
 import pytest
@@ -98,3 +101,50 @@ def test_names_in_one_folder_never_collide(tmp_path: Path) -> None:
         "x",
     ]
     assert all(p.parent == tmp_path for p in paths)
+
+
+def _webm_with_info(info: bytes) -> bytes:
+    tracks = audiofiles._el(0xAE, audiofiles._el(0x83, b"\x02"))
+    segment = audiofiles._el(0x1549A966, info) + audiofiles._el(0x1654AE6B, tracks)
+    header = audiofiles._el(0x1A45DFA3, audiofiles._el(0x4282, b"webm"))
+    return header + audiofiles._el(0x18538067, segment)
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        audiofiles._el(0x4489, struct.pack(">d", math.inf)),  # an infinite Duration
+        audiofiles._el(0x4489, struct.pack(">d", math.nan)),
+        audiofiles._el(0x4489, struct.pack(">d", 1e308))  # finite, but times the scale: inf
+        + audiofiles._el(0x2AD7B1, (10**9).to_bytes(4, "big")),
+        audiofiles._el(0x2AD7B1, b"\xff" * 400)  # a TimestampScale no float can hold
+        + audiofiles._el(0x4489, struct.pack(">d", 5.0)),
+    ],
+)
+def test_a_hostile_webm_length_is_unknown_not_a_crash(tmp_path: Path, info: bytes) -> None:
+    path = tmp_path / "note.webm"
+    path.write_bytes(_webm_with_info(info))
+    assert probe(path) == AudioInfo("audio/webm", None)
+
+
+def test_mangled_audio_headers_never_raise(tmp_path: Path) -> None:
+    """Every sample with bytes flipped, cut or repeated: an answer (maybe None), never an error
+    and never a hang."""
+    rng = random.Random(22)
+    samples = [
+        audiofiles.ogg_opus(41_250),
+        audiofiles.ogg_vorbis(12_000),
+        audiofiles.wav(2_500),
+        audiofiles.webm(7_321),
+        audiofiles.mp4(65_000),
+    ]
+    path = tmp_path / "note.bin"
+    for sample in samples:
+        for _ in range(300):
+            data = bytearray(sample)
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] = rng.choice((0x00, 0xFF, 0x01, 0x80, 0x7F))
+            cut = bytes(data[: rng.randint(1, len(data))])
+            path.write_bytes(cut)
+            found = probe(path)
+            assert found is None or found.duration_ms is None or found.duration_ms > 0

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from haven_client.audio import AudioInfo, probe
+from haven_client.cli.filelines import file_lines
 from haven_client.export import clock
 from haven_client.filenames import NameBook, safe_name
+from haven_crypto.attachments import AttachmentError, AttachmentRef
+from haven_crypto.crypto import b64e
 from tests.support import audiofiles
 
 
@@ -148,3 +151,23 @@ def test_mangled_audio_headers_never_raise(tmp_path: Path) -> None:
             path.write_bytes(cut)
             found = probe(path)
             assert found is None or found.duration_ms is None or found.duration_ms > 0
+
+
+@pytest.mark.parametrize("field", ["size", "duration_ms"])
+def test_a_sender_cannot_crash_the_history_with_a_huge_number(field: str) -> None:
+    """A counterpart controls the payload: a size or length past what JSON carries exactly is a
+    malformed entry (shown as such), never an OverflowError in `haven history` or the export."""
+    entry = {
+        "attachment_id": "a" * 22,
+        "key": b64e(bytes(32)),
+        "sha256": b64e(bytes(32)),
+        "mime": "audio/ogg",
+        "name": "note.ogg",
+        "size": 1000,
+        "duration_ms": 41_250,
+    }
+    assert file_lines({"attachments": [entry]}) == ["[voice note 0:41] note.ogg"]
+    entry[field] = 10**400
+    assert file_lines({"attachments": [entry]}) == ["[files that could not be read]"]
+    with pytest.raises(AttachmentError):
+        AttachmentRef.from_payload(entry)

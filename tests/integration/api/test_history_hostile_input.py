@@ -6,6 +6,7 @@ account, also once the per-account budget is spent."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -149,3 +150,30 @@ async def test_a_reset_for_an_unknown_handle_looks_like_one_for_a_real_account(
     made_up = await attempts(f"nobody_{uuid.uuid4().hex[:10]}")
     assert real == made_up
     assert real[-1][0] == 429  # the budget is there, for both
+
+
+async def test_one_code_sent_by_many_at_once_resets_once(
+    api: Api, phone: Session, operator: Session
+) -> None:
+    issued = await api.call(
+        "POST", f"/v1/admin/accounts/{phone.account_id}/reset-code", token=operator.access_token
+    )
+    assert issued.status == 201, issued.body
+    passwords = [f"parallel password {n:02d}" for n in range(4)]  # within the per-handle burst
+
+    async def attempt(n: int) -> int:
+        body = {"handle": phone.handle, "code": issued.body["code"], "new_password": passwords[n]}
+        headers = {"X-Forwarded-For": f"10.88.{n}.1"}
+        return (await api.call("POST", "/v1/password-resets", body, headers=headers)).status
+
+    statuses = await asyncio.gather(*(attempt(n) for n in range(len(passwords))))
+    assert sorted(statuses) == [204] + [400] * (len(passwords) - 1), statuses
+    winner = passwords[statuses.index(204)]
+    for password in passwords:
+        body = {
+            "handle": phone.handle,
+            "password": password,
+            "device": phone.keys.block(phone.handle),
+        }
+        login = await api.call("POST", "/v1/sessions", body)
+        assert login.status == (201 if password == winner else 401), (password, login.body)

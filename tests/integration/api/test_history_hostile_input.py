@@ -177,3 +177,36 @@ async def test_one_code_sent_by_many_at_once_resets_once(
         }
         login = await api.call("POST", "/v1/sessions", body)
         assert login.status == (201 if password == winner else 401), (password, login.body)
+
+
+async def test_a_login_racing_a_reset_with_the_old_password_does_not_outlive_it(
+    api: Api, phone: Session, operator: Session
+) -> None:
+    """Logins with the old password that checked it while the reset ran must not get a session
+    that survives the reset (the reset ends the sessions it sees; a login must see the reset)."""
+    issued = await api.call(
+        "POST", f"/v1/admin/accounts/{phone.account_id}/reset-code", token=operator.access_token
+    )
+    assert issued.status == 201, issued.body
+    body = {"handle": phone.handle, "password": phone.password}
+
+    async def old_login(n: int) -> Any:
+        await asyncio.sleep(n * 0.01)
+        device = {"device": phone.keys.block(phone.handle)}
+        headers = {"X-Forwarded-For": f"10.99.{n}.1"}
+        return await api.call("POST", "/v1/sessions", body | device, headers=headers)
+
+    async def do_reset() -> Any:
+        await asyncio.sleep(0.03)
+        reset = {"handle": phone.handle, "code": issued.body["code"], "new_password": "racy 12345"}
+        return await api.call("POST", "/v1/password-resets", reset)
+
+    *logins, done = await asyncio.gather(*(old_login(n) for n in range(8)), do_reset())
+    assert done.status == 204, done.body
+    for login in logins:
+        if login.status != 201:
+            continue
+        me = await api.call("GET", "/v1/me", token=login.body["access_token"])
+        assert me.status == 401, "a session from the old password outlived the reset"
+        refresh = {"refresh_token": login.body["refresh_token"]}
+        assert (await api.call("POST", "/v1/sessions/refresh", refresh)).status == 401

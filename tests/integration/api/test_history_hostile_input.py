@@ -15,7 +15,11 @@ import pytest
 from haven_crypto import crypto
 from tools.api import Api, Session
 
-SHARED_STACK: dict[str, str] = {"HAVEN_TRUSTED_PROXIES": "127.0.0.1/32"}
+SHARED_STACK: dict[str, str] = {
+    "HAVEN_TRUSTED_PROXIES": "127.0.0.1/32",
+    # The one operator issues every test's codes.
+    "HAVEN_RATE_RESET_CODE": "1000/hour,1000",
+}
 
 B64_32 = crypto.b64e(bytes(range(32)))
 B64_64 = crypto.b64e(bytes(64))
@@ -210,3 +214,23 @@ async def test_a_login_racing_a_reset_with_the_old_password_does_not_outlive_it(
         assert me.status == 401, "a session from the old password outlived the reset"
         refresh = {"refresh_token": login.body["refresh_token"]}
         assert (await api.call("POST", "/v1/sessions/refresh", refresh)).status == 401
+
+
+async def test_codes_issued_at_once_leave_one_that_works(
+    api: Api, phone: Session, operator: Session
+) -> None:
+    """The newest code of an account is the only one that works — also when several are
+    issued at the same moment (two operators, a double click)."""
+    path = f"/v1/admin/accounts/{phone.account_id}/reset-code"
+    issued = await asyncio.gather(
+        *(api.call("POST", path, token=operator.access_token) for _ in range(4))
+    )
+    assert [reply.status for reply in issued] == [201] * 4
+    statuses = []
+    for n, reply in enumerate(issued):
+        body = {"handle": phone.handle, "code": reply.body["code"], "new_password": f"pw {n} 12345"}
+        headers = {"X-Forwarded-For": f"10.66.{n}.1"}
+        statuses.append(
+            (await api.call("POST", "/v1/password-resets", body, headers=headers)).status
+        )
+    assert sorted(statuses) == [204, 400, 400, 400], statuses

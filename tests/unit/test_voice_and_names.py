@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from haven_client.audio import AudioInfo, probe
+from haven_client.cli.app import main
 from haven_client.cli.filelines import file_lines
 from haven_client.export import clock
 from haven_client.filenames import NameBook, safe_name
@@ -171,3 +172,18 @@ def test_a_sender_cannot_crash_the_history_with_a_huge_number(field: str) -> Non
     assert file_lines({"attachments": [entry]}) == ["[files that could not be read]"]
     with pytest.raises(AttachmentError):
         AttachmentRef.from_payload(entry)
+
+
+@pytest.mark.parametrize("seconds", ["inf", "nan", "1e300", "0", "-3"])
+def test_a_duration_that_is_no_length_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+    seconds: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    note = tmp_path / "note.wav"
+    note.write_bytes(audiofiles.wav(2_500))
+    code = main(["send", "c1", "--file", str(note), "--duration", seconds])
+    assert code == 2
+    assert "--duration" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """An upload the sweep gave up on (stalled past an hour while arriving) through the running
 services: the uploader is told (409), nothing it wrote afterwards stays behind as chunks no files
-document owns, and its bytes are not counted twice or left reserved."""
+document owns, and its bytes are not counted twice or left reserved. And odd `Range` and
+`Content-Length` headers are answered (200/206/416, or 4xx), never with a 500."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from yarl import URL
 
-from tests.support.attachments import RawUpload
+from tests.support.attachments import RawUpload, attachments_url, upload
 from tools.api import Api, Session, coach_and_client
 
 CHUNK = 65_553  # one GridFS chunk: one ciphertext chunk
@@ -84,3 +86,43 @@ async def test_an_upload_swept_while_arriving_leaves_nothing_behind(
     assert [o for o in orphans if o not in owned] == []
     counter = await usage.find_one({"_id": client.account_id})
     assert counter is None or counter["bytes"] == 0, counter
+
+
+async def test_odd_ranges_and_lengths_are_answered_never_a_500(api: Api, operator: Session) -> None:
+    _, client, cid, _ = await coach_and_client(api, operator, "oddrange")
+    status, stored = await upload(api, client, cid, b"x" * 5000, 5000)
+    assert status == 201, stored
+    url = attachments_url(api, cid, stored["attachment_id"])
+    auth = {"Authorization": f"Bearer {client.access_token}"}
+    for value in (
+        "bytes=0-99999999999999999999999999999999",
+        "bytes=99999999999999999999999999999999-",
+        "bytes=-99999999999999999999999999999999",
+        "bytes=-0",
+        "bytes=5-3",
+        "bytes=0-1,5-6",
+        "bytes=--1",
+        "items=0-1",
+        "bytes=" + "9" * 5000 + "-",
+    ):
+        async with api.http.get(url, headers=auth | {"Range": value}) as response:
+            await response.read()
+            assert response.status in (200, 206, 416), (value, response.status)
+    for odd in ("att_" + "A" * 3000, "%00", "..%2F..%2Fx", "$where"):
+        async with api.http.get(attachments_url(api, cid, odd), headers=auth) as response:
+            assert response.status == 404, (odd, response.status)
+    target = URL(attachments_url(api, cid))
+    for length in ("99999999999999999999999999", "9" * 5000, "-5", "1e3", "0x10"):
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        writer.write(
+            (
+                f"POST {target.path} HTTP/1.1\r\nHost: {target.host}\r\n"
+                f"Authorization: Bearer {client.access_token}\r\n"
+                "Content-Type: application/octet-stream\r\n"
+                f"Content-Length: {length}\r\n\r\n1234567"
+            ).encode()
+        )
+        await writer.drain()
+        status = int((await reader.readline()).split()[1])
+        writer.close()
+        assert 400 <= status < 500, (length[:40], status)

@@ -234,3 +234,15 @@ async def test_codes_issued_at_once_leave_one_that_works(
             (await api.call("POST", "/v1/password-resets", body, headers=headers)).status
         )
     assert sorted(statuses) == [204, 400, 400, 400], statuses
+
+
+async def test_history_paging_numbers_past_64_bits_are_422(api: Api, phone: Session) -> None:
+    """A new device pages through history (#22): a cursor past what the store holds is bad
+    input, not a 500 from the database driver."""
+    listed = await api.call("GET", "/v1/conversations", token=phone.access_token)
+    cid = listed.body["conversations"][0]["conversation_id"]
+    for name in ("after_seq", "before_seq", "limit"):
+        for value in (str(2**63), "9" * 40):
+            path = f"/v1/conversations/{cid}/messages?{name}={value}"
+            reply = await api.call("GET", path, token=phone.access_token)
+            _assert_problem(reply.status, reply.body, reply.headers, path)

@@ -59,16 +59,19 @@ def app(
 def _register_commands() -> None:
     from haven_client.cli import (
         account,
+        backup,
         boundaries,
         chat,
         conversation,
         data,
         files,
+        link,
         safety,
         trust,
     )
 
-    for module in (account, conversation, chat, trust, safety, data, boundaries, files):
+    modules = (account, conversation, chat, trust, safety, data, boundaries, files, backup, link)
+    for module in modules:
         for command in module.COMMANDS:
             app.add_command(command)
 

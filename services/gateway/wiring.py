@@ -24,6 +24,7 @@ from services.gateway.edge.keys import (
     agreements_key,
     attachments_key,
     authenticator_key,
+    backups_key,
     conversations_key,
     deletion_key,
     device_cache_key,
@@ -57,6 +58,7 @@ from services.gateway.sockets.registry import SocketRegistry
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
 from services.gateway.stores.attachments import AttachmentStore
 from services.gateway.stores.audit import AuditLog
+from services.gateway.stores.backups import BackupRepository
 from services.gateway.stores.consents import CachedAgreementRepository
 from services.gateway.stores.crisis import CrisisResources, is_example_file
 from services.gateway.stores.devicecache import DeviceCache
@@ -71,6 +73,7 @@ from services.gateway.stores.tokens import InviteRepository, RefreshTokenReposit
 from services.gateway.usecases.accounts import Accounts
 from services.gateway.usecases.agreement import Agreement
 from services.gateway.usecases.attachments import Attachments
+from services.gateway.usecases.backup import BackupKeys
 from services.gateway.usecases.conversations import Conversations
 from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
@@ -109,7 +112,10 @@ def services_ctx(
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        directory = SendDirectory(relationships=relationships, devices=devices)
+        backup_store = BackupRepository(db)
+        directory = SendDirectory(
+            relationships=relationships, devices=devices, backups=backup_store
+        )
         agreements = CachedAgreementRepository(db=db)
 
         def forget(event: Event) -> None:
@@ -134,6 +140,14 @@ def services_ctx(
             queue=settings.pwhash_queue,
         )
         rpc, send_command = RpcClient.of(bus), bus.send_command
+        backups = BackupKeys(
+            backups=backup_store,
+            devices=devices,
+            accounts=accounts,
+            outbox=outbox,
+            audit=audit,
+            limits=limits,
+        )
         device_rules = Devices(
             devices=devices,
             accounts=accounts,
@@ -144,6 +158,7 @@ def services_ctx(
             cache=cache,
             limits=limits,
             expiry_days=settings.device_expiry_days,
+            backups=backups,
         )
         guard = PasswordGuard(Throttle(db=db, backoff_base=settings.throttle_backoff_base_seconds))
         sessions = Sessions(
@@ -181,6 +196,7 @@ def services_ctx(
         app[pending_sockets_key] = PendingSockets(settings.ws_unauthenticated_per_address)
         app[authenticator_key] = Authenticator(signer=signer, cache=cache)
         app[devices_key] = device_rules
+        app[backups_key] = backups
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(

@@ -58,6 +58,7 @@ def handlers(service: NotificationService) -> dict[str, EventHandler]:
         "device.added": service.device_added,
         "device.updated": service.device_added,
         "device.removed": service.device_removed,
+        "device.backup_changed": service.backup_changed,
         "delivery.failed": service.delivery_failed,
     }
 

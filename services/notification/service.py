@@ -20,6 +20,7 @@ from services.notification.metrics import DELIVERIES_OFFLINE, DELIVERIES_PUBLISH
 from services.notification.repository import NotificationRepository, OfflineReason
 from shared.deliveries import DeviceDelivery, delivery_id_for, is_device_id
 from shared.events import (
+    BackupChanged,
     DeliveryFailed,
     DeviceAdded,
     DeviceRemoved,
@@ -36,6 +37,7 @@ from shared.events import (
     derive_event_id,
     utcnow,
 )
+from shared.recipients import device_recipients
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +82,10 @@ class NotificationService:
 
     async def message_stored(self, event: MessageStored) -> None:
         data = event.data
-        recipients = [d for d in data.recipient_device_ids if d != data.sender_device_id]
+        # A backup key is a recipient with no socket and no push: nothing is delivered to it.
+        recipients = [
+            d for d in device_recipients(data.recipient_device_ids) if d != data.sender_device_id
+        ]
         routed = await self._fan_out(
             event.event_id, recipients, frames.message(data), ack_message_id=data.message_id
         )
@@ -112,7 +117,8 @@ class NotificationService:
 
     async def message_deleted(self, event: MessageDeleted) -> None:
         data = event.data
-        await self._fan_out(event.event_id, data.recipient_device_ids, frames.message_deleted(data))
+        recipients = device_recipients(data.recipient_device_ids)
+        await self._fan_out(event.event_id, recipients, frames.message_deleted(data))
 
     async def message_rejected(self, event: MessageRejected) -> None:
         data = event.data
@@ -187,7 +193,12 @@ class NotificationService:
         await self._repo.device_removed(event.data.account_id, event.data.device_id)
         await self._devices_changed(event.event_id, event.data.account_id, event.data.device_id)
 
-    async def _devices_changed(self, event_id: str, account_id: str, device_id: str) -> None:
+    async def backup_changed(self, event: BackupChanged) -> None:
+        """The account's backup key (a recipient) was published, replaced or removed: announced
+        like a device change, to all of the account's devices (the publishing one too)."""
+        await self._devices_changed(event.event_id, event.data.account_id, None)
+
+    async def _devices_changed(self, event_id: str, account_id: str, device_id: str | None) -> None:
         """Announced at once, unless this account's devices were announced within the window
         (a login that replaces a device, a burst of rotations): then once when it ends."""
         if not await self._repo.claim_announcement(account_id, utcnow(), self._window):

@@ -17,6 +17,7 @@ from services.gateway.stores.outbox import Outbox
 from services.gateway.usecases.accounts import Accounts
 from services.gateway.usecases.agreement import Agreement
 from services.gateway.usecases.attachments import Attachments
+from services.gateway.usecases.backup import BackupKeys
 from services.gateway.usecases.conversations import Conversations
 from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
@@ -37,6 +38,7 @@ authenticator_key = web.AppKey("authenticator", Authenticator)
 accounts_key = web.AppKey("accounts", Accounts)
 sessions_key = web.AppKey("sessions", Sessions)
 devices_key = web.AppKey("devices", Devices)
+backups_key = web.AppKey("backups", BackupKeys)
 relationships_key = web.AppKey("relationships", Relationships)
 conversations_key = web.AppKey("conversations", Conversations)
 pausing_key = web.AppKey("pausing", Pausing)

@@ -112,6 +112,8 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     ("DELETE", "/v1/devices/{device_id}"): ("not_found", "rate_limited"),
     ("PUT", "/v1/devices/{device_id}/kx"): ("not_found", "forbidden", "bad_signature"),
     ("POST", "/v1/devices/{device_id}/panic"): ("not_found", "forbidden"),
+    ("PUT", "/v1/me/backup"): ("bad_signature", "conflict"),
+    ("GET", "/v1/me/backup"): ("not_found",),
     ("POST", "/v1/invites"): ("forbidden", "crisis_resources_missing"),
     ("POST", "/v1/invites/accept"): (
         "invite_invalid", "forbidden", "conflict", "crisis_resources_missing",
@@ -154,6 +156,8 @@ LIMITED = {
     ("POST", "/v1/sessions"),
     ("POST", "/v1/invites"),
     ("PUT", "/v1/devices/{device_id}/kx"),
+    ("PUT", "/v1/me/backup"),
+    ("DELETE", "/v1/me/backup"),
     ("POST", "/v1/conversations/{conversation_id}/messages"),
     ("PUT", "/v1/devices/{device_id}/push"),
     ("POST", ATTACHMENT),

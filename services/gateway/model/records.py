@@ -138,6 +138,48 @@ class Device:
         }
 
 
+@dataclass(frozen=True)
+class Backup:
+    """An account's backup key: a message recipient listed with its devices (API.md "History
+    on a new device"). Replaced and removed ones are kept (`revoked_at`), so wraps for them
+    stay attributable; only one is current per account."""
+
+    backup_id: str
+    account_id: str
+    kx_key: bytes
+    signatures: dict[str, bytes]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Backup:
+        return cls(
+            backup_id=doc["_id"],
+            account_id=doc["account_id"],
+            kx_key=bytes(doc["kx_key"]),
+            signatures={k: bytes(v) for k, v in (doc.get("signatures") or {}).items()},
+            created_at=doc["created_at"],
+            revoked_at=doc.get("revoked_at"),
+        )
+
+    def to_doc(self) -> Document:
+        doc: Document = {
+            "_id": self.backup_id,
+            "account_id": self.account_id,
+            "kx_key": self.kx_key,
+            "signatures": dict(self.signatures),
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+        if self.revoked_at is None:
+            doc["current_of"] = self.account_id  # unique while current: one per account
+        return doc
+
+
 RelationshipStatus = Literal["active", "paused", "ended"]
 
 

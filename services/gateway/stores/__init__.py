@@ -24,6 +24,8 @@ INDEXES: IndexSpec = {
         IndexModel("coach_account_id"),
         IndexModel("client_account_id"),
     ],
+    # Backup keys (stores/backups.py): one current per account; replaced ones are kept.
+    "backups": [IndexModel("current_of", unique=True, sparse=True), IndexModel("account_id")],
     "audit": [IndexModel([("at", DESCENDING), ("_id", DESCENDING)])],
     "login_throttle": [IndexModel("expires_at", expireAfterSeconds=0)],
     "rate_limits": [IndexModel("expires_at", expireAfterSeconds=0)],

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from haven_crypto import crypto
 from services.gateway.model.principal import Principal
-from services.gateway.model.records import Account, Contact, Device, new_id
+from services.gateway.model.records import Account, Backup, Contact, Device, new_id
 from services.gateway.model.schemas import DeviceBlock, KxRotation
 from services.gateway.security.limits import Limits
 from services.gateway.sockets.registry import SocketRegistry
@@ -20,6 +20,7 @@ from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.relationships import RelationshipRepository
+from services.gateway.usecases.backup import BackupKeys
 from shared.errors import (
     ClockSkewError,
     DeviceLimitError,
@@ -76,8 +77,10 @@ class Devices:
         sockets: SocketRegistry,
         cache: DeviceCache,
         limits: Limits,
-        expiry_days: int,
+        expiry_days: float,
+        backups: BackupKeys | None = None,
     ) -> None:
+        self._backups = backups
         self._devices = devices
         self._accounts = accounts
         self._relationships = relationships
@@ -195,6 +198,8 @@ class Devices:
             )
         )
         await self._devices.removal_announced(device.device_id)
+        if self._backups is not None:
+            await self._backups.device_revoked(device.account_id)
         if newly:
             await self._audit.record(
                 "device_removed",
@@ -261,6 +266,14 @@ class Devices:
             return await self._devices.active_of(account_id)
         then = await self._devices.active_at(account_id, contact.until)
         return [device.as_of(contact.until) for device in then if not device.erased]
+
+    async def visible_backup(self, who: Principal, account_id: str) -> Backup | None:
+        """The backup key listed with the devices `visible_devices` returns (as it stood at the
+        end of an ended relationship)."""
+        contact = await self.contact_with(who, account_id)
+        if contact is None or self._backups is None:
+            return None
+        return await self._backups.listed(account_id, contact.until)
 
     async def visible_device(self, who: Principal, device_id: str) -> Device:
         """Kept after revocation (old messages verify); an ex-counterpart sees it as it stood

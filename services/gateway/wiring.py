@@ -32,6 +32,7 @@ from services.gateway.edge.keys import (
     directory_key,
     exporter_key,
     hasher_key,
+    linking_key,
     notifications_key,
     operations_key,
     operators_key,
@@ -64,6 +65,7 @@ from services.gateway.stores.crisis import CrisisResources, is_example_file
 from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.directory import SendDirectory
 from services.gateway.stores.invalidation import DeviceInvalidation
+from services.gateway.stores.links import LinkRepository
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.ratelimits import RateBuckets
@@ -79,6 +81,7 @@ from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
 from services.gateway.usecases.directory_admin import AccountAdmin
 from services.gateway.usecases.export import Exporter
+from services.gateway.usecases.linking import Linking
 from services.gateway.usecases.message_queries import Reads
 from services.gateway.usecases.notifications import Notifications
 from services.gateway.usecases.operations import Operations
@@ -197,6 +200,14 @@ def services_ctx(
         app[authenticator_key] = Authenticator(signer=signer, cache=cache)
         app[devices_key] = device_rules
         app[backups_key] = backups
+        app[linking_key] = Linking(
+            links=LinkRepository(db),
+            devices=devices,
+            sockets=sockets,
+            audit=audit,
+            limits=limits,
+            ttl_seconds=settings.link_ttl_seconds,
+        )
         app[sessions_key] = sessions
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(

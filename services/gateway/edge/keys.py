@@ -23,6 +23,7 @@ from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
 from services.gateway.usecases.directory_admin import AccountAdmin
 from services.gateway.usecases.export import Exporter
+from services.gateway.usecases.linking import Linking
 from services.gateway.usecases.message_queries import Reads
 from services.gateway.usecases.notifications import Notifications
 from services.gateway.usecases.operations import Operations
@@ -39,6 +40,7 @@ accounts_key = web.AppKey("accounts", Accounts)
 sessions_key = web.AppKey("sessions", Sessions)
 devices_key = web.AppKey("devices", Devices)
 backups_key = web.AppKey("backups", BackupKeys)
+linking_key = web.AppKey("linking", Linking)
 relationships_key = web.AppKey("relationships", Relationships)
 conversations_key = web.AppKey("conversations", Conversations)
 pausing_key = web.AppKey("pausing", Pausing)

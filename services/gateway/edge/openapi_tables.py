@@ -114,6 +114,8 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/v1/devices/{device_id}/panic"): ("not_found", "forbidden"),
     ("PUT", "/v1/me/backup"): ("bad_signature", "conflict"),
     ("GET", "/v1/me/backup"): ("not_found",),
+    ("POST", "/v1/devices/{device_id}/link"): ("not_found", "forbidden"),
+    ("DELETE", "/v1/me/links/{link_id}"): ("not_found",),
     ("POST", "/v1/invites"): ("forbidden", "crisis_resources_missing"),
     ("POST", "/v1/invites/accept"): (
         "invite_invalid", "forbidden", "conflict", "crisis_resources_missing",
@@ -158,6 +160,7 @@ LIMITED = {
     ("PUT", "/v1/devices/{device_id}/kx"),
     ("PUT", "/v1/me/backup"),
     ("DELETE", "/v1/me/backup"),
+    ("POST", "/v1/devices/{device_id}/link"),
     ("POST", "/v1/conversations/{conversation_id}/messages"),
     ("PUT", "/v1/devices/{device_id}/push"),
     ("POST", ATTACHMENT),

@@ -180,6 +180,44 @@ class Backup:
         return doc
 
 
+@dataclass(frozen=True)
+class Link:
+    """A secret one device of an account sent another (API.md "Linking"): a box to the target
+    device's kx key the server cannot open, kept until the target acknowledges it or it
+    expires."""
+
+    link_id: str
+    account_id: str
+    device_id: str  # the target
+    sender_device_id: str
+    ciphertext: bytes
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Link:
+        return cls(
+            link_id=doc["_id"],
+            account_id=doc["account_id"],
+            device_id=doc["device_id"],
+            sender_device_id=doc["sender_device_id"],
+            ciphertext=bytes(doc["ciphertext"]),
+            created_at=doc["created_at"],
+            expires_at=doc["expires_at"],
+        )
+
+    def to_doc(self) -> Document:
+        return {
+            "_id": self.link_id,
+            "account_id": self.account_id,
+            "device_id": self.device_id,
+            "sender_device_id": self.sender_device_id,
+            "ciphertext": self.ciphertext,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+
 RelationshipStatus = Literal["active", "paused", "ended"]
 
 

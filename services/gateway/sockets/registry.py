@@ -20,7 +20,7 @@ from shared.bus import Bus
 from shared.deliveries import ControlAction, DeviceDelivery
 from shared.errors import HavenError, UnavailableError
 from shared.events import DeliveryFailed, DeliveryFailedData
-from shared.frames import CoachAway, MessageFrame, Resync
+from shared.frames import CoachAway, MessageFrame, Resync, ServerFrame
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +59,15 @@ class SocketRegistry:
             await self.router.publish_control(device_id, action, cutoff)
         except HavenError as error:
             log.warning("socket_close_not_published", device_id=device_id, reason=str(error))
+
+    async def deliver_frame(self, device_id: str, frame: ServerFrame, delivery_id: str) -> bool:
+        """Hand a frame to the device's open socket on any replica; False when it has none (or
+        the broker is away): the caller keeps what the frame says for the device to fetch."""
+        try:
+            return await self.router.publish_frame(device_id, frame, delivery_id)
+        except HavenError as error:
+            log.warning("frame_not_published", device_id=device_id, reason=str(error))
+            return False
 
     async def attach(self, socket: DeviceSocket) -> None:
         """Newer wins: older sockets of the device close with 4409, on every replica.

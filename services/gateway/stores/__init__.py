@@ -26,6 +26,8 @@ INDEXES: IndexSpec = {
     ],
     # Backup keys (stores/backups.py): one current per account; replaced ones are kept.
     "backups": [IndexModel("current_of", unique=True, sparse=True), IndexModel("account_id")],
+    # Pending device links (stores/links.py): gone once acknowledged or expired.
+    "links": [IndexModel("device_id"), IndexModel("expires_at", expireAfterSeconds=0)],
     "audit": [IndexModel([("at", DESCENDING), ("_id", DESCENDING)])],
     "login_throttle": [IndexModel("expires_at", expireAfterSeconds=0)],
     "rate_limits": [IndexModel("expires_at", expireAfterSeconds=0)],

@@ -5,8 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.gateway.edge.http import caller, endpoint, no_content, parse, render
-from services.gateway.edge.keys import backups_key
-from services.gateway.model.schemas import BackupOut, BackupPut
+from services.gateway.edge.keys import backups_key, linking_key
+from services.gateway.model.records import Link
+from services.gateway.model.schemas import (
+    BackupOut,
+    BackupPut,
+    LinkList,
+    LinkOut,
+    LinkPost,
+    LinkSent,
+)
 
 
 @endpoint(
@@ -46,4 +54,47 @@ async def get_backup(request: web.Request) -> web.Response:
 @endpoint("DELETE", "/v1/me/backup", "Remove the account's backup key", status=204)
 async def delete_backup(request: web.Request) -> web.Response:
     await request.app[backups_key].remove(caller(request))
+    return no_content()
+
+
+@endpoint(
+    "POST",
+    "/v1/devices/{device_id}/link",
+    "Send a new device of your account a secret boxed to its key (delivered once)",
+    body=LinkPost,
+    response=LinkSent,
+    status=201,
+)
+async def post_link(request: web.Request) -> web.Response:
+    body = await parse(request, LinkPost)
+    link = await request.app[linking_key].send(
+        caller(request), request.match_info["device_id"], body
+    )
+    return render(LinkSent(link_id=link.link_id, expires_at=link.expires_at), 201)
+
+
+def _link_out(link: Link) -> LinkOut:
+    return LinkOut(
+        link_id=link.link_id,
+        sender_device_id=link.sender_device_id,
+        ciphertext=link.ciphertext,
+        created_at=link.created_at,
+        expires_at=link.expires_at,
+    )
+
+
+@endpoint("GET", "/v1/me/links", "Links waiting for this device", response=LinkList)
+async def list_links(request: web.Request) -> web.Response:
+    found = await request.app[linking_key].pending(caller(request))
+    return render(LinkList(links=[_link_out(link) for link in found]))
+
+
+@endpoint(
+    "DELETE",
+    "/v1/me/links/{link_id}",
+    "Acknowledge a link: this device stored its secret (the link is deleted)",
+    status=204,
+)
+async def acknowledge_link(request: web.Request) -> web.Response:
+    await request.app[linking_key].acknowledge(caller(request), request.match_info["link_id"])
     return no_content()

@@ -113,7 +113,7 @@ def _split_backups(data: Any) -> Any:
 
 class Me(Account):
     devices: list[Device] = Field(default_factory=list)
-    backups: list[BackupEntry] = Field(default_factory=list)
+    backups: list[BackupEntry] = Field(default_factory=list, exclude=True)
 
     _split = model_validator(mode="before")(_split_backups)
 
@@ -121,7 +121,7 @@ class Me(Account):
 class AccountDevices(Wire):
     account_id: str
     devices: list[Device]
-    backups: list[BackupEntry] = Field(default_factory=list)
+    backups: list[BackupEntry] = Field(default_factory=list, exclude=True)
 
     _split = model_validator(mode="before")(_split_backups)
 

@@ -323,3 +323,41 @@ def _kx_of(device: SdkDevice) -> KxPrivateKey:
     keys = device.client.store.device_keys()
     assert keys is not None
     return keys.kx
+
+
+async def test_replacing_or_turning_off_the_key_changes_only_what_is_sent_from_then_on(
+    world: World,
+) -> None:
+    old_key, first = await world.client.client.backup.enable()
+    await world.coach.client.send_text(world.cid, "Under the first key.")
+    new_key, second = await world.client.client.backup.enable(replace=True)
+    assert second.backup_id != first.backup_id
+    assert set(world.client.client.store.state.backup_keys) == {second.backup_id}
+    await world.coach.client.send_text(world.cid, "Under the second key.")
+    await world.client.client.backup.disable()
+    assert world.client.client.store.state.backup_keys == {}
+    assert (await world.client.client.backup.status()).on is False
+    await world.coach.client.send_text(world.cid, "With backup off.")
+    raw = (await world.coach.client.api.history(world.cid, after_seq=0, limit=10)).messages
+    while len(raw) < 3:
+        await asyncio.sleep(0.2)
+        raw = (await world.coach.client.api.history(world.cid, after_seq=0, limit=10)).messages
+    wrapped_for = [set((m.envelope or {})["keys"]) for m in raw]
+    assert first.backup_id in wrapped_for[0] and second.backup_id not in wrapped_for[0]
+    assert second.backup_id in wrapped_for[1] and first.backup_id not in wrapped_for[1]
+    assert not ({first.backup_id, second.backup_id} & wrapped_for[2])
+
+    # Turned on again with the second key's text: only what was wrapped for it opens.
+    await world.client.client.backup.enable(recovery_key=_raw(new_key))
+    new = await world.new_device("Sam's new phone")
+    with pytest.raises(WrongRecoveryKey):
+        await new.client.backup.restore(old_key)  # not the published key any more
+    report = await new.client.backup.restore(new_key)
+    assert [m.body for m in report.opened] == ["Under the second key."]
+    assert [f.predates_device for f in report.failed] == [True, True]  # no key: not an attack
+
+
+def _raw(text: str) -> bytes:
+    from haven_crypto.backup import parse_recovery_key
+
+    return parse_recovery_key(text)

@@ -23,8 +23,8 @@ ENABLED = (
     " Keep the key somewhere private."
 )
 REPLACED = (
-    "Your new recovery key is in place; messages from now on use it. Keep the old key too if"
-    " you want to read older messages with it."
+    "Your new recovery key is in place, and messages from now on use it. Keep the new key"
+    " somewhere private, and destroy the old one: it still opens the messages sent before."
 )
 RESTORED = (
     "Restored {opened} messages from {conversations} conversations on this device. Read them"

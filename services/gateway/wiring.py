@@ -43,6 +43,7 @@ from services.gateway.edge.keys import (
     reads_key,
     receipt_signer_key,
     relationships_key,
+    resets_key,
     sending_key,
     sessions_key,
     settings_key,
@@ -70,6 +71,7 @@ from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.ratelimits import RateBuckets
 from services.gateway.stores.relationships import RelationshipRepository
+from services.gateway.stores.resets import ResetCodeRepository
 from services.gateway.stores.throttle import Throttle
 from services.gateway.stores.tokens import InviteRepository, RefreshTokenRepository
 from services.gateway.usecases.accounts import Accounts
@@ -89,6 +91,7 @@ from services.gateway.usecases.operators import Operators
 from services.gateway.usecases.panic import Panic
 from services.gateway.usecases.pausing import Pausing
 from services.gateway.usecases.relationships import Relationships
+from services.gateway.usecases.resets import PasswordResets
 from services.gateway.usecases.retention import RetentionPolicy
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
@@ -209,6 +212,18 @@ def services_ctx(
             ttl_seconds=settings.link_ttl_seconds,
         )
         app[sessions_key] = sessions
+        app[resets_key] = PasswordResets(
+            accounts=accounts,
+            devices=devices,
+            codes=ResetCodeRepository(db),
+            sessions=sessions,
+            sockets=sockets,
+            hasher=hasher,
+            outbox=outbox,
+            audit=audit,
+            limits=limits,
+            code_hours=settings.reset_code_hours,
+        )
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(
             rules=relationship_rules,

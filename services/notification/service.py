@@ -11,23 +11,27 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
 from services.notification import frames
 from services.notification.availability.notices import AwayNotices
 from services.notification.metrics import DELIVERIES_OFFLINE, DELIVERIES_PUBLISHED
+from services.notification.push import notices
 from services.notification.repository import NotificationRepository, OfflineReason
 from shared.deliveries import DeviceDelivery, delivery_id_for, is_device_id
 from shared.events import (
     BackupChanged,
     DeliveryFailed,
     DeviceAdded,
+    DeviceExpiring,
     DeviceRemoved,
     DeviceUpdated,
     MessageDeleted,
     MessageRejected,
     MessageStored,
+    PasswordReset,
     ReceiptRead,
     RelationshipCreated,
     RelationshipEnded,
@@ -57,6 +61,10 @@ class Unacknowledged:
     seq: int | None = None
 
 
+# Sends an account notice by push to a device, if it has a subscription (push/notices.py):
+# (device_id, idempotency key, topic, body).
+Notify = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
+
 # Told of every unacknowledged message, also again on a redelivered event (the push engine,
 # services/notification/push/, is idempotent on it).
 OnUnacknowledged = Callable[[Unacknowledged], Awaitable[None]]
@@ -71,7 +79,9 @@ class NotificationService:
         announce_window: timedelta = timedelta(seconds=2),
         away_notices: AwayNotices | None = None,
         on_unacknowledged: OnUnacknowledged | None = None,
+        notify: Notify | None = None,
     ) -> None:
+        self._notify = notify
         self._repo = repository
         self._deliver = deliver
         self._away_notices = away_notices
@@ -192,6 +202,31 @@ class NotificationService:
     async def device_removed(self, event: DeviceRemoved) -> None:
         await self._repo.device_removed(event.data.account_id, event.data.device_id)
         await self._devices_changed(event.event_id, event.data.account_id, event.data.device_id)
+
+    async def password_reset(self, event: PasswordReset) -> None:
+        """The account's own devices were told by the gateway before their sockets closed (an
+        `account` frame); here they get a calm push, and the counterparts' devices the frame."""
+        account_id = event.data.account_id
+        counterparts = await self._repo.counterparts(account_id)
+        others = await self._repo.active_devices(counterparts)
+        await self._fan_out(event.event_id, others, frames.password_reset(account_id))
+        if self._notify is not None:
+            for device_id in await self._repo.active_devices([account_id]):
+                await self._notify(
+                    device_id, event.event_id, notices.PASSWORD_RESET_TOPIC,
+                    notices.password_reset_body(),
+                )  # fmt: skip
+
+    async def device_expiring(self, event: DeviceExpiring) -> None:
+        """The device will be signed out unless it is used: a frame and a calm push."""
+        data = event.data
+        frame = frames.device_expiring(data.device_id, data.expires_at)
+        await self._fan_out(event.event_id, [data.device_id], frame)
+        if self._notify is not None:
+            await self._notify(
+                data.device_id, event.event_id, notices.DEVICE_EXPIRING_TOPIC,
+                notices.device_expiring_body(data.expires_at),
+            )  # fmt: skip
 
     async def backup_changed(self, event: BackupChanged) -> None:
         """The account's backup key (a recipient) was published, replaced or removed: announced

@@ -26,7 +26,8 @@ CLOSE_CODES = {
     "1013": "The client reads too slowly, or deliveries could not be bound: reconnect, sync.",
     "4401": "Not authenticated, token expired, re-authentication failed, or a login resumed "
     "this device: refresh the token and reconnect.",
-    "4403": "The device was revoked or logged out: do not reconnect.",
+    "4403": "The device was revoked or logged out (or its account's password was reset): do "
+    "not reconnect.",
     "4409": "Replaced by a newer socket of the same device.",
     "4429": "Kept exceeding the frame budget after rate_limited errors: wait, then reconnect.",
 }

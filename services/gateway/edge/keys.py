@@ -31,6 +31,7 @@ from services.gateway.usecases.operators import Operators
 from services.gateway.usecases.panic import Panic
 from services.gateway.usecases.pausing import Pausing
 from services.gateway.usecases.relationships import Relationships
+from services.gateway.usecases.resets import PasswordResets
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
 
@@ -41,6 +42,7 @@ sessions_key = web.AppKey("sessions", Sessions)
 devices_key = web.AppKey("devices", Devices)
 backups_key = web.AppKey("backups", BackupKeys)
 linking_key = web.AppKey("linking", Linking)
+resets_key = web.AppKey("resets", PasswordResets)
 relationships_key = web.AppKey("relationships", Relationships)
 conversations_key = web.AppKey("conversations", Conversations)
 pausing_key = web.AppKey("pausing", Pausing)

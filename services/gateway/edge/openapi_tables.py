@@ -116,6 +116,8 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/v1/me/backup"): ("not_found",),
     ("POST", "/v1/devices/{device_id}/link"): ("not_found", "forbidden"),
     ("DELETE", "/v1/me/links/{link_id}"): ("not_found",),
+    ("POST", "/v1/admin/accounts/{account_id}/reset-code"): ("forbidden", "not_found"),
+    ("POST", "/v1/password-resets"): ("reset_invalid",),
     ("POST", "/v1/invites"): ("forbidden", "crisis_resources_missing"),
     ("POST", "/v1/invites/accept"): (
         "invite_invalid", "forbidden", "conflict", "crisis_resources_missing",
@@ -161,6 +163,8 @@ LIMITED = {
     ("PUT", "/v1/me/backup"),
     ("DELETE", "/v1/me/backup"),
     ("POST", "/v1/devices/{device_id}/link"),
+    ("POST", "/v1/admin/accounts/{account_id}/reset-code"),
+    ("POST", "/v1/password-resets"),
     ("POST", "/v1/conversations/{conversation_id}/messages"),
     ("PUT", "/v1/devices/{device_id}/push"),
     ("POST", ATTACHMENT),

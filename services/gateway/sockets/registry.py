@@ -52,8 +52,9 @@ class SocketRegistry:
                 socket.tick(now, wall)
 
     async def close_device(self, device_id: str, action: ControlAction = "revoke") -> None:
-        """Close the device's sockets on every replica: 4403 (`revoke`) or 4401 (`reauth`: the
-        session ended but the device did not; sockets opened from now on stay)."""
+        """Close the device's sockets on every replica: 4403 (`revoke`; `signout` once the frames
+        routed before it are written) or 4401 (`reauth`: the session ended but the device did
+        not; sockets opened from now on stay)."""
         cutoff = socket_id_now() if action == "reauth" else None
         try:
             await self.router.publish_control(device_id, action, cutoff)
@@ -115,6 +116,8 @@ class SocketRegistry:
             return
         if control.action == "revoke":
             socket.close_soon(CLOSE_REVOKED, "device revoked or logged out")
+        elif control.action == "signout":
+            socket.close_when_sent(CLOSE_REVOKED, "signed out: sign in again")
         elif control.action == "reauth":
             if control.socket_id is not None and socket.socket_id < control.socket_id:
                 socket.close_soon(CLOSE_UNAUTHENTICATED, "session ended; authenticate again")

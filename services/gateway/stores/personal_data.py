@@ -87,6 +87,7 @@ class PersonalData:
             },
         )
         await self._db["links"].delete_many({"account_id": account_id})
+        await self._db["reset_codes"].delete_many({"account_id": account_id})
         mine = {"$or": [{"coach_account_id": account_id}, {"client_account_id": account_id}]}
         await self._db["relationships"].update_many(
             mine, {"$unset": {f"settings.{account_id}": ""}}

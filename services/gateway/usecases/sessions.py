@@ -22,6 +22,7 @@ from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.tokens import RefreshTokenRepository, digest
 from services.gateway.usecases.devices import Devices, check_device_block
+from shared.deliveries import ControlAction
 from shared.errors import UnauthorizedError
 from shared.events import DeviceData, DeviceSessionEnded, utcnow
 
@@ -193,11 +194,12 @@ class Sessions:
                 "this refresh token was used already; continue with its successor"
             )
 
-    async def end_session(self, device: Device) -> None:
-        """Every access and refresh token of the device's current session stops working."""
+    async def end_session(self, device: Device, action: ControlAction = "revoke") -> None:
+        """Every access and refresh token of the device's current session stops working; its
+        sockets close with 4403 (`signout`: after the frames already routed to them)."""
         await self._devices.end_session(device.device_id)
         self._cache.invalidate(device.device_id)
-        await self._sockets.close_device(device.device_id)
+        await self._sockets.close_device(device.device_id, action)
         await self._outbox.emit(
             DeviceSessionEnded.create(
                 DeviceData(account_id=device.account_id, device_id=device.device_id)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway.edge.http import caller, endpoint, no_content, parse, render
-from services.gateway.edge.keys import backups_key, linking_key
+from services.gateway.edge.http import (
+    caller,
+    client_address,
+    endpoint,
+    no_content,
+    parse,
+    render,
+)
+from services.gateway.edge.keys import backups_key, linking_key, resets_key
 from services.gateway.model.records import Link
 from services.gateway.model.schemas import (
     BackupOut,
@@ -14,6 +21,8 @@ from services.gateway.model.schemas import (
     LinkOut,
     LinkPost,
     LinkSent,
+    PasswordResetRequest,
+    ResetCodeOut,
 )
 
 
@@ -97,4 +106,33 @@ async def list_links(request: web.Request) -> web.Response:
 )
 async def acknowledge_link(request: web.Request) -> web.Response:
     await request.app[linking_key].acknowledge(caller(request), request.match_info["link_id"])
+    return no_content()
+
+
+@endpoint(
+    "POST",
+    "/v1/admin/accounts/{account_id}/reset-code",
+    "Issue a one-time password reset code for an account (operators)",
+    response=ResetCodeOut,
+    status=201,
+    tag="operations",
+)
+async def issue_reset_code(request: web.Request) -> web.Response:
+    code, expires_at = await request.app[resets_key].issue(
+        caller(request), request.match_info["account_id"]
+    )
+    return render(ResetCodeOut(code=code, expires_at=expires_at), 201)
+
+
+@endpoint(
+    "POST",
+    "/v1/password-resets",
+    "Set a new password with an operator's reset code (every session ends)",
+    auth=False,
+    body=PasswordResetRequest,
+    status=204,
+)
+async def reset_password(request: web.Request) -> web.Response:
+    body = await parse(request, PasswordResetRequest)
+    await request.app[resets_key].reset(body, client_address(request))
     return no_content()

@@ -55,6 +55,7 @@ async def _new_device(cast: Cast, name: str) -> Person:
     terminal = device.terminal("login", "--handle", cast.client_handle, "--device-name", name)
     try:
         terminal.expect("Signed in as")
+        terminal.expect("haven link --wait")  # what to do to read earlier messages here
         assert _finish(terminal) == 0
     finally:
         terminal.close(force=True)

@@ -18,6 +18,7 @@ import pytest
 from haven_client import Keystore
 from haven_client.backup import NoBackup, RecoveryKeyTypo, WrongRecoveryKey
 from haven_client.events import InvalidMessage, ReceivedMessage
+from haven_client.historyevents import AccountNotice
 from haven_client.link import LinkRefused, NotOwnDevice
 from haven_crypto.backup import encode_recovery_key, generate_recovery_key
 from haven_crypto.crypto import KxPrivateKey, box_wrap, random_bytes, sign_detached
@@ -361,3 +362,38 @@ def _raw(text: str) -> bytes:
     from haven_crypto.backup import parse_recovery_key
 
     return parse_recovery_key(text)
+
+
+async def test_a_password_reset_is_told_calmly_and_history_stays_readable(
+    world: World, api: Api, operator: Session
+) -> None:
+    await world.client.client.backup.enable()
+    await world.coach.client.send_text(world.cid, "Before the reset.")
+    await _stored(world.coach, world.cid, 1)
+    account_id = world.client.client.store.state.account.account_id  # type: ignore[union-attr]
+    issued = await api.call(
+        "POST", f"/v1/admin/accounts/{account_id}/reset-code", token=operator.access_token
+    )
+    assert issued.status == 201, issued.body
+
+    new_password = "a new password for Sam"
+    await world.coach.client.history_api.reset_password(
+        world.handle, issued.body["code"], new_password
+    )  # unauthenticated: any device (here the coach's HTTP session) can send it
+
+    await world.client.wait_for(lambda evs: any(isinstance(e, AccountNotice) for e in evs))
+    [own] = [e for e in world.client.events if isinstance(e, AccountNotice)]
+    assert own.own and own.event == "password_reset"
+    assert own.notice.startswith("Your password was changed")
+    await world.coach.wait_for(lambda evs: any(isinstance(e, AccountNotice) for e in evs))
+    [theirs] = [e for e in world.coach.events if isinstance(e, AccountNotice)]
+    assert not theirs.own and theirs.notice.startswith("Sam set a new password")
+
+    # Same keystore, new password: the same device, its keys and history and backup kept.
+    device_id = world.client.client.store.state.device_id
+    await world.client.client.close_connection()
+    await world.client.client.login(world.handle, new_password)
+    assert world.client.client.store.state.device_id == device_id
+    page, _ = await world.client.client.history(world.cid, after_seq=0, limit=10)
+    assert [e.body for e in page if isinstance(e, ReceivedMessage)] == ["Before the reset."]
+    assert (await world.client.client.backup.status()).kept_here

@@ -66,11 +66,13 @@ def _register_commands() -> None:
         data,
         files,
         link,
+        reset,
         safety,
         trust,
     )
 
-    modules = (account, conversation, chat, trust, safety, data, boundaries, files, backup, link)
+    modules = [account, conversation, chat, trust, safety, data, boundaries, files]
+    modules += [backup, link, reset]  # history on a new device (docs/history.md)
     for module in modules:
         for command in module.COMMANDS:
             app.add_command(command)

@@ -77,7 +77,19 @@ NO_OTHER_DEVICE = (
     " then run `haven link` again."
 )
 
+PASSWORD_SET = (
+    "Your new password is set and every earlier session has ended; your keys and history are"  # noqa: S105
+    " unchanged. Sign in again with `haven login`."
+)
+
+NEW_DEVICE_HISTORY = (
+    "This device is new, so it reads messages from now on. Use `haven link --wait` to have"
+    " another of your devices approve it, or `haven backup restore`, to read earlier ones."
+)
+
 CATALOGUE: Mapping[str, str] = {
+    "new_device_history": NEW_DEVICE_HISTORY,
+    "password_set": PASSWORD_SET,
     "already_on": ALREADY_ON,
     "show_key_intro": SHOW_KEY_INTRO,
     "confirm_mismatch": CONFIRM_MISMATCH,

@@ -164,6 +164,8 @@ def services_ctx(
             cache=cache,
             limits=limits,
             expiry_days=settings.device_expiry_days,
+            warning_days=settings.device_expiry_warning_days,
+            expire_last_device=settings.device_expiry_last_device,
             backups=backups,
         )
         guard = PasswordGuard(Throttle(db=db, backoff_base=settings.throttle_backoff_base_seconds))
@@ -387,15 +389,18 @@ async def relay_outbox(app: web.Application) -> None:
 
 
 async def expire_devices(app: web.Application) -> None:
+    """Warn devices nearing expiry, sign out the expired (usecases/devices.py); the sweep runs
+    hourly, or more often for an expiry period shorter than a couple of days (tests)."""
     devices = app[devices_key]
+    every = min(EXPIRY_SWEEP_SECONDS, max(0.5, devices.expiry_seconds / 40))
     while True:
         try:
-            expired = await devices.expire_unseen()
-            if expired:
-                log.info("devices_expired", count=expired)
-        except PyMongoError as error:
+            warned, expired = await devices.sweep_expiry()
+            if warned or expired:
+                log.info("devices_expiry_swept", warned=warned, expired=expired)
+        except (PyMongoError, HavenError) as error:
             log.warning("device_expiry_failed", reason=type(error).__name__)
-        await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+        await asyncio.sleep(every)
 
 
 def bootstrap_operator(

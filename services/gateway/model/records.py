@@ -81,6 +81,10 @@ class Device:
     previous_kx_keys: tuple[PreviousKxKey, ...] = ()
     removal_announced: bool = False
     erased: bool = False  # its account was deleted: only the id and identity key are left
+    # The expiry warning sent for the period that began at `expiry_warned_for` (a last-seen
+    # time): the device is signed out at `expiry_due_at` unless it is used before.
+    expiry_warned_for: datetime | None = None
+    expiry_due_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -121,6 +125,8 @@ class Device:
             ),
             removal_announced=bool(doc.get("removal_announced")),
             erased=doc.get("erased_at") is not None,
+            expiry_warned_for=(doc.get("expiry_warning") or {}).get("for"),
+            expiry_due_at=(doc.get("expiry_warning") or {}).get("expires_at"),
         )
 
     def to_doc(self) -> Document:

@@ -159,8 +159,7 @@ class Sessions:
             or device.session != record.session
         ):
             raise UnauthorizedError("this session has ended")
-        if self._device_rules.expired(device, now):
-            await self._device_rules.revoke(device, reason="expired")
+        if await self._device_rules.expire_if_due(device.device_id, now):
             raise UnauthorizedError("this device expired")
         successor = self._successor(token, record)
         if not await self._refresh_tokens.spend(token, now, successor):

@@ -137,7 +137,7 @@ def test_frames_become_calm_events() -> None:
     expiring = device_expiring(
         {"type": "device_expiring", "device_id": "dev_1", "expires_at": "2027-03-01T09:00:00Z"}
     )
-    assert expiring.notice.startswith("This device will be signed out on 01 March 2027")
+    assert expiring.notice.startswith("This device will be signed out on 1 March 2027")
     link = link_offered(
         {"type": "link", "link_id": "l1", "sender_device_id": "dev_2", "ciphertext": "x"}
     )

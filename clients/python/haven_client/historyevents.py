@@ -38,7 +38,8 @@ class DeviceExpiring:
 
     @property
     def notice(self) -> str:
-        when = f"{self.expires_at:%d %B %Y}" if self.expires_at else "a date soon"
+        at = self.expires_at
+        when = f"{at.day} {at:%B %Y}" if at else "a date soon"  # as the push says it
         return copy_history.DEVICE_EXPIRING.format(date=when)
 
 

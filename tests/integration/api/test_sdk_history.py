@@ -18,7 +18,7 @@ import pytest
 from haven_client import Keystore
 from haven_client.backup import NoBackup, RecoveryKeyTypo, WrongRecoveryKey
 from haven_client.events import InvalidMessage, ReceivedMessage
-from haven_client.historyevents import AccountNotice
+from haven_client.historyevents import AccountNotice, DeviceExpiring
 from haven_client.link import LinkRefused, NotOwnDevice
 from haven_crypto.backup import encode_recovery_key, generate_recovery_key
 from haven_crypto.crypto import KxPrivateKey, box_wrap, random_bytes, sign_detached
@@ -397,3 +397,25 @@ async def test_a_password_reset_is_told_calmly_and_history_stays_readable(
     page, _ = await world.client.client.history(world.cid, after_seq=0, limit=10)
     assert [e.body for e in page if isinstance(e, ReceivedMessage)] == ["Before the reset."]
     assert (await world.client.client.backup.status()).kept_here
+
+
+EXPIRY = {
+    "HAVEN_DEVICE_EXPIRY_DAYS": str(6 / 86400),
+    "HAVEN_DEVICE_EXPIRY_WARNING_DAYS": str(3 / 86400),
+}
+
+
+@pytest.mark.parametrize("stack_overrides", [EXPIRY])
+async def test_a_device_nearing_expiry_hears_it_calmly(
+    world: World, stack_overrides: dict[str, str]
+) -> None:
+    """The client's first device is not its most recently seen one, so it is warned."""
+    await world.new_device("Sam's new phone")  # seen last: kept
+    await world.client.wait_for(
+        lambda evs: any(isinstance(e, DeviceExpiring) for e in evs), timeout=15
+    )
+    [warning] = [e for e in world.client.events if isinstance(e, DeviceExpiring)]
+    assert warning.device_id == world.client.client.store.state.device_id
+    assert warning.expires_at is not None
+    assert warning.notice.startswith("This device will be signed out on ")
+    assert warning.notice.endswith("Open Haven before then to keep it.")

@@ -50,8 +50,7 @@ PASSWORD_RESET_OTHER = (
     " as usual."
 )
 DEVICE_EXPIRING = (
-    "This device will be signed out on {date} unless it is used. Open Haven before then to keep"
-    " it."
+    "This device will be signed out on {date} unless it is used. Open Haven before then to keep it."
 )
 ALREADY_ON = (
     "Backup is already on for your account. Keep using your recovery key, and replace it"

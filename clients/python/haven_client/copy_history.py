@@ -25,6 +25,10 @@ BACKUP_KEY_NOT_HERE = (
     "This device does not hold your backup key, so the new device reads new messages only."
     " Use your recovery key there to restore history."
 )
+RESTORE_HERE = (
+    "Your other device does not hold your backup key, so this device reads new messages only."
+    " Use your recovery key here to restore earlier ones."
+)
 LINK_REFUSED = (
     "That link did not come from one of your own devices, so nothing was kept. Start linking"
     " again from a device you are signed in on."
@@ -64,6 +68,7 @@ CATALOGUE: Mapping[str, str] = {
     "no_backup": NO_BACKUP,
     "no_history_carried": NO_HISTORY_CARRIED,
     "backup_key_not_here": BACKUP_KEY_NOT_HERE,
+    "restore_here": RESTORE_HERE,
     "link_refused": LINK_REFUSED,
     "not_own_device": NOT_OWN_DEVICE,
     "no_link_yet": NO_LINK_YET,

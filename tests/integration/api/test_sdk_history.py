@@ -419,3 +419,21 @@ async def test_a_device_nearing_expiry_hears_it_calmly(
     assert warning.expires_at is not None
     assert warning.notice.startswith("This device will be signed out on ")
     assert warning.notice.endswith("Open Haven before then to keep it.")
+
+
+async def test_a_device_without_the_backup_key_links_and_says_where_history_is(
+    world: World,
+) -> None:
+    rk_text, _ = await world.client.client.backup.enable()
+    second = await world.new_device("Sam's tablet")
+    await second.client.backup.restore(rk_text)  # not kept: it cannot hand the key on
+    third = await world.new_device("Sam's new phone")
+    third_id = third.client.store.state.device_id
+    assert third_id is not None
+
+    sent = await second.client.link.approve(third_id)
+    assert not sent.with_history and sent.notice is not None
+    assert sent.notice.startswith("This device does not hold your backup key")
+    outcome = await third.client.link.wait(timeout=10, poll=0.2)
+    assert not outcome.with_history and outcome.notice is not None
+    assert "Use your recovery key here" in outcome.notice

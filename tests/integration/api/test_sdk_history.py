@@ -18,7 +18,7 @@ import pytest
 from haven_client import Keystore
 from haven_client.backup import NoBackup, RecoveryKeyTypo, WrongRecoveryKey
 from haven_client.events import InvalidMessage, ReceivedMessage
-from haven_client.historyevents import AccountNotice, DeviceExpiring
+from haven_client.historyevents import AccountNotice, DeviceExpiring, LinkOffered
 from haven_client.link import LinkRefused, NotOwnDevice
 from haven_crypto.backup import encode_recovery_key, generate_recovery_key
 from haven_crypto.crypto import KxPrivateKey, box_wrap, random_bytes, sign_detached
@@ -253,8 +253,11 @@ async def test_a_second_device_approved_from_the_first_reads_the_history(world: 
         (old.store.state.device_id, "Sam's old phone")
     ]
     assert await old.link.code_for(new_id) == codes[0].code  # what the person compares
+    new.listen()
+    await new.connect()
     sent = await old.link.approve(new_id)
     assert sent.with_history
+    await new.wait_for(lambda evs: any(isinstance(e, LinkOffered) for e in evs))  # live frame
 
     outcome = await new.client.link.wait(timeout=10, poll=0.2)
     assert outcome.with_history and outcome.sender_device_id == old.store.state.device_id

@@ -14,8 +14,8 @@ WRONG_RECOVERY_KEY = (
     " Check that it is the latest one you wrote down and try again."
 )
 NO_BACKUP = (
-    "Your account has no backup yet, so there is nothing to restore here. Set up backup on"
-    " a device you already use to carry history over next time."
+    "No backup of your account opens with this recovery key, so nothing was restored. Check"
+    " the key you wrote down, or set up backup on a device you already use."
 )
 NO_HISTORY_CARRIED = (
     "This device will read new messages. Messages from before it was added stay on your other"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 
 from haven_client import copy_history
 from haven_client.directory import Directory, PeerDevice
@@ -82,12 +83,19 @@ class LinkOutcome:
 
 class Linking:
     def __init__(
-        self, *, wire: HistoryApi, store: Keystore, directory: Directory, keys: HistoryKeys
+        self,
+        *,
+        wire: HistoryApi,
+        store: Keystore,
+        directory: Directory,
+        keys: HistoryKeys,
+        vouch: Callable[[BackupInfo], Awaitable[BackupInfo]] | None = None,
     ) -> None:
         self._wire = wire
         self._store = store
         self._directory = directory
         self._keys = keys
+        self._vouch = vouch
 
     # --- the new device --------------------------------------------------------------------
 
@@ -156,6 +164,8 @@ class Linking:
             raise LinkRefused("the secret is not the account's published backup key")
         if secret.backup_id not in info.all_ids:
             raise LinkRefused("the link names another backup")
+        if self._vouch is not None:
+            info = await self._vouch(info)  # the key outlives the approving device
         for backup_id in info.all_ids:
             self._keys.keep(backup_id, pair)
         return LinkOutcome(

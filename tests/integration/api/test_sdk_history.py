@@ -144,6 +144,13 @@ async def test_a_brand_new_device_restores_every_message_with_the_recovery_key(
     }
     assert all(m.trust in ("unverified", "verified") for m in report.opened)
     assert new.client.store.state.backup_keys == {}  # nothing of the recovery key is kept
+    vouched = await new.client.history_api.backup()  # the new device now signs the key too
+    assert vouched is not None and vouched.kx_key == info.kx_key
+    assert set(vouched.signatures) == {
+        world.client.client.store.state.device_id,
+        new.client.store.state.device_id,
+    }
+    assert info.backup_id in vouched.earlier_backup_ids
 
     # Readable again later, also from a new process on this keystore, without the key.
     path = new.client.store.path
@@ -440,3 +447,26 @@ async def test_a_device_without_the_backup_key_links_and_says_where_history_is(
     outcome = await third.client.link.wait(timeout=10, poll=0.2)
     assert not outcome.with_history and outcome.notice is not None
     assert "Use your recovery key here" in outcome.notice
+
+
+async def test_after_revoking_the_lost_phone_the_recovery_key_still_restores(
+    world: World,
+) -> None:
+    """The phone that turned backup on is lost and revoked first: its key is retired (no
+    device vouches for it any more), yet everything wrapped for it opens with the key."""
+    rk_text, _ = await world.client.client.backup.enable()
+    await _exchange(world)
+    lost = world.client.client.store.state.device_id
+    assert lost is not None
+    new = await world.new_device("Sam's new phone")
+    await new.client.revoke_device(lost)
+    assert await new.client.history_api.backup() is None  # retired with its only signer
+
+    with pytest.raises(NoBackup):
+        await new.client.backup.restore(encode_recovery_key(generate_recovery_key()))
+    assert new.client.store.state.restored_keys == {}
+    report = await new.client.backup.restore(rk_text)
+
+    assert [m.body for m in report.opened] == BEFORE and report.failed == []
+    assert report.kept_backup_key is False
+    assert await new.client.history_api.backup() is None  # not turned on again unasked

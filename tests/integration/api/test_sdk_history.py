@@ -470,3 +470,23 @@ async def test_after_revoking_the_lost_phone_the_recovery_key_still_restores(
     assert [m.body for m in report.opened] == BEFORE and report.failed == []
     assert report.kept_backup_key is False
     assert await new.client.history_api.backup() is None  # not turned on again unasked
+
+
+async def test_a_device_that_kept_the_key_after_restoring_can_link_the_next_one(
+    world: World,
+) -> None:
+    rk_text, _ = await world.client.client.backup.enable()
+    await _exchange(world)
+    tablet = await world.new_device("Sam's tablet")
+    report = await tablet.client.backup.restore(rk_text, keep=True)
+    assert report.kept_backup_key and (await tablet.client.backup.status()).kept_here
+    assert tablet.client.store.state.backup_keys  # the backup's private half, never the text
+    assert rk_text.replace(" ", "") not in tablet.client.store.state.model_dump_json()
+
+    phone = await world.new_device("Sam's new phone")
+    phone_id = phone.client.store.state.device_id
+    assert phone_id is not None
+    assert (await tablet.client.link.approve(phone_id)).with_history
+    assert (await phone.client.link.wait(timeout=10, poll=0.2)).with_history
+    page, _ = await phone.client.history(world.cid, after_seq=0, limit=100)
+    assert [e.body for e in page if isinstance(e, ReceivedMessage)] == BEFORE

@@ -118,7 +118,7 @@ def services_ctx(
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        backup_store = BackupRepository(db)
+        backup_store, link_store = BackupRepository(db), LinkRepository(db)
         directory = SendDirectory(
             relationships=relationships, devices=devices, backups=backup_store
         )
@@ -167,6 +167,7 @@ def services_ctx(
             warning_days=settings.device_expiry_warning_days,
             expire_last_device=settings.device_expiry_last_device,
             backups=backups,
+            links=link_store,
         )
         guard = PasswordGuard(Throttle(db=db, backoff_base=settings.throttle_backoff_base_seconds))
         sessions = Sessions(
@@ -206,7 +207,7 @@ def services_ctx(
         app[devices_key] = device_rules
         app[backups_key] = backups
         app[linking_key] = Linking(
-            links=LinkRepository(db),
+            links=link_store,
             devices=devices,
             sockets=sockets,
             audit=audit,

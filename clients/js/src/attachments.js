@@ -41,11 +41,20 @@ const PIECE = 256 * 1024;
  */
 
 /**
- * The JSON object inside the payload's `attachments` list (field order as the reference's).
+ * The JSON object inside the payload's `attachments` list (field order as the reference's). It is
+ * checked as a receiver will check it, so a sender never lists a file nobody can open (a
+ * fractional duration, a key of the wrong length…): an `AttachmentError` instead.
  * @param {AttachmentRef} ref
  * @returns {Record<string, string | number>}
  */
 export function attachmentToPayload(ref) {
+  const entry = payloadEntry(ref);
+  attachmentFromPayload(entry);
+  return entry;
+}
+
+/** @param {AttachmentRef} ref */
+function payloadEntry(ref) {
   /** @type {Record<string, string | number>} */
   const entry = {
     attachment_id: ref.attachmentId,
@@ -302,7 +311,17 @@ export async function downloadFile(transport, conversationId, ref, options = {})
 export async function uploadAttachment(transport, conversationId, file, options = {}) {
   const isBlob = typeof Blob !== 'undefined' && file instanceof Blob;
   const named = isBlob && 'name' in file && typeof file.name === 'string' ? file.name : '';
-  const sealed = await sealFile(file, { size: options.size, onProgress: options.onProgress });
+  const size = sizeOf(file, options.size);
+  const described = {
+    mime: options.mime || (isBlob ? file.type : '') || 'application/octet-stream',
+    name: options.name ?? named,
+    size,
+    durationMs: options.durationMs ?? null,
+  };
+  // The reference must be one a receiver accepts: checked before any byte is sealed or sent.
+  const placeholder = new Uint8Array(KEY_BYTES);
+  attachmentToPayload({ attachmentId: '-', key: placeholder, sha256: placeholder, ...described });
+  const sealed = await sealFile(file, { size, onProgress: options.onProgress });
   options.onProgress?.({ phase: 'uploading', done: 0, total: sealed.length });
   const answer = await uploadBlob(transport, conversationId, sealed.parts);
   options.onProgress?.({ phase: 'uploading', done: sealed.length, total: sealed.length });
@@ -310,10 +329,7 @@ export async function uploadAttachment(transport, conversationId, file, options 
     attachmentId: answer.attachment_id,
     key: sealed.key,
     sha256: sealed.sha256,
-    mime: options.mime || (isBlob ? file.type : '') || 'application/octet-stream',
-    name: options.name ?? named,
-    size: sealed.size,
-    durationMs: options.durationMs ?? null,
+    ...described,
   };
 }
 

@@ -153,6 +153,12 @@ test('refused uploads say why (too large, quota, paused) and store nothing', asy
       assert.deepEqual([error.status, error.code], [status, code]);
       return true;
     });
+  await assert.rejects(kim.uploadAttachment(w.cid, file, { durationMs: 2.5 }), /duration_ms/);
+  assert.deepEqual(
+    w.gw.uploadHeaders,
+    [],
+    'a reference no receiver would accept is never uploaded',
+  );
   w.gw.maxBytes = 4096;
   await refused(413, 'payload_too_large');
   w.gw.maxBytes = Infinity;

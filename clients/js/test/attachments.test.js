@@ -321,5 +321,19 @@ test('payload entries are parsed strictly', () => {
     AttachmentError,
   );
   assert.throws(() => attachmentsFromPayload({ attachments: good }), AttachmentError);
+  // A sender cannot list what a receiver would refuse.
+  const sound = attachmentFromPayload(good);
+  for (const wrong of [
+    { durationMs: 1.5 },
+    { size: -1 },
+    { key: new Uint8Array(31) },
+    { name: 7 },
+  ]) {
+    assert.throws(
+      () => attachmentToPayload(/** @type {any} */ ({ ...sound, ...wrong })),
+      AttachmentError,
+      JSON.stringify(wrong),
+    );
+  }
   assert.throws(() => attachmentsFromPayload({ attachments: null }), AttachmentError);
 });

@@ -214,6 +214,7 @@ def services_ctx(
         )
         attachments = Attachments(
             store=AttachmentStore(db),
+            relationships=relationships,
             directory=directory,
             limits=limits,
             agreement=agreement,
@@ -309,7 +310,9 @@ def background(name: str, body: Callable[[web.Application], Awaitable[None]]) ->
 
 async def sweep_attachments(app: web.Application) -> None:
     """Uploads no message referenced within the grace period, and blobs past retention."""
-    grace = app[settings_key].attachment_grace_seconds
+    settings = app[settings_key]
+    # Often enough for the grace period and for a retention "day" (shortened in tests).
+    pause = min(settings.attachment_grace_seconds, settings.retention_day_seconds) / 4
     while True:
         try:
             removed = await app[attachments_key].sweep()
@@ -317,7 +320,7 @@ async def sweep_attachments(app: web.Application) -> None:
                 log.info("attachments_swept", count=removed)
         except PyMongoError as error:
             log.warning("attachment_sweep_failed", reason=type(error).__name__)
-        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, grace / 4)))
+        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, pause)))
 
 
 async def route_sockets(app: web.Application) -> None:

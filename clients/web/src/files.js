@@ -103,3 +103,32 @@ export function voiceName(mime, when) {
   const stamp = when.toISOString().slice(0, 19).replace(/[:T]/g, '-');
   return `voice-note-${stamp}.${ext}`;
 }
+
+const UNSAFE = /[<>:"|?*\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+const MAX_NAME = 120;
+
+/**
+ * A sender-chosen name made harmless for showing and saving, by the rule of the Python SDK's
+ * `safe_name` (docs/attachments.md): the last component only, no control, format or path
+ * characters (so no right-to-left trick can dress `exe` up as `pdf`), no leading dots or
+ * trailing dots/spaces, no Windows device names, at most 120 characters keeping the extension,
+ * `file` when nothing is left. The browser's download adds its own rules on top.
+ * @param {unknown} name
+ */
+export function safeName(name) {
+  let text = (typeof name === 'string' ? name : '').normalize('NFC');
+  text = text.split(/[/\\]/).at(-1) ?? '';
+  text = text
+    .replace(UNSAFE, '_')
+    .trim()
+    .replace(/^\.+/, '')
+    .replace(/[. ]+$/, '');
+  if (RESERVED.test(text)) text = `_${text}`;
+  if (text.length > MAX_NAME) {
+    const dot = text.lastIndexOf('.');
+    const ext = dot > 0 && text.length - dot <= 17 ? text.slice(dot) : '';
+    text = text.slice(0, MAX_NAME - ext.length).replace(/[. ]+$/, '') + ext;
+  }
+  return text || 'file';
+}

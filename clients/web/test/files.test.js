@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attachmentToPayload } from 'haven-sdk';
-import { blobType, clock, fileSize, filesOf, kindOf, recordingType, voiceName } from '../src/files.js';
+import { blobType, clock, fileSize, filesOf, kindOf, recordingType, safeName, voiceName } from '../src/files.js';
 
 /** @param {string} mime @param {number | null} [durationMs] */
 const ref = (mime, durationMs = null) => ({
@@ -59,4 +59,20 @@ test('sizes, durations and voice-note names read well', () => {
   const when = new Date('2026-12-04T21:05:09Z');
   assert.equal(voiceName('audio/webm;codecs=opus', when), 'voice-note-2026-12-04-21-05-09.webm');
   assert.equal(voiceName('audio/mp4', when), 'voice-note-2026-12-04-21-05-09.m4a');
+});
+
+test('a sender-chosen name is shown and saved as one harmless file name', () => {
+  assert.equal(safeName('worksheet.pdf'), 'worksheet.pdf');
+  assert.equal(safeName('../../.bashrc'), 'bashrc');
+  assert.equal(safeName('C:\\Users\\x\\evil.exe'), 'evil.exe');
+  assert.equal(safeName('report\u202Efdp.exe'), 'report_fdp.exe', 'no right-to-left override');
+  assert.equal(safeName('a\u0000b<c>.txt'), 'a_b_c_.txt');
+  assert.equal(safeName('CON.txt'), '_CON.txt');
+  assert.equal(safeName('notes. . '), 'notes');
+  assert.equal(safeName(''), 'file');
+  assert.equal(safeName(null), 'file');
+  assert.equal(safeName('...'), 'file');
+  const long = safeName(`${'x'.repeat(300)}.pdf`);
+  assert.equal(long.length, 120);
+  assert.ok(long.endsWith('.pdf'));
 });

@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { t, locale } from '../i18n/index.js';
-import { clock, fileSize, recordingType, voiceName } from '../files.js';
+import { clock, fileSize, recordingType, safeName, voiceName } from '../files.js';
 import { refusalLine } from './banners.js';
 
 /** A voice note stops by itself after ten minutes. */
@@ -125,7 +125,7 @@ function ChosenFile({ chosen, remove }) {
   const what =
     chosen.durationMs != null
       ? t('chat.voiceNote', { time: clock(chosen.durationMs) })
-      : t('chat.chosenFile', { name: chosen.name, size: fileSize(chosen.size, locale()) });
+      : t('chat.chosenFile', { name: safeName(chosen.name), size: fileSize(chosen.size, locale()) });
   return html`<div class="row chosen">
     <p class="chosen-name">${what}</p>
     ${preview && html`<audio controls src=${preview} aria-label=${t('chat.previewVoice')}></audio>`}

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { t, locale } from '../i18n/index.js';
-import { blobType, clock, fileSize, kindOf } from '../files.js';
+import { blobType, clock, fileSize, kindOf, safeName } from '../files.js';
 
 const AT_ONCE = 2;
 let running = 0;
@@ -60,8 +60,9 @@ function useOpened(client, conversationId, file) {
 function InlineImage({ client, conversationId, file }) {
   const { url, broken } = useOpened(client, conversationId, file);
   if (broken) return html`<p class="file-problem">${t('notice.fileUnopened')}</p>`;
-  if (!url) return html`<p class="file-pending">${t('chat.fileOpening', { name: file.name })}</p>`;
-  return html`<img class="attached-image" src=${url} alt=${t('chat.imageAlt', { name: file.name })} />`;
+  const name = safeName(file.name);
+  if (!url) return html`<p class="file-pending">${t('chat.fileOpening', { name })}</p>`;
+  return html`<img class="attached-image" src=${url} alt=${t('chat.imageAlt', { name })} />`;
 }
 
 /** @param {{client: any, conversationId: string, file: import('../files.js').FileRef}} props */
@@ -70,14 +71,14 @@ function Audio({ client, conversationId, file }) {
   const label =
     file.durationMs != null
       ? t('chat.voiceNote', { time: clock(file.durationMs) })
-      : t('chat.audio', { name: file.name });
+      : t('chat.audio', { name: safeName(file.name) });
   if (broken) return html`<p class="file-problem">${t('notice.fileUnopened')}</p>`;
   return html`<figure class="voice">
     <figcaption>${label}</figcaption>
     ${
       url
         ? html`<audio controls preload="metadata" src=${url} aria-label=${label}></audio>`
-        : html`<p class="file-pending">${t('chat.fileOpening', { name: file.name })}</p>`
+        : html`<p class="file-pending">${t('chat.fileOpening', { name: safeName(file.name) })}</p>`
     }
   </figure>`;
 }
@@ -86,6 +87,8 @@ function Audio({ client, conversationId, file }) {
 function SaveFile({ client, conversationId, file }) {
   const [busy, setBusy] = useState(false);
   const [broken, setBroken] = useState(false);
+  const name = safeName(file.name);
+  const size = fileSize(file.size, locale());
   async function save() {
     setBusy(true);
     setBroken(false);
@@ -94,7 +97,7 @@ function SaveFile({ client, conversationId, file }) {
       const url = URL.createObjectURL(blob);
       const link = document.createElement('a');
       link.href = url;
-      link.download = file.name || 'file';
+      link.download = name;
       document.body.append(link);
       link.click();
       link.remove();
@@ -105,10 +108,9 @@ function SaveFile({ client, conversationId, file }) {
       setBusy(false);
     }
   }
-  const size = fileSize(file.size, locale());
   return html`<p class="file">
     <button type="button" class="quiet" disabled=${busy} onClick=${save}>
-      ${busy ? t('chat.fileOpening', { name: file.name }) : t('chat.saveFile', { name: file.name, size })}
+      ${busy ? t('chat.fileOpening', { name }) : t('chat.saveFile', { name, size })}
     </button>
     ${broken && html`<span class="file-problem" role="alert">${t('notice.fileUnopened')}</span>`}
   </p>`;

@@ -3,7 +3,7 @@ client sends a file, an image and a voice note recorded from Chromium's fake mic
 coach's browser saves the file with the very bytes sent, shows the image only once it was
 downloaded and decrypted (from a blob: URL, never the server's), refuses a tampered download,
 and plays the voice note from its decrypted bytes. Refused uploads (too large, paused) say so
-and keep what was chosen."""
+and keep what was chosen. The Python SDK opens what the browser sends, and the other way."""
 
 from __future__ import annotations
 
@@ -18,11 +18,16 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, Request, Route, expect
 
+from haven_client.attachments import save_file, send_files
+from haven_client.events import Event, ReceivedMessage
+from haven_crypto.attachments import refs_from_payload
 from tests.browser.conftest import NewContext
 from tests.browser.support import app
-from tests.browser.support.people import People, password_for
+from tests.browser.support.people import People, new_handle, password_for
 from tests.browser.test_web_journey import client_in_browser, publish_agreement
+from tests.support.sdk import SdkDevice
 from tools.api import Api, Session
+from tools.stack import Stack
 
 T = 20_000
 Axe = Callable[[Page, str], Awaitable[None]]
@@ -205,3 +210,74 @@ async def test_a_refused_upload_says_why_and_keeps_the_file(
         sam.get_by_text("This message was not delivered: the conversation is paused", exact=False)
     ).to_be_visible(timeout=T)
     await expect(sam.get_by_text("small.txt,", exact=False)).to_be_visible()
+
+
+async def test_files_cross_between_haven_web_and_the_python_sdk(
+    web_stack: Stack, app_url: str, people: People, new_context: NewContext, tmp_path: Path
+) -> None:
+    """The JS SDK in Chromium and the Python SDK open each other's files: a file and a voice
+    note from the browser are saved by the Python coach byte for byte (with the note's type and
+    length), and a file and an image from Python are saved and shown in the browser."""
+    coach = await SdkDevice.create(web_stack.gateway_url, tmp_path, "coach-laptop")
+    try:
+        handle = new_handle("coach")
+        await coach.client.register(
+            handle, password_for(handle), await people.coach_invite(), "Coach Robin"
+        )
+        await coach.client.login(handle, password_for(handle), device_name="laptop")
+        code = (await coach.client.create_invite("client")).code
+        sam = await (await new_context(permissions=["microphone"])).new_page()
+        await client_in_browser(sam, app_url, code, name="Sam")
+        await app.open_conversation(sam, "Coach Robin")
+        [conversation] = await coach.client.conversations()
+        cid = conversation.conversation_id
+        coach.listen()
+        await coach.connect()
+
+        notes = os.urandom(70_000)
+        await attach(sam, "notes.txt", "text/plain", notes)
+        await app.send(sam, "My notes")
+        await sam.get_by_role("button", name="Record a voice note").click()
+        await expect(sam.get_by_text("Recording 0:01")).to_be_visible(timeout=T)
+        await sam.get_by_role("button", name="Stop recording").click()
+        await expect(sam.get_by_label("Listen before sending")).to_be_visible(timeout=T)
+        await sam.get_by_role("button", name="Send", exact=True).click()
+
+        def with_files(events: list[Event]) -> list[ReceivedMessage]:
+            return [
+                e for e in events if isinstance(e, ReceivedMessage) and e.payload.get("attachments")
+            ]
+
+        await coach.wait_for(lambda events: len(with_files(events)) == 2)
+        first, second = with_files(coach.events)
+        [note_ref] = refs_from_payload(first.payload)
+        assert (first.payload["body"], note_ref.name, note_ref.mime) == (
+            "My notes",
+            "notes.txt",
+            "text/plain",
+        )
+        saved = await save_file(coach.client, cid, note_ref, tmp_path / "notes.txt")
+        assert saved.read_bytes() == notes
+        [voice_ref] = refs_from_payload(second.payload)
+        assert voice_ref.mime.startswith("audio/webm"), voice_ref.mime
+        assert voice_ref.duration_ms is not None and voice_ref.duration_ms >= 1000, voice_ref
+        voice = await save_file(coach.client, cid, voice_ref, tmp_path / "voice.webm")
+        assert voice.read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # a WebM (EBML) file, whole
+
+        plan = tmp_path / "plan.bin"
+        plan.write_bytes(os.urandom(100_000))
+        picture = tmp_path / "picture.png"
+        picture.write_bytes(png(40, 30))
+        await send_files(coach.client, cid, [plan, picture], "From Python")
+        await app.shows(sam, "From Python")
+        image = sam.get_by_role("img", name="Image: picture.png")
+        await expect(image).to_be_visible(timeout=T)
+        assert await image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
+        async with sam.expect_download(timeout=T) as started:
+            await sam.get_by_role("button", name="Save plan.bin (100 kB)").click()
+        download = await started.value
+        await download.save_as(tmp_path / "plan-in-browser.bin")
+        assert (tmp_path / "plan-in-browser.bin").read_bytes() == plan.read_bytes()
+        assert not coach.invalid()
+    finally:
+        await coach.close()

@@ -83,7 +83,7 @@ export function ComposerFiles({ chosen, choose, disabled, announce, problem, rec
     return html`<div class="row recording">
       <p role="timer" class="recording-time">
         <span class="dot" aria-hidden="true"></span>
-        ${t('chat.recording', { time: clock(recorder.elapsedMs) })}
+        ${t('chat.recording', { time: clock(Math.floor(recorder.elapsedMs / 1000) * 1000) })}
       </p>
       <button type="button" onClick=${recorder.stop}>${t('chat.stopRecording')}</button>
       <button type="button" class="quiet" onClick=${recorder.cancel}>${t('chat.cancelRecording')}</button>

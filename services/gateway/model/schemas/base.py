@@ -11,32 +11,39 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from haven_crypto import crypto
 
 
-def _b64_decoder(size: int) -> Callable[[object], bytes]:
+def b64_decoder(size: int, most: int | None = None) -> Callable[[object], bytes]:
+    """Canonical base64url of exactly `size` bytes or, given `most`, of `size` to `most` bytes
+    (then text longer than `most` bytes could need is refused before it is decoded)."""
+
     def decode(value: object) -> bytes:
         if not isinstance(value, str):
             raise ValueError("must be a base64url string")  # noqa: TRY004 - pydantic wants ValueError
+        if most is not None and len(value) > (most * 4 + 2) // 3:
+            raise ValueError(f"must decode to at most {most} bytes")
         try:
             raw = crypto.b64d(value)
         except ValueError as error:
             raise ValueError("must be canonical base64url without padding") from error
-        if len(raw) != size:
+        if most is None and len(raw) != size:
             raise ValueError(f"must decode to {size} bytes")
+        if most is not None and not size <= len(raw) <= most:
+            raise ValueError(f"must decode to {size} to {most} bytes")
         return raw
 
     return decode
 
 
-_B64_OUT = PlainSerializer(crypto.b64e, return_type=str)
+B64_OUT = PlainSerializer(crypto.b64e, return_type=str)
 Key32 = Annotated[
     bytes,
-    BeforeValidator(_b64_decoder(32)),
-    _B64_OUT,
+    BeforeValidator(b64_decoder(32)),
+    B64_OUT,
     WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "32 bytes"}),
 ]
 Sig64 = Annotated[
     bytes,
-    BeforeValidator(_b64_decoder(64)),
-    _B64_OUT,
+    BeforeValidator(b64_decoder(64)),
+    B64_OUT,
     WithJsonSchema({"type": "string", "contentEncoding": "base64url", "description": "64 bytes"}),
 ]
 ServerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

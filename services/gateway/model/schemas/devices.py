@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from services.gateway.model.schemas.accounts import AccountOut
-from services.gateway.model.schemas.base import _B64_OUT, Key32, Request, Response, Sig64
+from services.gateway.model.schemas.base import B64_OUT, Key32, Request, Response, Sig64
 
 
 class PeerDeviceOut(Response):
@@ -17,9 +17,9 @@ class PeerDeviceOut(Response):
 
     device_id: str
     kind: Literal["device"] = "device"
-    identity_key: Annotated[bytes, _B64_OUT]
-    kx_key: Annotated[bytes, _B64_OUT]
-    kx_signature: Annotated[bytes, _B64_OUT]
+    identity_key: Annotated[bytes, B64_OUT]
+    kx_key: Annotated[bytes, B64_OUT]
+    kx_signature: Annotated[bytes, B64_OUT]
     created_at: datetime
 
 
@@ -29,8 +29,8 @@ class BackupEntryOut(Response):
 
     device_id: str
     kind: Literal["backup"] = "backup"
-    kx_key: Annotated[bytes, _B64_OUT]
-    signatures: dict[str, Annotated[bytes, _B64_OUT]]
+    kx_key: Annotated[bytes, B64_OUT]
+    signatures: dict[str, Annotated[bytes, B64_OUT]]
 
 
 class DeviceOut(PeerDeviceOut):
@@ -43,8 +43,8 @@ class DeviceOut(PeerDeviceOut):
 class PreviousKx(Response):
     """A kx key the device rotated away from; messages sealed before `replaced_at` used it."""
 
-    kx_key: Annotated[bytes, _B64_OUT]
-    kx_signature: Annotated[bytes, _B64_OUT]
+    kx_key: Annotated[bytes, B64_OUT]
+    kx_signature: Annotated[bytes, B64_OUT]
     replaced_at: datetime
 
 
@@ -53,9 +53,9 @@ class DeviceDetail(Response):
 
     device_id: str
     account_id: str
-    identity_key: Annotated[bytes, _B64_OUT]
-    kx_key: Annotated[bytes, _B64_OUT]
-    kx_signature: Annotated[bytes, _B64_OUT]
+    identity_key: Annotated[bytes, B64_OUT]
+    kx_key: Annotated[bytes, B64_OUT]
+    kx_signature: Annotated[bytes, B64_OUT]
     created_at: datetime
     revoked_at: datetime | None
     previous_kx_keys: list[PreviousKx] = Field(default_factory=list)

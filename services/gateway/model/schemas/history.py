@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from haven_crypto import crypto
-from services.gateway.model.schemas.base import _B64_OUT, Key32, Request, Response, ServerId, Sig64
+from services.gateway.model.schemas.base import (
+    B64_OUT,
+    Key32,
+    Request,
+    Response,
+    ServerId,
+    Sig64,
+    b64_decoder,
+)
 
 MAX_BACKUP_SIGNATURES = 10  # an account has at most 10 active devices
 
@@ -26,8 +32,8 @@ class BackupPut(Request):
 
 class BackupOut(Response):
     backup_id: str
-    kx_key: Annotated[bytes, _B64_OUT]
-    signatures: dict[str, Annotated[bytes, _B64_OUT]]
+    kx_key: Annotated[bytes, B64_OUT]
+    signatures: dict[str, Annotated[bytes, B64_OUT]]
     created_at: datetime
     # Earlier backup ids of this account that published the same key: wraps for them open
     # with the same recovery key (a re-publish with more signatures gets a new id).
@@ -38,27 +44,10 @@ LINK_CIPHERTEXT_MIN = 24 + 16 + 1  # nonce, MAC, at least one byte
 LINK_CIPHERTEXT_MAX = 4096
 
 
-def _b64_bounded(low: int, high: int) -> Callable[[object], bytes]:
-    def decode(value: object) -> bytes:
-        if not isinstance(value, str):
-            raise ValueError("must be a base64url string")  # noqa: TRY004 - pydantic wants ValueError
-        if len(value) > (high * 4 + 2) // 3:
-            raise ValueError(f"must decode to at most {high} bytes")
-        try:
-            raw = crypto.b64d(value)
-        except ValueError as error:
-            raise ValueError("must be canonical base64url without padding") from error
-        if not low <= len(raw) <= high:
-            raise ValueError(f"must decode to {low} to {high} bytes")
-        return raw
-
-    return decode
-
-
 LinkCiphertext = Annotated[
     bytes,
-    BeforeValidator(_b64_bounded(LINK_CIPHERTEXT_MIN, LINK_CIPHERTEXT_MAX)),
-    _B64_OUT,
+    BeforeValidator(b64_decoder(LINK_CIPHERTEXT_MIN, LINK_CIPHERTEXT_MAX)),
+    B64_OUT,
     WithJsonSchema(
         {
             "type": "string",
@@ -77,7 +66,7 @@ class LinkPost(Request):
 class LinkOut(Response):
     link_id: str
     sender_device_id: str
-    ciphertext: Annotated[bytes, _B64_OUT]
+    ciphertext: Annotated[bytes, B64_OUT]
     created_at: datetime
     expires_at: datetime
 

@@ -1,0 +1,96 @@
+"""The SDK world of the "history on a new device" tests: a coach and a client (whose
+devices come and go) in one conversation, and the messages they exchange before a new
+device arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from tests.support.inprocess import AppStack
+from tests.support.sdk import SdkDevice
+from tools.api import Api, Session
+
+
+@dataclasses.dataclass
+class World:
+    coach: SdkDevice
+    client: SdkDevice
+    cid: str
+    handle: str
+    password: str
+    tmp: Path
+    url: str
+    extra: list[SdkDevice] = dataclasses.field(default_factory=list)
+
+    async def new_device(self, name: str) -> SdkDevice:
+        """The client signing in on a brand-new device: no keystore, no keys, no history."""
+        device = await SdkDevice.create(self.url, self.tmp, name)
+        self.extra.append(device)
+        await device.client.login(self.handle, self.password, device_name=name)
+        return device
+
+
+@contextlib.asynccontextmanager
+async def history_world(
+    api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
+) -> AsyncIterator[World]:
+    tag = uuid.uuid4().hex[:8]
+    coach = await SdkDevice.create(app_stack.gateway_url, tmp_path, "coach")
+    client = await SdkDevice.create(app_stack.gateway_url, tmp_path, "client")
+    handle, password = f"client_h{tag}", "client-password-1"
+    w = World(coach, client, "", handle, password, tmp_path, app_stack.gateway_url)
+    try:
+        await coach.client.register(
+            f"coach_h{tag}", "coach-password-1", await api.invite(operator, "coach"), "Kim"
+        )
+        await coach.client.login(f"coach_h{tag}", "coach-password-1", device_name="Kim's laptop")
+        code = (await coach.client.create_invite("client")).code
+        await client.client.register(handle, password, code, "Sam")
+        await client.client.login(handle, password, device_name="Sam's old phone")
+        [conversation] = await client.client.conversations()
+        await coach.client.conversations()
+        w.cid = conversation.conversation_id
+        for device in (coach, client):
+            device.listen()
+            await device.connect()
+        yield w
+    finally:
+        for device in (coach, client, *w.extra):
+            await device.close()
+
+
+async def stored(device: SdkDevice, cid: str, count: int) -> list[Any]:
+    """The conversation's history once ``count`` messages are stored (sends are async)."""
+    async with asyncio.timeout(20):
+        while True:
+            page, _ = await device.client.history(cid, after_seq=0, limit=100)
+            if len(page) >= count:
+                return page
+            await asyncio.sleep(0.2)
+
+
+async def exchange(w: World) -> None:
+    """Before the new device: a normal message each way, an urgent one, and two sent while
+    the client had no device online."""
+    await w.coach.client.send_text(w.cid, "Welcome, Sam. Write whenever you like.")
+    await w.client.client.send_text(w.cid, "Thank you, Kim.")
+    await w.client.client.send(w.cid, {"type": "text", "body": "I need to talk now"}, urgent=True)
+    await w.client.client.close_connection()  # the client's only device goes offline
+    await w.coach.client.send_text(w.cid, "I'm here. Call the line below if it gets too much.")
+    await w.coach.client.send_text(w.cid, "Checking in tomorrow morning.")
+    await stored(w.coach, w.cid, 5)
+
+
+BEFORE = [
+    "Welcome, Sam. Write whenever you like.",
+    "Thank you, Kim.",
+    "I need to talk now",
+    "I'm here. Call the line below if it gets too much.",
+    "Checking in tomorrow morning.",
+]

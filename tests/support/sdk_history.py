@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.inprocess import AppStack
-from tests.support.sdk import SdkDevice
+from tests.support.sdk import CLIENT_PASSWORD, SdkDevice, coach_and_client
 from tools.api import Api, Session
 
 
@@ -41,28 +41,22 @@ async def history_world(
     api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
 ) -> AsyncIterator[World]:
     tag = uuid.uuid4().hex[:8]
-    coach = await SdkDevice.create(app_stack.gateway_url, tmp_path, "coach")
-    client = await SdkDevice.create(app_stack.gateway_url, tmp_path, "client")
-    handle, password = f"client_h{tag}", "client-password-1"
-    w = World(coach, client, "", handle, password, tmp_path, app_stack.gateway_url)
-    try:
-        await coach.client.register(
-            f"coach_h{tag}", "coach-password-1", await api.invite(operator, "coach"), "Kim"
-        )
-        await coach.client.login(f"coach_h{tag}", "coach-password-1", device_name="Kim's laptop")
-        code = (await coach.client.create_invite("client")).code
-        await client.client.register(handle, password, code, "Sam")
-        await client.client.login(handle, password, device_name="Sam's old phone")
-        [conversation] = await client.client.conversations()
-        await coach.client.conversations()
-        w.cid = conversation.conversation_id
-        for device in (coach, client):
-            device.listen()
-            await device.connect()
-        yield w
-    finally:
-        for device in (coach, client, *w.extra):
-            await device.close()
+    handle, url = f"client_h{tag}", app_stack.gateway_url
+    async with coach_and_client(
+        api,
+        operator,
+        url,
+        tmp_path,
+        (f"coach_h{tag}", handle),
+        names=("Kim", "Sam"),
+        device_names=("Kim's laptop", "Sam's old phone"),
+    ) as (coach, client, cid):
+        w = World(coach, client, cid, handle, CLIENT_PASSWORD, tmp_path, url)
+        try:
+            yield w
+        finally:
+            for device in w.extra:
+                await device.close()
 
 
 async def stored(device: SdkDevice, cid: str, count: int) -> list[Any]:

@@ -5,12 +5,13 @@ device arrives."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.inprocess import AppStack
 from tests.support.sdk import CLIENT_PASSWORD, SdkDevice, coach_and_client
@@ -36,10 +37,12 @@ class World:
         return device
 
 
-@contextlib.asynccontextmanager
-async def history_world(
+@pytest.fixture
+async def world(
     api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
 ) -> AsyncIterator[World]:
+    """Kim (coach, on a laptop) and Sam (client, on an old phone), both connected; handles
+    unique per test. Devices added with ``World.new_device`` are closed afterwards too."""
     tag = uuid.uuid4().hex[:8]
     handle, url = f"client_h{tag}", app_stack.gateway_url
     async with coach_and_client(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,20 +20,12 @@ from haven_client.historyevents import AccountNotice, DeviceExpiring
 from haven_crypto.backup import encode_recovery_key, generate_recovery_key
 from haven_crypto.crypto import box_wrap, random_bytes, sign_detached
 from haven_crypto.envelope import seal, signature_input
-from tests.support.inprocess import AppStack
 from tests.support.sdk import PASSPHRASE, SdkDevice
-from tests.support.sdk_history import BEFORE, World, exchange, history_world, stored
+from tests.support.sdk_history import BEFORE, World, exchange, stored, world
 from tools.api import Api, Session
 
 SHARED_STACK: dict[str, str] = {"HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": "0"}
-
-
-@pytest.fixture
-async def world(
-    api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
-) -> AsyncIterator[World]:
-    async with history_world(api, operator, app_stack, tmp_path) as w:
-        yield w
+__all__ = ["world"]  # the fixture (tests/support/sdk_history.py)
 
 
 async def test_a_brand_new_device_restores_every_message_with_the_recovery_key(

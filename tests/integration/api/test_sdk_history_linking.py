@@ -5,9 +5,6 @@ own devices can link."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from haven_client.events import ReceivedMessage
@@ -15,20 +12,11 @@ from haven_client.historyevents import LinkOffered
 from haven_client.link import LinkRefused, NotOwnDevice
 from haven_crypto.crypto import KxPrivateKey
 from haven_crypto.link import LinkSecret, seal_link_secret
-from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice
-from tests.support.sdk_history import BEFORE, World, exchange, history_world, stored
-from tools.api import Api, Session
+from tests.support.sdk_history import BEFORE, World, exchange, stored, world
 
 SHARED_STACK: dict[str, str] = {"HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": "0"}
-
-
-@pytest.fixture
-async def world(
-    api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
-) -> AsyncIterator[World]:
-    async with history_world(api, operator, app_stack, tmp_path) as w:
-        yield w
+__all__ = ["world"]  # the fixture (tests/support/sdk_history.py)
 
 
 async def test_a_second_device_approved_from_the_first_reads_the_history(world: World) -> None:

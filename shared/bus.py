@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import aiormq
@@ -21,6 +21,7 @@ from aio_pika.abc import (
 )
 from pymongo.errors import OperationFailure
 
+from shared import failover
 from shared import topology as topo
 from shared.commands import CommandBase
 from shared.errors import PermanentError, UnavailableError, UnroutableError, field_names
@@ -39,6 +40,10 @@ CHANNEL_ERRORS = (
     aiormq.exceptions.AMQPError,
     aiormq.exceptions.ChannelInvalidStateError,
 )
+
+# What a publish raises when its confirm cannot come: the broker node or the channel went
+# away (the closing reason, an OSError, or aiormq's RuntimeError for a closed channel).
+PUBLISH_ERRORS = (*CHANNEL_ERRORS, OSError, RuntimeError)
 
 SCHEMA_VERSION = 1
 PUBLISH_TIMEOUT = 5.0
@@ -70,6 +75,7 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+T = TypeVar("T")
 
 
 class Bus:
@@ -87,6 +93,7 @@ class Bus:
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
+        self._arguments: dict[str, topo.Arguments | None] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._channels: list[AbstractChannel] = []
         self._in_flight = 0
@@ -107,26 +114,30 @@ class Bus:
         )
 
     async def start(self) -> None:
-        """Connect (retrying until the broker answers) and declare the topology."""
-        self._connection = await aio_pika.connect_robust(
-            self._url,
-            fail_fast=False,
-            reconnect_interval=1.0,
-            client_properties={"connection_name": self._service},
-        )
-        self._connection.reconnect_callbacks.add(self._on_reconnect)
-        self._connection.close_callbacks.add(self._on_close)
-        quorum = topo.broker_supports_quorum(self._connection)
+        """Connect to a node of the cluster (retrying until one answers) and declare the
+        topology; from then on the connection fails over between the nodes by itself."""
+        self._connection = connection = await failover.connect(self._url, name=self._service)
+        connection.reconnect_callbacks.add(self._on_reconnect)
+        connection.close_callbacks.add(self._on_close)
+        quorum = topo.broker_supports_quorum(connection)
         self.topology = dataclasses.replace(self.topology, quorum=quorum)
         if topo.declares_dead_letters(self._owner):
-            await topo.declare_dead_letters(self._connection, self.topology)
-        self._publish_channel = await self._connection.channel(publisher_confirms=True)
-        self._exchanges = await topo.declare(self._publish_channel, self.topology, self._owner)
+            await topo.declare_dead_letters(connection, self.topology)
+        self._publish_channel = await connection.channel(publisher_confirms=True)
+        self._exchanges = await topo.declare_exchanges(
+            self._publish_channel, self.topology, self._owner
+        )
+        self._arguments = await topo.declare_queues(connection, self.topology, self._owner)
         self.declared.set()
-        log.info("bus_ready", quorum=quorum)
+        log.info("bus_ready", quorum=quorum, node=connection.node)
+
+    @property
+    def node(self) -> str | None:
+        """``host:port`` of the broker node this process is connected to (or trying)."""
+        return failover.connected_node(self._connection)
 
     def _on_reconnect(self, *_: object) -> None:
-        log.info("bus_reconnected")
+        log.info("bus_reconnected", node=self.node)
 
     def _on_close(self, *_: object) -> None:
         if not self._closing:
@@ -161,10 +172,15 @@ class Bus:
             ),
         )
         try:
-            result = await self._exchanges[exchange].publish(
-                message, routing_key, mandatory=mandatory, timeout=timeout
-            )
-        except (TimeoutError, aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError) as error:
+            # The whole publish, not only the confirm: on a connection being restored (a node
+            # lost), the channel waits for the restore before it even sends.
+            async with asyncio.timeout(timeout):
+                result = await _unless_channel_lost(
+                    self._exchanges[exchange].publish(
+                        message, routing_key, mandatory=mandatory, timeout=timeout
+                    )
+                )
+        except PUBLISH_ERRORS as error:
             raise UnavailableError(f"publish not confirmed: {type(error).__name__}") from error
         if isinstance(result, aiormq.abc.DeliveredMessage):
             raise UnroutableError(routing_key)
@@ -236,9 +252,15 @@ class Bus:
         await channel.set_qos(prefetch_count=prefetch)
         self._channels.append(channel)
         spec = next(q for q in topo.queue_specs(self.topology) if q.name == queue_name)
+        if queue_name not in self._arguments:  # not this owner's: declared here first
+            self._arguments[queue_name] = await topo.settle(self._connection, spec)
+        arguments = self._arguments[queue_name]
         # Declared (not merely looked up) on this channel, so a robust reconnect restores it
-        # together with the consumer.
-        queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+        # together with the consumer (on whichever node the connection is on by then).
+        if arguments is None:  # an older Haven's queue, kept as it is (`topo.settle`)
+            queue = await channel.declare_queue(spec.name, passive=True)
+        else:
+            queue = await channel.declare_queue(spec.name, durable=True, arguments=arguments)
         for exchange, routing_key in bindings:
             await queue.bind(exchange, routing_key)
 
@@ -351,6 +373,18 @@ class Bus:
     def connection(self) -> AbstractRobustConnection | None:
         """For `shared.exclusive`, which owns channels of its own on this connection."""
         return self._connection
+
+
+async def _unless_channel_lost(publishing: Awaitable[T]) -> T:
+    """`publishing`'s result; UnavailableError when it is cancelled because its channel closed
+    under it (a connection lost to a node that died), not because our own task is cancelled."""
+    try:
+        return await publishing
+    except asyncio.CancelledError as error:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise UnavailableError("publish not confirmed: the channel closed") from error
 
 
 def _log_unexpected(error: Exception, attempt: int) -> None:

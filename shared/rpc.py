@@ -17,11 +17,13 @@ Each route's request and reply are pydantic models, named together by a `Route`
 (`shared/contracts.py`): the caller sends the request model and gets the reply model, the
 server's handler takes the one and returns the other, and this module validates both once.
 
-Servers are competing consumers of one classic queue per service: a request has no value
+Servers are competing consumers of one quorum queue per service: a request has no value
 once its caller gave up, so requests expire and the queue goes away (`x-expires`) once its
-last server is gone. It is declared durable: RabbitMQ 4.3 refuses non-durable queues that are
-not exclusive, and an exclusive one could not be shared by the replicas. Like `bus.py`, this
-module is one of the two places that touch aio-pika messages.
+last server is gone. It is replicated like every durable queue: a classic queue whose node
+died could not even be declared again until that node came back, which would keep every
+server of a cluster that lost that node from answering. (RabbitMQ 4.3 refuses non-durable
+queues that are not exclusive, and an exclusive one could not be shared by the replicas.)
+Like `bus.py`, this module is one of the two places that touch aio-pika messages.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from prometheus_client import Counter, Histogram
 from shared.bus import SCHEMA_VERSION, Bus
 from shared.errors import ApiError, HavenError, UnavailableError, field_errors, field_names
 from shared.logging import correlation, current_correlation_id
-from shared.topology import Topology
+from shared.topology import QueueSpec, Topology, settle
 from shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
@@ -156,6 +158,12 @@ class RpcError(HavenError):
 
 def rpc_queue(topology: Topology, service: str) -> str:
     return topology.name(f"{service}.rpc")
+
+
+def rpc_arguments(topology: Topology) -> dict[str, Any]:
+    """A quorum queue (so it outlives a broker node) whose requests expire, and which goes
+    away a minute after its last server."""
+    return topology.replicated() | {"x-message-ttl": REQUEST_TTL_MS, "x-expires": QUEUE_EXPIRES_MS}
 
 
 _clients: weakref.WeakKeyDictionary[Bus, RpcClient] = weakref.WeakKeyDictionary()
@@ -312,15 +320,21 @@ async def serve_rpc(
     bus: Bus, queue_name: str, routes: Mapping[str, RpcHandler], *, prefetch: int = 32
 ) -> None:
     """Answer `routes` from `queue_name` (competing with other replicas) until the bus closes."""
-    channel = await bus.channel(prefetch=prefetch)
-    queue = await channel.declare_queue(
-        queue_name,
-        durable=True,
-        auto_delete=False,
-        arguments={"x-message-ttl": REQUEST_TTL_MS, "x-expires": QUEUE_EXPIRES_MS},
+    topology = bus.topology
+    spec = QueueSpec(
+        queue_name, rpc_arguments(topology), tuple((topology.rpc, key) for key in routes)
     )
+    assert bus.connection is not None, "bus.start() first"
+    arguments = await settle(bus.connection, spec)
+    channel = await bus.channel(prefetch=prefetch)
+    # Declared and bound on the robust channel too, so a reconnect (to another node) restores
+    # the queue, its bindings and the consumer together.
+    if arguments is None:  # an older Haven's classic queue, kept as it is (`settle`)
+        queue = await channel.declare_queue(queue_name, passive=True)
+    else:
+        queue = await channel.declare_queue(queue_name, durable=True, arguments=arguments)
     for routing_key in routes:
-        await queue.bind(bus.topology.rpc, routing_key)
+        await queue.bind(topology.rpc, routing_key)
 
     async def on_request(message: AbstractIncomingMessage) -> None:
         route = message.routing_key or ""

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,12 +178,6 @@ class Cluster:
 
     # --- one node ----------------------------------------------------------------------
 
-    def running(self, node: Node) -> bool:
-        if node.pid() is None or not port_open(node.port):
-            return False
-        probe = self.ctl(node, "-q", "check_running", tool="rabbitmq-diagnostics", timeout=30)
-        return probe.returncode == 0
-
     def start_node(self, node: Node) -> None:
         """Boot `node` in the background (its own session: it outlives this process)."""
         if node.pid() is not None:
@@ -256,6 +250,8 @@ class Cluster:
         if shutil.which(str(SCRIPTS / "rabbitmq-server")) is None:
             raise SystemExit(f"no rabbitmq-server in {SCRIPTS} (HAVEN_RABBITMQ_SCRIPTS)")
         started = [node for node in self.nodes if node.pid() is None]
+        if not started and self.joined():
+            return False  # `make cluster` already runs it
         for node in started:
             self.start_node(node)
         for node in self.nodes:
@@ -273,14 +269,21 @@ class Cluster:
             if done.returncode != 0:
                 raise RuntimeError(f"{node.name}: {' '.join(step)} failed: {done.stderr.strip()}")
 
+    def joined(self) -> bool:
+        """Every node's VM alive and listening, and `cluster_status` lists all of them as
+        running (a node is listed once its `rabbit` application runs)."""
+        if not all(node.pid() is not None and port_open(node.port) for node in self.nodes):
+            return False
+        return self.running_nodes() == sorted(node.name for node in self.nodes)
+
     def wait_joined(self, timeout: float = START_TIMEOUT) -> None:
         """The readiness gate: every node running, and the cluster sees all of them."""
         deadline = time.monotonic() + timeout
-        want = sorted(node.name for node in self.nodes)
         while time.monotonic() < deadline:
-            if all(self.running(node) for node in self.nodes) and self.running_nodes() == want:
+            if self.joined():
                 return
             time.sleep(0.5)
+        want = sorted(node.name for node in self.nodes)
         raise TimeoutError(f"the cluster did not show {want} running within {timeout:.0f}s")
 
     def stop(self) -> None:
@@ -331,19 +334,23 @@ class Cluster:
     def nodes_up(self) -> list[Node]:
         return [node for node in self.nodes if node.pid() is not None]
 
-    def connected_node(self, connection_name: str) -> Iterator[str]:
-        """The nodes holding a client connection whose name starts with `connection_name`."""
-        for node in self.nodes_up():
-            listed = self.ctl(
-                node, "list_connections", "client_properties", "--formatter", "json", timeout=30
-            )
-            if listed.returncode != 0:
-                continue
-            for row in json.loads(listed.stdout):
-                properties = row.get("client_properties") or []
-                name = _client_property(properties, "connection_name")
-                if name is not None and name.startswith(connection_name):
-                    yield node.name
+    def connections(self) -> dict[str, str]:
+        """Client connection name -> the node it is connected to (by the node's AMQP port in
+        the connection's own name, ``client:port -> server:port``)."""
+        by_port = {node.port: node.name for node in self.nodes}
+        listed = self.ctl(
+            self.nodes_up()[0], "list_connections", "name", "client_properties",
+            "--formatter", "json", timeout=30,
+        )  # fmt: skip
+        if listed.returncode != 0:
+            raise RuntimeError(f"list_connections failed: {listed.stderr.strip()}")
+        found = {}
+        for row in json.loads(listed.stdout):
+            name = _client_property(row.get("client_properties"), "connection_name")
+            port = str(row.get("name", "")).rsplit(":", 1)[-1]
+            if name is not None and port.isdigit() and int(port) in by_port:
+                found[name] = by_port[int(port)]
+        return found
 
 
 def _client_property(properties: object, key: str) -> str | None:

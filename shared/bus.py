@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -82,11 +83,20 @@ class Bus:
     """The service's only path to RabbitMQ."""
 
     def __init__(
-        self, url: str, topology: topo.Topology, service: str, *, owner: str | None = None
+        self,
+        url: str,
+        topology: topo.Topology,
+        service: str,
+        *,
+        owner: str | None = None,
+        shuffle: bool = True,
     ) -> None:
-        """`owner` (a service name) declares only that service's part of the topology, which
-        its own broker user may configure; None declares everything (tests, tools)."""
+        """`url` names one broker node or several (`shared.urls`), tried in an order of this
+        process's own unless not `shuffle`. `owner` (a service name) declares only that
+        service's part of the topology, which its own broker user may configure; None declares
+        everything (tests, tools)."""
         self._url = url
+        self._shuffle = shuffle
         self.topology = topology
         self._service = service
         self._owner = owner
@@ -100,6 +110,8 @@ class Bus:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        self._renewing = asyncio.Lock()
+        self._renewals: set[asyncio.Task[None]] = set()
         self.declared = asyncio.Event()
 
     @property
@@ -116,7 +128,9 @@ class Bus:
     async def start(self) -> None:
         """Connect to a node of the cluster (retrying until one answers) and declare the
         topology; from then on the connection fails over between the nodes by itself."""
-        self._connection = connection = await failover.connect(self._url, name=self._service)
+        self._connection = connection = await failover.connect(
+            self._url, name=self._service, shuffle=self._shuffle
+        )
         connection.reconnect_callbacks.add(self._on_reconnect)
         connection.close_callbacks.add(self._on_close)
         quorum = topo.broker_supports_quorum(connection)
@@ -158,6 +172,7 @@ class Bus:
         """Publish and wait for the broker's confirm; UnavailableError if none comes in time."""
         if not self.ready or exchange not in self._exchanges:
             raise UnavailableError("broker not connected")
+        channel = self._publish_channel
         message = aio_pika.Message(
             body,
             content_type="application/json",
@@ -181,10 +196,37 @@ class Bus:
                     )
                 )
         except PUBLISH_ERRORS as error:
+            if isinstance(error, aio_pika.exceptions.DeliveryError):  # the broker said no
+                renewal = asyncio.create_task(self._renew_publish_channel(channel))
+                self._renewals.add(renewal)
+                renewal.add_done_callback(self._renewals.discard)
             raise UnavailableError(f"publish not confirmed: {type(error).__name__}") from error
         if isinstance(result, aiormq.abc.DeliveredMessage):
             raise UnroutableError(routing_key)
         BUS_PUBLISHED.labels(exchange=exchange.removeprefix(self.topology.namespace)).inc()
+
+    async def _renew_publish_channel(self, refused: AbstractChannel | None) -> None:
+        """Publish on a new channel from now on, after the broker refused (nacked) a publish.
+
+        Haven's queues never refuse for being full, so a refusal means a queue could not take
+        the message. RabbitMQ 3.10 refuses every publish of a channel whose first one to a
+        quorum queue came while that queue's leader node was down (the channel keeps asking
+        the dead node), until that node is back; a new channel asks the queue's new leader.
+        Renewed once per refused channel, never while closing."""
+        async with self._renewing:
+            if refused is not self._publish_channel or self._closing or self._connection is None:
+                return
+            try:
+                channel = await self._connection.channel(publisher_confirms=True)
+                exchanges = await topo.declare_exchanges(channel, self.topology, self._owner)
+            except PUBLISH_ERRORS as error:
+                log.warning("publish_channel_not_renewed", reason=type(error).__name__)
+                return
+            self._publish_channel, self._exchanges = channel, exchanges
+            log.warning("publish_channel_renewed", node=self.node)
+        if refused is not None and not refused.is_closed:
+            with contextlib.suppress(*PUBLISH_ERRORS):
+                await refused.close()
 
     async def publish_event(self, event: EventBase[Any]) -> None:
         """Confirmed, not mandatory: an event nobody subscribed to is nobody's loss."""
@@ -335,6 +377,7 @@ class Bus:
             await asyncio.wait_for(self._idle.wait(), timeout=grace)
         except TimeoutError:
             log.warning("bus_shutdown_in_flight_abandoned", in_flight=self._in_flight)
+        await asyncio.gather(*self._renewals, return_exceptions=True)
         if self._connection is not None:
             await self._connection.close()
 

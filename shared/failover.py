@@ -53,16 +53,21 @@ class FailoverConnection(RobustConnection):
         await attempt()
 
 
-def connection_order(url: str, rng: random.Random | None = None) -> list[str]:
-    """The nodes of `HAVEN_AMQP_URL` in this process's own order (one node: as it is)."""
+def connection_order(
+    url: str, *, shuffle: bool = True, rng: random.Random | None = None
+) -> list[str]:
+    """The nodes of `HAVEN_AMQP_URL` in this process's own order, or as listed."""
     nodes = list(amqp_nodes(url))
-    (rng or random.SystemRandom()).shuffle(nodes)
+    if shuffle:
+        (rng or random.SystemRandom()).shuffle(nodes)
     return nodes
 
 
-async def connect(url: str, *, name: str, rng: random.Random | None = None) -> FailoverConnection:
+async def connect(
+    url: str, *, name: str, shuffle: bool = True, rng: random.Random | None = None
+) -> FailoverConnection:
     """Connected to one node of `url` (waiting, never failing, until one answers)."""
-    nodes = connection_order(url, rng)
+    nodes = connection_order(url, shuffle=shuffle, rng=rng)
     connection = FailoverConnection(
         URL(nodes[0]),
         nodes,

@@ -29,6 +29,7 @@ Like `bus.py`, this module is one of the two places that touch aio-pika messages
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -178,6 +179,7 @@ class RpcClient:
         self._exchange: AbstractExchange | None = None
         self._opening = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def of(cls, bus: Bus) -> RpcClient:
@@ -277,9 +279,26 @@ class RpcClient:
         try:
             result = await exchange.publish(message, routing_key, mandatory=True)
         except _CHANNEL_ERRORS as error:
+            if isinstance(error, aio_pika.exceptions.DeliveryError):
+                self._drop_channel()  # refused (see `Bus._renew_publish_channel`): a new one
             raise UnavailableError(f"rpc request not sent: {type(error).__name__}") from error
         if isinstance(result, aiormq.abc.DeliveredMessage):
             raise UnavailableError(f"no server for {routing_key}")
+
+    def _drop_channel(self) -> None:
+        """The next call opens a channel of its own; this one closes (its callers' replies
+        fail at once, `_forget`)."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            return
+
+        async def close() -> None:
+            with contextlib.suppress(*_CHANNEL_ERRORS):
+                await channel.close()
+
+        closing = asyncio.create_task(close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         reply = self._pending.get(message.correlation_id or "")

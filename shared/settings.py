@@ -61,6 +61,9 @@ class CommonSettings(BaseSettings):
     # One broker node, or several of one cluster comma-separated (shared/urls.py): each
     # process connects to one of them, in an order of its own, and fails over to the others.
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Which node of several a process tries first: `shuffled` spreads the processes over the
+    # nodes; `given` takes them in the order listed (say, the node on the same host first).
+    amqp_node_order: Literal["shuffled", "given"] = "shuffled"
     # A MongoDB connection string: one host, or a replica set's (`replicaSet=`, `w=majority`).
     mongo_url: str = "mongodb://127.0.0.1:27017"
     log_level: LogLevel = "info"

@@ -116,10 +116,21 @@ def test_with_password_needs_a_user() -> None:
 
 def test_each_process_orders_the_nodes_its_own_way() -> None:
     nodes = amqp_nodes(THREE)
-    orders = {tuple(connection_order(THREE, random.Random(seed))) for seed in range(20)}
+    orders = {tuple(connection_order(THREE, rng=random.Random(seed))) for seed in range(20)}
     assert all(sorted(order) == sorted(nodes) for order in orders)
     assert len(orders) > 1  # spread over the nodes, not all to the first
     assert connection_order(ONE) == [ONE]
+    assert connection_order(THREE, shuffle=False) == list(nodes)  # HAVEN_AMQP_NODE_ORDER=given
+
+
+def test_the_node_order_setting_takes_two_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert CommonSettings().amqp_node_order == "shuffled"
+    monkeypatch.setenv("HAVEN_AMQP_NODE_ORDER", "given")
+    assert CommonSettings().amqp_node_order == "given"
+    monkeypatch.setenv("HAVEN_AMQP_NODE_ORDER", "first")
+    with pytest.raises(ValidationError) as caught:
+        CommonSettings()
+    assert describe_error(caught.value).startswith("HAVEN_AMQP_NODE_ORDER:")
 
 
 def closed_port() -> int:

@@ -17,7 +17,7 @@ import { b64d, b64e, utf8 } from './encoding.js';
 import { HavenError } from './errors.js';
 import { RECOVERY_KEY_BYTES } from './recovery-key.js';
 
-const HKDF_INFO = utf8('haven/backup/v1');
+const HKDF_INFO = /** @type {Uint8Array<ArrayBuffer>} */ (utf8('haven/backup/v1'));
 const HKDF_SALT = new Uint8Array(32);
 
 /**
@@ -35,11 +35,12 @@ export async function backupSeed(rk) {
   requireLength('recovery key', rk, RECOVERY_KEY_BYTES);
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) {
-    throw new HavenError('no_webcrypto', 'this browser offers no WebCrypto (an https page needs it)');
+    throw new HavenError(
+      'no_webcrypto',
+      'this browser offers no WebCrypto (an https page needs it)',
+    );
   }
-  const ikm = await subtle.importKey('raw', /** @type {BufferSource} */ (rk), 'HKDF', false, [
-    'deriveBits',
-  ]);
+  const ikm = await subtle.importKey('raw', Uint8Array.from(rk), 'HKDF', false, ['deriveBits']);
   const bits = await subtle.deriveBits(
     { name: 'HKDF', hash: 'SHA-256', salt: HKDF_SALT, info: HKDF_INFO },
     ikm,

@@ -60,6 +60,8 @@ export const STATE_VERSION = 1;
  * @property {Record<string, Record<string, number>>} seenIds conversation → message id → seq
  * @property {Record<string, StoredConversation>} conversations
  * @property {Array<Record<string, string>>} crisisResources cached for offline display
+ * @property {{backupId: string, secret: string} | null} backup the backup key's private half, when this
+ *   device turned backup on, was linked, or was asked to keep it after a restore (never the recovery key)
  */
 
 /** @returns {State} an empty state */
@@ -84,6 +86,7 @@ export function emptyState() {
     seenIds: {},
     conversations: {},
     crisisResources: [],
+    backup: null,
   };
 }
 

@@ -64,13 +64,16 @@ export function failedItem(item, reason, field) {
 export class Opener {
   /**
    * @param {import('./state.js').DeviceState} device @param {import('./directory.js').Directory} directory
-   * @param {import('./trust.js').Trust} trust @param {{now?: () => number}} [options]
+   * @param {import('./trust.js').Trust} trust
+   * @param {{now?: () => number, historyKeys?: {get(backupId: string): Uint8Array | null}}} [options]
+   *   historyKeys: backup secrets that open the wraps for the account's backup key (restore, link)
    */
   constructor(device, directory, trust, options = {}) {
     this._device = device;
     this._directory = directory;
     this._trust = trust;
     this._now = options.now ?? Date.now;
+    this._historyKeys = options.historyKeys ?? null;
   }
 
   /**
@@ -102,9 +105,12 @@ export class Opener {
     const envelope = parse(item);
     const { sender, trust } = await this._sender(item, conversation);
     const ownDeviceId = this._device.state.deviceId;
-    if (!ownDeviceId || !envelope.keys.has(ownDeviceId))
-      throw await this._notForUs(item, conversation);
-    const payload = await this._decrypt(envelope, conversation, sender);
+    let recipient = null;
+    if (!ownDeviceId || !envelope.keys.has(ownDeviceId)) {
+      recipient = this._backupRecipient(envelope);
+      if (recipient === null) throw await this._notForUs(item, conversation);
+    }
+    const payload = await this._decrypt(envelope, conversation, sender, recipient);
     const body = payload.type === 'text' && typeof payload.body === 'string' ? payload.body : null;
     return {
       ...base(item),
@@ -174,6 +180,20 @@ export class Opener {
     return device.revokedAt !== null && device.revokedAt <= this._now() + CLOCK_SKEW_MS;
   }
 
+  /**
+   * The account's backup key as the recipient, when the envelope has a wrap for a backup id whose
+   * secret this device holds (a restore or a link): opened with every other check unchanged.
+   * @param {import('./envelope.js').Envelope} envelope @returns {{id: string, secret: Uint8Array} | null}
+   */
+  _backupRecipient(envelope) {
+    if (this._historyKeys === null) return null;
+    for (const id of envelope.keys.keys()) {
+      const secret = this._historyKeys.get(id);
+      if (secret !== null) return { id, secret };
+    }
+    return null;
+  }
+
   /** Why this device has no key box: normal for messages older than the device. */
   /** @param {any} item @param {import('./keystore.js').StoredConversation} conversation */
   async _notForUs(item, conversation) {
@@ -194,17 +214,18 @@ export class Opener {
    * Steps 3-4, trying older kx keys on both sides: a rotation must not orphan messages.
    * @param {import('./envelope.js').Envelope} envelope @param {import('./keystore.js').StoredConversation} conversation
    * @param {import('./directory.js').PeerDevice} sender
+   * @param {{id: string, secret: Uint8Array} | null} [recipient] the backup key, else this device
    */
-  async _decrypt(envelope, conversation, sender) {
+  async _decrypt(envelope, conversation, sender, recipient = null) {
     let plain;
     try {
-      plain = this._tryKeys(envelope, conversation.conversation_id, sender);
+      plain = this._tryKeys(envelope, conversation.conversation_id, sender, recipient);
     } catch (first) {
       if (!(first instanceof Reject) || first.field !== 'keys') throw first;
       const fresh = await checked(
         this._directory.device(sender.deviceId, handles(conversation), { fresh: true }),
       );
-      plain = this._tryKeys(envelope, conversation.conversation_id, fresh);
+      plain = this._tryKeys(envelope, conversation.conversation_id, fresh, recipient);
     }
     let payload;
     try {
@@ -218,12 +239,17 @@ export class Opener {
     return /** @type {Record<string, unknown>} */ (payload);
   }
 
-  /** @param {import('./envelope.js').Envelope} envelope @param {string} conversationId @param {import('./directory.js').PeerDevice} sender */
-  _tryKeys(envelope, conversationId, sender) {
+  /**
+   * @param {import('./envelope.js').Envelope} envelope @param {string} conversationId
+   * @param {import('./directory.js').PeerDevice} sender @param {{id: string, secret: Uint8Array} | null} recipient
+   */
+  _tryKeys(envelope, conversationId, sender, recipient) {
     const state = this._device.state;
-    const ownKx = [state.kxPrivate, ...[...state.oldKx].reverse().map((k) => k.private)]
-      .filter((k) => typeof k === 'string')
-      .map((k) => b64d(k));
+    const ownKx = recipient
+      ? [recipient.secret]
+      : [state.kxPrivate, ...[...state.oldKx].reverse().map((k) => k.private)]
+          .filter((k) => typeof k === 'string')
+          .map((k) => b64d(k));
     const senderKx = [sender.kxKey, ...this._directory.knownKx(sender.deviceId)];
     let failure = new Reject('no kx key of this device opens its key box', 'keys');
     for (const own of ownKx) {
@@ -231,7 +257,7 @@ export class Opener {
         try {
           return openEnvelope(envelope, {
             conversationId,
-            ownDeviceId: /** @type {string} */ (state.deviceId),
+            ownDeviceId: recipient?.id ?? /** @type {string} */ (state.deviceId),
             ownKxPrivate: own,
             senderIdentityPublic: sender.identityKey,
             senderKxPublic: peer,

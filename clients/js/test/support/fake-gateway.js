@@ -99,7 +99,15 @@ export class FakeGateway extends FakeStore {
         body: { ...this._account(account), devices: this.activeDevices(who.accountId) },
       };
     }
+    if (path === '/v1/me/backup') return this._backupRoute(method, who, body);
+    if (route === 'GET /v1/me/links') {
+      const links = this.links.get(who.deviceId) ?? [];
+      this.links.delete(who.deviceId);
+      return { status: 200, body: { links } };
+    }
     let m;
+    if ((m = path.match(/^\/v1\/devices\/([^/]+)\/link$/)) && method === 'POST')
+      return this._link(who, decodeURIComponent(m[1]), body);
     if ((m = path.match(/^\/v1\/accounts\/([^/]+)\/devices$/)))
       return this._listing(decodeURIComponent(m[1]));
     if ((m = path.match(/^\/v1\/devices\/([^/]+)$/)) && method === 'GET') {

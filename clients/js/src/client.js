@@ -98,6 +98,10 @@ export class HavenClient extends ClientBase {
     });
     /** @type {import('./socket.js').ConnectionState} */
     this.connectionState = 'closed';
+    events.on('devices_changed', async (/** @type {{accountId: string}} */ e) => {
+      // The backup key may have been published again under a new id: learn it (best effort).
+      if (e.accountId === device.state.account?.account_id) await this._history.refresh();
+    });
   }
 
   /** @param {ClientOptions} options */

@@ -30,20 +30,26 @@ import { deviceKeys } from './session.js';
 
 /** @typedef {{deviceId: string, name: string, code: string}} LinkCodeView */
 
-/** The secrets that open backup wraps, by backup id. */
+/**
+ * The secrets that open backup wraps, by backup id. A key published again (more signatures, or
+ * after its last signer went) gets a new backup id with the same key, so each secret carries every
+ * id it is known under (`backup_id` and `earlier_backup_ids` of `GET /v1/me/backup`).
+ */
 export class HistoryKeys {
   /** @param {import('./state.js').DeviceState} device */
   constructor(device) {
     this._device = device;
-    /** @type {Map<string, Uint8Array>} */
-    this._memory = new Map();
+    /** @type {{ids: string[], secret: Uint8Array}[]} */
+    this._memory = [];
   }
 
   /** @param {string} backupId @returns {Uint8Array | null} */
   get(backupId) {
     const stored = this._device.state.backup;
-    if (stored && stored.backupId === backupId) return b64d(stored.secret);
-    return this._memory.get(backupId) ?? null;
+    if (stored && (stored.backupId === backupId || stored.earlierIds?.includes(backupId))) {
+      return b64d(stored.secret);
+    }
+    return this._memory.find((k) => k.ids.includes(backupId))?.secret ?? null;
   }
 
   /** @returns {{backupId: string, secret: Uint8Array} | null} the stored one */
@@ -52,14 +58,41 @@ export class HistoryKeys {
     return stored ? { backupId: stored.backupId, secret: b64d(stored.secret) } : null;
   }
 
-  /** @param {string} backupId @param {Uint8Array} secret @param {boolean} keep */
-  async add(backupId, secret, keep) {
+  /**
+   * @param {{backup_id: string, earlier_backup_ids?: string[]}} published the key `secret` belongs to
+   * @param {Uint8Array} secret @param {boolean} keep in the keystore; else in memory only
+   */
+  async add(published, secret, keep) {
+    const ids = idsOf(published);
     if (keep) {
-      this._device.state.backup = { backupId, secret: b64e(secret) };
+      this._device.state.backup = {
+        backupId: ids[0],
+        secret: b64e(secret),
+        earlierIds: ids.slice(1),
+      };
       await this._device.save();
     } else {
-      this._memory.set(backupId, secret);
+      this._memory.push({ ids, secret });
     }
+  }
+
+  /**
+   * Every id the published key goes by, for whichever held secret is its private half.
+   * @param {{backup_id: string, kx_key: string, earlier_backup_ids?: string[]}} published
+   */
+  async learn(published) {
+    const kxKey = b64d(published.kx_key);
+    const ids = idsOf(published);
+    for (const k of this._memory) {
+      if (equalBytes(backupPublicOf(k.secret), kxKey)) k.ids = [...new Set([...k.ids, ...ids])];
+    }
+    const stored = this._device.state.backup;
+    if (!stored || !equalBytes(backupPublicOf(b64d(stored.secret)), kxKey)) return;
+    const known = [stored.backupId, ...(stored.earlierIds ?? [])];
+    if (ids.every((id) => known.includes(id))) return;
+    stored.earlierIds = [...new Set([...known, ...ids])].filter((id) => id !== ids[0]);
+    stored.backupId = ids[0];
+    await this._device.save();
   }
 
   async forgetStored() {
@@ -68,8 +101,14 @@ export class HistoryKeys {
   }
 
   forget() {
-    this._memory.clear();
+    this._memory = [];
   }
+}
+
+/** @param {{backup_id: string, earlier_backup_ids?: string[]}} published @returns {string[]} current id first */
+function idsOf(published) {
+  const earlier = Array.isArray(published.earlier_backup_ids) ? published.earlier_backup_ids : [];
+  return [published.backup_id, ...earlier.filter((id) => typeof id === 'string')];
 }
 
 export class History {
@@ -111,6 +150,7 @@ export class History {
   /** @returns {Promise<BackupStatus>} */
   async status() {
     const published = await this._published();
+    if (published !== null) await this._d.keys.learn(published);
     const stored = this._d.keys.stored();
     return {
       enabled: published !== null,
@@ -138,7 +178,7 @@ export class History {
     const published = answer?.backup_id ? answer : await this._published();
     if (!published?.backup_id)
       throw new HavenError('backup_missing', 'the backup key was not kept');
-    await this._d.keys.add(published.backup_id, pair.secret, true);
+    await this._d.keys.add(published, pair.secret, true);
     this._d.invalidate(account.account_id);
     const recoveryKey = encodeRecoveryKey(rk);
     rk.fill(0);
@@ -177,7 +217,7 @@ export class History {
     if (!equalBytes(pair.publicKey, b64d(published.kx_key))) {
       throw new HavenError('recovery_key_wrong', 'that recovery key is not this account’s');
     }
-    await this._d.keys.add(published.backup_id, pair.secret, Boolean(o.keep));
+    await this._d.keys.add(published, pair.secret, Boolean(o.keep));
     return this.openAll();
   }
 
@@ -320,11 +360,29 @@ export class History {
       accepted = await this._accept(link, senderId);
     } catch (error) {
       if (!(error instanceof HavenError) || error instanceof HavenApiError) throw error;
+      await this._ack(link); // refused for good: it must not come back
       await this._d.emit('link_refused', { senderDeviceId: senderId, reason: error.code });
       return null;
     }
+    await this._ack(link); // stored: delivered once
     await this._d.emit('linked', { senderDeviceId: senderId, ...accepted });
     return accepted;
+  }
+
+  /** `DELETE /v1/me/links/{link_id}`; one already gone is fine. @param {any} link */
+  async _ack(link) {
+    if (typeof link?.link_id !== 'string') return;
+    try {
+      await this._d.api.ackLink(link.link_id);
+    } catch (error) {
+      if (!(error instanceof HavenApiError && error.status === 404)) throw error;
+    }
+  }
+
+  /** Learn every id the published backup key goes by (after `devices_changed` of this account). */
+  async refresh() {
+    const published = await this._published();
+    if (published !== null) await this._d.keys.learn(published);
   }
 
   /** @param {any} link @param {string} senderId */
@@ -357,7 +415,7 @@ export class History {
     ) {
       throw new HavenError('link_backup_mismatch', 'the secret is not the published backup key’s');
     }
-    await this._d.keys.add(published.backup_id, opened.backupSecret, true);
+    await this._d.keys.add(published, opened.backupSecret, true);
     return { withHistory: true };
   }
 

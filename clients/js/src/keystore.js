@@ -60,7 +60,7 @@ export const STATE_VERSION = 1;
  * @property {Record<string, Record<string, number>>} seenIds conversation → message id → seq
  * @property {Record<string, StoredConversation>} conversations
  * @property {Array<Record<string, string>>} crisisResources cached for offline display
- * @property {{backupId: string, secret: string} | null} backup the backup key's private half, when this
+ * @property {{backupId: string, secret: string, earlierIds?: string[]} | null} backup the backup key's private half, when this
  *   device turned backup on, was linked, or was asked to keep it after a restore (never the recovery key)
  */
 

@@ -121,7 +121,10 @@ export class Receiver {
         if (this._d.link) await this._d.link(frame.link ?? frame);
         return;
       case 'account':
-        return emit('account', { event: String(frame.event ?? '') });
+        return emit('account', {
+          event: String(frame.event ?? ''),
+          accountId: frame.account_id ?? null,
+        });
       case 'device_expiring':
         return emit('device_expiring', {
           deviceId: frame.device_id ?? null,

@@ -178,7 +178,34 @@ test('linking: both show the same code; the approved device reads the history', 
   const got = (await all(laptop, w.cid)).find((m) => m.messageId === earlier.messageId);
   assert.equal(got?.body, 'from before the laptop');
   assert.equal((await laptop.backupStatus()).heldHere, true);
+  assert.equal(w.gw.acked.length, 1, 'the link is acknowledged once stored');
+  assert.deepEqual(w.gw.links.get(/** @type {string} */ (laptop.deviceId)), []);
   laptop.disconnect();
+});
+
+test('the same backup key published again under a new id still opens, for kept and restored secrets', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  const kim = await w.signIn(w.kim);
+  const phone = await w.signIn(w.sam);
+  const { recoveryKey, backupId } = await phone.enableBackup();
+  const laptop = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
+  await laptop.restoreHistory(recoveryKey); // in memory only
+  const first = w.gw.accounts.get(w.sam.account_id).backup;
+  await phone.api.setBackup({ kx_key: first.kx_key, signatures: first.signatures });
+  const again = w.gw.accounts.get(w.sam.account_id).backup;
+  assert.notEqual(again.backup_id, backupId);
+  assert.deepEqual(again.earlier_backup_ids, [backupId]);
+  kim._directory.invalidate();
+  const sent = await kim.send(w.cid, 'under the new id', {});
+  assert.ok(again.backup_id in /** @type {any} */ (w.gw.received.at(-1)).keys);
+  await phone.backupStatus();
+  await laptop.backupStatus();
+  const viaRestore = (await all(laptop, w.cid)).find((m) => m.messageId === sent.messageId);
+  assert.equal(viaRestore?.body, 'under the new id');
+  const stored = /** @type {any} */ (phone._device.state).backup;
+  assert.equal(stored.backupId, again.backup_id);
+  assert.deepEqual(stored.earlierIds, [backupId]);
 });
 
 test('linking refuses: another account’s device, a forged or mismatched transfer, a missing secret', async (t) => {
@@ -253,7 +280,7 @@ test('password reset and expiry warnings arrive as events', async (t) => {
   w.gw.push(id, { type: 'device_expiring', device_id: id, expires_at: '2027-01-01T00:00:00Z' });
   await until(() => seen.length === 2);
   assert.deepEqual(seen, [
-    ['account', { event: 'password_reset' }],
+    ['account', { event: 'password_reset', accountId: null }],
     ['device_expiring', { deviceId: id, expiresAt: '2027-01-01T00:00:00Z' }],
   ]);
   sam.disconnect();

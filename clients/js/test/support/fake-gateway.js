@@ -100,12 +100,20 @@ export class FakeGateway extends FakeStore {
       };
     }
     if (path === '/v1/me/backup') return this._backupRoute(method, who, body);
-    if (route === 'GET /v1/me/links') {
-      const links = this.links.get(who.deviceId) ?? [];
-      this.links.delete(who.deviceId);
-      return { status: 200, body: { links } };
-    }
+    if (route === 'GET /v1/me/links')
+      return { status: 200, body: { links: this.links.get(who.deviceId) ?? [] } };
     let m;
+    if ((m = path.match(/^\/v1\/me\/links\/([^/]+)$/)) && method === 'DELETE') {
+      const id = decodeURIComponent(m[1]);
+      const mine = this.links.get(who.deviceId) ?? [];
+      if (!mine.some((l) => l.link_id === id)) throw new Refusal(404, problem(404, 'not_found'));
+      this.links.set(
+        who.deviceId,
+        mine.filter((l) => l.link_id !== id),
+      );
+      this.acked.push(id);
+      return { status: 204 };
+    }
     if ((m = path.match(/^\/v1\/devices\/([^/]+)\/link$/)) && method === 'POST')
       return this._link(who, decodeURIComponent(m[1]), body);
     if ((m = path.match(/^\/v1\/accounts\/([^/]+)\/devices$/)))

@@ -59,6 +59,7 @@ export class FakeStore {
     /** @type {Map<any, {deviceId: string | null}>} */ this.sockets = new Map();
     /** @type {Map<string, any[]>} device → links waiting for it */ this.links = new Map();
     this.backupCount = 0;
+    /** @type {string[]} link ids acknowledged */ this.acked = [];
     this.crisis = [
       { name: 'Helpline', contact: '0800 000', description: 'Any time', region: 'XX' },
     ];
@@ -363,11 +364,13 @@ export class FakeStore {
     }
     if (method === 'PUT') {
       this.backupCount += 1;
+      const earlier = account.backup?.kx_key === body.kx_key ? account.backup : null;
       account.backup = {
         backup_id: `bkp_${account.handle}_${this.backupCount}`,
         kx_key: body.kx_key,
         signatures: body.signatures,
         created_at: new Date(this.now()).toISOString(),
+        earlier_backup_ids: earlier ? [earlier.backup_id, ...earlier.earlier_backup_ids] : [],
       };
       this._announce(who.accountId);
       return { status: 200, body: account.backup };
@@ -391,13 +394,14 @@ export class FakeStore {
       throw new Refusal(404, problem(404, 'not_found'));
     if (body.sender_device_id !== who.deviceId) throw new Refusal(403, problem(403, 'forbidden'));
     const link = {
+      link_id: `lnk_${randomBytes(4).toString('hex')}`,
       sender_device_id: who.deviceId,
       ciphertext: body.ciphertext,
       created_at: new Date(this.now()).toISOString(),
     };
     this.links.set(target, [...(this.links.get(target) ?? []), link]);
-    this.push(target, { type: 'link', link });
-    return { status: 202, body: {} };
+    this.push(target, { type: 'link', ...link });
+    return { status: 201, body: { link_id: link.link_id } };
   }
 
   /** The per-account send budget, as the gateway's token bucket. */

@@ -311,9 +311,13 @@ export class HavenClient extends ClientBase {
     return this._history.status();
   }
 
-  /** Turn backup on or replace its key; `{recoveryKey, backupId}` — show `recoveryKey` once, never store it. */
-  enableBackup() {
-    return this._history.enable();
+  /**
+   * Turn backup on or replace its key; `{recoveryKey, backupId}` — show `recoveryKey` once, never
+   * store it. Pass a key from `newRecoveryKey()` to publish only once the user confirmed it.
+   * @param {string} [recoveryKey]
+   */
+  enableBackup(recoveryKey) {
+    return this._history.enable(recoveryKey);
   }
 
   /** Turn backup off (messages from now on are not wrapped for a backup key). */

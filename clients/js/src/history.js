@@ -111,6 +111,14 @@ function idsOf(published) {
   return [published.backup_id, ...earlier.filter((id) => typeof id === 'string')];
 }
 
+/** A fresh recovery key's text (for an app that shows and confirms it before `enableBackup(text)`). */
+export function newRecoveryKey() {
+  const rk = randomBytes(RECOVERY_KEY_BYTES);
+  const text = encodeRecoveryKey(rk);
+  rk.fill(0);
+  return text;
+}
+
 export class History {
   /**
    * @param {object} deps
@@ -164,13 +172,15 @@ export class History {
   }
 
   /**
-   * Turn backup on, or replace the key: a new recovery key, its key pair published and signed by this
+   * Turn backup on, or replace the key: a recovery key (a new one, or `recoveryKey` from
+   * `newRecoveryKey()` that the user already confirmed), its key pair published and signed by this
    * device. The recovery key's text is returned once and never kept; the private half is kept here.
-   * @returns {Promise<{recoveryKey: string, backupId: string}>}
+   * @param {string} [recoveryKey] @returns {Promise<{recoveryKey: string, backupId: string}>}
    */
-  async enable() {
+  async enable(recoveryKey) {
     const { account, deviceId, keys } = this._me();
-    const rk = randomBytes(RECOVERY_KEY_BYTES);
+    const rk =
+      recoveryKey === undefined ? randomBytes(RECOVERY_KEY_BYTES) : decodeRecoveryKey(recoveryKey);
     const pair = await backupKeyPair(rk);
     const answer = await this._d.api.setBackup(
       backupBody(pair, deviceId, keys.identitySecret, account.handle),
@@ -180,9 +190,9 @@ export class History {
       throw new HavenError('backup_missing', 'the backup key was not kept');
     await this._d.keys.add(published, pair.secret, true);
     this._d.invalidate(account.account_id);
-    const recoveryKey = encodeRecoveryKey(rk);
+    const text = encodeRecoveryKey(rk);
     rk.fill(0);
-    return { recoveryKey, backupId: published.backup_id };
+    return { recoveryKey: text, backupId: published.backup_id };
   }
 
   /** Turn backup off: messages from now on are not wrapped for a backup key; the kept secret goes. */

@@ -87,6 +87,25 @@ test('backup on, then a brand-new device reads every earlier message with the re
   assert.equal((await tablet.backupStatus()).heldHere, true);
 });
 
+test('a recovery key chosen first and confirmed is the one published', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  const phone = await w.signIn(w.sam);
+  const { newRecoveryKey } = await import('../src/index.js');
+  const text = newRecoveryKey();
+  const { recoveryKey, backupId } = await phone.enableBackup(text);
+  assert.equal(recoveryKey, text);
+  const pair = await backupKeyPair(
+    (await import('../src/recovery-key.js')).decodeRecoveryKey(text),
+  );
+  assert.equal(w.gw.accounts.get(w.sam.account_id).backup.kx_key, b64e(pair.publicKey));
+  assert.equal((await phone.backupStatus()).backupId, backupId);
+  await assert.rejects(phone.enableBackup('not a key'), { code: 'recovery_key_malformed' });
+  await phone.disableBackup();
+  assert.equal((await phone.backupStatus()).enabled, false);
+  assert.equal(/** @type {any} */ (phone._device.state).backup, null);
+});
+
 test('a tampered wrap for the backup key is a hard failure for that message, never text', async (t) => {
   const w = await world();
   t.after(() => w.close());

@@ -24,6 +24,7 @@ from services.gateway.model.principal import Principal
 from services.gateway.model.records import (
     Account,
     AuditRecord,
+    Backup,
     Device,
     ParticipantSettings,
     Relationship,
@@ -93,6 +94,18 @@ def shown_devices(r: Relationship, devices: list[Device], account_id: str) -> li
         elif device.created_at <= ended:
             shown.append(device.as_of(ended))
     return shown
+
+
+def backup_part(backup: Backup) -> dict[str, Any]:
+    """A backup key the account published: public key and signatures only (the server never
+    holds anything that opens a message)."""
+    return {
+        "backup_id": backup.backup_id,
+        "kx_key": b64e(backup.kx_key),
+        "signatures": {d: b64e(s) for d, s in sorted(backup.signatures.items())},
+        "created_at": _time(backup.created_at),
+        "revoked_at": _time(backup.revoked_at),
+    }
 
 
 def account_part(account: Account) -> dict[str, Any]:
@@ -165,6 +178,7 @@ class Exporter:
             "exported_at": iso_utc(utcnow()),
             "account": account_part(account),
             "devices": [own_device(d) for d in await self._data.devices_of([who.account_id])],
+            "backups": [backup_part(b) for b in await self._data.backups_of(who.account_id)],
             "conversations": await self._conversations(who, found),
             "notifications": notification.model_dump(mode="json"),
             "agreement_consents": [

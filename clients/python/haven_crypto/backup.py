@@ -54,7 +54,7 @@ BACKUP_INFO = b"haven/backup/v1"
 _BACKUP_SIG_CONTEXT = b"haven-backup-v1\x00"
 _GROUP = 4
 _INDEX = {char: value for value, char in enumerate(BASE58_ALPHABET)}
-CALM_TYPO = "That recovery key doesn't look right — check for a typo."
+CALM_TYPO = "That recovery key doesn't look right. Check it for a typo and try again."
 
 
 class RecoveryKeyError(CryptoError):

@@ -421,7 +421,8 @@ export class History {
     const published = await this._published();
     if (
       published === null ||
-      !equalBytes(backupPublicOf(opened.backupSecret), b64d(published.kx_key))
+      !equalBytes(backupPublicOf(opened.backupSecret), b64d(published.kx_key)) ||
+      !idsOf(published).includes(opened.backupId)
     ) {
       throw new HavenError('link_backup_mismatch', 'the secret is not the published backup key’s');
     }

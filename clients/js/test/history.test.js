@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { MemoryKeyStore, b64e, generateDeviceKeys } from '../src/index.js';
+import { MemoryKeyStore, b64d, b64e, generateDeviceKeys } from '../src/index.js';
 import { backupKeyPair } from '../src/backup.js';
 import { randomBytes } from '../src/crypto.js';
 import { sealLinkSecret } from '../src/link.js';
@@ -255,10 +255,14 @@ test('linking refuses: another account’s device, a forged or mismatched transf
   const kimKeys = (await import('../src/session.js')).deviceKeys(kim._device.state);
   assert.ok(kimKeys);
   const otherSecret = (await backupKeyPair(randomBytes(32))).secret;
-  const forged = (/** @type {string} */ sender, /** @type {Uint8Array} */ kx) => ({
+  const forged = (
+    /** @type {string} */ sender,
+    /** @type {Uint8Array} */ kx,
+    secret = otherSecret,
+  ) => ({
     sender_device_id: sender,
     ciphertext: sealLinkSecret(
-      { backupId: 'bkp_x', backupSecret: otherSecret },
+      { backupId: 'bkp_x', backupSecret: secret },
       kx,
       /** @type {Uint8Array} */ (laptopPublic),
     ),
@@ -269,11 +273,17 @@ test('linking refuses: another account’s device, a forged or mismatched transf
     forged(/** @type {string} */ (kim.deviceId), kimKeys.kxPrivate), // another account's device
     forged(/** @type {string} */ (phone.deviceId), kimKeys.kxPrivate), // not sealed by the phone
     forged(/** @type {string} */ (phone.deviceId), phoneKeys.kxPrivate), // not the published key
+    // the published key's secret, under an id it never had
+    forged(
+      /** @type {string} */ (phone.deviceId),
+      phoneKeys.kxPrivate,
+      b64d(/** @type {any} */ (phone._device.state).backup.secret),
+    ),
   ]);
   assert.equal(await laptop.checkLinks(), null);
   assert.deepEqual(
     refused.map((r) => r.reason),
-    ['not_own_device', 'link_unopenable', 'link_backup_mismatch'],
+    ['not_own_device', 'link_unopenable', 'link_backup_mismatch', 'link_backup_mismatch'],
   );
   assert.equal(/** @type {any} */ (laptop._device.state).backup, null);
 

@@ -276,7 +276,7 @@ export function RestoreHistory({ client, go, announce }) {
   return html`<h1 tabindex="-1" ref=${heading}>${t('restore.heading')}</h1>
     ${
       done
-        ? html`<div role="status"><p class="notice">${done}</p></div>
+        ? html`<p class="notice">${done}</p>
             <p><button type="button" onClick=${() => go({ name: 'list' })}>${t('restore.toList')}</button></p>`
         : html`<p>${t('notice.restoreIntro')}</p>
             ${problem && html`<p class="notice warn" role="alert">${problem}</p>`}

@@ -23,6 +23,7 @@ from tools.stack import Stack
 
 T = 20_000
 Axe = Callable[[Page, str], Awaitable[None]]
+Shot = Callable[[Page, str], Awaitable[Path]]
 COACH = "Coach Robin"
 RECOVERY_KEY = re.compile(r"^([1-9A-HJ-NP-Za-km-z]{4} ){11}[1-9A-HJ-NP-Za-km-z]{4}$")
 
@@ -61,7 +62,7 @@ async def client(
         await coach.close()
 
 
-async def turn_on_backup(page: Page, axe: Axe) -> str:
+async def turn_on_backup(page: Page, axe: Axe, screenshot: Shot | None = None) -> str:
     """Settings → Keep your history → turn on: read the key, type two groups back; returns it."""
     await page.get_by_role("button", name="Settings").click()
     await page.get_by_role("button", name="Turn on with a recovery key").click()
@@ -71,6 +72,9 @@ async def turn_on_backup(page: Page, axe: Axe) -> str:
     assert RECOVERY_KEY.match(key), key
     await expect(page.get_by_text("This key is shown only once.", exact=False)).to_be_visible()
     await axe(page, "recovery key shown")
+    if screenshot is not None:
+        await page.evaluate("document.getElementById('history-h').scrollIntoView()")
+        await screenshot(page, "keep-your-history")
     groups = key.split(" ")
     await expect(page.get_by_label(re.compile(r"^Group \d+$"))).to_have_count(2)
     labels = [
@@ -113,15 +117,16 @@ async def exchange(c: Client) -> list[str]:
 
 
 async def test_a_fresh_browser_restores_the_history_with_the_recovery_key(
-    client: Client, app_url: str, new_context: NewContext, axe: Axe
+    client: Client, app_url: str, new_context: NewContext, axe: Axe, screenshot: Shot
 ) -> None:
-    key = await turn_on_backup(client.page, axe)
+    key = await turn_on_backup(client.page, axe, screenshot)
     said = await exchange(client)
 
     page = await (await new_context()).new_page()
     await app.sign_in(page, app_url, client.handle, password_for(client.handle))
     await expect(page.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
     await axe(page, "restore your history")
+    await screenshot(page, "restore-your-history")
 
     field = page.get_by_label("Recovery key", exact=True)
     await field.fill(key[:-1])  # one character short
@@ -153,7 +158,7 @@ async def test_a_fresh_browser_restores_the_history_with_the_recovery_key(
 
 
 async def test_a_second_browser_approved_from_the_first_reads_the_history(
-    client: Client, app_url: str, new_context: NewContext, axe: Axe
+    client: Client, app_url: str, new_context: NewContext, axe: Axe, screenshot: Shot
 ) -> None:
     await turn_on_backup(client.page, axe)
     said = await exchange(client)
@@ -172,6 +177,7 @@ async def test_a_second_browser_approved_from_the_first_reads_the_history(
     prompt = first.locator("section.link-prompt")
     await expect(prompt.locator(".code")).to_have_text(shown_here)
     await axe(first, "approve new device")
+    await screenshot(first, "approve-new-device")
     await prompt.get_by_role("button", name="Approve").click()
     await expect(first.get_by_text("can now read your history.", exact=False)).to_be_visible(
         timeout=T

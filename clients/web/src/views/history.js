@@ -158,7 +158,7 @@ export function KeepHistory({ client }) {
             id="rk-shown"
             class="code recovery-key"
             readonly
-            rows="3"
+            rows="2"
             aria-describedby="rk-hint"
             spellcheck="false"
             value=${key}

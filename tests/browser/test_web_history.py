@@ -64,7 +64,7 @@ async def client(
 
 async def turn_on_backup(page: Page, axe: Axe, screenshot: Shot | None = None) -> str:
     """Settings → Keep your history → turn on: read the key, type two groups back; returns it."""
-    await page.get_by_role("button", name="Settings").click()
+    await page.get_by_role("button", name="Settings", exact=True).click()
     await page.get_by_role("button", name="Turn on with a recovery key").click()
     shown = page.get_by_label("Your recovery key")
     await expect(shown).not_to_have_value("", timeout=T)
@@ -150,6 +150,13 @@ async def test_a_fresh_browser_restores_the_history_with_the_recovery_key(
     for text in said:
         await app.shows(page, text)
     await expect(page.get_by_text("could not be verified", exact=False)).to_have_count(0)
+    # Settings on the restored browser: history readable here, nothing more to restore.
+    await page.get_by_role("button", name="Settings", exact=True).click()
+    await expect(page.get_by_text("Your history is kept for new devices.")).to_be_visible(timeout=T)
+    await expect(page.get_by_role("button", name="Restore with your recovery key")).to_have_count(0)
+    devices = page.locator("section[aria-labelledby=dev-h] li")
+    await expect(devices).to_have_count(2)  # the backup key is no device
+    await expect(devices.filter(has_text="undefined")).to_have_count(0)
 
     # The first browser is asked about the new sign-in, with a code to compare.
     await expect(client.page.get_by_role("heading", name="Approve new device")).to_be_visible(

@@ -18,7 +18,8 @@ import { deviceKeys } from './session.js';
  * @property {boolean} enabled the account has a backup key
  * @property {string | null} backupId
  * @property {string | null} createdAt
- * @property {boolean} heldHere this device holds the private half of the published key
+ * @property {boolean} heldHere this device keeps the private half of the published key (keystore)
+ * @property {boolean} readableHere it is here, kept or in memory after a restore that kept nothing
  */
 
 /**
@@ -160,14 +161,17 @@ export class History {
     const published = await this._published();
     if (published !== null) await this._d.keys.learn(published);
     const stored = this._d.keys.stored();
+    const heldHere =
+      published !== null &&
+      stored !== null &&
+      equalBytes(backupPublicOf(stored.secret), b64d(published.kx_key));
     return {
       enabled: published !== null,
       backupId: published?.backup_id ?? null,
       createdAt: published?.created_at ?? null,
-      heldHere:
-        published !== null &&
-        stored !== null &&
-        equalBytes(backupPublicOf(stored.secret), b64d(published.kx_key)),
+      heldHere,
+      readableHere:
+        heldHere || (published !== null && this._d.keys.get(published.backup_id) !== null),
     };
   }
 

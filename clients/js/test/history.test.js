@@ -26,10 +26,16 @@ test('backup on, then a brand-new device reads every earlier message with the re
     backupId: null,
     createdAt: null,
     heldHere: false,
+    readableHere: false,
   });
   const { recoveryKey, backupId } = await phone.enableBackup();
   assert.match(recoveryKey, /^([1-9A-HJ-NP-Za-km-z]{4} ){11}[1-9A-HJ-NP-Za-km-z]{4}$/);
   assert.equal((await phone.backupStatus()).heldHere, true);
+  assert.deepEqual(
+    (await phone.devices()).map((/** @type {any} */ d) => [d.device_id, d.current]),
+    [[phone.deviceId, true]],
+    'the backup entry of GET /v1/me is not a device',
+  );
   const stored = /** @type {any} */ (await phone._device.keyStore.load());
   assert.equal(stored.backup.backupId, backupId);
   assert.ok(!JSON.stringify(stored).includes(recoveryKey.replaceAll(' ', '')));
@@ -77,7 +83,9 @@ test('backup on, then a brand-new device reads every earlier message with the re
   // Kept nothing: the keystore has no backup secret, and nothing of the recovery key.
   const kept = /** @type {any} */ (await newStore.load());
   assert.equal(kept.backup, null);
-  assert.equal((await laptop.backupStatus()).heldHere, false);
+  const status = await laptop.backupStatus();
+  assert.equal(status.heldHere, false);
+  assert.equal(status.readableHere, true); // in memory, for as long as this client lives
 
   // Asked to keep it: the secret (never the text) is stored, and survives a resume.
   const keepStore = new MemoryKeyStore();

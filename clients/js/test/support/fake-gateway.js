@@ -96,7 +96,14 @@ export class FakeGateway extends FakeStore {
       const account = this.accounts.get(who.accountId);
       return {
         status: 200,
-        body: { ...this._account(account), devices: this.activeDevices(who.accountId) },
+        body: {
+          ...this._account(account),
+          // As the gateway: every device `kind: "device"`, then the backup key entry, if any.
+          devices: [
+            ...this.activeDevices(who.accountId).map((d) => ({ ...d, kind: 'device' })),
+            ...this._listing(who.accountId).body.devices.filter((d) => d.kind === 'backup'),
+          ],
+        },
       };
     }
     if (path === '/v1/me/backup') return this._backupRoute(method, who, body);

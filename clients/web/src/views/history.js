@@ -9,7 +9,7 @@ import { t } from '../i18n/index.js';
 import { groupsMatch, groupsOf, pickGroups } from '../recovery.js';
 import { usePage, problemLine } from './common.js';
 
-/** @typedef {{enabled: boolean, backupId: string | null, createdAt: string | null, heldHere: boolean}} BackupStatus */
+/** @typedef {{enabled: boolean, backupId: string | null, createdAt: string | null, heldHere: boolean, readableHere: boolean}} BackupStatus */
 
 /**
  * The catalogue line for a refusal while restoring or linking.
@@ -30,8 +30,8 @@ function historyProblem(error) {
   }
 }
 
-/** @param {{client: any}} props */
-export function KeepHistory({ client }) {
+/** @param {{client: any, go: (route: {name: string}) => void}} props */
+export function KeepHistory({ client, go }) {
   const [status, setStatus] = useState(/** @type {BackupStatus | null} */ (null));
   const [stage, setStage] = useState(/** @type {'idle' | 'reveal' | 'off'} */ ('idle'));
   const [key, setKey] = useState('');
@@ -118,7 +118,7 @@ export function KeepHistory({ client }) {
       status &&
       stage === 'idle' &&
       html`<p>
-        ${!enabled ? t('notice.historyOff') : status.heldHere ? t('notice.historyOn') : t('notice.historyOnNotHere')}
+        ${!enabled ? t('notice.historyOff') : status.readableHere ? t('notice.historyOn') : t('notice.historyOnNotHere')}
       </p>`
     }
     <div role="status">${line && !line.warn && html`<p class="notice">${line.text}</p>`}</div>
@@ -129,7 +129,16 @@ export function KeepHistory({ client }) {
       html`<p>
         ${
           enabled
-            ? html`<button type="button" onClick=${begin}>${t('history.replace')}</button>
+            ? html`${
+                  !status.readableHere &&
+                  html`<button type="button" onClick=${() => go({ name: 'restore' })}>
+                      ${t('history.restoreHere')}
+                    </button>
+                    ${' '}`
+                }
+                <button type="button" class=${status.readableHere ? '' : 'quiet'} onClick=${begin}>
+                  ${t('history.replace')}
+                </button>
                 ${' '}
                 <button type="button" class="quiet" onClick=${() => setStage('off')}>${t('history.turnOff')}</button>`
             : html`<button type="button" onClick=${begin}>${t('history.turnOn')}</button>`
@@ -346,7 +355,7 @@ export function RestoreHistory({ client, go, announce }) {
 export async function restoreOffered(client) {
   try {
     const status = await client.backupStatus();
-    return Boolean(status.enabled && !status.heldHere);
+    return Boolean(status.enabled && !status.readableHere);
   } catch {
     return false;
   }

@@ -33,6 +33,10 @@ class GatewaySettings(CommonSettings):
     attachment_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     attachment_quota_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
     attachment_grace_seconds: float = Field(default=86400.0, gt=0)
+    # The length of one retention "day" in seconds, as messaging reads it (the same variable,
+    # HAVEN_RETENTION_DAY_SECONDS): sent attachments go when their message does. Tests and
+    # development only; production keeps 86400.
+    retention_day_seconds: float = Field(default=86400.0, gt=0, le=86400.0)
     access_token_seconds: int = Field(default=300, ge=30, le=300)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     # Devices unseen this long are signed out (fractions: tests); warned this long before; an

@@ -118,7 +118,7 @@ def services_ctx(
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        backup_store = BackupRepository(db)
+        backup_store, link_store = BackupRepository(db), LinkRepository(db)
         directory = SendDirectory(
             relationships=relationships, devices=devices, backups=backup_store
         )
@@ -167,6 +167,7 @@ def services_ctx(
             warning_days=settings.device_expiry_warning_days,
             expire_last_device=settings.device_expiry_last_device,
             backups=backups,
+            links=link_store,
         )
         guard = PasswordGuard(Throttle(db=db, backoff_base=settings.throttle_backoff_base_seconds))
         sessions = Sessions(
@@ -206,7 +207,7 @@ def services_ctx(
         app[devices_key] = device_rules
         app[backups_key] = backups
         app[linking_key] = Linking(
-            links=LinkRepository(db),
+            links=link_store,
             devices=devices,
             sockets=sockets,
             audit=audit,
@@ -258,6 +259,7 @@ def services_ctx(
         )
         attachments = Attachments(
             store=AttachmentStore(db),
+            relationships=relationships,
             directory=directory,
             limits=limits,
             agreement=agreement,
@@ -353,7 +355,9 @@ def background(name: str, body: Callable[[web.Application], Awaitable[None]]) ->
 
 async def sweep_attachments(app: web.Application) -> None:
     """Uploads no message referenced within the grace period, and blobs past retention."""
-    grace = app[settings_key].attachment_grace_seconds
+    settings = app[settings_key]
+    # Often enough for the grace period and for a retention "day" (shortened in tests).
+    pause = min(settings.attachment_grace_seconds, settings.retention_day_seconds) / 4
     while True:
         try:
             removed = await app[attachments_key].sweep()
@@ -361,7 +365,7 @@ async def sweep_attachments(app: web.Application) -> None:
                 log.info("attachments_swept", count=removed)
         except PyMongoError as error:
             log.warning("attachment_sweep_failed", reason=type(error).__name__)
-        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, grace / 4)))
+        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, pause)))
 
 
 async def route_sockets(app: web.Application) -> None:

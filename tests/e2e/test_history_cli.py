@@ -148,3 +148,31 @@ async def test_link_a_device_after_comparing_codes_and_refuse_when_they_are_not_
     history = await tablet.arun("history", cid)
     assert "Kim: Written before the tablet." in history.stdout, history.stdout
     assert "sent before this device was added" not in history.stdout
+
+
+async def test_a_reset_password_signs_in_again_to_the_same_history_and_backup_turns_off(
+    cast: Cast,
+) -> None:
+    cid = cast.conversation_id
+    [issued] = await cast.operator.json("accounts", "reset-code", cast.client_handle, admin=True)
+    new_password = "a fresh password for sam"
+    done = await cast.client.arun(
+        "reset-password",
+        "--handle",
+        cast.client_handle,
+        HAVEN_RESET_CODE=issued["code"],
+        HAVEN_NEW_PASSWORD=new_password,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Your new password is set" in done.stdout
+    ended = await cast.client.arun("history", cid)
+    assert ended.returncode == 4 and "haven login" in ended.stderr  # every session ended
+    cast.client.password = new_password
+    await cast.client.json("login", "--handle", cast.client_handle)
+    again = await cast.client.arun("history", cid)
+    assert "Kim: Before your new phone, Sam." in again.stdout, again.stdout
+
+    off = await cast.client.arun("backup", "disable", "--yes")
+    assert off.returncode == 0 and "Backup is off" in off.stdout
+    [status] = await cast.client.json("backup", "status")
+    assert status["on"] is False

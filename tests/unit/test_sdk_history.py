@@ -142,3 +142,15 @@ def test_frames_become_calm_events() -> None:
         {"type": "link", "link_id": "l1", "sender_device_id": "dev_2", "ciphertext": "x"}
     )
     assert (link.link_id, link.sender_device_id) == ("l1", "dev_2")
+
+
+def test_chat_prints_the_notices() -> None:
+    from haven_client.cli.render import describe
+
+    events = [
+        account_notice({"event": "password_reset", "account_id": "acc_sam"}, "acc_sam"),
+        device_expiring({"device_id": "dev_1", "expires_at": "2027-03-01T09:00:00Z"}),
+        link_offered({"link_id": "l1", "sender_device_id": "dev_2"}),
+    ]
+    lines = [str(describe(None, event)) for event in events]  # type: ignore[arg-type]
+    assert lines == [f"· {event.notice}" for event in events]

@@ -21,7 +21,7 @@ from haven_client.directory import Directory
 from haven_client.errors import HavenError, NotLoggedIn
 from haven_client.events import InvalidMessage, MessageDeleted, ReceivedMessage
 from haven_client.historyapi import BackupInfo, HistoryApi
-from haven_client.historykeys import HistoryKeys
+from haven_client.historykeys import ANY, HistoryKeys
 from haven_client.keystore import Keystore
 from haven_client.opener import Opened, Opener
 from haven_crypto.backup import (
@@ -147,24 +147,57 @@ class Backups:
             raise RecoveryKeyTypo from exc
         pair = backup_keypair(rk)
         info = await self._wire.backup()
-        if info is None:
-            raise NoBackup
-        if info.kx_key != bytes(pair.public_key):
+        if info is not None and info.kx_key != bytes(pair.public_key):
             raise WrongRecoveryKey
+        # None published (its only signing device was revoked, say): the key is right for
+        # whatever it opens, and refused if it opens nothing (docs/history.md).
+        ids = [ANY] if info is None else info.all_ids
         messages: list[Opened] = []
         conversations = await self._conversations.refresh()
-        for backup_id in info.all_ids:
+        before = self._keys.opened_total
+        for backup_id in ids:
             self._keys.add_transient(backup_id, pair)
         try:
             for conversation in conversations:
                 messages.extend(await self._whole_history(conversation.conversation_id))
         finally:
             self._keys.drop_transient()
-        if keep:
-            self._keep(info, pair)
+        if info is None and self._keys.opened_total == before:
+            raise NoBackup
+        if info is not None:
+            info = await self.vouch(info)  # this device now vouches for the key too
+            if keep:
+                self._keep(info, pair)
         return RestoreReport(
-            conversations=len(conversations), messages=messages, kept_backup_key=keep
+            conversations=len(conversations),
+            messages=messages,
+            kept_backup_key=keep and info is not None,
         )
+
+    async def vouch(self, info: BackupInfo) -> BackupInfo:
+        """Add this device's signature to the published key (the same key, a new id), so the
+        backup outlives the device that turned it on; the other signatures of active devices
+        stay. Called once this device proved the key is the account's (restore, link)."""
+        state, keys = self._store.state, self._store.device_keys()
+        if state.account is None or state.device_id is None or keys is None:
+            raise NotLoggedIn("log in first")
+        if state.device_id in info.signatures:
+            return info
+        account = state.account
+        active = {
+            d.device_id
+            for d in await self._directory.active_devices(
+                account.account_id, account.handle, fresh=True
+            )
+        }
+        signatures = {d: s for d, s in info.signatures.items() if d in active}
+        signatures[state.device_id] = sign_backup_key(keys.identity, account.handle, info.kx_key)
+        vouched = await self._wire.put_backup(info.kx_key, signatures)
+        self._invalidate_own()
+        # The answer to PUT has no earlier ids; GET names every id of this key (wraps for
+        # each open with it).
+        current = await self._wire.backup()
+        return current if current is not None else vouched
 
     async def _whole_history(self, conversation_id: str) -> list[Opened]:
         conversation = await self._conversations.get(conversation_id)

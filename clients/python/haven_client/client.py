@@ -108,7 +108,11 @@ class HavenClient:
             keys=self.history_keys,
         )
         self.link = Linking(
-            wire=self.history_api, store=keystore, directory=self.directory, keys=self.history_keys
+            wire=self.history_api,
+            store=keystore,
+            directory=self.directory,
+            keys=self.history_keys,
+            vouch=self.backup.vouch,
         )
         self._sender = Sender(
             self.api, keystore, self.directory, self.trust, self._conversations, emit

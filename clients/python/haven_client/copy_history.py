@@ -14,8 +14,8 @@ WRONG_RECOVERY_KEY = (
     " Check that it is the latest one you wrote down and try again."
 )
 NO_BACKUP = (
-    "Your account has no backup yet, so there is nothing to restore here. Set up backup on"
-    " a device you already use to carry history over next time."
+    "No backup of your account opens with this recovery key, so nothing was restored. Check"
+    " the key you wrote down, or set up backup on a device you already use."
 )
 NO_HISTORY_CARRIED = (
     "This device will read new messages. Messages from before it was added stay on your other"
@@ -24,6 +24,10 @@ NO_HISTORY_CARRIED = (
 BACKUP_KEY_NOT_HERE = (
     "This device does not hold your backup key, so the new device reads new messages only."
     " Use your recovery key there to restore history."
+)
+RESTORE_HERE = (
+    "Your other device does not hold your backup key, so this device reads new messages only."
+    " Use your recovery key here to restore earlier ones."
 )
 LINK_REFUSED = (
     "That link did not come from one of your own devices, so nothing was kept. Start linking"
@@ -50,8 +54,7 @@ PASSWORD_RESET_OTHER = (
     " as usual."
 )
 DEVICE_EXPIRING = (
-    "This device will be signed out on {date} unless it is used. Open Haven before then to keep"
-    " it."
+    "This device will be signed out on {date} unless it is used. Open Haven before then to keep it."
 )
 ALREADY_ON = (
     "Backup is already on for your account. Keep using your recovery key, and replace it"
@@ -65,6 +68,7 @@ CATALOGUE: Mapping[str, str] = {
     "no_backup": NO_BACKUP,
     "no_history_carried": NO_HISTORY_CARRIED,
     "backup_key_not_here": BACKUP_KEY_NOT_HERE,
+    "restore_here": RESTORE_HERE,
     "link_refused": LINK_REFUSED,
     "not_own_device": NOT_OWN_DEVICE,
     "no_link_yet": NO_LINK_YET,

@@ -18,6 +18,9 @@ from haven_crypto.crypto import EnvelopeError, KxPrivateKey, b64d, b64e
 from haven_crypto.envelope import Envelope
 from haven_crypto.restore import open_with_content_key, unwrap_content_key
 
+ANY = "*"
+"""A transient backup key tried on every key box (no backup is published any more to name it)."""
+
 
 class HistoryKeys:
     def __init__(self, store: Keystore) -> None:
@@ -25,6 +28,7 @@ class HistoryKeys:
         self._transient: dict[str, KxPrivateKey] = {}
         self.opened = 0
         """Messages opened through a backup key since the last ``flush``."""
+        self.opened_total = 0
 
     def backup_keys(self) -> dict[str, KxPrivateKey]:
         kept = {
@@ -71,11 +75,17 @@ class HistoryKeys:
                 sender_identity_public=sender_identity_public,
             )
         for backup_id, secret in self.backup_keys().items():
-            if backup_id not in envelope.keys:
+            if backup_id == ANY:
+                found = _probe(envelope, conversation_id, secret, sender_identity_public, sender_kx)
+                if found is None:
+                    continue
+                content_key = found
+            elif backup_id not in envelope.keys:
                 continue
-            content_key = _unwrap(
-                envelope, conversation_id, backup_id, secret, sender_identity_public, sender_kx
-            )
+            else:
+                content_key = _unwrap(
+                    envelope, conversation_id, backup_id, secret, sender_identity_public, sender_kx
+                )
             plain = open_with_content_key(
                 envelope,
                 conversation_id=conversation_id,
@@ -85,6 +95,7 @@ class HistoryKeys:
             keys = self._store.state.restored_keys.setdefault(conversation_id, {})
             keys[envelope.message_id] = b64e(content_key)
             self.opened += 1
+            self.opened_total += 1
             return plain
         return None
 
@@ -120,3 +131,22 @@ def _unwrap(
                 raise
             failure = exc
     raise failure
+
+
+def _probe(
+    envelope: Envelope,
+    conversation_id: str,
+    secret: KxPrivateKey,
+    sender_identity_public: bytes,
+    sender_kx: list[bytes],
+) -> bytes | None:
+    """The content key from whichever box ``secret`` opens (from the sender device), else None."""
+    for box_id in envelope.keys:
+        try:
+            return _unwrap(
+                envelope, conversation_id, box_id, secret, sender_identity_public, sender_kx
+            )
+        except EnvelopeError as exc:
+            if exc.field != "keys":
+                raise
+    return None

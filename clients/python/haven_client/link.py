@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable
 
 from haven_client import copy_history
 from haven_client.directory import Directory, PeerDevice
@@ -62,6 +63,10 @@ class LinkOutcome:
 
     sender_device_id: str
     backup_id: str | None
+    backup_elsewhere: bool = False
+    """The account has a backup, but the approving device does not hold its key."""
+    received: bool = False
+    """Seen from the new device (else from the approving one)."""
 
     @property
     def with_history(self) -> bool:
@@ -69,17 +74,28 @@ class LinkOutcome:
 
     @property
     def notice(self) -> str | None:
-        return None if self.with_history else copy_history.NO_HISTORY_CARRIED
+        if self.with_history:
+            return None
+        if not self.backup_elsewhere:
+            return copy_history.NO_HISTORY_CARRIED
+        return copy_history.RESTORE_HERE if self.received else copy_history.BACKUP_KEY_NOT_HERE
 
 
 class Linking:
     def __init__(
-        self, *, wire: HistoryApi, store: Keystore, directory: Directory, keys: HistoryKeys
+        self,
+        *,
+        wire: HistoryApi,
+        store: Keystore,
+        directory: Directory,
+        keys: HistoryKeys,
+        vouch: Callable[[BackupInfo], Awaitable[BackupInfo]] | None = None,
     ) -> None:
         self._wire = wire
         self._store = store
         self._directory = directory
         self._keys = keys
+        self._vouch = vouch
 
     # --- the new device --------------------------------------------------------------------
 
@@ -135,17 +151,26 @@ class Linking:
         raise LinkRefused(f"the link does not open: {failure}")
 
     async def _adopt(self, link: PendingLink, secret: LinkSecret) -> LinkOutcome:
-        if secret.backup_id is None or secret.backup_secret is None:
-            return LinkOutcome(sender_device_id=link.sender_device_id, backup_id=None)
-        pair = KxPrivateKey(secret.backup_secret)
         info = await self._wire.backup()
+        if secret.backup_id is None or secret.backup_secret is None:
+            return LinkOutcome(
+                sender_device_id=link.sender_device_id,
+                backup_id=None,
+                backup_elsewhere=info is not None,
+                received=True,
+            )
+        pair = KxPrivateKey(secret.backup_secret)
         if info is None or bytes(pair.public_key) != info.kx_key:
             raise LinkRefused("the secret is not the account's published backup key")
         if secret.backup_id not in info.all_ids:
             raise LinkRefused("the link names another backup")
+        if self._vouch is not None:
+            info = await self._vouch(info)  # the key outlives the approving device
         for backup_id in info.all_ids:
             self._keys.keep(backup_id, pair)
-        return LinkOutcome(sender_device_id=link.sender_device_id, backup_id=info.backup_id)
+        return LinkOutcome(
+            sender_device_id=link.sender_device_id, backup_id=info.backup_id, received=True
+        )
 
     # --- the approving device ------------------------------------------------------------------
 
@@ -158,6 +183,7 @@ class Linking:
         """Send the backup secret (or "no backup") to ``device_id``; call only after the
         person confirmed the codes match."""
         _, new = await self._target(device_id)
+        info, _ = await self.backup_kept_here()
         secret = await self._secret()
         keys = self._store.device_keys()
         own_id = self._store.state.device_id
@@ -165,7 +191,11 @@ class Linking:
             raise NotLoggedIn("log in first")
         ciphertext = seal_link_secret(secret, approver_kx=keys.kx, new_device_kx_public=new.kx_key)
         await self._wire.send_link(device_id, ciphertext, own_id)
-        return LinkOutcome(sender_device_id=own_id, backup_id=secret.backup_id)
+        return LinkOutcome(
+            sender_device_id=own_id,
+            backup_id=secret.backup_id,
+            backup_elsewhere=info is not None and secret.backup_id is None,
+        )
 
     async def backup_kept_here(self) -> tuple[BackupInfo | None, bool]:
         """The account's backup, and whether this device can hand it on."""

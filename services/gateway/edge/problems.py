@@ -173,6 +173,9 @@ def error_fields(error: BaseException) -> dict[str, Any]:
     return describe(error).fields()
 
 
+KEPT_HEADERS = ("Content-Range", "Allow", "Retry-After")
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -182,6 +185,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         code = HTTP_CODES.get(error.status, "invalid_request")
         detail = error.text if error.status == 413 else error.reason
-        return problem(error.status, code, detail or error.reason)
+        answer = problem(error.status, code, detail or error.reason)
+        for name in KEPT_HEADERS:  # what the status means needs them (a 416's Content-Range)
+            if name in error.headers:
+                answer.headers[name] = error.headers[name]
+        return answer
     except Exception as error:
         return describe(error).response()

@@ -44,7 +44,16 @@ INDEXES: IndexSpec = {
         IndexModel("metadata.uploader"),
         IndexModel([("metadata.conversation_id", ASCENDING), ("metadata.message_id", ASCENDING)]),
         IndexModel([("metadata.state", ASCENDING), ("metadata.uploaded_at", ASCENDING)]),
-        IndexModel("metadata.expires_at", sparse=True),
+        # The retention sweep: sent blobs of some conversations, sent before a cutoff.
+        IndexModel(
+            [
+                ("metadata.state", ASCENDING),
+                ("metadata.conversation_id", ASCENDING),
+                ("metadata.sent_at", ASCENDING),
+            ]
+        ),
     ],
     "attachments.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)],
+    # One quota counter per account (stores/attachment_usage.py); idle ones are dropped.
+    "attachment_usage": [IndexModel("touched_at")],
 }

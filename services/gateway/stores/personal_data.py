@@ -9,7 +9,7 @@ from datetime import datetime
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.gateway.model.records import AuditRecord, Backup, Device, Relationship
+from services.gateway.model.records import AuditRecord, Backup, Device, Link, Relationship
 from shared.mongo import Document
 
 PAGE = 100
@@ -30,6 +30,11 @@ class PersonalData:
         """Every backup key the account published, replaced and removed ones too."""
         cursor = self._db["backups"].find({"account_id": account_id}).sort("created_at", 1)
         return [Backup.from_doc(doc) async for doc in cursor]
+
+    async def links_of(self, account_id: str) -> list[Link]:
+        """Device links of the account not yet acknowledged (expired ones may linger a minute)."""
+        cursor = self._db["links"].find({"account_id": account_id}).sort("created_at", 1)
+        return [Link.from_doc(doc) async for doc in cursor]
 
     async def audit_about(self, account_id: str) -> AsyncGenerator[AuditRecord, None]:
         """The audit entries about the account (its own, and what others did to its

@@ -18,6 +18,7 @@ from services.gateway.stores.accounts import (
 )
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.devicecache import DeviceCache
+from services.gateway.stores.links import LinkRepository
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.usecases.backup import BackupKeys
@@ -83,8 +84,10 @@ class Devices:
         warning_days: float = 14,
         expire_last_device: bool = False,
         backups: BackupKeys | None = None,
+        links: LinkRepository | None = None,
     ) -> None:
         self._backups = backups
+        self._links = links
         self._warning = timedelta(days=min(warning_days, expiry_days))
         self._expire_last = expire_last_device
         self._devices = devices
@@ -204,6 +207,8 @@ class Devices:
             )
         )
         await self._devices.removal_announced(device.device_id)
+        if self._links is not None:  # nothing waits for a device that can fetch nothing
+            await self._links.forget_device(device.device_id)
         if self._backups is not None:
             await self._backups.device_revoked(device.account_id)
         if newly:
@@ -325,17 +330,17 @@ class Devices:
             expired += await self.expire_if_due(device.device_id, now)
         return warned, expired
 
-    async def expire_if_due(self, device_id: str, now: datetime) -> bool:
-        """Signed out if it was warned for its current period and the announced date passed."""
+    async def expire_if_due(
+        self, device_id: str, now: datetime, known: Device | None = None
+    ) -> bool:
+        """Signed out if it was warned for its current period and the announced date passed
+        (`known`: the device as just read, so a refresh of a device not due reads nothing)."""
+        if known is not None and not _due(known, now):
+            return False
         device = await self._devices.by_id(device_id)
-        if (
-            device is None
-            or not device.active
-            or device.expiry_warned_for != device.last_seen_at
-            or device.expiry_due_at is None
-            or device.expiry_due_at > now
-            or not await self._may_expire(device)
-        ):
+        if device is None or not device.active or not _due(device, now):
+            return False
+        if not await self._may_expire(device):
             return False
         await self.revoke(device, reason="expired")
         return True
@@ -346,3 +351,9 @@ class Devices:
     @property
     def expiry_seconds(self) -> float:
         return self._expiry.total_seconds()
+
+
+def _due(device: Device, now: datetime) -> bool:
+    """Warned for its current period (not used since) and the announced date has passed."""
+    due = device.expiry_due_at
+    return device.expiry_warned_for == device.last_seen_at and due is not None and due <= now

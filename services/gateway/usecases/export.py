@@ -26,6 +26,7 @@ from services.gateway.model.records import (
     AuditRecord,
     Backup,
     Device,
+    Link,
     ParticipantSettings,
     Relationship,
 )
@@ -108,6 +109,18 @@ def backup_part(backup: Backup) -> dict[str, Any]:
     }
 
 
+def link_part(link: Link) -> dict[str, Any]:
+    """A device link not yet acknowledged: the box stays opaque (only the target opens it)."""
+    return {
+        "link_id": link.link_id,
+        "sender_device_id": link.sender_device_id,
+        "device_id": link.device_id,
+        "ciphertext": b64e(link.ciphertext),
+        "created_at": _time(link.created_at),
+        "expires_at": _time(link.expires_at),
+    }
+
+
 def account_part(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
@@ -179,6 +192,7 @@ class Exporter:
             "account": account_part(account),
             "devices": [own_device(d) for d in await self._data.devices_of([who.account_id])],
             "backups": [backup_part(b) for b in await self._data.backups_of(who.account_id)],
+            "links": [link_part(link) for link in await self._data.links_of(who.account_id)],
             "conversations": await self._conversations(who, found),
             "notifications": notification.model_dump(mode="json"),
             "agreement_consents": [

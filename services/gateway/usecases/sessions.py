@@ -159,7 +159,7 @@ class Sessions:
             or device.session != record.session
         ):
             raise UnauthorizedError("this session has ended")
-        if await self._device_rules.expire_if_due(device.device_id, now):
+        if await self._device_rules.expire_if_due(device.device_id, now, known=device):
             raise UnauthorizedError("this device expired")
         successor = self._successor(token, record)
         if not await self._refresh_tokens.spend(token, now, successor):

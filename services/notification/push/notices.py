@@ -15,6 +15,11 @@ PASSWORD_RESET_TEXT = "Your password was changed. Sign in again with your new pa
 DEVICE_EXPIRING_TEXT = (
     "This device will be signed out on {date} unless it is used. Open Haven before then to keep it."
 )
+# Linted with every client-facing catalogue (tests/unit/test_copy_catalogues.py).
+CATALOGUE = {
+    "password_reset": PASSWORD_RESET_TEXT,
+    "device_expiring": DEVICE_EXPIRING_TEXT.format(date="4 March 2027"),
+}
 # Web Push `Topic` (RFC 8030): a newer notice of the same kind replaces an undelivered one.
 PASSWORD_RESET_TOPIC = "account"  # noqa: S105 - a push topic
 DEVICE_EXPIRING_TOPIC = "device"

@@ -98,6 +98,8 @@ async def test_an_offline_device_fetches_its_link_and_it_expires(
     assert first.status == 201  # type: ignore[attr-defined]
     listed = await api.call("GET", "/v1/me/links", token=laptop.access_token)
     assert [i["link_id"] for i in listed.body["links"]] == [first.body["link_id"]]  # type: ignore[attr-defined]
+    exported = await api.call("GET", "/v1/me/export", token=phone.access_token)
+    assert [item["link_id"] for item in exported.body["links"]] == [first.body["link_id"]]  # type: ignore[attr-defined]
     await asyncio.sleep(LINK_TTL + 0.5)  # nothing to wait on: expiry is the passing of time
     assert (await api.call("GET", "/v1/me/links", token=laptop.access_token)).body == {"links": []}
     late = await api.call(
@@ -135,9 +137,13 @@ async def test_only_another_device_of_the_same_account_can_be_linked(
         assert (reply.status, reply.code) == (422, "invalid_request")  # type: ignore[attr-defined]
     extra = await link(api, phone, laptop.device_id, ciphertext, surprise="x")
     assert extra.status == 422  # type: ignore[attr-defined]
-    # A revoked device is gone.
+    # A revoked device is gone, and so is what waited for it.
+    waiting = await link(api, phone, laptop.device_id, ciphertext)
+    assert waiting.status == 201  # type: ignore[attr-defined]
     revoked = await api.call("DELETE", f"/v1/devices/{laptop.device_id}", token=phone.access_token)
     assert revoked.status == 204
+    exported = await api.call("GET", "/v1/me/export", token=phone.access_token)
+    assert exported.body["links"] == []
     reply = await link(api, phone, laptop.device_id, ciphertext)
     assert (reply.status, reply.code) == (404, "not_found")  # type: ignore[attr-defined]
     # None of it was stored for the stranger or anyone.

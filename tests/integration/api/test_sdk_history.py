@@ -18,7 +18,7 @@ import pytest
 from haven_client import Keystore
 from haven_client.backup import NoBackup, RecoveryKeyTypo, WrongRecoveryKey
 from haven_client.events import InvalidMessage, ReceivedMessage
-from haven_client.historyevents import AccountNotice, DeviceExpiring
+from haven_client.historyevents import AccountNotice, DeviceExpiring, LinkOffered
 from haven_client.link import LinkRefused, NotOwnDevice
 from haven_crypto.backup import encode_recovery_key, generate_recovery_key
 from haven_crypto.crypto import KxPrivateKey, box_wrap, random_bytes, sign_detached
@@ -144,6 +144,13 @@ async def test_a_brand_new_device_restores_every_message_with_the_recovery_key(
     }
     assert all(m.trust in ("unverified", "verified") for m in report.opened)
     assert new.client.store.state.backup_keys == {}  # nothing of the recovery key is kept
+    vouched = await new.client.history_api.backup()  # the new device now signs the key too
+    assert vouched is not None and vouched.kx_key == info.kx_key
+    assert set(vouched.signatures) == {
+        world.client.client.store.state.device_id,
+        new.client.store.state.device_id,
+    }
+    assert info.backup_id in vouched.earlier_backup_ids
 
     # Readable again later, also from a new process on this keystore, without the key.
     path = new.client.store.path
@@ -253,8 +260,11 @@ async def test_a_second_device_approved_from_the_first_reads_the_history(world: 
         (old.store.state.device_id, "Sam's old phone")
     ]
     assert await old.link.code_for(new_id) == codes[0].code  # what the person compares
+    new.listen()
+    await new.connect()
     sent = await old.link.approve(new_id)
     assert sent.with_history
+    await new.wait_for(lambda evs: any(isinstance(e, LinkOffered) for e in evs))  # live frame
 
     outcome = await new.client.link.wait(timeout=10, poll=0.2)
     assert outcome.with_history and outcome.sender_device_id == old.store.state.device_id
@@ -419,3 +429,64 @@ async def test_a_device_nearing_expiry_hears_it_calmly(
     assert warning.expires_at is not None
     assert warning.notice.startswith("This device will be signed out on ")
     assert warning.notice.endswith("Open Haven before then to keep it.")
+
+
+async def test_a_device_without_the_backup_key_links_and_says_where_history_is(
+    world: World,
+) -> None:
+    rk_text, _ = await world.client.client.backup.enable()
+    second = await world.new_device("Sam's tablet")
+    await second.client.backup.restore(rk_text)  # not kept: it cannot hand the key on
+    third = await world.new_device("Sam's new phone")
+    third_id = third.client.store.state.device_id
+    assert third_id is not None
+
+    sent = await second.client.link.approve(third_id)
+    assert not sent.with_history and sent.notice is not None
+    assert sent.notice.startswith("This device does not hold your backup key")
+    outcome = await third.client.link.wait(timeout=10, poll=0.2)
+    assert not outcome.with_history and outcome.notice is not None
+    assert "Use your recovery key here" in outcome.notice
+
+
+async def test_after_revoking_the_lost_phone_the_recovery_key_still_restores(
+    world: World,
+) -> None:
+    """The phone that turned backup on is lost and revoked first: its key is retired (no
+    device vouches for it any more), yet everything wrapped for it opens with the key."""
+    rk_text, _ = await world.client.client.backup.enable()
+    await _exchange(world)
+    lost = world.client.client.store.state.device_id
+    assert lost is not None
+    new = await world.new_device("Sam's new phone")
+    await new.client.revoke_device(lost)
+    assert await new.client.history_api.backup() is None  # retired with its only signer
+
+    with pytest.raises(NoBackup):
+        await new.client.backup.restore(encode_recovery_key(generate_recovery_key()))
+    assert new.client.store.state.restored_keys == {}
+    report = await new.client.backup.restore(rk_text)
+
+    assert [m.body for m in report.opened] == BEFORE and report.failed == []
+    assert report.kept_backup_key is False
+    assert await new.client.history_api.backup() is None  # not turned on again unasked
+
+
+async def test_a_device_that_kept_the_key_after_restoring_can_link_the_next_one(
+    world: World,
+) -> None:
+    rk_text, _ = await world.client.client.backup.enable()
+    await _exchange(world)
+    tablet = await world.new_device("Sam's tablet")
+    report = await tablet.client.backup.restore(rk_text, keep=True)
+    assert report.kept_backup_key and (await tablet.client.backup.status()).kept_here
+    assert tablet.client.store.state.backup_keys  # the backup's private half, never the text
+    assert rk_text.replace(" ", "") not in tablet.client.store.state.model_dump_json()
+
+    phone = await world.new_device("Sam's new phone")
+    phone_id = phone.client.store.state.device_id
+    assert phone_id is not None
+    assert (await tablet.client.link.approve(phone_id)).with_history
+    assert (await phone.client.link.wait(timeout=10, poll=0.2)).with_history
+    page, _ = await phone.client.history(world.cid, after_seq=0, limit=100)
+    assert [e.body for e in page if isinstance(e, ReceivedMessage)] == BEFORE

@@ -70,7 +70,8 @@ LINK_MISMATCH = (
     " the new device out if you do not know it."
 )
 APPROVED = "Approved: {name} can now read your history. Check it on that device."
-APPROVED_NO_HISTORY = "Approved: {name} is linked. " + NO_HISTORY_CARRIED
+APPROVED_LINKED = "Approved: {name} is linked."
+APPROVED_NO_HISTORY = APPROVED_LINKED + " " + NO_HISTORY_CARRIED
 PICK_DEVICE = "Which device do you want to approve?"
 NO_OTHER_DEVICE = (
     "There is no other signed-in device on your account yet. Sign in on the new device first,"

@@ -75,10 +75,12 @@ async def _approve(options: Options, client: HavenClient, device_id: str | None,
     if not yes and not click.confirm(copy.LINK_QUESTION, default=False):
         raise HavenError(copy.LINK_MISMATCH)
     outcome = await client.link.approve(target.device_id if target else device_id or "")
-    line = copy.APPROVED if outcome.with_history else copy.APPROVED_NO_HISTORY
+    if outcome.with_history:
+        line = copy.APPROVED.format(name=name)
+    else:
+        line = copy.APPROVED_LINKED.format(name=name) + " " + (outcome.notice or "")
     options.output.emit(
-        {"approved": outcome.sender_device_id, "history": outcome.with_history},
-        line.format(name=name),
+        {"approved": outcome.sender_device_id, "history": outcome.with_history}, line
     )
 
 

@@ -1,8 +1,9 @@
 """History on a new device in Haven Web (issue 22), in Chromium against the real services: a
 client turns on "Keep your history" in Settings (the recovery key shown once, two of its groups
 typed back), writes with a Python-SDK coach, then a FRESH browser signs in and restores every
-earlier message with the recovery key — a mistyped and a wrong key are refused calmly first; and
-a second browser approved from the first (both show the same code) reads the history too."""
+earlier message with the recovery key — a mistyped and a wrong key are refused calmly first; a
+second browser approved from the first (both show the same code) reads the history too; and an
+operator's password reset signs the browser out with a calm reason."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People, new_handle, password_for
 from tests.support.sdk import SdkDevice
+from tools.api import Api
 from tools.stack import Stack
 
 T = 20_000
@@ -197,3 +199,25 @@ async def test_a_second_browser_approved_from_the_first_reads_the_history(
     await app.open_conversation(page, COACH)
     for text in said:
         await app.shows(page, text)
+
+
+async def test_a_password_reset_signs_the_browser_out_calmly(
+    client: Client, app_url: str, api: Api, people: People
+) -> None:
+    await expect(client.page.get_by_role("heading", name="Conversations")).to_be_visible(timeout=T)
+    operator = await people.operator()
+    me = await api.login(client.handle, password_for(client.handle), name="reset check")
+    issued = await api.call(
+        "POST", f"/v1/admin/accounts/{me.account_id}/reset-code", token=operator.access_token
+    )
+    assert issued.status == 201, issued.body
+    new_password = "a brand new password 7"
+    body = {"handle": client.handle, "code": issued.body["code"], "new_password": new_password}
+    done = await api.call("POST", "/v1/password-resets", body)
+    assert done.status == 204, done.body
+    await expect(
+        client.page.get_by_text("Your password was changed, so every session ended.")
+    ).to_be_visible(timeout=T)
+    await expect(client.page.get_by_role("button", name="Sign in")).to_be_visible()
+    await app.sign_in(client.page, app_url, client.handle, new_password)
+    await app.accept_agreement(client.page)

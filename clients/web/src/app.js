@@ -94,8 +94,8 @@ export function App() {
     });
     kept.on('signed_out', () => {
       if (clientRef.current !== kept) return;
-      const why = passwordReset ? 'notice.passwordReset' : 'notice.signedOutElsewhere';
-      session.signOut(null).finally(() => finish(why));
+      // The reset's `account` frame comes just before the socket closes: read the flag last.
+      session.signOut(null).finally(() => finish(passwordReset ? 'notice.passwordReset' : 'notice.signedOutElsewhere'));
     });
     try {
       kept.connect();

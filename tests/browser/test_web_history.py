@@ -200,6 +200,18 @@ async def test_a_second_browser_approved_from_the_first_reads_the_history(
     for text in said:
         await app.shows(page, text)
 
+    # A sign-in the person does not recognise: "Not me" signs that device out.
+    await prompt.get_by_role("button", name="Close").click()
+    stranger = await (await new_context()).new_page()
+    await app.sign_in(stranger, app_url, client.handle, password_for(client.handle))
+    await expect(stranger.get_by_role("heading", name="Restore your history")).to_be_visible(
+        timeout=T
+    )
+    await expect(first.locator("section.link-prompt")).to_have_count(1, timeout=T)
+    await first.locator("section.link-prompt").get_by_role("button", name="Not me").click()
+    await expect(first.get_by_text("That device was signed out.")).to_be_visible(timeout=T)
+    await expect(stranger.get_by_role("button", name="Sign in")).to_be_visible(timeout=T)
+
 
 async def test_a_password_reset_signs_the_browser_out_calmly(
     client: Client, app_url: str, api: Api, people: People

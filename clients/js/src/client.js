@@ -100,7 +100,12 @@ export class HavenClient extends ClientBase {
     this.connectionState = 'closed';
     events.on('devices_changed', async (/** @type {{accountId: string}} */ e) => {
       // The backup key may have been published again under a new id: learn it (best effort).
-      if (e.accountId === device.state.account?.account_id) await this._history.refresh();
+      if (e.accountId !== device.state.account?.account_id) return;
+      try {
+        await this._history.refresh();
+      } catch {
+        // Offline or signed out: the ids are learnt again at the next status or restore.
+      }
     });
   }
 

@@ -41,6 +41,9 @@ export class ChatNotes {
     client.on('devices_changed', (/** @type {any} */ e) => this.#devicesChanged(e.accountId));
     client.on('safety_number_changed', (/** @type {any} */ e) => this.#keyChanged(e));
     client.on('account', (/** @type {any} */ e) => this.#accountEvent(e));
+    client.on('linked', (/** @type {any} */ e) =>
+      this.add('', e.withHistory ? 'notice.linkedWithHistory' : 'notice.linkedNoHistory'),
+    );
     client.on('device_expiring', (/** @type {any} */ e) => {
       const when = e.expiresAt ? new Date(e.expiresAt).toLocaleString(locale()) : '';
       this.add('', 'notice.deviceExpiring', { when }, true);

@@ -37,3 +37,27 @@ export {
   groupRecoveryKey,
 } from './recovery-key.js';
 export { linkCode, normalizeLinkCode } from './link.js';
+export {
+  ABYTES,
+  AttachmentError,
+  BlobDecryptor,
+  BlobEncryptor,
+  CHUNK_PLAIN,
+  HEADER_BYTES,
+  blobLength,
+  decryptBytes,
+  encryptBytes,
+  encryptStream,
+  newAttachmentKey,
+  padme,
+  paddedLength,
+} from './attachment-stream.js';
+export {
+  MAX_ATTACHMENTS,
+  attachmentFromPayload,
+  attachmentToPayload,
+  attachmentsFromPayload,
+  downloadFile,
+  sealFile,
+  uploadBlob,
+} from './attachments.js';

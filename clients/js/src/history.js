@@ -96,6 +96,23 @@ export class HistoryKeys {
     await this._device.save();
   }
 
+  /** @param {string} conversationId @param {string} messageId @returns {Uint8Array | null} */
+  contentKey(conversationId, messageId) {
+    const key = this._device.state.restoredKeys?.[conversationId]?.[messageId];
+    return key ? b64d(key) : null;
+  }
+
+  /**
+   * A message opened through the backup key: its content key is kept (saved with the caller's next
+   * save), so restored history stays readable here once the recovery key is gone.
+   * @param {string} conversationId @param {string} messageId @param {Uint8Array} key
+   */
+  rememberContentKey(conversationId, messageId, key) {
+    const state = this._device.state;
+    state.restoredKeys ??= {};
+    (state.restoredKeys[conversationId] ??= {})[messageId] = b64e(key);
+  }
+
   async forgetStored() {
     this._device.state.backup = null;
     await this._device.save();

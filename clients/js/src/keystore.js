@@ -62,6 +62,8 @@ export const STATE_VERSION = 1;
  * @property {Array<Record<string, string>>} crisisResources cached for offline display
  * @property {{backupId: string, secret: string, earlierIds?: string[]} | null} backup the backup key's private half, when this
  *   device turned backup on, was linked, or was asked to keep it after a restore (never the recovery key)
+ * @property {Record<string, Record<string, string>>} restoredKeys conversation → message id → content key
+ *   of a message opened through the backup key (it stays readable here without the recovery key)
  */
 
 /** @returns {State} an empty state */
@@ -87,6 +89,7 @@ export function emptyState() {
     conversations: {},
     crisisResources: [],
     backup: null,
+    restoredKeys: {},
   };
 }
 

@@ -6,8 +6,8 @@
  * still active yet unlisted → failed for everyone (the server contradicts itself); revoked before this
  * device ever saw it listed → failed if the user verified the conversation, else shown as `unlisted`.
  */
-import { ALG } from './crypto.js';
-import { envelopeFromWire, openEnvelope } from './envelope.js';
+import { ALG, boxUnwrap } from './crypto.js';
+import { envelopeFromWire, openEnvelope, openEnvelopeWithKey } from './envelope.js';
 import { b64d, fromUtf8 } from './encoding.js';
 import { CryptoError, HavenApiError, UntrustedDevice } from './errors.js';
 
@@ -32,6 +32,8 @@ const CLOCK_SKEW_MS = 5 * 60_000; // API.md's login tolerance; a later revoked_a
  * @property {string | null} [field] the field at fault
  * @property {boolean} [predatesDevice] older than this device: expected on a new device, not an attack
  */
+
+/** @typedef {{id: string, secret: Uint8Array, contentKey?: Uint8Array}} Recipient the backup key (or a kept content key) */
 
 class Reject extends Error {
   /** @param {string} reason @param {string | null} field @param {boolean} [predates] */
@@ -65,8 +67,9 @@ export class Opener {
   /**
    * @param {import('./state.js').DeviceState} device @param {import('./directory.js').Directory} directory
    * @param {import('./trust.js').Trust} trust
-   * @param {{now?: () => number, historyKeys?: {get(backupId: string): Uint8Array | null}}} [options]
-   *   historyKeys: backup secrets that open the wraps for the account's backup key (restore, link)
+   * @param {{now?: () => number, historyKeys?: import('./history.js').HistoryKeys}} [options]
+   *   historyKeys: backup secrets that open the wraps for the account's backup key (restore, link),
+   *   and the content keys of messages opened through it before
    */
   constructor(device, directory, trust, options = {}) {
     this._device = device;
@@ -107,7 +110,7 @@ export class Opener {
     const ownDeviceId = this._device.state.deviceId;
     let recipient = null;
     if (!ownDeviceId || !envelope.keys.has(ownDeviceId)) {
-      recipient = this._backupRecipient(envelope);
+      recipient = this._backupRecipient(envelope, conversation.conversation_id);
       if (recipient === null) throw await this._notForUs(item, conversation);
     }
     const payload = await this._decrypt(envelope, conversation, sender, recipient);
@@ -183,10 +186,14 @@ export class Opener {
   /**
    * The account's backup key as the recipient, when the envelope has a wrap for a backup id whose
    * secret this device holds (a restore or a link): opened with every other check unchanged.
-   * @param {import('./envelope.js').Envelope} envelope @returns {{id: string, secret: Uint8Array} | null}
+   * A content key kept from such an opening counts the same (checked again in full).
+   * @param {import('./envelope.js').Envelope} envelope @param {string} conversationId
+   * @returns {Recipient | null}
    */
-  _backupRecipient(envelope) {
+  _backupRecipient(envelope, conversationId) {
     if (this._historyKeys === null) return null;
+    const kept = this._historyKeys.contentKey(conversationId, envelope.messageId);
+    if (kept !== null) return { id: '', secret: new Uint8Array(0), contentKey: kept };
     for (const id of envelope.keys.keys()) {
       const secret = this._historyKeys.get(id);
       if (secret !== null) return { id, secret };
@@ -214,7 +221,7 @@ export class Opener {
    * Steps 3-4, trying older kx keys on both sides: a rotation must not orphan messages.
    * @param {import('./envelope.js').Envelope} envelope @param {import('./keystore.js').StoredConversation} conversation
    * @param {import('./directory.js').PeerDevice} sender
-   * @param {{id: string, secret: Uint8Array} | null} [recipient] the backup key, else this device
+   * @param {Recipient | null} [recipient] the backup key, else this device
    */
   async _decrypt(envelope, conversation, sender, recipient = null) {
     let plain;
@@ -241,10 +248,22 @@ export class Opener {
 
   /**
    * @param {import('./envelope.js').Envelope} envelope @param {string} conversationId
-   * @param {import('./directory.js').PeerDevice} sender @param {{id: string, secret: Uint8Array} | null} recipient
+   * @param {import('./directory.js').PeerDevice} sender @param {Recipient | null} recipient
    */
   _tryKeys(envelope, conversationId, sender, recipient) {
     const state = this._device.state;
+    if (recipient?.contentKey) {
+      try {
+        return openEnvelopeWithKey(envelope, {
+          conversationId,
+          contentKey: recipient.contentKey,
+          senderIdentityPublic: sender.identityKey,
+        });
+      } catch (error) {
+        if (!(error instanceof CryptoError)) throw error;
+        throw new Reject(error.message, error.field === 'keys' ? 'commitment' : error.field);
+      }
+    }
     const ownKx = recipient
       ? [recipient.secret]
       : [state.kxPrivate, ...[...state.oldKx].reverse().map((k) => k.private)]
@@ -255,13 +274,20 @@ export class Opener {
     for (const own of ownKx) {
       for (const peer of senderKx) {
         try {
-          return openEnvelope(envelope, {
+          const plain = openEnvelope(envelope, {
             conversationId,
             ownDeviceId: recipient?.id ?? /** @type {string} */ (state.deviceId),
             ownKxPrivate: own,
             senderIdentityPublic: sender.identityKey,
             senderKxPublic: peer,
           });
+          if (recipient && this._historyKeys) {
+            // Opened through the backup key: keep the content key (it passed every check above).
+            const wrapped = /** @type {Uint8Array} */ (envelope.keys.get(recipient.id));
+            const key = boxUnwrap(wrapped, own, peer);
+            this._historyKeys.rememberContentKey(conversationId, envelope.messageId, key);
+          }
+          return plain;
         } catch (error) {
           if (!(error instanceof CryptoError)) throw error;
           if (error.field !== 'keys') throw new Reject(error.message, error.field);

@@ -80,12 +80,25 @@ test('backup on, then a brand-new device reads every earlier message with the re
       ['Better, thank you', false, true],
     ],
   );
-  // Kept nothing: the keystore has no backup secret, and nothing of the recovery key.
+  // Kept nothing of the recovery key: no backup secret, only the content keys of what it opened.
   const kept = /** @type {any} */ (await newStore.load());
   assert.equal(kept.backup, null);
+  assert.equal(Object.keys(kept.restoredKeys[w.cid]).length, 3);
+  assert.ok(!JSON.stringify(kept).includes(recoveryKey.replaceAll(' ', '')));
   const status = await laptop.backupStatus();
   assert.equal(status.heldHere, false);
   assert.equal(status.readableHere, true); // in memory, for as long as this client lives
+
+  // The same keystore resumed later (a reload): the restored messages still open, every check run.
+  const { HavenClient } = await import('../src/index.js');
+  const resumed = await HavenClient.resume({ baseUrl: w.gw.url, keyStore: newStore });
+  assert.ok(resumed);
+  w.clients.push(resumed);
+  assert.deepEqual(
+    (await all(resumed, w.cid)).map((m) => m.body),
+    ['How was your week?', 'Call the line if tonight is hard', 'Better, thank you'],
+  );
+  assert.equal((await resumed.backupStatus()).readableHere, false);
 
   // Asked to keep it: the secret (never the text) is stored, and survives a resume.
   const keepStore = new MemoryKeyStore();
@@ -136,6 +149,14 @@ test('a tampered wrap for the backup key is a hard failure for that message, nev
   const got = await all(laptop, w.cid);
   assert.equal(got.find((m) => m.messageId === fine.messageId)?.body, 'kept safe');
   const failed = got.find((m) => m.messageId === bad.messageId);
+  const restored = /** @type {any} */ (laptop._device.state).restoredKeys[w.cid];
+  assert.deepEqual(Object.keys(restored), [fine.messageId], 'no key kept for what failed');
+  // A kept content key is checked in full each time: a message changed since fails hard.
+  const kept = w.gw.messages.get(w.cid)?.find((m) => m.message_id === fine.messageId);
+  kept.envelope = { ...kept.envelope, ciphertext: flipFirstByte(kept.envelope.ciphertext) };
+  const again = (await all(laptop, w.cid)).find((m) => m.messageId === fine.messageId);
+  assert.equal(again?.kind, 'failed');
+  assert.equal(again?.body, undefined);
   assert.equal(failed?.kind, 'failed');
   assert.equal(failed?.predatesDevice, false);
   assert.equal(failed?.body, undefined);

@@ -190,6 +190,16 @@ test('a backup key no device of the account signed: the send is refused, receivi
   assert.equal(w.gw.received.length, 0, 'nothing was sent for the planted key');
   // Sam's own sends are refused the same way; Kim's messages to Sam still open for Sam.
   await assert.rejects(sam.send(w.cid, 'hi', {}), { code: 'backup_untrusted' });
+  // Signed, but by a device of another account (Kim's, under Sam's handle): still untrusted.
+  const kimKeys = (await import('../src/session.js')).deviceKeys(kim._device.state);
+  assert.ok(kimKeys);
+  w.gw.accounts.get(w.sam.account_id).backup.signatures = {
+    [/** @type {string} */ (kim.deviceId)]: b64e(
+      signBackupKey(kimKeys.identitySecret, 'sam', pair.publicKey),
+    ),
+  };
+  kim._directory.invalidate();
+  await assert.rejects(kim.send(w.cid, 'hello again', {}), { code: 'backup_untrusted' });
   delete w.gw.accounts.get(w.sam.account_id).backup;
   kim._directory.invalidate();
   const sent = await kim.send(w.cid, 'now it goes', {});

@@ -233,3 +233,46 @@ async def test_a_password_reset_signs_the_browser_out_calmly(
     await expect(client.page.get_by_role("button", name="Sign in")).to_be_visible()
     await app.sign_in(client.page, app_url, client.handle, new_password)
     await app.accept_agreement(client.page)
+
+
+async def test_a_browser_that_restored_without_keeping_the_key_says_how_to_approve(
+    client: Client, app_url: str, new_context: NewContext, axe: Axe
+) -> None:
+    """The chat's "sent before this device" line leads to the restore page; a browser that then
+    restored without keeping the key says plainly, on its approve card, how approving works."""
+    key = await turn_on_backup(client.page, axe)
+    said = await exchange(client)
+
+    page = await (await new_context()).new_page()
+    await app.sign_in(page, app_url, client.handle, password_for(client.handle))
+    await expect(page.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
+    await page.get_by_role("button", name="Not now").click()
+    await app.open_conversation(page, COACH)
+    line = page.locator("li.predates")
+    await expect(line).to_contain_text("before this device signed in", timeout=T)
+    await axe(page, "earlier messages with the way to restore them")
+    await line.get_by_role("button", name="Restore your history").click()
+    await expect(page.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
+    await page.get_by_label("Recovery key", exact=True).fill(key)
+    await page.get_by_role("button", name="Restore", exact=True).click()  # "keep" left off
+    await expect(
+        page.locator("#main").get_by_text(f"{len(said)} earlier messages can be read here now.")
+    ).to_be_visible(timeout=T)
+
+    third = await (await new_context()).new_page()
+    await app.sign_in(third, app_url, client.handle, password_for(client.handle))
+    prompt = page.locator("section.link-prompt")
+    await expect(prompt).to_have_count(1, timeout=T)
+    await expect(prompt.locator(".link-not-held")).to_contain_text(
+        "without keeping the recovery key", timeout=T
+    )
+    await expect(prompt.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
+    await expect(prompt.get_by_role("button", name="Not me")).to_be_visible()
+    await expect(prompt).not_to_contain_text("backup_not_held")
+    await axe(page, "approve card on a browser without the key")
+    # The first browser holds the key: its card approves as before.
+    first = client.page.locator("section.link-prompt")
+    await expect(first.get_by_role("button", name="Approve", exact=True)).to_be_visible(timeout=T)
+    await expect(first.locator(".link-not-held")).to_have_count(0)
+    await prompt.get_by_role("button", name="Enter the recovery key here").click()
+    await expect(page.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)

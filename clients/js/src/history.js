@@ -5,7 +5,7 @@
  * open backup wraps live in `HistoryKeys`: the stored one (this device turned backup on, was linked,
  * or the user asked to keep it) and, after a restore that keeps nothing, one in memory only.
  */
-import { backupBody, backupKeyPair, backupPublicOf } from './backup.js';
+import { backupBody, backupKeyPair, backupPublicOf, signBackupKey } from './backup.js';
 import { randomBytes, verifyKxSignature } from './crypto.js';
 import { b64d, b64e, equalBytes } from './encoding.js';
 import { HavenApiError, HavenError } from './errors.js';
@@ -42,6 +42,24 @@ export class HistoryKeys {
     this._device = device;
     /** @type {{ids: string[], secret: Uint8Array}[]} */
     this._memory = [];
+    /** @type {Uint8Array[]} tried on every wrap, during a restore while no key is published */
+    this._any = [];
+    /** messages opened through a backup key (a restore with no published key counts them) */
+    this.openedTotal = 0;
+  }
+
+  /** @returns {Uint8Array[]} */
+  anyKeys() {
+    return this._any;
+  }
+
+  /** @param {Uint8Array} secret a derived key that may have wraps but no published key */
+  addAny(secret) {
+    this._any.push(secret);
+  }
+
+  dropAny() {
+    this._any = [];
   }
 
   /** @param {string} backupId @returns {Uint8Array | null} */
@@ -109,6 +127,7 @@ export class HistoryKeys {
    */
   rememberContentKey(conversationId, messageId, key) {
     const state = this._device.state;
+    this.openedTotal += 1;
     state.restoredKeys ??= {};
     (state.restoredKeys[conversationId] ??= {})[messageId] = b64e(key);
   }
@@ -120,6 +139,7 @@ export class HistoryKeys {
 
   forget() {
     this._memory = [];
+    this._any = [];
   }
 }
 
@@ -233,7 +253,12 @@ export class History {
    * Check a typed recovery key against the published backup key, then open every message of every
    * conversation with it (each through every check a live receiver runs). A malformed key is refused
    * with `recovery_key_malformed`, one that is not this account's with `recovery_key_wrong`; neither
-   * touches anything. Nothing is stored unless `keep`.
+   * touches anything. Nothing is stored unless `keep`. This device then vouches for the key (its
+   * signature added), so the backup outlives the device that turned it on.
+   *
+   * With no key published (its only signer was revoked, say) the key is tried on every wrap and
+   * counts as right for exactly what it opens; `no_backup` if it opens nothing (docs/history.md).
+   * Nothing is kept and backup is not turned on again.
    * @param {string} text @param {{keep?: boolean}} [o] @returns {Promise<RestoreSummary>}
    */
   async restore(text, o = {}) {
@@ -242,14 +267,71 @@ export class History {
     const pair = await backupKeyPair(rk);
     rk.fill(0);
     const published = await this._published();
-    if (published === null) {
-      throw new HavenError('no_backup', 'this account has no backup key to restore from');
-    }
+    if (published === null) return this._restoreRetired(pair.secret);
     if (!equalBytes(pair.publicKey, b64d(published.kx_key))) {
       throw new HavenError('recovery_key_wrong', 'that recovery key is not this account’s');
     }
     await this._d.keys.add(published, pair.secret, Boolean(o.keep));
-    return this.openAll();
+    const summary = await this.openAll();
+    await this._vouchQuietly(published);
+    return summary;
+  }
+
+  /** @param {Uint8Array} secret @returns {Promise<RestoreSummary>} */
+  async _restoreRetired(secret) {
+    const before = this._d.keys.openedTotal;
+    this._d.keys.addAny(secret);
+    let summary;
+    try {
+      summary = await this.openAll();
+    } finally {
+      this._d.keys.dropAny();
+    }
+    if (this._d.keys.openedTotal === before) {
+      throw new HavenError('no_backup', 'no backup of this account opens with this recovery key');
+    }
+    return summary;
+  }
+
+  /**
+   * Add this device's signature to the published key (PUT of the same `kx_key` with the signatures
+   * of the active devices plus its own: the gateway gives it a new `backup_id` and lists the earlier
+   * ones), so the key outlives the device that turned backup on. Only once this device proved the
+   * key is the account's (a matching restore, an accepted link, or holding its private half).
+   * @param {any} published `GET /v1/me/backup` @returns {Promise<any>} the key as now published
+   */
+  async vouch(published) {
+    const { account, deviceId, keys } = this._me();
+    const signatures =
+      typeof published.signatures === 'object' && published.signatures !== null
+        ? /** @type {Record<string, unknown>} */ (published.signatures)
+        : {};
+    if (typeof signatures[deviceId] === 'string') return published;
+    const active = new Set((await this._ownDevices()).map((d) => d.device_id));
+    /** @type {Record<string, string>} */
+    const merged = {};
+    for (const [id, sig] of Object.entries(signatures)) {
+      if (active.has(id) && typeof sig === 'string') merged[id] = sig;
+    }
+    const kxKey = b64d(published.kx_key);
+    merged[deviceId] = b64e(signBackupKey(keys.identitySecret, account.handle, kxKey));
+    await this._d.api.setBackup({ kx_key: published.kx_key, signatures: merged });
+    this._d.invalidate(account.account_id);
+    const now = await this._published();
+    if (now !== null) await this._d.keys.learn(now);
+    return now ?? published;
+  }
+
+  /**
+   * Vouch, best effort: a refusal or an outage leaves the key as it was (a device that holds the
+   * secret vouches again at the next `devices_changed`). @param {any} published
+   */
+  async _vouchQuietly(published) {
+    try {
+      await this.vouch(published);
+    } catch (error) {
+      if (!(error instanceof HavenError)) throw error;
+    }
   }
 
   /** Open every message of every conversation (what a restore or a link shows). @returns {Promise<RestoreSummary>} */
@@ -410,10 +492,23 @@ export class History {
     }
   }
 
-  /** Learn every id the published backup key goes by (after `devices_changed` of this account). */
+  /**
+   * After `devices_changed` of this account: learn every id the published backup key goes by, and
+   * vouch for it if this device holds its private half but has not signed it yet.
+   */
   async refresh() {
     const published = await this._published();
-    if (published !== null) await this._d.keys.learn(published);
+    if (published === null) return;
+    await this._d.keys.learn(published);
+    const stored = this._d.keys.stored();
+    const { deviceId } = this._me();
+    if (
+      stored !== null &&
+      equalBytes(backupPublicOf(stored.secret), b64d(published.kx_key)) &&
+      typeof published.signatures?.[deviceId] !== 'string'
+    ) {
+      await this.vouch(published);
+    }
   }
 
   /** @param {any} link @param {string} senderId */
@@ -448,6 +543,7 @@ export class History {
       throw new HavenError('link_backup_mismatch', 'the secret is not the published backup key’s');
     }
     await this._d.keys.add(published, opened.backupSecret, true);
+    await this._vouchQuietly(published); // the key outlives the approving device
     return { withHistory: true };
   }
 

@@ -33,7 +33,7 @@ const CLOCK_SKEW_MS = 5 * 60_000; // API.md's login tolerance; a later revoked_a
  * @property {boolean} [predatesDevice] older than this device: expected on a new device, not an attack
  */
 
-/** @typedef {{id: string, secret: Uint8Array, contentKey?: Uint8Array}} Recipient the backup key (or a kept content key) */
+/** @typedef {{id: string, secret: Uint8Array, contentKey?: Uint8Array, any?: boolean}} Recipient the backup key (or a kept content key); `any`: tried on every wrap */
 
 class Reject extends Error {
   /** @param {string} reason @param {string | null} field @param {boolean} [predates] */
@@ -108,12 +108,21 @@ export class Opener {
     const envelope = parse(item);
     const { sender, trust } = await this._sender(item, conversation);
     const ownDeviceId = this._device.state.deviceId;
-    let recipient = null;
+    /** @type {(Recipient | null)[]} */
+    let recipients = [null];
     if (!ownDeviceId || !envelope.keys.has(ownDeviceId)) {
-      recipient = this._backupRecipient(envelope, conversation.conversation_id);
-      if (recipient === null) throw await this._notForUs(item, conversation);
+      recipients = this._backupRecipients(envelope, conversation.conversation_id, ownDeviceId);
+      if (recipients.length === 0) throw await this._notForUs(item, conversation);
     }
-    const payload = await this._decrypt(envelope, conversation, sender, recipient);
+    let payload;
+    try {
+      payload = await this._decrypt(envelope, conversation, sender, recipients);
+    } catch (error) {
+      // A restore with no published key tries every wrap: none opening is the usual "not for us".
+      if (error instanceof Reject && error.field === 'keys' && recipients[0]?.any)
+        throw await this._notForUs(item, conversation);
+      throw error;
+    }
     const body = payload.type === 'text' && typeof payload.body === 'string' ? payload.body : null;
     return {
       ...base(item),
@@ -186,19 +195,25 @@ export class Opener {
   /**
    * The account's backup key as the recipient, when the envelope has a wrap for a backup id whose
    * secret this device holds (a restore or a link): opened with every other check unchanged.
-   * A content key kept from such an opening counts the same (checked again in full).
+   * A content key kept from such an opening counts the same (checked again in full). During a
+   * restore while no backup key is published, the recovery key's pair is tried on every wrap
+   * (only a box really made for it opens, from the sender device).
    * @param {import('./envelope.js').Envelope} envelope @param {string} conversationId
-   * @returns {Recipient | null}
+   * @param {string | null} ownDeviceId
+   * @returns {Recipient[]} candidates, tried in order
    */
-  _backupRecipient(envelope, conversationId) {
-    if (this._historyKeys === null) return null;
+  _backupRecipients(envelope, conversationId, ownDeviceId) {
+    if (this._historyKeys === null) return [];
     const kept = this._historyKeys.contentKey(conversationId, envelope.messageId);
-    if (kept !== null) return { id: '', secret: new Uint8Array(0), contentKey: kept };
+    if (kept !== null) return [{ id: '', secret: new Uint8Array(0), contentKey: kept }];
     for (const id of envelope.keys.keys()) {
       const secret = this._historyKeys.get(id);
-      if (secret !== null) return { id, secret };
+      if (secret !== null) return [{ id, secret }];
     }
-    return null;
+    const ids = [...envelope.keys.keys()].filter((id) => id !== ownDeviceId);
+    return this._historyKeys
+      .anyKeys()
+      .flatMap((secret) => ids.map((id) => ({ id, secret, any: true })));
   }
 
   /** Why this device has no key box: normal for messages older than the device. */
@@ -221,18 +236,18 @@ export class Opener {
    * Steps 3-4, trying older kx keys on both sides: a rotation must not orphan messages.
    * @param {import('./envelope.js').Envelope} envelope @param {import('./keystore.js').StoredConversation} conversation
    * @param {import('./directory.js').PeerDevice} sender
-   * @param {Recipient | null} [recipient] the backup key, else this device
+   * @param {(Recipient | null)[]} [recipients] the backup key (candidates), else this device
    */
-  async _decrypt(envelope, conversation, sender, recipient = null) {
+  async _decrypt(envelope, conversation, sender, recipients = [null]) {
     let plain;
     try {
-      plain = this._tryKeys(envelope, conversation.conversation_id, sender, recipient);
+      plain = this._tryEach(envelope, conversation.conversation_id, sender, recipients);
     } catch (first) {
       if (!(first instanceof Reject) || first.field !== 'keys') throw first;
       const fresh = await checked(
         this._directory.device(sender.deviceId, handles(conversation), { fresh: true }),
       );
-      plain = this._tryKeys(envelope, conversation.conversation_id, fresh, recipient);
+      plain = this._tryEach(envelope, conversation.conversation_id, fresh, recipients);
     }
     let payload;
     try {
@@ -244,6 +259,24 @@ export class Opener {
       throw new Reject('payload is not a JSON object', 'payload');
     }
     return /** @type {Record<string, unknown>} */ (payload);
+  }
+
+  /**
+   * The first candidate whose key box opens; any other failure stops at once.
+   * @param {import('./envelope.js').Envelope} envelope @param {string} conversationId
+   * @param {import('./directory.js').PeerDevice} sender @param {(Recipient | null)[]} recipients
+   */
+  _tryEach(envelope, conversationId, sender, recipients) {
+    let failure = new Reject('no kx key of this device opens its key box', 'keys');
+    for (const recipient of recipients) {
+      try {
+        return this._tryKeys(envelope, conversationId, sender, recipient);
+      } catch (error) {
+        if (!(error instanceof Reject) || error.field !== 'keys') throw error;
+        failure = error;
+      }
+    }
+    throw failure;
   }
 
   /**

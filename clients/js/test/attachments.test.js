@@ -337,3 +337,27 @@ test('payload entries are parsed strictly', () => {
   }
   assert.throws(() => attachmentsFromPayload({ attachments: null }), AttachmentError);
 });
+
+test('size and duration_ms beyond 2^53-1 are malformed, as in the Python SDK (no lossy number)', () => {
+  const good = attachmentToPayload({
+    attachmentId: 'att_1',
+    key: newAttachmentKey(),
+    sha256: sha256('x'),
+    mime: 'audio/ogg',
+    name: 'v.ogg',
+    size: 9,
+    durationMs: 1500,
+  });
+  const edge = { ...good, size: Number.MAX_SAFE_INTEGER, duration_ms: Number.MAX_SAFE_INTEGER };
+  assert.equal(attachmentFromPayload(edge).size, Number.MAX_SAFE_INTEGER);
+  // What JSON.parse makes of 2^53, 2^53+1 and 10**400 from a counterpart's payload.
+  for (const raw of ['9007199254740992', '9007199254740993', '1e400', '1' + '0'.repeat(400)]) {
+    for (const field of ['size', 'duration_ms']) {
+      const entry = JSON.parse(
+        JSON.stringify(good).replace(`"${field}":${good[field]}`, `"${field}":${raw}`),
+      );
+      assert.throws(() => attachmentFromPayload(entry), AttachmentError, `${field} ${raw}`);
+      assert.throws(() => attachmentsFromPayload({ attachments: [entry] }), AttachmentError);
+    }
+  }
+});

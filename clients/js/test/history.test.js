@@ -104,7 +104,10 @@ test('backup on, then a brand-new device reads every earlier message with the re
   const keepStore = new MemoryKeyStore();
   const tablet = await w.signIn(w.sam, { keyStore: keepStore });
   await tablet.restoreHistory(recoveryKey, { keep: true });
-  assert.equal(/** @type {any} */ (await keepStore.load()).backup.backupId, backupId);
+  const keptHere = /** @type {any} */ (await keepStore.load()).backup;
+  // It vouched (the same key under a new id): the first id stays known.
+  assert.equal(keptHere.backupId, w.gw.accounts.get(w.sam.account_id).backup.backup_id);
+  assert.ok(keptHere.earlierIds.includes(backupId));
   assert.equal((await tablet.backupStatus()).heldHere, true);
 });
 
@@ -248,12 +251,12 @@ test('the same backup key published again under a new id still opens, for kept a
   const phone = await w.signIn(w.sam);
   const { recoveryKey, backupId } = await phone.enableBackup();
   const laptop = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
-  await laptop.restoreHistory(recoveryKey); // in memory only
+  await laptop.restoreHistory(recoveryKey); // in memory only (it vouches: a second id)
   const first = w.gw.accounts.get(w.sam.account_id).backup;
   await phone.api.setBackup({ kx_key: first.kx_key, signatures: first.signatures });
   const again = w.gw.accounts.get(w.sam.account_id).backup;
   assert.notEqual(again.backup_id, backupId);
-  assert.deepEqual(again.earlier_backup_ids, [backupId]);
+  assert.deepEqual(again.earlier_backup_ids, [first.backup_id, backupId]);
   kim._directory.invalidate();
   const sent = await kim.send(w.cid, 'under the new id', {});
   assert.ok(again.backup_id in /** @type {any} */ (w.gw.received.at(-1)).keys);
@@ -263,7 +266,7 @@ test('the same backup key published again under a new id still opens, for kept a
   assert.equal(viaRestore?.body, 'under the new id');
   const stored = /** @type {any} */ (phone._device.state).backup;
   assert.equal(stored.backupId, again.backup_id);
-  assert.deepEqual(stored.earlierIds, [backupId]);
+  assert.deepEqual(stored.earlierIds.sort(), [backupId, first.backup_id].sort());
 });
 
 test('linking refuses: another account’s device, a forged or mismatched transfer, a missing secret', async (t) => {
@@ -352,4 +355,102 @@ test('password reset and expiry warnings arrive as events', async (t) => {
     ['device_expiring', { deviceId: id, expiresAt: '2027-01-01T00:00:00Z' }],
   ]);
   sam.disconnect();
+});
+
+/** @param {ReturnType<typeof world> extends Promise<infer W> ? W : never} w */
+const signers = (w) =>
+  Object.keys(w.gw.accounts.get(w.sam.account_id).backup?.signatures ?? {}).sort();
+
+test('a restoring or linked device vouches: revoking the device that turned backup on keeps the key', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  const kim = await w.signIn(w.kim);
+  const phone = await w.signIn(w.sam);
+  const { recoveryKey, backupId } = await phone.enableBackup();
+  await kim.send(w.cid, 'before the laptop', {});
+  const laptop = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
+  await laptop.restoreHistory(recoveryKey, { keep: true });
+  assert.deepEqual(
+    signers(w),
+    [phone.deviceId, laptop.deviceId].sort(),
+    'phone’s signature kept, laptop’s added',
+  );
+  const vouched = w.gw.accounts.get(w.sam.account_id).backup;
+  assert.notEqual(vouched.backup_id, backupId);
+  assert.deepEqual(vouched.earlier_backup_ids, [backupId]);
+  assert.equal(/** @type {any} */ (laptop._device.state).backup.backupId, vouched.backup_id);
+
+  // The tablet is linked from the laptop and vouches too; then the phone is lost and revoked.
+  const tablet = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
+  await laptop.approveDevice(/** @type {string} */ (tablet.deviceId));
+  assert.deepEqual(await tablet.checkLinks(), { withHistory: true });
+  assert.deepEqual(signers(w), [phone.deviceId, laptop.deviceId, tablet.deviceId].sort());
+  const vouchedAgain = w.gw.accounts.get(w.sam.account_id).backup.backup_id;
+  w.gw.revoke(/** @type {string} */ (phone.deviceId));
+  assert.equal(w.gw.accounts.get(w.sam.account_id).backup?.backup_id, vouchedAgain, 'not retired');
+
+  kim._directory.invalidate();
+  const later = await kim.send(w.cid, 'after the phone was lost', {});
+  const current = w.gw.accounts.get(w.sam.account_id).backup;
+  assert.ok(
+    current.backup_id in /** @type {any} */ (w.gw.received.at(-1)).keys,
+    'still wrapped for backup',
+  );
+  const fresh = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
+  const summary = await fresh.restoreHistory(recoveryKey);
+  assert.equal(summary.opened, 2);
+  const got = (await all(fresh, w.cid)).find((m) => m.messageId === later.messageId);
+  assert.equal(got?.body, 'after the phone was lost');
+});
+
+test('a device holding the key signs it again when a devices_changed shows its signature gone', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  const phone = await w.signIn(w.sam);
+  await phone.enableBackup();
+  const laptop = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
+  await phone.approveDevice(/** @type {string} */ (laptop.deviceId));
+  await laptop.checkLinks();
+  assert.ok(signers(w).includes(/** @type {string} */ (laptop.deviceId)));
+  laptop.connect();
+  await until(() => laptop.connectionState === 'open');
+  // Published again with the phone's signature alone (an older client, say): laptop vouches again.
+  const current = w.gw.accounts.get(w.sam.account_id).backup;
+  await phone.api.setBackup({
+    kx_key: current.kx_key,
+    signatures: { [/** @type {string} */ (phone.deviceId)]: current.signatures[phone.deviceId] },
+  });
+  await until(() => signers(w).includes(/** @type {string} */ (laptop.deviceId)));
+  assert.deepEqual(signers(w), [phone.deviceId, laptop.deviceId].sort());
+  laptop.disconnect();
+});
+
+test('no key published (its only signer revoked): the recovery key opens what was wrapped for it', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  const kim = await w.signIn(w.kim);
+  const phone = await w.signIn(w.sam);
+  const { recoveryKey } = await phone.enableBackup();
+  await kim.send(w.cid, 'kept for the backup', {});
+  w.gw.revoke(/** @type {string} */ (phone.deviceId));
+  assert.equal(
+    w.gw.accounts.get(w.sam.account_id).backup,
+    undefined,
+    'retired with its only signer',
+  );
+  const laptop = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
+
+  // Another account's recovery key opens nothing: refused calmly, nothing kept.
+  const other = encodeRecoveryKey(randomBytes(32));
+  await assert.rejects(laptop.restoreHistory(other), { code: 'no_backup' });
+  assert.deepEqual(/** @type {any} */ (laptop._device.state).restoredKeys ?? {}, {});
+
+  const summary = await laptop.restoreHistory(recoveryKey, { keep: true });
+  assert.deepEqual(summary, { conversations: 1, opened: 1, unreadable: 0 });
+  const state = /** @type {any} */ (laptop._device.state);
+  assert.equal(state.backup, null, 'nothing kept: there is no published key to keep');
+  assert.equal(w.gw.accounts.get(w.sam.account_id).backup, undefined, 'backup not turned on again');
+  assert.equal(laptop._historyKeys.anyKeys().length, 0, 'the derived key is dropped');
+  const again = await all(laptop, w.cid);
+  assert.equal(again[0].body, 'kept for the backup', 'readable later through the kept content key');
 });

@@ -188,7 +188,7 @@ export function App() {
     </div>
     <main id="main" tabindex="-1">
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
-      ${phase === 'in' && client && html`<${LinkPrompts} key=${me?.accountId} client=${client} me=${me} />`}
+      ${phase === 'in' && client && html`<${LinkPrompts} key=${me?.accountId} client=${client} me=${me} go=${go} />`}
       <div key=${visit}>${screen(phase, route, ctx, enter)}</div>
     </main>
     <footer class="lang">

@@ -39,6 +39,18 @@ test('a message’s files are parsed strictly, and a broken list is flagged, not
     filesUnreadable: true,
   });
   assert.equal(filesOf({ payload: { attachments: Array(11).fill(entry) } }).filesUnreadable, true);
+  // A counterpart's size or duration beyond 2^53-1 (JSON numbers the SDK refuses) is flagged too.
+  for (const raw of ['9007199254740992', '1e400']) {
+    for (const field of ['size', 'duration_ms']) {
+      const payload = JSON.parse(
+        `{"attachments":[${JSON.stringify({ ...entry, duration_ms: 1 }).replace(
+          new RegExp(`"${field}":\\d+`),
+          `"${field}":${raw}`,
+        )}]}`,
+      );
+      assert.deepEqual(filesOf({ payload }), { files: [], filesUnreadable: true }, `${field} ${raw}`);
+    }
+  }
 });
 
 test('sizes, durations and voice-note names read well', () => {

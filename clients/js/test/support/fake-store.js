@@ -112,9 +112,19 @@ export class FakeStore {
 
   /** @param {string} deviceId @param {number} [at] */
   revoke(deviceId, at = this.now()) {
-    this.devices.get(deviceId).revoked_at = new Date(at).toISOString();
+    const device = this.devices.get(deviceId);
+    device.revoked_at = new Date(at).toISOString();
     for (const [ws, info] of this.sockets)
       if (info.deviceId === deviceId) ws.close(4403, 'revoked');
+    // As the gateway: a backup key none of whose signers is active any more is retired.
+    const account = this.accounts.get(device.account_id);
+    if (account?.backup) {
+      const active = new Set(this.activeDevices(device.account_id).map((d) => d.device_id));
+      if (!Object.keys(account.backup.signatures).some((id) => active.has(id))) {
+        delete account.backup;
+        this._announce(device.account_id);
+      }
+    }
   }
 
   /** @param {string} accountId */
@@ -353,7 +363,7 @@ export class FakeStore {
 
   /**
    * `/v1/me/backup`: publish (replaces), read, remove; each announced as `devices_changed`.
-   * @param {string} method @param {{accountId: string}} who @param {any} body
+   * @param {string} method @param {{accountId: string, deviceId: string}} who @param {any} body
    * @returns {{status: number, body?: any}}
    */
   _backupRoute(method, who, body) {
@@ -363,6 +373,11 @@ export class FakeStore {
       return { status: 200, body: account.backup };
     }
     if (method === 'PUT') {
+      // As the gateway: the publishing device signs, and every signer is an active device here.
+      const active = new Set(this.activeDevices(who.accountId).map((d) => d.device_id));
+      const signers = Object.keys(body?.signatures ?? {});
+      if (!signers.includes(who.deviceId) || !signers.every((id) => active.has(id)))
+        throw new Refusal(422, problem(422, 'bad_signature'));
       this.backupCount += 1;
       const earlier = account.backup?.kx_key === body.kx_key ? account.backup : null;
       account.backup = {

@@ -188,7 +188,15 @@ export function Chat({ client, me, id, go, announce, notes, opened }) {
             : t('chat.start')
         }
       </li>
-      ${shown.length < items.length && html`<li class="system">${t('notice.predatesDevice')}</li>`}
+      ${
+        shown.length < items.length &&
+        html`<li class="system predates">
+          ${t('notice.predatesDevice')}${' '}
+          <button type="button" class="link" onClick=${() => go({ name: 'restore' })}>
+            ${t('chat.predatesRestore')}
+          </button>
+        </li>`
+      }
       ${shown.map(
         (item) =>
           html`<${Bubble}

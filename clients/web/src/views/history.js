@@ -364,11 +364,14 @@ export async function restoreOffered(client) {
 /** @typedef {{deviceId: string, name: string, code: string, state: 'ask' | 'busy' | 'done', line: string, warn: boolean}} Prompt */
 
 /**
- * "Approve new device": one card per device that joined the account while this one is open.
- * @param {{client: any, me: import('../session.js').Person}} props
+ * "Approve new device": one card per device that joined the account while this one is open. A
+ * device that opened the history without keeping the recovery key cannot pass it on: its card says
+ * so before anyone presses Approve, with the ways that work.
+ * @param {{client: any, me: import('../session.js').Person, go: (route: {name: string}) => void}} props
  */
-export function LinkPrompts({ client, me }) {
+export function LinkPrompts({ client, me, go }) {
   const [prompts, setPrompts] = useState(/** @type {Prompt[]} */ ([]));
+  const [notHeld, setNotHeld] = useState(false);
   const known = useRef(/** @type {Set<string> | null} */ (null));
 
   useEffect(() => {
@@ -385,6 +388,9 @@ export function LinkPrompts({ client, me }) {
         if (before.has(device.device_id) || device.current) continue;
         const view = await client.linkCodeFor(device.device_id).catch(() => null);
         if (!view || !live) continue;
+        const status = await client.backupStatus().catch(() => null);
+        if (!live) return;
+        setNotHeld(Boolean(status?.enabled && !status.heldHere));
         /** @type {Prompt} */
         const prompt = { ...view, name: view.name || device.name || '', state: 'ask', line: '', warn: false };
         setPrompts((p) => [...p.filter((x) => x.deviceId !== view.deviceId), prompt]);
@@ -446,11 +452,23 @@ export function LinkPrompts({ client, me }) {
                 </p>`
             : html`<p>${t('notice.linkNew', { name: p.name })}</p>
                 <p>${t('link.code')}: <span class="code">${p.code}</span></p>
+                ${
+                  notHeld &&
+                  html`<p class="notice warn link-not-held">${t('link.notHeld', { name: p.name })}</p>
+                    <p>
+                      <button type="button" class="link" onClick=${() => go({ name: 'restore' })}>
+                        ${t('link.restoreHere')}
+                      </button>
+                    </p>`
+                }
                 <p>
-                  <button type="button" disabled=${p.state === 'busy'} onClick=${() => approve(p)}>
-                    ${t('link.approve')}
-                  </button>
-                  ${' '}
+                  ${
+                    !notHeld &&
+                    html`<button type="button" disabled=${p.state === 'busy'} onClick=${() => approve(p)}>
+                        ${t('link.approve')}
+                      </button>
+                      ${' '}`
+                  }
                   <button type="button" class="quiet" disabled=${p.state === 'busy'} onClick=${() => notMe(p)}>
                     ${t('link.notMe')}
                   </button>

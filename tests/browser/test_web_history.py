@@ -270,9 +270,54 @@ async def test_a_browser_that_restored_without_keeping_the_key_says_how_to_appro
     await expect(prompt.get_by_role("button", name="Not me")).to_be_visible()
     await expect(prompt).not_to_contain_text("backup_not_held")
     await axe(page, "approve card on a browser without the key")
-    # The first browser holds the key: its card approves as before.
+    # The first browser holds the key: its cards (one per new browser) approve as before.
     first = client.page.locator("section.link-prompt")
-    await expect(first.get_by_role("button", name="Approve", exact=True)).to_be_visible(timeout=T)
+    await expect(first).to_have_count(2, timeout=T)
+    await expect(first.get_by_role("button", name="Approve", exact=True)).to_have_count(2)
     await expect(first.locator(".link-not-held")).to_have_count(0)
     await prompt.get_by_role("button", name="Enter the recovery key here").click()
     await expect(page.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
+
+
+async def test_a_browser_that_restored_vouches_so_the_key_outlives_the_first(
+    client: Client, app_url: str, new_context: NewContext, axe: Axe
+) -> None:
+    """Restoring with "keep" adds this browser's signature to the backup key (the real gateway
+    publishes the same key again under a new id), so signing out the browser that turned backup
+    on does not retire it: later messages are still wrapped for it and a third browser restores."""
+    key = await turn_on_backup(client.page, axe)
+    said = await exchange(client)
+
+    page = await (await new_context()).new_page()
+    await app.sign_in(page, app_url, client.handle, password_for(client.handle))
+    await expect(page.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
+    await page.get_by_label("Recovery key", exact=True).fill(key)
+    await page.get_by_label("Keep the key on this device").check()
+    await page.get_by_role("button", name="Restore", exact=True).click()
+    await expect(
+        page.locator("#main").get_by_text(f"{len(said)} earlier messages can be read here now.")
+    ).to_be_visible(timeout=T)
+
+    await page.get_by_role("button", name="Settings", exact=True).click()
+    devices = page.locator("section[aria-labelledby=dev-h] li")
+    await expect(devices).to_have_count(2, timeout=T)
+    await devices.get_by_role("button", name=re.compile(r"^Sign out ")).click()
+    await expect(devices).to_have_count(1, timeout=T)
+    await expect(client.page.get_by_role("button", name="Sign in")).to_be_visible(timeout=T)
+    await page.get_by_role("button", name="Conversations").click()  # Settings read afresh
+    await page.get_by_role("button", name="Settings", exact=True).click()
+    await expect(page.get_by_text("Your history is kept for new devices.")).to_be_visible(timeout=T)
+
+    later = "After the first browser was signed out"
+    await client.coach.client.send_text(client.conversation_id, later)
+    third = await (await new_context()).new_page()
+    await app.sign_in(third, app_url, client.handle, password_for(client.handle))
+    await expect(third.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
+    await third.get_by_label("Recovery key", exact=True).fill(key)
+    await third.get_by_role("button", name="Restore", exact=True).click()
+    await expect(
+        third.locator("#main").get_by_text(f"{len(said) + 1} earlier messages can be read here now.")
+    ).to_be_visible(timeout=T)
+    await third.get_by_role("button", name="Go to your conversations").click()
+    await app.open_conversation(third, COACH)
+    await app.shows(third, later)

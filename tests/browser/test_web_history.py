@@ -315,9 +315,8 @@ async def test_a_browser_that_restored_vouches_so_the_key_outlives_the_first(
     await expect(third.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
     await third.get_by_label("Recovery key", exact=True).fill(key)
     await third.get_by_role("button", name="Restore", exact=True).click()
-    await expect(
-        third.locator("#main").get_by_text(f"{len(said) + 1} earlier messages can be read here now.")
-    ).to_be_visible(timeout=T)
+    opened = f"{len(said) + 1} earlier messages can be read here now."
+    await expect(third.locator("#main").get_by_text(opened)).to_be_visible(timeout=T)
     await third.get_by_role("button", name="Go to your conversations").click()
     await app.open_conversation(third, COACH)
     await app.shows(third, later)

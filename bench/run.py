@@ -135,6 +135,7 @@ async def run(target: Target, config: Config) -> dict[str, Any]:
 
         for pair in pairs:
             for session in (pair.coach, pair.client):
+                await traffic.refresh(api, session)  # creating the pairs may take minutes
                 receiver = traffic.Receiver(session, shared)
                 await receiver.open(http, ws_url)
                 receivers.append(receiver)

@@ -101,13 +101,15 @@ class Receiver:
         """The fresh token on the open socket; a socket the gateway closed meanwhile (its token
         expired: a loaded machine can take minutes between workloads) is opened again."""
         assert self.ws is not None
-        if self.ws.closed and self._http is not None:
+        if not self.ws.closed:
+            with contextlib.suppress(aiohttp.ClientConnectionResetError):
+                await self.ws.send_str(
+                    json.dumps({"type": "auth", "access_token": self.session.access_token})
+                )
+                return
+        if self._http is not None:  # closed, or closing under our feet
             await self.close()
             await self.open(self._http, self._ws_url)
-            return
-        await self.ws.send_str(
-            json.dumps({"type": "auth", "access_token": self.session.access_token})
-        )
 
     async def _read(self) -> None:
         assert self.ws is not None
@@ -122,7 +124,10 @@ class Receiver:
                 continue
             mid = frame["message"]["message_id"]
             tracker.delivered.setdefault(mid, time.monotonic())
-            await ws.send_str(json.dumps({"type": "ack", "message_id": mid}))
+            try:
+                await ws.send_str(json.dumps({"type": "ack", "message_id": mid}))
+            except aiohttp.ClientConnectionResetError:
+                return  # the gateway closed it (an expired token): `reauth` opens it again
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -27,6 +27,7 @@ from shared.deliveries import DeviceDelivery, delivery_id_for, is_device_id
 from shared.events import MessageStored
 from shared.frames import MessageFrame
 from shared.mongo import Document
+from shared.recipients import device_recipients
 
 log = structlog.get_logger(__name__)
 
@@ -37,10 +38,11 @@ PublishEvents = Callable[[Sequence[MessageStored]], Awaitable[None]]
 
 
 def recipients(doc: Document) -> list[str]:
-    """The devices a stored message goes to: every wrapped key's device but the sender's."""
+    """The devices a stored message goes to: every wrapped key's device but the sender's (a
+    backup key is a recipient with no socket and no push: nothing is delivered to it)."""
     sender = doc["sender_device_id"]
     found = []
-    for device_id in doc["recipient_device_ids"]:
+    for device_id in device_recipients(doc["recipient_device_ids"]):
         if device_id == sender:
             continue
         if not is_device_id(device_id):

@@ -15,6 +15,7 @@ from shared.deliveries import DeviceDelivery, decode_deliveries, delivery_id_for
 from shared.errors import UnavailableError
 from shared.events import MessageStored, decode_events, encode_events
 from shared.frames import MessageFrame
+from shared.recipients import new_backup_id
 from tests.support.messaging import send_command
 
 
@@ -103,3 +104,13 @@ def test_batches_on_the_wire_decode_to_what_was_sent() -> None:
     body = b"[" + b",".join([delivery.model_dump_json().encode()] * 2) + b"]"
     assert decode_deliveries(body) == [delivery, delivery]
     assert decode_deliveries(delivery.model_dump_json().encode()) == [delivery]
+
+
+async def test_a_backup_key_is_a_recipient_nothing_is_delivered_to_nor_owed() -> None:
+    backup = new_backup_id()
+    broker = RecordingBroker()
+    await Announcer(deliver=broker.deliver, publish_events=broker.publish_events)(
+        [stored(1, recipients=("dev-coach", backup))]
+    )
+    assert [device for device, _ in broker.batches] == ["dev-coach"]
+    assert [e.data.unroutable_device_ids for e in broker.events] == [["dev-coach"]]

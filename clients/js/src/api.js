@@ -132,10 +132,14 @@ export class HavenApi {
 
   // --- messages ------------------------------------------------------------------------
 
-  /** @param {string} conversationId @param {import('./envelope.js').WireEnvelope} envelope */
-  postMessage(conversationId, envelope) {
+  /**
+   * @param {string} conversationId @param {import('./envelope.js').WireEnvelope} envelope
+   * @param {string[]} [attachmentIds] uploads the payload lists (attachments.js)
+   */
+  postMessage(conversationId, envelope, attachmentIds = []) {
     const path = `/v1/conversations/${seg(conversationId)}/messages`;
-    return this.request('POST', path, { body: { envelope } });
+    const body = attachmentIds.length ? { envelope, attachment_ids: attachmentIds } : { envelope };
+    return this.request('POST', path, { body });
   }
 
   /**

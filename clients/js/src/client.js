@@ -4,6 +4,7 @@
  * and the user's verified marks, and runs the live connection. Events: see README.md.
  */
 import { HavenApi } from './api.js';
+import { openAttachment, uploadAttachment } from './attachments.js';
 import { forgetSharedKeys } from './crypto.js';
 import { ClientBase } from './client-base.js';
 import { Conversations } from './conversations.js';
@@ -214,12 +215,34 @@ export class HavenClient extends ClientBase {
   }
 
   /**
-   * Seal and send a text. Resolves `{messageId, state: 'sent' | 'queued', retryAt, counterpartOffline,
-   * crisisResources}`; rejects with a `HavenError` whose `code` says why and whose `draft` keeps the text.
-   * @param {string} conversationId @param {string} text @param {{urgent?: boolean}} [options]
+   * Seal and send a text (with `attachments`: files from `uploadAttachment`, at most 10). Resolves
+   * `{messageId, state: 'sent' | 'queued', retryAt, counterpartOffline, crisisResources}`; rejects
+   * with a `HavenError` whose `code` says why and whose `draft` keeps the text.
+   * @param {string} conversationId @param {string} text
+   * @param {{urgent?: boolean, attachments?: import('./attachments.js').AttachmentRef[]}} [options]
    */
   send(conversationId, text, options = {}) {
     return this._sender.send(conversationId, text, options);
+  }
+
+  /**
+   * Encrypt a file under a fresh key and upload it; the reference to pass in `send(…, {attachments})`.
+   * @param {string} conversationId @param {import('./attachments.js').FileSource} file
+   * @param {{name?: string, mime?: string, size?: number, durationMs?: number | null, onProgress?: (p: import('./attachments.js').Progress) => void}} [options]
+   */
+  uploadAttachment(conversationId, file, options = {}) {
+    return uploadAttachment(this.api.transport, conversationId, file, options);
+  }
+
+  /**
+   * Download, check and decrypt a file a message lists; a `Blob` of `type` (default
+   * `application/octet-stream`: never render a sender's claimed type unchecked). Any failed check
+   * rejects with an `AttachmentError`: nothing partial is ever returned.
+   * @param {string} conversationId @param {import('./attachments.js').AttachmentRef} ref
+   * @param {{type?: string, onProgress?: (p: import('./attachments.js').Progress) => void}} [options]
+   */
+  openAttachment(conversationId, ref, options = {}) {
+    return openAttachment(this.api.transport, conversationId, ref, options);
   }
 
   /** Delete for everyone (own messages). @param {string} conversationId @param {string} messageId */

@@ -24,15 +24,18 @@ from typing import Any
 import aiohttp
 
 from haven_client.api import HavenApi
+from haven_client.backup import Backups
 from haven_client.boundaries import KEEP, Boundaries, Keep, QuietHoursChange
 from haven_client.connection import Backoff, Connection
 from haven_client.conversations import Conversations
 from haven_client.directory import Directory, PeerDevice
 from haven_client.errors import HavenError, UnknownConversation
 from haven_client.events import Event
+from haven_client.historyapi import HistoryApi
 from haven_client.inbox import Inbox
 from haven_client.keystore import Keystore, StoredParticipant
 from haven_client.keywatch import KeyWatch
+from haven_client.link import Linking
 from haven_client.models import (
     Account,
     Availability,
@@ -92,6 +95,25 @@ class HavenClient:
             self.api, keystore, self._conversations, time_zone=time_zone, clock=clock
         )
         self._opener = Opener(keystore, self.directory, watch, self.trust)
+        # History on a new device (docs/history.md): key backup, restore, linking.
+        self.history_keys = self._opener.history
+        self.history_api = HistoryApi(self.transport)
+        self.backup = Backups(
+            api=self.api,
+            history_api=self.history_api,
+            store=keystore,
+            directory=self.directory,
+            conversations=self._conversations,
+            opener=self._opener,
+            keys=self.history_keys,
+        )
+        self.link = Linking(
+            wire=self.history_api,
+            store=keystore,
+            directory=self.directory,
+            keys=self.history_keys,
+            vouch=self.backup.vouch,
+        )
         self._sender = Sender(
             self.api, keystore, self.directory, self.trust, self._conversations, emit
         )

@@ -115,6 +115,11 @@ class KeystoreState(BaseModel):
     conversations: dict[str, StoredConversation] = Field(default_factory=dict)
     crisis_resources: list[dict[str, Any]] = Field(default_factory=list)
     decrypted_files: list[str] = Field(default_factory=list)
+    backup_keys: dict[str, str] = Field(default_factory=dict)
+    """backup id → private half of the account's backup key, when this device keeps it
+    (it turned backup on, was linked, or the user asked to keep it: docs/history.md)."""
+    restored_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """conversation id → message id → content key of a message restored from the backup."""
     """Files holding decrypted content (readable exports): the panic wipe shreds them too."""
 
 

@@ -59,16 +59,21 @@ def app(
 def _register_commands() -> None:
     from haven_client.cli import (
         account,
+        backup,
         boundaries,
         chat,
         conversation,
         data,
         files,
+        link,
+        reset,
         safety,
         trust,
     )
 
-    for module in (account, conversation, chat, trust, safety, data, boundaries, files):
+    modules = [account, conversation, chat, trust, safety, data, boundaries, files]
+    modules += [backup, link, reset]  # history on a new device (docs/history.md)
+    for module in modules:
         for command in module.COMMANDS:
             app.add_command(command)
 

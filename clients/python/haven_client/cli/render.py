@@ -12,6 +12,7 @@ from rich.text import Text
 
 from haven_client import copy as sdk_copy
 from haven_client.cli import copy
+from haven_client.cli.filelines import file_lines
 from haven_client.client import HavenClient
 from haven_client.events import (
     CoachAway,
@@ -29,6 +30,7 @@ from haven_client.events import (
     SendingShortly,
     UrgentAttempt,
 )
+from haven_client.historyevents import AccountNotice, DeviceExpiring, LinkOffered
 from haven_client.models import CrisisResource
 
 WARN_TRUST = {"key_changed": "keys changed", "unlisted": "unconfirmed device"}
@@ -83,6 +85,8 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
         return Text(f"! {event.notice}", style="bold yellow")
     if isinstance(event, SendingShortly):
         return Text(f"· {event.notice}", style="cyan")
+    if isinstance(event, AccountNotice | DeviceExpiring | LinkOffered):
+        return Text(f"· {event.notice}", style="cyan")
     if isinstance(event, DevicesChanged | ConnectionChanged):
         return None
     return None
@@ -112,6 +116,8 @@ def _message(client: HavenClient, event: ReceivedMessage) -> Text:
         line.append(f" [{WARN_TRUST[event.trust]}]", style="bold red")
     line.append(": ")
     line.append(event.body if event.body is not None else f"({event.payload.get('type')})")
+    for shown in file_lines(event.payload):  # cli/filelines.py: `haven save-attachment` opens
+        line.append(f"\n  {shown}", style="cyan")
     return line
 
 

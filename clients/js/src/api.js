@@ -252,6 +252,11 @@ export class HavenApi {
     return this.request('GET', '/v1/me/links');
   }
 
+  /** The link's secret is stored (or refused for good): delivered once. @param {string} linkId */
+  ackLink(linkId) {
+    return this.request('DELETE', `/v1/me/links/${seg(linkId)}`);
+  }
+
   /** @param {{handle: string, code: string, new_password: string}} body */
   resetPassword(body) {
     return this.request('POST', '/v1/password-resets', { body, auth: false });

@@ -29,6 +29,14 @@ export { HavenApi } from './api.js';
 export { MemoryKeyStore, STATE_VERSION, openState, sealState } from './keystore.js';
 export { HavenClient } from './client.js';
 export { PAUSE_TEMPLATES } from './templates.js';
+export { newRecoveryKey } from './history.js';
+export {
+  RecoveryKeyMalformed,
+  decodeRecoveryKey,
+  encodeRecoveryKey,
+  groupRecoveryKey,
+} from './recovery-key.js';
+export { linkCode, normalizeLinkCode } from './link.js';
 export {
   ABYTES,
   AttachmentError,

@@ -207,7 +207,18 @@ export class Sender {
     for (const p of conversation.participants) {
       const listing = await directory.activeDevices(p.account_id, p.handle);
       for (const d of listing.devices) recipients.set(d.deviceId, d.kxKey);
-      for (const b of listing.backups) recipients.set(b.deviceId, b.kxKey);
+      for (const b of listing.backups) {
+        if (!b.trusted || listing.backups.length > 1) {
+          // Possibly an attack (a key the account's devices never signed): never wrap for it, never
+          // leave it out silently — the gateway would refuse the send without it anyway.
+          throw new HavenError(
+            'backup_untrusted',
+            `the backup key listed for ${p.handle} is not signed by any of that account's devices (or is not the only one)`,
+            { accountId: p.account_id, backupId: b.deviceId },
+          );
+        }
+        recipients.set(b.deviceId, b.kxKey);
+      }
       if (p.account_id !== own) counterpartDevices += listing.devices.length;
     }
     item.counterpartOffline = counterpartDevices === 0;

@@ -21,6 +21,7 @@ from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.gateway.stores.attachment_usage import AttachmentUsage, counted
+from shared.errors import ConflictError
 from shared.mongo import Document
 
 BUCKET = "attachments"
@@ -114,10 +115,12 @@ class AttachmentStore:
             if buffer:
                 await self._chunk(attachment_id, number, bytes(buffer))
         except BaseException:
-            await self.remove_where({"_id": attachment_id})
+            if not await self.remove_where({"_id": attachment_id}):
+                # Swept as stalled meanwhile: what arrived since belongs to nothing.
+                await self._chunks.delete_many({"files_id": attachment_id})
             raise
-        await self._files.update_one(
-            {"_id": attachment_id},
+        done = await self._files.update_one(
+            {"_id": attachment_id, "metadata.state": "uploading"},
             {
                 "$set": {
                     "length": Int64(size),
@@ -127,6 +130,11 @@ class AttachmentStore:
                 "$unset": {"metadata.reserved": ""},
             },
         )
+        if not done.matched_count:
+            # The sweep removed it as stalled while bytes still arrived (and gave its bytes
+            # back): the chunks written since belong to nothing, and there is no attachment.
+            await self._chunks.delete_many({"files_id": attachment_id})
+            raise ConflictError("the upload took too long and was dropped; upload it again")
         if size < reserved:  # the edge refuses a short body; other callers may differ
             await self.usage.release(uploader, reserved - size, now)
         return size

@@ -22,6 +22,8 @@ from shared.errors import ConflictError, ForbiddenError, NotFoundError, Unproces
 from shared.events import utcnow
 from shared.rpc import RpcClient
 
+MAX_INT64 = (1 << 63) - 1
+
 
 def _int(query: dict[str, str], name: str) -> int | None:
     if name not in query:
@@ -32,6 +34,8 @@ def _int(query: dict[str, str], name: str) -> int | None:
         raise UnprocessableError(f"{name} must be an integer", field=name) from error
     if value < 0:
         raise UnprocessableError(f"{name} must not be negative", field=name)
+    if value > MAX_INT64:  # the store's integers are 64-bit: past them the RPC failed (503)
+        raise UnprocessableError(f"{name} is too large", field=name)
     return value
 
 

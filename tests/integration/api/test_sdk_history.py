@@ -1,113 +1,31 @@
 """Your history follows you (issue #22), through the running services the way a companion app
 uses the SDK: a client turns backup on, messages flow (urgent ones, ones sent while no device
-of the client was online), and a brand-new device opens all of them with the recovery key or
-after being linked from the first device. A tampered backup wrap is a hard failure, a wrong
-recovery key is refused calmly, and only the account's own devices can link."""
+of the client was online), and a brand-new device opens all of them with the recovery key.
+A tampered backup wrap is a hard failure and a wrong recovery key is refused calmly; a
+password reset and a device nearing expiry are told calmly. Linking: test_sdk_history_linking.py."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from haven_client import Keystore
 from haven_client.backup import NoBackup, RecoveryKeyTypo, WrongRecoveryKey
 from haven_client.events import InvalidMessage, ReceivedMessage
-from haven_client.historyevents import AccountNotice, DeviceExpiring, LinkOffered
-from haven_client.link import LinkRefused, NotOwnDevice
+from haven_client.historyevents import AccountNotice, DeviceExpiring
 from haven_crypto.backup import encode_recovery_key, generate_recovery_key
-from haven_crypto.crypto import KxPrivateKey, box_wrap, random_bytes, sign_detached
+from haven_crypto.crypto import box_wrap, random_bytes, sign_detached
 from haven_crypto.envelope import seal, signature_input
-from haven_crypto.link import LinkSecret, seal_link_secret
-from tests.support.inprocess import AppStack
 from tests.support.sdk import PASSPHRASE, SdkDevice
+from tests.support.sdk_history import BEFORE, World, exchange, stored, world
 from tools.api import Api, Session
 
 SHARED_STACK: dict[str, str] = {"HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": "0"}
-
-
-@dataclasses.dataclass
-class World:
-    coach: SdkDevice
-    client: SdkDevice
-    cid: str
-    handle: str
-    password: str
-    tmp: Path
-    url: str
-    extra: list[SdkDevice] = dataclasses.field(default_factory=list)
-
-    async def new_device(self, name: str) -> SdkDevice:
-        """The client signing in on a brand-new device: no keystore, no keys, no history."""
-        device = await SdkDevice.create(self.url, self.tmp, name)
-        self.extra.append(device)
-        await device.client.login(self.handle, self.password, device_name=name)
-        return device
-
-
-@pytest.fixture
-async def world(
-    api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
-) -> AsyncIterator[World]:
-    tag = uuid.uuid4().hex[:8]
-    coach = await SdkDevice.create(app_stack.gateway_url, tmp_path, "coach")
-    client = await SdkDevice.create(app_stack.gateway_url, tmp_path, "client")
-    handle, password = f"client_h{tag}", "client-password-1"
-    w = World(coach, client, "", handle, password, tmp_path, app_stack.gateway_url)
-    try:
-        await coach.client.register(
-            f"coach_h{tag}", "coach-password-1", await api.invite(operator, "coach"), "Kim"
-        )
-        await coach.client.login(f"coach_h{tag}", "coach-password-1", device_name="Kim's laptop")
-        code = (await coach.client.create_invite("client")).code
-        await client.client.register(handle, password, code, "Sam")
-        await client.client.login(handle, password, device_name="Sam's old phone")
-        [conversation] = await client.client.conversations()
-        await coach.client.conversations()
-        w.cid = conversation.conversation_id
-        for device in (coach, client):
-            device.listen()
-            await device.connect()
-        yield w
-    finally:
-        for device in (coach, client, *w.extra):
-            await device.close()
-
-
-async def _stored(device: SdkDevice, cid: str, count: int) -> list[Any]:
-    """The conversation's history once ``count`` messages are stored (sends are async)."""
-    async with asyncio.timeout(20):
-        while True:
-            page, _ = await device.client.history(cid, after_seq=0, limit=100)
-            if len(page) >= count:
-                return page
-            await asyncio.sleep(0.2)
-
-
-async def _exchange(w: World) -> None:
-    """Before the new device: a normal message each way, an urgent one, and two sent while
-    the client had no device online."""
-    await w.coach.client.send_text(w.cid, "Welcome, Sam. Write whenever you like.")
-    await w.client.client.send_text(w.cid, "Thank you, Kim.")
-    await w.client.client.send(w.cid, {"type": "text", "body": "I need to talk now"}, urgent=True)
-    await w.client.client.close_connection()  # the client's only device goes offline
-    await w.coach.client.send_text(w.cid, "I'm here. Call the line below if it gets too much.")
-    await w.coach.client.send_text(w.cid, "Checking in tomorrow morning.")
-    await _stored(w.coach, w.cid, 5)
-
-
-BEFORE = [
-    "Welcome, Sam. Write whenever you like.",
-    "Thank you, Kim.",
-    "I need to talk now",
-    "I'm here. Call the line below if it gets too much.",
-    "Checking in tomorrow morning.",
-]
+__all__ = ["world"]  # the fixture (tests/support/sdk_history.py)
 
 
 async def test_a_brand_new_device_restores_every_message_with_the_recovery_key(
@@ -116,7 +34,7 @@ async def test_a_brand_new_device_restores_every_message_with_the_recovery_key(
     rk_text, info = await world.client.client.backup.enable()
     assert len(rk_text.replace(" ", "")) >= 47
     assert (await world.client.client.backup.status()).kept_here
-    await _exchange(world)
+    await exchange(world)
     raw = await world.coach.client.api.history(world.cid, after_seq=0, limit=100)
     assert len(raw.messages) == 5
     assert all(info.backup_id in (m.envelope or {})["keys"] for m in raw.messages)
@@ -163,7 +81,7 @@ async def test_a_brand_new_device_restores_every_message_with_the_recovery_key(
 
     # New messages reach the new device directly.
     await world.coach.client.send_text(world.cid, "Good to see your new phone.")
-    page = await _stored(again, world.cid, 6)
+    page = await stored(again, world.cid, 6)
     assert isinstance(page[-1], ReceivedMessage) and page[-1].body == "Good to see your new phone."
 
 
@@ -192,7 +110,7 @@ async def test_a_tampered_backup_wrap_is_a_hard_failure(world: World) -> None:
     await world.coach.client.send_text(world.cid, "An honest message.")
     await _forged(world, info.backup_id, "wrong key inside", wrap="other_key")
     await _forged(world, info.backup_id, "garbage wrap", wrap="garbage")
-    await _stored(world.coach, world.cid, 3)
+    await stored(world.coach, world.cid, 3)
 
     new = await world.new_device("Sam's new phone")
     report = await new.client.backup.restore(rk_text)
@@ -247,95 +165,6 @@ async def _forged(world: World, backup_id: str, text: str, *, wrap: str) -> None
     await coach.api.post_message(world.cid, envelope.to_wire())
 
 
-async def test_a_second_device_approved_from_the_first_reads_the_history(world: World) -> None:
-    await world.client.client.backup.enable()
-    await _exchange(world)
-    old = world.client.client
-    new = await world.new_device("Sam's new phone")
-    new_id = new.client.store.state.device_id
-    assert new_id is not None
-
-    codes = await new.client.link.codes(await new.client.me())
-    assert [(c.device_id, c.name) for c in codes] == [
-        (old.store.state.device_id, "Sam's old phone")
-    ]
-    assert await old.link.code_for(new_id) == codes[0].code  # what the person compares
-    new.listen()
-    await new.connect()
-    sent = await old.link.approve(new_id)
-    assert sent.with_history
-    await new.wait_for(lambda evs: any(isinstance(e, LinkOffered) for e in evs))  # live frame
-
-    outcome = await new.client.link.wait(timeout=10, poll=0.2)
-    assert outcome.with_history and outcome.sender_device_id == old.store.state.device_id
-    assert await new.client.history_api.links() == []  # taken once
-    page, _ = await new.client.history(world.cid, after_seq=0, limit=100)
-    assert [e.body for e in page if isinstance(e, ReceivedMessage)] == BEFORE
-    assert (await new.client.backup.status()).kept_here  # it can approve the next device
-
-
-async def test_linking_without_a_backup_says_what_the_new_device_will_read(world: World) -> None:
-    await world.coach.client.send_text(world.cid, "Before the new phone.")
-    await _stored(world.coach, world.cid, 1)
-    new = await world.new_device("Sam's new phone")
-    new_id = new.client.store.state.device_id
-    assert new_id is not None
-    sent = await world.client.client.link.approve(new_id)
-    assert not sent.with_history
-    outcome = await new.client.link.wait(timeout=10, poll=0.2)
-    assert not outcome.with_history
-    assert outcome.notice is not None and "will read new messages" in outcome.notice
-    assert new.client.store.state.backup_keys == {}
-
-
-async def test_only_the_accounts_own_devices_can_link(world: World) -> None:
-    await world.client.client.backup.enable()
-    new = await world.new_device("Sam's new phone")
-    new_id = new.client.store.state.device_id
-    coach_id = world.coach.client.store.state.device_id
-    assert new_id is not None and coach_id is not None
-
-    # Another account's device: refused before anything is sent, and the server says 404.
-    with pytest.raises(NotOwnDevice):
-        await world.client.client.link.approve(coach_id)
-    coach_keys = world.coach.client.store.device_keys()
-    assert coach_keys is not None
-    boxed = seal_link_secret(
-        LinkSecret(backup_id=None, backup_secret=None),
-        approver_kx=coach_keys.kx,
-        new_device_kx_public=bytes(_kx_of(new).public_key),
-    )
-    from haven_client.errors import NotFound
-
-    with pytest.raises(NotFound):
-        await world.coach.client.history_api.send_link(new_id, boxed, coach_id)
-
-    # An own device sending a secret that is not the published backup key: refused, nothing kept.
-    old = world.client.client
-    old_keys = old.store.device_keys()
-    assert old_keys is not None and old.store.state.device_id is not None
-    info = await old.history_api.backup()
-    assert info is not None
-    forged = LinkSecret(backup_id=info.backup_id, backup_secret=bytes(KxPrivateKey.generate()))
-    await old.history_api.send_link(
-        new_id,
-        seal_link_secret(
-            forged, approver_kx=old_keys.kx, new_device_kx_public=bytes(_kx_of(new).public_key)
-        ),
-        old.store.state.device_id,
-    )
-    with pytest.raises(LinkRefused):
-        await new.client.link.wait(timeout=10, poll=0.2)
-    assert new.client.store.state.backup_keys == {}
-    assert await new.client.history_api.links() == []
-
-
-def _kx_of(device: SdkDevice) -> KxPrivateKey:
-    keys = device.client.store.device_keys()
-    assert keys is not None
-    return keys.kx
-
-
 async def test_replacing_or_turning_off_the_key_changes_only_what_is_sent_from_then_on(
     world: World,
 ) -> None:
@@ -379,7 +208,7 @@ async def test_a_password_reset_is_told_calmly_and_history_stays_readable(
 ) -> None:
     await world.client.client.backup.enable()
     await world.coach.client.send_text(world.cid, "Before the reset.")
-    await _stored(world.coach, world.cid, 1)
+    await stored(world.coach, world.cid, 1)
     account_id = world.client.client.store.state.account.account_id  # type: ignore[union-attr]
     issued = await api.call(
         "POST", f"/v1/admin/accounts/{account_id}/reset-code", token=operator.access_token
@@ -431,31 +260,13 @@ async def test_a_device_nearing_expiry_hears_it_calmly(
     assert warning.notice.endswith("Open Haven before then to keep it.")
 
 
-async def test_a_device_without_the_backup_key_links_and_says_where_history_is(
-    world: World,
-) -> None:
-    rk_text, _ = await world.client.client.backup.enable()
-    second = await world.new_device("Sam's tablet")
-    await second.client.backup.restore(rk_text)  # not kept: it cannot hand the key on
-    third = await world.new_device("Sam's new phone")
-    third_id = third.client.store.state.device_id
-    assert third_id is not None
-
-    sent = await second.client.link.approve(third_id)
-    assert not sent.with_history and sent.notice is not None
-    assert sent.notice.startswith("This device does not hold your backup key")
-    outcome = await third.client.link.wait(timeout=10, poll=0.2)
-    assert not outcome.with_history and outcome.notice is not None
-    assert "Use your recovery key here" in outcome.notice
-
-
 async def test_after_revoking_the_lost_phone_the_recovery_key_still_restores(
     world: World,
 ) -> None:
     """The phone that turned backup on is lost and revoked first: its key is retired (no
     device vouches for it any more), yet everything wrapped for it opens with the key."""
     rk_text, _ = await world.client.client.backup.enable()
-    await _exchange(world)
+    await exchange(world)
     lost = world.client.client.store.state.device_id
     assert lost is not None
     new = await world.new_device("Sam's new phone")
@@ -470,23 +281,3 @@ async def test_after_revoking_the_lost_phone_the_recovery_key_still_restores(
     assert [m.body for m in report.opened] == BEFORE and report.failed == []
     assert report.kept_backup_key is False
     assert await new.client.history_api.backup() is None  # not turned on again unasked
-
-
-async def test_a_device_that_kept_the_key_after_restoring_can_link_the_next_one(
-    world: World,
-) -> None:
-    rk_text, _ = await world.client.client.backup.enable()
-    await _exchange(world)
-    tablet = await world.new_device("Sam's tablet")
-    report = await tablet.client.backup.restore(rk_text, keep=True)
-    assert report.kept_backup_key and (await tablet.client.backup.status()).kept_here
-    assert tablet.client.store.state.backup_keys  # the backup's private half, never the text
-    assert rk_text.replace(" ", "") not in tablet.client.store.state.model_dump_json()
-
-    phone = await world.new_device("Sam's new phone")
-    phone_id = phone.client.store.state.device_id
-    assert phone_id is not None
-    assert (await tablet.client.link.approve(phone_id)).with_history
-    assert (await phone.client.link.wait(timeout=10, poll=0.2)).with_history
-    page, _ = await phone.client.history(world.cid, after_seq=0, limit=100)
-    assert [e.body for e in page if isinstance(e, ReceivedMessage)] == BEFORE

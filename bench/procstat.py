@@ -39,6 +39,33 @@ def find_by_comm(name: str) -> list[int]:
     return sorted(found)
 
 
+def listening_pid(port: int) -> int | None:
+    """The process listening on this local TCP port (the broker among several `beam.smp`, say
+    a local cluster's nodes), or None when it cannot be told (no access to its descriptors)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
 @dataclass(frozen=True)
 class Snapshot:
     cpu: dict[str, float]

@@ -135,6 +135,7 @@ async def run(target: Target, config: Config) -> dict[str, Any]:
 
         for pair in pairs:
             for session in (pair.coach, pair.client):
+                await traffic.refresh(api, session)  # creating the pairs may take minutes
                 receiver = traffic.Receiver(session, shared)
                 await receiver.open(http, ws_url)
                 receivers.append(receiver)
@@ -255,6 +256,7 @@ def conditions(config: Config) -> dict[str, Any]:
         "conversations_b": config.conversations,
         "in_flight_per_conversation_b": config.in_flight,
         "idle_sockets": config.idle_sockets,
+        "sweep": list(config.sweep),
     }
 
 
@@ -274,13 +276,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", action="append", default=[], help="name=pid to sample")
     parser.add_argument("--logs", type=Path, help="keep the services' logs in this directory")
     parser.add_argument("--profile", type=Path, help="py-spy stacks of workload b, if installed")
+    parser.add_argument(
+        "--sweep",
+        default="0.25,0.5,0.75,1.0,1.25",
+        help="shares of (a)'s rate for the sweep, comma-separated; empty: no sweep",
+    )
     args = parser.parse_args(argv)
+    shares = tuple(float(x) for x in args.sweep.split(",") if x.strip())
     config = Config(
         seconds=1.0 if args.quick else args.seconds,
         conversations=2 if args.quick else args.conversations,
         in_flight=args.in_flight,
         idle_sockets=10 if args.quick else args.idle_sockets,
-        sweep=(0.5,) if args.quick else (0.25, 0.5, 0.75, 1.0, 1.25),
+        sweep=(0.5,) if args.quick else shares,
         sweep_seconds=1.0 if args.quick else 5.0,
         out=args.out,
         ceiling_scale=0.1 if args.quick else 1.0,

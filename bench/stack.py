@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from bench.procstat import find_by_comm
+from bench.procstat import find_by_comm, listening_pid
 from shared.settings import CommonSettings
 from tools import broker
 from tools.namespace import drop_namespace
@@ -92,9 +93,11 @@ def local_stack(tmp: Path) -> Iterator[Target]:
         with running_stack(env, tmp) as stack:
             pids = {name: stack.processes[name].pid for name in SERVICES[:3]}
             pids["store"] = store.pid
+            # The broker the services use: other nodes (a local cluster's) may run beside it.
+            broker_pid = listening_pid(urlsplit(broker.DEFAULT_URL).port or 5672)
             beams = find_by_comm("beam.smp")
-            if beams:
-                pids["broker"] = beams[0]
+            if broker_pid is not None or beams:
+                pids["broker"] = broker_pid if broker_pid is not None else beams[0]
             yield Target(
                 stack.gateway_url,
                 broker.DEFAULT_URL,

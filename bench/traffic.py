@@ -86,8 +86,11 @@ class Receiver:
         self.tracker = tracker
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.task: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._ws_url = ""
 
     async def open(self, http: aiohttp.ClientSession, ws_url: str) -> None:
+        self._http, self._ws_url = http, ws_url
         headers = {"Authorization": f"Bearer {self.session.access_token}"}
         self.ws = await http.ws_connect(ws_url, headers=headers, max_msg_size=0)
         first = await self.ws.receive_json(timeout=30)
@@ -95,10 +98,18 @@ class Receiver:
         self.task = asyncio.create_task(self._read())
 
     async def reauth(self) -> None:
+        """The fresh token on the open socket; a socket the gateway closed meanwhile (its token
+        expired: a loaded machine can take minutes between workloads) is opened again."""
         assert self.ws is not None
-        await self.ws.send_str(
-            json.dumps({"type": "auth", "access_token": self.session.access_token})
-        )
+        if not self.ws.closed:
+            with contextlib.suppress(aiohttp.ClientConnectionResetError):
+                await self.ws.send_str(
+                    json.dumps({"type": "auth", "access_token": self.session.access_token})
+                )
+                return
+        if self._http is not None:  # closed, or closing under our feet
+            await self.close()
+            await self.open(self._http, self._ws_url)
 
     async def _read(self) -> None:
         assert self.ws is not None
@@ -113,7 +124,10 @@ class Receiver:
                 continue
             mid = frame["message"]["message_id"]
             tracker.delivered.setdefault(mid, time.monotonic())
-            await ws.send_str(json.dumps({"type": "ack", "message_id": mid}))
+            try:
+                await ws.send_str(json.dumps({"type": "ack", "message_id": mid}))
+            except aiohttp.ClientConnectionResetError:
+                return  # the gateway closed it (an expired token): `reauth` opens it again
 
     async def close(self) -> None:
         if self.ws is not None:

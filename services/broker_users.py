@@ -70,7 +70,8 @@ OWN_QUEUES = {
 }
 PUBLISHES = {  # exchanges each service publishes to
     "gateway": ["commands", "events", "deliveries", "rpc"],
-    "messaging": ["events", "dead"],  # dead: the dead-letter exchange of its queues
+    # deliveries: stored messages go straight to the sockets (services/messaging/delivery.py)
+    "messaging": ["events", "deliveries", "dead"],  # dead: the dead-letter exchange of its queues
     "notification": ["deliveries", "push", "dead"],
 }
 BINDS_FROM = {  # exchanges its queues are bound from

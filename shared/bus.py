@@ -24,6 +24,7 @@ from pymongo.errors import OperationFailure
 
 from shared import failover
 from shared import topology as topo
+from shared.acks import Acks
 from shared.commands import CommandBase
 from shared.errors import PermanentError, UnavailableError, UnroutableError, field_names
 from shared.events import EventBase
@@ -107,6 +108,7 @@ class Bus:
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._channels: list[AbstractChannel] = []
         self._in_flight = 0
+        self._acks = Acks()
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
@@ -316,6 +318,7 @@ class Bus:
     async def _process(
         self, queue: str, message: AbstractIncomingMessage, handler: Handler
     ) -> None:
+        self._acks.started(message)  # before any await: see shared/acks.py
         self._in_flight += 1
         self._idle.clear()
         delivery = Delivery.of(message)
@@ -324,9 +327,10 @@ class Bus:
             with correlation(delivery.correlation_id):
                 outcome = await self._run_handler(handler, delivery)
             if outcome == "ack":
-                await message.ack()
+                self._acks.done(message)  # with others at the end of the loop's turn
             elif outcome == "dead":
                 await message.reject(requeue=False)
+                self._acks.settled(message)
             BUS_CONSUMED.labels(queue=label, outcome=outcome).inc()
         except aio_pika.exceptions.AMQPError:
             # The channel is gone: the broker redelivers the unacked message to someone.
@@ -378,6 +382,7 @@ class Bus:
         except TimeoutError:
             log.warning("bus_shutdown_in_flight_abandoned", in_flight=self._in_flight)
         await asyncio.gather(*self._renewals, return_exceptions=True)
+        await self._acks.flush()  # what was done is acked, not handed to the next consumer
         if self._connection is not None:
             await self._connection.close()
 

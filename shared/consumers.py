@@ -12,7 +12,8 @@ from typing import Any
 import structlog
 
 from shared.bus import Bus, Delivery
-from shared.events import EVENT_TYPES, Event, decode_event
+from shared.events import EVENT_TYPES, Event, decode_events
+from shared.logging import correlation
 
 log = structlog.get_logger(__name__)
 
@@ -20,10 +21,22 @@ EventHandler = Callable[[Any], Awaitable[None]]
 
 
 def event_dispatcher(handlers: Mapping[str, EventHandler]) -> Callable[[Delivery], Awaitable[None]]:
-    """A bus handler: malformed events dead-letter (ValidationError), unknown types are acked."""
+    """A bus handler: malformed events dead-letter (ValidationError), unknown types are acked.
+
+    A batch (several events in one AMQP message, `shared.events.encode_events`) is handled one
+    event after another, each under its own correlation id; a failure retries the whole batch,
+    which every handler allows (handlers are idempotent: the bus may redeliver any event)."""
 
     async def dispatch(delivery: Delivery) -> None:
-        event: Event = decode_event(delivery.body)
+        events: list[Event] = decode_events(delivery.body)
+        if len(events) == 1:
+            await _handle(events[0])
+            return
+        for event in events:
+            with correlation(event.correlation_id):
+                await _handle(event)
+
+    async def _handle(event: Event) -> None:
         handler = handlers.get(event.type)
         if handler is None:
             log.debug("event_ignored", type=event.type)

@@ -1,18 +1,23 @@
-"""Real-time deliveries on `haven.deliveries`: the contract between notification and gateways.
+"""Real-time deliveries on `haven.deliveries`: the contract between the services that deliver
+(messaging for stored messages, notification for every other frame) and the gateways.
 
-notification publishes one `DeviceDelivery` per recipient device with routing key
-`device.<device_id>` (mandatory): RabbitMQ routes it to whichever gateway replica bound that
-key for the device's open socket, or returns it when none did (the device is offline). The
+A delivery is published with routing key `device.<device_id>` (mandatory): RabbitMQ routes it
+to whichever gateway replica bound that key for the device's open socket, or returns it when
+none did (the device is offline). Several deliveries to one device may travel as one AMQP
+message, a JSON array of them in order (`publish_deliveries`, `decode_deliveries`): a batch of
+one conversation's messages costs one publish per device instead of one per message. The
 gateway's side (its queue, bindings and controls) is `services/gateway/sockets/router.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
 from shared.bus import Bus
 from shared.errors import UnroutableError
@@ -85,6 +90,65 @@ def delivery_id_for(event_id: str, device_id: str) -> str:
     """Deterministic, so a redelivered event republishes the same delivery ids."""
     key = f"delivery\x00{event_id}\x00{device_id}".encode()
     return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+DELIVERIES_ADAPTER: TypeAdapter[list[DeviceDelivery]] = TypeAdapter(list[DeviceDelivery])
+
+
+def decode_deliveries(body: bytes) -> list[DeviceDelivery]:
+    """One AMQP message's deliveries, in order: one, or a batch (a JSON array); raises
+    pydantic.ValidationError if any is malformed."""
+    if body.lstrip()[:1] == b"[":
+        return DELIVERIES_ADAPTER.validate_json(body)
+    return [DeviceDelivery.model_validate_json(body)]
+
+
+BATCH_BYTES = 256 * 1024  # a batch message's body at most (a single delivery may be larger)
+
+
+async def publish_deliveries(
+    bus: Bus, device_id: str, deliveries: Sequence[DeviceDelivery]
+) -> list[bool]:
+    """Deliveries to one device, in order, batched into as few messages as fit `BATCH_BYTES`
+    (mandatory, transient, confirmed); per delivery, whether a gateway queue holds it (False:
+    returned, no gateway holds the device)."""
+    if any(d.device_id != device_id for d in deliveries):
+        raise ValueError("a batch of deliveries goes to one device")
+    bodies = [d.model_dump_json().encode() for d in deliveries]
+    chunks: list[list[int]] = []
+    size = 0
+    for i, body in enumerate(bodies):
+        if not chunks or size + len(body) > BATCH_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += len(body) + 1
+    routed = await asyncio.gather(
+        *(
+            _publish_chunk(bus, device_id, [deliveries[i] for i in c], [bodies[i] for i in c])
+            for c in chunks
+        )
+    )
+    return [ok for chunk, ok in zip(chunks, routed, strict=True) for _ in chunk]
+
+
+async def _publish_chunk(
+    bus: Bus, device_id: str, deliveries: list[DeviceDelivery], bodies: list[bytes]
+) -> bool:
+    body = bodies[0] if len(bodies) == 1 else b"[" + b",".join(bodies) + b"]"
+    try:
+        await bus.publish(
+            bus.topology.deliveries,
+            routing_key(device_id),
+            body,
+            message_id=deliveries[0].delivery_id,
+            message_type=f"delivery.{deliveries[0].kind}",
+            mandatory=True,
+            persistent=False,  # transient: the durable record is the stored message, in messaging
+        )
+    except UnroutableError:
+        return False
+    return True
 
 
 async def publish_delivery(bus: Bus, delivery: DeviceDelivery, *, mandatory: bool = True) -> bool:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, Self, TypeVar, get_args
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.logging import current_correlation_id
 from shared.wire import StoredEnvelope
@@ -315,7 +316,9 @@ class AgreementChanged(EventBase[AgreementData]):
 
 
 class StoredMessageData(Schema):
-    """A stored message as every recipient device sees it: ciphertext only."""
+    """A stored message: its metadata, and either its envelope (ciphertext only) for whoever
+    delivers it, or — when messaging delivered it to the devices' sockets itself — which of the
+    recipient devices no gateway held (`unroutable_device_ids`: offline, a push is owed)."""
 
     conversation_id: str
     message_id: str
@@ -324,8 +327,20 @@ class StoredMessageData(Schema):
     sender_device_id: str
     server_ts: datetime
     urgent: bool
-    envelope: StoredEnvelope
+    envelope: StoredEnvelope | None = None
     recipient_device_ids: list[str]
+    unroutable_device_ids: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _delivered_or_deliverable(self) -> Self:
+        if self.envelope is None and self.unroutable_device_ids is None:
+            raise ValueError("an undelivered stored message carries its envelope")
+        return self
+
+    @property
+    def delivered(self) -> bool:
+        """Whether messaging already sent it to the sockets (then only the offline are owed)."""
+        return self.unroutable_device_ids is not None
 
 
 class MessageStored(EventBase[StoredMessageData]):
@@ -333,7 +348,11 @@ class MessageStored(EventBase[StoredMessageData]):
 
     @classmethod
     def id_key(cls, data: StoredMessageData) -> str:
-        return f"{data.conversation_id}:{data.message_id}"
+        return cls.id_key_of(data.conversation_id, data.message_id)
+
+    @staticmethod
+    def id_key_of(conversation_id: str, message_id: str) -> str:
+        return f"{conversation_id}:{message_id}"
 
 
 class MessageDeletedData(Schema):
@@ -443,6 +462,25 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES = frozenset(kind.kind() for kind in get_args(get_args(Event)[0]))
 
 
+EVENTS_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+
+
 def decode_event(body: bytes) -> Event:
     """Parse any event; raises pydantic.ValidationError for unknown or malformed ones."""
     return EVENT_ADAPTER.validate_json(body)
+
+
+def decode_events(body: bytes) -> list[Event]:
+    """One AMQP message's events: one event, or a batch of them (a JSON array, `encode_events`);
+    raises pydantic.ValidationError if any of them is unknown or malformed."""
+    if body.lstrip()[:1] == b"[":
+        return EVENTS_ADAPTER.validate_json(body)
+    return [EVENT_ADAPTER.validate_json(body)]
+
+
+def encode_events(events: Sequence[EventBase[Any]]) -> bytes:
+    """One body for several events of one type (one routing key): a JSON array of them, which
+    costs the broker and both ends one message instead of one each; a single event as itself."""
+    if len(events) == 1:
+        return events[0].model_dump_json().encode()
+    return b"[" + b",".join(event.model_dump_json().encode() for event in events) + b"]"

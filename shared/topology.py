@@ -263,7 +263,7 @@ def push_delay_key(delay_ms: int) -> str:
 # service's broker user needs permissions on its own part only (services/broker_users.py).
 EXCHANGES_OF = {
     "gateway": ("commands", "events", "deliveries", "rpc"),
-    "messaging": ("commands", "events", "rpc", "dead"),
+    "messaging": ("commands", "events", "deliveries", "rpc", "dead"),
     "notification": ("events", "deliveries", "rpc", "push", "dead"),
 }
 EVERYTHING = ("commands", "events", "deliveries", "rpc", "dead", "push")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
 
+from services.messaging.delivery import Announcer, DeliverBatch, PublishEvents
 from services.messaging.erasure import Erasure, ErasureRepository
 from services.messaging.pipeline import ShardPipeline
 from services.messaging.queries import Queries
@@ -13,7 +16,8 @@ from services.messaging.service import MessagingService, OutEvent, Publish
 from services.messaging.settings import MessagingSettings
 from shared.bus import Bus
 from shared.consumers import consume_events
-from shared.events import OpsProbed
+from shared.deliveries import DeviceDelivery, publish_deliveries
+from shared.events import MessageStored, OpsProbed, derive_event_id, encode_events
 from shared.lifecycle import StartHook, bus_key, mongo_key
 from shared.logging import correlation
 from shared.probes import record_probe
@@ -34,6 +38,36 @@ def publish_over(bus: Bus) -> Publish:
     return publish
 
 
+def deliver_over(bus: Bus) -> DeliverBatch:
+    async def deliver(device_id: str, deliveries: Sequence[DeviceDelivery]) -> list[bool]:
+        return await publish_deliveries(bus, device_id, deliveries)
+
+    return deliver
+
+
+def publish_events_over(bus: Bus) -> PublishEvents:
+    """A batch's events of one type in one confirmed AMQP message (not mandatory: an event
+    nobody subscribed to is nobody's loss), under the first one's correlation id."""
+
+    async def publish(events: Sequence[MessageStored]) -> None:
+        if not events:
+            return
+        kind = events[0].kind()
+        ids = [event.event_id for event in events]
+        message_id = ids[0] if len(ids) == 1 else derive_event_id("batch", ",".join(ids))
+        with correlation(events[0].correlation_id):
+            await bus.publish(
+                bus.topology.events,
+                kind,
+                encode_events(events),
+                message_id=message_id,
+                message_type=kind,
+                mandatory=False,
+            )
+
+    return publish
+
+
 def start_consumers(settings: MessagingSettings) -> StartHook:
     async def start(app: web.Application) -> None:
         bus, db = app[bus_key], app[mongo_key].db
@@ -48,6 +82,7 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
             stamp=retention.stamp,
             settle=retention.settle,
             erased=erasure.erased_senders,
+            announce=Announcer(deliver=deliver_over(bus), publish_events=publish_events_over(bus)),
         )
 
         async def on_probe(event: OpsProbed) -> None:

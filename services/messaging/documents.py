@@ -13,6 +13,7 @@ from shared.events import (
     MessageStored,
     RejectedData,
     StoredMessageData,
+    derive_event_id,
 )
 from shared.mongo import Document
 from shared.wire import MessageItem
@@ -58,8 +59,13 @@ def message_document(data: SendData, seq: int, server_ts: datetime) -> Document:
     }
 
 
-def stored_event(doc: Document, correlation_id: str | None) -> MessageStored:
-    """Deterministic in everything but the correlation id, however often it is re-published."""
+def stored_event(
+    doc: Document, correlation_id: str | None, *, unroutable: list[str] | None = None
+) -> MessageStored:
+    """Deterministic in everything but the correlation id, however often it is re-published.
+
+    With `unroutable` (messaging delivered the frames itself: services/messaging/delivery.py)
+    the event names the devices no gateway held and leaves the envelope out."""
     data = StoredMessageData(
         conversation_id=doc["conversation_id"],
         message_id=doc["message_id"],
@@ -68,10 +74,18 @@ def stored_event(doc: Document, correlation_id: str | None) -> MessageStored:
         sender_device_id=doc["sender_device_id"],
         server_ts=doc["server_ts"],
         urgent=doc["urgent"],
-        envelope=doc["envelope"],
+        envelope=doc["envelope"] if unroutable is None else None,
         recipient_device_ids=doc["recipient_device_ids"],
+        unroutable_device_ids=unroutable,
     )
     return MessageStored.create(data, occurred_at=doc["server_ts"], correlation_id=correlation_id)
+
+
+def stored_event_id(doc: Document) -> str:
+    """`stored_event(doc, ...).event_id`, without building the event."""
+    return derive_event_id(
+        MessageStored.kind(), MessageStored.id_key_of(doc["conversation_id"], doc["message_id"])
+    )
 
 
 def deleted_event(doc: Document, correlation_id: str | None) -> MessageDeleted:

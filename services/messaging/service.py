@@ -5,11 +5,12 @@ outcome per command goes out. A raised error means "retry the whole batch": ever
 idempotent (stored messages are found again and their events re-published with the same
 `event_id`), so a retry only costs a gap in the seqs.
 
-A stored message's outcome is its announcement in flight (`Announcing`): the batch returns
-as soon as its messages are stored and their events published, so the pipeline stores the next
-batch while the broker confirms this one's events; each command is still acked only once its
-own event was confirmed (services/messaging/pipeline.py waits for it). Storage order, hence
-seq order, is untouched: only the waiting for confirms overlaps.
+A stored message's outcome is its batch's announcement in flight (`Announcing`): the batch
+returns as soon as its messages are stored and their announcement started (deliveries to the
+recipients' sockets and the `message.stored` events: services/messaging/delivery.py), so the
+pipeline stores the next batch while the broker confirms this one's; each command is still
+acked only once its batch's announcement was confirmed (services/messaging/pipeline.py waits
+for it). Storage order, hence seq order, is untouched: only the waiting for confirms overlaps.
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ Publish = Callable[[OutEvent], Awaitable[None]]
 Stamp = Callable[[Sequence[Document]], Awaitable[None]]
 # Which of these senders' accounts were deleted (services/messaging/erasure.py).
 Erased = Callable[[Sequence[str]], Awaitable[set[str]]]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored message to announce, with the correlation id of the command that sent it."""
+
+    doc: Document
+    correlation_id: str | None
+
+
+# Announces a batch's stored messages (to the devices and notification: services/messaging/
+# delivery.py); returns once the broker confirmed all of it.
+Announce = Callable[[Sequence[Stored]], Awaitable[None]]
 # Settles with None once the event is confirmed, or with the error that prevented it.
 Announcing = asyncio.Future[None]
 # None: done, ack; PermanentError: dead-letter; Announcing: ack once it settles with None.
@@ -94,9 +108,11 @@ class MessagingService:
         stamp: Stamp | None = None,
         settle: Stamp | None = None,
         erased: Erased | None = None,
+        announce: Announce | None = None,
     ) -> None:
         self._repo = repo
         self._publish = publish
+        self._announce = announce or self._announce_each
         self._stamp = stamp
         self._settle = settle
         self._erased = erased
@@ -157,12 +173,17 @@ class MessagingService:
                 DUPLICATES.inc()
                 log.info("message_duplicate", correlation_id=command.correlation_id, **ids)
             inserted.discard(key)  # a second copy within the batch is a duplicate as well
-        announced: list[Outcome] = [
-            asyncio.ensure_future(self._announce(o, stored[_key(o)]))
-            if isinstance(o, SendMessage)
-            else o
-            for o in outcomes
-        ]
+        # One announcement for the batch's stored messages; each of their commands is acked once
+        # it settled (services/messaging/pipeline.py).
+        sends = [(o, stored[_key(o)]) for o in outcomes if isinstance(o, SendMessage)]
+        batch = asyncio.ensure_future(self._announce_batch(sends)) if sends else None
+        announced: list[Outcome] = []
+        for outcome in outcomes:
+            if isinstance(outcome, SendMessage):
+                assert batch is not None  # a valid send is among `sends`
+                announced.append(batch)
+            else:
+                announced.append(outcome)
         # Announced first (delivery is at-least-once: should this fail, the retried batch finds
         # its messages stored and announces them again under the same event ids).
         if self._settle is not None and new_docs:
@@ -217,18 +238,34 @@ class MessagingService:
             await self._stamp(new_docs)
         return new_docs
 
-    async def _announce(self, command: SendMessage, doc: Document) -> None:
-        data = command.data
-        ids = {"conversation_id": data.conversation_id, "message_id": data.message_id}
-        if doc.get("signature") != docs.signature_of(data):
-            log.warning("message_conflict", correlation_id=command.correlation_id, **ids)
-            await self._reject(command, "conflict", "another envelope is stored under this id")
-            return
-        if doc.get("deleted"):
-            # Already deleted for everyone: its content must not resurface through a duplicate.
-            log.info("message_duplicate_of_deleted", correlation_id=command.correlation_id, **ids)
-            return
-        await self._publish(docs.stored_event(doc, command.correlation_id))
+    async def _announce_batch(self, sends: Sequence[tuple[SendMessage, Document]]) -> None:
+        """Announce each stored message once (a second copy in the batch is the same message);
+        a conflicting envelope is refused to its sender; a deleted message is not announced."""
+        ready: dict[tuple[str, str], Stored] = {}
+        refusals = []
+        for command, doc in sends:
+            data = command.data
+            ids = {"conversation_id": data.conversation_id, "message_id": data.message_id}
+            if doc.get("signature") != docs.signature_of(data):
+                log.warning("message_conflict", correlation_id=command.correlation_id, **ids)
+                refusals.append(
+                    self._reject(command, "conflict", "another envelope is stored under this id")
+                )
+            elif doc.get("deleted"):
+                # Already deleted for everyone: its content must not resurface through a duplicate.
+                log.info(
+                    "message_duplicate_of_deleted", correlation_id=command.correlation_id, **ids
+                )
+            else:
+                ready.setdefault(_key(command), Stored(doc, command.correlation_id))
+        announce = self._announce(list(ready.values())) if ready else None
+        await asyncio.gather(*refusals, *([announce] if announce is not None else []))
+
+    async def _announce_each(self, stored: Sequence[Stored]) -> None:
+        """Without an announcer: one `message.stored` event (with its envelope) per message."""
+        await asyncio.gather(
+            *(self._publish(docs.stored_event(s.doc, s.correlation_id)) for s in stored)
+        )
 
     async def given_up(self, job: Job) -> None:
         """A send that goes to the dead letters without being stored: tell its sender."""

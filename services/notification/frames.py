@@ -27,6 +27,8 @@ Frame = ServerFrame
 
 def message(data: StoredMessageData) -> MessageFrame:
     """The same item as in history; the envelope passes through untouched (ciphertext)."""
+    if data.envelope is None:
+        raise ValueError("a delivered message's event carries no envelope to deliver")
     item = MessageItem(
         message_id=data.message_id,
         conversation_id=data.conversation_id,

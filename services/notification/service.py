@@ -91,20 +91,28 @@ class NotificationService:
         self._window = announce_window
 
     async def message_stored(self, event: MessageStored) -> None:
+        """Messaging delivered it to the sockets and names the devices no gateway held (a push
+        is owed to each); from a messaging that did not (no `unroutable_device_ids`), the
+        frames go out from here as they used to. Then the coach's boundaries."""
         data = event.data
-        # A backup key is a recipient with no socket and no push: nothing is delivered to it.
-        recipients = [
-            d for d in device_recipients(data.recipient_device_ids) if d != data.sender_device_id
-        ]
-        routed = await self._fan_out(
-            event.event_id, recipients, frames.message(data), ack_message_id=data.message_id
-        )
-        for device_id, was_routed in routed.items():
-            if not was_routed:
-                owed = Unacknowledged(
-                    device_id, data.conversation_id, data.message_id, data.urgent, data.seq
-                )
-                await self._offline(owed, "unroutable")
+        if data.unroutable_device_ids is not None:
+            offline = data.unroutable_device_ids
+        else:
+            # A backup key is a recipient with no socket and no push: nothing is delivered to it.
+            recipients = [
+                d
+                for d in device_recipients(data.recipient_device_ids)
+                if d != data.sender_device_id
+            ]
+            routed = await self._fan_out(
+                event.event_id, recipients, frames.message(data), ack_message_id=data.message_id
+            )
+            offline = [device_id for device_id, was_routed in routed.items() if not was_routed]
+        for device_id in offline:
+            owed = Unacknowledged(
+                device_id, data.conversation_id, data.message_id, data.urgent, data.seq
+            )
+            await self._offline(owed, "unroutable")
         await self._coach_away(event)
 
     async def _coach_away(self, event: MessageStored) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from services.gateway.sockets.router import DeliveryRouter
+from shared import deliveries
 from shared.bus import Bus
-from shared.deliveries import DeviceDelivery, publish_delivery
+from shared.deliveries import DeviceDelivery, publish_deliveries, publish_delivery
 from shared.errors import UnavailableError
 from shared.frames import ErrorFrame, Resync
 from shared.topology import Topology
@@ -190,6 +191,25 @@ async def test_unbound_or_never_bound_device_is_reported_offline(
     assert not await publish_delivery(publisher, frame_delivery("dev-1"))
     assert await delivery_bindings(clean_broker) == []
     assert a.router.bound == frozenset()
+
+
+async def test_a_batch_for_one_device_arrives_whole_and_in_order_or_returns_whole(
+    publisher: Bus, gateways: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = await gateways("gw-a")
+    await a.router.bind("dev-1")
+    markers = [f"batch-{i}" for i in range(5)]
+    batch = [frame_delivery("dev-1", m) for m in markers]
+    monkeypatch.setattr(deliveries, "BATCH_BYTES", len(batch[0].model_dump_json()) * 3)
+
+    assert await publish_deliveries(publisher, "dev-1", batch) == [True] * 5  # in two messages
+    await a.inbox.wait_for(lambda d: marked(d, markers[-1]))
+    assert [d.delivery_id for d in a.inbox.items] == [d.delivery_id for d in batch]
+
+    unbound = [frame_delivery("dev-2", m) for m in markers[:2]]
+    assert await publish_deliveries(publisher, "dev-2", unbound) == [False, False]
+    with pytest.raises(ValueError, match="one device"):
+        await publish_deliveries(publisher, "dev-1", [*batch[:1], *unbound])
 
 
 async def test_control_reaches_the_replica_holding_the_device_and_no_other(

@@ -27,7 +27,7 @@ from shared.commands import (
     SendData,
     SendMessage,
 )
-from shared.events import Event, decode_event
+from shared.events import Event, decode_events
 from shared.lifecycle import started_key
 from shared.logging import correlation
 from shared.rpc import RpcClient
@@ -112,7 +112,7 @@ class EventTap:
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         async with message.process():
-            self.events.append(decode_event(message.body))
+            self.events.extend(decode_events(message.body))  # one, or a batch
             self.arrived.set()
 
     def of_type(self, event_type: str) -> list[Any]:

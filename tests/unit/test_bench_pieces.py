@@ -71,4 +71,4 @@ def test_rates_count_only_what_was_sent_here_from_the_first_send() -> None:
 def test_ratios_divide_each_ceiling_by_its_uses_per_message() -> None:
     ceilings = {"publish": 3000.0, "insert": 2000.0, "http": 6000.0, "verify": 10000.0}
     got = ratios(500.0, ceilings)
-    assert got == {"publish": 0.5, "insert": 0.25, "http": 0.083, "verify": 0.1}
+    assert got == {"publish": 0.333, "insert": 0.25, "http": 0.083, "verify": 0.1}

@@ -160,6 +160,35 @@ async def test_returned_message_delivery_records_one_pending_notification(
     assert len(deliver.published) == 4
 
 
+async def test_a_message_messaging_delivered_owes_a_push_to_its_unroutable_devices_only(
+    repo: FakeRepository,
+) -> None:
+    deliver = RecordingDeliverer(online={"cd1", "cd2"})
+    service = NotificationService(repository=repo, deliver=deliver)
+    event = stored(["cd1", "cd2", "kd1"])
+    delivered = event.model_copy(
+        update={
+            "data": event.data.model_copy(
+                update={"envelope": None, "unroutable_device_ids": ["cd2"]}
+            )
+        }
+    )
+    await service.message_stored(delivered)
+    await service.message_stored(delivered)  # redelivered event
+    assert deliver.published == []  # the frames went out from messaging
+    assert repo.pending == {("cd2", "m1"): "unroutable"}
+
+
+def test_a_stored_message_event_carries_its_envelope_unless_it_was_delivered() -> None:
+    data = stored(["cd1"]).data.model_dump()
+    with pytest.raises(ValueError, match="envelope"):
+        StoredMessageData.model_validate({**data, "envelope": None})
+    delivered = StoredMessageData.model_validate(
+        {**data, "envelope": None, "unroutable_device_ids": []}
+    )
+    assert delivered.delivered and not stored(["cd1"]).data.delivered
+
+
 async def test_unroutable_publish_failure_propagates_for_a_retry(repo: FakeRepository) -> None:
     deliver = RecordingDeliverer(fail_with=UnavailableError("broker gone"))
     with pytest.raises(UnavailableError):

@@ -14,7 +14,14 @@ import pydantic
 import structlog
 
 from shared.bus import Bus, Delivery
-from shared.deliveries import Control, ControlAction, DeviceDelivery, publish_delivery, routing_key
+from shared.deliveries import (
+    Control,
+    ControlAction,
+    DeviceDelivery,
+    decode_deliveries,
+    publish_delivery,
+    routing_key,
+)
 from shared.errors import UnavailableError
 from shared.exclusive import exclusive_queue
 from shared.frames import ServerFrame
@@ -184,16 +191,18 @@ class DeliveryRouter:
                 log.warning("delivery_unbind_failed", device_id=device_id, reason=str(error))
 
     async def _receive(self, raw: Delivery) -> None:
-        """Every valid delivery goes to `on_delivery`, including one racing an unbind."""
+        """Every valid delivery goes to `on_delivery`, in order, including one racing an
+        unbind; a batch (one device's deliveries in one message) is valid only as a whole."""
         try:
-            delivery = DeviceDelivery.model_validate_json(raw.body)
+            deliveries = decode_deliveries(raw.body)
         except pydantic.ValidationError as error:
             log.warning(
                 "delivery_malformed", routing_key=raw.routing_key, errors=error.error_count()
             )
             return
-        if raw.routing_key != f"device.{delivery.device_id}":
+        if any(raw.routing_key != f"device.{d.device_id}" for d in deliveries):
             log.warning("delivery_misrouted", routing_key=raw.routing_key)
             return
         if self._on_delivery is not None:
-            await self._on_delivery(delivery)
+            for delivery in deliveries:
+                await self._on_delivery(delivery)

@@ -29,6 +29,7 @@ CHUNK_BYTES = 64 * 1024 + 17  # one secretstream ciphertext chunk (docs/attachme
 READ_BYTES = CHUNK_BYTES
 # An upload still arriving after this long is abandoned (a crash, a stalled client).
 STALLED = timedelta(hours=1)
+SENT_BATCH = 1000  # conversation ids per cursor batch of the retention sweep
 
 
 @dataclass(frozen=True)
@@ -259,10 +260,19 @@ class AttachmentStore:
         await self.usage.drop_idle(now)
         return removed
 
-    async def sent_conversations(self) -> list[str]:
-        """The conversations that have sent blobs (whose retention the sweep applies)."""
-        ids = await self._files.distinct("metadata.conversation_id", {"metadata.state": "sent"})
-        return sorted(str(i) for i in ids)
+    async def sent_conversations(self, batch_size: int = SENT_BATCH) -> AsyncIterator[str]:
+        """The conversations that have sent blobs (whose retention the sweep applies), in
+        order, one cursor batch at a time: `distinct` answers in one document, which fails
+        once the ids pass 16 MB."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"metadata.state": "sent"}},
+            {"$group": {"_id": "$metadata.conversation_id"}},
+            {"$sort": {"_id": 1}},
+        ]
+        cursor = await self._files.aggregate(pipeline, allowDiskUse=True, batchSize=batch_size)
+        async with cursor:
+            async for doc in cursor:
+                yield str(doc["_id"])
 
     async def remove_sent_before(self, conversation_ids: list[str], cutoff: datetime) -> int:
         """Sent blobs of these conversations sent before ``cutoff`` (their retention passed).

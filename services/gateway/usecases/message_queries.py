@@ -12,6 +12,7 @@ from shared.commands import DeleteData, DeleteMessage, MarkRead, ReadData
 from shared.contracts import (
     DEFAULT_LIMIT,
     HISTORY,
+    MAX_INT64,
     MAX_LIMIT,
     MESSAGE,
     HistoryPage,
@@ -21,8 +22,6 @@ from shared.contracts import (
 from shared.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError
 from shared.events import utcnow
 from shared.rpc import RpcClient
-
-MAX_INT64 = (1 << 63) - 1
 
 
 def _int(query: dict[str, str], name: str) -> int | None:

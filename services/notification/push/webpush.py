@@ -31,7 +31,6 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02, VapidException  # type: ignore[import-untyped]
-from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 from yarl import URL
 
 from shared.errors import HavenError
@@ -182,6 +181,10 @@ def webpush_request(
     ttl: int,
 ) -> tuple[dict[str, str], bytes]:
     """Headers and encrypted body of one push (CPU work: run it off the event loop)."""
+    # Imported on the first push, not at start: pywebpush brings requests and urllib3 along
+    # (about 10 MiB a process that never sends a Web Push would carry for nothing).
+    from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
+
     keys = {"p256dh": subscriber.p256dh, "auth": subscriber.auth}
     try:
         pusher = WebPusher({"endpoint": endpoint, "keys": keys})

@@ -157,6 +157,8 @@ TOPIC_CASES = [
     ("gateway", "events", "receipt.read", False),
     ("gateway", "deliveries", "device.d-1", True),
     ("gateway", "deliveries", "account.deleted", False),
+    ("messaging", "deliveries", "device.d-1", True),  # stored messages, straight to sockets
+    ("messaging", "deliveries", "message.stored", False),
     ("notification", "deliveries", "device.d-1", True),
     ("notification", "deliveries", "message.stored", False),
 ]

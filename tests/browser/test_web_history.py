@@ -277,6 +277,15 @@ async def test_a_browser_that_restored_without_keeping_the_key_says_how_to_appro
     await expect(first.locator(".link-not-held")).to_have_count(0)
     await prompt.get_by_role("button", name="Enter the recovery key here").click()
     await expect(page.get_by_role("heading", name="Restore your history")).to_be_visible(timeout=T)
+    # Kept this time: the card offers Approve, and approving sends the history.
+    await page.get_by_label("Recovery key", exact=True).fill(key)
+    await page.get_by_label("Keep the key on this device").check()
+    await page.get_by_role("button", name="Restore", exact=True).click()
+    await expect(prompt.locator(".link-not-held")).to_have_count(0, timeout=T)
+    await prompt.get_by_role("button", name="Approve", exact=True).click()
+    await expect(page.get_by_text("can now read your history.", exact=False)).to_be_visible(
+        timeout=T
+    )
 
 
 async def test_a_browser_that_restored_vouches_so_the_key_outlives_the_first(

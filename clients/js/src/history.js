@@ -231,6 +231,7 @@ export class History {
       throw new HavenError('backup_missing', 'the backup key was not kept');
     await this._d.keys.add(published, pair.secret, true);
     this._d.invalidate(account.account_id);
+    await this._d.emit('backup_changed', {});
     const text = encodeRecoveryKey(rk);
     rk.fill(0);
     return { recoveryKey: text, backupId: published.backup_id };
@@ -247,6 +248,7 @@ export class History {
     await this._d.keys.forgetStored();
     this._d.keys.forget();
     this._d.invalidate(account.account_id);
+    await this._d.emit('backup_changed', {});
   }
 
   /**
@@ -274,6 +276,7 @@ export class History {
     await this._d.keys.add(published, pair.secret, Boolean(o.keep));
     const summary = await this.openAll();
     await this._vouchQuietly(published);
+    if (o.keep) await this._d.emit('backup_changed', {});
     return summary;
   }
 
@@ -479,6 +482,7 @@ export class History {
     }
     await this._ack(link); // stored: delivered once
     await this._d.emit('linked', { senderDeviceId: senderId, ...accepted });
+    if (accepted.withHistory) await this._d.emit('backup_changed', {});
     return accepted;
   }
 

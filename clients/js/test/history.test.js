@@ -369,7 +369,12 @@ test('a restoring or linked device vouches: revoking the device that turned back
   const { recoveryKey, backupId } = await phone.enableBackup();
   await kim.send(w.cid, 'before the laptop', {});
   const laptop = await w.signIn(w.sam, { keyStore: new MemoryKeyStore() });
+  let changed = 0;
+  laptop.on('backup_changed', () => {
+    changed += 1;
+  });
   await laptop.restoreHistory(recoveryKey, { keep: true });
+  assert.equal(changed, 1, 'an app learns this device now holds the key');
   assert.deepEqual(
     signers(w),
     [phone.deviceId, laptop.deviceId].sort(),

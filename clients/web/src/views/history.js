@@ -384,13 +384,14 @@ export function LinkPrompts({ client, me, go }) {
       known.current = ids;
       setPrompts((p) => p.filter((x) => x.state !== 'ask' || ids.has(x.deviceId)));
       if (before === null) return;
+      // Asked again at each change: restoring here with "keep" (it vouches) makes Approve work.
+      const status = await client.backupStatus().catch(() => null);
+      if (!live) return;
+      setNotHeld(Boolean(status?.enabled && !status.heldHere));
       for (const device of list) {
         if (before.has(device.device_id) || device.current) continue;
         const view = await client.linkCodeFor(device.device_id).catch(() => null);
         if (!view || !live) continue;
-        const status = await client.backupStatus().catch(() => null);
-        if (!live) return;
-        setNotHeld(Boolean(status?.enabled && !status.heldHere));
         /** @type {Prompt} */
         const prompt = { ...view, name: view.name || device.name || '', state: 'ask', line: '', warn: false };
         setPrompts((p) => [...p.filter((x) => x.deviceId !== view.deviceId), prompt]);
@@ -400,9 +401,15 @@ export function LinkPrompts({ client, me, go }) {
     const off = client.on('devices_changed', (/** @type {{accountId: string}} */ e) => {
       if (e.accountId === me.accountId) refresh();
     });
+    // Restoring here with "keep" (or being linked) makes this device able to approve.
+    const offHeld = client.on('backup_changed', async () => {
+      const status = await client.backupStatus().catch(() => null);
+      if (live && status) setNotHeld(Boolean(status.enabled && !status.heldHere));
+    });
     return () => {
       live = false;
       off();
+      offHeld();
     };
   }, [client]);
 

@@ -85,9 +85,12 @@ BINDS_FROM = {  # exchanges its queues are bound from
 EVENTS_OWNED: dict[str, tuple[str, ...]] = {
     "gateway": (
         "account.deleted",
+        "account.password_reset",
         "agreement.changed",
         "delivery.failed",
         "device.added",
+        "device.backup_changed",
+        "device.expiring",
         "device.removed",
         "device.session_ended",
         "device.updated",

@@ -22,7 +22,7 @@ from shared.frames import MessageFrame, ServerFrame
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{1,128}"
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 
-ControlAction = Literal["replace", "revoke", "reauth"]
+ControlAction = Literal["replace", "revoke", "reauth", "signout"]
 
 
 class Control(Schema):
@@ -30,6 +30,8 @@ class Control(Schema):
 
     `replace`: close every socket of the device except `socket_id` (the newer one) with 4409.
     `revoke`: close every socket of the device with 4403 (`socket_id` is not used).
+    `signout`: like `revoke`, but after the frames routed to the socket before it are written
+    (the `account` frame that says why its sessions ended).
     `reauth`: close the device's sockets opened before `socket_id` (a time-ordered cut-off)
     with 4401: their session ended (a login resumed the device), so they must authenticate
     again; a socket the resumed session opened meanwhile stays.

@@ -106,6 +106,12 @@ class InviteInvalidError(ApiError):
     code = "invite_invalid"
 
 
+class ResetInvalidError(ApiError):
+    """400: a password reset code that is wrong, used or expired (or a handle it is not for)."""
+
+    code = "reset_invalid"
+
+
 class UnprocessableError(ApiError):
     """422: well-formed JSON whose content is invalid; names the offending field."""
 

@@ -227,8 +227,65 @@ class DeviceSessionEnded(EventBase[DeviceData]):
         return f"{data.device_id}:{occurrence()}"
 
 
+class BackupChangeData(Schema):
+    """An account's backup key (a message recipient, API.md "History on a new device") was
+    published, replaced or removed: `backup_id` is the current one (None: no backup now)."""
+
+    account_id: str
+    backup_id: str | None = None
+    previous_backup_id: str | None = None
+    reason: str = "published"  # published | removed | no_active_signer
+
+
+class BackupChanged(EventBase[BackupChangeData]):
+    """Every gateway replica forgets the account's recipients (a `device.*` event, so the
+    invalidation queue hears it); notification announces `devices_changed` to the account's
+    devices and its counterparts' devices, as for a device."""
+
+    type: Literal["device.backup_changed"] = "device.backup_changed"
+
+    @classmethod
+    def id_key(cls, data: BackupChangeData) -> str:
+        return f"{data.account_id}:{data.backup_id}:{data.previous_backup_id}:{occurrence()}"
+
+
+class DeviceExpiringData(Schema):
+    account_id: str
+    device_id: str
+    expires_at: datetime
+
+
+class DeviceExpiring(EventBase[DeviceExpiringData]):
+    """A device unseen for a while will be signed out at `expires_at` unless it is used: it gets
+    a `device_expiring` frame and a content-free push (once per expiry period: the id derives
+    from the device and the moment it was last seen)."""
+
+    type: Literal["device.expiring"] = "device.expiring"
+
+    @classmethod
+    def id_key(cls, data: DeviceExpiringData) -> str:
+        return f"{data.device_id}:{data.expires_at.isoformat()}"
+
+
 class AccountData(Schema):
     account_id: str
+
+
+class PasswordResetData(Schema):
+    account_id: str
+    reset_id: str
+
+
+class PasswordReset(EventBase[PasswordResetData]):
+    """An operator's reset code set a new password: every session of the account ended. Its
+    devices get an `account` frame and a calm, content-free push; its counterparts' devices an
+    `account` frame naming it."""
+
+    type: Literal["account.password_reset"] = "account.password_reset"
+
+    @classmethod
+    def id_key(cls, data: PasswordResetData) -> str:
+        return data.reset_id
 
 
 class AccountDeleted(EventBase[AccountData]):
@@ -370,7 +427,10 @@ Event = Annotated[
     | DeviceRemoved
     | DeviceUpdated
     | DeviceSessionEnded
+    | BackupChanged
+    | DeviceExpiring
     | AccountDeleted
+    | PasswordReset
     | AgreementChanged
     | MessageStored
     | MessageDeleted

@@ -93,6 +93,34 @@ class DevicesChanged(Frame):
     account_id: str
 
 
+class LinkFrame(Frame):
+    """To a new device: another device of its account sent it a secret, boxed to its kx key
+    (API.md "Linking"); the device stores it and acknowledges it with DELETE /v1/me/links/{id}."""
+
+    type: Literal["link"] = "link"
+    link_id: str
+    sender_device_id: str
+    ciphertext: str  # canonical base64url, as it was posted
+    created_at: UtcDatetime
+
+
+class AccountNotice(Frame):
+    """Something happened to an account that its devices (`account_id`: whose) and its
+    counterparts' devices are told of calmly; `password_reset` is the one event so far."""
+
+    type: Literal["account"] = "account"
+    event: Literal["password_reset"]
+    account_id: str
+
+
+class DeviceExpiringFrame(Frame):
+    """This device will be signed out at `expires_at` unless it is used before."""
+
+    type: Literal["device_expiring"] = "device_expiring"
+    device_id: str
+    expires_at: UtcDatetime
+
+
 class RelationshipChanged(Frame):
     type: Literal["relationship"] = "relationship"
     conversation_id: str
@@ -172,6 +200,9 @@ ServerFrame = Annotated[
     | MessageDeleted
     | Read
     | DevicesChanged
+    | LinkFrame
+    | AccountNotice
+    | DeviceExpiringFrame
     | RelationshipChanged
     | UrgentAttempt
     | RetentionChanged

@@ -33,9 +33,21 @@ class GatewaySettings(CommonSettings):
     attachment_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     attachment_quota_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
     attachment_grace_seconds: float = Field(default=86400.0, gt=0)
+    # The length of one retention "day" in seconds, as messaging reads it (the same variable,
+    # HAVEN_RETENTION_DAY_SECONDS): sent attachments go when their message does. Tests and
+    # development only; production keeps 86400.
+    retention_day_seconds: float = Field(default=86400.0, gt=0, le=86400.0)
     access_token_seconds: int = Field(default=300, ge=30, le=300)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
-    device_expiry_days: int = Field(default=90, ge=1, le=3650)
+    # Devices unseen this long are signed out (fractions: tests); warned this long before; an
+    # account's last active device only with device_expiry_last_device.
+    device_expiry_days: float = Field(default=90, gt=0, le=3650)
+    device_expiry_warning_days: float = Field(default=14, ge=0, le=3650)
+    device_expiry_last_device: bool = False
+    # A device link (a boxed secret for a new device) waits this long to be acknowledged.
+    link_ttl_seconds: float = Field(default=600.0, gt=0, le=86400)
+    # An operator's password reset code is good this long, once.
+    reset_code_hours: float = Field(default=24.0, gt=0, le=24 * 14)
     invite_days: int = Field(default=7, ge=1, le=90)
     # Audit entries (metadata: types, ids, client addresses) are deleted after this (TTL).
     audit_retention_days: float = Field(default=365.0, gt=0, le=3650)
@@ -57,6 +69,10 @@ class GatewaySettings(CommonSettings):
     rate_login_address: str = "60/hour,30"  # per client address (IPv6: per /64)
     rate_attachments: str = "30/hour,10"  # per account: uploads
     rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
+    rate_link: str = "10/hour,5"  # per account: secrets sent to its new devices
+    rate_reset_code: str = "20/hour,5"  # per operator: password reset codes issued
+    rate_reset_account: str = "10/hour,5"  # per account: password reset attempts
+    rate_reset_address: str = "20/hour,10"  # per client address (IPv6: per /64)
     # Sockets that have not authenticated yet, per client address and replica.
     ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)
     # Handle conflicts one unused invite may answer before it is burnt (stops enumeration).
@@ -164,6 +180,10 @@ class GatewaySettings(CommonSettings):
         "rate_delete",
         "rate_login_account",
         "rate_login_address",
+        "rate_link",
+        "rate_reset_code",
+        "rate_reset_account",
+        "rate_reset_address",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

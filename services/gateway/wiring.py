@@ -24,6 +24,7 @@ from services.gateway.edge.keys import (
     agreements_key,
     attachments_key,
     authenticator_key,
+    backups_key,
     conversations_key,
     deletion_key,
     device_cache_key,
@@ -31,6 +32,7 @@ from services.gateway.edge.keys import (
     directory_key,
     exporter_key,
     hasher_key,
+    linking_key,
     notifications_key,
     operations_key,
     operators_key,
@@ -41,6 +43,7 @@ from services.gateway.edge.keys import (
     reads_key,
     receipt_signer_key,
     relationships_key,
+    resets_key,
     sending_key,
     sessions_key,
     settings_key,
@@ -57,25 +60,30 @@ from services.gateway.sockets.registry import SocketRegistry
 from services.gateway.stores.accounts import AccountRepository, DeviceRepository
 from services.gateway.stores.attachments import AttachmentStore
 from services.gateway.stores.audit import AuditLog
+from services.gateway.stores.backups import BackupRepository
 from services.gateway.stores.consents import CachedAgreementRepository
 from services.gateway.stores.crisis import CrisisResources, is_example_file
 from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.directory import SendDirectory
 from services.gateway.stores.invalidation import DeviceInvalidation
+from services.gateway.stores.links import LinkRepository
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.personal_data import PersonalData
 from services.gateway.stores.ratelimits import RateBuckets
 from services.gateway.stores.relationships import RelationshipRepository
+from services.gateway.stores.resets import ResetCodeRepository
 from services.gateway.stores.throttle import Throttle
 from services.gateway.stores.tokens import InviteRepository, RefreshTokenRepository
 from services.gateway.usecases.accounts import Accounts
 from services.gateway.usecases.agreement import Agreement
 from services.gateway.usecases.attachments import Attachments
+from services.gateway.usecases.backup import BackupKeys
 from services.gateway.usecases.conversations import Conversations
 from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
 from services.gateway.usecases.directory_admin import AccountAdmin
 from services.gateway.usecases.export import Exporter
+from services.gateway.usecases.linking import Linking
 from services.gateway.usecases.message_queries import Reads
 from services.gateway.usecases.notifications import Notifications
 from services.gateway.usecases.operations import Operations
@@ -83,6 +91,7 @@ from services.gateway.usecases.operators import Operators
 from services.gateway.usecases.panic import Panic
 from services.gateway.usecases.pausing import Pausing
 from services.gateway.usecases.relationships import Relationships
+from services.gateway.usecases.resets import PasswordResets
 from services.gateway.usecases.retention import RetentionPolicy
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
@@ -109,7 +118,10 @@ def services_ctx(
         db, bus = app[mongo_key].db, app[bus_key]
         accounts, devices = AccountRepository(db), DeviceRepository(db)
         relationships, invites = RelationshipRepository(db), InviteRepository(db)
-        directory = SendDirectory(relationships=relationships, devices=devices)
+        backup_store, link_store = BackupRepository(db), LinkRepository(db)
+        directory = SendDirectory(
+            relationships=relationships, devices=devices, backups=backup_store
+        )
         agreements = CachedAgreementRepository(db=db)
 
         def forget(event: Event) -> None:
@@ -134,6 +146,14 @@ def services_ctx(
             queue=settings.pwhash_queue,
         )
         rpc, send_command = RpcClient.of(bus), bus.send_command
+        backups = BackupKeys(
+            backups=backup_store,
+            devices=devices,
+            accounts=accounts,
+            outbox=outbox,
+            audit=audit,
+            limits=limits,
+        )
         device_rules = Devices(
             devices=devices,
             accounts=accounts,
@@ -144,6 +164,10 @@ def services_ctx(
             cache=cache,
             limits=limits,
             expiry_days=settings.device_expiry_days,
+            warning_days=settings.device_expiry_warning_days,
+            expire_last_device=settings.device_expiry_last_device,
+            backups=backups,
+            links=link_store,
         )
         guard = PasswordGuard(Throttle(db=db, backoff_base=settings.throttle_backoff_base_seconds))
         sessions = Sessions(
@@ -181,7 +205,28 @@ def services_ctx(
         app[pending_sockets_key] = PendingSockets(settings.ws_unauthenticated_per_address)
         app[authenticator_key] = Authenticator(signer=signer, cache=cache)
         app[devices_key] = device_rules
+        app[backups_key] = backups
+        app[linking_key] = Linking(
+            links=link_store,
+            devices=devices,
+            sockets=sockets,
+            audit=audit,
+            limits=limits,
+            ttl_seconds=settings.link_ttl_seconds,
+        )
         app[sessions_key] = sessions
+        app[resets_key] = PasswordResets(
+            accounts=accounts,
+            devices=devices,
+            codes=ResetCodeRepository(db),
+            sessions=sessions,
+            sockets=sockets,
+            hasher=hasher,
+            outbox=outbox,
+            audit=audit,
+            limits=limits,
+            code_hours=settings.reset_code_hours,
+        )
         app[relationships_key] = relationship_rules
         app[conversations_key] = Conversations(
             rules=relationship_rules,
@@ -214,6 +259,7 @@ def services_ctx(
         )
         attachments = Attachments(
             store=AttachmentStore(db),
+            relationships=relationships,
             directory=directory,
             limits=limits,
             agreement=agreement,
@@ -309,7 +355,9 @@ def background(name: str, body: Callable[[web.Application], Awaitable[None]]) ->
 
 async def sweep_attachments(app: web.Application) -> None:
     """Uploads no message referenced within the grace period, and blobs past retention."""
-    grace = app[settings_key].attachment_grace_seconds
+    settings = app[settings_key]
+    # Often enough for the grace period and for a retention "day" (shortened in tests).
+    pause = min(settings.attachment_grace_seconds, settings.retention_day_seconds) / 4
     while True:
         try:
             removed = await app[attachments_key].sweep()
@@ -317,7 +365,7 @@ async def sweep_attachments(app: web.Application) -> None:
                 log.info("attachments_swept", count=removed)
         except PyMongoError as error:
             log.warning("attachment_sweep_failed", reason=type(error).__name__)
-        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, grace / 4)))
+        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, pause)))
 
 
 async def route_sockets(app: web.Application) -> None:
@@ -345,15 +393,18 @@ async def relay_outbox(app: web.Application) -> None:
 
 
 async def expire_devices(app: web.Application) -> None:
+    """Warn devices nearing expiry, sign out the expired (usecases/devices.py); the sweep runs
+    hourly, or more often for an expiry period shorter than a couple of days (tests)."""
     devices = app[devices_key]
+    every = min(EXPIRY_SWEEP_SECONDS, max(0.5, devices.expiry_seconds / 40))
     while True:
         try:
-            expired = await devices.expire_unseen()
-            if expired:
-                log.info("devices_expired", count=expired)
-        except PyMongoError as error:
+            warned, expired = await devices.sweep_expiry()
+            if warned or expired:
+                log.info("devices_expiry_swept", warned=warned, expired=expired)
+        except (PyMongoError, HavenError) as error:
             log.warning("device_expiry_failed", reason=type(error).__name__)
-        await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+        await asyncio.sleep(every)
 
 
 def bootstrap_operator(

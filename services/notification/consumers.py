@@ -58,6 +58,9 @@ def handlers(service: NotificationService) -> dict[str, EventHandler]:
         "device.added": service.device_added,
         "device.updated": service.device_added,
         "device.removed": service.device_removed,
+        "device.backup_changed": service.backup_changed,
+        "device.expiring": service.device_expiring,
+        "account.password_reset": service.password_reset,
         "delivery.failed": service.delivery_failed,
     }
 
@@ -126,6 +129,7 @@ def start_consumers(settings: NotificationSettings) -> StartHook:
                 availability=availability, notices=availability_repository, relationships=repository
             ),
             on_unacknowledged=push.engine.owed,
+            notify=push.engine.notice,
         )
         app[background_key].append(
             asyncio.create_task(announce_forever(service), name="devices-changed-announcer")

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from shared.events import MessageDeletedData, ReceiptData, RejectedData, StoredMessageData
 from shared.frames import (
+    AccountNotice,
     CoachAway,
+    DeviceExpiringFrame,
     DevicesChanged,
     MessageDeleted,
     MessageFrame,
@@ -53,6 +55,14 @@ def read(data: ReceiptData) -> Read:
 
 def devices_changed(account_id: str) -> DevicesChanged:
     return DevicesChanged(account_id=account_id)
+
+
+def password_reset(account_id: str) -> AccountNotice:
+    return AccountNotice(event="password_reset", account_id=account_id)
+
+
+def device_expiring(device_id: str, expires_at: datetime) -> DeviceExpiringFrame:
+    return DeviceExpiringFrame(device_id=device_id, expires_at=expires_at)
 
 
 def relationship(

@@ -11,22 +11,27 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
 from services.notification import frames
 from services.notification.availability.notices import AwayNotices
 from services.notification.metrics import DELIVERIES_OFFLINE, DELIVERIES_PUBLISHED
+from services.notification.push import notices
 from services.notification.repository import NotificationRepository, OfflineReason
 from shared.deliveries import DeviceDelivery, delivery_id_for, is_device_id
 from shared.events import (
+    BackupChanged,
     DeliveryFailed,
     DeviceAdded,
+    DeviceExpiring,
     DeviceRemoved,
     DeviceUpdated,
     MessageDeleted,
     MessageRejected,
     MessageStored,
+    PasswordReset,
     ReceiptRead,
     RelationshipCreated,
     RelationshipEnded,
@@ -36,6 +41,7 @@ from shared.events import (
     derive_event_id,
     utcnow,
 )
+from shared.recipients import device_recipients
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +61,10 @@ class Unacknowledged:
     seq: int | None = None
 
 
+# Sends an account notice by push to a device, if it has a subscription (push/notices.py):
+# (device_id, idempotency key, topic, body).
+Notify = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
+
 # Told of every unacknowledged message, also again on a redelivered event (the push engine,
 # services/notification/push/, is idempotent on it).
 OnUnacknowledged = Callable[[Unacknowledged], Awaitable[None]]
@@ -69,7 +79,9 @@ class NotificationService:
         announce_window: timedelta = timedelta(seconds=2),
         away_notices: AwayNotices | None = None,
         on_unacknowledged: OnUnacknowledged | None = None,
+        notify: Notify | None = None,
     ) -> None:
+        self._notify = notify
         self._repo = repository
         self._deliver = deliver
         self._away_notices = away_notices
@@ -80,7 +92,10 @@ class NotificationService:
 
     async def message_stored(self, event: MessageStored) -> None:
         data = event.data
-        recipients = [d for d in data.recipient_device_ids if d != data.sender_device_id]
+        # A backup key is a recipient with no socket and no push: nothing is delivered to it.
+        recipients = [
+            d for d in device_recipients(data.recipient_device_ids) if d != data.sender_device_id
+        ]
         routed = await self._fan_out(
             event.event_id, recipients, frames.message(data), ack_message_id=data.message_id
         )
@@ -112,7 +127,8 @@ class NotificationService:
 
     async def message_deleted(self, event: MessageDeleted) -> None:
         data = event.data
-        await self._fan_out(event.event_id, data.recipient_device_ids, frames.message_deleted(data))
+        recipients = device_recipients(data.recipient_device_ids)
+        await self._fan_out(event.event_id, recipients, frames.message_deleted(data))
 
     async def message_rejected(self, event: MessageRejected) -> None:
         data = event.data
@@ -187,7 +203,37 @@ class NotificationService:
         await self._repo.device_removed(event.data.account_id, event.data.device_id)
         await self._devices_changed(event.event_id, event.data.account_id, event.data.device_id)
 
-    async def _devices_changed(self, event_id: str, account_id: str, device_id: str) -> None:
+    async def password_reset(self, event: PasswordReset) -> None:
+        """The account's own devices were told by the gateway before their sockets closed (an
+        `account` frame); here they get a calm push, and the counterparts' devices the frame."""
+        account_id = event.data.account_id
+        counterparts = await self._repo.counterparts(account_id)
+        others = await self._repo.active_devices(counterparts)
+        await self._fan_out(event.event_id, others, frames.password_reset(account_id))
+        if self._notify is not None:
+            for device_id in await self._repo.active_devices([account_id]):
+                await self._notify(
+                    device_id, event.event_id, notices.PASSWORD_RESET_TOPIC,
+                    notices.password_reset_body(),
+                )  # fmt: skip
+
+    async def device_expiring(self, event: DeviceExpiring) -> None:
+        """The device will be signed out unless it is used: a frame and a calm push."""
+        data = event.data
+        frame = frames.device_expiring(data.device_id, data.expires_at)
+        await self._fan_out(event.event_id, [data.device_id], frame)
+        if self._notify is not None:
+            await self._notify(
+                data.device_id, event.event_id, notices.DEVICE_EXPIRING_TOPIC,
+                notices.device_expiring_body(data.expires_at),
+            )  # fmt: skip
+
+    async def backup_changed(self, event: BackupChanged) -> None:
+        """The account's backup key (a recipient) was published, replaced or removed: announced
+        like a device change, to all of the account's devices (the publishing one too)."""
+        await self._devices_changed(event.event_id, event.data.account_id, None)
+
+    async def _devices_changed(self, event_id: str, account_id: str, device_id: str | None) -> None:
         """Announced at once, unless this account's devices were announced within the window
         (a login that replaces a device, a burst of rotations): then once when it ends."""
         if not await self._repo.claim_announcement(account_id, utcnow(), self._window):

@@ -15,6 +15,7 @@ from haven_client.cli import copy as cli_copy
 from haven_client.events import InvalidMessage
 from services.gateway import copy as gateway_copy
 from services.gateway.edge.problems import ERROR_TABLE, HTTP_CODES, describe
+from services.notification.push import notices
 from shared.errors import ApiError, NotFoundError, PausedError
 from tests.support.copylint import lint_catalogue, problems
 
@@ -25,6 +26,7 @@ CATALOGUES: dict[str, Mapping[str, str]] = {
     "gateway messages": gateway_copy.MESSAGES,
     "sdk": sdk_copy.CATALOGUE,
     "cli": cli_copy.CATALOGUE,
+    "push notices": notices.CATALOGUE,
 }
 ROOT = Path(__file__).resolve().parents[2]
 # Haven Web: its sentences are the `notice.*` keys (the rest are labels and headings).

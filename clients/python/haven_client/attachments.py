@@ -1,6 +1,7 @@
-"""Sending and saving encrypted files (docs/attachments.md): encrypt, upload, list in the
-payload; download, check, decrypt, unpad. Bytes stream through temporary files, never all in
-memory, and a saved file appears only once every check passed."""
+"""Sending and saving encrypted files and voice notes (docs/attachments.md): encrypt, upload,
+list in the payload (an audio file with its length); download, check, decrypt, unpad. Bytes
+stream through temporary files, never all in memory, and a saved file appears only once every
+check passed."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from haven_client.audio import probe
 from haven_client.errors import HavenError
 from haven_client.events import ReceivedMessage
+from haven_client.filenames import NameBook
 from haven_client.sender import text_payload
 from haven_client.transport import _problem
 from haven_crypto.attachments import (
@@ -46,7 +49,9 @@ def _size(path: Path) -> int:
 
 def _targets(dest: Path, refs: list[AttachmentRef]) -> list[Path]:
     if dest.is_dir():
-        return [dest / Path(ref.name).name for ref in refs]
+        # The sender chose the names: safe and distinct, never a path, never over a file.
+        names = NameBook(dest)
+        return [names.claim(ref.name) for ref in refs]
     if len(refs) == 1:
         return [dest]
     raise HavenError("that message has several files: give a directory")
@@ -57,8 +62,16 @@ async def _checked(response: aiohttp.ClientResponse) -> None:
         raise _problem(response, await response.json(content_type=None))
 
 
-async def upload_file(client: HavenClient, conversation_id: str, path: Path) -> AttachmentRef:
-    """Encrypt ``path`` under a fresh key, upload the blob; the reference for the payload."""
+async def upload_file(
+    client: HavenClient, conversation_id: str, path: Path, duration_ms: int | None = None
+) -> AttachmentRef:
+    """Encrypt ``path`` under a fresh key, upload the blob; the reference for the payload.
+    An audio file is a voice note: its type and ``duration_ms`` come from its headers
+    (``haven_client.audio``) unless ``duration_ms`` is given; a length nobody knows is left
+    out, never guessed."""
+    audio = probe(path)
+    if duration_ms is not None and (duration_ms <= 0 or audio is None):
+        raise HavenError("a duration is for an audio file (a voice note), and above zero")
     size = _size(path)
     key = new_key()
     digest = hashlib.sha256()
@@ -69,14 +82,19 @@ async def upload_file(client: HavenClient, conversation_id: str, path: Path) -> 
         length = blob.tell()
         blob.seek(0)
         answer = await _upload(client, conversation_id, blob, length)
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    mime = audio.mime if audio else mimetypes.guess_type(path.name)[0]
     return AttachmentRef(
         attachment_id=str(answer["attachment_id"]),
         key=key,
         sha256=digest.digest(),
-        mime=mime,
+        mime=mime or "application/octet-stream",
         name=path.name,
         size=size,
+        duration_ms=duration_ms
+        if duration_ms is not None
+        else audio.duration_ms
+        if audio
+        else None,
     )
 
 
@@ -96,12 +114,19 @@ async def _upload(client: HavenClient, conversation_id: str, blob: Any, length: 
 
 
 async def send_files(
-    client: HavenClient, conversation_id: str, paths: list[Path], body: str = ""
+    client: HavenClient,
+    conversation_id: str,
+    paths: list[Path],
+    body: str = "",
+    duration_ms: int | None = None,
 ) -> str:
-    """Upload each file and send one message that lists them; its message id."""
+    """Upload each file and send one message that lists them; its message id.
+    ``duration_ms`` is the length of a single voice note whose headers do not state it."""
     if not paths or len(paths) > MAX_ATTACHMENTS:
         raise HavenError(f"send between 1 and {MAX_ATTACHMENTS} files at once")
-    refs = [await upload_file(client, conversation_id, path) for path in paths]
+    if duration_ms is not None and len(paths) != 1:
+        raise HavenError("a duration is for one voice note sent on its own")
+    refs = [await upload_file(client, conversation_id, path, duration_ms) for path in paths]
     payload = text_payload(body) | {"attachments": [ref.to_payload() for ref in refs]}
     receipt = await client.send(
         conversation_id, payload, attachment_ids=[ref.attachment_id for ref in refs]

@@ -6,7 +6,8 @@ keystore)` opens every message offline by the live opener's rules (`haven_client
 the export's device records can only narrow what this device's pins vouch for.
 `write_readable` writes the result 0600 from creation and names the files in the keystore,
 whose panic wipe shreds them. `render_html(readable)` is one self-contained page; everything
-in it is escaped (message text is whatever the sender wrote).
+in it is escaped (message text is whatever the sender wrote); the messages' files, decrypted
+beside it by `haven_client.export_files`, are linked from it.
 `delete_account` and `verify_receipt` cover deletion (the receipt checks offline).
 """
 
@@ -18,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from haven_client.errors import HavenError
 from haven_client.events import InvalidMessage, MessageDeleted, ReceivedMessage
@@ -203,11 +205,44 @@ def _message_html(message: Mapping[str, Any]) -> str:
         payload = message.get("payload") or {}
         body = payload.get("body") if isinstance(payload, dict) else None
         text = _e(body if isinstance(body, str) else json.dumps(payload, ensure_ascii=False))
-        return f'<div class="m">{meta}<div>{text}</div></div>'
+        files = _files_html(message.get("files") or [])
+        return f'<div class="m">{meta}<div>{text}</div>{files}</div>'
     if status == "deleted":
         return f'<div class="m">{meta}<div class="gone">deleted</div></div>'
     reason = _e(message.get("reason"))
     return f'<div class="m">{meta}<div class="gone">could not be opened: {reason}</div></div>'
+
+
+def _files_html(files: list[Mapping[str, Any]]) -> str:
+    """The message's files (haven_client.export_files): a link to each decrypted copy."""
+    if not files:
+        return ""
+    items = []
+    for entry in files:
+        facts = [_e(entry.get("mime")), f"{_e(entry.get('size'))} bytes"]
+        if isinstance(entry.get("duration_ms"), int):
+            facts.append(f"voice note, {_e(clock(entry['duration_ms']))}")
+        about = f' <span class="meta">({", ".join(facts)})</span>'
+        name = _e(entry.get("name"))
+        if entry.get("status") == "ok":
+            link = _e(quote(str(entry.get("path"))))
+            items.append(f'<li><a href="{link}">{name}</a>{about}</li>')
+        elif entry.get("status") == "missing":
+            items.append(f'<li>{name}{about} <span class="gone">not in this export</span></li>')
+        else:
+            why = _e(entry.get("reason"))
+            items.append(
+                f'<li>{name}{about} <span class="gone">could not be opened: {why}</span></li>'
+            )
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def clock(duration_ms: int) -> str:
+    """A voice note's length as a person reads it: 0:41, 12:03, 1:02:03."""
+    seconds = max(0, round(duration_ms / 1000))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 def _e(value: Any) -> str:

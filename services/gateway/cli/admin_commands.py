@@ -52,7 +52,7 @@ async def invite_coach(options: Options) -> None:
 
 @click.group()
 def accounts() -> None:
-    """List and deactivate accounts."""
+    """List accounts, deactivate one, or issue a password reset code."""
 
 
 @accounts.command("list")
@@ -102,6 +102,26 @@ async def accounts_deactivate(options: Options, account: str, yes: bool) -> None
         account_id = await _account_id(client, account)
         done = await client.transport.request("POST", f"/v1/admin/accounts/{account_id}/deactivate")
     options.output.emit(done, f"{done['handle']} is {done['status']}.")
+
+
+@accounts.command("reset-code")
+@click.argument("account")
+@pass_options
+async def accounts_reset_code(options: Options, account: str) -> None:
+    """A one-time password reset code for an account (handle or id). Give it to the person in
+    private; with it they set a new password, and every session of theirs ends."""
+    async with client_for(options) as client:
+        account_id = await _account_id(client, account)
+        issued = await client.transport.request(
+            "POST", f"/v1/admin/accounts/{account_id}/reset-code"
+        )
+    options.output.emit(
+        {"account_id": account_id, **issued},
+        f"Reset code for {account}: [bold]{issued['code']}[/] (single use, expires "
+        f"{issued['expires_at'][:16].replace('T', ' ')} UTC).\n"
+        "Give it to them in private. They choose a new password with it; their devices and"
+        " history stay, and every session ends.",
+    )
 
 
 async def _account_id(client: HavenClient, account: str) -> str:

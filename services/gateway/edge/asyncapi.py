@@ -26,7 +26,8 @@ CLOSE_CODES = {
     "1013": "The client reads too slowly, or deliveries could not be bound: reconnect, sync.",
     "4401": "Not authenticated, token expired, re-authentication failed, or a login resumed "
     "this device: refresh the token and reconnect.",
-    "4403": "The device was revoked or logged out: do not reconnect.",
+    "4403": "The device was revoked or logged out (or its account's password was reset): do "
+    "not reconnect.",
     "4409": "Replaced by a newer socket of the same device.",
     "4429": "Kept exceeding the frame budget after rate_limited errors: wait, then reconnect.",
 }
@@ -79,6 +80,28 @@ SERVER_FRAMES = {
     ),
     "devices_changed": _frame(
         "devices_changed", "That account's device set changed.", {"account_id": STRING}
+    ),
+    "link": _frame(
+        "link",
+        "Another device of your account sent this device a secret boxed to its kx key "
+        "(GET /v1/me/links lists it too); acknowledge with DELETE /v1/me/links/{link_id}.",
+        {
+            "link_id": STRING,
+            "sender_device_id": STRING,
+            "ciphertext": {"type": "string", "contentEncoding": "base64url"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    ),
+    "account": _frame(
+        "account",
+        "Something happened to an account (`account_id`: yours or a counterpart's); "
+        "`password_reset`: its password was reset and every session of it ended.",
+        {"event": {"enum": ["password_reset"]}, "account_id": STRING},
+    ),
+    "device_expiring": _frame(
+        "device_expiring",
+        "This device will be signed out at `expires_at` unless it is used before.",
+        {"device_id": STRING, "expires_at": {"type": "string", "format": "date-time"}},
     ),
     "relationship": _frame(
         "relationship",

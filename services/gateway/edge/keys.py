@@ -17,11 +17,13 @@ from services.gateway.stores.outbox import Outbox
 from services.gateway.usecases.accounts import Accounts
 from services.gateway.usecases.agreement import Agreement
 from services.gateway.usecases.attachments import Attachments
+from services.gateway.usecases.backup import BackupKeys
 from services.gateway.usecases.conversations import Conversations
 from services.gateway.usecases.deletion import AccountDeletion
 from services.gateway.usecases.devices import Devices
 from services.gateway.usecases.directory_admin import AccountAdmin
 from services.gateway.usecases.export import Exporter
+from services.gateway.usecases.linking import Linking
 from services.gateway.usecases.message_queries import Reads
 from services.gateway.usecases.notifications import Notifications
 from services.gateway.usecases.operations import Operations
@@ -29,6 +31,7 @@ from services.gateway.usecases.operators import Operators
 from services.gateway.usecases.panic import Panic
 from services.gateway.usecases.pausing import Pausing
 from services.gateway.usecases.relationships import Relationships
+from services.gateway.usecases.resets import PasswordResets
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
 
@@ -37,6 +40,9 @@ authenticator_key = web.AppKey("authenticator", Authenticator)
 accounts_key = web.AppKey("accounts", Accounts)
 sessions_key = web.AppKey("sessions", Sessions)
 devices_key = web.AppKey("devices", Devices)
+backups_key = web.AppKey("backups", BackupKeys)
+linking_key = web.AppKey("linking", Linking)
+resets_key = web.AppKey("resets", PasswordResets)
 relationships_key = web.AppKey("relationships", Relationships)
 conversations_key = web.AppKey("conversations", Conversations)
 pausing_key = web.AppKey("pausing", Pausing)

@@ -29,6 +29,7 @@ from shared.errors import (
     PayloadTooLargeError,
     QuotaExceededError,
     RateLimitedError,
+    ResetInvalidError,
     ServiceUnavailableError,
     SignatureInvalidError,
     UnauthorizedError,
@@ -49,6 +50,7 @@ ERROR_TABLE: dict[type[BaseException], tuple[int, str]] = {
     UnroutableError: (503, "unavailable"),
     InvalidRequestError: (400, "invalid_request"),
     InviteInvalidError: (400, "invite_invalid"),
+    ResetInvalidError: (400, "reset_invalid"),
     UnauthorizedError: (401, "unauthorized"),
     ForbiddenError: (403, "forbidden"),
     NotFoundError: (404, "not_found"),
@@ -171,6 +173,9 @@ def error_fields(error: BaseException) -> dict[str, Any]:
     return describe(error).fields()
 
 
+KEPT_HEADERS = ("Content-Range", "Allow", "Retry-After")
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -180,6 +185,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         code = HTTP_CODES.get(error.status, "invalid_request")
         detail = error.text if error.status == 413 else error.reason
-        return problem(error.status, code, detail or error.reason)
+        answer = problem(error.status, code, detail or error.reason)
+        for name in KEPT_HEADERS:  # what the status means needs them (a 416's Content-Range)
+            if name in error.headers:
+                answer.headers[name] = error.headers[name]
+        return answer
     except Exception as error:
         return describe(error).response()

@@ -41,6 +41,10 @@ Limit = Literal[
     "login_account",
     "login_address",
     "attachments",
+    "link",
+    "reset_code",
+    "reset_account",
+    "reset_address",
 ]
 
 DETAILS: dict[Limit, str] = {
@@ -54,6 +58,10 @@ DETAILS: dict[Limit, str] = {
     "login_account": "this account signed in often just now; try again later",
     "login_address": "many sign-ins from this network just now; try again later",
     "attachments": "too many uploads for now; try again later",
+    "link": "too many device links for now; try again later",
+    "reset_code": "too many reset codes for now; try again later",
+    "reset_account": "this account tried many password resets just now; try again later",
+    "reset_address": "many password resets from this network just now; try again later",
 }
 
 

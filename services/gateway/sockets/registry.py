@@ -20,7 +20,7 @@ from shared.bus import Bus
 from shared.deliveries import ControlAction, DeviceDelivery
 from shared.errors import HavenError, UnavailableError
 from shared.events import DeliveryFailed, DeliveryFailedData
-from shared.frames import CoachAway, MessageFrame, Resync
+from shared.frames import CoachAway, MessageFrame, Resync, ServerFrame
 
 log = structlog.get_logger(__name__)
 
@@ -52,13 +52,23 @@ class SocketRegistry:
                 socket.tick(now, wall)
 
     async def close_device(self, device_id: str, action: ControlAction = "revoke") -> None:
-        """Close the device's sockets on every replica: 4403 (`revoke`) or 4401 (`reauth`: the
-        session ended but the device did not; sockets opened from now on stay)."""
+        """Close the device's sockets on every replica: 4403 (`revoke`; `signout` once the frames
+        routed before it are written) or 4401 (`reauth`: the session ended but the device did
+        not; sockets opened from now on stay)."""
         cutoff = socket_id_now() if action == "reauth" else None
         try:
             await self.router.publish_control(device_id, action, cutoff)
         except HavenError as error:
             log.warning("socket_close_not_published", device_id=device_id, reason=str(error))
+
+    async def deliver_frame(self, device_id: str, frame: ServerFrame, delivery_id: str) -> bool:
+        """Hand a frame to the device's open socket on any replica; False when it has none (or
+        the broker is away): the caller keeps what the frame says for the device to fetch."""
+        try:
+            return await self.router.publish_frame(device_id, frame, delivery_id)
+        except HavenError as error:
+            log.warning("frame_not_published", device_id=device_id, reason=str(error))
+            return False
 
     async def attach(self, socket: DeviceSocket) -> None:
         """Newer wins: older sockets of the device close with 4409, on every replica.
@@ -106,6 +116,8 @@ class SocketRegistry:
             return
         if control.action == "revoke":
             socket.close_soon(CLOSE_REVOKED, "device revoked or logged out")
+        elif control.action == "signout":
+            socket.close_when_sent(CLOSE_REVOKED, "signed out: sign in again")
         elif control.action == "reauth":
             if control.socket_id is not None and socket.socket_id < control.socket_id:
                 socket.close_soon(CLOSE_UNAUTHENTICATED, "session ended; authenticate again")

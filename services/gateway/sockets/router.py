@@ -17,6 +17,7 @@ from shared.bus import Bus, Delivery
 from shared.deliveries import Control, ControlAction, DeviceDelivery, publish_delivery, routing_key
 from shared.errors import UnavailableError
 from shared.exclusive import exclusive_queue
+from shared.frames import ServerFrame
 from shared.supervise import Backoff, supervised
 
 log = structlog.get_logger(__name__)
@@ -113,6 +114,14 @@ class DeliveryRouter:
             control=Control(action=action, socket_id=socket_id),
         )
         await publish_delivery(self._bus, delivery, mandatory=False)
+
+    async def publish_frame(self, device_id: str, frame: ServerFrame, delivery_id: str) -> bool:
+        """A frame from the gateway itself (a `link`) to the device's socket on whichever replica
+        holds it, through the same exchange notification's frames take; False: nobody holds it."""
+        delivery = DeviceDelivery(
+            delivery_id=delivery_id, device_id=device_id, kind="frame", frame=frame
+        )
+        return await publish_delivery(self._bus, delivery)
 
     async def close(self) -> None:
         """Stop routing here; call before closing the bus (its connection carries the queue)."""

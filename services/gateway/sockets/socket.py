@@ -22,6 +22,7 @@ ACK_DEADLINE = 10.0
 PING_EVERY = 20.0
 CLOSE_EXPIRED = 4401  # the access token expired without a fresh `auth` frame
 CLOSE_OVERFLOW = 1013  # try again later: the device resyncs on reconnect
+FLUSH_BEFORE_CLOSE = 2.0  # seconds a sign-out waits for the frames queued before it
 
 
 def socket_id_now() -> str:
@@ -132,6 +133,20 @@ class DeviceSocket:
             self.close_code = code
             self._spawn(self.ws.close(code=code, message=reason.encode()))
 
+    def close_when_sent(self, code: int, reason: str) -> None:
+        """Close once the frames queued before now are written (a sign-out after the frame that
+        says why, e.g. a password reset); nothing queued later is written."""
+        if not self.closing:
+            self.closing = True
+            self.close_code = code
+            self._spawn(self._close_after_queue(code, reason))
+
+    async def _close_after_queue(self, code: int, reason: str) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FLUSH_BEFORE_CLOSE):
+                await self._queue.join()
+        await self.ws.close(code=code, message=reason.encode())
+
     async def _writer(self) -> None:
         while True:
             frame = await self._queue.get()
@@ -139,6 +154,8 @@ class DeviceSocket:
                 await self.ws.send_str(frame.text())
             except (ConnectionError, RuntimeError):
                 return
+            finally:
+                self._queue.task_done()
 
     def tick(self, now: float, wall: float) -> None:
         """Close the socket once its token expired (no fresh `auth` came) or it missed two pongs

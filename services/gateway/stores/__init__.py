@@ -24,6 +24,15 @@ INDEXES: IndexSpec = {
         IndexModel("coach_account_id"),
         IndexModel("client_account_id"),
     ],
+    # Backup keys (stores/backups.py): one current per account; replaced ones are kept.
+    "backups": [IndexModel("current_of", unique=True, sparse=True), IndexModel("account_id")],
+    # Pending device links (stores/links.py): gone once acknowledged or expired.
+    "links": [IndexModel("device_id"), IndexModel("expires_at", expireAfterSeconds=0)],
+    # Password reset codes (stores/resets.py), kept a week past expiry, then gone.
+    "reset_codes": [
+        IndexModel("account_id"),
+        IndexModel("expires_at", expireAfterSeconds=7 * 24 * 3600),
+    ],
     "audit": [IndexModel([("at", DESCENDING), ("_id", DESCENDING)])],
     "login_throttle": [IndexModel("expires_at", expireAfterSeconds=0)],
     "rate_limits": [IndexModel("expires_at", expireAfterSeconds=0)],
@@ -35,7 +44,16 @@ INDEXES: IndexSpec = {
         IndexModel("metadata.uploader"),
         IndexModel([("metadata.conversation_id", ASCENDING), ("metadata.message_id", ASCENDING)]),
         IndexModel([("metadata.state", ASCENDING), ("metadata.uploaded_at", ASCENDING)]),
-        IndexModel("metadata.expires_at", sparse=True),
+        # The retention sweep: sent blobs of some conversations, sent before a cutoff.
+        IndexModel(
+            [
+                ("metadata.state", ASCENDING),
+                ("metadata.conversation_id", ASCENDING),
+                ("metadata.sent_at", ASCENDING),
+            ]
+        ),
     ],
     "attachments.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)],
+    # One quota counter per account (stores/attachment_usage.py); idle ones are dropped.
+    "attachment_usage": [IndexModel("touched_at")],
 }

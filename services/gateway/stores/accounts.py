@@ -167,5 +167,31 @@ class DeviceRepository:
         await self._c.update_one({"_id": device_id}, {"$set": {"last_seen_at": at}})
 
     async def unseen_since(self, cutoff: datetime) -> list[Device]:
+        """Active devices last seen before `cutoff`, the longest unseen first."""
         cursor = self._c.find({"revoked_at": None, "last_seen_at": {"$lt": cutoff}})
-        return [Device.from_doc(doc) async for doc in cursor]
+        return [Device.from_doc(doc) async for doc in cursor.sort("last_seen_at", 1)]
+
+    async def seen_later_sibling(self, device: Device) -> bool:
+        """Whether another active device of the account was seen later (ties: the larger id):
+        an account's most recently seen device is its last one."""
+        later = {"$gt": device.last_seen_at}
+        query = {
+            "account_id": device.account_id,
+            "revoked_at": None,
+            "$or": [
+                {"last_seen_at": later},
+                {"last_seen_at": device.last_seen_at, "_id": {"$gt": device.device_id}},
+            ],
+        }
+        return await self._c.find_one(query, {"_id": 1}) is not None
+
+    async def claim_expiry_warning(
+        self, device_id: str, seen: datetime, due: datetime, now: datetime
+    ) -> bool:
+        """Once per expiry period (a last-seen time): True for the call that records it."""
+        result = await self._c.update_one(
+            {"_id": device_id, "revoked_at": None, "last_seen_at": seen,
+             "expiry_warning.for": {"$ne": seen}},
+            {"$set": {"expiry_warning": {"for": seen, "at": now, "expires_at": due}}},
+        )  # fmt: skip
+        return result.modified_count == 1

@@ -1,9 +1,11 @@
 """Encrypted attachment blobs in GridFS: streamed in and out, tied to messages, swept.
 
 The blobs are opaque (docs/attachments.md). The GridFS file name is the constant ``"blob"``;
-the metadata holds only the conversation, the uploading account, the state (``pending`` until a
-message references it, then ``sent`` with its message id) and dates. Chunks are one ciphertext
-chunk long, so stored chunks are even. Every removal here is idempotent.
+the metadata holds only the conversation, the uploading account, the state (``uploading`` with
+the bytes reserved of its quota, ``pending`` until a message references it, then ``sent`` with
+its message id and when it was sent) and dates. Chunks are one ciphertext chunk long, so stored
+chunks are even. Every removal here is idempotent and gives the bytes back to the quota
+(stores/attachment_usage.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bson import Int64
 from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.gateway.stores.attachment_usage import AttachmentUsage, counted
 from shared.mongo import Document
 
 BUCKET = "attachments"
@@ -48,6 +51,15 @@ class AttachmentStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._files = db[f"{BUCKET}.files"]
         self._chunks = db[f"{BUCKET}.chunks"]
+        self.usage = AttachmentUsage(db)
+
+    async def reserve(self, account_id: str, length: int, quota: int) -> bool:
+        """Hold ``length`` bytes of the account's quota for an upload about to start."""
+        return await self.usage.reserve(account_id, length, quota, datetime.now(UTC))
+
+    async def unreserve(self, account_id: str, length: int, since: datetime) -> None:
+        """An upload reserved at ``since`` that never stored anything gives its bytes back."""
+        await self.usage.release(account_id, length, since)
 
     async def upload(
         self,
@@ -56,9 +68,12 @@ class AttachmentStore:
         uploader: str,
         source: AsyncIterator[bytes],
         now: datetime,
+        reserved: int,
     ) -> int:
         """Write the stream as it arrives, one GridFS chunk document at a time; the size.
 
+        ``reserved`` bytes of the uploader's quota were reserved for it (``reserve``): the
+        files document carries them while bytes arrive, and a failed upload gives them back.
         PyMongo's GridIn batches up to 32 MiB of chunks per insert, which would hold most of a
         file in memory, so the upload writes the GridFS spec's documents itself (the files
         document first, ``uploading`` until complete, so a crash leaves something the sweep
@@ -69,17 +84,24 @@ class AttachmentStore:
             "uploader": uploader,
             "state": "uploading",
             "uploaded_at": now,
+            "reserved": Int64(reserved),
         }
-        await self._files.insert_one(
-            {
-                "_id": attachment_id,
-                "length": Int64(0),
-                "chunkSize": CHUNK_BYTES,
-                "uploadDate": now,
-                "filename": "blob",
-                "metadata": metadata,
-            }
-        )
+        try:
+            await self._files.insert_one(
+                {
+                    "_id": attachment_id,
+                    "length": Int64(0),
+                    "chunkSize": CHUNK_BYTES,
+                    "uploadDate": now,
+                    "filename": "blob",
+                    "metadata": metadata,
+                }
+            )
+        except BaseException:
+            # Inserted or not: remove it if it is there, else give the reservation back.
+            if not await self.remove_where({"_id": attachment_id}):
+                await self.unreserve(uploader, reserved, now)
+            raise
         buffer, size, number = bytearray(), 0, 0
         try:
             async for piece in source:
@@ -101,9 +123,12 @@ class AttachmentStore:
                     "length": Int64(size),
                     "metadata.state": "pending",
                     "metadata.uploaded_at": datetime.now(UTC),
-                }
+                },
+                "$unset": {"metadata.reserved": ""},
             },
         )
+        if size < reserved:  # the edge refuses a short body; other callers may differ
+            await self.usage.release(uploader, reserved - size, now)
         return size
 
     async def _chunk(self, attachment_id: str, number: int, data: bytes) -> None:
@@ -143,23 +168,13 @@ class AttachmentStore:
         if expected != last + 1:
             raise NoFile(f"chunk {expected} of {attachment_id} is missing")
 
-    async def used_bytes(self, account_id: str) -> int:
-        """The bytes an account keeps stored (pending and sent), for its quota."""
-        pipeline: list[Document] = [
-            {"$match": {"metadata.uploader": account_id}},
-            {"$group": {"_id": None, "total": {"$sum": "$length"}}},
-        ]
-        async for row in await self._files.aggregate(pipeline):
-            return int(row.get("total", 0))
-        return 0
-
     async def claim(
         self,
         ids: list[str],
         conversation_id: str,
         uploader: str,
         message_id: str,
-        expires_at: datetime | None,
+        sent_at: datetime,
     ) -> bool:
         """Tie pending uploads to a message, all or none (a failed claim is rolled back). A
         retried send of the same message finds them already tied to it, which is fine."""
@@ -176,7 +191,7 @@ class AttachmentStore:
             "$set": {
                 "metadata.state": "sent",
                 "metadata.message_id": message_id,
-                "metadata.expires_at": expires_at,
+                "metadata.sent_at": sent_at,
             }
         }
         result = await self._files.update_many(query, update)
@@ -191,18 +206,27 @@ class AttachmentStore:
             {"_id": {"$in": ids}, "metadata.message_id": message_id},
             {
                 "$set": {"metadata.state": "pending"},
-                "$unset": {"metadata.message_id": "", "metadata.expires_at": ""},
+                "$unset": {"metadata.message_id": "", "metadata.sent_at": ""},
             },
         )
 
     async def remove_where(self, query: Document) -> int:
-        """Delete every blob whose files document matches; the number removed."""
-        ids = [doc["_id"] async for doc in self._files.find(query, {"_id": 1})]
-        for attachment_id in ids:
+        """Delete every blob whose files document matches; the number removed. Only the
+        remover that deleted a files document gives its bytes back to the quota."""
+        projection = {"length": 1, "metadata.state": 1, "metadata.reserved": 1}
+        projection["metadata.uploader"] = 1
+        found = [doc async for doc in self._files.find(query, projection)]
+        removed = 0
+        for doc in found:
+            attachment_id, moment = doc["_id"], datetime.now(UTC)
             # Chunks first: a crash in between leaves a files document the next pass finds.
             await self._chunks.delete_many({"files_id": attachment_id})
-            await self._files.delete_one({"_id": attachment_id})
-        return len(ids)
+            result = await self._files.delete_one({"_id": attachment_id})
+            if result.deleted_count:
+                removed += 1
+                uploader = (doc.get("metadata") or {}).get("uploader", "")
+                await self.usage.release(uploader, counted(doc), moment)
+        return removed
 
     async def remove_message(self, conversation_id: str, message_id: str) -> int:
         return await self.remove_where(
@@ -210,17 +234,42 @@ class AttachmentStore:
         )
 
     async def remove_account(self, account_id: str) -> int:
-        return await self.remove_where({"metadata.uploader": account_id})
+        removed = await self.remove_where({"metadata.uploader": account_id})
+        await self.usage.forget(account_id)
+        return removed
 
     async def remove_stale(self, pending_before: datetime, now: datetime) -> int:
-        """Uploads never referenced within the grace period, and blobs past their retention."""
-        return await self.remove_where(
+        """Uploads never referenced within the grace period, or stalled while arriving."""
+        removed = await self.remove_where(
             {
                 "$or": [
                     {"metadata.state": "pending", "metadata.uploaded_at": {"$lt": pending_before}},
                     {"metadata.state": "uploading", "metadata.uploaded_at": {"$lt": now - STALLED}},
-                    {"metadata.state": "sent", "metadata.expires_at": {"$lt": now}},
                 ]
+            }
+        )
+        await self.usage.drop_idle(now)
+        return removed
+
+    async def sent_conversations(self) -> list[str]:
+        """The conversations that have sent blobs (whose retention the sweep applies)."""
+        ids = await self._files.distinct("metadata.conversation_id", {"metadata.state": "sent"})
+        return sorted(str(i) for i in ids)
+
+    async def remove_sent_before(self, conversation_ids: list[str], cutoff: datetime) -> int:
+        """Sent blobs of these conversations sent before ``cutoff`` (their retention passed).
+        A blob sent before sending times were kept goes by its upload time (a little earlier)."""
+        return await self.remove_where(
+            {
+                "metadata.conversation_id": {"$in": conversation_ids},
+                "metadata.state": "sent",
+                "$or": [
+                    {"metadata.sent_at": {"$lt": cutoff}},
+                    {
+                        "metadata.sent_at": {"$exists": False},
+                        "metadata.uploaded_at": {"$lt": cutoff},
+                    },
+                ],
             }
         )
 

@@ -1,5 +1,5 @@
-"""What every send checks, from memory: a conversation's relationship and the active devices of
-its participants, refilled from MongoDB after any event that may have changed them.
+"""What every send checks, from memory: a conversation's relationship and the active devices (and
+backup keys) of its participants, refilled from MongoDB after any event that may have changed them.
 
 Invalidation is event-driven. This replica forgets an entry the moment it writes a change
 (`Outbox.emit` and `DeviceCache.invalidate` call in here before anything is published); every
@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from services.gateway.model.records import Device, Relationship
 from services.gateway.stores.accounts import DeviceRepository
+from services.gateway.stores.backups import BackupRepository
 from services.gateway.stores.relationships import RelationshipRepository
 
 K = TypeVar("K", bound=Hashable)
@@ -70,10 +71,14 @@ class SendDirectory:
         *,
         relationships: RelationshipRepository,
         devices: DeviceRepository,
+        backups: BackupRepository | None = None,
         ttl: float = TTL_SECONDS,
     ) -> None:
         self._relationships = relationships
         self._devices = devices
+        self._backups = backups
+        # The account's backup key id, if any (a recipient like a device); () for none.
+        self._account_backup: VersionedCache[str, tuple[str, ...]] = VersionedCache(ttl)
         self._conversations: VersionedCache[str, Relationship] = VersionedCache(ttl)
         self._account_devices: VersionedCache[str, tuple[Device, ...]] = VersionedCache(ttl)
         self._account_of_device: dict[str, str] = {}
@@ -91,6 +96,20 @@ class SendDirectory:
             found += await self._account_devices.get(account_id, load) or ()
         return found
 
+    async def backup_ids(self, account_ids: list[str]) -> list[str]:
+        """The current backup key ids of the accounts (recipients beside their devices)."""
+        found: list[str] = []
+        for account_id in account_ids:
+            load = functools.partial(self._load_backup, account_id)
+            found += await self._account_backup.get(account_id, load) or ()
+        return found
+
+    async def _load_backup(self, account_id: str) -> tuple[str, ...]:
+        if self._backups is None:
+            return ()
+        backup = await self._backups.current(account_id)
+        return () if backup is None else (backup.backup_id,)
+
     async def _load_devices(self, account_id: str) -> tuple[Device, ...]:
         devices = tuple(await self._devices.active_of(account_id))
         for device in devices:
@@ -104,6 +123,7 @@ class SendDirectory:
 
     def forget_account(self, account_id: str) -> None:
         self._account_devices.invalidate(account_id)
+        self._account_backup.invalidate(account_id)
 
     def forget_device(self, device_id: str) -> None:
         """A device changed: its account's set is reloaded (unknown here: nothing cached)."""
@@ -125,3 +145,4 @@ class SendDirectory:
     def clear(self) -> None:
         self._conversations.clear()
         self._account_devices.clear()
+        self._account_backup.clear()

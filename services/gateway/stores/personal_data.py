@@ -9,7 +9,7 @@ from datetime import datetime
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.gateway.model.records import AuditRecord, Device, Relationship
+from services.gateway.model.records import AuditRecord, Backup, Device, Link, Relationship
 from shared.mongo import Document
 
 PAGE = 100
@@ -25,6 +25,16 @@ class PersonalData:
         """Every device of these accounts, revoked ones too (their keys verify old messages)."""
         cursor = self._db["devices"].find({"account_id": {"$in": list(account_ids)}})
         return [Device.from_doc(doc) async for doc in cursor.sort("created_at", 1)]
+
+    async def backups_of(self, account_id: str) -> list[Backup]:
+        """Every backup key the account published, replaced and removed ones too."""
+        cursor = self._db["backups"].find({"account_id": account_id}).sort("created_at", 1)
+        return [Backup.from_doc(doc) async for doc in cursor]
+
+    async def links_of(self, account_id: str) -> list[Link]:
+        """Device links of the account not yet acknowledged (expired ones may linger a minute)."""
+        cursor = self._db["links"].find({"account_id": account_id}).sort("created_at", 1)
+        return [Link.from_doc(doc) async for doc in cursor]
 
     async def audit_about(self, account_id: str) -> AsyncGenerator[AuditRecord, None]:
         """The audit entries about the account (its own, and what others did to its
@@ -69,6 +79,20 @@ class PersonalData:
                 "$unset": {"previous_kx_keys": ""},
             },
         )
+        # Its backup keys: retired, public key and signatures erased (ids and dates stay).
+        await self._db["backups"].update_many(
+            {"account_id": account_id, "revoked_at": None},
+            {"$set": {"revoked_at": at, "revoked_reason": "account_deleted"}},
+        )
+        await self._db["backups"].update_many(
+            {"account_id": account_id},
+            {
+                "$set": {"kx_key": b"", "signatures": {}, "erased_at": at},
+                "$unset": {"current_of": ""},
+            },
+        )
+        await self._db["links"].delete_many({"account_id": account_id})
+        await self._db["reset_codes"].delete_many({"account_id": account_id})
         mine = {"$or": [{"coach_account_id": account_id}, {"client_account_id": account_id}]}
         await self._db["relationships"].update_many(
             mine, {"$unset": {f"settings.{account_id}": ""}}

@@ -140,6 +140,12 @@ class RelationshipRepository:
         )
         return result.modified_count == 1
 
+    async def retention_of(self, conversation_ids: list[str]) -> dict[str, int | None]:
+        """Each listed conversation's effective retention in days (None: kept); conversations
+        not found are left out."""
+        cursor = self._c.find({"_id": {"$in": conversation_ids}}, {"retention_days": 1})
+        return {doc["_id"]: doc.get("retention_days") async for doc in cursor}
+
     async def settings_of_account(self, account_id: str) -> list[tuple[str, ParticipantSettings]]:
         """(conversation_id, the account's own choices) for every relationship it is or was
         in: what the export and account deletion need."""

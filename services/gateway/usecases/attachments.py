@@ -20,6 +20,7 @@ from services.gateway.security.limits import Limits
 from services.gateway.settings import GatewaySettings
 from services.gateway.stores.attachments import AttachmentStore, Blob, new_attachment_id
 from services.gateway.stores.directory import SendDirectory
+from services.gateway.stores.relationships import RelationshipRepository
 from services.gateway.usecases.agreement import Agreement
 from services.gateway.usecases.send import check_status
 from shared.errors import (
@@ -33,6 +34,7 @@ from shared.events import utcnow
 log = structlog.get_logger(__name__)
 
 MAX_PER_MESSAGE = 10
+SWEEP_BATCH = 500  # conversations per query of the retention sweep
 
 
 class Attachments:
@@ -40,18 +42,21 @@ class Attachments:
         self,
         *,
         store: AttachmentStore,
+        relationships: RelationshipRepository,
         directory: SendDirectory,
         limits: Limits,
         agreement: Agreement,
         settings: GatewaySettings,
     ) -> None:
         self._store = store
+        self._relationships = relationships
         self._directory = directory
         self._limits = limits
         self._agreement = agreement
         self._max = settings.attachment_max_bytes
         self._quota = settings.attachment_quota_bytes
         self._grace = timedelta(seconds=settings.attachment_grace_seconds)
+        self._day = timedelta(seconds=settings.retention_day_seconds)
 
     async def _participant(self, who: Principal, conversation_id: str) -> Relationship:
         relationship = await self._directory.relationship(conversation_id)
@@ -60,23 +65,25 @@ class Attachments:
         return relationship
 
     async def admit_upload(self, who: Principal, conversation_id: str, length: int) -> None:
-        """Every check that needs no body: the caller learns its answer before sending bytes."""
+        """Every check that needs no body: the caller learns its answer before sending bytes.
+        Last, ``length`` bytes of the quota are reserved atomically (parallel uploads cannot
+        together pass it); ``upload`` must follow, and gives them back if it fails."""
         if length > self._max:
             raise PayloadTooLargeError(f"an attachment is at most {self._max} bytes")
         relationship = await self._participant(who, conversation_id)
         check_status(relationship)
         await self._agreement.check_consent(who)
         await self._limits.check("attachments", who.account_id, utcnow())
-        if await self._store.used_bytes(who.account_id) + length > self._quota:
+        if not await self._store.reserve(who.account_id, length, self._quota):
             raise QuotaExceededError("your stored attachments have reached this server's quota")
 
     async def upload(
-        self, who: Principal, conversation_id: str, source: AsyncIterator[bytes]
+        self, who: Principal, conversation_id: str, source: AsyncIterator[bytes], length: int
     ) -> tuple[str, int]:
-        """Store the stream (admit_upload first); the new id and the stored size."""
+        """Store the stream (admit_upload reserved ``length`` first); the new id and size."""
         attachment_id = new_attachment_id()
         size = await self._store.upload(
-            attachment_id, conversation_id, who.account_id, source, utcnow()
+            attachment_id, conversation_id, who.account_id, source, utcnow(), reserved=length
         )
         return attachment_id, size
 
@@ -105,10 +112,8 @@ class Attachments:
         ids = parse_ids(raw_ids)
         if not ids:
             return ids
-        days = relationship.retention_days
-        expires_at = utcnow() + timedelta(days=days) if days is not None else None
         ok = await self._store.claim(
-            ids, relationship.conversation_id, who.account_id, message_id, expires_at
+            ids, relationship.conversation_id, who.account_id, message_id, utcnow()
         )
         if not ok:
             raise UnprocessableError(
@@ -131,7 +136,29 @@ class Attachments:
     async def sweep(self, now: datetime | None = None) -> int:
         """Remove unreferenced uploads past the grace period and blobs past retention."""
         moment = now or utcnow()
-        return await self._store.remove_stale(moment - self._grace, moment)
+        removed = await self._store.remove_stale(moment - self._grace, moment)
+        return removed + await self.expire(moment)
+
+    async def expire(self, now: datetime) -> int:
+        """Sent blobs past their conversation's retention as it is NOW, like their messages
+        (messaging re-applies a retention change to the messages already stored): computed
+        here from the relationship, the authority, so a change needs no re-stamping and no
+        send racing a change can keep an old expiry."""
+        conversations = await self._store.sent_conversations()
+        by_days: dict[int, list[str]] = {}
+        for start in range(0, len(conversations), SWEEP_BATCH):
+            batch = conversations[start : start + SWEEP_BATCH]
+            for conversation_id, days in (await self._relationships.retention_of(batch)).items():
+                if days is not None:
+                    by_days.setdefault(days, []).append(conversation_id)
+        removed = 0
+        for days, ids in sorted(by_days.items()):
+            for start in range(0, len(ids), SWEEP_BATCH):
+                cutoff = now - days * self._day
+                removed += await self._store.remove_sent_before(
+                    ids[start : start + SWEEP_BATCH], cutoff
+                )
+        return removed
 
     async def exported(self, account_id: str) -> list[Blob]:
         return await self._store.for_account(account_id)

@@ -54,11 +54,13 @@ DELETES = (
     "notifications",
     "every invite the account created or used, and its settings in its relationships",
     "its devices' names and key-agreement keys",
+    "its backup keys' public keys and signatures (the backup key is retired at once)",
 )
 KEEPS = (
     "the account id and handle, so the handle is never given to anyone else",
     "its devices' ids, public identity keys and dates, so an identity key is never accepted "
     "again (no names, no key-agreement keys)",
+    "its backup keys' ids and dates",
     "its relationships' ids, the other participant and their dates, for the other "
     "participant's copy of the conversation",
     "security audit metadata about the account, until the audit retention period ends",

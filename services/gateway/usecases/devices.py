@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from haven_crypto import crypto
 from services.gateway.model.principal import Principal
-from services.gateway.model.records import Account, Contact, Device, new_id
+from services.gateway.model.records import Account, Backup, Contact, Device, new_id
 from services.gateway.model.schemas import DeviceBlock, KxRotation
 from services.gateway.security.limits import Limits
 from services.gateway.sockets.registry import SocketRegistry
@@ -18,8 +18,10 @@ from services.gateway.stores.accounts import (
 )
 from services.gateway.stores.audit import AuditLog
 from services.gateway.stores.devicecache import DeviceCache
+from services.gateway.stores.links import LinkRepository
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.relationships import RelationshipRepository
+from services.gateway.usecases.backup import BackupKeys
 from shared.errors import (
     ClockSkewError,
     DeviceLimitError,
@@ -32,6 +34,8 @@ from shared.errors import (
 from shared.events import (
     DeviceAdded,
     DeviceData,
+    DeviceExpiring,
+    DeviceExpiringData,
     DeviceRemoved,
     DeviceUpdated,
     utcnow,
@@ -76,8 +80,16 @@ class Devices:
         sockets: SocketRegistry,
         cache: DeviceCache,
         limits: Limits,
-        expiry_days: int,
+        expiry_days: float,
+        warning_days: float = 14,
+        expire_last_device: bool = False,
+        backups: BackupKeys | None = None,
+        links: LinkRepository | None = None,
     ) -> None:
+        self._backups = backups
+        self._links = links
+        self._warning = timedelta(days=min(warning_days, expiry_days))
+        self._expire_last = expire_last_device
         self._devices = devices
         self._accounts = accounts
         self._relationships = relationships
@@ -195,6 +207,10 @@ class Devices:
             )
         )
         await self._devices.removal_announced(device.device_id)
+        if self._links is not None:  # nothing waits for a device that can fetch nothing
+            await self._links.forget_device(device.device_id)
+        if self._backups is not None:
+            await self._backups.device_revoked(device.account_id)
         if newly:
             await self._audit.record(
                 "device_removed",
@@ -262,6 +278,14 @@ class Devices:
         then = await self._devices.active_at(account_id, contact.until)
         return [device.as_of(contact.until) for device in then if not device.erased]
 
+    async def visible_backup(self, who: Principal, account_id: str) -> Backup | None:
+        """The backup key listed with the devices `visible_devices` returns (as it stood at the
+        end of an ended relationship)."""
+        contact = await self.contact_with(who, account_id)
+        if contact is None or self._backups is None:
+            return None
+        return await self._backups.listed(account_id, contact.until)
+
     async def visible_device(self, who: Principal, device_id: str) -> Device:
         """Kept after revocation (old messages verify); an ex-counterpart sees it as it stood
         at the end, and nothing of a device added since."""
@@ -275,12 +299,61 @@ class Devices:
             raise NotFoundError("no such device")
         return device.as_of(contact.until)
 
-    async def expire_unseen(self) -> int:
-        """Revoke devices unseen for the operator's expiry period."""
-        stale = await self._devices.unseen_since(utcnow() - self._expiry)
-        for device in stale:
-            await self.revoke(device, reason="expired")
-        return len(stale)
+    async def sweep_expiry(self) -> tuple[int, int]:
+        """Warn the devices nearing expiry, sign out those whose announced date has passed;
+        (warned, expired). A device is never signed out unwarned: the warning names the date
+        (at least the warning period ahead), and only that date passing without the device
+        being used ends it. An account's most recently seen device is neither warned nor
+        expired unless the operator allows it (HAVEN_DEVICE_EXPIRY_LAST_DEVICE)."""
+        now = utcnow()
+        warned = expired = 0
+        for device in await self._devices.unseen_since(now - (self._expiry - self._warning)):
+            if not await self._may_expire(device):
+                continue
+            if device.expiry_warned_for != device.last_seen_at:
+                due = max(device.last_seen_at + self._expiry, now + self._warning)
+                if not await self._devices.claim_expiry_warning(
+                    device.device_id, device.last_seen_at, due, now
+                ):
+                    continue  # used meanwhile, or another replica warned it
+                data = DeviceExpiringData(
+                    account_id=device.account_id, device_id=device.device_id, expires_at=due
+                )
+                await self._outbox.emit(DeviceExpiring.create(data))
+                await self._audit.record(
+                    "device_expiry_warned",
+                    account_id=device.account_id,
+                    device_id=device.device_id,
+                    expires_at=due.isoformat(),
+                )
+                warned += 1
+            expired += await self.expire_if_due(device.device_id, now)
+        return warned, expired
 
-    def expired(self, device: Device, now: datetime) -> bool:
-        return device.last_seen_at < now - self._expiry
+    async def expire_if_due(
+        self, device_id: str, now: datetime, known: Device | None = None
+    ) -> bool:
+        """Signed out if it was warned for its current period and the announced date passed
+        (`known`: the device as just read, so a refresh of a device not due reads nothing)."""
+        if known is not None and not _due(known, now):
+            return False
+        device = await self._devices.by_id(device_id)
+        if device is None or not device.active or not _due(device, now):
+            return False
+        if not await self._may_expire(device):
+            return False
+        await self.revoke(device, reason="expired")
+        return True
+
+    async def _may_expire(self, device: Device) -> bool:
+        return self._expire_last or await self._devices.seen_later_sibling(device)
+
+    @property
+    def expiry_seconds(self) -> float:
+        return self._expiry.total_seconds()
+
+
+def _due(device: Device, now: datetime) -> bool:
+    """Warned for its current period (not used since) and the announced date has passed."""
+    due = device.expiry_due_at
+    return device.expiry_warned_for == device.last_seen_at and due is not None and due <= now

@@ -24,7 +24,9 @@ from services.gateway.model.principal import Principal
 from services.gateway.model.records import (
     Account,
     AuditRecord,
+    Backup,
     Device,
+    Link,
     ParticipantSettings,
     Relationship,
 )
@@ -93,6 +95,30 @@ def shown_devices(r: Relationship, devices: list[Device], account_id: str) -> li
         elif device.created_at <= ended:
             shown.append(device.as_of(ended))
     return shown
+
+
+def backup_part(backup: Backup) -> dict[str, Any]:
+    """A backup key the account published: public key and signatures only (the server never
+    holds anything that opens a message)."""
+    return {
+        "backup_id": backup.backup_id,
+        "kx_key": b64e(backup.kx_key),
+        "signatures": {d: b64e(s) for d, s in sorted(backup.signatures.items())},
+        "created_at": _time(backup.created_at),
+        "revoked_at": _time(backup.revoked_at),
+    }
+
+
+def link_part(link: Link) -> dict[str, Any]:
+    """A device link not yet acknowledged: the box stays opaque (only the target opens it)."""
+    return {
+        "link_id": link.link_id,
+        "sender_device_id": link.sender_device_id,
+        "device_id": link.device_id,
+        "ciphertext": b64e(link.ciphertext),
+        "created_at": _time(link.created_at),
+        "expires_at": _time(link.expires_at),
+    }
 
 
 def account_part(account: Account) -> dict[str, Any]:
@@ -165,6 +191,8 @@ class Exporter:
             "exported_at": iso_utc(utcnow()),
             "account": account_part(account),
             "devices": [own_device(d) for d in await self._data.devices_of([who.account_id])],
+            "backups": [backup_part(b) for b in await self._data.backups_of(who.account_id)],
+            "links": [link_part(link) for link in await self._data.links_of(who.account_id)],
             "conversations": await self._conversations(who, found),
             "notifications": notification.model_dump(mode="json"),
             "agreement_consents": [

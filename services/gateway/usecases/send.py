@@ -98,7 +98,9 @@ class Sending:
         devices = {d.device_id: d for d in await self._directory.active_devices(members)}
         if who.device_id not in devices:
             raise ForbiddenError("the sending device is not active")
-        check_device_set(envelope, set(devices))
+        # An account's backup key is a recipient like its devices (API.md "History on a new
+        # device"): senders wrap for it, or the send is refused naming it.
+        check_device_set(envelope, set(devices) | set(await self._directory.backup_ids(members)))
         try:
             verify_envelope(conversation_id, envelope, devices[who.device_id].identity_key)
         except crypto.BadSignatureError as error:
@@ -167,7 +169,7 @@ def check_device_set(envelope: Envelope, active: set[str]) -> None:
     named = set(envelope.keys)
     if named != active:
         raise DeviceMismatchError(
-            "keys must name exactly the active devices of all participants",
+            "keys must name exactly the active devices (and backup keys) of all participants",
             missing_devices=sorted(active - named),
             extra_devices=sorted(named - active),
         )

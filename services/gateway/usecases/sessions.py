@@ -22,6 +22,7 @@ from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.tokens import RefreshTokenRepository, digest
 from services.gateway.usecases.devices import Devices, check_device_block
+from shared.deliveries import ControlAction
 from shared.errors import UnauthorizedError
 from shared.events import DeviceData, DeviceSessionEnded, utcnow
 
@@ -158,8 +159,7 @@ class Sessions:
             or device.session != record.session
         ):
             raise UnauthorizedError("this session has ended")
-        if self._device_rules.expired(device, now):
-            await self._device_rules.revoke(device, reason="expired")
+        if await self._device_rules.expire_if_due(device.device_id, now, known=device):
             raise UnauthorizedError("this device expired")
         successor = self._successor(token, record)
         if not await self._refresh_tokens.spend(token, now, successor):
@@ -193,11 +193,12 @@ class Sessions:
                 "this refresh token was used already; continue with its successor"
             )
 
-    async def end_session(self, device: Device) -> None:
-        """Every access and refresh token of the device's current session stops working."""
+    async def end_session(self, device: Device, action: ControlAction = "revoke") -> None:
+        """Every access and refresh token of the device's current session stops working; its
+        sockets close with 4403 (`signout`: after the frames already routed to them)."""
         await self._devices.end_session(device.device_id)
         self._cache.invalidate(device.device_id)
-        await self._sockets.close_device(device.device_id)
+        await self._sockets.close_device(device.device_id, action)
         await self._outbox.emit(
             DeviceSessionEnded.create(
                 DeviceData(account_id=device.account_id, device_id=device.device_id)

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from pymongo.errors import PyMongoError
@@ -91,6 +92,26 @@ class PushEngine:
         await self._outbox.open_slot(item.device_id, item.conversation_id, account_id, due)
         if due <= now:
             self.due_now.set()
+
+    async def notice(self, device_id: str, key: str, topic: str, body: dict[str, Any]) -> None:
+        """An account notice (push/notices.py) to a device that has a push subscription: queued
+        at once, one job per (key, device) — a redelivered event gives the same delivery id."""
+        subscription = await self._repo.subscription(device_id)
+        if subscription is None:
+            return
+        delivery_id = hashlib.blake2b(
+            f"notice\x00{key}\x00{device_id}".encode(), digest_size=16
+        ).hexdigest()
+        job = PushJob(
+            delivery_id=delivery_id,
+            device_id=device_id,
+            account_id=subscription.account_id,
+            conversation_id=topic,
+            body=body,
+            queued_at=self._clock(),
+        )
+        await self._queue.submit(job)
+        log.info("push_notice_queued", device_id=device_id, event=body.get("event"))
 
     @staticmethod
     def _owed(item: Unacknowledged) -> Owed:

@@ -9,9 +9,7 @@ import base64
 import hashlib
 import os
 import tracemalloc
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from haven_crypto.attachments import (
     encrypt_stream,
     new_key,
 )
+from tests.support.attachments import attachments_url, gone, send_with, upload
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
@@ -44,24 +43,13 @@ def stack_overrides() -> dict[str, str]:
 
 
 def _url(api: Api, cid: str, attachment_id: str = "") -> str:
-    tail = f"/{attachment_id}" if attachment_id else ""
-    return f"{api.base}/v1/conversations/{cid}/attachments{tail}"
+    return attachments_url(api, cid, attachment_id)
 
 
 async def _file_body(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as source:
         while piece := source.read(PIECE):
             yield piece
-
-
-async def upload(api: Api, who: Session, cid: str, body: Any, length: int) -> tuple[int, Any]:
-    headers = {
-        "Authorization": f"Bearer {who.access_token}",
-        "Content-Type": "application/octet-stream",
-        "Content-Length": str(length),
-    }
-    async with api.http.post(_url(api, cid), data=body, headers=headers) as response:
-        return response.status, await response.json(content_type=None)
 
 
 async def announce_only(api: Api, who: Session, cid: str, length: int) -> bytes:
@@ -96,20 +84,6 @@ async def download(api: Api, who: Session, cid: str, attachment_id: str, out: Pa
             async for piece in response.content.iter_chunked(PIECE):
                 sink.write(piece)
         return 200
-
-
-async def send_with(
-    api: Api, sender: Session, cid: str, devices: dict[str, bytes], ids: list[str]
-) -> tuple[int, Any, str]:
-    message_id = str(uuid.uuid4())
-    envelope = seal_for(sender, cid, devices, "see attached", message_id=message_id)
-    reply = await api.call(
-        "POST",
-        f"/v1/conversations/{cid}/messages",
-        {"envelope": envelope, "attachment_ids": ids},
-        sender.access_token,
-    )
-    return reply.status, reply.body, message_id
 
 
 def _sha256(path: Path) -> bytes:
@@ -225,14 +199,6 @@ async def test_only_participants_of_open_conversations_upload(
     assert status == 409 and body["code"] == "conflict", body
 
 
-async def _gone(files: Any, attachment_id: str, within: float = 15.0) -> bool:
-    for _ in range(int(within / 0.25)):
-        if await files.find_one({"_id": attachment_id}) is None:
-            return True
-        await asyncio.sleep(0.25)
-    return False
-
-
 class TestLifecycle:
     @pytest.fixture
     def stack_overrides(self) -> dict[str, str]:
@@ -251,7 +217,7 @@ class TestLifecycle:
 
         # Never referenced: swept after the (shortened) grace period.
         _, unused = await upload(api, client, cid, b"u" * 3000, 3000)
-        assert await _gone(files, unused["attachment_id"])
+        assert await gone(files, unused["attachment_id"])
         assert await chunks.count_documents({"files_id": unused["attachment_id"]}) == 0
 
         # Deleted for everyone: its blob goes with it.
@@ -268,28 +234,20 @@ class TestLifecycle:
                 break
             await asyncio.sleep(0.25)
         assert deleted.status == 202, deleted.body
-        assert await _gone(files, kept["attachment_id"])
+        assert await gone(files, kept["attachment_id"])
 
-        # Past the retention stamped at sending: swept like the message expires.
-        _, dated = await upload(api, coach, cid, b"d" * 3000, 3000)
-        status, _, _ = await send_with(api, coach, cid, devices, [dated["attachment_id"]])
-        assert status == 202
-        await files.update_one(
-            {"_id": dated["attachment_id"]},
-            {"$set": {"metadata.expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
-        )
-        assert await _gone(files, dated["attachment_id"])
+        # Retention expiry: tests/integration/api/test_attachment_limits.py (a real one).
 
         # Account deletion removes what the account uploaded.
         _, mine = await upload(api, client, cid, b"m" * 3000, 3000)
         status, _, _ = await send_with(api, client, cid, devices, [mine["attachment_id"]])
         assert status == 202
-        gone = await api.call(
+        deleting = await api.call(
             "POST", "/v1/me/delete", {"password": client.password}, client.access_token
         )
-        assert gone.status == 202, gone.body
-        assert any("attachment" in line for line in gone.body["receipt"]["deletes"])
-        assert await _gone(files, mine["attachment_id"])
+        assert deleting.status == 202, deleting.body
+        assert any("attachment" in line for line in deleting.body["receipt"]["deletes"])
+        assert await gone(files, mine["attachment_id"])
         assert await chunks.count_documents({"files_id": mine["attachment_id"]}) == 0
 
 
@@ -348,3 +306,46 @@ async def test_a_websocket_send_ties_its_files_too(
         assert accepted["message_id"] == envelope["message_id"]
     # Sent now: the coach may fetch it.
     assert await download(api, coach, cid, stored["attachment_id"], tmp_path / "w") == 200
+
+
+class TestRulesOfSending:
+    """Consent and the upload rate apply as for sending; the body's type and a range that
+    cannot be served are clear 4xx answers too."""
+
+    @pytest.fixture
+    def stack_overrides(self) -> dict[str, str]:
+        return {"HAVEN_RATE_ATTACHMENTS": "4/hour,4"}
+
+    async def test_consent_rate_type_and_range(self, api: Api, operator: Session) -> None:
+        _, client, cid, _ = await coach_and_client(api, operator, "attrate")
+        agreement = {"version": "2026-12", "text": "Files too: not a crisis service."}
+        published = await api.call("PUT", "/v1/admin/agreement", agreement, operator.access_token)
+        assert published.status == 200, published.body
+        status, body = await upload(api, client, cid, b"c" * 2000, 2000)
+        assert status == 403 and body["code"] == "consent_required", body
+        accepted = await api.call(
+            "POST", "/v1/agreement/accept", {"version": "2026-12"}, client.access_token
+        )
+        assert accepted.status in (200, 204), accepted.body
+
+        headers = {
+            "Authorization": f"Bearer {client.access_token}",
+            "Content-Type": "text/plain",
+            "Content-Length": "2000",
+        }
+        async with api.http.post(_url(api, cid), data=b"t" * 2000, headers=headers) as response:
+            assert response.status == 415
+            assert (await response.json(content_type=None))["code"] == "unsupported_media_type"
+
+        ids = []
+        for _ in range(4):
+            status, body = await upload(api, client, cid, b"r" * 2000, 2000)
+            assert status == 201, body
+            ids.append(body["attachment_id"])
+        status, body = await upload(api, client, cid, b"r" * 2000, 2000)
+        assert status == 429 and body["code"] == "rate_limited", body
+
+        headers = {"Authorization": f"Bearer {client.access_token}", "Range": "bytes=5000-"}
+        async with api.http.get(_url(api, cid, ids[0]), headers=headers) as response:
+            assert response.status == 416
+            assert response.headers["Content-Range"] == "bytes */2000"

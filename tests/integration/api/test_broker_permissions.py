@@ -147,6 +147,11 @@ TOPIC_CASES = [
     ("messaging", "events", "account.deleted", False),  # the gateway's event
     ("messaging", "events", "device.added", False),
     ("gateway", "events", "device.added", True),
+    ("gateway", "events", "device.backup_changed", True),  # history on a new device (#22)
+    ("gateway", "events", "device.expiring", True),
+    ("gateway", "events", "account.password_reset", True),
+    ("messaging", "events", "account.password_reset", False),
+    ("notification", "events", "device.backup_changed", False),
     ("gateway", "events", "message.stored", False),  # messaging's event
     ("gateway", "events", "message.deleted", False),
     ("gateway", "events", "receipt.read", False),

@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 
 from services.gateway.edge.asyncapi import build_asyncapi
+from tests.support.history import publish_backup
 from tools.api import Api, Session
 
 ROOT = Path(__file__).parents[3]
@@ -130,3 +131,33 @@ async def test_the_served_asyncapi_document_is_valid_asyncapi_3(api: Api) -> Non
     assert reply.status == 200 and reply.body == json.loads(json.dumps(build_asyncapi()))
     validator = jsonschema.Draft7Validator(json.loads(ASYNCAPI_SCHEMA.read_text()))
     assert [e.message for e in validator.iter_errors(reply.body)] == []
+
+
+async def test_history_answers_match_the_served_schemas(api: Api, operator: Session) -> None:
+    """The backup key in the listings (a union of device and backup entries), the backup key
+    itself and the links list, as served."""
+    spec = await openapi(api)
+    token = operator.access_token
+    _, published = await publish_backup(api, operator)
+    calls = [
+        ("PUT", "/v1/me/backup", published),
+        ("GET", "/v1/me/backup", await api.call("GET", "/v1/me/backup", token=token)),
+        ("GET", "/v1/me", await api.call("GET", "/v1/me", token=token)),
+        ("GET", "/v1/me/links", await api.call("GET", "/v1/me/links", token=token)),
+        (
+            "GET",
+            "/v1/accounts/{account_id}/devices",
+            await api.call("GET", f"/v1/accounts/{operator.account_id}/devices", token=token),
+        ),
+    ]
+    for method, path, reply in calls:
+        assert reply.status == 200, (path, reply.body)
+        answer = spec["paths"][path][method.lower()]["responses"]["200"]
+        schema = {**answer["content"]["application/json"]["schema"], **spec}
+        errors = [
+            e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(reply.body)
+        ]
+        assert errors == [], (method, path, errors)
+    me = calls[2][2].body
+    assert [d["kind"] for d in me["devices"]][-1] == "backup"
+    assert (await api.call("DELETE", "/v1/me/backup", token=token)).status == 204

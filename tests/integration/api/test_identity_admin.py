@@ -36,29 +36,51 @@ async def test_haven_admin_creates_an_operator_who_can_log_in(
     assert again.returncode == 1
 
 
-async def test_devices_unseen_for_the_expiry_period_are_revoked(
+async def test_devices_unseen_for_the_expiry_period_are_warned_then_revoked(
     api: Api,
     operator: Session,
     app_stack: AppStack,
     mongo_client: AsyncMongoClient,
     isolation: tuple[str, str],
 ) -> None:
+    """With the default 90 days: never revoked unwarned (the warning names a date at least 14
+    days ahead), revoked once that date passed unused; a device that is used starts over."""
     devices = mongo_client[f"{isolation[1]}_gateway"]["devices"]
-    stale = await api.login(operator.handle, operator.password, name="old tablet")
+    used = await api.login(operator.handle, operator.password, name="old tablet")
     dusty = await api.login(operator.handle, operator.password, name="old phone")
+    stale = await api.login(operator.handle, operator.password, name="old laptop")
+    await api.login(operator.handle, operator.password, keys=operator.keys)  # seen last: kept
     long_ago = utcnow() - timedelta(days=91)
+    ids = [used.device_id, dusty.device_id, stale.device_id]
+    await devices.update_many({"_id": {"$in": ids}}, {"$set": {"last_seen_at": long_ago}})
+    # Unwarned, a refresh is a use: a new period, not a sign-out.
+    kept = await api.call("POST", "/v1/sessions/refresh", {"refresh_token": used.refresh_token})
+    assert kept.status == 200
+    # The sweep every gateway runs at start (then hourly) warns the others.
+    await app_stack.stop("gateway")
+    await app_stack.start("gateway")
+    api.base = app_stack.gateway_url  # the restarted gateway listens on a port of its own
+    async with asyncio.timeout(10):
+        while (await devices.find_one({"_id": stale.device_id})).get("expiry_warning") is None:
+            await asyncio.sleep(0.1)
+    warned = await devices.find_one({"_id": stale.device_id})
+    assert warned["revoked_at"] is None
+    assert warned["expiry_warning"]["expires_at"] >= utcnow() + timedelta(days=13, hours=23)
+    assert (await devices.find_one({"_id": used.device_id})).get("expiry_warning") is None
+    # Fourteen days later (the warning's date has passed), unused: signed out on refresh...
+    past = utcnow() - timedelta(seconds=1)
     await devices.update_many(
-        {"_id": {"$in": [stale.device_id, dusty.device_id]}}, {"$set": {"last_seen_at": long_ago}}
+        {"_id": {"$in": [dusty.device_id, stale.device_id]}},
+        {"$set": {"expiry_warning.expires_at": past}},
     )
-    # On refresh, at once:
     refused = await api.call("POST", "/v1/sessions/refresh", {"refresh_token": stale.refresh_token})
     assert refused.status == 401
     assert (await devices.find_one({"_id": stale.device_id}))["revoked_at"] is not None
-    # And by the sweep every gateway runs at start (then hourly):
+    # ...and by the sweep.
     await app_stack.stop("gateway")
     await app_stack.start("gateway")
     async with asyncio.timeout(10):
         while (await devices.find_one({"_id": dusty.device_id}))["revoked_at"] is None:
             await asyncio.sleep(0.1)
-    active = await devices.find_one({"_id": operator.device_id})
-    assert active["revoked_at"] is None
+    for device_id in (operator.device_id, used.device_id):
+        assert (await devices.find_one({"_id": device_id}))["revoked_at"] is None

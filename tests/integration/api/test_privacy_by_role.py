@@ -12,7 +12,7 @@ from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, frames_for, next_frame, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
 
-PEER_DEVICE_FIELDS = {"device_id", "identity_key", "kx_key", "kx_signature", "created_at"}
+PEER_DEVICE_FIELDS = {"device_id", "kind", "identity_key", "kx_key", "kx_signature", "created_at"}
 
 
 # One stack for this module's tests (tests/support/sharing.py), with this environment.

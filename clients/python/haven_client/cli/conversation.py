@@ -89,13 +89,25 @@ async def latest(client: HavenClient, conversation_id: str, limit: int) -> list[
 @click.argument("conversation_id", metavar="CONVERSATION")
 @click.option("--urgent", is_flag=True, help="Clients: mark urgent (you get crisis resources).")
 @click.option("--file", "files", multiple=True, help="Send this file, end-to-end encrypted.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="A voice note's length in seconds, when its file does not say (one audio --file).",
+)
 @pass_options
 async def send(
-    options: Options, conversation_id: str, urgent: bool, files: tuple[str, ...]
+    options: Options,
+    conversation_id: str,
+    urgent: bool,
+    files: tuple[str, ...],
+    duration: float | None,
 ) -> None:
-    """Send a message read from stdin (or written in $EDITOR), never from the command line."""
+    """Send a message read from stdin (or written in $EDITOR), never from the command line.
+    With --file: files and voice notes (an audio file carries its length)."""
+    if duration is not None and (not files or urgent):
+        raise click.BadParameter("give it with one audio --file", param_hint="--duration")
     if files and not urgent:
-        await send_with_files(options, conversation_id, files)  # cli/files.py
+        await send_with_files(options, conversation_id, files, duration)  # cli/files.py
         return
     text = message_text(options.stdin)
     async with client_for(options) as client:

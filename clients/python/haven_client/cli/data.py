@@ -1,5 +1,6 @@
-"""Your data: export everything (with a progress bar, optionally opened into a readable page)
-and delete your account (keeping the signed receipt)."""
+"""Your data: export everything (with a progress bar, optionally opened into a readable page
+with the conversations' files decrypted beside it) and delete your account (keeping the signed
+receipt)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,17 @@ from haven_client.cli.context import Options, client_for, pass_options, secret
 from haven_client.client import HavenClient
 from haven_client.errors import HavenError
 from haven_client.export import decrypt_export, delete_account, download_export, write_readable
+from haven_client.export_files import files_folder, open_export_files
 from haven_client.keystore import Keystore
 
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--readable", is_flag=True, help="Also open it here: FILE.readable.json and .html.")
+@click.option(
+    "--readable",
+    is_flag=True,
+    help="Also open it here: FILE.readable.json and .html, and the files in FILE.files/.",
+)
 @pass_options
 async def export(options: Options, file: Path, readable: bool) -> None:
     """Download everything the server holds about you (messages stay ciphertext in FILE)."""
@@ -37,18 +43,25 @@ async def export(options: Options, file: Path, readable: bool) -> None:
             store = client.store
             if readable:
                 await _refresh_pins(client)
-            opened = await asyncio.to_thread(_open, file, store) if readable else None
             record: dict[str, object] = {"file": str(file), "bytes": size}
-            if opened is not None:
+            if readable:
                 base = file.with_suffix("")
                 json_path, html_path = (
                     base.with_name(f"{base.name}.readable.json"),
                     base.with_name(f"{base.name}.readable.html"),
                 )
+                folder = files_folder(html_path)
                 # Decrypted, for your eyes only: 0600 from creation, shredded by `haven panic`.
+                opened = await asyncio.to_thread(_open, file, store, folder)
                 write_readable(opened, json_path, html_path, store)
                 record |= {"readable_json": str(json_path), "readable_html": str(html_path)}
-    options.output.emit(record, f"Export saved: {file} ({size} bytes).")
+                if folder.exists():
+                    record["readable_files"] = str(folder)
+    said = f"Export saved: {file} ({size} bytes)."
+    if "readable_html" in record:
+        said += f" Readable on this device: {record['readable_html']}"
+        said += f", its files in {record['readable_files']}." if "readable_files" in record else "."
+    options.output.emit(record, said)
 
 
 @click.command("delete-account")
@@ -91,9 +104,11 @@ async def _refresh_pins(client: HavenClient) -> None:
             await client.trust.recheck(stored)
 
 
-def _open(file: Path, store: Keystore) -> dict[str, Any]:
-    """Every message opened offline with this device's keys (CPU work, off the loop)."""
-    return decrypt_export(json.loads(file.read_text(encoding="utf-8")), store)
+def _open(file: Path, store: Keystore, folder: Path) -> dict[str, Any]:
+    """Every message opened offline with this device's keys, and their files decrypted into
+    ``folder`` (CPU work, off the loop)."""
+    document = json.loads(file.read_text(encoding="utf-8"))
+    return open_export_files(document, decrypt_export(document, store), folder, store)
 
 
 def _keep(receipt: Path, answer: dict[str, Any]) -> None:

@@ -9,19 +9,26 @@ from pathlib import Path
 import click
 
 from haven_client.attachments import save_attachments, send_files
+from haven_client.audio import probe
 from haven_client.cli.context import Options, client_for, pass_options
 from haven_client.cli.names import conversation_id_for
 
 
-async def send_with_files(options: Options, conversation_id: str, files: Sequence[str]) -> None:
-    """Encrypt and upload each file, then send one message that lists them."""
+async def send_with_files(
+    options: Options, conversation_id: str, files: Sequence[str], seconds: float | None = None
+) -> None:
+    """Encrypt and upload each file, then send one message that lists them. An audio file goes
+    as a voice note with its length: from its headers, else ``seconds`` (``--duration``)."""
     paths = [Path(name) for name in files]
     for path in paths:
         if not path.is_file():
             raise click.BadParameter(f"{path} is not a readable file", param_hint="--file")
+    duration_ms = None if seconds is None else max(1, round(seconds * 1000))
+    if duration_ms is not None and (len(paths) != 1 or probe(paths[0]) is None):
+        raise click.BadParameter("give it with one audio --file", param_hint="--duration")
     async with client_for(options) as client:
         conversation_id = await conversation_id_for(client, conversation_id)
-        message_id = await send_files(client, conversation_id, paths)
+        message_id = await send_files(client, conversation_id, paths, duration_ms=duration_ms)
     names = ", ".join(path.name for path in paths)
     options.output.emit(
         {"message_id": message_id, "files": [path.name for path in paths]},

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from haven_client import copy as sdk_copy
 from haven_client.cli import copy
+from haven_client.cli.filelines import file_lines
 from haven_client.client import HavenClient
 from haven_client.events import (
     CoachAway,
@@ -112,6 +113,8 @@ def _message(client: HavenClient, event: ReceivedMessage) -> Text:
         line.append(f" [{WARN_TRUST[event.trust]}]", style="bold red")
     line.append(": ")
     line.append(event.body if event.body is not None else f"({event.payload.get('type')})")
+    for shown in file_lines(event.payload):  # cli/filelines.py: `haven save-attachment` opens
+        line.append(f"\n  {shown}", style="cyan")
     return line
 
 

@@ -51,7 +51,8 @@ async def post_attachment(request: web.Request) -> web.Response:
         await refusal.write_eof()
         request.protocol.force_close()  # no lingering over a body nobody will read
         return refusal
-    attachment_id, size = await attachments.upload(who, conversation_id, _body(request, length))
+    body = _body(request, length)
+    attachment_id, size = await attachments.upload(who, conversation_id, body, length)
     return render(AttachmentStored(attachment_id=attachment_id, size=size), 201)
 
 

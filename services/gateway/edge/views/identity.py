@@ -6,10 +6,11 @@ from aiohttp import web
 
 from services.gateway.edge.http import caller, client_address, endpoint, no_content, parse, render
 from services.gateway.edge.keys import accounts_key, devices_key, panic_key, sessions_key
-from services.gateway.model.records import Device
+from services.gateway.model.records import Backup, Device
 from services.gateway.model.schemas import (
     AccountDevices,
     AccountOut,
+    BackupEntryOut,
     DeviceDetail,
     DeviceOut,
     KxRotation,
@@ -46,6 +47,17 @@ def peer_device_out(device: Device) -> PeerDeviceOut:
         kx_signature=device.kx_signature,
         created_at=device.created_at,
     )
+
+
+def backup_entry(backup: Backup | None) -> list[BackupEntryOut]:
+    """The account's backup key as its device listing shows it (none: nothing)."""
+    if backup is None:
+        return []
+    return [
+        BackupEntryOut(
+            device_id=backup.backup_id, kx_key=backup.kx_key, signatures=backup.signatures
+        )
+    ]
 
 
 def device_detail(device: Device, *, own: bool) -> DeviceDetail:
@@ -123,11 +135,13 @@ async def change_password(request: web.Request) -> web.Response:
     return no_content()
 
 
-@endpoint("GET", "/v1/me", "The caller's account and active devices", response=MeOut)
+@endpoint("GET", "/v1/me", "The caller's account, active devices and backup key", response=MeOut)
 async def me(request: web.Request) -> web.Response:
-    account, devices = await request.app[accounts_key].me(caller(request))
+    who = caller(request)
+    account, devices = await request.app[accounts_key].me(who)
+    backup = backup_entry(await request.app[devices_key].visible_backup(who, who.account_id))
     base = account_out(account)
-    return render(MeOut(**base.model_dump(), devices=[device_out(d) for d in devices]))
+    return render(MeOut(**base.model_dump(), devices=[*map(device_out, devices), *backup]))
 
 
 @endpoint("DELETE", "/v1/devices/{device_id}", "Revoke one of your devices", status=204)
@@ -165,15 +179,18 @@ async def rotate_kx(request: web.Request) -> web.Response:
 @endpoint(
     "GET",
     "/v1/accounts/{account_id}/devices",
-    "Active devices of a connected account",
+    "Active devices (and the backup key) of a connected account",
     response=AccountDevices,
 )
 async def account_devices(request: web.Request) -> web.Response:
     account_id, who = request.match_info["account_id"], caller(request)
-    found = await request.app[devices_key].visible_devices(who, account_id)
+    rules = request.app[devices_key]
+    found = await rules.visible_devices(who, account_id)
+    backup = backup_entry(await rules.visible_backup(who, account_id))
     if account_id == who.account_id:
-        return render(AccountDevices(account_id=account_id, devices=[device_out(d) for d in found]))
-    peers = [peer_device_out(d) for d in found]
+        own = [*map(device_out, found), *backup]
+        return render(AccountDevices(account_id=account_id, devices=own))
+    peers = [*map(peer_device_out, found), *backup]
     return render(AccountDevices(account_id=account_id, devices=peers))
 
 

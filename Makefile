@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test demo lint typecheck bench clean web js-test
+.PHONY: up test demo lint typecheck bench clean web js-test cluster cluster-stop test-cluster
 
 # Haven Web: the JS SDK, the app, and what the browser tests inject (axe-core); each package
 # is installed from its lockfile (`npm ci`) when node_modules is missing or older than it.
@@ -70,6 +70,20 @@ test: $(STAMP) web
 	$(MAKE) --no-print-directory js-test
 	$(PY) -m tools.broker
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+## cluster: start a local three-node RabbitMQ cluster of the machine's rabbitmq-server
+## (hvc1..3@localhost on 5701-5703, files in $${TMPDIR:-/tmp}/haven-cluster; never the broker
+## on 5672) and print its HAVEN_AMQP_URL; cluster-stop stops it
+cluster: $(STAMP)
+	$(PY) -m tools.cluster start
+
+cluster-stop: $(STAMP)
+	$(PY) -m tools.cluster stop
+
+## test-cluster: the cluster suite (tests/cluster/): the services as processes on that cluster,
+## which it starts (and stops again) unless `make cluster` runs it; a node killed under load
+test-cluster: $(STAMP)
+	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,7 @@
 Creates what is missing and keeps what exists (run it again after an upgrade): one broker
 password and one database password per service, the broker administrator's and the database
 root's passwords, the access-token signing key, the push-secret key, the VAPID key (Web
-Push), and the broker's
+Push), the Erlang cookie and the MongoDB keyfile of the clustered profile, and the broker's
 definitions file (users with salted hashes, the vhost, each service's permissions). Deployment
 tooling, not a service: it knows each service's key format. Nothing is printed but file
 names. DIR is the owner's alone (0700); the files in it are 0444 because compose bind-mounts
@@ -13,6 +13,7 @@ and MongoDB) differ from the owner, and the directory already keeps everyone els
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -44,6 +45,16 @@ def _password() -> bytes:
     return secrets.token_hex(24).encode()  # URL-safe: it goes into connection URLs
 
 
+def _erlang_cookie() -> bytes:
+    """The RabbitMQ nodes' shared secret (Erlang distribution): letters and digits."""
+    return secrets.token_hex(32).upper().encode()
+
+
+def _mongo_keyfile() -> bytes:
+    """The replica set members' shared key: 6-1024 base64 characters (1008 here)."""
+    return base64.b64encode(secrets.token_bytes(756))
+
+
 def ensure(directory: Path) -> list[str]:
     """Create the missing secrets; the names of the files written."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -54,6 +65,9 @@ def ensure(directory: Path) -> list[str]:
     makers["receipt_signing_key"] = generate_pem  # deletion receipts: a key of their own
     makers["push_secret_key"] = lambda: generate_key_text().encode()
     makers["vapid_private_key"] = generate_vapid_pem  # Web Push: the application server key
+    # The clustered profile (docker-compose.cluster.yml): what its nodes share.
+    makers["rabbitmq_erlang_cookie"] = _erlang_cookie
+    makers["mongo_keyfile"] = _mongo_keyfile
     for name, make in makers.items():
         if not (directory / name).exists():
             _write(directory / name, make())

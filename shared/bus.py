@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import aiormq
@@ -21,6 +22,7 @@ from aio_pika.abc import (
 )
 from pymongo.errors import OperationFailure
 
+from shared import failover
 from shared import topology as topo
 from shared.commands import CommandBase
 from shared.errors import PermanentError, UnavailableError, UnroutableError, field_names
@@ -39,6 +41,10 @@ CHANNEL_ERRORS = (
     aiormq.exceptions.AMQPError,
     aiormq.exceptions.ChannelInvalidStateError,
 )
+
+# What a publish raises when its confirm cannot come: the broker node or the channel went
+# away (the closing reason, an OSError, or aiormq's RuntimeError for a closed channel).
+PUBLISH_ERRORS = (*CHANNEL_ERRORS, OSError, RuntimeError)
 
 SCHEMA_VERSION = 1
 PUBLISH_TIMEOUT = 5.0
@@ -70,29 +76,42 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+T = TypeVar("T")
 
 
 class Bus:
     """The service's only path to RabbitMQ."""
 
     def __init__(
-        self, url: str, topology: topo.Topology, service: str, *, owner: str | None = None
+        self,
+        url: str,
+        topology: topo.Topology,
+        service: str,
+        *,
+        owner: str | None = None,
+        shuffle: bool = True,
     ) -> None:
-        """`owner` (a service name) declares only that service's part of the topology, which
-        its own broker user may configure; None declares everything (tests, tools)."""
+        """`url` names one broker node or several (`shared.urls`), tried in an order of this
+        process's own unless not `shuffle`. `owner` (a service name) declares only that
+        service's part of the topology, which its own broker user may configure; None declares
+        everything (tests, tools)."""
         self._url = url
+        self._shuffle = shuffle
         self.topology = topology
         self._service = service
         self._owner = owner
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
+        self._arguments: dict[str, topo.Arguments | None] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._channels: list[AbstractChannel] = []
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        self._renewing = asyncio.Lock()
+        self._renewals: set[asyncio.Task[None]] = set()
         self.declared = asyncio.Event()
 
     @property
@@ -107,26 +126,32 @@ class Bus:
         )
 
     async def start(self) -> None:
-        """Connect (retrying until the broker answers) and declare the topology."""
-        self._connection = await aio_pika.connect_robust(
-            self._url,
-            fail_fast=False,
-            reconnect_interval=1.0,
-            client_properties={"connection_name": self._service},
+        """Connect to a node of the cluster (retrying until one answers) and declare the
+        topology; from then on the connection fails over between the nodes by itself."""
+        self._connection = connection = await failover.connect(
+            self._url, name=self._service, shuffle=self._shuffle
         )
-        self._connection.reconnect_callbacks.add(self._on_reconnect)
-        self._connection.close_callbacks.add(self._on_close)
-        quorum = topo.broker_supports_quorum(self._connection)
+        connection.reconnect_callbacks.add(self._on_reconnect)
+        connection.close_callbacks.add(self._on_close)
+        quorum = topo.broker_supports_quorum(connection)
         self.topology = dataclasses.replace(self.topology, quorum=quorum)
         if topo.declares_dead_letters(self._owner):
-            await topo.declare_dead_letters(self._connection, self.topology)
-        self._publish_channel = await self._connection.channel(publisher_confirms=True)
-        self._exchanges = await topo.declare(self._publish_channel, self.topology, self._owner)
+            await topo.declare_dead_letters(connection, self.topology)
+        self._publish_channel = await connection.channel(publisher_confirms=True)
+        self._exchanges = await topo.declare_exchanges(
+            self._publish_channel, self.topology, self._owner
+        )
+        self._arguments = await topo.declare_queues(connection, self.topology, self._owner)
         self.declared.set()
-        log.info("bus_ready", quorum=quorum)
+        log.info("bus_ready", quorum=quorum, node=connection.node)
+
+    @property
+    def node(self) -> str | None:
+        """``host:port`` of the broker node this process is connected to (or trying)."""
+        return failover.connected_node(self._connection)
 
     def _on_reconnect(self, *_: object) -> None:
-        log.info("bus_reconnected")
+        log.info("bus_reconnected", node=self.node)
 
     def _on_close(self, *_: object) -> None:
         if not self._closing:
@@ -147,6 +172,7 @@ class Bus:
         """Publish and wait for the broker's confirm; UnavailableError if none comes in time."""
         if not self.ready or exchange not in self._exchanges:
             raise UnavailableError("broker not connected")
+        channel = self._publish_channel
         message = aio_pika.Message(
             body,
             content_type="application/json",
@@ -161,14 +187,46 @@ class Bus:
             ),
         )
         try:
-            result = await self._exchanges[exchange].publish(
-                message, routing_key, mandatory=mandatory, timeout=timeout
-            )
-        except (TimeoutError, aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError) as error:
+            # The whole publish, not only the confirm: on a connection being restored (a node
+            # lost), the channel waits for the restore before it even sends.
+            async with asyncio.timeout(timeout):
+                result = await _unless_channel_lost(
+                    self._exchanges[exchange].publish(
+                        message, routing_key, mandatory=mandatory, timeout=timeout
+                    )
+                )
+        except PUBLISH_ERRORS as error:
+            if isinstance(error, aio_pika.exceptions.DeliveryError):  # the broker said no
+                renewal = asyncio.create_task(self._renew_publish_channel(channel))
+                self._renewals.add(renewal)
+                renewal.add_done_callback(self._renewals.discard)
             raise UnavailableError(f"publish not confirmed: {type(error).__name__}") from error
         if isinstance(result, aiormq.abc.DeliveredMessage):
             raise UnroutableError(routing_key)
         BUS_PUBLISHED.labels(exchange=exchange.removeprefix(self.topology.namespace)).inc()
+
+    async def _renew_publish_channel(self, refused: AbstractChannel | None) -> None:
+        """Publish on a new channel from now on, after the broker refused (nacked) a publish.
+
+        Haven's queues never refuse for being full, so a refusal means a queue could not take
+        the message. RabbitMQ 3.10 refuses every publish of a channel whose first one to a
+        quorum queue came while that queue's leader node was down (the channel keeps asking
+        the dead node), until that node is back; a new channel asks the queue's new leader.
+        Renewed once per refused channel, never while closing."""
+        async with self._renewing:
+            if refused is not self._publish_channel or self._closing or self._connection is None:
+                return
+            try:
+                channel = await self._connection.channel(publisher_confirms=True)
+                exchanges = await topo.declare_exchanges(channel, self.topology, self._owner)
+            except PUBLISH_ERRORS as error:
+                log.warning("publish_channel_not_renewed", reason=type(error).__name__)
+                return
+            self._publish_channel, self._exchanges = channel, exchanges
+            log.warning("publish_channel_renewed", node=self.node)
+        if refused is not None and not refused.is_closed:
+            with contextlib.suppress(*PUBLISH_ERRORS):
+                await refused.close()
 
     async def publish_event(self, event: EventBase[Any]) -> None:
         """Confirmed, not mandatory: an event nobody subscribed to is nobody's loss."""
@@ -236,9 +294,15 @@ class Bus:
         await channel.set_qos(prefetch_count=prefetch)
         self._channels.append(channel)
         spec = next(q for q in topo.queue_specs(self.topology) if q.name == queue_name)
+        if queue_name not in self._arguments:  # not this owner's: declared here first
+            self._arguments[queue_name] = await topo.settle(self._connection, spec)
+        arguments = self._arguments[queue_name]
         # Declared (not merely looked up) on this channel, so a robust reconnect restores it
-        # together with the consumer.
-        queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+        # together with the consumer (on whichever node the connection is on by then).
+        if arguments is None:  # an older Haven's queue, kept as it is (`topo.settle`)
+            queue = await channel.declare_queue(spec.name, passive=True)
+        else:
+            queue = await channel.declare_queue(spec.name, durable=True, arguments=arguments)
         for exchange, routing_key in bindings:
             await queue.bind(exchange, routing_key)
 
@@ -313,6 +377,7 @@ class Bus:
             await asyncio.wait_for(self._idle.wait(), timeout=grace)
         except TimeoutError:
             log.warning("bus_shutdown_in_flight_abandoned", in_flight=self._in_flight)
+        await asyncio.gather(*self._renewals, return_exceptions=True)
         if self._connection is not None:
             await self._connection.close()
 
@@ -351,6 +416,18 @@ class Bus:
     def connection(self) -> AbstractRobustConnection | None:
         """For `shared.exclusive`, which owns channels of its own on this connection."""
         return self._connection
+
+
+async def _unless_channel_lost(publishing: Awaitable[T]) -> T:
+    """`publishing`'s result; UnavailableError when it is cancelled because its channel closed
+    under it (a connection lost to a node that died), not because our own task is cancelled."""
+    try:
+        return await publishing
+    except asyncio.CancelledError as error:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise UnavailableError("publish not confirmed: the channel closed") from error
 
 
 def _log_unexpected(error: Exception, attempt: int) -> None:

@@ -7,7 +7,7 @@ Both sides hold only these models (`shared.rpc.Route` validates them once): the 
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
@@ -16,14 +16,18 @@ from shared.rpc import Route
 from shared.wire import MessageItem
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+MAX_INT64 = (1 << 63) - 1
+# A message's place in its conversation: the store's integers are signed 64-bit, so a larger
+# cursor is refused here (`invalid_request`) rather than failing in the driver (`internal`).
+Seq = Annotated[int, Field(ge=0, le=MAX_INT64)]
 
 
 class HistoryQuery(Schema):
     """`after_seq` (default 0) pages ascending, for sync; `before_seq` descending, to scroll."""
 
     conversation_id: str = Field(min_length=1)
-    after_seq: int | None = Field(default=None, ge=0)
-    before_seq: int | None = Field(default=None, ge=0)
+    after_seq: Seq | None = None
+    before_seq: Seq | None = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
     @model_validator(mode="after")
@@ -83,7 +87,7 @@ class ExportCursor(Schema):
     """Where a page of an export ended: the next page starts after this message."""
 
     conversation_id: str
-    seq: int
+    seq: Seq
 
 
 class ExportQuery(Schema):

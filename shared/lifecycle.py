@@ -50,7 +50,13 @@ def bus_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
             dead_letter_max=settings.dead_letter_max,
         )
         # The namespace in the connection name tells a test's connections from everyone else's.
-        bus = Bus(str(settings.amqp_url), topology, f"{settings.namespace}{service}", owner=service)
+        bus = Bus(
+            settings.amqp_url,
+            topology,
+            f"{settings.namespace}{service}",
+            owner=service,
+            shuffle=settings.amqp_node_order == "shuffled",
+        )
         app[bus_key] = bus
         yield
         await bus.close(settings.shutdown_grace_seconds)

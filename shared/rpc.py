@@ -17,16 +17,19 @@ Each route's request and reply are pydantic models, named together by a `Route`
 (`shared/contracts.py`): the caller sends the request model and gets the reply model, the
 server's handler takes the one and returns the other, and this module validates both once.
 
-Servers are competing consumers of one classic queue per service: a request has no value
+Servers are competing consumers of one quorum queue per service: a request has no value
 once its caller gave up, so requests expire and the queue goes away (`x-expires`) once its
-last server is gone. It is declared durable: RabbitMQ 4.3 refuses non-durable queues that are
-not exclusive, and an exclusive one could not be shared by the replicas. Like `bus.py`, this
-module is one of the two places that touch aio-pika messages.
+last server is gone. It is replicated like every durable queue: a classic queue whose node
+died could not even be declared again until that node came back, which would keep every
+server of a cluster that lost that node from answering. (RabbitMQ 4.3 refuses non-durable
+queues that are not exclusive, and an exclusive one could not be shared by the replicas.)
+Like `bus.py`, this module is one of the two places that touch aio-pika messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -45,7 +48,7 @@ from prometheus_client import Counter, Histogram
 from shared.bus import SCHEMA_VERSION, Bus
 from shared.errors import ApiError, HavenError, UnavailableError, field_errors, field_names
 from shared.logging import correlation, current_correlation_id
-from shared.topology import Topology
+from shared.topology import QueueSpec, Topology, settle
 from shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
@@ -158,6 +161,12 @@ def rpc_queue(topology: Topology, service: str) -> str:
     return topology.name(f"{service}.rpc")
 
 
+def rpc_arguments(topology: Topology) -> dict[str, Any]:
+    """A quorum queue (so it outlives a broker node) whose requests expire, and which goes
+    away a minute after its last server."""
+    return topology.replicated() | {"x-message-ttl": REQUEST_TTL_MS, "x-expires": QUEUE_EXPIRES_MS}
+
+
 _clients: weakref.WeakKeyDictionary[Bus, RpcClient] = weakref.WeakKeyDictionary()
 
 
@@ -170,6 +179,7 @@ class RpcClient:
         self._exchange: AbstractExchange | None = None
         self._opening = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def of(cls, bus: Bus) -> RpcClient:
@@ -269,9 +279,26 @@ class RpcClient:
         try:
             result = await exchange.publish(message, routing_key, mandatory=True)
         except _CHANNEL_ERRORS as error:
+            if isinstance(error, aio_pika.exceptions.DeliveryError):
+                self._drop_channel()  # refused (see `Bus._renew_publish_channel`): a new one
             raise UnavailableError(f"rpc request not sent: {type(error).__name__}") from error
         if isinstance(result, aiormq.abc.DeliveredMessage):
             raise UnavailableError(f"no server for {routing_key}")
+
+    def _drop_channel(self) -> None:
+        """The next call opens a channel of its own; this one closes (its callers' replies
+        fail at once, `_forget`)."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            return
+
+        async def close() -> None:
+            with contextlib.suppress(*_CHANNEL_ERRORS):
+                await channel.close()
+
+        closing = asyncio.create_task(close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         reply = self._pending.get(message.correlation_id or "")
@@ -312,15 +339,21 @@ async def serve_rpc(
     bus: Bus, queue_name: str, routes: Mapping[str, RpcHandler], *, prefetch: int = 32
 ) -> None:
     """Answer `routes` from `queue_name` (competing with other replicas) until the bus closes."""
-    channel = await bus.channel(prefetch=prefetch)
-    queue = await channel.declare_queue(
-        queue_name,
-        durable=True,
-        auto_delete=False,
-        arguments={"x-message-ttl": REQUEST_TTL_MS, "x-expires": QUEUE_EXPIRES_MS},
+    topology = bus.topology
+    spec = QueueSpec(
+        queue_name, rpc_arguments(topology), tuple((topology.rpc, key) for key in routes)
     )
+    assert bus.connection is not None, "bus.start() first"
+    arguments = await settle(bus.connection, spec)
+    channel = await bus.channel(prefetch=prefetch)
+    # Declared and bound on the robust channel too, so a reconnect (to another node) restores
+    # the queue, its bindings and the consumer together.
+    if arguments is None:  # an older Haven's classic queue, kept as it is (`settle`)
+        queue = await channel.declare_queue(queue_name, passive=True)
+    else:
+        queue = await channel.declare_queue(queue_name, durable=True, arguments=arguments)
     for routing_key in routes:
-        await queue.bind(bus.topology.rpc, routing_key)
+        await queue.bind(topology.rpc, routing_key)
 
     async def on_request(message: AbstractIncomingMessage) -> None:
         route = message.routing_key or ""

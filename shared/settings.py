@@ -6,10 +6,11 @@ import re
 import sys
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import AnyUrl, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import urls
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 # The sample configuration's placeholders (.env.example): "change-me", "changeme", any case.
@@ -31,9 +32,9 @@ def password_problem(password: str) -> str | None:
     return placeholder_problem(password)
 
 
-def _refuse_placeholder_password(url: AnyUrl) -> None:
+def _refuse_placeholder_password(url: str) -> None:
     """Connection URLs carry the broker's and database's passwords."""
-    problem = placeholder_problem(unquote(url.password or ""))
+    problem = placeholder_problem(urls.password_of(url))
     if problem:
         raise ValueError(f"the password {problem}")
 
@@ -52,26 +53,19 @@ def _password_from_file(variable: str, path: str) -> str:
     return password
 
 
-def _with_password(url: str, password: str) -> str:
-    """``url`` with ``password`` for its user (compose keeps passwords out of the environment
-    and hands each service its own in a secret file)."""
-    parts = urlsplit(url)
-    if not parts.username:
-        raise ValueError("a password file needs a user name in the URL (scheme://user@host/)")
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:{quote(password, safe='')}@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 class CommonSettings(BaseSettings):
     """What every service needs: where the broker and the store are, and how to log."""
 
     model_config = SettingsConfigDict(env_prefix="HAVEN_", frozen=True, extra="ignore")
 
-    amqp_url: AnyUrl = Field(default=AnyUrl("amqp://guest:guest@127.0.0.1:5672/"))
-    mongo_url: AnyUrl = Field(default=AnyUrl("mongodb://127.0.0.1:27017"))
+    # One broker node, or several of one cluster comma-separated (shared/urls.py): each
+    # process connects to one of them, in an order of its own, and fails over to the others.
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Which node of several a process tries first: `shuffled` spreads the processes over the
+    # nodes; `given` takes them in the order listed (say, the node on the same host first).
+    amqp_node_order: Literal["shuffled", "given"] = "shuffled"
+    # A MongoDB connection string: one host, or a replica set's (`replicaSet=`, `w=majority`).
+    mongo_url: str = "mongodb://127.0.0.1:27017"
     log_level: LogLevel = "info"
     host: str = "127.0.0.1"
     # Prepended to every exchange and queue name; empty in production, unique per test.
@@ -96,9 +90,11 @@ class CommonSettings(BaseSettings):
             if path:
                 password = _password_from_file(f"{kind.upper()}_PASSWORD_FILE", str(path))
                 default = cls.model_fields[f"{kind}_url"].default
-                data[f"{kind}_url"] = _with_password(
-                    str(data.get(f"{kind}_url", default)), password
-                )
+                url = str(data.get(f"{kind}_url", default))
+                try:
+                    data[f"{kind}_url"] = urls.with_password(url, password)
+                except ValueError as error:
+                    raise ValueError(f"HAVEN_{kind.upper()}_URL: {error}") from None
         return data
 
     # `haven.dead.letters` keeps a dead letter this long and at most this many (the oldest are
@@ -108,18 +104,15 @@ class CommonSettings(BaseSettings):
 
     @field_validator("amqp_url")
     @classmethod
-    def _amqp_scheme(cls, url: AnyUrl) -> AnyUrl:
-        if url.scheme not in {"amqp", "amqps"}:
-            raise ValueError("must be an amqp:// or amqps:// URL")
-        _refuse_placeholder_password(url)
+    def _amqp_nodes(cls, url: str) -> str:
+        for node in urls.amqp_nodes(url):
+            _refuse_placeholder_password(node)
         return url
 
     @field_validator("mongo_url")
     @classmethod
-    def _mongo_scheme(cls, url: AnyUrl) -> AnyUrl:
-        if url.scheme not in {"mongodb", "mongodb+srv"}:
-            raise ValueError("must be a mongodb:// or mongodb+srv:// URL")
-        _refuse_placeholder_password(url)
+    def _mongo_scheme(cls, url: str) -> str:
+        _refuse_placeholder_password(urls.check_mongo_url(url))
         return url
 
     @property

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import aiormq
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, ExchangeType
 
@@ -20,6 +21,10 @@ EVENT_CONSUMERS = ("messaging", "notification")
 # The routing key of the push work queue on `haven.push` (its delay queues dead-letter to it).
 PUSH_WORK_KEY = "push"
 PUSH_DELAY_QUEUE_SPARE_MS = 30 * 60 * 1000
+# Quorum queues get three replicas (RabbitMQ caps it at the cluster's size: one on a single
+# node). The replicas are chosen when a queue is declared, among the nodes running then.
+REPLICAS = 3
+GROUP_SIZE_ARG = "x-quorum-initial-group-size"
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,7 @@ class Topology:
     def durable_arguments(self, *, single_active_consumer: bool = False) -> dict[str, Any]:
         args: dict[str, Any] = {"x-dead-letter-exchange": self.dead}
         if self.quorum:
-            args |= {
-                "x-queue-type": "quorum",
+            args |= self.replicated() | {
                 "x-dead-letter-strategy": "at-least-once",
                 "x-overflow": "reject-publish",
                 # Only a crash loop on one message gets near this; rejects dead-letter at once.
@@ -92,6 +96,15 @@ class Topology:
         if single_active_consumer:
             args["x-single-active-consumer"] = True
         return args
+
+    def replicated(self) -> dict[str, Any]:
+        """What makes a queue a quorum queue on `REPLICAS` nodes (nothing on an old broker)."""
+        if not self.quorum:
+            return {}
+        return {"x-queue-type": "quorum", GROUP_SIZE_ARG: REPLICAS}
+
+
+Arguments = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,7 @@ def dead_letter_arguments(topology: Topology) -> dict[str, Any]:
         "x-max-length": topology.dead_letter_max,
         "x-overflow": "drop-head",
     }
-    return ({"x-queue-type": "quorum"} if topology.quorum else {}) | arguments
+    return topology.replicated() | arguments
 
 
 async def declare_dead_letters(
@@ -148,22 +161,74 @@ async def declare_dead_letters(
     """Declare `haven.dead` and its bounded queue on channels of their own; False (logged)
     when the queue exists with other arguments (an upgrade: it is bound and used as it is)."""
     spec = next(s for s in queue_specs(topology) if s.name == topology.dead_letters_queue)
-    channel = await connection.channel()
+    channel = await _scratch_channel(connection)
     try:
-        exchange = await channel.declare_exchange(topology.dead, ExchangeType.FANOUT, durable=True)
-        queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
-        await queue.bind(exchange, routing_key="")
-    except aio_pika.exceptions.ChannelPreconditionFailed:
+        await channel.declare_exchange(topology.dead, ExchangeType.FANOUT, durable=True)
+    finally:
+        await _close(channel)
+    if await settle(connection, spec, quiet=True) is None:
         log.warning(
             "dead_letters_queue_unbounded",
             queue=spec.name,
             hint="it predates its retention arguments; apply the policy in docs/deploy.md",
         )
         return False
-    finally:
-        if not channel.is_closed:
-            await channel.close()
     return True
+
+
+async def settle(
+    connection: aio_pika.abc.AbstractConnection, spec: QueueSpec, *, quiet: bool = False
+) -> Arguments | None:
+    """Declare `spec`'s queue and bindings on channels of their own; the arguments to declare
+    it with on long-lived channels (which re-declare it after a reconnect), or None: passively.
+
+    RabbitMQ refuses to re-declare a queue with other arguments than it has, so a queue an
+    older Haven declared — a quorum queue without its replication factor, a classic RPC or
+    retry delay queue — would stop the service. Instead it is used as it is: without the
+    replication factor if that is the only difference, else passively, with a warning (unless
+    `quiet`: the caller says more) naming docs/deploy.md's way to replace it.
+    """
+    tries: list[Arguments | None] = [spec.arguments]
+    if GROUP_SIZE_ARG in spec.arguments:
+        tries.append({k: v for k, v in spec.arguments.items() if k != GROUP_SIZE_ARG})
+    tries.append(None)
+    for arguments in tries:
+        channel = await _scratch_channel(connection)
+        try:
+            if arguments is None:
+                queue = await channel.declare_queue(spec.name, passive=True)
+            else:
+                queue = await channel.declare_queue(spec.name, durable=True, arguments=arguments)
+            for exchange, key in spec.bindings:
+                await queue.bind(exchange, routing_key=key)
+        except aio_pika.exceptions.ChannelPreconditionFailed:
+            continue
+        finally:
+            await _close(channel)
+        if arguments is None and not quiet:
+            log.warning(
+                "queue_kept_as_it_was",
+                queue=spec.name,
+                hint="declared by an older Haven; docs/deploy.md says how to replace it",
+            )
+        return arguments
+    raise AssertionError("a passive declaration never fails a precondition")
+
+
+async def _scratch_channel(connection: aio_pika.abc.AbstractConnection) -> aio_pika.Channel:
+    """A plain channel (never restored behind our back) that a refused declaration may close."""
+    channel = aio_pika.Channel(connection, publisher_confirms=False)
+    await channel.initialize()
+    return channel
+
+
+async def _close(channel: aio_pika.Channel) -> None:
+    if channel.is_closed:
+        return
+    try:
+        await channel.close()
+    except (aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError):
+        log.debug("scratch_channel_close_failed")
 
 
 def push_delay_spec(topology: Topology, delay_ms: int) -> QueueSpec:
@@ -171,17 +236,19 @@ def push_delay_spec(topology: Topology, delay_ms: int) -> QueueSpec:
     back to the push work queue (TTL + dead-letter, never a sleep).
 
     The delays are notification's setting, so notification declares these, not `declare`, and
-    re-declares them every minute: they are classic durable queues with `x-expires`, which
-    remove themselves once no notification replica has declared them for `delay_ms` plus
-    half an hour (no job can still be waiting in one by then). So changing the delays, or a
-    test's namespace, leaves nothing behind in the broker.
+    re-declares them every minute: they are durable (quorum: they hold jobs, and must survive a
+    broker node) queues with `x-expires`, which remove themselves once no notification replica
+    has declared them for `delay_ms` plus half an hour (no job can still be waiting in one by
+    then). So changing the delays, or a test's namespace, leaves nothing behind in the broker.
     """
-    arguments: dict[str, Any] = {
+    arguments: dict[str, Any] = topology.replicated() | {
         "x-message-ttl": delay_ms,
         "x-dead-letter-exchange": topology.push,
         "x-dead-letter-routing-key": PUSH_WORK_KEY,
         "x-expires": delay_ms + PUSH_DELAY_QUEUE_SPARE_MS,
     }
+    if topology.quorum:  # expired jobs reach the work queue even while it elects a leader
+        arguments |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
     return QueueSpec(
         topology.push_delay_queue(delay_ms), arguments, ((topology.push, push_delay_key(delay_ms)),)
     )
@@ -225,11 +292,11 @@ def owned_queue_specs(topology: Topology, owner: str | None) -> list[QueueSpec]:
     return [spec for spec in specs if spec.name in mine]
 
 
-async def declare(
+async def declare_exchanges(
     channel: AbstractChannel, topology: Topology, owner: str | None = None
 ) -> dict[str, AbstractExchange]:
-    """Declare `owner`'s exchanges, durable queues and bindings (None: the whole topology);
-    safe to run by every replica."""
+    """Declare `owner`'s exchanges (None: all of them) on `channel`, which re-declares them
+    after a reconnect; safe to run by every replica."""
     kinds = {
         "commands": ExchangeType.DIRECT,
         "events": ExchangeType.TOPIC,
@@ -239,19 +306,24 @@ async def declare(
         "push": ExchangeType.DIRECT,
     }
     wanted = EXCHANGES_OF.get(owner, EVERYTHING) if owner is not None else EVERYTHING
-    exchanges = {
+    return {
         topology.name(f"haven.{base}"): await channel.declare_exchange(
             topology.name(f"haven.{base}"), kinds[base], durable=True
         )
         for base in wanted
     }
-    for spec in owned_queue_specs(topology, owner):
-        if spec.name == topology.dead_letters_queue:
-            continue  # `declare_dead_letters`, first: its arguments may predate its bounds
-        queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
-        for exchange, key in spec.bindings:
-            await queue.bind(exchanges[exchange], routing_key=key)
-    return exchanges
+
+
+async def declare_queues(
+    connection: aio_pika.abc.AbstractConnection, topology: Topology, owner: str | None = None
+) -> dict[str, Arguments | None]:
+    """Declare `owner`'s durable queues and bindings (None: all of them), after its exchanges;
+    what each is to be declared with on a consumer's channel (`settle`)."""
+    return {
+        spec.name: await settle(connection, spec)
+        for spec in owned_queue_specs(topology, owner)
+        if spec.name != topology.dead_letters_queue  # `declare_dead_letters`
+    }
 
 
 def broker_supports_quorum(connection: aio_pika.abc.AbstractConnection) -> bool:

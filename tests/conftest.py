@@ -22,7 +22,28 @@ from tools.stack import Stack, running_stack, stack_env
 
 TESTS = Path(__file__).parent
 # directory = marker (registered in pyproject.toml)
-KINDS = ("unit", "integration", "e2e", "browser")
+KINDS = ("unit", "integration", "e2e", "browser", "cluster")
+# Run only when named (`make test-cluster`): it starts a three-node RabbitMQ cluster and kills
+# its nodes, which the default run (`make test`) leaves alone.
+ON_REQUEST = ("cluster",)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    for kind in ON_REQUEST:
+        directory = TESTS / kind
+        if collection_path == directory and not _named(directory, config):
+            return True
+    return None
+
+
+def _named(directory: Path, config: pytest.Config) -> bool:
+    """Whether the command line names `directory` or something inside it."""
+    here = config.invocation_params.dir
+    for arg in config.args:
+        path = (here / arg.split("::")[0]).resolve()
+        if path == directory or directory in path.parents:
+            return True
+    return False
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,17 +13,24 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from shared.urls import amqp_nodes
+
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:
-    """True when something accepts AMQP connections at the URL's host and port."""
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout):
-            return True
-    except OSError:
-        return False
+    """True when something accepts AMQP connections at the host and port of the URL's node (or
+    of one of its nodes: HAVEN_AMQP_URL may name several)."""
+    for node in amqp_nodes(url):
+        parts = urlsplit(node)
+        try:
+            with socket.create_connection(
+                (parts.hostname or "127.0.0.1", parts.port or 5672), timeout
+            ):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _say(message: str) -> None:
@@ -46,7 +53,7 @@ def ensure(url: str, wait_seconds: float = 90.0) -> bool:
     """Return True if we started the broker ourselves; exit with instructions if we cannot."""
     if answers(url):
         return False
-    host = urlsplit(url).hostname or "127.0.0.1"
+    host = urlsplit(amqp_nodes(url)[0]).hostname or "127.0.0.1"
     if host not in {"127.0.0.1", "localhost", "::1"}:
         _fail(f"no broker answers at {host}; start it or fix HAVEN_AMQP_URL")
     if shutil.which("rabbitmq-server") is None and not _install_rabbitmq():

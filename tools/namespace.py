@@ -8,15 +8,28 @@ enough of them (one set per bench run) wedged the local RabbitMQ.
 from __future__ import annotations
 
 import aio_pika
+import aiormq
 
 from services.notification.settings import NotificationSettings
 from shared.rpc import rpc_queue
 from shared.topology import EVERYTHING, Topology, queue_specs
+from shared.urls import amqp_nodes
+
+
+async def connect_any(amqp_url: str, timeout: float = 10.0) -> aio_pika.abc.AbstractConnection:
+    """A plain connection to the first node of `amqp_url` (one node or several) that answers."""
+    failure: Exception | None = None
+    for node in amqp_nodes(amqp_url):
+        try:
+            return await aio_pika.connect(node, timeout=timeout)
+        except (OSError, aiormq.exceptions.AMQPError) as error:
+            failure = error
+    raise ConnectionError(f"no broker node answered: {type(failure).__name__}")
 
 
 async def drop_namespace(amqp_url: str, namespace: str, command_shards: int) -> None:
     names = Topology(namespace=namespace, command_shards=command_shards)
-    connection = await aio_pika.connect(amqp_url)
+    connection = await connect_any(amqp_url)
     async with connection:
         channel = await connection.channel()
         for spec in queue_specs(names):

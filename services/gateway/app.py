@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from services.gateway.edge import views  # noqa: F401 - registers the endpoints
+from services.gateway.edge.caching import install_no_store
 from services.gateway.edge.cors import cors_middleware
 from services.gateway.edge.http import ENDPOINTS
 from services.gateway.edge.keys import receipt_signer_key
@@ -88,6 +89,7 @@ def create_app(settings: GatewaySettings, signer: TokenSigner | None = None) -> 
         app.router.add_route(e.method, e.path, e.view)
     app.router.add_get("/v1/ws", websocket)
     install_webapp(app, settings)
+    install_no_store(app)
     return app
 
 

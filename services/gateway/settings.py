@@ -71,7 +71,7 @@ class GatewaySettings(CommonSettings):
     rate_ws_frames: str = "50/second,200"  # per socket (acks included: a burst of deliveries)
     rate_link: str = "10/hour,5"  # per account: secrets sent to its new devices
     rate_reset_code: str = "20/hour,5"  # per operator: password reset codes issued
-    rate_reset_account: str = "10/hour,5"  # per account: password reset attempts
+    rate_reset_account: str = "10/hour,5"  # per handle (any): password reset attempts
     rate_reset_address: str = "20/hour,10"  # per client address (IPv6: per /64)
     # Sockets that have not authenticated yet, per client address and replica.
     ws_unauthenticated_per_address: int = Field(default=8, ge=1, le=10000)

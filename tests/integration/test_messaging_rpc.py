@@ -119,6 +119,12 @@ async def test_history_refuses_bad_requests_with_a_code(harness: Harness) -> Non
         {"conversation_id": "conv-a", "limit": 0},
         {"conversation_id": "conv-a", "after_seq": 1, "before_seq": 5},
         {"after_seq": 1},
+        # Past the store's signed 64-bit integers: refused, not an `internal` from the driver.
+        {"conversation_id": "conv-a", "after_seq": 2**63},
+        {"conversation_id": "conv-a", "before_seq": 2**63},
+        {"conversation_id": "conv-a", "after_seq": 10**40},
+        {"conversation_id": "conv-a", "limit": 2**63},
+        {"conversation_id": "conv-a", "after_seq": -1},
     ):
         with pytest.raises(RpcError) as caught:
             await harness.rpc("messaging.history", bad)

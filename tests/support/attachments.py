@@ -11,7 +11,7 @@ from typing import Any
 
 from yarl import URL
 
-from tools.api import Api, Session, seal_for
+from tools.api import Api, Reply, Session, seal_for
 
 
 def attachments_url(api: Api, cid: str, attachment_id: str = "") -> str:
@@ -88,6 +88,18 @@ async def send_with(
         sender.access_token,
     )
     return reply.status, reply.body, message_id
+
+
+async def delete_once_stored(api: Api, who: Session, cid: str, message_id: str) -> Reply:
+    """Delete a just-accepted message for everyone, retrying its 404 until messaging stored it."""
+    for _ in range(40):
+        deleted = await api.call(
+            "DELETE", f"/v1/conversations/{cid}/messages/{message_id}", None, who.access_token
+        )
+        if deleted.status != 404:
+            break
+        await asyncio.sleep(0.25)
+    return deleted
 
 
 async def gone(files: Any, attachment_id: str, within: float = 15.0) -> bool:

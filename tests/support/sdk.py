@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,8 +16,10 @@ import aiohttp
 from haven_client import HavenClient, Keystore
 from haven_client.events import ConnectionChanged, Event, InvalidMessage, ReceivedMessage
 from haven_client.keystore import KdfParams
+from tools.api import Api, Session
 
 PASSPHRASE = "test keystore passphrase"
+COACH_PASSWORD, CLIENT_PASSWORD = "coach-password-1", "client-password-1"
 
 
 @dataclass
@@ -135,3 +137,37 @@ class SdkDevice:
         await self.client.close()
         if self._http is not None:
             await self._http.close()
+
+
+@contextlib.asynccontextmanager
+async def coach_and_client(
+    api: Api,
+    operator: Session,
+    base_url: str,
+    directory: Path,
+    handles: tuple[str, str],
+    *,
+    names: tuple[str | None, str | None] = (None, None),
+    device_names: tuple[str | None, str | None] = (None, None),
+) -> AsyncIterator[tuple[SdkDevice, SdkDevice, str]]:
+    """A coach (invited by the operator) and their client (invited by the coach through the
+    SDK), each signed in on a connected device that records its events; yields both devices
+    and their conversation id, and closes both afterwards. ``None`` names: the defaults."""
+    coach = await SdkDevice.create(base_url, directory, "coach")
+    client = await SdkDevice.create(base_url, directory, "client")
+    try:
+        code = await api.invite(operator, "coach")
+        await coach.client.register(handles[0], COACH_PASSWORD, code, names[0])
+        await coach.client.login(handles[0], COACH_PASSWORD, device_name=device_names[0])
+        code = (await coach.client.create_invite("client")).code
+        await client.client.register(handles[1], CLIENT_PASSWORD, code, names[1])
+        await client.client.login(handles[1], CLIENT_PASSWORD, device_name=device_names[1])
+        [conversation] = await client.client.conversations()
+        await coach.client.conversations()
+        for device in (coach, client):
+            device.listen()
+            await device.connect()
+        yield coach, client, conversation.conversation_id
+    finally:
+        await coach.close()
+        await client.close()

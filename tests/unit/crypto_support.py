@@ -37,6 +37,11 @@ def new_device(device_id: str) -> Device:
     return Device(device_id, SigningKey.generate(), PrivateKey.generate())
 
 
+def three_devices() -> list[Device]:
+    """A coach's device and two of the client's, with fresh keys: the sender is the first."""
+    return [new_device("dev-coach"), new_device("dev_client_phone"), new_device("dev_client_pc")]
+
+
 MESSAGE_ID = "3b241101-e2bb-4255-8caf-4136c566a962"
 PAYLOAD = json.dumps({"type": "text", "body": "hello ✓", "sent_at": 1795000000}).encode()
 

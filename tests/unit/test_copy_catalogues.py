@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from haven_client import copy as sdk_copy
+from haven_client import copy_history as sdk_history_copy
 from haven_client.cli import copy as cli_copy
+from haven_client.cli import copy_history as cli_history_copy
 from haven_client.events import InvalidMessage
 from services.gateway import copy as gateway_copy
 from services.gateway.edge.problems import ERROR_TABLE, HTTP_CODES, describe
@@ -26,6 +28,8 @@ CATALOGUES: dict[str, Mapping[str, str]] = {
     "gateway messages": gateway_copy.MESSAGES,
     "sdk": sdk_copy.CATALOGUE,
     "cli": cli_copy.CATALOGUE,
+    "sdk history": sdk_history_copy.CATALOGUE,
+    "cli history": cli_history_copy.CATALOGUE,
     "push notices": notices.CATALOGUE,
 }
 ROOT = Path(__file__).resolve().parents[2]

@@ -32,15 +32,15 @@ from tests.unit.crypto_support import (
     PAYLOAD,
     Device,
     flip,
-    new_device,
     open_for,
     seal_for,
+    three_devices,
 )
 
 
 @pytest.fixture
 def devices() -> list[Device]:
-    return [new_device("dev-coach"), new_device("dev_client_phone"), new_device("dev_client_pc")]
+    return three_devices()
 
 
 def test_round_trip_opens_for_all_three_devices_including_the_sender(

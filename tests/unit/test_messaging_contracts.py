@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -14,7 +15,16 @@ from services.notification.consumers import SERVICE as NOTIFICATION
 from shared.bus import Bus
 from shared.commands import COMMAND_TYPES, MarkRead, ReadData, SendMessage, UnreadableSend
 from shared.consumers import consume_events
-from shared.contracts import HISTORY, MESSAGE, HistoryPage, HistoryQuery, MessageLookupReply
+from shared.contracts import (
+    EXPORT,
+    HISTORY,
+    MAX_INT64,
+    MESSAGE,
+    ExportQuery,
+    HistoryPage,
+    HistoryQuery,
+    MessageLookupReply,
+)
 from shared.errors import UnavailableError
 from shared.events import (
     DeviceAdded,
@@ -25,6 +35,7 @@ from shared.events import (
     derive_event_id,
 )
 from shared.logging import correlation
+from shared.rpc import _respond
 from shared.supervise import Backoff, supervised
 from shared.topology import EVENT_CONSUMERS, Topology, queue_specs
 from shared.wire import MessageItem, WireEnvelope
@@ -148,6 +159,36 @@ async def test_a_route_parses_the_request_and_renders_the_reply_without_nulls() 
     assert "envelope" not in reply["messages"][0]
     with pytest.raises(pydantic.ValidationError):
         await answer({"conversation_id": "c1", "after_seq": 1, "before_seq": 2})
+
+
+async def test_history_cursors_past_signed_64_bits_are_refused_before_the_handler() -> None:
+    """The store's integers are signed 64-bit: a larger cursor is the caller's mistake
+    (`invalid_request`), never a driver failure in the handler (`internal`)."""
+    called: list[object] = []
+
+    async def handler(query: object) -> Any:
+        called.append(query)
+        raise AssertionError("the handler must not see it")
+
+    routes = dict([HISTORY.serve(handler), EXPORT.serve(handler)])
+    for route, bad in (
+        ("messaging.history", {"conversation_id": "c1", "after_seq": MAX_INT64 + 1}),
+        ("messaging.history", {"conversation_id": "c1", "before_seq": MAX_INT64 + 1}),
+        ("messaging.history", {"conversation_id": "c1", "after_seq": 10**40}),
+        ("messaging.history", {"conversation_id": "c1", "limit": MAX_INT64 + 1}),
+        (
+            "messaging.export",
+            {"conversation_ids": ["c1"], "after": {"conversation_id": "c1", "seq": 2**64}},
+        ),
+    ):
+        reply = json.loads(await _respond(routes, route, json.dumps(bad).encode()))
+        assert reply["error"]["code"] == "invalid_request", (route, bad, reply)
+        assert str(MAX_INT64 + 1) not in reply["error"]["detail"]  # never echoes the value
+    assert called == []
+    edge = HistoryQuery(conversation_id="c1", before_seq=MAX_INT64)
+    assert edge.before_seq == MAX_INT64
+    after = ExportQuery(conversation_ids=["c1"], after={"conversation_id": "c1", "seq": MAX_INT64})
+    assert after.after is not None and after.after.seq == MAX_INT64
 
 
 async def test_a_lookup_of_a_missing_message_answers_found_false_only() -> None:

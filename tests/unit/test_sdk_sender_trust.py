@@ -9,6 +9,7 @@ import pytest
 
 from haven_client import (
     ConnectionChanged,
+    Event,
     InvalidMessage,
     KeyChanged,
     Keystore,
@@ -23,6 +24,19 @@ from tests.sdk_fakes.state import now
 async def _verify(pair: Pair) -> None:
     number = await pair.client.safety_number(pair.conversation_id)
     pair.client.mark_verified(pair.conversation_id, number)
+
+
+async def _old_message_from_a_revoked_device_never_listed(pair: Pair) -> Event:
+    """The server plants a message sent an hour before the device it names was revoked, a
+    device no listing ever showed; what history makes of it."""
+    state = pair.fake.state
+    revoked_at = now()
+    device, keys = forge_device(state, pair.coach_account_id, revoked_at=revoked_at)
+    plant_message(
+        state, pair.conversation_id, device, keys, "old", server_ts=revoked_at - timedelta(hours=1)
+    )
+    (event,), _ = await pair.client.history(pair.conversation_id, after_seq=0)
+    return event
 
 
 @pytest.mark.parametrize(
@@ -71,19 +85,7 @@ async def test_message_from_a_revoked_device_never_listed_is_refused_for_a_verif
 ) -> None:
     async with coach_and_client(tmp_path) as pair:
         await _verify(pair)
-        state = pair.fake.state
-        revoked_at = now()
-        device, keys = forge_device(state, pair.coach_account_id, revoked_at=revoked_at)
-        plant_message(
-            state,
-            pair.conversation_id,
-            device,
-            keys,
-            "old",
-            server_ts=revoked_at - timedelta(hours=1),
-        )
-
-        (event,), _ = await pair.client.history(pair.conversation_id, after_seq=0)
+        event = await _old_message_from_a_revoked_device_never_listed(pair)
 
         assert isinstance(event, InvalidMessage)
         assert event.field == "sender_device_id"
@@ -93,19 +95,7 @@ async def test_message_from_a_revoked_device_never_listed_is_marked_unlisted_whe
     tmp_path: Path,
 ) -> None:
     async with coach_and_client(tmp_path) as pair:
-        state = pair.fake.state
-        revoked_at = now()
-        device, keys = forge_device(state, pair.coach_account_id, revoked_at=revoked_at)
-        plant_message(
-            state,
-            pair.conversation_id,
-            device,
-            keys,
-            "old",
-            server_ts=revoked_at - timedelta(hours=1),
-        )
-
-        (event,), _ = await pair.client.history(pair.conversation_id, after_seq=0)
+        event = await _old_message_from_a_revoked_device_never_listed(pair)
 
         assert isinstance(event, ReceivedMessage)
         assert event.trust == "unlisted"

@@ -132,10 +132,14 @@ export class HavenApi {
 
   // --- messages ------------------------------------------------------------------------
 
-  /** @param {string} conversationId @param {import('./envelope.js').WireEnvelope} envelope */
-  postMessage(conversationId, envelope) {
+  /**
+   * @param {string} conversationId @param {import('./envelope.js').WireEnvelope} envelope
+   * @param {string[]} [attachmentIds] uploads the payload lists (attachments.js)
+   */
+  postMessage(conversationId, envelope, attachmentIds = []) {
     const path = `/v1/conversations/${seg(conversationId)}/messages`;
-    return this.request('POST', path, { body: { envelope } });
+    const body = attachmentIds.length ? { envelope, attachment_ids: attachmentIds } : { envelope };
+    return this.request('POST', path, { body });
   }
 
   /**
@@ -246,6 +250,11 @@ export class HavenApi {
 
   links() {
     return this.request('GET', '/v1/me/links');
+  }
+
+  /** The link's secret is stored (or refused for good): delivered once. @param {string} linkId */
+  ackLink(linkId) {
+    return this.request('DELETE', `/v1/me/links/${seg(linkId)}`);
   }
 
   /** @param {{handle: string, code: string, new_password: string}} body */

@@ -132,11 +132,13 @@ export class ClientBase {
     return this.api.setNotificationSettings(settings);
   }
 
-  /** This account's active devices, each with `current: true` for this one. */
+  /** This account's active devices (not its backup key), each with `current: true` for this one. */
   async devices() {
     const me = await this.api.me();
     const own = this._device.state.deviceId;
-    return me.devices.map((/** @type {any} */ d) => ({ ...d, current: d.device_id === own }));
+    return me.devices
+      .filter((/** @type {any} */ d) => (d.kind ?? 'device') === 'device')
+      .map((/** @type {any} */ d) => ({ ...d, current: d.device_id === own }));
   }
 
   /** Revoke one of this account's devices (a lost phone). @param {string} deviceId */

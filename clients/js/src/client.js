@@ -4,12 +4,14 @@
  * and the user's verified marks, and runs the live connection. Events: see README.md.
  */
 import { HavenApi } from './api.js';
+import { openAttachment, uploadAttachment } from './attachments.js';
 import { forgetSharedKeys } from './crypto.js';
 import { ClientBase } from './client-base.js';
 import { Conversations } from './conversations.js';
 import { Directory } from './directory.js';
 import { HavenError } from './errors.js';
 import { Emitter } from './events.js';
+import { History, HistoryKeys } from './history.js';
 import { Opener, failedItem } from './opener.js';
 import { Receiver } from './receiver.js';
 import { DEFAULT_KX_INTERVAL_MS, rotateKx, rotateKxIfDue } from './rotation.js';
@@ -58,7 +60,20 @@ export class HavenClient extends ClientBase {
       now: this._now,
     });
     this._trust = new Trust(device, this._directory, emit);
-    this._opener = new Opener(device, this._directory, this._trust, { now: this._now });
+    this._historyKeys = new HistoryKeys(device);
+    this._opener = new Opener(device, this._directory, this._trust, {
+      now: this._now,
+      historyKeys: this._historyKeys,
+    });
+    this._history = new History({
+      api,
+      device,
+      keys: this._historyKeys,
+      emit,
+      history: (id, page) => this.history(id, page),
+      conversations: () => this._conversations.refresh(),
+      invalidate: (accountId) => this._directory.invalidate(accountId),
+    });
     /** @type {HavenSocket | null} */
     this._socket = null;
     this._sender = new Sender({
@@ -80,9 +95,19 @@ export class HavenClient extends ClientBase {
       trust: this._trust,
       emit,
       ack: (id) => this._socket?.send({ type: 'ack', message_id: id }),
+      link: (link) => this._history.receive(link),
     });
     /** @type {import('./socket.js').ConnectionState} */
     this.connectionState = 'closed';
+    events.on('devices_changed', async (/** @type {{accountId: string}} */ e) => {
+      // The backup key may have been published again under a new id: learn it (best effort).
+      if (e.accountId !== device.state.account?.account_id) return;
+      try {
+        await this._history.refresh();
+      } catch {
+        // Offline or signed out: the ids are learnt again at the next status or restore.
+      }
+    });
   }
 
   /** @param {ClientOptions} options */
@@ -214,12 +239,34 @@ export class HavenClient extends ClientBase {
   }
 
   /**
-   * Seal and send a text. Resolves `{messageId, state: 'sent' | 'queued', retryAt, counterpartOffline,
-   * crisisResources}`; rejects with a `HavenError` whose `code` says why and whose `draft` keeps the text.
-   * @param {string} conversationId @param {string} text @param {{urgent?: boolean}} [options]
+   * Seal and send a text (with `attachments`: files from `uploadAttachment`, at most 10). Resolves
+   * `{messageId, state: 'sent' | 'queued', retryAt, counterpartOffline, crisisResources}`; rejects
+   * with a `HavenError` whose `code` says why and whose `draft` keeps the text.
+   * @param {string} conversationId @param {string} text
+   * @param {{urgent?: boolean, attachments?: import('./attachments.js').AttachmentRef[]}} [options]
    */
   send(conversationId, text, options = {}) {
     return this._sender.send(conversationId, text, options);
+  }
+
+  /**
+   * Encrypt a file under a fresh key and upload it; the reference to pass in `send(…, {attachments})`.
+   * @param {string} conversationId @param {import('./attachments.js').FileSource} file
+   * @param {{name?: string, mime?: string, size?: number, durationMs?: number | null, onProgress?: (p: import('./attachments.js').Progress) => void}} [options]
+   */
+  uploadAttachment(conversationId, file, options = {}) {
+    return uploadAttachment(this.api.transport, conversationId, file, options);
+  }
+
+  /**
+   * Download, check and decrypt a file a message lists; a `Blob` of `type` (default
+   * `application/octet-stream`: never render a sender's claimed type unchecked). Any failed check
+   * rejects with an `AttachmentError`: nothing partial is ever returned.
+   * @param {string} conversationId @param {import('./attachments.js').AttachmentRef} ref
+   * @param {{type?: string, onProgress?: (p: import('./attachments.js').Progress) => void}} [options]
+   */
+  openAttachment(conversationId, ref, options = {}) {
+    return openAttachment(this.api.transport, conversationId, ref, options);
   }
 
   /** Delete for everyone (own messages). @param {string} conversationId @param {string} messageId */
@@ -283,6 +330,56 @@ export class HavenClient extends ClientBase {
     if (counterparts.length !== 1)
       throw new HavenError('no_counterpart', 'a safety number needs exactly one counterpart');
     return counterparts[0];
+  }
+
+  // --- history on a new device (history.js) -----------------------------------------------------
+
+  /** `{enabled, backupId, createdAt, heldHere}`: the account's backup key and whether this device holds it. */
+  backupStatus() {
+    return this._history.status();
+  }
+
+  /**
+   * Turn backup on or replace its key; `{recoveryKey, backupId}` — show `recoveryKey` once, never
+   * store it. Pass a key from `newRecoveryKey()` to publish only once the user confirmed it.
+   * @param {string} [recoveryKey]
+   */
+  enableBackup(recoveryKey) {
+    return this._history.enable(recoveryKey);
+  }
+
+  /** Turn backup off (messages from now on are not wrapped for a backup key). */
+  disableBackup() {
+    return this._history.disable();
+  }
+
+  /**
+   * Read the whole history kept on the server with the recovery key (`recovery_key_malformed` /
+   * `recovery_key_wrong` / `no_backup` refuse calmly); kept on this device only with `keep`.
+   * @param {string} recoveryKey @param {{keep?: boolean}} [o]
+   */
+  restoreHistory(recoveryKey, o = {}) {
+    return this._history.restore(recoveryKey, o);
+  }
+
+  /** New device: one `{deviceId, name, code}` per other active device of the account. */
+  linkCodes() {
+    return this._history.linkCodes();
+  }
+
+  /** Approving device: the code to compare for a new device. @param {string} deviceId */
+  linkCodeFor(deviceId) {
+    return this._history.linkCodeFor(deviceId);
+  }
+
+  /** After the user compared the codes: send the new device what it needs to read history. @param {string} deviceId */
+  approveDevice(deviceId) {
+    return this._history.approve(deviceId);
+  }
+
+  /** New device without a socket: fetch `GET /v1/me/links`; `{withHistory}` once one is accepted, else null. */
+  checkLinks() {
+    return this._history.checkLinks();
   }
 
   // --- live ------------------------------------------------------------------------------
@@ -402,6 +499,7 @@ export class HavenClient extends ClientBase {
 
   _stop() {
     forgetSharedKeys();
+    this._historyKeys.forget();
     this.disconnect();
     this._receiver.close();
     this._sender.outbox.clear();

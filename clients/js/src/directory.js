@@ -5,12 +5,8 @@
  * substitution: surfaced loudly, and refused until the user acknowledges it. Single-device lookups
  * are checked against the pins but never create one.
  */
-import {
-  backupSignatureInput,
-  checkX25519Public,
-  verifyDetached,
-  verifyKxSignature,
-} from './crypto.js';
+import { backupKeySigned } from './backup.js';
+import { checkX25519Public, verifyKxSignature } from './crypto.js';
 import { b64d, b64e, equalBytes } from './encoding.js';
 import { UntrustedDevice } from './errors.js';
 
@@ -27,7 +23,10 @@ const KX_HISTORY = 16;
  * @property {number | null} revokedAt ms
  */
 
-/** @typedef {{deviceId: string, accountId: string, kxKey: Uint8Array}} BackupKey a backup recipient */
+/**
+ * @typedef {{deviceId: string, accountId: string, kxKey: Uint8Array, trusted: boolean}} BackupKey a
+ *   backup recipient; `trusted` once a listed device of its account signed it (senders refuse otherwise)
+ */
 /** @typedef {{devices: PeerDevice[], backups: BackupKey[]}} Listing */
 
 /** @param {unknown} value @returns {number | null} */
@@ -176,7 +175,9 @@ export class Directory {
   }
 
   /**
-   * A backup key counts when a listed device of the account signed it (API.md "Backup key").
+   * A backup key counts when a listed device of the account signed it (API.md "Backup key"). An
+   * unsigned one is kept as untrusted rather than failing the listing: receiving and safety numbers
+   * do not depend on it, and a sender refuses to send (never wrapping for it, never dropping it).
    * @param {string} accountId @param {string} handle @param {any} d @param {PeerDevice[]} devices
    * @returns {BackupKey}
    */
@@ -184,21 +185,17 @@ export class Directory {
     let kxKey;
     try {
       kxKey = checkX25519Public(b64d(d.kx_key));
-    } catch (error) {
-      throw new UntrustedDevice(String(d.device_id), `malformed backup key: ${String(error)}`);
+    } catch {
+      return {
+        deviceId: String(d.device_id),
+        accountId,
+        kxKey: new Uint8Array(32),
+        trusted: false,
+      };
     }
-    const message = backupSignatureInput(handle, kxKey);
-    const signed = Object.entries(d.signatures ?? {}).some(([signer, sig]) => {
-      const device = devices.find((x) => x.deviceId === signer);
-      try {
-        return device !== undefined && verifyDetached(device.identityKey, message, b64d(sig));
-      } catch {
-        return false;
-      }
-    });
-    if (!signed)
-      throw new UntrustedDevice(d.device_id, 'backup key is not signed by a listed device');
-    return { deviceId: d.device_id, accountId, kxKey };
+    const identities = new Map(devices.map((x) => [x.deviceId, x.identityKey]));
+    const trusted = backupKeySigned(handle, kxKey, d.signatures, identities);
+    return { deviceId: String(d.device_id), accountId, kxKey, trusted };
   }
 
   /**

@@ -302,12 +302,30 @@ export function openEnvelope(envelope, input) {
     throw new CryptoError('this device is not among the recipients', 'keys');
   verifyEnvelope(input.conversationId, envelope, input.senderIdentityPublic);
   const contentKey = boxUnwrap(wrapped, input.ownKxPrivate, input.senderKxPublic);
+  return decryptWithKey(envelope, input.conversationId, contentKey);
+}
+
+/**
+ * Steps 1, 3 and 4 with a content key this device already opened once (a restore through the
+ * backup key keeps them): the signature, the commitment and the aad are checked as ever.
+ * @param {Envelope} envelope
+ * @param {{conversationId: string, contentKey: Uint8Array, senderIdentityPublic: Uint8Array}} input
+ * @returns {Uint8Array} the payload
+ */
+export function openEnvelopeWithKey(envelope, input) {
+  if (envelope.alg !== ALG) throw new CryptoError(`unsupported alg ${envelope.alg}`, 'alg');
+  verifyEnvelope(input.conversationId, envelope, input.senderIdentityPublic);
+  return decryptWithKey(envelope, input.conversationId, input.contentKey);
+}
+
+/** @param {Envelope} envelope @param {string} conversationId @param {Uint8Array} contentKey */
+function decryptWithKey(envelope, conversationId, contentKey) {
   if (
     contentKey.length !== KEY_BYTES ||
     !constantTimeEqual(computeCommitment(contentKey, envelope.nonce), envelope.commitment)
   ) {
     throw new CryptoError('content key does not match the signed commitment', 'commitment');
   }
-  const aad = buildAad(input.conversationId, envelope.messageId, envelope.senderDeviceId);
+  const aad = buildAad(conversationId, envelope.messageId, envelope.senderDeviceId);
   return aeadDecrypt(envelope.ciphertext, aad, envelope.nonce, contentKey);
 }

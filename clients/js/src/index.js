@@ -29,3 +29,35 @@ export { HavenApi } from './api.js';
 export { MemoryKeyStore, STATE_VERSION, openState, sealState } from './keystore.js';
 export { HavenClient } from './client.js';
 export { PAUSE_TEMPLATES } from './templates.js';
+export { newRecoveryKey } from './history.js';
+export {
+  RecoveryKeyMalformed,
+  decodeRecoveryKey,
+  encodeRecoveryKey,
+  groupRecoveryKey,
+} from './recovery-key.js';
+export { linkCode, normalizeLinkCode } from './link.js';
+export {
+  ABYTES,
+  AttachmentError,
+  BlobDecryptor,
+  BlobEncryptor,
+  CHUNK_PLAIN,
+  HEADER_BYTES,
+  blobLength,
+  decryptBytes,
+  encryptBytes,
+  encryptStream,
+  newAttachmentKey,
+  padme,
+  paddedLength,
+} from './attachment-stream.js';
+export {
+  MAX_ATTACHMENTS,
+  attachmentFromPayload,
+  attachmentToPayload,
+  attachmentsFromPayload,
+  downloadFile,
+  sealFile,
+  uploadBlob,
+} from './attachments.js';

@@ -60,6 +60,10 @@ export const STATE_VERSION = 1;
  * @property {Record<string, Record<string, number>>} seenIds conversation → message id → seq
  * @property {Record<string, StoredConversation>} conversations
  * @property {Array<Record<string, string>>} crisisResources cached for offline display
+ * @property {{backupId: string, secret: string, earlierIds?: string[]} | null} backup the backup key's private half, when this
+ *   device turned backup on, was linked, or was asked to keep it after a restore (never the recovery key)
+ * @property {Record<string, Record<string, string>>} restoredKeys conversation → message id → content key
+ *   of a message opened through the backup key (it stays readable here without the recovery key)
  */
 
 /** @returns {State} an empty state */
@@ -84,6 +88,8 @@ export function emptyState() {
     seenIds: {},
     conversations: {},
     crisisResources: [],
+    backup: null,
+    restoredKeys: {},
   };
 }
 

@@ -6,8 +6,8 @@
  * still active yet unlisted → failed for everyone (the server contradicts itself); revoked before this
  * device ever saw it listed → failed if the user verified the conversation, else shown as `unlisted`.
  */
-import { ALG } from './crypto.js';
-import { envelopeFromWire, openEnvelope } from './envelope.js';
+import { ALG, boxUnwrap } from './crypto.js';
+import { envelopeFromWire, openEnvelope, openEnvelopeWithKey } from './envelope.js';
 import { b64d, fromUtf8 } from './encoding.js';
 import { CryptoError, HavenApiError, UntrustedDevice } from './errors.js';
 
@@ -32,6 +32,8 @@ const CLOCK_SKEW_MS = 5 * 60_000; // API.md's login tolerance; a later revoked_a
  * @property {string | null} [field] the field at fault
  * @property {boolean} [predatesDevice] older than this device: expected on a new device, not an attack
  */
+
+/** @typedef {{id: string, secret: Uint8Array, contentKey?: Uint8Array}} Recipient the backup key (or a kept content key) */
 
 class Reject extends Error {
   /** @param {string} reason @param {string | null} field @param {boolean} [predates] */
@@ -64,13 +66,17 @@ export function failedItem(item, reason, field) {
 export class Opener {
   /**
    * @param {import('./state.js').DeviceState} device @param {import('./directory.js').Directory} directory
-   * @param {import('./trust.js').Trust} trust @param {{now?: () => number}} [options]
+   * @param {import('./trust.js').Trust} trust
+   * @param {{now?: () => number, historyKeys?: import('./history.js').HistoryKeys}} [options]
+   *   historyKeys: backup secrets that open the wraps for the account's backup key (restore, link),
+   *   and the content keys of messages opened through it before
    */
   constructor(device, directory, trust, options = {}) {
     this._device = device;
     this._directory = directory;
     this._trust = trust;
     this._now = options.now ?? Date.now;
+    this._historyKeys = options.historyKeys ?? null;
   }
 
   /**
@@ -102,9 +108,12 @@ export class Opener {
     const envelope = parse(item);
     const { sender, trust } = await this._sender(item, conversation);
     const ownDeviceId = this._device.state.deviceId;
-    if (!ownDeviceId || !envelope.keys.has(ownDeviceId))
-      throw await this._notForUs(item, conversation);
-    const payload = await this._decrypt(envelope, conversation, sender);
+    let recipient = null;
+    if (!ownDeviceId || !envelope.keys.has(ownDeviceId)) {
+      recipient = this._backupRecipient(envelope, conversation.conversation_id);
+      if (recipient === null) throw await this._notForUs(item, conversation);
+    }
+    const payload = await this._decrypt(envelope, conversation, sender, recipient);
     const body = payload.type === 'text' && typeof payload.body === 'string' ? payload.body : null;
     return {
       ...base(item),
@@ -174,6 +183,24 @@ export class Opener {
     return device.revokedAt !== null && device.revokedAt <= this._now() + CLOCK_SKEW_MS;
   }
 
+  /**
+   * The account's backup key as the recipient, when the envelope has a wrap for a backup id whose
+   * secret this device holds (a restore or a link): opened with every other check unchanged.
+   * A content key kept from such an opening counts the same (checked again in full).
+   * @param {import('./envelope.js').Envelope} envelope @param {string} conversationId
+   * @returns {Recipient | null}
+   */
+  _backupRecipient(envelope, conversationId) {
+    if (this._historyKeys === null) return null;
+    const kept = this._historyKeys.contentKey(conversationId, envelope.messageId);
+    if (kept !== null) return { id: '', secret: new Uint8Array(0), contentKey: kept };
+    for (const id of envelope.keys.keys()) {
+      const secret = this._historyKeys.get(id);
+      if (secret !== null) return { id, secret };
+    }
+    return null;
+  }
+
   /** Why this device has no key box: normal for messages older than the device. */
   /** @param {any} item @param {import('./keystore.js').StoredConversation} conversation */
   async _notForUs(item, conversation) {
@@ -194,17 +221,18 @@ export class Opener {
    * Steps 3-4, trying older kx keys on both sides: a rotation must not orphan messages.
    * @param {import('./envelope.js').Envelope} envelope @param {import('./keystore.js').StoredConversation} conversation
    * @param {import('./directory.js').PeerDevice} sender
+   * @param {Recipient | null} [recipient] the backup key, else this device
    */
-  async _decrypt(envelope, conversation, sender) {
+  async _decrypt(envelope, conversation, sender, recipient = null) {
     let plain;
     try {
-      plain = this._tryKeys(envelope, conversation.conversation_id, sender);
+      plain = this._tryKeys(envelope, conversation.conversation_id, sender, recipient);
     } catch (first) {
       if (!(first instanceof Reject) || first.field !== 'keys') throw first;
       const fresh = await checked(
         this._directory.device(sender.deviceId, handles(conversation), { fresh: true }),
       );
-      plain = this._tryKeys(envelope, conversation.conversation_id, fresh);
+      plain = this._tryKeys(envelope, conversation.conversation_id, fresh, recipient);
     }
     let payload;
     try {
@@ -218,24 +246,48 @@ export class Opener {
     return /** @type {Record<string, unknown>} */ (payload);
   }
 
-  /** @param {import('./envelope.js').Envelope} envelope @param {string} conversationId @param {import('./directory.js').PeerDevice} sender */
-  _tryKeys(envelope, conversationId, sender) {
+  /**
+   * @param {import('./envelope.js').Envelope} envelope @param {string} conversationId
+   * @param {import('./directory.js').PeerDevice} sender @param {Recipient | null} recipient
+   */
+  _tryKeys(envelope, conversationId, sender, recipient) {
     const state = this._device.state;
-    const ownKx = [state.kxPrivate, ...[...state.oldKx].reverse().map((k) => k.private)]
-      .filter((k) => typeof k === 'string')
-      .map((k) => b64d(k));
+    if (recipient?.contentKey) {
+      try {
+        return openEnvelopeWithKey(envelope, {
+          conversationId,
+          contentKey: recipient.contentKey,
+          senderIdentityPublic: sender.identityKey,
+        });
+      } catch (error) {
+        if (!(error instanceof CryptoError)) throw error;
+        throw new Reject(error.message, error.field === 'keys' ? 'commitment' : error.field);
+      }
+    }
+    const ownKx = recipient
+      ? [recipient.secret]
+      : [state.kxPrivate, ...[...state.oldKx].reverse().map((k) => k.private)]
+          .filter((k) => typeof k === 'string')
+          .map((k) => b64d(k));
     const senderKx = [sender.kxKey, ...this._directory.knownKx(sender.deviceId)];
     let failure = new Reject('no kx key of this device opens its key box', 'keys');
     for (const own of ownKx) {
       for (const peer of senderKx) {
         try {
-          return openEnvelope(envelope, {
+          const plain = openEnvelope(envelope, {
             conversationId,
-            ownDeviceId: /** @type {string} */ (state.deviceId),
+            ownDeviceId: recipient?.id ?? /** @type {string} */ (state.deviceId),
             ownKxPrivate: own,
             senderIdentityPublic: sender.identityKey,
             senderKxPublic: peer,
           });
+          if (recipient && this._historyKeys) {
+            // Opened through the backup key: keep the content key (it passed every check above).
+            const wrapped = /** @type {Uint8Array} */ (envelope.keys.get(recipient.id));
+            const key = boxUnwrap(wrapped, own, peer);
+            this._historyKeys.rememberContentKey(conversationId, envelope.messageId, key);
+          }
+          return plain;
         } catch (error) {
           if (!(error instanceof CryptoError)) throw error;
           if (error.field !== 'keys') throw new Reject(error.message, error.field);

@@ -123,6 +123,7 @@ export class Outbox {
       conversationId: item.conversationId,
       text: item.text,
       urgent: item.urgent,
+      attachments: item.attachments,
       state: 'queued',
       retryAt,
       code: null,

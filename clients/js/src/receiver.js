@@ -21,6 +21,7 @@ export class Receiver {
    * @param {import('./trust.js').Trust} deps.trust
    * @param {(name: string, payload: unknown) => Promise<void>} deps.emit
    * @param {(messageId: string) => void} deps.ack
+   * @param {(link: any) => Promise<unknown>} [deps.link] a `link` frame's transfer (history.js)
    */
   constructor(deps) {
     this._d = deps;
@@ -115,6 +116,19 @@ export class Receiver {
           responseTimeHours: frame.response_time_hours ?? null,
           nextAvailableAt: frame.next_available_at ?? null,
           crisisResources: frame.crisis_resources ?? this._d.device.state.crisisResources,
+        });
+      case 'link':
+        if (this._d.link) await this._d.link(frame.link ?? frame);
+        return;
+      case 'account':
+        return emit('account', {
+          event: String(frame.event ?? ''),
+          accountId: frame.account_id ?? null,
+        });
+      case 'device_expiring':
+        return emit('device_expiring', {
+          deviceId: frame.device_id ?? null,
+          expiresAt: frame.expires_at ?? null,
         });
       case 'message_rejected':
         return emit('message_rejected', {

@@ -10,6 +10,7 @@ import { HavenApiError, HavenError } from './errors.js';
 import { randomBytes } from './crypto.js';
 import { deviceKeys } from './session.js';
 import { Outbox, isTransient } from './outbox.js';
+import { MAX_ATTACHMENTS, attachmentToPayload } from './attachments.js';
 
 /**
  * @typedef {object} SendResult
@@ -27,6 +28,7 @@ import { Outbox, isTransient } from './outbox.js';
  * @property {string} messageId
  * @property {string} text
  * @property {boolean} urgent
+ * @property {import('./attachments.js').AttachmentRef[]} attachments files the payload lists
  * @property {Uint8Array} plain
  * @property {import('./envelope.js').WireEnvelope} wire
  * @property {boolean} counterpartOffline
@@ -67,19 +69,27 @@ export class Sender {
   }
 
   /**
-   * @param {string} conversationId @param {string} text @param {{urgent?: boolean}} [options]
+   * @param {string} conversationId @param {string} text
+   * @param {{urgent?: boolean, attachments?: import('./attachments.js').AttachmentRef[]}} [options]
+   *   `attachments`: uploaded files (`uploadAttachment`) listed in the payload and the send body
    * @returns {Promise<SendResult>}
    */
   async send(conversationId, text, options = {}) {
     const urgent = Boolean(options.urgent);
     const messageId = newMessageId();
+    const attachments = options.attachments ?? [];
+    if (attachments.length > MAX_ATTACHMENTS)
+      throw new HavenError('too_many_attachments', `at most ${MAX_ATTACHMENTS} files per message`);
+    /** @type {Record<string, unknown>} */
     const payload = { type: 'text', body: text, sent_at: Math.floor(this._now() / 1000) };
+    if (attachments.length) payload.attachments = attachments.map(attachmentToPayload);
     /** @type {PendingSend} */
     const item = {
       conversationId,
       messageId,
       text,
       urgent,
+      attachments,
       plain: utf8(JSON.stringify(payload)),
       wire: /** @type {any} */ (null),
       counterpartOffline: false,
@@ -142,6 +152,7 @@ export class Sender {
       conversationId: item.conversationId,
       text: item.text,
       urgent: item.urgent,
+      attachments: item.attachments,
       state,
       code: null,
       detail: null,
@@ -169,16 +180,17 @@ export class Sender {
 
   /** Over the socket when it is ready (answered by `accepted`/`error`), else over HTTP. @param {PendingSend} item */
   async _post(item) {
+    const attachmentIds = item.attachments.map((ref) => ref.attachmentId);
     const socket = this._d.socket();
     if (socket?.ready) {
       try {
-        return await socket.sendEnvelope(item.conversationId, item.wire);
+        return await socket.sendEnvelope(item.conversationId, item.wire, attachmentIds);
       } catch (error) {
         if (error instanceof HavenApiError) throw error;
         // The socket went away mid-send: the same envelope over HTTP is stored once.
       }
     }
-    return this._d.api.postMessage(item.conversationId, item.wire);
+    return this._d.api.postMessage(item.conversationId, item.wire, attachmentIds);
   }
 
   /** Seal for every active device of every participant (and backup keys). @param {PendingSend} item */
@@ -195,7 +207,18 @@ export class Sender {
     for (const p of conversation.participants) {
       const listing = await directory.activeDevices(p.account_id, p.handle);
       for (const d of listing.devices) recipients.set(d.deviceId, d.kxKey);
-      for (const b of listing.backups) recipients.set(b.deviceId, b.kxKey);
+      for (const b of listing.backups) {
+        if (!b.trusted || listing.backups.length > 1) {
+          // Possibly an attack (a key the account's devices never signed): never wrap for it, never
+          // leave it out silently — the gateway would refuse the send without it anyway.
+          throw new HavenError(
+            'backup_untrusted',
+            `the backup key listed for ${p.handle} is not signed by any of that account's devices (or is not the only one)`,
+            { accountId: p.account_id, backupId: b.deviceId },
+          );
+        }
+        recipients.set(b.deviceId, b.kxKey);
+      }
       if (p.account_id !== own) counterpartDevices += listing.devices.length;
     }
     item.counterpartOffline = counterpartDevices === 0;

@@ -75,9 +75,11 @@ export class HavenSocket {
 
   /**
    * A `send` frame, answered by `accepted` (resolved) or `error` (rejected as `HavenApiError`).
-   * @param {string} conversationId @param {Record<string, any>} envelope @returns {Promise<any>}
+   * @param {string} conversationId @param {Record<string, any>} envelope
+   * @param {string[]} [attachmentIds] uploads the payload lists
+   * @returns {Promise<any>}
    */
-  sendEnvelope(conversationId, envelope) {
+  sendEnvelope(conversationId, envelope, attachmentIds = []) {
     if (!this.ready)
       return Promise.reject(new HavenError('socket_closed', 'the socket is not ready'));
     const messageId = envelope.message_id;
@@ -87,7 +89,8 @@ export class HavenSocket {
         reject(new HavenError('socket_closed', 'no answer to a send in time'));
       }, SEND_TIMEOUT_MS);
       this._pending.set(messageId, { resolve, reject, timer });
-      this.send({ type: 'send', conversation_id: conversationId, envelope });
+      const files = attachmentIds.length ? { attachment_ids: attachmentIds } : {};
+      this.send({ type: 'send', conversation_id: conversationId, envelope, ...files });
     });
   }
 

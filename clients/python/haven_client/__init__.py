@@ -1,5 +1,13 @@
 """Haven's Python SDK: end-to-end encrypted coach/client messaging over the gateway API."""
 
+from haven_client.backup import (
+    BackupStatus,
+    NoBackup,
+    RecoveryKeyTypo,
+    RestoreReport,
+    WrongRecoveryKey,
+)
+from haven_client.backupkeys import UntrustedBackup
 from haven_client.boundaries import KEEP, new_push_secret
 from haven_client.client import HavenClient
 from haven_client.connection import Backoff
@@ -50,8 +58,10 @@ from haven_client.events import (
     SendingShortly,
     UrgentAttempt,
 )
+from haven_client.historyevents import AccountNotice, DeviceExpiring, LinkOffered
 from haven_client.keys import DeviceKeys
 from haven_client.keystore import KdfParams, Keystore
+from haven_client.link import LinkCode, LinkOutcome, LinkRefused, NoLinkYet, NotOwnDevice
 from haven_client.models import (
     Agreement,
     Availability,
@@ -68,10 +78,12 @@ from haven_client.sender import SendReceipt
 
 __all__ = [
     "KEEP",
+    "AccountNotice",
     "Agreement",
     "Availability",
     "AwayPeriod",
     "Backoff",
+    "BackupStatus",
     "BadSignatureError",
     "ClockSkew",
     "CoachAvailability",
@@ -81,6 +93,7 @@ __all__ = [
     "ConsentRequired",
     "ConversationSettings",
     "CrisisResourcesMissing",
+    "DeviceExpiring",
     "DeviceKeys",
     "DeviceLimit",
     "DeviceMismatch",
@@ -101,11 +114,18 @@ __all__ = [
     "Keystore",
     "KeystoreError",
     "KeystoreInUse",
+    "LinkCode",
+    "LinkOffered",
+    "LinkOutcome",
+    "LinkRefused",
     "MessageDeleted",
     "MessageRejected",
+    "NoBackup",
     "NoCoach",
+    "NoLinkYet",
     "NotFound",
     "NotLoggedIn",
+    "NotOwnDevice",
     "NotificationSettings",
     "Paused",
     "PeerDevice",
@@ -114,7 +134,9 @@ __all__ = [
     "RateLimited",
     "ReadReceipt",
     "ReceivedMessage",
+    "RecoveryKeyTypo",
     "RelationshipChanged",
+    "RestoreReport",
     "RetentionChanged",
     "SendReceipt",
     "SendingShortly",
@@ -122,10 +144,12 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnknownConversation",
+    "UntrustedBackup",
     "UntrustedDevice",
     "UrgentAttempt",
     "WeeklyHours",
     "WrongPassphrase",
+    "WrongRecoveryKey",
     "new_push_secret",
     "pause_template",
 ]

@@ -10,6 +10,7 @@ length (``haven send --duration``).
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ def probe(path: Path) -> AudioInfo | None:
     for reader in (_ogg, _wav, _matroska, _mp4):
         try:
             found = reader(head, tail)
-        except (struct.error, IndexError, ValueError, ZeroDivisionError):
+        except (struct.error, IndexError, ValueError, ZeroDivisionError, OverflowError):
             found = None
         if found is not None:
             known = found.duration_ms is not None and found.duration_ms > 0
@@ -156,7 +157,16 @@ def _matroska(head: bytes, tail: bytes) -> AudioInfo | None:
             break
     if not kinds or set(kinds) != {2}:  # 2: audio
         return None
-    return AudioInfo(mime, None if duration is None else round(duration * scale / 1_000_000))
+    return AudioInfo(mime, _milliseconds(duration, scale))
+
+
+def _milliseconds(duration: float | None, scale: int) -> int | None:
+    """Duration in TimestampScale units as milliseconds; None when the header's numbers are
+    not a length (infinite, NaN, or too large for a float): the file is audio all the same."""
+    if duration is None or not math.isfinite(duration) or scale > 1 << 53:
+        return None
+    total = duration * scale / 1_000_000
+    return round(total) if math.isfinite(total) else None
 
 
 # --- MP4/M4A: moov > mvhd (timescale, duration); every trak's handler is "soun" -------------

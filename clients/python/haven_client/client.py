@@ -9,6 +9,9 @@ as an async context manager::
         await client.connect()
         async for event in client.events():
             ...
+
+Its notification and boundary calls are in ``client_boundaries.py``, its trust calls in
+``client_trust.py``; the parts it composes each have a module of their own.
 """
 
 from __future__ import annotations
@@ -24,26 +27,27 @@ from typing import Any
 import aiohttp
 
 from haven_client.api import HavenApi
-from haven_client.boundaries import KEEP, Boundaries, Keep, QuietHoursChange
+from haven_client.backup import Backups
+from haven_client.boundaries import Boundaries
+from haven_client.client_boundaries import BoundaryCalls
+from haven_client.client_trust import TrustCalls
 from haven_client.connection import Backoff, Connection
 from haven_client.conversations import Conversations
 from haven_client.directory import Directory, PeerDevice
-from haven_client.errors import HavenError, UnknownConversation
+from haven_client.errors import HavenError
 from haven_client.events import Event
+from haven_client.historyapi import HistoryApi
 from haven_client.inbox import Inbox
 from haven_client.keystore import Keystore, StoredParticipant
 from haven_client.keywatch import KeyWatch
+from haven_client.link import Linking
 from haven_client.models import (
     Account,
-    Availability,
-    CoachAvailability,
     Conversation,
     CrisisResource,
     DeviceDetail,
     Invite,
     Me,
-    NotificationSettings,
-    PushStatus,
 )
 from haven_client.opener import Opened, Opener
 from haven_client.receiver import Receiver
@@ -56,7 +60,7 @@ from haven_client.trust import Trust
 log = logging.getLogger("haven_client")
 
 
-class HavenClient:
+class HavenClient(BoundaryCalls, TrustCalls):
     def __init__(
         self,
         base_url: str | None,
@@ -92,6 +96,25 @@ class HavenClient:
             self.api, keystore, self._conversations, time_zone=time_zone, clock=clock
         )
         self._opener = Opener(keystore, self.directory, watch, self.trust)
+        # History on a new device (docs/history.md): key backup, restore, linking.
+        self.history_keys = self._opener.history
+        self.history_api = HistoryApi(self.transport)
+        self.backup = Backups(
+            api=self.api,
+            history_api=self.history_api,
+            store=keystore,
+            directory=self.directory,
+            conversations=self._conversations,
+            opener=self._opener,
+            keys=self.history_keys,
+        )
+        self.link = Linking(
+            wire=self.history_api,
+            store=keystore,
+            directory=self.directory,
+            keys=self.history_keys,
+            vouch=self.backup.vouch,
+        )
         self._sender = Sender(
             self.api, keystore, self.directory, self.trust, self._conversations, emit
         )
@@ -261,84 +284,6 @@ class HavenClient:
         """Fetch everything new in every conversation into ``events()`` (also without a socket)."""
         await self._receiver.sync_all()
 
-    # --- notifications and boundaries --------------------------------------------------------
-
-    async def set_push(self, url: str, secret: str) -> PushStatus:
-        """Register this device's push gateway (the app's relay to APNs/FCM). Pushes are signed
-        with ``secret`` (32 to 256 characters, see ``new_push_secret``); the URL must not carry
-        credentials. Refused with ``InvalidRequest`` when off the operator's allowlist."""
-        return await self.boundaries.set_push(url, secret)
-
-    async def push_status(self) -> PushStatus:
-        """Whether this device has a push gateway, and its host (never the secret)."""
-        return await self.boundaries.push_status()
-
-    async def remove_push(self) -> None:
-        await self.boundaries.remove_push()
-
-    async def notification_settings(self) -> NotificationSettings:
-        """Time zone, quiet hours (pushes wait until they end) and, for coaches, urgent bypass."""
-        return await self.api.notification_settings()
-
-    async def set_notification_settings(
-        self, settings: NotificationSettings
-    ) -> NotificationSettings:
-        """Replace the settings whole; ``update_notification_settings`` changes single ones."""
-        return await self.api.set_notification_settings(settings)
-
-    async def update_notification_settings(
-        self,
-        *,
-        time_zone: str | Keep = KEEP,
-        quiet_hours: QuietHoursChange = KEEP,
-        urgent_bypass: bool | Keep = KEEP,
-        urgent_while_paused: bool | Keep = KEEP,
-    ) -> NotificationSettings:
-        """Change what is given: ``quiet_hours=("21:00", "08:00")`` or None for none."""
-        return await self.boundaries.update_notification_settings(
-            time_zone=time_zone,
-            quiet_hours=quiet_hours,
-            urgent_bypass=urgent_bypass,
-            urgent_while_paused=urgent_while_paused,
-        )
-
-    async def set_availability(self, availability: Availability) -> CoachAvailability:
-        """A coach's weekly hours, response time, away message and away period."""
-        return await self.boundaries.set_availability(availability)
-
-    async def coach_availability(self, account_id: str) -> CoachAvailability:
-        """A coach's availability (own, or a connected client's coach) with ``available_now``
-        and ``next_available_at``."""
-        return await self.api.availability(account_id)
-
-    async def reply_expectation(self, conversation_id: str, *, time_zone: str | None = None) -> str:
-        """One calm line to show before composing, e.g. "Kim usually replies within 24 hours;
-        next available Monday 09:00." (in ``time_zone``, else the client's). A ``CoachAway``
-        event after a send carries the same line."""
-        return await self.boundaries.reply_expectation(conversation_id, time_zone=time_zone)
-
-    # --- trust ----------------------------------------------------------------------------
-
-    async def safety_number(self, conversation_or_account_id: str) -> str:
-        """60 digits to compare with the other person, for a conversation or a counterpart."""
-        return await self.trust.safety_number(
-            self._counterpart(conversation_or_account_id), fresh=True
-        )
-
-    def mark_verified(self, conversation_or_account_id: str, number: str) -> None:
-        """Record that the user compared ``number`` with the other person (spaces allowed)."""
-        self.trust.mark_verified(self._counterpart(conversation_or_account_id).account_id, number)
-
-    def is_verified(self, conversation_or_account_id: str) -> bool:
-        return self.trust.is_verified(self._counterpart(conversation_or_account_id).account_id)
-
-    def counterpart(self, conversation_or_account_id: str) -> StoredParticipant:
-        """The one other person of a conversation (or the participant with that account id)."""
-        return self._counterpart(conversation_or_account_id)
-
-    def acknowledge_key_change(self, account_id: str) -> None:
-        self.trust.acknowledge(account_id)
-
     # --- events and lifetime ------------------------------------------------------------------
 
     @property
@@ -387,25 +332,6 @@ class HavenClient:
 
     async def _ack(self, message_id: str) -> None:
         await self._connection.send_frame({"type": "ack", "message_id": message_id})
-
-    def _participant(self, account_id: str) -> StoredParticipant:
-        me = self.store.state.account
-        if me is not None and me.account_id == account_id:
-            return StoredParticipant(account_id=me.account_id, handle=me.handle)
-        for conversation in self._conversations.known():
-            found = conversation.participant(account_id)
-            if found is not None:
-                return found
-        raise UnknownConversation(f"no conversation with account {account_id}")
-
-    def _counterpart(self, conversation_or_account_id: str) -> StoredParticipant:
-        conversation = self.store.state.conversations.get(conversation_or_account_id)
-        if conversation is None:
-            return self._participant(conversation_or_account_id)
-        counterparts = self.trust.counterparts(conversation)
-        if len(counterparts) != 1:
-            raise HavenError("a safety number needs exactly one counterpart")
-        return counterparts[0]
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -14,9 +14,10 @@ import time
 from datetime import datetime
 
 from haven_client.api import HavenApi
+from haven_client.backupkeys import BackupRecipient, trusted_backup
 from haven_client.errors import UntrustedDevice
 from haven_client.keywatch import KeyWatch
-from haven_client.models import Device, DeviceDetail
+from haven_client.models import BackupEntry, Device, DeviceDetail
 from haven_crypto.crypto import CryptoError, check_x25519_public, verify_kx_signature
 
 
@@ -44,6 +45,7 @@ class Directory:
         self._max_age = max_age
         self._active: dict[str, tuple[float, list[PeerDevice]]] = {}
         self._details: dict[str, tuple[float, DeviceDetail]] = {}
+        self._backups: dict[str, list[BackupEntry]] = {}
 
     async def active_devices(
         self, account_id: str, handle: str, *, fresh: bool = False
@@ -59,7 +61,15 @@ class Directory:
             self._trust(account_id, handle, device, listed=True) for device in listing.devices
         ]
         self._active[account_id] = (time.monotonic(), devices)
+        self._backups[account_id] = list(listing.backups)
         return devices
+
+    async def backup_recipient(self, account_id: str, handle: str) -> BackupRecipient | None:
+        """The account's backup key if its listing has one and a device vouches for it
+        (raises ``UntrustedBackup`` otherwise); from the same listing as ``active_devices``."""
+        devices = await self.active_devices(account_id, handle)
+        active = {d.device_id: d.identity_key for d in devices}
+        return trusted_backup(self._backups.get(account_id, []), handle, active)
 
     async def device(
         self, device_id: str, handles: dict[str, str], *, fresh: bool = False

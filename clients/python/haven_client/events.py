@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from haven_client import copy
+from haven_client.historyevents import AccountNotice, DeviceExpiring, LinkOffered
 
 MessageTrust = Literal["verified", "unverified", "key_changed", "unlisted"]
 """How far the user can rely on who sent a message (the rule is in ``haven_client.opener``):
@@ -218,4 +219,7 @@ Event = (
     | SendingShortly
     | UrgentAttempt
     | ConnectionChanged
+    | AccountNotice
+    | DeviceExpiring
+    | LinkOffered
 )

@@ -19,103 +19,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import hashlib
 import json
 import os
-import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
-import nacl.exceptions
 import nacl.pwhash
 import nacl.secret
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from haven_client.errors import KeystoreError, KeystoreInUse, WrongPassphrase
+from haven_client.errors import KeystoreError
 from haven_client.keys import DeviceKeys, kx_from_b64
+from haven_client.keystore_files import acquire_lock, atomic_write, release_lock, shred
+from haven_client.keystore_format import FORMAT, KdfParams, derive, load
+from haven_client.keystore_ids import IdSet, id_digest
+from haven_client.keystore_state import (
+    KeystoreState,
+    StoredAccount,
+    StoredConversation,
+    StoredParticipant,
+)
 from haven_crypto.crypto import KxPrivateKey, b64d, b64e, random_bytes
 
-FORMAT = "haven-keystore"
+# Where the SDK and its users have always found them.
+__all__ = [
+    "KdfParams",
+    "Keystore",
+    "KeystoreState",
+    "StoredAccount",
+    "StoredConversation",
+    "StoredParticipant",
+]
+
 _OLD_KX = 1040  # a bound only (20 years of weekly keys): rotation.py drops what is not needed
-_ID_BYTES = 16
-
-
-@dataclasses.dataclass(frozen=True)
-class KdfParams:
-    """argon2id cost; stored in the file so it can be raised later without breaking old files."""
-
-    opslimit: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
-    memlimit: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
-
-    @classmethod
-    def interactive(cls) -> KdfParams:
-        return cls(
-            nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
-        )
-
-    @classmethod
-    def minimal(cls) -> KdfParams:
-        """For tests only: argon2id's floor, milliseconds instead of a second."""
-        return cls(nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN)
-
-
-class StoredAccount(BaseModel):
-    account_id: str
-    handle: str
-    role: str
-    display_name: str = ""
-
-
-class StoredParticipant(BaseModel):
-    account_id: str
-    handle: str
-    display_name: str = ""
-    role: str = ""
-
-
-class StoredConversation(BaseModel):
-    conversation_id: str
-    status: str = "active"
-    participants: list[StoredParticipant] = Field(default_factory=list)
-
-    def participant(self, account_id: str) -> StoredParticipant | None:
-        return next((p for p in self.participants if p.account_id == account_id), None)
-
-
-class KeystoreState(BaseModel):
-    """The decrypted content; binary values are base64url strings like on the wire."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    version: int = 1
-    server_url: str | None = None
-    device_name: str = ""  # empty: the SDK default (session.DEFAULT_DEVICE_NAME)
-    identity_seed: str | None = None
-    kx_private: str | None = None
-    old_kx: list[str] = Field(default_factory=list)
-    old_kx_retired_at: list[str] = Field(default_factory=list)
-    """When each ``old_kx`` key was replaced (ISO UTC; same order); missing: unknown."""
-    kx_created_at: str | None = None
-    device_id: str | None = None
-    account: StoredAccount | None = None
-    refresh_token: str | None = None
-    listed_devices: dict[str, dict[str, str]] = Field(default_factory=dict)
-    """account id → device id → identity key, pinned when an active-device listing showed it."""
-    disputed_devices: dict[str, list[str]] = Field(default_factory=dict)
-    """account id → device ids later shown with another identity key (until acknowledged)."""
-    seen_kx: dict[str, list[str]] = Field(default_factory=dict)
-    verified: dict[str, str] = Field(default_factory=dict)
-    last_safety: dict[str, str] = Field(default_factory=dict)
-    pending_key_changes: dict[str, str] = Field(default_factory=dict)
-    last_seq: dict[str, int] = Field(default_factory=dict)
-    accepted_ids: dict[str, str] = Field(default_factory=dict)
-    """conversation id → concatenated 16-byte digests of every message id accepted there."""
-    conversations: dict[str, StoredConversation] = Field(default_factory=dict)
-    crisis_resources: list[dict[str, Any]] = Field(default_factory=list)
-    decrypted_files: list[str] = Field(default_factory=list)
-    """Files holding decrypted content (readable exports): the panic wipe shreds them too."""
 
 
 class Keystore:
@@ -138,7 +72,7 @@ class Keystore:
         self._box = nacl.secret.SecretBox(key)
         self._salt = salt
         self._kdf = kdf
-        self._accepted = {cid: _IdSet(b64d(text)) for cid, text in state.accepted_ids.items()}
+        self._accepted = {cid: IdSet(b64d(text)) for cid, text in state.accepted_ids.items()}
 
     @classmethod
     async def create(
@@ -150,24 +84,24 @@ class Keystore:
             raise KeystoreError(f"{target} already exists")
         params = kdf or KdfParams()
         salt = random_bytes(nacl.pwhash.argon2id.SALTBYTES)
-        lock = await asyncio.to_thread(_acquire_lock, target)
+        lock = await asyncio.to_thread(acquire_lock, target)
         try:
-            key = await asyncio.to_thread(_derive, passphrase, salt, params)
+            key = await asyncio.to_thread(derive, passphrase, salt, params)
             store = cls(target, key, salt, params, KeystoreState(), lock)
             store.save()
         except BaseException:
-            _release_lock(lock)
+            release_lock(lock)
             raise
         return store
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], passphrase: str) -> Keystore:
         target = Path(path)
-        lock = await asyncio.to_thread(_acquire_lock, target)
+        lock = await asyncio.to_thread(acquire_lock, target)
         try:
-            key, salt, params, state = await _load(target, passphrase)
+            key, salt, params, state = await load(target, passphrase)
         except BaseException:
-            _release_lock(lock)
+            release_lock(lock)
             raise
         return cls(target, key, salt, params, state, lock)
 
@@ -204,19 +138,19 @@ class Keystore:
             },
             "box": b64e(bytes(self._box.encrypt(plain))),
         }
-        _atomic_write(self.path, json.dumps(document).encode("utf-8"))
+        atomic_write(self.path, json.dumps(document).encode("utf-8"))
 
     def close(self) -> None:
         """Release the file lock; the state stays readable, but ``save`` now refuses."""
         lock, self._lock = self._lock, None
         self._closed = True
-        _release_lock(lock)
+        release_lock(lock)
 
     def write_decrypted(self, path: str | os.PathLike[str], data: bytes) -> None:
         """Write decrypted content 0600 from creation (atomically) and remember the file, so
         the panic wipe shreds it with the keystore."""
         target = Path(path).resolve()
-        _atomic_write(target, data)
+        atomic_write(target, data)
         if str(target) not in self.state.decrypted_files:
             self.state.decrypted_files.append(str(target))
             self.save()
@@ -226,11 +160,11 @@ class Keystore:
         delete it and its lock, forget everything held in memory (keys, session, caches).
         The keystore cannot be used afterwards."""
         for written in self.state.decrypted_files:
-            _shred(Path(written))
+            shred(Path(written))
         self._wiped = True
         self.state = KeystoreState()
         self._accepted.clear()
-        _shred(self.path)
+        shred(self.path)
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.with_name(self.path.name + ".lock").unlink()
@@ -238,7 +172,7 @@ class Keystore:
     async def change_passphrase(self, passphrase: str, kdf: KdfParams | None = None) -> None:
         self._kdf = kdf or self._kdf
         self._salt = random_bytes(nacl.pwhash.argon2id.SALTBYTES)
-        key = await asyncio.to_thread(_derive, passphrase, self._salt, self._kdf)
+        key = await asyncio.to_thread(derive, passphrase, self._salt, self._kdf)
         self._box = nacl.secret.SecretBox(key)
         self.save()
 
@@ -280,137 +214,7 @@ class Keystore:
 
     def has_seen(self, conversation_id: str, message_id: str) -> bool:
         ids = self._accepted.get(conversation_id)
-        return ids is not None and _id_digest(message_id) in ids
+        return ids is not None and id_digest(message_id) in ids
 
     def remember(self, conversation_id: str, message_id: str) -> None:
-        self._accepted.setdefault(conversation_id, _IdSet()).add(_id_digest(message_id))
-
-
-class _IdSet:
-    """A set of 16-byte digests that also keeps them in arrival order, ready to store."""
-
-    def __init__(self, raw: bytes = b"") -> None:
-        self._raw = bytearray(raw)
-        self._members = {raw[i : i + _ID_BYTES] for i in range(0, len(raw), _ID_BYTES)}
-        self.dirty = False
-
-    def __contains__(self, digest: bytes) -> bool:
-        return digest in self._members
-
-    def add(self, digest: bytes) -> None:
-        if digest not in self._members:
-            self._members.add(digest)
-            self._raw += digest
-            self.dirty = True
-
-    def dump(self) -> str:
-        self.dirty = False
-        return b64e(bytes(self._raw))
-
-
-def _id_digest(message_id: str) -> bytes:
-    """16 bytes, like a UUID; hashing also covers an id that is not one, never confusing two
-    ids with each other in practice (a 128-bit digest) and never missing a repeat."""
-    return hashlib.blake2b(message_id.encode("utf-8"), digest_size=_ID_BYTES).digest()
-
-
-async def _load(target: Path, passphrase: str) -> tuple[bytes, bytes, KdfParams, KeystoreState]:
-    try:
-        document = json.loads(await asyncio.to_thread(target.read_bytes))
-        salt, params, sealed = _parse_header(document)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise KeystoreError(f"cannot read keystore {target}: {exc}") from exc
-    key = await asyncio.to_thread(_derive, passphrase, salt, params)
-    try:
-        plain = nacl.secret.SecretBox(key).decrypt(sealed)
-    except nacl.exceptions.CryptoError as exc:
-        raise WrongPassphrase("wrong passphrase or tampered keystore") from exc
-    try:
-        state = KeystoreState.model_validate_json(plain)
-    except ValidationError as exc:
-        raise KeystoreError(f"keystore content is invalid: {exc}") from exc
-    return key, salt, params, state
-
-
-def _acquire_lock(target: Path) -> int | None:
-    """An advisory ``flock`` beside the file; platforms without it go unlocked."""
-    if sys.platform == "win32":
-        return None
-    import fcntl
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        os.close(fd)
-        raise KeystoreInUse(f"{target} is open in another process") from exc
-    return fd
-
-
-def _release_lock(fd: int | None) -> None:
-    if fd is not None:
-        os.close(fd)  # closing the descriptor drops the flock
-
-
-def _derive(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
-    if not passphrase:
-        raise KeystoreError("an empty passphrase would not protect anything")
-    return nacl.pwhash.argon2id.kdf(
-        nacl.secret.SecretBox.KEY_SIZE,
-        passphrase.encode("utf-8"),
-        salt,
-        opslimit=params.opslimit,
-        memlimit=params.memlimit,
-    )
-
-
-def _parse_header(document: Any) -> tuple[bytes, KdfParams, bytes]:
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ValueError("not a Haven keystore")
-    kdf = document["kdf"]
-    if kdf.get("alg") != "argon2id":
-        raise ValueError(f"unsupported kdf {kdf.get('alg')!r}")
-    params = KdfParams(int(kdf["opslimit"]), int(kdf["memlimit"]))
-    return b64d(kdf["salt"]), params, b64d(document["box"])
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """0600 from creation (never world-readable, not even briefly), then rename over."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _shred(path: Path) -> None:
-    """Overwrite with random bytes, then delete; a file already gone is fine."""
-    with contextlib.suppress(FileNotFoundError):
-        size = path.stat().st_size
-        with path.open("r+b") as handle:
-            handle.write(random_bytes(size))
-            handle.flush()
-            os.fsync(handle.fileno())
-        path.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable; some platforms cannot open directories."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        self._accepted.setdefault(conversation_id, IdSet()).add(id_digest(message_id))

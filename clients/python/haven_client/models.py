@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from haven_crypto.crypto import b64d
 
@@ -88,13 +88,42 @@ class DeviceDetail(Wire):
     previous_kx_keys: list[PreviousKx] = Field(default_factory=list)
 
 
+class BackupEntry(Wire):
+    """The account's backup key, listed with its devices as ``kind: "backup"`` (docs/history.md):
+    a recipient to wrap for once one of its ``signatures`` verifies (``backupkeys.py``)."""
+
+    device_id: str
+    kind: Literal["backup"] = "backup"
+    kx_key: Key32
+    signatures: dict[str, Sig64] = Field(default_factory=dict)
+
+
+def _split_backups(data: Any) -> Any:
+    """Listings mix devices and the backup entry; the SDK keeps them apart, so code that
+    walks ``devices`` only ever sees devices (with identity keys)."""
+    if not isinstance(data, dict) or not isinstance(data.get("devices"), list):
+        return data
+    is_backup = [isinstance(d, dict) and d.get("kind") == "backup" for d in data["devices"]]
+    return {
+        **data,
+        "devices": [d for d, b in zip(data["devices"], is_backup, strict=True) if not b],
+        "backups": [d for d, b in zip(data["devices"], is_backup, strict=True) if b],
+    }
+
+
 class Me(Account):
     devices: list[Device] = Field(default_factory=list)
+    backups: list[BackupEntry] = Field(default_factory=list, exclude=True)
+
+    _split = model_validator(mode="before")(_split_backups)
 
 
 class AccountDevices(Wire):
     account_id: str
     devices: list[Device]
+    backups: list[BackupEntry] = Field(default_factory=list, exclude=True)
+
+    _split = model_validator(mode="before")(_split_backups)
 
 
 class Participant(Wire):

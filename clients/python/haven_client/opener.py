@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from haven_client.directory import Directory, PeerDevice
 from haven_client.errors import HavenApiError, RetryLater, UntrustedDevice
 from haven_client.events import InvalidMessage, MessageDeleted, MessageTrust, ReceivedMessage
+from haven_client.historykeys import HistoryKeys
 from haven_client.keystore import Keystore, StoredConversation
 from haven_client.keywatch import KeyWatch
 from haven_client.models import MessageItem
@@ -57,12 +58,19 @@ class _Reject(Exception):
 
 class Opener:
     def __init__(
-        self, store: Keystore, directory: Directory, watch: KeyWatch, trust: Trust
+        self,
+        store: Keystore,
+        directory: Directory,
+        watch: KeyWatch,
+        trust: Trust,
+        *,
+        history: HistoryKeys | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
         self._watch = watch
         self._trust = trust
+        self.history = history or HistoryKeys(store)
 
     async def open_item(self, item: MessageItem, conversation: StoredConversation) -> Opened:
         try:
@@ -94,9 +102,10 @@ class Opener:
             )
         envelope = _parse(item)
         sender, trust = await self._sender(item, conversation)
-        if self._store.state.device_id not in envelope.keys:
-            raise await self._not_for_us(item, conversation)
-        payload = await self._decrypt(envelope, conversation_id, sender, conversation)
+        if self._store.state.device_id in envelope.keys:
+            payload = await self._decrypt(envelope, conversation_id, sender, conversation)
+        else:
+            payload = await self._from_history(envelope, item, sender, conversation)
         account = self._store.state.account
         return ReceivedMessage(
             conversation_id=conversation_id,
@@ -149,6 +158,31 @@ class Opener:
     def _listed(self, device: PeerDevice) -> bool:
         """``Directory.device`` already refused a key that contradicts the pin."""
         return self._watch.pinned(device.account_id, device.device_id) is not None
+
+    async def _from_history(
+        self,
+        envelope: Envelope,
+        item: MessageItem,
+        sender: PeerDevice,
+        conversation: StoredConversation,
+    ) -> dict[str, Any]:
+        """Not wrapped for this device: the backup key (or a content key restored with it)
+        may open it, after the same sender checks (historykeys.py)."""
+        sender_kx = list(
+            dict.fromkeys([sender.kx_key, *self._directory.known_kx(sender.device_id)])
+        )
+        try:
+            plain = self.history.open(
+                envelope,
+                conversation_id=conversation.conversation_id,
+                sender_identity_public=sender.identity_key,
+                sender_kx=sender_kx,
+            )
+        except EnvelopeError as exc:
+            raise _Reject(f"restored from the backup: {exc}", exc.field) from exc
+        if plain is None:
+            raise await self._not_for_us(item, conversation)
+        return _payload(plain)
 
     async def _not_for_us(self, item: MessageItem, conversation: StoredConversation) -> _Reject:
         """Why this device has no key box: normal for messages older than the device."""

@@ -32,6 +32,7 @@ from haven_client.events import (
     RetentionChanged,
     UrgentAttempt,
 )
+from haven_client.historyevents import account_notice, device_expiring, link_offered
 from haven_client.inbox import Inbox
 from haven_client.models import MessageItem
 from haven_client.opener import Opener
@@ -104,6 +105,8 @@ class Receiver:
             await self._relationship(frame)
         elif kind == "coach_away" and self._coach_away is not None:
             self._inbox.emit(await self._coach_away(frame))
+        elif kind == "account":
+            self._account(frame)
         else:
             self._notice(kind, frame)
 
@@ -178,6 +181,17 @@ class Receiver:
         if status == "active":
             await self.sync(conversation_id)
 
+    def _account(self, frame: dict[str, Any]) -> None:
+        """A password reset: this account's (its session ends) or a counterpart's (by name)."""
+        account_id = str(frame.get("account_id"))
+        names = [
+            p.display_name or p.handle
+            for c in self._conversations.known()
+            if (p := c.participant(account_id)) is not None
+        ]
+        own = self._trust.own_account_id()
+        self._inbox.emit(account_notice(frame, own, names[0] if names else ""))
+
     def _notice(self, kind: object, frame: dict[str, Any]) -> None:
         try:
             event = _NOTICES[str(kind)](frame)
@@ -247,6 +261,8 @@ _NOTICES: dict[str, Any] = {
         retention_days=_optional_int(f.get("retention_days")),
     ),
     "urgent_attempt": lambda f: UrgentAttempt(conversation_id=str(f["conversation_id"])),
+    "device_expiring": device_expiring,
+    "link": link_offered,
     "message_rejected": lambda f: MessageRejected(
         conversation_id=str(f["conversation_id"]),
         message_id=str(f["message_id"]),

@@ -154,6 +154,12 @@ class Sender:
                 participant.account_id, participant.handle
             ):
                 recipients[device.device_id] = device.kx_key
+            # The account's backup key is a recipient too, once one of its devices vouches.
+            backup = await self._directory.backup_recipient(
+                participant.account_id, participant.handle
+            )
+            if backup is not None:
+                recipients[backup.backup_id] = backup.kx_key
         return seal(
             plain,
             conversation_id=conversation.conversation_id,

@@ -28,6 +28,7 @@ CHUNK_PLAIN = 64 * 1024
 CHUNK_CIPHER = CHUNK_PLAIN + ABYTES
 MIN_PADDED = 1024
 MAX_ATTACHMENTS = 10
+MAX_COUNT = (1 << 53) - 1  # JSON's (and JavaScript's) largest exact integer
 _TAG_MESSAGE = bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 _TAG_FINAL = bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL
 
@@ -259,8 +260,10 @@ def _text(entry: dict[str, Any], name: str) -> str:
 
 def _count(entry: dict[str, Any], name: str) -> int:
     value = entry.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise AttachmentError(f"attachment field {name} must be a non-negative integer")
+    # A counterpart chose it: past JSON's exact integers it is no size or length (and would
+    # overflow the float arithmetic that shows it).
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
+        raise AttachmentError(f"attachment field {name} must be an integer from 0 to 2^53 - 1")
     return value
 
 

@@ -14,6 +14,7 @@ import { SafetyNumber } from './views/safety.js';
 import { Settings } from './views/settings.js';
 import { CoachTools } from './views/coach.js';
 import { Agreement } from './views/agreement.js';
+import { RestoreHistory, LinkPrompts, restoreOffered } from './views/history.js';
 import { ChatNotes } from './notes.js';
 import { onOpenRequest } from './push.js';
 
@@ -73,21 +74,28 @@ export function App() {
       .catch(() => enter(null));
   }, []);
 
-  /** @param {any} kept */
-  async function enter(kept) {
+  /** @param {any} kept @param {boolean} [fresh] a sign-in (not a resume): offer to restore history */
+  async function enter(kept, fresh = false) {
     if (!kept) {
       setPhase('out');
       setRoute({ name: 'signin' });
       return;
     }
     const needsAgreement = await agreementPending(kept);
+    const restore = !needsAgreement && fresh && (await restoreOffered(kept));
     setNotes(new ChatNotes(kept, session.person(kept.account).accountId));
     setClient(kept);
-    setRoute(needsAgreement ? { name: 'agreement' } : { name: 'list' });
+    setRoute(needsAgreement ? { name: 'agreement' } : restore ? { name: 'restore' } : { name: 'list' });
     setPhase('in');
+    let passwordReset = false;
+    kept.on('account', (/** @type {{event: string, accountId: string | null}} */ e) => {
+      const own = session.person(kept.account).accountId;
+      if (e.event === 'password_reset' && (!e.accountId || e.accountId === own)) passwordReset = true;
+    });
     kept.on('signed_out', () => {
       if (clientRef.current !== kept) return;
-      session.signOut(null).finally(() => finish('notice.signedOutElsewhere'));
+      // The reset's `account` frame comes just before the socket closes: read the flag last.
+      session.signOut(null).finally(() => finish(passwordReset ? 'notice.passwordReset' : 'notice.signedOutElsewhere'));
     });
     try {
       kept.connect();
@@ -180,6 +188,7 @@ export function App() {
     </div>
     <main id="main" tabindex="-1">
       ${notice && html`<p class="notice" role="status">${notice}</p>`}
+      ${phase === 'in' && client && html`<${LinkPrompts} key=${me?.accountId} client=${client} me=${me} />`}
       <div key=${visit}>${screen(phase, route, ctx, enter)}</div>
     </main>
     <footer class="lang">
@@ -195,18 +204,20 @@ export function App() {
  * @param {string} phase
  * @param {Route} route
  * @param {any} ctx
- * @param {(client: any) => Promise<void>} enter
+ * @param {(client: any, fresh?: boolean) => Promise<void>} enter
  */
 function screen(phase, route, ctx, enter) {
   if (phase === 'loading') return html`<p>${t('loading')}</p>`;
   if (phase === 'out') {
     return route.name === 'register'
       ? html`<${Register} onDone=${enter} go=${ctx.go} />`
-      : html`<${SignIn} onDone=${enter} go=${ctx.go} />`;
+      : html`<${SignIn} onDone=${(/** @type {any} */ c) => enter(c, true)} go=${ctx.go} />`;
   }
   switch (route.name) {
     case 'agreement':
       return html`<${Agreement} ...${ctx} />`;
+    case 'restore':
+      return html`<${RestoreHistory} ...${ctx} />`;
     case 'chat':
       return html`<${Chat} key=${route.id} id=${route.id ?? ''} opened=${route.conv} ...${ctx} />`;
     case 'safety':

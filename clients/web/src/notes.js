@@ -40,6 +40,24 @@ export class ChatNotes {
     });
     client.on('devices_changed', (/** @type {any} */ e) => this.#devicesChanged(e.accountId));
     client.on('safety_number_changed', (/** @type {any} */ e) => this.#keyChanged(e));
+    client.on('account', (/** @type {any} */ e) => this.#accountEvent(e));
+    client.on('linked', (/** @type {any} */ e) =>
+      this.add('', e.withHistory ? 'notice.linkedWithHistory' : 'notice.linkedNoHistory'),
+    );
+    client.on('device_expiring', (/** @type {any} */ e) => {
+      const when = e.expiresAt ? new Date(e.expiresAt).toLocaleString(locale()) : '';
+      this.add('', 'notice.deviceExpiring', { when }, true);
+    });
+  }
+
+  /** A counterpart's password was reset by the operator: a calm line in their conversations. */
+  /** @param {{event: string, accountId: string | null}} event */
+  async #accountEvent(event) {
+    if (event.event !== 'password_reset' || !event.accountId || event.accountId === this.me) return;
+    if (!this.#counterparts.has(event.accountId)) await this.#refreshCounterparts();
+    const who = this.#counterparts.get(event.accountId);
+    if (!who) return;
+    for (const id of who.conversations) this.add(id, 'notice.counterpartPasswordReset', { name: who.name });
   }
 
   async #refreshCounterparts() {

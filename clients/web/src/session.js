@@ -3,6 +3,7 @@
 import { HavenClient } from 'haven-sdk';
 import { IndexedDbKeyStore, TabKeyStore, keepsSignedIn, rememberKeepChoice, eraseEverything } from './storage.js';
 import { disablePush } from './push.js';
+import { filesOf } from './files.js';
 
 /**
  * First defined field among several spellings (the SDK may pass API objects through).
@@ -79,6 +80,7 @@ export function chatItem(raw, myAccountId) {
     predates: kind === 'failed' && Boolean(pick(raw, 'predatesDevice')),
     state: null,
     code: null,
+    ...filesOf(raw),
   };
 }
 

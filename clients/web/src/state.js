@@ -14,6 +14,8 @@
  * @property {boolean} [predates] sent before this device existed: one line for all of them
  * @property {'sending' | 'sent' | 'queued' | 'failed' | null} state
  * @property {string | null} code refusal code when failed
+ * @property {import('./files.js').FileRef[]} [files] files and voice notes the message lists
+ * @property {boolean} [filesUnreadable] its list of files did not pass the checks
  */
 
 /**

@@ -18,6 +18,7 @@ import click
 
 from haven_client.cli.context import Options
 from haven_client.cli.failures import explain
+from haven_client.cli.options import allow_insecure_http_option, json_option, keystore_option
 from haven_client.cli.output import Output
 from services.gateway.cli import receipt as receipt_cli
 from services.gateway.cli.admin_commands import COMMANDS
@@ -48,21 +49,13 @@ def _password(stdin: TextIO) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--server", envvar="HAVEN_SERVER", default="http://127.0.0.1:8080", show_default=True)
-@click.option(
-    "--keystore",
-    type=click.Path(path_type=Path, dir_okay=False),
+@keystore_option(
     envvar="HAVEN_ADMIN_KEYSTORE",
     default=DEFAULT_KEYSTORE,
-    show_default=True,
     help="The operator's device keystore (created by `haven-admin login`).",
 )
-@click.option(
-    "--allow-insecure-http",
-    is_flag=True,
-    envvar="HAVEN_ALLOW_INSECURE_HTTP",
-    help="Allow plain http to a server that is not this machine (trusted networks only).",
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+@allow_insecure_http_option
+@json_option
 @click.pass_context
 def admin(
     ctx: click.Context, server: str, keystore: Path, allow_insecure_http: bool, as_json: bool

@@ -21,6 +21,7 @@ from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.gateway.stores.attachment_usage import AttachmentUsage, counted
+from shared.errors import ConflictError
 from shared.mongo import Document
 
 BUCKET = "attachments"
@@ -28,6 +29,7 @@ CHUNK_BYTES = 64 * 1024 + 17  # one secretstream ciphertext chunk (docs/attachme
 READ_BYTES = CHUNK_BYTES
 # An upload still arriving after this long is abandoned (a crash, a stalled client).
 STALLED = timedelta(hours=1)
+SENT_BATCH = 1000  # conversation ids per cursor batch of the retention sweep
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,12 @@ class AttachmentStore:
             if buffer:
                 await self._chunk(attachment_id, number, bytes(buffer))
         except BaseException:
-            await self.remove_where({"_id": attachment_id})
+            if not await self.remove_where({"_id": attachment_id}):
+                # Swept as stalled meanwhile: what arrived since belongs to nothing.
+                await self._chunks.delete_many({"files_id": attachment_id})
             raise
-        await self._files.update_one(
-            {"_id": attachment_id},
+        done = await self._files.update_one(
+            {"_id": attachment_id, "metadata.state": "uploading"},
             {
                 "$set": {
                     "length": Int64(size),
@@ -127,6 +131,11 @@ class AttachmentStore:
                 "$unset": {"metadata.reserved": ""},
             },
         )
+        if not done.matched_count:
+            # The sweep removed it as stalled while bytes still arrived (and gave its bytes
+            # back): the chunks written since belong to nothing, and there is no attachment.
+            await self._chunks.delete_many({"files_id": attachment_id})
+            raise ConflictError("the upload took too long and was dropped; upload it again")
         if size < reserved:  # the edge refuses a short body; other callers may differ
             await self.usage.release(uploader, reserved - size, now)
         return size
@@ -251,10 +260,19 @@ class AttachmentStore:
         await self.usage.drop_idle(now)
         return removed
 
-    async def sent_conversations(self) -> list[str]:
-        """The conversations that have sent blobs (whose retention the sweep applies)."""
-        ids = await self._files.distinct("metadata.conversation_id", {"metadata.state": "sent"})
-        return sorted(str(i) for i in ids)
+    async def sent_conversations(self, batch_size: int = SENT_BATCH) -> AsyncIterator[str]:
+        """The conversations that have sent blobs (whose retention the sweep applies), in
+        order, one cursor batch at a time: `distinct` answers in one document, which fails
+        once the ids pass 16 MB."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"metadata.state": "sent"}},
+            {"$group": {"_id": "$metadata.conversation_id"}},
+            {"$sort": {"_id": 1}},
+        ]
+        cursor = await self._files.aggregate(pipeline, allowDiskUse=True, batchSize=batch_size)
+        async with cursor:
+            async for doc in cursor:
+                yield str(doc["_id"])
 
     async def remove_sent_before(self, conversation_ids: list[str], cutoff: datetime) -> int:
         """Sent blobs of these conversations sent before ``cutoff`` (their retention passed).

@@ -25,8 +25,10 @@ class ResetCodeRepository:
         created_at: datetime,
         expires_at: datetime,
     ) -> None:
-        """The newest code of an account is the only one that works: earlier unused ones go."""
-        await self._c.delete_many({"account_id": account_id, "used_at": None})
+        """The newest code of an account is the only one that works: earlier unused ones go.
+        Inserted first, then every unused code of the account older than the newest one there
+        (by issue time, then digest) is deleted: codes issued at once leave exactly one, the
+        newest, whatever order their writes land in."""
         await self._c.insert_one(
             {
                 "_id": digest(code),
@@ -36,6 +38,19 @@ class ResetCodeRepository:
                 "created_at": created_at,
                 "expires_at": expires_at,
                 "used_at": None,
+            }
+        )
+        unused = {"account_id": account_id, "used_at": None}
+        newest = await self._c.find_one(unused, sort=[("created_at", -1), ("_id", -1)])
+        if newest is None:
+            return
+        await self._c.delete_many(
+            unused
+            | {
+                "$or": [
+                    {"created_at": {"$lt": newest["created_at"]}},
+                    {"created_at": newest["created_at"], "_id": {"$lt": newest["_id"]}},
+                ]
             }
         )
 

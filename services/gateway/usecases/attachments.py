@@ -144,20 +144,24 @@ class Attachments:
         (messaging re-applies a retention change to the messages already stored): computed
         here from the relationship, the authority, so a change needs no re-stamping and no
         send racing a change can keep an old expiry."""
-        conversations = await self._store.sent_conversations()
+        removed, batch = 0, []
+        async for conversation_id in self._store.sent_conversations():
+            batch.append(conversation_id)
+            if len(batch) == SWEEP_BATCH:
+                removed += await self._expire_batch(batch, now)
+                batch = []
+        return removed + (await self._expire_batch(batch, now) if batch else 0)
+
+    async def _expire_batch(self, conversation_ids: list[str], now: datetime) -> int:
+        """One batch of the sweep: its conversations grouped by retention, one removal each."""
         by_days: dict[int, list[str]] = {}
-        for start in range(0, len(conversations), SWEEP_BATCH):
-            batch = conversations[start : start + SWEEP_BATCH]
-            for conversation_id, days in (await self._relationships.retention_of(batch)).items():
-                if days is not None:
-                    by_days.setdefault(days, []).append(conversation_id)
+        retention = await self._relationships.retention_of(conversation_ids)
+        for conversation_id, days in retention.items():
+            if days is not None:
+                by_days.setdefault(days, []).append(conversation_id)
         removed = 0
         for days, ids in sorted(by_days.items()):
-            for start in range(0, len(ids), SWEEP_BATCH):
-                cutoff = now - days * self._day
-                removed += await self._store.remove_sent_before(
-                    ids[start : start + SWEEP_BATCH], cutoff
-                )
+            removed += await self._store.remove_sent_before(ids, now - days * self._day)
         return removed
 
     async def exported(self, account_id: str) -> list[Blob]:

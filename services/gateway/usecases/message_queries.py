@@ -12,6 +12,7 @@ from shared.commands import DeleteData, DeleteMessage, MarkRead, ReadData
 from shared.contracts import (
     DEFAULT_LIMIT,
     HISTORY,
+    MAX_INT64,
     MAX_LIMIT,
     MESSAGE,
     HistoryPage,
@@ -32,6 +33,8 @@ def _int(query: dict[str, str], name: str) -> int | None:
         raise UnprocessableError(f"{name} must be an integer", field=name) from error
     if value < 0:
         raise UnprocessableError(f"{name} must not be negative", field=name)
+    if value > MAX_INT64:  # the store's integers are 64-bit: past them the RPC failed (503)
+        raise UnprocessableError(f"{name} is too large", field=name)
     return value
 
 

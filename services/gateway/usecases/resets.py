@@ -108,9 +108,11 @@ class PasswordResets:
     async def reset(self, body: PasswordResetRequest, address: str) -> None:
         now = utcnow()
         await self._limits.check("reset_address", address_bucket(address), now)
-        account = await self._accounts.by_handle(body.handle.strip().lower())
-        if account is not None:
-            await self._limits.check("reset_account", account.account_id, now)
+        handle = body.handle.strip().lower()
+        # Per handle, whether or not an account has it: a budget only real accounts had would
+        # tell who exists (the 6th attempt a 429 for them, a 400 for a made-up handle).
+        await self._limits.check("reset_account", f"h:{handle}", now)
+        account = await self._accounts.by_handle(handle)
         # Always hashed, before the code is looked at: a wrong code costs what a right one does.
         password_hash = await self._hasher.hash(body.new_password)
         owner = account.account_id if account is not None else ""

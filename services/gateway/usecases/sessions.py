@@ -88,11 +88,15 @@ class Sessions:
             raise UnauthorizedError(WRONG_CREDENTIALS)
         await self._guard.succeeded(subject, address)
         await self._login_budgets(account, network, take=True)
+        checked = account.password_hash
         if self._hasher.needs_rehash(account.password_hash):
-            rehashed = await self._hasher.hash(body.password)
-            await self._accounts.set_password(account.account_id, rehashed)
+            checked = await self._hasher.hash(body.password)
+            await self._accounts.set_password(account.account_id, checked)
         device, is_new = await self._device_rules.register_or_resume(
             account, body.device, body.replace_device_id
+        )
+        await self._refuse_if_password_changed(
+            account, checked, body.password, device, is_new=is_new, address=address
         )
         await self._audit.record(
             "login_succeeded",
@@ -102,6 +106,37 @@ class Sessions:
             resumed=not is_new,
         )
         return await self._issue(account, device, secrets.token_urlsafe(32))
+
+    async def _refuse_if_password_changed(
+        self,
+        account: Account,
+        checked: bytes,
+        password: str,
+        device: Device,
+        *,
+        is_new: bool,
+        address: str,
+    ) -> None:
+        """Checked again once the device's session is written: a password reset (or change)
+        that ran while this login checked the old password ended the sessions it saw, not this
+        one. Another hash of the same password (a parallel rehash) is no change."""
+        current = await self._accounts.by_id(account.account_id)
+        if current is not None and current.password_hash == checked:
+            return
+        if current is not None and await self._hasher.verify(
+            current.password_hash, password, owner=address_bucket(address)
+        ):
+            return
+        if is_new:  # registered by a login that is refused: it never had a session
+            await self._device_rules.revoke(device, reason="login_refused")
+        await self._audit.record(
+            "login_failed",
+            account_id=account.account_id,
+            device_id=device.device_id,
+            address=address,
+            reason="password_changed_meanwhile",
+        )
+        raise UnauthorizedError(WRONG_CREDENTIALS)
 
     async def _login_budgets(self, account: Account | None, network: str, *, take: bool) -> None:
         """Successful logins per account and per address (IPv6: per /64) have budgets. A spent

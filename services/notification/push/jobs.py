@@ -4,7 +4,7 @@ A job is queued on `haven.push` (key `push`) → `notification.push`, consumed w
 of the configured concurrency. A retry republishes it with `attempt + 1` to the delay queue
 of its attempt (`notification.push.delay.<ms>`, TTL = ms), whose dead-letter exchange hands it
 back to the work queue when the TTL ends: no process sleeps, and a restart loses nothing.
-The delay queues are classic durable queues with `x-expires`, re-declared every minute by every
+The delay queues are quorum queues with `x-expires`, re-declared every minute by every
 replica, so they go away by themselves when the delays change or notification is gone.
 After the last delay it goes to `haven.dead` with `failure` set to the reason. The job carries
 the push body (content-free) and never the secret.
@@ -51,20 +51,14 @@ class PushQueue:
     async def declare_delays(self) -> None:
         """The delay queues of the configured delays: idempotent, on a channel of its own that
         is closed again. Run at start and every minute (`x-expires`: shared/topology.py)."""
-        channel = await self._bus.transient_channel()
+        connection = self._bus.connection
+        if connection is None:
+            raise UnavailableError("broker not connected")
         try:
             for delay_ms in sorted(set(self.delays_ms)):
-                spec = topo.push_delay_spec(self._bus.topology, delay_ms)
-                queue = await channel.declare_queue(
-                    spec.name, durable=True, arguments=spec.arguments
-                )
-                for exchange, key in spec.bindings:
-                    await queue.bind(exchange, key)
+                await topo.settle(connection, topo.push_delay_spec(self._bus.topology, delay_ms))
         except CHANNEL_ERRORS as error:
             raise UnavailableError(f"delay queues not declared: {type(error).__name__}") from error
-        finally:
-            if not channel.is_closed:
-                await channel.close()
 
     async def submit(self, job: PushJob) -> None:
         await self._publish(topo.PUSH_WORK_KEY, job, "push.job")

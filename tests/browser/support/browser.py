@@ -22,7 +22,15 @@ from playwright.async_api import Error as PlaywrightError
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's build runs as root in CI (no user namespaces there) and must not phone home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--no-first-run"]
+# A fake microphone (a generated tone) answers getUserMedia without a prompt, for voice notes;
+# it changes nothing for a page that never asks for media.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 # The operator's default neutral page; tests answer it locally (it is never fetched).
 EXIT_URL = "https://www.bbc.co.uk/weather"
 NEUTRAL_PAGE = (

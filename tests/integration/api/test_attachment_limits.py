@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from tests.support.attachments import RawUpload, gone, send_with, upload
+from tests.support.attachments import RawUpload, delete_once_stored, gone, send_with, upload
 from tools.api import Api, Session, coach_and_client
 
 QUOTA = 10_000
@@ -114,13 +114,7 @@ async def test_removed_blobs_give_their_bytes_back(
     assert status == 413, body
     status, _, message_id = await send_with(api, coach, cid, devices, ids[:1])
     assert status == 202
-    for _ in range(40):  # until messaging stored it
-        deleted = await api.call(
-            "DELETE", f"/v1/conversations/{cid}/messages/{message_id}", None, coach.access_token
-        )
-        if deleted.status != 404:
-            break
-        await asyncio.sleep(0.25)
+    deleted = await delete_once_stored(api, coach, cid, message_id)
     assert deleted.status == 202, deleted.body
     assert await gone(files, ids[0])
     status, body = await upload(api, coach, cid, b"s" * 3000, 3000)

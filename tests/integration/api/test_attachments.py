@@ -24,7 +24,7 @@ from haven_crypto.attachments import (
     encrypt_stream,
     new_key,
 )
-from tests.support.attachments import attachments_url, gone, send_with, upload
+from tests.support.attachments import attachments_url, delete_once_stored, gone, send_with, upload
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
@@ -226,13 +226,7 @@ class TestLifecycle:
         assert status == 202
         await asyncio.sleep(3)  # longer than the grace period: a sent blob is not swept
         assert await files.find_one({"_id": kept["attachment_id"]}) is not None
-        for _ in range(40):  # until messaging stored it
-            deleted = await api.call(
-                "DELETE", f"/v1/conversations/{cid}/messages/{message_id}", None, coach.access_token
-            )
-            if deleted.status != 404:
-                break
-            await asyncio.sleep(0.25)
+        deleted = await delete_once_stored(api, coach, cid, message_id)
         assert deleted.status == 202, deleted.body
         assert await gone(files, kept["attachment_id"])
 

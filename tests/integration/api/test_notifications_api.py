@@ -16,8 +16,8 @@ from aiohttp import web
 
 from tests.integration.api.test_websocket import coach_and_client
 from tests.support.inprocess import AppStack
+from tests.support.localhttp import serving_posts
 from tools.api import Api, Session, seal_for
-from tools.processes import free_port
 
 SECRET = "s" * 40
 WEEKDAYS_ALL_DAY = [
@@ -46,21 +46,16 @@ class Receiver:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    port = free_port()
-    box = Receiver(url=f"http://127.0.0.1:{port}/push")
+    box = Receiver(url="")
 
     async def push(request: web.Request) -> web.Response:
         box.received.append((dict(request.headers), await request.read()))
         box.arrived.set()
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/push", push)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield box
-    await runner.cleanup()
+    async with serving_posts("/push", push) as port:
+        box.url = f"http://127.0.0.1:{port}/push"
+        yield box
 
 
 def auth(session: Session) -> dict[str, str]:

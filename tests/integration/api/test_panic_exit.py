@@ -15,9 +15,9 @@ from pymongo import AsyncMongoClient
 from services.notification.push.repository import SUBSCRIPTIONS
 from services.notification.repository import PENDING
 from tests.support.inprocess import AppStack
+from tests.support.localhttp import serving_posts
 from tests.support.ws import bearer, closed_with, next_frame, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
-from tools.processes import free_port
 
 SECRET = "p" * 40
 
@@ -40,21 +40,16 @@ class Relay:
 
 @pytest.fixture
 async def relay() -> AsyncIterator[Relay]:
-    port = free_port()
-    box = Relay(url=f"http://127.0.0.1:{port}/push")
+    box = Relay(url="")
 
     async def push(request: web.Request) -> web.Response:
         box.received.append(await request.read())
         box.arrived.set()
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/push", push)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield box
-    await runner.cleanup()
+    async with serving_posts("/push", push) as port:
+        box.url = f"http://127.0.0.1:{port}/push"
+        yield box
 
 
 async def send(api: Api, who: Session, cid: str, devices: dict[str, bytes]) -> int:

@@ -4,11 +4,11 @@ changes and successful logins (per account and per address, IPv6 by /64) have bu
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from tools.api import Api, DeviceKeys, Reply, Session, coach_and_client, seal_for
+from tests.support.addresses import login_from
+from tools.api import Api, Reply, Session, coach_and_client, seal_for
 
 BUDGETS = {
     "HAVEN_TRUSTED_PROXIES": "127.0.0.1/32",
@@ -30,15 +30,6 @@ def _limited(reply: Reply) -> bool:
         and reply.code == "rate_limited"
         and int(reply.headers["Retry-After"]) >= 1
     )
-
-
-async def _login_from(api: Api, handle: str, password: str, address: str) -> Reply:
-    body: dict[str, Any] = {
-        "handle": handle,
-        "password": password,
-        "device": DeviceKeys().block(handle),
-    }
-    return await api.call("POST", "/v1/sessions", body, headers={"X-Forwarded-For": address})
 
 
 async def test_pause_resume_and_repause_share_one_budget_per_conversation(
@@ -91,11 +82,11 @@ async def test_deletions_for_everyone_are_rate_limited(api: Api, operator: Sessi
 async def test_successful_logins_have_a_budget_per_account(api: Api, operator: Session) -> None:
     coach = await api.onboard(operator, "coach", "coach_lbudget")  # its first login
     for n in (1, 2):
-        ok = await _login_from(api, coach.handle, coach.password, f"10.0.0.{n}")
+        ok = await login_from(api, coach.handle, coach.password, f"10.0.0.{n}")
         assert ok.status == 201, ok.body
-    over = await _login_from(api, coach.handle, coach.password, "10.0.0.3")
+    over = await login_from(api, coach.handle, coach.password, "10.0.0.3")
     assert _limited(over), over.body
-    wrong = await _login_from(api, coach.handle, "not the password at all", "10.0.0.4")
+    wrong = await login_from(api, coach.handle, "not the password at all", "10.0.0.4")
     assert _limited(wrong)  # the same answer either way: a spent budget is no password oracle
 
 
@@ -110,10 +101,10 @@ async def test_successful_logins_have_a_budget_per_address_ipv6_by_64(
         assert registered.status == 201, registered.body
         people.append((handle, password))
     for n, (handle, password) in enumerate(people[:4]):
-        ok = await _login_from(api, handle, password, f"2001:db8:1:1::{n + 1:x}")
+        ok = await login_from(api, handle, password, f"2001:db8:1:1::{n + 1:x}")
         assert ok.status == 201, ok.body
     handle, password = people[4]
-    over = await _login_from(api, handle, password, "2001:db8:1:1:ffff::9")  # same /64
+    over = await login_from(api, handle, password, "2001:db8:1:1:ffff::9")  # same /64
     assert _limited(over), over.body
-    elsewhere = await _login_from(api, handle, password, "2001:db8:1:2::1")
+    elsewhere = await login_from(api, handle, password, "2001:db8:1:2::1")
     assert elsewhere.status == 201, elsewhere.body

@@ -4,11 +4,11 @@ login route cannot take every password-hashing slot; another address still gets 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from tools.api import Api, DeviceKeys, Reply, Session
+from tests.support.addresses import login_from
+from tools.api import Api, Session
 
 POOL = {
     "HAVEN_TRUSTED_PROXIES": "127.0.0.1/32",
@@ -25,25 +25,16 @@ def stack_overrides() -> dict[str, str]:
     return POOL
 
 
-async def _login_from(api: Api, handle: str, password: str, address: str) -> Reply:
-    body: dict[str, Any] = {
-        "handle": handle,
-        "password": password,
-        "device": DeviceKeys().block(handle),
-    }
-    return await api.call("POST", "/v1/sessions", body, headers={"X-Forwarded-For": address})
-
-
 async def test_a_flood_from_one_address_leaves_hashing_slots_for_others(
     api: Api, operator: Session
 ) -> None:
     coach = await api.onboard(operator, "coach", "coach_pool")
     flood = [
-        asyncio.create_task(_login_from(api, f"nobody{n}", "a wrong password", "203.0.113.7"))
+        asyncio.create_task(login_from(api, f"nobody{n}", "a wrong password", "203.0.113.7"))
         for n in range(16)
     ]
     await asyncio.sleep(0.05)  # the flood is in the pool
-    other = await _login_from(api, coach.handle, coach.password, "198.51.100.20")
+    other = await login_from(api, coach.handle, coach.password, "198.51.100.20")
     flooded = await asyncio.gather(*flood)
     assert other.status == 201, other.body
     statuses = [r.status for r in flooded]

@@ -13,7 +13,7 @@ import pytest
 from haven_client import Paused
 from haven_client.events import ReceivedMessage, SendingShortly, UrgentAttempt
 from tests.support.inprocess import AppStack
-from tests.support.sdk import SdkDevice
+from tests.support.sdk import SdkDevice, coach_and_client
 from tools.api import Api, Session
 
 
@@ -26,25 +26,11 @@ def stack_overrides() -> dict[str, str]:
 async def pair(
     api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
 ) -> AsyncIterator[tuple[SdkDevice, SdkDevice, str]]:
-    coach = await SdkDevice.create(app_stack.gateway_url, tmp_path, "coach")
-    client = await SdkDevice.create(app_stack.gateway_url, tmp_path, "client")
-    try:
-        await coach.client.register(
-            "coach_hard", "coach-password-1", await api.invite(operator, "coach"), "Kim"
-        )
-        await coach.client.login("coach_hard", "coach-password-1")
-        code = (await coach.client.create_invite("client")).code
-        await client.client.register("client_hard", "client-password-1", code, "Sam")
-        await client.client.login("client_hard", "client-password-1")
-        [conversation] = await client.client.conversations()
-        await coach.client.conversations()
-        for device in (coach, client):
-            device.listen()
-            await device.connect()
-        yield coach, client, conversation.conversation_id
-    finally:
-        await coach.close()
-        await client.close()
+    handles = ("coach_hard", "client_hard")
+    async with coach_and_client(
+        api, operator, app_stack.gateway_url, tmp_path, handles, names=("Kim", "Sam")
+    ) as pair:
+        yield pair
 
 
 async def test_item2_a_send_to_a_counterpart_with_no_device_still_goes_out(

@@ -14,7 +14,7 @@ from haven_client import ConsentRequired, Paused, RelationshipChanged, pause_tem
 from haven_client.copy import PANIC_DONE, PAUSED
 from haven_client.session import DEFAULT_DEVICE_NAME
 from tests.support.inprocess import AppStack
-from tests.support.sdk import SdkDevice
+from tests.support.sdk import SdkDevice, coach_and_client
 from tools.api import Api, Session
 
 
@@ -22,25 +22,9 @@ from tools.api import Api, Session
 async def pair(
     api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
 ) -> AsyncIterator[tuple[SdkDevice, SdkDevice, str]]:
-    coach = await SdkDevice.create(app_stack.gateway_url, tmp_path, "coach")
-    client = await SdkDevice.create(app_stack.gateway_url, tmp_path, "client")
-    try:
-        await coach.client.register(
-            "coach_sdk", "coach-password-1", await api.invite(operator, "coach")
-        )
-        await coach.client.login("coach_sdk", "coach-password-1")
-        code = (await coach.client.create_invite("client")).code
-        await client.client.register("client_sdk", "client-password-1", code)
-        await client.client.login("client_sdk", "client-password-1")
-        [conversation] = await client.client.conversations()
-        await coach.client.conversations()
-        for device in (coach, client):
-            device.listen()
-            await device.connect()
-        yield coach, client, conversation.conversation_id
-    finally:
-        await coach.close()
-        await client.close()
+    handles = ("coach_sdk", "client_sdk")
+    async with coach_and_client(api, operator, app_stack.gateway_url, tmp_path, handles) as pair:
+        yield pair
 
 
 async def test_sdk_pause_agreement_settings_and_panic(

@@ -8,6 +8,7 @@ import asyncio
 import aiohttp
 import pytest
 
+from tests.support.addresses import behind
 from tests.support.inprocess import AppStack
 from tests.support.ws import closed_with, next_frame, ws_url
 from tools.api import Api, Session
@@ -19,10 +20,6 @@ CAP = 8  # the default per-address budget of unauthenticated sockets
 def stack_overrides() -> dict[str, str]:
     # The test's own loopback connection plays a reverse proxy naming the client's address.
     return {"HAVEN_TRUSTED_PROXIES": "127.0.0.1/32"}
-
-
-def behind(address: str) -> dict[str, str]:
-    return {"X-Forwarded-For": address}
 
 
 async def test_ipv6_clients_are_capped_per_64_not_per_address(

@@ -96,10 +96,33 @@ export class FakeGateway extends FakeStore {
       const account = this.accounts.get(who.accountId);
       return {
         status: 200,
-        body: { ...this._account(account), devices: this.activeDevices(who.accountId) },
+        body: {
+          ...this._account(account),
+          // As the gateway: every device `kind: "device"`, then the backup key entry, if any.
+          devices: [
+            ...this.activeDevices(who.accountId).map((d) => ({ ...d, kind: 'device' })),
+            ...this._listing(who.accountId).body.devices.filter((d) => d.kind === 'backup'),
+          ],
+        },
       };
     }
+    if (path === '/v1/me/backup') return this._backupRoute(method, who, body);
+    if (route === 'GET /v1/me/links')
+      return { status: 200, body: { links: this.links.get(who.deviceId) ?? [] } };
     let m;
+    if ((m = path.match(/^\/v1\/me\/links\/([^/]+)$/)) && method === 'DELETE') {
+      const id = decodeURIComponent(m[1]);
+      const mine = this.links.get(who.deviceId) ?? [];
+      if (!mine.some((l) => l.link_id === id)) throw new Refusal(404, problem(404, 'not_found'));
+      this.links.set(
+        who.deviceId,
+        mine.filter((l) => l.link_id !== id),
+      );
+      this.acked.push(id);
+      return { status: 204 };
+    }
+    if ((m = path.match(/^\/v1\/devices\/([^/]+)\/link$/)) && method === 'POST')
+      return this._link(who, decodeURIComponent(m[1]), body);
     if ((m = path.match(/^\/v1\/accounts\/([^/]+)\/devices$/)))
       return this._listing(decodeURIComponent(m[1]));
     if ((m = path.match(/^\/v1\/devices\/([^/]+)$/)) && method === 'GET') {

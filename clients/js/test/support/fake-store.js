@@ -57,6 +57,9 @@ export class FakeStore {
     /** @type {any[]} */ this.received = [];
     /** @type {string[]} */ this.log = [];
     /** @type {Map<any, {deviceId: string | null}>} */ this.sockets = new Map();
+    /** @type {Map<string, any[]>} device → links waiting for it */ this.links = new Map();
+    this.backupCount = 0;
+    /** @type {string[]} link ids acknowledged */ this.acked = [];
     this.crisis = [
       { name: 'Helpline', contact: '0800 000', description: 'Any time', region: 'XX' },
     ];
@@ -346,6 +349,59 @@ export class FakeStore {
       }
     }
     return { message_id: wire.message_id, status: 'accepted', ...extra };
+  }
+
+  /**
+   * `/v1/me/backup`: publish (replaces), read, remove; each announced as `devices_changed`.
+   * @param {string} method @param {{accountId: string}} who @param {any} body
+   * @returns {{status: number, body?: any}}
+   */
+  _backupRoute(method, who, body) {
+    const account = this.accounts.get(who.accountId);
+    if (method === 'GET') {
+      if (!account.backup) throw new Refusal(404, problem(404, 'not_found'));
+      return { status: 200, body: account.backup };
+    }
+    if (method === 'PUT') {
+      this.backupCount += 1;
+      const earlier = account.backup?.kx_key === body.kx_key ? account.backup : null;
+      account.backup = {
+        backup_id: `bkp_${account.handle}_${this.backupCount}`,
+        kx_key: body.kx_key,
+        signatures: body.signatures,
+        created_at: new Date(this.now()).toISOString(),
+        earlier_backup_ids: earlier ? [earlier.backup_id, ...earlier.earlier_backup_ids] : [],
+      };
+      this._announce(who.accountId);
+      return { status: 200, body: account.backup };
+    }
+    if (!account.backup) throw new Refusal(404, problem(404, 'not_found'));
+    delete account.backup;
+    this._announce(who.accountId);
+    return { status: 204 };
+  }
+
+  /** @param {string} accountId */
+  _announce(accountId) {
+    for (const d of this.activeDevices(accountId))
+      this.push(d.device_id, { type: 'devices_changed', account_id: accountId });
+  }
+
+  /** `POST /v1/devices/{id}/link`: only to another device of the caller's account. @param {{accountId: string, deviceId: string}} who @param {string} target @param {any} body */
+  _link(who, target, body) {
+    const device = this.devices.get(target);
+    if (!device || device.revoked_at || device.account_id !== who.accountId)
+      throw new Refusal(404, problem(404, 'not_found'));
+    if (body.sender_device_id !== who.deviceId) throw new Refusal(403, problem(403, 'forbidden'));
+    const link = {
+      link_id: `lnk_${randomBytes(4).toString('hex')}`,
+      sender_device_id: who.deviceId,
+      ciphertext: body.ciphertext,
+      created_at: new Date(this.now()).toISOString(),
+    };
+    this.links.set(target, [...(this.links.get(target) ?? []), link]);
+    this.push(target, { type: 'link', ...link });
+    return { status: 201, body: { link_id: link.link_id } };
   }
 
   /** The per-account send budget, as the gateway's token bucket. */

@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from haven_client.cli import copy
+from haven_client.cli import copy_history as history_copy
 from haven_client.cli.context import Options, client_for, new_password, pass_options, secret
 from haven_client.errors import HavenError
 
@@ -45,12 +46,16 @@ async def login(options: Options, handle: str, device_name: str | None) -> None:
     """Sign this device in (its keys are created on first use)."""
     password = secret("HAVEN_PASSWORD", "Password: ")
     async with client_for(options, create=True, resume=False) as client:
+        fresh = client.store.device_keys() is None
         me = await client.login(handle, password, device_name=device_name)
         device_id = client.store.state.device_id
+        mine = await client.me() if fresh else None
     options.output.emit(
         {"account_id": me.account_id, "device_id": device_id},
         f"Signed in as [bold]{me.handle}[/] on device {device_id}.",
     )
+    if mine is not None and (len(mine.devices) > 1 or mine.backups):
+        options.output.say(history_copy.NEW_DEVICE_HISTORY)  # docs/history.md
 
 
 @click.command()

@@ -19,26 +19,19 @@ import click
 from haven_client.cli import copy, logfile
 from haven_client.cli.context import DEFAULT_KEYSTORE, Options
 from haven_client.cli.failures import explain
+from haven_client.cli.options import allow_insecure_http_option, json_option, keystore_option
 from haven_client.cli.output import Output
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--server", envvar="HAVEN_SERVER", help="Gateway base URL (https://…).")
-@click.option(
-    "--keystore",
-    type=click.Path(path_type=Path, dir_okay=False),
+@keystore_option(
     envvar="HAVEN_KEYSTORE",
     default=DEFAULT_KEYSTORE,
-    show_default=True,
     help="This device's encrypted keystore.",
 )
-@click.option(
-    "--allow-insecure-http",
-    is_flag=True,
-    envvar="HAVEN_ALLOW_INSECURE_HTTP",
-    help="Allow plain http to a server that is not this machine (trusted networks only).",
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, for scripts.")
+@allow_insecure_http_option
+@json_option
 @click.pass_context
 def app(
     ctx: click.Context, server: str | None, keystore: Path, allow_insecure_http: bool, as_json: bool
@@ -59,16 +52,21 @@ def app(
 def _register_commands() -> None:
     from haven_client.cli import (
         account,
+        backup,
         boundaries,
         chat,
         conversation,
         data,
         files,
+        link,
+        reset,
         safety,
         trust,
     )
 
-    for module in (account, conversation, chat, trust, safety, data, boundaries, files):
+    modules = [account, conversation, chat, trust, safety, data, boundaries, files]
+    modules += [backup, link, reset]  # history on a new device (docs/history.md)
+    for module in modules:
         for command in module.COMMANDS:
             app.add_command(command)
 

@@ -3,6 +3,7 @@ A conversation is named by its id or by the other person's handle."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 import click
@@ -21,6 +22,8 @@ from haven_client.events import InvalidMessage
 from haven_client.models import CrisisResource
 from haven_client.opener import Opened
 from haven_client.sender import text_payload
+
+MAX_VOICE_NOTE_SECONDS = 24 * 3600  # a day: past it, a typo (1e300 made an unreadable entry)
 
 
 @click.command()
@@ -91,7 +94,7 @@ async def latest(client: HavenClient, conversation_id: str, limit: int) -> list[
 @click.option("--file", "files", multiple=True, help="Send this file, end-to-end encrypted.")
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, min_open=True, max=MAX_VOICE_NOTE_SECONDS),
     help="A voice note's length in seconds, when its file does not say (one audio --file).",
 )
 @pass_options
@@ -104,6 +107,8 @@ async def send(
 ) -> None:
     """Send a message read from stdin (or written in $EDITOR), never from the command line.
     With --file: files and voice notes (an audio file carries its length)."""
+    if duration is not None and not math.isfinite(duration):  # "nan" passes FloatRange
+        raise click.BadParameter("a number of seconds", param_hint="--duration")
     if duration is not None and (not files or urgent):
         raise click.BadParameter("give it with one audio --file", param_hint="--duration")
     if files and not urgent:

@@ -94,7 +94,8 @@ RETENTION_KEPT = (
 )
 EARLIER_UNREADABLE = (
     "{count} earlier messages were sent before this device was added, so they cannot be"
-    " opened here. Read them on an earlier device if you still have one."
+    " opened here. Use `haven backup restore` if your account has a backup, or read them on an"
+    " earlier device."
 )
 NO_SUCH_MESSAGE = "There is no message {message_id} here. Check `haven history --json`."
 AMBIGUOUS_HANDLE = (

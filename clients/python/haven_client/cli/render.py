@@ -30,6 +30,7 @@ from haven_client.events import (
     SendingShortly,
     UrgentAttempt,
 )
+from haven_client.historyevents import AccountNotice, DeviceExpiring, LinkOffered
 from haven_client.models import CrisisResource
 
 WARN_TRUST = {"key_changed": "keys changed", "unlisted": "unconfirmed device"}
@@ -83,6 +84,8 @@ def describe(client: HavenClient, event: Event) -> Text | str | None:
     if isinstance(event, UrgentAttempt):
         return Text(f"! {event.notice}", style="bold yellow")
     if isinstance(event, SendingShortly):
+        return Text(f"· {event.notice}", style="cyan")
+    if isinstance(event, AccountNotice | DeviceExpiring | LinkOffered):
         return Text(f"· {event.notice}", style="cyan")
     if isinstance(event, DevicesChanged | ConnectionChanged):
         return None

@@ -70,5 +70,6 @@ export function refusalLine(code) {
   if (code === 'paused') return t('notice.notDeliveredPaused');
   if (code === 'conflict' || code === 'ended') return t('notice.notDeliveredEnded');
   if (code === 'consent_required') return t('notice.notDeliveredConsent');
+  if (code === 'backup_untrusted') return t('notice.notDeliveredBackup');
   return t('notice.notDelivered');
 }

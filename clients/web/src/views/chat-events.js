@@ -74,6 +74,7 @@ export function wireChat(client, id, me, name, set) {
             unreadable: false,
             state: e.state,
             code: null,
+            files: e.attachments ?? [],
           };
           return chat.mergeMessages(list, [item]);
         });

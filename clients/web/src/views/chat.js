@@ -9,6 +9,8 @@ import * as chat from '../state.js';
 import { usePage, problemLine, CrisisBox } from './common.js';
 import { Availability, StatusBanner, NotForEmergencies } from './banners.js';
 import { wireChat } from './chat-events.js';
+import { Files } from './files.js';
+import { ComposerFiles, SendingFile, uploadChosen, uploadProblem } from './composer-files.js';
 
 /** Pages of history fetched in the background when a chat opens (beyond: "Show earlier"). */
 const BACKGROUND_PAGES = 6;
@@ -29,6 +31,9 @@ export function Chat({ client, me, id, go, announce, notes, opened }) {
   const [theirRead, setTheirRead] = useState(0);
   const [connection, setConnection] = useState('open');
   const [problem, setProblem] = useState('');
+  const [chosen, setChosen] = useState(/** @type {import('./composer-files.js').Chosen | null} */ (null));
+  const [sendingFile, setSendingFile] = useState(/** @type {import('./composer-files.js').Progress | null} */ (null));
+  const [recording, setRecording] = useState(false);
   const log = useRef(/** @type {HTMLUListElement | null} */ (null));
   const nameRef = useRef(name);
   nameRef.current = name;
@@ -108,17 +113,34 @@ export function Chat({ client, me, id, go, announce, notes, opened }) {
   async function send(event) {
     event?.preventDefault();
     const text = draft.trim();
-    if (!text || !conv) return;
+    const file = chosen;
+    if ((!text && !file) || !conv || sendingFile || recording) return;
     const wasUrgent = urgent && me.role === 'client';
+    setRefusal({ line: '', code: '' });
+    /** @type {any[]} */
+    let attachments = [];
+    if (file) {
+      // The file goes first; only once it is stored does the message that lists it go out.
+      setSendingFile({ phase: 'encrypting', done: 0, total: file.size });
+      try {
+        attachments = [await uploadChosen(client, id, file, setSendingFile)];
+      } catch (error) {
+        setRefusal({ line: uploadProblem(error), code: /** @type {any} */ (error)?.code ?? '' });
+        return;
+      } finally {
+        setSendingFile(null);
+      }
+      setChosen(null);
+    }
     setCrisisNow(wasUrgent ? [] : null);
     setDraft('');
     setUrgent(false);
-    setRefusal({ line: '', code: '' });
     try {
-      const result = await client.send(id, text, { urgent: wasUrgent });
+      const result = await client.send(id, text, { urgent: wasUrgent, attachments });
       if (result.counterpartOffline) notes.add(id, 'notice.counterpartOffline', { name });
     } catch {
       // The SDK's send_state 'failed' event has already restored the draft and said why.
+      if (file) setChosen((now) => now ?? file);
     }
   }
 
@@ -175,6 +197,8 @@ export function Chat({ client, me, id, go, announce, notes, opened }) {
             name=${name}
             read=${item.mine && item.seq != null && item.seq <= theirRead}
             onDelete=${remove}
+            client=${client}
+            conversationId=${id}
           />`,
       )}
       ${notes
@@ -211,6 +235,15 @@ export function Chat({ client, me, id, go, announce, notes, opened }) {
         onInput=${(/** @type {Event} */ e) => setDraft(/** @type {HTMLTextAreaElement} */ (e.target).value)}
         onKeyDown=${onKey}
       ></textarea>
+      <${ComposerFiles}
+        chosen=${chosen}
+        choose=${setChosen}
+        disabled=${conv?.status === 'ended' || Boolean(sendingFile)}
+        announce=${announce}
+        problem=${(/** @type {string} */ line) => setRefusal({ line, code: '' })}
+        recordingNow=${setRecording}
+      />
+      ${sendingFile && html`<${SendingFile} progress=${sendingFile} />`}
       <div class="row">
         ${
           me.role === 'client' &&
@@ -226,13 +259,15 @@ export function Chat({ client, me, id, go, announce, notes, opened }) {
             </span>
             <small class="hint" id="urgent-hint">${t('chat.urgentHint', { name })}</small>`
         }
-        <button type="submit" disabled=${conv?.status === 'ended'}>${t('chat.send')}</button>
+        <button type="submit" disabled=${conv?.status === 'ended' || Boolean(sendingFile) || recording}>
+          ${t('chat.send')}
+        </button>
       </div>
     </form>`;
 }
 
-/** @param {{item: chat.ChatItem, name: string, read: boolean, onDelete: (id: string) => void}} props */
-function Bubble({ item, name, read, onDelete }) {
+/** @param {{item: chat.ChatItem, name: string, read: boolean, onDelete: (id: string) => void, client: any, conversationId: string}} props */
+function Bubble({ item, name, read, onDelete, client, conversationId }) {
   const state = item.seq == null && item.state ? t(`chat.state.${item.state}`) : read ? t('chat.state.read') : '';
   return html`<li class=${item.mine ? 'mine' : ''}>
     <div class="meta">
@@ -246,7 +281,13 @@ function Bubble({ item, name, read, onDelete }) {
         ? html`<p><em>${t('chat.deleted')}</em></p>`
         : item.unreadable
           ? html`<p><em>${t('notice.unreadable')}</em></p>`
-          : html`<p>${item.text}</p>`
+          : html`${(item.text || !item.files?.length) && html`<p>${item.text}</p>`}
+              <${Files}
+                client=${client}
+                conversationId=${conversationId}
+                files=${item.files ?? []}
+                unreadable=${Boolean(item.filesUnreadable)}
+              />`
     }
     ${
       item.mine &&

@@ -8,9 +8,10 @@ import { conversation, pick } from '../session.js';
 import { usePage, problemLine, download } from './common.js';
 import { eraseEverything } from '../storage.js';
 import { Notifications } from './notifications.js';
+import { KeepHistory } from './history.js';
 
-/** @param {{client: any, me: import('../session.js').Person, id?: string, signOut: () => void, eraseDevice: () => void, finish: (key: string) => void}} props */
-export function Settings({ client, me, id, signOut, eraseDevice, finish }) {
+/** @param {{client: any, me: import('../session.js').Person, id?: string, signOut: () => void, eraseDevice: () => void, finish: (key: string) => void, go: (route: {name: string}) => void}} props */
+export function Settings({ client, me, id, signOut, eraseDevice, finish, go }) {
   const heading = usePage(t('title.settings'));
   const [status, setStatus] = useState('');
   const [problem, setProblem] = useState('');
@@ -31,6 +32,7 @@ export function Settings({ client, me, id, signOut, eraseDevice, finish }) {
     ${id && html`<${ConversationSettings} client=${client} me=${me} id=${id} attempt=${attempt} />`}
     <${Notifications} client=${client} attempt=${attempt} />
     <${Devices} client=${client} attempt=${attempt} />
+    <${KeepHistory} client=${client} go=${go} />
     <section class="card" aria-labelledby="pw-h">
       <h2 id="pw-h">${t('settings.passwordHeading')}</h2>
       <form

@@ -59,7 +59,9 @@ demo: $(STAMP)
 	$(PY) -m tools.demo
 
 ## test: lint, types, the JS packages' lint and tests, then the whole test suite (browser
-## tests in headless Chromium included) against the real broker and a fresh store
+## tests in headless Chromium included) against the real broker and a fresh store, on
+## TEST_WORKERS pytest-xdist workers (tests/support/parallel.py; TEST_WORKERS=0: one process)
+TEST_WORKERS ?= 4
 test: $(STAMP) web
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -67,7 +69,7 @@ test: $(STAMP) web
 	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory js-test
 	$(PY) -m tools.broker
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## cluster: start a local three-node RabbitMQ cluster of the machine's rabbitmq-server
 ## (hvc1..3@localhost on 5701-5703, files in $${TMPDIR:-/tmp}/haven-cluster; never the broker

@@ -1,6 +1,7 @@
-"""Fixtures: a real broker and MongoDB-wire server per session, isolated names per test (or per
-module: tests/support/sharing.py), the services in-process (`app_stack`) or as processes
-(`stack`); markers by directory; a check that no test leaves asyncio tasks running."""
+"""Fixtures: a real broker and MongoDB-wire server per session (per worker under `pytest -n`:
+tests/support/parallel.py), isolated names per test (or per module: tests/support/sharing.py),
+the services in-process (`app_stack`) or as processes (`stack`); markers by directory; a check
+that no test leaves asyncio tasks running."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shared.topology import Topology
-from tests.support import leaks
+from tests.support import leaks, parallel
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.isolation import drop_databases, drop_topology, new_isolation, topology
 from tests.support.sharing import module_overrides, shares_stack
@@ -45,7 +46,17 @@ def _named(directory: Path, config: pytest.Config) -> bool:
     return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    parallel.configure_worker()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    return parallel.make_scheduler(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    parallel.order_for_workers(items, TESTS)
     stray = []
     for item in items:
         kind = item.path.relative_to(TESTS).parts[0]

@@ -54,15 +54,28 @@ def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> int:
 
 
 _HANDED_OUT: set[int] = set()
+# (index, count): this process picks ports in slice `index` of `count` equal slices only, so
+# that processes choosing at the same time (parallel test workers) never pick the same one.
+_SLICE = [0, 1]
+
+
+def share_ports(index: int, count: int) -> None:
+    """Pick ports from slice `index` of `count` from now on (one slice per test worker)."""
+    if not 0 <= index < count:
+        raise ValueError(f"slice {index} of {count}")
+    _SLICE[:] = [index, count]
 
 
 def free_port() -> int:
     """A free port below the kernel's ephemeral range, so outgoing connections never take it
     between our check and the service binding it; never the same one twice in this process
-    (several are chosen before any service binds them)."""
+    (several are chosen before any service binds them), nor one of another process's slice
+    (`share_ports`)."""
     low, _ = _ephemeral_range()
+    index, count = _SLICE
+    width = (low - 20000) // count
     for _ in range(200):
-        port = 20000 + secrets.randbelow(low - 20000) if low > 21000 else 0
+        port = 20000 + index * width + secrets.randbelow(width) if width > 1000 else 0
         if port in _HANDED_OUT:
             continue
         with socket.socket() as sock:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import NewContext
@@ -75,6 +76,9 @@ async def safety_halves(page: Page) -> tuple[str, str]:
     return "".join(await yours.all_inner_texts()), "".join(await theirs.all_inner_texts())
 
 
+# The whole journey, then the module's stack stopping after it: more than the default 60 s
+# on a busy machine.
+@pytest.mark.timeout(120)
 async def test_coach_and_client_meet_write_and_verify(
     app_url: str,
     api: Api,

@@ -2,11 +2,14 @@
 
 Every field that reaches a query must be a plain string or integer; an operator object such as
 `{"$ne": ""}` in its place is a 422 naming the field, and nothing changes on the server.
+The tests share one stack (tests/support/sharing.py): each counts what it changed, never what
+the store holds in all.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +17,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from tools.api import Api, DeviceKeys, Reply, Session
+
+SHARED_STACK: dict[str, str] = {}
 
 OPERATORS = [{"$ne": ""}, {"$gt": ""}]
 LOGIN_FIELDS = [
@@ -64,6 +69,7 @@ async def test_operator_objects_in_login_and_refresh_get_422_and_issue_nothing(
     db = mongo_client[f"{isolation[1]}_gateway"]
     before = (
         await db.refresh_tokens.count_documents({}),
+        await db.refresh_tokens.count_documents({"spent_at": {"$ne": None}}),
         await db.audit.count_documents({"type": "login_succeeded"}),
         await db.devices.count_documents({}),
     )
@@ -74,13 +80,12 @@ async def test_operator_objects_in_login_and_refresh_get_422_and_issue_nothing(
     _assert_names(refresh, "refresh_token")
     after = (
         await db.refresh_tokens.count_documents({}),
+        await db.refresh_tokens.count_documents({"spent_at": {"$ne": None}}),
         await db.audit.count_documents({"type": "login_succeeded"}),
         await db.devices.count_documents({}),
     )
-    assert after == before
+    assert after == before  # no token issued or spent (the operator's neither), no device
     assert (await api.call("GET", "/v1/me", token=operator.access_token)).status == 200
-    # The operator's refresh token was never spent by any of it.
-    assert await db.refresh_tokens.count_documents({"spent_at": {"$ne": None}}) == 0
 
 
 @pytest.mark.parametrize("operator_object", OPERATORS, ids=["ne", "gt"])
@@ -92,9 +97,11 @@ async def test_operator_objects_in_invites_get_422_and_leave_the_invite_usable(
     operator_object: dict[str, str],
 ) -> None:
     db = mongo_client[f"{isolation[1]}_gateway"]
-    coach = await api.onboard(operator, "coach", "coach_inject")
-    client = await api.onboard(coach, "client", "client_inject")
-    other_coach = await api.onboard(operator, "coach", "coach_other")
+    used_before = await db.invites.count_documents({"used_at": {"$ne": None}})
+    tag = uuid.uuid4().hex[:8]
+    coach = await api.onboard(operator, "coach", f"coach_inject_{tag}")
+    client = await api.onboard(coach, "client", f"client_inject_{tag}")
+    other_coach = await api.onboard(operator, "coach", f"coach_other_{tag}")
     code = await api.invite(other_coach, "client")
     invites_before = await db.invites.count_documents({})
 
@@ -111,7 +118,8 @@ async def test_operator_objects_in_invites_get_422_and_leave_the_invite_usable(
         )
 
     assert await db.invites.count_documents({}) == invites_before
-    assert await db.invites.count_documents({"used_at": {"$ne": None}}) == 3  # the onboarded
+    used = await db.invites.count_documents({"used_at": {"$ne": None}})
+    assert used == used_before + 3  # the onboarded
     assert await db.accounts.count_documents({"handle": "newcomer"}) == 0
     joined = await api.call("POST", "/v1/invites/accept", {"code": code}, client.access_token)
     assert joined.status == 201, joined.body
@@ -121,8 +129,9 @@ async def test_operator_objects_in_invites_get_422_and_leave_the_invite_usable(
 async def test_operator_objects_in_read_markers_and_history_get_422(
     api: Api, operator: Session, operator_object: dict[str, str]
 ) -> None:
-    coach = await api.onboard(operator, "coach", "coach_reads")
-    client = await api.onboard(coach, "client", "client_reads")
+    tag = uuid.uuid4().hex[:8]
+    coach = await api.onboard(operator, "coach", f"coach_reads_{tag}")
+    client = await api.onboard(coach, "client", f"client_reads_{tag}")
     listed = await api.call("GET", "/v1/conversations", token=client.access_token)
     cid = listed.body["conversations"][0]["conversation_id"]
     read = await api.call(

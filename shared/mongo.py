@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo import timeout as operation_timeout
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -42,9 +43,12 @@ class Mongo:
         self.db: AsyncDatabase[Document] = self.client[database]
         self.indexed = False
 
-    async def ping(self) -> bool:
+    async def ping(self, *, seconds: float = 2.0) -> bool:
+        """Whether the store answers; bounded by the driver's own timeout, because cancelling a
+        driver call from outside (asyncio.wait_for) can leave its connection lock broken."""
         try:
-            await self.db.command("ping")
+            with operation_timeout(seconds):
+                await self.db.command("ping")
         except PyMongoError:
             return False
         return True

@@ -84,6 +84,13 @@ class Announcer:
                 if not ok:
                     assert delivery.ack_message_id is not None
                     unroutable.add((device_id, delivery.ack_message_id))
+        routed_count = sum(ok for routed in outcomes for ok in routed)
+        log.info(
+            "deliveries_published",
+            frame="message",
+            routed=routed_count,
+            returned=sum(len(per_device[d]) for d in devices) - routed_count,
+        )
         events = [
             docs.stored_event(
                 item.doc,

@@ -122,7 +122,7 @@ async def test_the_backup_key_is_never_delivered_to(
         message = await frame_of_type(ws, "message")
         await ws.send_json({"type": "ack", "message_id": message["message"]["message_id"]})
         line = await app_stack.wait_for_log(
-            "notification", event="deliveries_published", frame="message"
+            "messaging", event="deliveries_published", frame="message"
         )
     assert (line["routed"], line["returned"]) == (1, 0)
 

@@ -18,13 +18,15 @@ from tools.api import Api, DeviceKeys, Session, coach_and_client, seal_for
 from tools.stack import Stack
 
 
-async def send(api: Api, sender: Session, cid: str, devices: dict[str, bytes], text: str) -> str:
+async def send(
+    api: Api, sender: Session, cid: str, devices: dict[str, bytes], text: str
+) -> dict[str, Any]:
     envelope = seal_for(sender, cid, devices, text)
     answer = await api.call(
         "POST", f"/v1/conversations/{cid}/messages", {"envelope": envelope}, sender.access_token
     )
     assert answer.status == 202, answer.body
-    return str(envelope["ciphertext"])
+    return envelope
 
 
 async def until(check: Any, timeout: float = 30.0) -> None:
@@ -60,8 +62,9 @@ async def test_a_deletion_issued_while_notification_is_down_completes_after_it_r
         await asyncio.to_thread(stack.stop, "notification")
         sent.append(await send(api, client, cid, devices, "sent while notification is down"))
 
-        async def waiting_for_notification() -> bool:  # the scan sees what queues hold
-            return any(sent[-1][:40] in body for body in await queued_bodies(namespace))
+        async def waiting_for_notification() -> bool:  # its event waits in the queue
+            message_id = str(sent[-1]["message_id"])
+            return any(message_id in body for body in await queued_bodies(namespace))
 
         await until(waiting_for_notification)
 
@@ -109,7 +112,8 @@ async def test_a_deletion_issued_while_notification_is_down_completes_after_it_r
 
     everything = await _database_dumps(mongo_client, prefix) + await queued_bodies(namespace)
     assert len(everything) > 10
-    for ciphertext in sent:
+    for envelope in sent:
+        ciphertext = str(envelope["ciphertext"])
         for text in everything:
             assert ciphertext[:40] not in text
 

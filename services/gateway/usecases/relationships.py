@@ -6,13 +6,18 @@ end, a new client invite from the same coach opens a new conversation.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 from datetime import timedelta
 
 from services.gateway import copy
 from services.gateway.model.principal import Principal
-from services.gateway.model.records import Account, Invite, Relationship, new_id
+from services.gateway.model.records import (
+    Account,
+    Invite,
+    Relationship,
+    new_id,
+    unflagged_token,
+)
 from services.gateway.model.schemas import InviteOut
 from services.gateway.security.limits import Limits
 from services.gateway.stores.accounts import AccountRepository
@@ -80,7 +85,7 @@ class Relationships:
         if kind == "client":
             await self.require_crisis_resources()
         await self._limits.check("invites", who.account_id, utcnow())
-        code = secrets.token_urlsafe(24)
+        code = unflagged_token(24)
         now = utcnow()
         invite = Invite(
             kind=kind,  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from services.gateway.model.records.accounts import (
 from services.gateway.model.records.common import (
     Role,
     new_id,
+    unflagged_token,
 )
 from services.gateway.model.records.devices import (
     Device,
@@ -46,4 +47,5 @@ __all__ = [
     "RelationshipStatus",
     "Role",
     "new_id",
+    "unflagged_token",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
 
 from services.gateway.edge.http import (
@@ -13,7 +15,7 @@ from services.gateway.edge.http import (
     render,
 )
 from services.gateway.edge.keys import backups_key, linking_key, resets_key
-from services.gateway.model.records import Link
+from services.gateway.model.records import Backup, Link
 from services.gateway.model.schemas import (
     BackupOut,
     BackupPut,
@@ -36,28 +38,13 @@ from services.gateway.model.schemas import (
 async def put_backup(request: web.Request) -> web.Response:
     body = await parse(request, BackupPut)
     backup = await request.app[backups_key].publish(caller(request), body)
-    return render(
-        BackupOut(
-            backup_id=backup.backup_id,
-            kx_key=backup.kx_key,
-            signatures=backup.signatures,
-            created_at=backup.created_at,
-        )
-    )
+    return render(_backup_out(backup))
 
 
 @endpoint("GET", "/v1/me/backup", "The account's current backup key", response=BackupOut)
 async def get_backup(request: web.Request) -> web.Response:
     backup, earlier = await request.app[backups_key].current(caller(request))
-    return render(
-        BackupOut(
-            backup_id=backup.backup_id,
-            kx_key=backup.kx_key,
-            signatures=backup.signatures,
-            created_at=backup.created_at,
-            earlier_backup_ids=earlier,
-        )
-    )
+    return render(_backup_out(backup, earlier))
 
 
 @endpoint("DELETE", "/v1/me/backup", "Remove the account's backup key", status=204)
@@ -80,6 +67,16 @@ async def post_link(request: web.Request) -> web.Response:
         caller(request), request.match_info["device_id"], body
     )
     return render(LinkSent(link_id=link.link_id, expires_at=link.expires_at), 201)
+
+
+def _backup_out(backup: Backup, earlier: Sequence[str] = ()) -> BackupOut:
+    return BackupOut(
+        backup_id=backup.backup_id,
+        kx_key=backup.kx_key,
+        signatures=backup.signatures,
+        created_at=backup.created_at,
+        earlier_backup_ids=list(earlier),
+    )
 
 
 def _link_out(link: Link) -> LinkOut:

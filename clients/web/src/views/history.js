@@ -30,6 +30,26 @@ function historyProblem(error) {
   }
 }
 
+/**
+ * One group of the recovery key typed back.
+ * @param {'a' | 'b'} which
+ * @param {number} n the group's position in the key
+ */
+function groupField(which, n) {
+  return html`<div>
+    <label for=${`rk-group-${which}`}>${t('history.confirmGroup', { n })}</label>
+    <input
+      id=${`rk-group-${which}`}
+      name=${`group-${which}`}
+      type="text"
+      autocomplete="off"
+      spellcheck="false"
+      maxlength="8"
+      required
+    />
+  </div>`;
+}
+
 /** @param {{client: any, go: (route: {name: string}) => void}} props */
 export function KeepHistory({ client, go }) {
   const [status, setStatus] = useState(/** @type {BackupStatus | null} */ (null));
@@ -181,32 +201,7 @@ export function KeepHistory({ client, go }) {
           <fieldset>
             <legend>${t('history.confirmHeading')}</legend>
             <p class="hint">${t('notice.recoveryKeyConfirm', { a: positions[0], b: positions[1] })}</p>
-            <div class="rk-confirm">
-              <div>
-                <label for="rk-group-a">${t('history.confirmGroup', { n: positions[0] })}</label>
-                <input
-                  id="rk-group-a"
-                  name="group-a"
-                  type="text"
-                  autocomplete="off"
-                  spellcheck="false"
-                  maxlength="8"
-                  required
-                />
-              </div>
-              <div>
-                <label for="rk-group-b">${t('history.confirmGroup', { n: positions[1] })}</label>
-                <input
-                  id="rk-group-b"
-                  name="group-b"
-                  type="text"
-                  autocomplete="off"
-                  spellcheck="false"
-                  maxlength="8"
-                  required
-                />
-              </div>
-            </div>
+            <div class="rk-confirm">${groupField('a', positions[0])} ${groupField('b', positions[1])}</div>
           </fieldset>
           <p>
             <button type="submit" disabled=${busy}>${t('history.confirm')}</button>

@@ -2,80 +2,33 @@
 
 An event is made with its type's `create(data)`: the id derives from the type and what makes
 the fact unique (`id_key`), so a re-published event dedupes downstream, and the correlation
-id is the current request's. Adding an event: its model here, and its consumers' handler map.
+id is the current request's. Adding an event: its model here (or, for the message flow, in
+shared/message_events.py), the union below, and its consumers' handler map.
 """
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar, get_args
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import Field, TypeAdapter
 
-from shared.logging import current_correlation_id
-from shared.wire import StoredEnvelope
-
-
-class Schema(BaseModel):
-    """Shared config: immutable, tolerant of fields added by newer producers."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def derive_event_id(event_type: str, key: str) -> str:
-    """Deterministic id, so a re-published event dedupes downstream."""
-    return hashlib.blake2b(f"{event_type}\x00{key}".encode(), digest_size=16).hexdigest()
-
-
-def occurrence() -> str:
-    """For facts that are new every time (a key rotation): an id key that never repeats."""
-    return uuid.uuid4().hex
-
-
-D = TypeVar("D", bound=Schema)
-
-
-class EventBase(Schema, Generic[D]):
-    event_id: str
-    version: int = 1
-    occurred_at: datetime = Field(default_factory=utcnow)
-    correlation_id: str | None = None
-    data: D
-
-    @classmethod
-    def kind(cls) -> str:
-        """The event's `type` (its routing key on `haven.events`)."""
-        return str(cls.model_fields["type"].default)
-
-    @classmethod
-    def id_key(cls, data: D) -> str:
-        """What makes this fact unique; the event id derives from it and the type."""
-        raise NotImplementedError
-
-    @classmethod
-    def create(
-        cls,
-        data: D,
-        *,
-        key: str | None = None,
-        occurred_at: datetime | None = None,
-        correlation_id: str | None = None,
-    ) -> Self:
-        """The event for `data`; `key` overrides `id_key`, the correlation id defaults to the
-        current request's."""
-        return cls(
-            event_id=derive_event_id(cls.kind(), cls.id_key(data) if key is None else key),
-            occurred_at=occurred_at or utcnow(),
-            correlation_id=correlation_id or current_correlation_id(),
-            data=data,
-        )
+from shared.event_base import EventBase as EventBase
+from shared.event_base import Schema as Schema
+from shared.event_base import derive_event_id as derive_event_id
+from shared.event_base import occurrence as occurrence
+from shared.event_base import utcnow as utcnow
+from shared.message_events import DeliveryFailed as DeliveryFailed
+from shared.message_events import DeliveryFailedData as DeliveryFailedData
+from shared.message_events import MessageDeleted as MessageDeleted
+from shared.message_events import MessageDeletedData as MessageDeletedData
+from shared.message_events import MessageRejected as MessageRejected
+from shared.message_events import MessageStored as MessageStored
+from shared.message_events import ReceiptData as ReceiptData
+from shared.message_events import ReceiptRead as ReceiptRead
+from shared.message_events import RejectedData as RejectedData
+from shared.message_events import StoredMessageData as StoredMessageData
 
 
 class ProbeData(Schema):
@@ -313,126 +266,6 @@ class AgreementChanged(EventBase[AgreementData]):
     @classmethod
     def id_key(cls, data: AgreementData) -> str:
         return f"{data.account_id or '*'}:{data.version}:{occurrence()}"
-
-
-class StoredMessageData(Schema):
-    """A stored message: its metadata, and either its envelope (ciphertext only) for whoever
-    delivers it, or — when messaging delivered it to the devices' sockets itself — which of the
-    recipient devices no gateway held (`unroutable_device_ids`: offline, a push is owed)."""
-
-    conversation_id: str
-    message_id: str
-    seq: int
-    sender_account_id: str
-    sender_device_id: str
-    server_ts: datetime
-    urgent: bool
-    envelope: StoredEnvelope | None = None
-    recipient_device_ids: list[str]
-    unroutable_device_ids: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _delivered_or_deliverable(self) -> Self:
-        if self.envelope is None and self.unroutable_device_ids is None:
-            raise ValueError("an undelivered stored message carries its envelope")
-        return self
-
-    @property
-    def delivered(self) -> bool:
-        """Whether messaging already sent it to the sockets (then only the offline are owed)."""
-        return self.unroutable_device_ids is not None
-
-
-class MessageStored(EventBase[StoredMessageData]):
-    type: Literal["message.stored"] = "message.stored"
-
-    @classmethod
-    def id_key(cls, data: StoredMessageData) -> str:
-        return cls.id_key_of(data.conversation_id, data.message_id)
-
-    @staticmethod
-    def id_key_of(conversation_id: str, message_id: str) -> str:
-        return f"{conversation_id}:{message_id}"
-
-
-class MessageDeletedData(Schema):
-    conversation_id: str
-    message_id: str
-    seq: int
-    deleted_by: str
-    recipient_device_ids: list[str]
-
-
-class MessageDeleted(EventBase[MessageDeletedData]):
-    type: Literal["message.deleted"] = "message.deleted"
-
-    @classmethod
-    def id_key(cls, data: MessageDeletedData) -> str:
-        return f"{data.conversation_id}:{data.message_id}"
-
-
-class ReceiptData(Schema):
-    conversation_id: str
-    account_id: str
-    up_to_seq: int
-    # Whether the reader shares read receipts with the counterpart (their conversation
-    # setting, decided by the gateway); absent (older producers): not shared.
-    share: bool = False
-
-
-class ReceiptRead(EventBase[ReceiptData]):
-    type: Literal["receipt.read"] = "receipt.read"
-
-    @classmethod
-    def id_key(cls, data: ReceiptData) -> str:
-        return f"{data.conversation_id}:{data.account_id}:{data.up_to_seq}"
-
-
-class RejectedData(Schema):
-    conversation_id: str
-    message_id: str
-    sender_account_id: str
-    sender_device_id: str
-    code: str
-    detail: str
-
-
-class MessageRejected(EventBase[RejectedData]):
-    """An accepted message that could not be stored; announced to its sender."""
-
-    type: Literal["message.rejected"] = "message.rejected"
-
-    @classmethod
-    def id_key(cls, data: RejectedData) -> str:
-        return f"{data.conversation_id}:{data.message_id}:{data.code}"
-
-    @classmethod
-    def of_envelope(
-        cls, data: RejectedData, signature: str | None, *, correlation_id: str | None = None
-    ) -> Self:
-        """Another envelope under the same message id is another rejection: its own id."""
-        key = f"{cls.id_key(data)}:{signature}"
-        return cls.create(data, key=key, correlation_id=correlation_id)
-
-
-class DeliveryFailedData(Schema):
-    device_id: str
-    conversation_id: str
-    message_id: str
-    # From the frame the gateway sent, for the push it makes owed; None from a gateway that
-    # predates them (the push then counts the message as not urgent).
-    urgent: bool | None = None
-    seq: int | None = None
-
-
-class DeliveryFailed(EventBase[DeliveryFailedData]):
-    """A gateway routed a message frame to a device's socket but got no ack in time."""
-
-    type: Literal["delivery.failed"] = "delivery.failed"
-
-    @classmethod
-    def id_key(cls, data: DeliveryFailedData) -> str:
-        return f"{data.device_id}:{data.message_id}"
 
 
 Event = Annotated[

@@ -46,10 +46,9 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from prometheus_client import Counter, Histogram
 
 from shared.bus import SCHEMA_VERSION, Bus
-from shared.errors import ApiError, HavenError, UnavailableError, field_errors, field_names
-from shared.logging import correlation, current_correlation_id
-from shared.topology import QueueSpec, Topology, settle
-from shared.transient import is_transient
+from shared.errors import HavenError, UnavailableError, field_errors, field_names
+from shared.logging import current_correlation_id
+from shared.topology import Topology
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +62,7 @@ RPC_SERVED = Counter("haven_rpc_served_total", "RPC requests answered", ["route"
 RPC_CALLS = Histogram("haven_rpc_call_seconds", "RPC round trips seen by callers", ["route"])
 
 RpcHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-_CHANNEL_ERRORS = (aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError)
+AMQP_ERRORS = (aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError)
 
 
 Q = TypeVar("Q", bound=pydantic.BaseModel)
@@ -217,7 +216,7 @@ class RpcClient:
         try:
             reply: pydantic.BaseModel = route.reply.model_validate(answer)
         except pydantic.ValidationError as error:
-            detail = _validation_detail(error)
+            detail = validation_detail(error)
             raise UnavailableError(f"{route.name} answered unexpectedly: {detail}") from error
         return reply
 
@@ -248,7 +247,7 @@ class RpcClient:
                     replies = await channel.get_queue(DIRECT_REPLY_TO, ensure=False)
                     await replies.consume(self._on_reply, no_ack=True)
                     exchange = await channel.get_exchange(self._bus.topology.rpc, ensure=False)
-                except _CHANNEL_ERRORS as error:
+                except AMQP_ERRORS as error:
                     await channel.close()
                     raise UnavailableError(f"rpc channel: {type(error).__name__}") from error
                 self._channel, self._exchange = channel, exchange
@@ -278,7 +277,7 @@ class RpcClient:
         )
         try:
             result = await exchange.publish(message, routing_key, mandatory=True)
-        except _CHANNEL_ERRORS as error:
+        except AMQP_ERRORS as error:
             if isinstance(error, aio_pika.exceptions.DeliveryError):
                 self._drop_channel()  # refused (see `Bus._renew_publish_channel`): a new one
             raise UnavailableError(f"rpc request not sent: {type(error).__name__}") from error
@@ -293,7 +292,7 @@ class RpcClient:
             return
 
         async def close() -> None:
-            with contextlib.suppress(*_CHANNEL_ERRORS):
+            with contextlib.suppress(*AMQP_ERRORS):
                 await channel.close()
 
         closing = asyncio.create_task(close())
@@ -335,89 +334,8 @@ def _unwrap(body: bytes) -> dict[str, Any]:
     return reply
 
 
-async def serve_rpc(
-    bus: Bus, queue_name: str, routes: Mapping[str, RpcHandler], *, prefetch: int = 32
-) -> None:
-    """Answer `routes` from `queue_name` (competing with other replicas) until the bus closes."""
-    topology = bus.topology
-    spec = QueueSpec(
-        queue_name, rpc_arguments(topology), tuple((topology.rpc, key) for key in routes)
-    )
-    assert bus.connection is not None, "bus.start() first"
-    arguments = await settle(bus.connection, spec)
-    channel = await bus.channel(prefetch=prefetch)
-    # Declared and bound on the robust channel too, so a reconnect (to another node) restores
-    # the queue, its bindings and the consumer together.
-    if arguments is None:  # an older Haven's classic queue, kept as it is (`settle`)
-        queue = await channel.declare_queue(queue_name, passive=True)
-    else:
-        queue = await channel.declare_queue(queue_name, durable=True, arguments=arguments)
-    for routing_key in routes:
-        await queue.bind(topology.rpc, routing_key)
-
-    async def on_request(message: AbstractIncomingMessage) -> None:
-        route = message.routing_key or ""
-        header = (message.headers or {}).get(CORRELATION_HEADER)
-        with correlation(header if isinstance(header, str) else None):
-            reply = await _respond(routes, route, message.body)
-        try:
-            if message.reply_to:
-                await channel.default_exchange.publish(
-                    aio_pika.Message(
-                        reply,
-                        content_type="application/json",
-                        correlation_id=message.correlation_id,
-                        headers={"version": SCHEMA_VERSION},
-                        delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
-                    ),
-                    routing_key=message.reply_to,
-                )
-            await message.ack()
-        except _CHANNEL_ERRORS:
-            # Unacked, so the broker hands the request to another server if it has not expired.
-            log.warning("rpc_reply_lost", route=route)
-
-    await queue.consume(on_request)
-    log.info("rpc_serving", queue=queue_name, routes=sorted(routes))
-
-
-async def _respond(routes: Mapping[str, RpcHandler], route: str, body: bytes) -> bytes:
-    try:
-        result = await _dispatch(routes, route, body)
-    except Exception as error:  # every failure becomes an error reply
-        failure = _describe(error)
-        RPC_SERVED.labels(route=route, outcome=failure.code).inc()
-        return json.dumps({"error": failure.reply()}).encode()
-    RPC_SERVED.labels(route=route, outcome="ok").inc()
-    return json.dumps(result).encode()
-
-
-async def _dispatch(routes: Mapping[str, RpcHandler], route: str, body: bytes) -> dict[str, Any]:
-    handler = routes.get(route)
-    if handler is None:
-        raise RpcError("unknown_route", f"no handler for {route}")
-    request = json.loads(body)
-    if not isinstance(request, dict):
-        raise RpcError("invalid_request", "the request must be a JSON object")
-    return await handler(request)
-
-
-def _describe(error: Exception) -> RpcError:
-    """The error reply; its detail never echoes request values."""
-    if isinstance(error, RpcError):
-        return error
-    if isinstance(error, ApiError):
-        return RpcError(error.code, str(error))
-    if isinstance(error, ValueError):  # pydantic.ValidationError and malformed JSON
-        return RpcError("invalid_request", _validation_detail(error))
-    if is_transient(error):
-        log.warning("rpc_unavailable", reason=type(error).__name__)
-        return RpcError("unavailable", "a dependency did not answer")
-    log.exception("rpc_handler_failed")
-    return RpcError("internal", "the request could not be answered")
-
-
-def _validation_detail(error: ValueError) -> str:
+def validation_detail(error: ValueError) -> str:
+    """What was wrong with a request, naming its fields and never echoing their values."""
     if isinstance(error, pydantic.ValidationError):
         return f"invalid fields: {', '.join(field_names(error))}"
     return "the request is not valid JSON"

@@ -21,7 +21,8 @@ from shared.events import MessageStored, OpsProbed, derive_event_id, encode_even
 from shared.lifecycle import StartHook, bus_key, mongo_key
 from shared.logging import correlation
 from shared.probes import record_probe
-from shared.rpc import rpc_queue, serve_rpc
+from shared.rpc import rpc_queue
+from shared.rpc_server import serve_rpc
 
 SERVICE = "messaging"
 # Per shard: enough in flight to form batches under load, while one shard stays one consumer.

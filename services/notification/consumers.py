@@ -29,7 +29,8 @@ from shared.errors import HavenError
 from shared.events import OpsProbed
 from shared.lifecycle import StartHook, bus_key, mongo_key
 from shared.probes import record_probe
-from shared.rpc import RpcHandler, rpc_queue, serve_rpc
+from shared.rpc import RpcHandler, rpc_queue
+from shared.rpc_server import serve_rpc
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,8 @@ from structlog.testing import capture_logs
 
 from shared.bus import Bus
 from shared.errors import UnavailableError
-from shared.rpc import RpcClient, rpc_queue, serve_rpc
+from shared.rpc import RpcClient, rpc_queue
+from shared.rpc_server import serve_rpc
 from shared.topology import GROUP_SIZE_ARG, QueueSpec, Topology, settle
 from tools.infra import Infra
 

@@ -20,7 +20,8 @@ from shared.contracts import (
 )
 from shared.errors import UnavailableError
 from shared.logging import correlation, current_correlation_id
-from shared.rpc import RpcClient, RpcError, serve_rpc
+from shared.rpc import RpcClient, RpcError
+from shared.rpc_server import serve_rpc
 from shared.topology import Topology
 from tests.support.messaging import (
     Harness,

@@ -35,7 +35,7 @@ from shared.events import (
     derive_event_id,
 )
 from shared.logging import correlation
-from shared.rpc import _respond
+from shared.rpc_server import _respond
 from shared.supervise import Backoff, supervised
 from shared.topology import EVENT_CONSUMERS, Topology, queue_specs
 from shared.wire import MessageItem, WireEnvelope

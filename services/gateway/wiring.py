@@ -8,15 +8,24 @@ until shutdown; /readyz reports each piece that must be up before traffic is wel
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 
+from services.gateway.background import (
+    background,
+    bootstrap_operator,
+    close_sockets_on_shutdown,
+    expire_devices,
+    finish_deletions,
+    invalidate_devices,
+    relay_outbox,
+    route_sockets,
+    sweep_attachments,
+)
 from services.gateway.edge.keys import (
     account_admin_key,
     accounts_key,
@@ -65,7 +74,6 @@ from services.gateway.stores.consents import CachedAgreementRepository
 from services.gateway.stores.crisis import CrisisResources, is_example_file
 from services.gateway.stores.devicecache import DeviceCache
 from services.gateway.stores.directory import SendDirectory
-from services.gateway.stores.invalidation import DeviceInvalidation
 from services.gateway.stores.links import LinkRepository
 from services.gateway.stores.outbox import Outbox
 from services.gateway.stores.personal_data import PersonalData
@@ -96,17 +104,12 @@ from services.gateway.usecases.retention import RetentionPolicy
 from services.gateway.usecases.send import Sending
 from services.gateway.usecases.sessions import Sessions
 from services.gateway.usecases.urgent_pause import UrgentWhilePaused
-from shared.errors import HavenError
 from shared.events import Event
-from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key, started_key
+from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key
 from shared.mongo import Document
 from shared.rpc import RpcClient
 
 log = structlog.get_logger(__name__)
-
-EXPIRY_SWEEP_SECONDS = 3600.0
-DELETION_SWEEP_SECONDS = 300.0
-ATTACHMENT_SWEEP_SECONDS = 600.0
 
 
 def services_ctx(
@@ -321,116 +324,6 @@ def wire_personal_data(app: web.Application, db: AsyncDatabase[Document], rpc: R
         relationships=RelationshipRepository(db),
         remove_files=app[attachments_key].account_deleted,
     )
-
-
-async def finish_deletions(app: web.Application) -> None:
-    """Deletions interrupted half way (a crash, the store away) are completed."""
-    while True:
-        try:
-            finished = await app[deletion_key].finish_pending()
-            if finished:
-                log.info("account_deletions_completed", count=finished)
-        except (PyMongoError, HavenError) as error:
-            log.warning("account_deletion_sweep_failed", reason=type(error).__name__)
-        await asyncio.sleep(DELETION_SWEEP_SECONDS)
-
-
-def background(name: str, body: Callable[[web.Application], Awaitable[None]]) -> CleanupCtx:
-    """A named task that starts once start-up finished and is cancelled at shutdown."""
-
-    async def run(app: web.Application) -> None:
-        await app[started_key].wait()
-        await body(app)
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(run(app), name=name)
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    ctx.__name__ = f"{name.replace('-', '_')}_ctx"
-    return ctx
-
-
-async def sweep_attachments(app: web.Application) -> None:
-    """Uploads no message referenced within the grace period, and blobs past retention."""
-    settings = app[settings_key]
-    # Often enough for the grace period and for a retention "day" (shortened in tests).
-    pause = min(settings.attachment_grace_seconds, settings.retention_day_seconds) / 4
-    while True:
-        try:
-            removed = await app[attachments_key].sweep()
-            if removed:
-                log.info("attachments_swept", count=removed)
-        except PyMongoError as error:
-            log.warning("attachment_sweep_failed", reason=type(error).__name__)
-        await asyncio.sleep(min(ATTACHMENT_SWEEP_SECONDS, max(0.5, pause)))
-
-
-async def route_sockets(app: web.Application) -> None:
-    """This replica's delivery queue; /readyz waits for it (the `deliveries` check)."""
-    await app[sockets_key].start()
-
-
-async def invalidate_devices(app: web.Application) -> None:
-    """Every replica forgets a revoked or logged-out device's cached session at once."""
-    invalidation = DeviceInvalidation(
-        bus=app[bus_key],
-        cache=app[device_cache_key],
-        directory=app[directory_key],
-        agreements=app[agreements_key],
-    )
-    invalidation.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await invalidation.close()
-
-
-async def relay_outbox(app: web.Application) -> None:
-    await app[outbox_key].run()
-
-
-async def expire_devices(app: web.Application) -> None:
-    """Warn devices nearing expiry, sign out the expired (usecases/devices.py); the sweep runs
-    hourly, or more often for an expiry period shorter than a couple of days (tests)."""
-    devices = app[devices_key]
-    every = min(EXPIRY_SWEEP_SECONDS, max(0.5, devices.expiry_seconds / 40))
-    while True:
-        try:
-            warned, expired = await devices.sweep_expiry()
-            if warned or expired:
-                log.info("devices_expiry_swept", warned=warned, expired=expired)
-        except (PyMongoError, HavenError) as error:
-            log.warning("device_expiry_failed", reason=type(error).__name__)
-        await asyncio.sleep(every)
-
-
-def bootstrap_operator(
-    settings: GatewaySettings, done: asyncio.Event
-) -> Callable[[web.Application], Awaitable[None]]:
-    """The first operator from configuration; /readyz waits for the attempt (`bootstrap`)."""
-
-    async def create(app: web.Application) -> None:
-        handle, password = settings.bootstrap_operator_handle, settings.bootstrap_operator_password
-        while True:
-            try:
-                if await app[operators_key].ensure_bootstrap(handle, password):
-                    log.info("bootstrap_operator_created")
-                break
-            except PyMongoError as error:
-                log.warning("bootstrap_operator_failed", reason=type(error).__name__)
-                await asyncio.sleep(1.0)
-        done.set()
-
-    return create
-
-
-async def close_sockets_on_shutdown(app: web.Application) -> None:
-    """Clients reconnect elsewhere at once (1012) instead of waiting for a timeout."""
-    if sockets_key in app:
-        await app[sockets_key].close_all(1012)
 
 
 def install(

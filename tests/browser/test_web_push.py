@@ -119,6 +119,17 @@ async def registration_id(cdp: CDPSession) -> str:
     return await asyncio.wait_for(found, 10)
 
 
+async def notifications(page: Page) -> list[dict[str, Any]]:
+    shown: list[dict[str, Any]] = await page.evaluate(
+        """async () => {
+            const registration = await navigator.serviceWorker.getRegistration('/app/');
+            const list = await registration.getNotifications();
+            return list.map((n) => ({title: n.title, body: n.body, tag: n.tag}));
+        }"""
+    )
+    return shown
+
+
 async def test_opting_in_subscribes_and_the_worker_shows_a_content_free_notice(
     new_context: NewContext, people: People, app_url: str, api: Api
 ) -> None:
@@ -140,25 +151,22 @@ async def test_opting_in_subscribes_and_the_worker_shows_a_content_free_notice(
     cdp = await context.new_cdp_session(page)
     origin = app_url.removesuffix("/app/")
     payload = {"event": "new_message", "conversation_id": "conv-xyz", "unread": 3}
-    await cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": origin,
-            "registrationId": await registration_id(cdp),
-            "data": json.dumps(payload),
-        },
-    )
+    registration = await registration_id(cdp)
     shown: list[dict[str, Any]] = []
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(30):
         while not shown:
-            shown = await page.evaluate(
-                """async () => {
-                    const registration = await navigator.serviceWorker.getRegistration('/app/');
-                    const list = await registration.getNotifications();
-                    return list.map((n) => ({title: n.title, body: n.body, tag: n.tag}));
-                }"""
+            # DevTools' stand-in for a push service is a hook, not a queue: a push it hands over
+            # while the worker is being restarted can be dropped (seen under load), so it is
+            # handed over again until a notice shows; one tag, so a second push replaces it.
+            await cdp.send(
+                "ServiceWorker.deliverPushMessage",
+                {"origin": origin, "registrationId": registration, "data": json.dumps(payload)},
             )
-            await asyncio.sleep(0.1)
+            for _ in range(50):
+                shown = await notifications(page)
+                if shown:
+                    break
+                await asyncio.sleep(0.1)
     assert shown == [{"title": "Haven", "body": "3 new messages", "tag": "conversation:conv-xyz"}]
 
     await page.get_by_role("button", name=TURN_OFF).click()

@@ -66,6 +66,8 @@ export class Sender {
       done: (item, answer) => this._accepted(item, answer),
     });
     this.outbox.onFail((item, error) => this._refused(item, error));
+    /** @type {Promise<unknown>} the previous send, which the next one waits for */
+    this._turn = Promise.resolve();
   }
 
   /**
@@ -74,7 +76,20 @@ export class Sender {
    *   `attachments`: uploaded files (`uploadAttachment`) listed in the payload and the send body
    * @returns {Promise<SendResult>}
    */
-  async send(conversationId, text, options = {}) {
+  send(conversationId, text, options = {}) {
+    // One at a time, in the order asked: sealing is asynchronous (device lists, libsodium), so
+    // two sends started together could otherwise reach the server, and be stored, swapped.
+    const run = this._turn.then(() => this._send(conversationId, text, options));
+    this._turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * @param {string} conversationId @param {string} text
+   * @param {{urgent?: boolean, attachments?: import('./attachments.js').AttachmentRef[]}} options
+   * @returns {Promise<SendResult>}
+   */
+  async _send(conversationId, text, options) {
     const urgent = Boolean(options.urgent);
     const messageId = newMessageId();
     const attachments = options.attachments ?? [];

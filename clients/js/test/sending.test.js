@@ -159,3 +159,33 @@ test('a lost network queues the message and sends it when the network is back', 
   await until(() => seen.some((s) => s.state === 'sent'), 5000);
   assert.equal(w.gw.messages.get(w.cid)?.length, 1);
 });
+
+test('sends started together are stored in the order they were asked for', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  let slowNext = false;
+  /** @type {typeof fetch} */
+  const slowFirstLookup = async (input, init) => {
+    if (slowNext && (init?.method ?? 'GET') === 'GET') {
+      slowNext = false; // the first send's device lookup is slow; the second's is not
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    return fetch(input, init);
+  };
+  const kim = await w.signIn(w.kim, { fetch: slowFirstLookup });
+  await w.signIn(w.sam);
+  slowNext = true;
+  const results = await Promise.all([
+    kim.send(w.cid, 'first', {}),
+    kim.send(w.cid, 'second', {}),
+    kim.send(w.cid, 'third', {}),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.state),
+    ['sent', 'sent', 'sent'],
+  );
+  assert.deepEqual(
+    w.gw.messages.get(w.cid)?.map((m) => m.message_id),
+    results.map((r) => r.messageId),
+  );
+});

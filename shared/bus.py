@@ -1,83 +1,51 @@
-"""aio-pika façade: one robust connection, confirmed publishing, structured consumption."""
+"""aio-pika façade: one robust connection, confirmed publishing, structured consumption.
+
+`Bus` is the connection, its channels and what is declared on them; the two halves of the work
+live beside it, one concern each: confirmed publishing in `shared.bus_publish`, handlers and how
+their outcome settles a message in `shared.bus_consume`. Services import all of it from here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import aio_pika
 import aiormq
-import pydantic
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
 )
-from pymongo.errors import OperationFailure
 
 from shared import failover
 from shared import topology as topo
-from shared.acks import Acks
+from shared.bus_consume import Delivery, Handler, Handling
+from shared.bus_publish import (
+    CHANNEL_ERRORS,
+    PUBLISH_TIMEOUT,
+    SCHEMA_VERSION,
+    Publisher,
+    outgoing,
+)
 from shared.commands import CommandBase
-from shared.errors import PermanentError, UnavailableError, UnroutableError, field_names
+from shared.errors import UnavailableError
 from shared.events import EventBase
-from shared.logging import correlation, current_correlation_id
-from shared.metrics import BUS_CONSUMED, BUS_PUBLISHED
-from shared.supervise import Backoff
-from shared.transient import is_transient
+
+__all__ = [
+    "CHANNEL_ERRORS",
+    "PUBLISH_TIMEOUT",
+    "SCHEMA_VERSION",
+    "Bus",
+    "Delivery",
+    "Handler",
+]
 
 log = structlog.get_logger(__name__)
-
-# What a channel raises when the broker or the channel went away.
-CHANNEL_ERRORS = (
-    TimeoutError,
-    aio_pika.exceptions.AMQPError,
-    aiormq.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,
-)
-
-# What a publish raises when its confirm cannot come: the broker node or the channel went
-# away (the closing reason, an OSError, or aiormq's RuntimeError for a closed channel).
-PUBLISH_ERRORS = (*CHANNEL_ERRORS, OSError, RuntimeError)
-
-SCHEMA_VERSION = 1
-PUBLISH_TIMEOUT = 5.0
-UNEXPECTED_ATTEMPTS = 5
-HANDLER_RETRY = Backoff(first=0.2, maximum=5.0)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What a consumer sees of an AMQP message: no aio-pika types leak past this module."""
-
-    body: bytes
-    routing_key: str
-    message_id: str | None
-    correlation_id: str | None
-    headers: dict[str, Any]
-    redelivered: bool
-
-    @classmethod
-    def of(cls, message: AbstractIncomingMessage) -> Delivery:
-        return cls(
-            body=message.body,
-            routing_key=message.routing_key or "",
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            headers=dict(message.headers or {}),
-            redelivered=bool(message.redelivered),
-        )
-
-
-Handler = Callable[[Delivery], Awaitable[None]]
-T = TypeVar("T")
 
 
 class Bus:
@@ -101,19 +69,13 @@ class Bus:
         self.topology = topology
         self._service = service
         self._owner = owner
+        self._closing = False
         self._connection: AbstractRobustConnection | None = None
-        self._publish_channel: AbstractChannel | None = None
-        self._exchanges: dict[str, AbstractExchange] = {}
+        self._publisher: Publisher | None = None  # once started: the topology is known then
+        self._handling = Handling(closing=lambda: self._closing)
         self._arguments: dict[str, topo.Arguments | None] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._channels: list[AbstractChannel] = []
-        self._in_flight = 0
-        self._acks = Acks()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._closing = False
-        self._renewing = asyncio.Lock()
-        self._renewals: set[asyncio.Task[None]] = set()
         self.declared = asyncio.Event()
 
     @property
@@ -139,10 +101,14 @@ class Bus:
         self.topology = dataclasses.replace(self.topology, quorum=quorum)
         if topo.declares_dead_letters(self._owner):
             await topo.declare_dead_letters(connection, self.topology)
-        self._publish_channel = await connection.channel(publisher_confirms=True)
-        self._exchanges = await topo.declare_exchanges(
-            self._publish_channel, self.topology, self._owner
+        publisher = Publisher(
+            connection=connection,
+            topology=self.topology,
+            owner=self._owner,
+            closing=lambda: self._closing,
         )
+        await publisher.open()
+        self._publisher = publisher
         self._arguments = await topo.declare_queues(connection, self.topology, self._owner)
         self.declared.set()
         log.info("bus_ready", quorum=quorum, node=connection.node)
@@ -171,64 +137,16 @@ class Bus:
         persistent: bool = True,
         timeout: float = PUBLISH_TIMEOUT,
     ) -> None:
-        """Publish and wait for the broker's confirm; UnavailableError if none comes in time."""
-        if not self.ready or exchange not in self._exchanges:
+        """Publish and wait for the broker's confirm (`shared.bus_publish`): UnavailableError
+        if none comes in time, UnroutableError if a mandatory message reached no queue."""
+        if not self.ready or self._publisher is None:
             raise UnavailableError("broker not connected")
-        channel = self._publish_channel
-        message = aio_pika.Message(
-            body,
-            content_type="application/json",
-            message_id=message_id,
-            correlation_id=current_correlation_id(),
-            type=message_type,
-            headers={"version": SCHEMA_VERSION},
-            delivery_mode=(
-                aio_pika.DeliveryMode.PERSISTENT
-                if persistent
-                else aio_pika.DeliveryMode.NOT_PERSISTENT
-            ),
+        message = outgoing(
+            body, message_id=message_id, message_type=message_type, persistent=persistent
         )
-        try:
-            # The whole publish, not only the confirm: on a connection being restored (a node
-            # lost), the channel waits for the restore before it even sends.
-            async with asyncio.timeout(timeout):
-                result = await _unless_channel_lost(
-                    self._exchanges[exchange].publish(
-                        message, routing_key, mandatory=mandatory, timeout=timeout
-                    )
-                )
-        except PUBLISH_ERRORS as error:
-            if isinstance(error, aio_pika.exceptions.DeliveryError):  # the broker said no
-                renewal = asyncio.create_task(self._renew_publish_channel(channel))
-                self._renewals.add(renewal)
-                renewal.add_done_callback(self._renewals.discard)
-            raise UnavailableError(f"publish not confirmed: {type(error).__name__}") from error
-        if isinstance(result, aiormq.abc.DeliveredMessage):
-            raise UnroutableError(routing_key)
-        BUS_PUBLISHED.labels(exchange=exchange.removeprefix(self.topology.namespace)).inc()
-
-    async def _renew_publish_channel(self, refused: AbstractChannel | None) -> None:
-        """Publish on a new channel from now on, after the broker refused (nacked) a publish.
-
-        Haven's queues never refuse for being full, so a refusal means a queue could not take
-        the message. RabbitMQ 3.10 refuses every publish of a channel whose first one to a
-        quorum queue came while that queue's leader node was down (the channel keeps asking
-        the dead node), until that node is back; a new channel asks the queue's new leader.
-        Renewed once per refused channel, never while closing."""
-        async with self._renewing:
-            if refused is not self._publish_channel or self._closing or self._connection is None:
-                return
-            try:
-                channel = await self._connection.channel(publisher_confirms=True)
-                exchanges = await topo.declare_exchanges(channel, self.topology, self._owner)
-            except PUBLISH_ERRORS as error:
-                log.warning("publish_channel_not_renewed", reason=type(error).__name__)
-                return
-            self._publish_channel, self._exchanges = channel, exchanges
-            log.warning("publish_channel_renewed", node=self.node)
-        if refused is not None and not refused.is_closed:
-            with contextlib.suppress(*PUBLISH_ERRORS):
-                await refused.close()
+        await self._publisher.publish(
+            exchange, routing_key, message, mandatory=mandatory, timeout=timeout
+        )
 
     async def publish_event(self, event: EventBase[Any]) -> None:
         """Confirmed, not mandatory: an event nobody subscribed to is nobody's loss."""
@@ -266,7 +184,8 @@ class Bus:
         bindings: Sequence[tuple[str, str]] = (),
     ) -> None:
         """Consume a durable queue on its own channel, after adding `bindings` (exchange,
-        routing key) to those it is declared with; see `_process` for ack semantics."""
+        routing key) to those it is declared with; `shared.bus_consume` says how each delivery
+        is acked, retried or dead-lettered."""
         await self._consume(queue_name, handler, prefetch, cancel_on_close=True, bindings=bindings)
 
     async def consume_in_order(
@@ -291,10 +210,8 @@ class Bus:
         cancel_on_close: bool,
         bindings: Sequence[tuple[str, str]] = (),
     ) -> None:
-        assert self._connection is not None, "start() first"
-        channel = await self._connection.channel()
-        await channel.set_qos(prefetch_count=prefetch)
-        self._channels.append(channel)
+        channel = await self.channel(prefetch=prefetch)
+        assert self._connection is not None
         spec = next(q for q in topo.queue_specs(self.topology) if q.name == queue_name)
         if queue_name not in self._arguments:  # not this owner's: declared here first
             self._arguments[queue_name] = await topo.settle(self._connection, spec)
@@ -308,66 +225,14 @@ class Bus:
         for exchange, routing_key in bindings:
             await queue.bind(exchange, routing_key)
 
+        label = queue_name.removeprefix(self.topology.namespace)
+
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await self._process(queue_name, message, handler)
+            await self._handling.process(label, message, handler)
 
         tag = await queue.consume(on_message)
         if cancel_on_close:
             self._consumers.append((queue, tag))
-
-    async def _process(
-        self, queue: str, message: AbstractIncomingMessage, handler: Handler
-    ) -> None:
-        self._acks.started(message)  # before any await: see shared/acks.py
-        self._in_flight += 1
-        self._idle.clear()
-        delivery = Delivery.of(message)
-        label = queue.removeprefix(self.topology.namespace)
-        try:
-            with correlation(delivery.correlation_id):
-                outcome = await self._run_handler(handler, delivery)
-            if outcome == "ack":
-                self._acks.done(message)  # with others at the end of the loop's turn
-            elif outcome == "dead":
-                await message.reject(requeue=False)
-                self._acks.settled(message)
-            BUS_CONSUMED.labels(queue=label, outcome=outcome).inc()
-        except aio_pika.exceptions.AMQPError:
-            # The channel is gone: the broker redelivers the unacked message to someone.
-            log.warning("bus_ack_lost", queue=label)
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
-
-    async def _run_handler(self, handler: Handler, delivery: Delivery) -> str:
-        """Run until done: transient errors retry forever, bugs a few times, bad input never."""
-        delay, unexpected = HANDLER_RETRY.first, 0
-        while True:
-            try:
-                await handler(delivery)
-            except (PermanentError, pydantic.ValidationError) as error:
-                log.error(
-                    "message_dead_lettered",
-                    routing_key=delivery.routing_key,
-                    reason=type(error).__name__,
-                    fields=_fields_of(error),
-                )
-                return "dead"
-            except Exception as error:
-                if is_transient(error):
-                    log.warning("handler_retry_transient", reason=type(error).__name__, delay=delay)
-                else:
-                    unexpected += 1
-                    _log_unexpected(error, unexpected)
-            else:
-                return "ack"
-            if unexpected >= UNEXPECTED_ATTEMPTS:
-                return "dead"
-            if self._closing:
-                return "abandoned"  # left unacked: the broker redelivers after we close
-            await asyncio.sleep(delay)
-            delay = HANDLER_RETRY.after(delay)
 
     async def close(self, grace: float) -> None:
         """Stop taking work, let in-flight handlers finish, then close the connection."""
@@ -377,12 +242,10 @@ class Bus:
                 await queue.cancel(tag, timeout=2)
             except (TimeoutError, aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError):
                 log.warning("bus_cancel_failed", queue=queue.name)
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout=grace)
-        except TimeoutError:
-            log.warning("bus_shutdown_in_flight_abandoned", in_flight=self._in_flight)
-        await asyncio.gather(*self._renewals, return_exceptions=True)
-        await self._acks.flush()  # what was done is acked, not handed to the next consumer
+        await self._handling.drain(grace)
+        if self._publisher is not None:
+            await self._publisher.wait_renewals()
+        await self._handling.flush()  # what was done is acked, not handed to the next consumer
         if self._connection is not None:
             await self._connection.close()
 
@@ -421,31 +284,3 @@ class Bus:
     def connection(self) -> AbstractRobustConnection | None:
         """For `shared.exclusive`, which owns channels of its own on this connection."""
         return self._connection
-
-
-async def _unless_channel_lost(publishing: Awaitable[T]) -> T:
-    """`publishing`'s result; UnavailableError when it is cancelled because its channel closed
-    under it (a connection lost to a node that died), not because our own task is cancelled."""
-    try:
-        return await publishing
-    except asyncio.CancelledError as error:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        raise UnavailableError("publish not confirmed: the channel closed") from error
-
-
-def _log_unexpected(error: Exception, attempt: int) -> None:
-    """A database error by its code only: its message may quote a document's values."""
-    if isinstance(error, OperationFailure):
-        log.error("handler_database_error", code=error.code, attempt=attempt)
-    else:
-        log.exception("handler_failed", attempt=attempt)
-
-
-def _fields_of(error: Exception) -> list[str]:
-    """Which fields failed, never their values: a body may hold ciphertext or ids only, but
-    validation messages echo inputs."""
-    if isinstance(error, pydantic.ValidationError):
-        return field_names(error)
-    return []

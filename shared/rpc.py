@@ -23,7 +23,8 @@ last server is gone. It is replicated like every durable queue: a classic queue 
 died could not even be declared again until that node came back, which would keep every
 server of a cluster that lost that node from answering. (RabbitMQ 4.3 refuses non-durable
 queues that are not exclusive, and an exclusive one could not be shared by the replicas.)
-Like `bus.py`, this module is one of the two places that touch aio-pika messages.
+Like the bus façade (`bus.py` and the `bus_*.py` beside it), this module is one of the two places
+that touch aio-pika messages.
 """
 
 from __future__ import annotations

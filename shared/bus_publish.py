@@ -16,7 +16,12 @@ from typing import TypeVar
 import aio_pika
 import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
 
 from shared import failover
 from shared import topology as topo
@@ -108,6 +113,10 @@ class Publisher:
             # The whole publish, not only the confirm: on a connection being restored (a node
             # lost), the channel waits for the restore before it even sends.
             async with asyncio.timeout(timeout):
+                if isinstance(channel, AbstractRobustChannel) and channel.is_closed:
+                    # Reconnected, channel not yet restored (the connection comes back first):
+                    # nothing was sent, so waiting for the restore cannot send it twice.
+                    await channel.ready()
                 result = await _unless_channel_lost(
                     self._exchanges[exchange].publish(
                         message, routing_key, mandatory=mandatory, timeout=timeout

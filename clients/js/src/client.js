@@ -23,6 +23,18 @@ import { sodiumReady } from './sodium.js';
 import { DeviceState } from './state.js';
 import { Trust } from './trust.js';
 
+/** How long a sign-out waits for the frames received before it (a stuck catch-up must not hold it). */
+const SIGN_OUT_WAIT_MS = 5000;
+
+/** @param {number} ms @param {Promise<unknown>} promise @returns {Promise<unknown>} */
+function within(ms, promise) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 /**
  * @typedef {object} ClientOptions
  * @property {import('./keystore.js').KeyStore} keyStore where the device's keys and memory live
@@ -97,6 +109,7 @@ export class HavenClient extends ClientBase {
       ack: (id) => this._socket?.send({ type: 'ack', message_id: id }),
       link: (link) => this._history.receive(link),
     });
+    events.settled = () => within(SIGN_OUT_WAIT_MS, this._receiver.drained());
     /** @type {import('./socket.js').ConnectionState} */
     this.connectionState = 'closed';
     events.on('devices_changed', async (/** @type {{accountId: string}} */ e) => {
@@ -116,14 +129,17 @@ export class HavenClient extends ClientBase {
     const device = await DeviceState.open(options.keyStore);
     const events = new Emitter();
     // One `signed_out` per client: a revoked device may hear it from the socket (4403) and from
-    // a refused refresh of an HTTP call in flight at the same moment.
+    // a refused refresh of an HTTP call in flight at the same moment. And only once the frames
+    // received before it are handled: a password reset's `account` frame, written just before
+    // the socket closes, says why (a catch-up's refused refresh would otherwise overtake it).
     let signedOut = false;
-    events.on('signed_out', () => {
-      signedOut = true;
-    });
     const emit = events.emit.bind(events);
-    events.emit = (name, payload) =>
-      name === 'signed_out' && signedOut ? Promise.resolve() : emit(name, payload);
+    events.emit = (name, payload) => {
+      if (name !== 'signed_out') return emit(name, payload);
+      if (signedOut) return Promise.resolve();
+      signedOut = true;
+      return events.settled().then(() => emit(name, payload));
+    };
     const api = new HavenApi({
       baseUrl: options.baseUrl ?? '',
       fetch: options.fetch,

@@ -4,6 +4,8 @@ export class Emitter {
   constructor() {
     /** @type {Map<string, Set<(payload: any) => unknown>>} */
     this._handlers = new Map();
+    /** @type {() => Promise<unknown>} settles once the frames received so far are handled */
+    this.settled = () => Promise.resolve();
   }
 
   /** @param {string} name @param {(payload: any) => unknown} handler @returns {() => void} unsubscribe */

@@ -42,6 +42,11 @@ export class Receiver {
     return this._enqueue(() => this._syncAll(), { type: 'resync' });
   }
 
+  /** Settles once every frame pushed so far has been handled. */
+  drained() {
+    return this._chain.catch(() => undefined);
+  }
+
   close() {
     this._closed = true;
     if (this._retry !== null) clearTimeout(this._retry);

@@ -144,3 +144,31 @@ test('a state sealed with a passphrase opens with it and only with it', async ()
   assert.deepEqual(await openState(sealed, 'correct horse'), { version: 1, secret: 'x' });
   await assert.rejects(openState(sealed, 'wrong horse'), { code: 'wrong_passphrase' });
 });
+
+test('frames that came before a final close are handled before signed_out', async (t) => {
+  const w = await world();
+  t.after(() => w.close());
+  let slow = false;
+  /** @type {typeof fetch} */
+  const slowReads = async (input, init) => {
+    if (slow && (init?.method ?? 'GET') === 'GET') await new Promise((r) => setTimeout(r, 300));
+    return fetch(input, init);
+  };
+  const sam = await w.signIn(w.sam, { fetch: slowReads });
+  /** @type {string[]} */
+  const seen = [];
+  sam.on('account', (e) => seen.push(`account:${e.event}`));
+  sam.on('signed_out', (e) => seen.push(`signed_out:${e.code}`));
+  sam.connect();
+  await until(() => sam.connectionState === 'open');
+  await until(() => w.gw.log.some((line) => line.endsWith('/messages')));
+  const id = /** @type {string} */ (sam.deviceId);
+  slow = true; // a catch-up still reading when the reset's frame and the close arrive
+  w.gw.push(id, { type: 'resync' });
+  w.gw.push(id, { type: 'account', event: 'password_reset' });
+  await new Promise((r) => setTimeout(r, 50));
+  w.gw.revoke(id);
+  await until(() => seen.length === 2, 5000);
+  assert.equal(seen[0], 'account:password_reset');
+  assert.match(seen[1], /^signed_out:440[13]$/); // the close or the catch-up's refused refresh
+});

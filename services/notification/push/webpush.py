@@ -12,6 +12,10 @@ The VAPID private key is a P-256 key in PEM, read from `HAVEN_VAPID_KEY_FILE` (a
 secret, `python -m services.deploy_secrets`), never from the database; without a file, in
 development, a temporary key with a warning (browsers subscribed under it must subscribe again
 after a restart).
+
+cryptography and py_vapid (about 8 MiB of a process) are imported where a key is first read,
+made or checked, not with this module: a service without `HAVEN_VAPID_KEY_FILE` makes its
+temporary key on first use, so one that never pushes nor publishes the key never loads them.
 """
 
 from __future__ import annotations
@@ -21,19 +25,19 @@ import binascii
 import hashlib
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid02, VapidException  # type: ignore[import-untyped]
 from yarl import URL
 
 from shared.errors import HavenError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +73,8 @@ def check_subject(subject: str) -> str:
 def check_keys(p256dh: str, auth: str) -> str | None:
     """Why a subscription's keys are unusable (the field), or None: `p256dh` is an
     uncompressed P-256 point (65 bytes), `auth` 16 bytes."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         point = unb64url(p256dh)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
@@ -104,6 +110,9 @@ def origin(endpoint: str) -> str:
 
 def generate_pem() -> bytes:
     """A new VAPID private key (P-256, PKCS#8 PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     return ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -113,6 +122,10 @@ def generate_pem() -> bytes:
 
 def read_key_file(path: Path) -> ec.EllipticCurvePrivateKey:
     """The P-256 key in `path`; ValueError naming the problem, never the content."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError:
@@ -141,16 +154,42 @@ class Subscriber:
 
 
 class VapidKey:
-    """The application server's key pair; signs one JWT per push."""
+    """The application server's key pair; signs one JWT per push. Without a key (`None`), a
+    temporary one is made on first use: the public key published, or the first push."""
 
-    def __init__(self, private_key: ec.EllipticCurvePrivateKey, subject: str) -> None:
-        self._vapid = Vapid02()
-        self._vapid.private_key = private_key
+    def __init__(self, private_key: ec.EllipticCurvePrivateKey | None, subject: str) -> None:
         self._subject = subject
+        self._made = threading.Lock()  # pushes are built on worker threads
+        self._vapid: Any = None
+        self._public_key = ""
+        if private_key is not None:
+            self._use(private_key)
+
+    def _use(self, private_key: ec.EllipticCurvePrivateKey) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from py_vapid import Vapid02  # type: ignore[import-untyped]
+
+        vapid = Vapid02()
+        vapid.private_key = private_key
         raw = private_key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        self.public_key = b64url(raw)
+        self._public_key = b64url(raw)
+        self._vapid = vapid
+
+    def _signer(self) -> Any:
+        with self._made:
+            if self._vapid is None:
+                from cryptography.hazmat.primitives.asymmetric import ec
+
+                self._use(ec.generate_private_key(ec.SECP256R1()))
+            return self._vapid
+
+    @property
+    def public_key(self) -> str:
+        """The uncompressed P-256 point, base64url: what browsers subscribe with."""
+        self._signer()
+        return self._public_key
 
     @classmethod
     def load(cls, path: Path | None, subject: str) -> VapidKey:
@@ -160,13 +199,13 @@ class VapidKey:
                 hint="set HAVEN_VAPID_KEY_FILE: browsers subscribed under this key must "
                 "subscribe again after a restart, and replicas disagree on it",
             )
-            return cls(ec.generate_private_key(ec.SECP256R1()), subject)
+            return cls(None, subject)
         return cls(read_key_file(path), subject)
 
     def authorization(self, endpoint: str, now: float) -> str:
         """`vapid t=<JWT>,k=<public key>` for a push to `endpoint` (fresh claims each time)."""
         claims = {"aud": origin(endpoint), "exp": int(now) + TOKEN_LIFETIME, "sub": self._subject}
-        headers: dict[str, str] = self._vapid.sign(claims)
+        headers: dict[str, str] = self._signer().sign(claims)
         return headers["Authorization"]
 
 
@@ -183,6 +222,7 @@ def webpush_request(
     """Headers and encrypted body of one push (CPU work: run it off the event loop)."""
     # Imported on the first push, not at start: pywebpush brings requests and urllib3 along
     # (about 10 MiB a process that never sends a Web Push would carry for nothing).
+    from py_vapid import VapidException
     from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 
     keys = {"p256dh": subscriber.p256dh, "auth": subscriber.auth}

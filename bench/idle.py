@@ -1,4 +1,7 @@
-"""Thousands of idle, authenticated WebSockets on one gateway, to measure what each one costs.
+"""Thousands of idle, authenticated WebSockets on one gateway, to measure what each one costs;
+and the services' idle RSS alone, as `bench.run` reads it, several times over:
+
+    .venv/bin/python -m bench.idle --runs 3     # one JSON line per fresh stack, MiB
 
 Their devices are written straight into the gateway's database and their access tokens signed
 with the stack's key: registering 5,000 devices through the API would take the embedded store
@@ -7,9 +10,13 @@ longer than the whole run, and an idle socket costs the same however its device 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import os
+import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,6 +26,8 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
+from bench.procstat import Sampler
+from bench.stack import SERVICES, local_stack
 from services.gateway.model.records import Device
 from services.gateway.security.tokens import Claims, TokenSigner, load_key
 
@@ -106,3 +115,30 @@ class IdleSockets:
                 await task
         await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
         await self.http.close()
+
+
+SETTLE_SECONDS = 2.0  # what `bench.run` waits after start-up before it reads idle RSS
+MIB = 1024 * 1024
+
+
+def idle_rss() -> dict[str, float]:
+    """A fresh local stack's services' RSS (MiB) once started and settled, and their sum."""
+    with tempfile.TemporaryDirectory() as tmp, local_stack(Path(tmp)) as target:
+        time.sleep(SETTLE_SECONDS)
+        snapshot = Sampler({s: target.pids[s] for s in SERVICES[:3]}).snapshot()
+    rss = {name: round(value / MIB, 1) for name, value in snapshot.rss.items()}
+    return {**rss, "services": round(sum(rss.values()), 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the services' idle RSS, bench.run's way")
+    parser.add_argument("--runs", type=int, default=3, help="fresh stacks, one after another")
+    args = parser.parse_args(argv)
+    for _ in range(args.runs):
+        sys.stdout.write(json.dumps(idle_rss()) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

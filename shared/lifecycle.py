@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import linecache
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
@@ -34,6 +35,10 @@ StartHook = Callable[[web.Application], Awaitable[None]]
 def mongo_ctx(settings: CommonSettings, service: str) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         mongo = Mongo(str(settings.mongo_url), settings.database_name(service))
+        # The driver keeps the stack that made its client (to name unclosed clients), and
+        # formatting it read every source file on that stack into linecache: about 0.3 MiB of
+        # an idle service; it is a cache, read again when a line is wanted (docs/PERFORMANCE.md).
+        linecache.clearcache()
         app[mongo_key] = mongo
         yield
         await mongo.close()

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,21 @@ async def receiving() -> AsyncIterator[Receiver]:
 
 
 @dataclass
+class ShiftedClock:
+    """The wall clock moved by `offset`, which the test may change as it goes: what the
+    notification replicas built with it read as "now" (the service's `clock` dependency)."""
+
+    offset: timedelta = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def reads(self, at: datetime) -> None:
+        """From now on the clock reads `at` (and goes on from there)."""
+        self.offset = at - datetime.now(UTC)
+
+
+@dataclass
 class World:
     apps: AppStack
     bus: Bus
@@ -127,6 +142,23 @@ class World:
             for line in self.apps.logs.lines
             if line.get("event") == "event_handled" and line.get("event_id") == event_id
         )
+
+    def logged(self, event: str, **match: object) -> int:
+        """How many log lines of the notification replicas are `event` with these fields."""
+        return sum(
+            1
+            for line in self.apps.logs.lines
+            if line.get("event") == event and all(line.get(k) == v for k, v in match.items())
+        )
+
+    async def until_logged(
+        self, count: int, event: str, timeout: float = 10.0, **match: object
+    ) -> None:
+        """A fence: wait until the replicas have logged `event` (with these fields) `count`
+        times, i.e. they have done that work."""
+        async with asyncio.timeout(timeout):
+            while self.logged(event, **match) < count:
+                await asyncio.sleep(0.02)
 
     async def emit(self, event: EventBase[Any], timeout: float = 10.0) -> None:
         """Publish an event and wait until a notification replica has handled it."""
@@ -258,16 +290,18 @@ def open_world(
     tmp_path: Path,
 ) -> OpenWorld:
     """`async with open_world(**HAVEN_overrides) as world`: notification (one replica) with
-    coach (cd1, cd2) and client (kd1) in conversation c1, nobody online."""
+    coach (cd1, cd2) and client (kd1) in conversation c1, nobody online. With `clock=`, every
+    notification replica of the world reads "now" from it."""
     key_file = tmp_path / "push_secret_key"
     key_file.write_text(generate_key_text())
 
     @asynccontextmanager
-    async def opened(**overrides: str) -> AsyncIterator[World]:
+    async def opened(clock: ShiftedClock | None = None, **overrides: str) -> AsyncIterator[World]:
         env = push_env(infra, isolation, key_file, **overrides)
         logs = LogCapture()
         logs.install()
-        apps = AppStack(env=env, logs=logs)
+        dependencies = {} if clock is None else {"notification": {"clock": clock}}
+        apps = AppStack(env=env, logs=logs, dependencies=dependencies)
         bus = Bus(infra.amqp_url, clean_broker, f"{clean_broker.namespace}driver")
         try:
             async with receiving() as receiver:

@@ -189,6 +189,20 @@ class World:
         query = {"device_id": device, "sent_at": {"$exists": False}}
         return sorted([d["message_id"] async for d in self.db["pending"].find(query)])
 
+    async def jobs_waiting(self) -> int:
+        """Push jobs in the work queue or a retry delay queue: what could still reach the
+        receiver once the handler of the last one has logged its outcome."""
+        delays = parse_delays(self.apps.env["HAVEN_PUSH_RETRY_DELAYS"])
+        names = [self.topology.push_queue, *map(self.topology.push_delay_queue, delays)]
+        connection = await aio_pika.connect(self.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            waiting = 0
+            for name in names:
+                queue = await channel.declare_queue(name, passive=True)
+                waiting += queue.declaration_result.message_count or 0
+        return waiting
+
     async def dead_letters(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         bodies: list[dict[str, Any]] = []
         connection = await aio_pika.connect(self.amqp_url)

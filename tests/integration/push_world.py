@@ -346,6 +346,34 @@ async def world(open_world: OpenWorld) -> AsyncIterator[World]:
         yield opened
 
 
-async def settle(seconds: float = COLLAPSE + 1.0) -> None:
-    """Long enough for a collapse window and a few sweeps: what has not come by then won't."""
-    await asyncio.sleep(seconds)
+# Every push job queued ends in one of the outcomes (a retry is queued again and ends later).
+QUEUED = ("push_queued", "push_notice_queued")
+OUTCOMES = (
+    "push_sent",
+    "push_dead_lettered",
+    "push_subscription_gone",
+    "push_dropped_no_subscription",
+    "push_already_sent",
+)
+
+
+async def nothing_left_to_push(
+    db: Any, device_id: str, logs: Callable[[], list[dict[str, Any]]], timeout: float = 15.0
+) -> None:
+    """Fence: the engine and the push consumer are done with the device. None of its pending
+    rows is unsent and none of its slots is held by a sweeper (so no sweep can prepare another
+    push: a slot with nothing unsent closes without one), and every push the notification
+    replicas queued (`logs`: their log lines) has been sent or given up."""
+    unsent = {"device_id": device_id, "sent_at": {"$exists": False}}
+    held = {"device_id": device_id, "lease": {"$exists": True}}
+
+    def count(event: str) -> int:
+        return sum(1 for line in logs() if line.get("event") == event)
+
+    async with asyncio.timeout(timeout):
+        while (
+            await db["pending"].count_documents(unsent)
+            or await db["push_slots"].count_documents(held)
+            or sum(map(count, QUEUED)) > sum(map(count, OUTCOMES))
+        ):
+            await asyncio.sleep(0.02)

@@ -17,6 +17,7 @@ from services.notification.availability.notices import AwayNotices
 from services.notification.availability.repository import AvailabilityRepository
 from services.notification.availability.service import AvailabilityService
 from services.notification.personal import PersonalData
+from services.notification.push.engine import Clock
 from services.notification.push.repository import PushRepository
 from services.notification.push.wiring import deferrals_key, start_push
 from services.notification.repository import NotificationRepository
@@ -26,7 +27,7 @@ from shared.bus import Bus
 from shared.consumers import EventHandler, consume_events
 from shared.deliveries import DeviceDelivery, publish_delivery
 from shared.errors import HavenError
-from shared.events import OpsProbed
+from shared.events import OpsProbed, utcnow
 from shared.lifecycle import StartHook, bus_key, mongo_key
 from shared.probes import record_probe
 from shared.rpc import RpcHandler, rpc_queue
@@ -110,24 +111,27 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-def start_consumers(settings: NotificationSettings) -> StartHook:
+def start_consumers(settings: NotificationSettings, *, clock: Clock = utcnow) -> StartHook:
     async def start(app: web.Application) -> None:
         bus, db = app[bus_key], app[mongo_key].db
         repository = NotificationRepository(db)
         availability_repository = AvailabilityRepository(db)
-        availability = AvailabilityService(repository=availability_repository)
+        availability = AvailabilityService(repository=availability_repository, clock=clock)
         app[deferrals_key]["coach_hours"] = OutsideHours(
             availability=availability,
             relationships=repository,
             urgent_bypass=urgent_bypass_of(PushRepository(db).preferences),
         )
-        push = await start_push(app, settings)
+        push = await start_push(app, settings, clock=clock)
         service = NotificationService(
             repository=repository,
             deliver=deliver_over(bus),
             announce_window=timedelta(seconds=settings.devices_changed_window_seconds),
             away_notices=AwayNotices(
-                availability=availability, notices=availability_repository, relationships=repository
+                availability=availability,
+                notices=availability_repository,
+                relationships=repository,
+                clock=clock,
             ),
             on_unacknowledged=push.engine.owed,
             notify=push.engine.notice,

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,21 @@ async def receiving() -> AsyncIterator[Receiver]:
 
 
 @dataclass
+class ShiftedClock:
+    """The wall clock moved by `offset`, which the test may change as it goes: what the
+    notification replicas built with it read as "now" (the service's `clock` dependency)."""
+
+    offset: timedelta = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def reads(self, at: datetime) -> None:
+        """From now on the clock reads `at` (and goes on from there)."""
+        self.offset = at - datetime.now(UTC)
+
+
+@dataclass
 class World:
     apps: AppStack
     bus: Bus
@@ -127,6 +142,23 @@ class World:
             for line in self.apps.logs.lines
             if line.get("event") == "event_handled" and line.get("event_id") == event_id
         )
+
+    def logged(self, event: str, **match: object) -> int:
+        """How many log lines of the notification replicas are `event` with these fields."""
+        return sum(
+            1
+            for line in self.apps.logs.lines
+            if line.get("event") == event and all(line.get(k) == v for k, v in match.items())
+        )
+
+    async def until_logged(
+        self, count: int, event: str, timeout: float = 10.0, **match: object
+    ) -> None:
+        """A fence: wait until the replicas have logged `event` (with these fields) `count`
+        times, i.e. they have done that work."""
+        async with asyncio.timeout(timeout):
+            while self.logged(event, **match) < count:
+                await asyncio.sleep(0.02)
 
     async def emit(self, event: EventBase[Any], timeout: float = 10.0) -> None:
         """Publish an event and wait until a notification replica has handled it."""
@@ -156,6 +188,20 @@ class World:
     async def unsent(self, device: str) -> list[str]:
         query = {"device_id": device, "sent_at": {"$exists": False}}
         return sorted([d["message_id"] async for d in self.db["pending"].find(query)])
+
+    async def jobs_waiting(self) -> int:
+        """Push jobs in the work queue or a retry delay queue: what could still reach the
+        receiver once the handler of the last one has logged its outcome."""
+        delays = parse_delays(self.apps.env["HAVEN_PUSH_RETRY_DELAYS"])
+        names = [self.topology.push_queue, *map(self.topology.push_delay_queue, delays)]
+        connection = await aio_pika.connect(self.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            waiting = 0
+            for name in names:
+                queue = await channel.declare_queue(name, passive=True)
+                waiting += queue.declaration_result.message_count or 0
+        return waiting
 
     async def dead_letters(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         bodies: list[dict[str, Any]] = []
@@ -258,16 +304,18 @@ def open_world(
     tmp_path: Path,
 ) -> OpenWorld:
     """`async with open_world(**HAVEN_overrides) as world`: notification (one replica) with
-    coach (cd1, cd2) and client (kd1) in conversation c1, nobody online."""
+    coach (cd1, cd2) and client (kd1) in conversation c1, nobody online. With `clock=`, every
+    notification replica of the world reads "now" from it."""
     key_file = tmp_path / "push_secret_key"
     key_file.write_text(generate_key_text())
 
     @asynccontextmanager
-    async def opened(**overrides: str) -> AsyncIterator[World]:
+    async def opened(clock: ShiftedClock | None = None, **overrides: str) -> AsyncIterator[World]:
         env = push_env(infra, isolation, key_file, **overrides)
         logs = LogCapture()
         logs.install()
-        apps = AppStack(env=env, logs=logs)
+        dependencies = {} if clock is None else {"notification": {"clock": clock}}
+        apps = AppStack(env=env, logs=logs, dependencies=dependencies)
         bus = Bus(infra.amqp_url, clean_broker, f"{clean_broker.namespace}driver")
         try:
             async with receiving() as receiver:
@@ -298,6 +346,34 @@ async def world(open_world: OpenWorld) -> AsyncIterator[World]:
         yield opened
 
 
-async def settle(seconds: float = COLLAPSE + 1.0) -> None:
-    """Long enough for a collapse window and a few sweeps: what has not come by then won't."""
-    await asyncio.sleep(seconds)
+# Every push job queued ends in one of the outcomes (a retry is queued again and ends later).
+QUEUED = ("push_queued", "push_notice_queued")
+OUTCOMES = (
+    "push_sent",
+    "push_dead_lettered",
+    "push_subscription_gone",
+    "push_dropped_no_subscription",
+    "push_already_sent",
+)
+
+
+async def nothing_left_to_push(
+    db: Any, device_id: str, logs: Callable[[], list[dict[str, Any]]], timeout: float = 15.0
+) -> None:
+    """Fence: the engine and the push consumer are done with the device. None of its pending
+    rows is unsent and none of its slots is held by a sweeper (so no sweep can prepare another
+    push: a slot with nothing unsent closes without one), and every push the notification
+    replicas queued (`logs`: their log lines) has been sent or given up."""
+    unsent = {"device_id": device_id, "sent_at": {"$exists": False}}
+    held = {"device_id": device_id, "lease": {"$exists": True}}
+
+    def count(event: str) -> int:
+        return sum(1 for line in logs() if line.get("event") == event)
+
+    async with asyncio.timeout(timeout):
+        while (
+            await db["pending"].count_documents(unsent)
+            or await db["push_slots"].count_documents(held)
+            or sum(map(count, QUEUED)) > sum(map(count, OUTCOMES))
+        ):
+            await asyncio.sleep(0.02)

@@ -1,15 +1,14 @@
-"""The notification service as a real process: events in on `haven.events`, deliveries out to
-two DeliveryRouters standing in for two gateway replicas, pending notifications in its DB."""
+"""The notification service, in-process against the real broker and store: events in on
+`haven.events`, deliveries out to two DeliveryRouters standing in for two gateway replicas,
+pending notifications in its DB."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -40,55 +39,51 @@ from shared.events import (
 )
 from shared.topology import Topology
 from tests.integration.test_deliveries_router import GatewayDouble, fence
+from tests.support.inprocess import AppStack
+from tests.support.logcapture import LogCapture
 from tools.infra import Infra
-from tools.processes import free_port
-from tools.stack import Stack
 
 ENVELOPE = {"message_id": "m1", "alg": "haven-v1", "ciphertext": "c2VjcmV0", "keys": {}}
 
 
 @pytest.fixture
-def notification(
-    infra: Infra,
-    isolation: tuple[str, str],
-    clean_broker: Topology,
-    mongo_client: AsyncMongoClient,
-    tmp_path: Path,
-) -> Iterator[Stack]:
-    """Only the notification process: the routers below play the gateways."""
-    namespace, prefix = isolation
-    env = {
-        **os.environ,
-        "HAVEN_AMQP_URL": infra.amqp_url,
-        "HAVEN_MONGO_URL": infra.mongo_url,
-        "HAVEN_NAMESPACE": namespace,
-        "HAVEN_DB_PREFIX": prefix,
-        "HAVEN_COMMAND_SHARDS": str(clean_broker.command_shards),
-        "HAVEN_NOTIFICATION_PORT": str(free_port()),
-        "HAVEN_LOG_LEVEL": "info",
-        "PYTHONUNBUFFERED": "1",
-        # Every device change announced at once: these tests count frames per event
-        # (the debounce itself: tests/e2e/test_device_announcements.py).
-        "HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": "0",
-    }
-    stack = Stack(env=env, log_dir=tmp_path)
-    stack.start("notification")
+def stack_overrides() -> dict[str, str]:
+    # Every device change announced at once: these tests count frames per event
+    # (the debounce itself: tests/e2e/test_device_announcements.py).
+    return {"HAVEN_DEVICES_CHANGED_WINDOW_SECONDS": "0"}
+
+
+@pytest.fixture
+async def notification(
+    stack_environment: dict[str, str], clean_broker: Topology, mongo_client: AsyncMongoClient
+) -> AsyncIterator[AppStack]:
+    """The notification service alone, in this loop (as `python -m services.notification`
+    serves it; its process life is tests/e2e's): the routers below play the gateways."""
+    logs = LogCapture()
+    logs.install()
+    stack = AppStack(env=stack_environment, logs=logs)
     try:
-        stack.wait_ready()
+        await stack.start("notification")
         yield stack
     finally:
-        assert stack.stop() == {"notification": 0}
+        try:
+            await stack.close()
+        finally:
+            logs.uninstall()
 
 
 @dataclass
 class World:
     """coach (cd1 on A, cd2 on B) and client (kd1 on A, kd2 offline) share conversation c1."""
 
-    service: Stack
+    service: AppStack
     events: Bus
     a: GatewayDouble
     b: GatewayDouble
     db: Any
+    # The counters as this test found them: the service runs in the test process, whose
+    # metrics registry earlier tests counted in too.
+    counted_before: dict[str, float] = field(default_factory=dict)
 
     async def emit(self, event: Any, timeout: float = 10.0) -> None:
         """Publish an event and wait until notification has handled it (once more)."""
@@ -112,6 +107,10 @@ class World:
         return sorted((d["device_id"], d["message_id"], d["reason"]) for d in docs)
 
     async def offline_counter(self, reason: str) -> float:
+        """`haven_deliveries_offline_total{reason}` as served on /metrics, since the test began."""
+        return await self._served_counter(reason) - self.counted_before.get(reason, 0.0)
+
+    async def _served_counter(self, reason: str) -> float:
         async with aiohttp.ClientSession() as http:
             response = await http.get(f"{self.service.health_url('notification')}/metrics")
             text = await response.text()
@@ -122,7 +121,7 @@ class World:
 
 @pytest.fixture
 async def world(
-    notification: Stack,
+    notification: AppStack,
     infra: Infra,
     clean_broker: Topology,
     mongo_client: AsyncMongoClient,
@@ -139,6 +138,8 @@ async def world(
     for gateway in (a, b):
         await asyncio.wait_for(gateway.router.start(gateway.inbox, gateway.on_rebound), 10)
     world = World(notification, buses[0], a, b, mongo_client[f"{isolation[1]}_notification"])
+    for reason in ("unroutable", "ack_timeout"):
+        world.counted_before[reason] = await world._served_counter(reason)
     await world.emit(relationship_created("c1", "coach", "client"))
     for account, device in [("coach", "cd1"), ("coach", "cd2"), ("client", "kd1")]:
         await world.emit(

@@ -36,7 +36,6 @@ from tests.integration.push_world import (
     SECRETS,
     World,
     relationship,
-    settle,
     stored,
 )
 
@@ -54,8 +53,6 @@ async def test_a_burst_gives_a_signed_content_free_push_at_once_and_one_at_the_w
         await world.emit(stored(f"m{n}", ["cd1", "cd2"], seq=n))
 
     first, push = await world.receiver.wait_for("cd1", 2)
-    await settle()
-    assert len(world.receiver.of("cd1")) == 2  # the first at once, the rest collapsed
     assert json.loads(first.body) == {"event": "new_message", "conversation_id": "c1", "unread": 1}
     assert json.loads(push.body) == {"event": "new_message", "conversation_id": "c1", "unread": 3}
     assert push.at - started >= COLLAPSE * 0.9  # the second waited for the window's end
@@ -66,9 +63,13 @@ async def test_a_burst_gives_a_signed_content_free_push_at_once_and_one_at_the_w
     assert world.receiver.of("cd2") == []  # no subscription: nothing pushed, the row waits
     assert await world.unsent("cd2") == ["m1", "m2", "m3"]
 
-    # A later message: a new burst, one more push; the unread count goes on until read.
+    # A later message: a new burst, one more push; the unread count goes on until read. Its
+    # push is the fence for the burst: had the burst given more than two, the third would be
+    # before it (it waits for the window the burst's second opened).
     await world.emit(stored("m4", ["cd1"], seq=4))
-    second = (await world.receiver.wait_for("cd1", 3))[2]
+    pushes = await world.receiver.wait_for("cd1", 3)
+    assert len(pushes) == 3  # the first at once, the rest collapsed, then m4's
+    second = pushes[2]
     assert json.loads(second.body)["unread"] == 4
     assert second.headers[DELIVERY] != push.headers[DELIVERY]
     await world.emit(
@@ -125,7 +126,8 @@ async def test_a_failing_gateway_sees_retries_at_growing_intervals_then_a_dead_l
     assert dead["attempt"] == 3
     assert dead["delivery_id"] == attempts[0].headers[DELIVERY]
     assert "secret" not in json.dumps(dead)
-    await settle()
+    await world.until_logged(1, "push_dead_lettered")  # fence: the last attempt was handled
+    assert await world.jobs_waiting() == 0  # and left no retry behind
     assert len(world.receiver.of("cd1")) == 4  # nothing after the dead letter
 
 
@@ -136,11 +138,12 @@ async def test_a_gateway_answering_410_removes_the_subscription(world: World) ->
 
     await world.emit(stored("m1", ["cd1"], urgent=True))
     await world.receiver.wait_for("cd1", 1)
-    await settle()
+    await world.until_logged(1, "push_subscription_gone", device_id="cd1")  # fence: handled
 
     assert (await world.rpc.call(PUSH_GET, query)) == PushSubscriptionReply(set=False)
     assert await world.db["push_subscriptions"].count_documents({}) == 0
     assert await world.unsent("cd1") == []
+    assert await world.jobs_waiting() == 0  # no retry waits
     assert len(world.receiver.of("cd1")) == 1  # 410 is not retried
 
 
@@ -178,7 +181,10 @@ async def test_subscriptions_are_stored_sealed_and_go_with_their_device(world: W
     mine = PushSubscriptionQuery(account_id="coach", device_id="cd1")
     assert (await world.rpc.call(PUSH_DELETE, mine)) == PushSubscriptionReply(set=False)
     assert (await world.rpc.call(PUSH_GET, mine)) == PushSubscriptionReply(set=False)
-    await settle()
+    # Fence: nothing is left that a sweeper or the push consumer could still send.
+    assert await world.db["push_slots"].count_documents({"device_id": "cd2"}) == 0
+    assert await world.jobs_waiting() == 0
+    assert world.logged("push_queued") == 1
     assert len(world.receiver.received) == 1  # m1's; m2 went with its device
 
 
@@ -211,7 +217,9 @@ async def test_a_deleted_account_loses_its_push_data(world: World) -> None:
     assert await world.db["pending"].count_documents({"account_id": "coach"}) == 0
     names = await world.db["display_names"].find_one({"_id": "c1"})
     assert [entry["account_id"] for entry in names["names"]] == ["client"]
-    await settle()
+    # Fence: no slot is left for a sweeper (above), no job for the push consumer.
+    assert await world.jobs_waiting() == 0
+    assert world.logged("push_queued") == 1
     assert len(world.receiver.received) == 1  # m1's; m2 went with the account
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import pytest
 from prometheus_client import REGISTRY
 
 from services.gateway.sockets.router import DeliveryRouter
@@ -26,11 +27,13 @@ from shared.notify_contracts import (
 from tests.integration.push_world import (
     COLLAPSE,
     OpenWorld,
+    ShiftedClock,
     World,
-    settle,
     stored,
 )
 from tests.integration.test_deliveries_router import GatewayDouble
+
+PUSHED = datetime.max.replace(tzinfo=UTC)  # a slot without `not_before`: nothing is due
 
 
 def clock(at: datetime) -> str:
@@ -47,53 +50,81 @@ async def quiet(world: World, start: datetime, end: datetime, *, bypass: bool = 
     assert (await world.rpc.call(SETTINGS_PUT, request)).settings == settings
 
 
+async def decided(world: World, devices: list[str], clock: ShiftedClock) -> list[dict[str, Any]]:
+    """Fence: the devices' slots, once a sweeper has claimed every one after the last message
+    owed to it (a message owed meanwhile makes a deferred slot due again) and let it go: it is
+    not due by the replicas' clock (deferred), or has no `not_before` (pushed)."""
+    async with asyncio.timeout(10):
+        while True:
+            slots = await world.db["push_slots"].find({}).to_list()
+            if sorted(s["device_id"] for s in slots) == devices and all(
+                "lease" not in s and s.get("not_before", PUSHED) > clock() for s in slots
+            ):
+                return slots
+            await asyncio.sleep(0.02)
+
+
 def deferred() -> float:
     value = REGISTRY.get_sample_value("haven_pushes_deferred_total", {"policy": "quiet_hours"})
     return value or 0.0
 
 
-@pytest.mark.timeout(150)
 async def test_quiet_hours_defer_pushes_and_send_one_per_device_once_across_replicas(
     open_world: OpenWorld,
 ) -> None:
-    async with open_world() as world:
+    # Quiet hours are HH:MM: the replicas run on a clock the test moves, so that their end (a
+    # minute boundary) comes seconds after the deferral was checked, not up to a minute later.
+    clock = ShiftedClock()
+    async with open_world(clock=clock) as world:
         await world.apps.start_extra("notification", "b")
         await world.subscribe("cd1", "coach")
         await world.subscribe("cd2", "coach")
-        now = datetime.now(UTC)
-        end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        if end - now < timedelta(seconds=10):
-            end += timedelta(minutes=1)
-        await quiet(world, now - timedelta(hours=1), end)
+        end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=2)
+        clock.reads(end - timedelta(seconds=30))  # far from the end however slow the set-up
+        await quiet(world, clock() - timedelta(hours=1), end)
         before = deferred()
 
         for n in (1, 2):
             await world.emit(stored(f"m{n}", ["cd1", "cd2"], seq=n))
-        await settle()
+        slots = await decided(world, ["cd1", "cd2"], clock)  # fence: the sweepers looked at both
+        assert all(s.get("not_before") == end for s in slots)
         assert world.receiver.received == []
-        slots = await world.db["push_slots"].find({}).to_list()
-        assert sorted(s["device_id"] for s in slots) == ["cd1", "cd2"]
-        assert all(s["not_before"] == end for s in slots)
+        assert world.logged("push_queued") == 0
         assert deferred() >= before + 2
 
         # A restart while they wait: the deferral lives in the database, not in a timer.
         await world.apps.stop("notification")
         await world.apps.start_extra("notification", "c")
 
-        timeout = (end - datetime.now(UTC)).total_seconds() + 15
-        await world.receiver.wait_for("cd1", 1, timeout=timeout)
+        clock.reads(end - timedelta(seconds=1))
+        ends = time.monotonic() + (end - clock()).total_seconds()  # when the clock shows `end`
+        await world.receiver.wait_for("cd1", 1, timeout=15)
         await world.receiver.wait_for("cd2", 1, timeout=10)
-        await settle(2.0)
-        assert datetime.now(UTC) >= end
+        assert clock() >= end
+        assert all(push.at >= ends for push in world.receiver.received)  # none before the end
+
+        # Fence: a later message (urgent: no collapse window holds it) to both devices goes out
+        # through the same slots and replicas; a second copy of the deferred pushes would have
+        # been queued by then, or would ride along in the later push's count.
+        await world.emit(stored("m3", ["cd1", "cd2"], seq=3, urgent=True))
+        await world.receiver.wait_for("cd1", 2, timeout=10)
+        await world.receiver.wait_for("cd2", 2, timeout=10)
         for device in ("cd1", "cd2"):
-            [push] = world.receiver.of(device)  # exactly once, though two replicas sweep
-            assert json.loads(push.body) == {
+            deferred_push, later = world.receiver.of(device)  # exactly once, two replicas sweep
+            assert json.loads(deferred_push.body) == {
                 "event": "new_message",
                 "conversation_id": "c1",
                 "unread": 2,
             }
+            assert json.loads(later.body) == {
+                "event": "new_message",
+                "conversation_id": "c1",
+                "unread": 3,
+                "urgent": True,
+            }
+        await world.until_logged(4, "push_queued")  # a push is logged after it is handed on
         queued = [line for line in world.apps.logs.lines if line.get("event") == "push_queued"]
-        assert len(queued) == 2
+        assert [line["messages"] for line in queued] == [2, 2, 1, 1]
 
 
 @asynccontextmanager
@@ -124,7 +155,7 @@ async def test_urgent_bypass_lets_an_urgent_message_through_and_sockets_never_wa
         await world.emit(stored("m1", ["cd1", "cd2"], seq=1))
         frame = await gateway.inbox.wait_for(lambda d: d.ack_message_id == "m1", timeout=5)
         assert frame.device_id == "cd2"  # the socket got it at once, quiet hours or not
-        await settle()
+        await world.until_logged(1, "push_deferred", policy="quiet_hours", device_id="cd1")
         assert world.receiver.of("cd1") == []  # the push waits
 
         await world.emit(stored("m2", ["cd1", "cd2"], seq=2, urgent=True))
@@ -138,8 +169,9 @@ async def test_urgent_bypass_lets_an_urgent_message_through_and_sockets_never_wa
 
     # Without the bypass an urgent message waits like any other.
     await quiet(world, now - timedelta(hours=1), now + timedelta(hours=1), bypass=False)
+    waits = world.logged("push_deferred", policy="quiet_hours", device_id="cd1")
     await world.emit(stored("m3", ["cd1"], seq=3, urgent=True))
-    await settle()
+    await world.until_logged(waits + 1, "push_deferred", policy="quiet_hours", device_id="cd1")
     assert len(world.receiver.of("cd1")) == 1
 
 
@@ -148,7 +180,7 @@ async def test_ending_quiet_hours_early_releases_deferred_pushes(world: World) -
     now = datetime.now(UTC)
     await quiet(world, now - timedelta(hours=1), now + timedelta(hours=2))
     await world.emit(stored("m1", ["cd1"], seq=1))
-    await settle()
+    await world.until_logged(1, "push_deferred", policy="quiet_hours", device_id="cd1")
     assert world.receiver.of("cd1") == []
 
     none = NotificationSettingsPut(

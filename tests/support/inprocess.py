@@ -42,15 +42,18 @@ def settings_from_env(kind: type[S], env: Mapping[str, str]) -> S:
     return kind(**values)
 
 
-def _build(service: str, env: Mapping[str, str]) -> list[web.Application]:
-    """The apps one replica of `service` serves: its main app first (the gateway: + ops)."""
+def _build(
+    service: str, env: Mapping[str, str], dependencies: Mapping[str, Any]
+) -> list[web.Application]:
+    """The apps one replica of `service` serves: its main app first (the gateway: + ops);
+    `dependencies` are keyword arguments of its `create_app` (e.g. notification's `clock`)."""
     if service == "gateway":
-        app = create_gateway(settings_from_env(GatewaySettings, env))
+        app = create_gateway(settings_from_env(GatewaySettings, env), **dependencies)
         return [app, create_ops_app(app)]
     if service == "messaging":
-        return [create_messaging(settings_from_env(MessagingSettings, env))]
+        return [create_messaging(settings_from_env(MessagingSettings, env), **dependencies)]
     if service == "notification":
-        return [create_notification(settings_from_env(NotificationSettings, env))]
+        return [create_notification(settings_from_env(NotificationSettings, env), **dependencies)]
     raise ValueError(f"unknown service {service}")
 
 
@@ -94,6 +97,9 @@ class AppStack:
     replicas: dict[str, Replica] = field(default_factory=dict)
     # Per service, variables on top of `env` (e.g. each service's own broker user).
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Per service, keyword-only dependencies of its `create_app` for every replica started
+    # (e.g. {"notification": {"clock": shifted}}).
+    dependencies: dict[str, dict[str, Any]] = field(default_factory=dict)
     _http: aiohttp.ClientSession | None = None
 
     @property
@@ -128,7 +134,7 @@ class AppStack:
         urls: list[str] = []
         with self.logs.serving(name):
             try:
-                for app in _build(service, env):
+                for app in _build(service, env, self.dependencies.get(service, {})):
                     runner, url = await _serve(app)
                     runners.append(runner)
                     urls.append(url)

@@ -27,7 +27,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from services.notification.push.delivery import PushDelivery, WebPushConfig
-from services.notification.push.engine import PushEngine
+from services.notification.push.engine import Clock, PushEngine
 from services.notification.push.jobs import PushQueue
 from services.notification.push.outbox import Outbox
 from services.notification.push.preferences import PushPreferences
@@ -40,6 +40,7 @@ from services.notification.push.webpush import VapidKey
 from services.notification.settings import NotificationSettings
 from shared.consumers import EventHandler
 from shared.errors import HavenError
+from shared.events import utcnow
 from shared.lifecycle import CleanupCtx, bus_key, mongo_key
 from shared.rpc import RpcHandler
 from shared.transient import is_transient
@@ -97,7 +98,9 @@ class Push:
     loops: list[Coroutine[Any, Any, None]]
 
 
-async def start_push(app: web.Application, settings: NotificationSettings) -> Push:
+async def start_push(
+    app: web.Application, settings: NotificationSettings, *, clock: Clock = utcnow
+) -> Push:
     bus, db = app[bus_key], app[mongo_key].db
     repository, outbox = PushRepository(db), Outbox(db=db)
     queue = PushQueue(bus=bus, delays_ms=settings.push_retry_delays_ms)
@@ -110,6 +113,7 @@ async def start_push(app: web.Application, settings: NotificationSettings) -> Pu
         policies=policies,
         collapse=timedelta(seconds=settings.push_collapse_seconds),
         lease=timedelta(seconds=settings.push_lease_seconds),
+        clock=clock,
     )
     webpush = WebPushConfig(
         vapid=app[vapid_key], guard=app[webpush_guard_key], ttl=settings.push_webpush_ttl_seconds
@@ -121,6 +125,7 @@ async def start_push(app: web.Application, settings: NotificationSettings) -> Pu
         sender=app[sender_key],
         sealer=app[sealer_key],
         webpush=webpush,
+        clock=clock,
     )
     preferences = PushPreferences(
         repository=repository,

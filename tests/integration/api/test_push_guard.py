@@ -35,15 +35,13 @@ SPECIAL = [
 ]
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    literals = ",".join(SPECIAL)
-    return {
-        "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",
-        "HAVEN_PUSH_ALLOWED_HOSTS": f"127.0.0.1,push.example.org,8.8.8.8,{literals}",
-        "HAVEN_PUSH_COLLAPSE_SECONDS": "1",
-        "HAVEN_PUSH_SWEEP_SECONDS": "0.2",
-    }
+# One stack for the module's tests (tests/support/sharing.py): each registers its own URLs.
+SHARED_STACK: dict[str, str] = {
+    "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",
+    "HAVEN_PUSH_ALLOWED_HOSTS": f"127.0.0.1,push.example.org,8.8.8.8,{','.join(SPECIAL)}",
+    "HAVEN_PUSH_COLLAPSE_SECONDS": "1",
+    "HAVEN_PUSH_SWEEP_SECONDS": "0.2",
+}
 
 
 def url_of(address: str, port: str = "") -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import ceilings, idle, plot, selfcheck, traffic
+from bench import ceilings, idle, plot, selfcheck, storetop, traffic
 from bench.procstat import Sampler
 from bench.stack import (
     DEFAULT_SHARDS,
@@ -55,6 +55,7 @@ class Config:
     out: Path
     ceiling_scale: float = 1.0
     profile: Path | None = None
+    trace: Path | None = None
 
 
 def interval_report(
@@ -77,15 +78,23 @@ def interval_report(
 
 
 async def measured(
-    sampler: Sampler, drive: Callable[[traffic.Tracker], Awaitable[Any]]
+    sampler: Sampler,
+    drive: Callable[[traffic.Tracker], Awaitable[Any]],
+    mongo_url: str | None = None,
 ) -> dict[str, Any]:
-    """Run one workload: CPU sampled from its first send until its last delivery."""
+    """Run one workload: CPU sampled from its first send until its last delivery (and the
+    store's operations, when it answers `top`)."""
     tracker = traffic.Tracker()
+    top_before = await storetop.snapshot(mongo_url)
     before, started = sampler.snapshot(), time.monotonic()
     extra = await drive(tracker)
     await traffic.drained(tracker, 20)
     after = sampler.snapshot()
+    top_after = await storetop.snapshot(mongo_url)
     report = interval_report(sampler, before, after, tracker, started)
+    report["store_ops_per_delivered"] = storetop.per_message(
+        top_before, top_after, report.get("delivered", 0)
+    )
     if extra is not None:
         report["skipped_offered"] = extra
     return report
@@ -153,13 +162,23 @@ async def run(target: Target, config: Config) -> dict[str, Any]:
                     receiver.tracker = t
                 return await drive(t)
 
-            report = await measured(sampler, driven)
+            tracker_seen: list[traffic.Tracker] = []
+
+            async def traced(t: traffic.Tracker) -> Any:
+                tracker_seen.append(t)
+                return await driven(t)
+
+            report = await measured(sampler, traced, target.mongo_url)
+            if config.trace is not None:
+                traffic.write_trace(tracker_seen[0], config.trace / f"{name}.jsonl")
             result["workloads"][name] = report
             say(
                 f"  {name}: {report['delivered_per_s']}/s delivered, "
                 f"latency {report['latency']}, "
                 f"cpu/msg services {report['cpu_ms_per_delivered_services']} ms"
             )
+            for collection, ops in report["store_ops_per_delivered"].items():
+                say(f"    store {collection}: {ops}")
             return report
 
         one = pairs[:1]
@@ -277,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, help="keep the services' logs in this directory")
     parser.add_argument("--profile", type=Path, help="py-spy stacks of workload b, if installed")
     parser.add_argument(
+        "--trace",
+        type=Path,
+        help="per message: sent, accepted and delivered (Unix time), a JSON line each, per "
+        "workload in this directory (with --logs: to follow a message through the services)",
+    )
+    parser.add_argument(
         "--sweep",
         default="0.25,0.5,0.75,1.0,1.25",
         help="shares of (a)'s rate for the sweep, comma-separated; empty: no sweep",
@@ -293,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         ceiling_scale=0.1 if args.quick else 1.0,
         profile=args.profile,
+        trace=args.trace,
     )
     limit = raise_fd_limit()
     if limit < config.idle_sockets * 2 + 1000:

@@ -288,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--quick", action="store_true", help="tiny run: the bench's own test")
     parser.add_argument("--gateway-url", help="use running services instead of starting them")
-    parser.add_argument("--amqp-url", default=broker.DEFAULT_URL)
+    parser.add_argument(
+        "--amqp-url", default=broker.DEFAULT_URL, help="the broker, also of a stack started here"
+    )
     parser.add_argument("--mongo-url", help="for the store ceiling and seeding idle devices")
     parser.add_argument("--key-file", type=Path, help="the stack's token signing key")
     parser.add_argument("--gateway-db", help="the gateway's database name")
@@ -340,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             result = asyncio.run(run(target, config))
         else:
-            with local_stack(Path(tmp)) as target:
+            with local_stack(Path(tmp), args.amqp_url) as target:
                 result = asyncio.run(run(target, config))
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     config.out.mkdir(parents=True, exist_ok=True)

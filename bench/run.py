@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import ceilings, idle, plot, selfcheck, traffic
+from bench import ceilings, idle, plot, selfcheck, storetop, traffic
 from bench.procstat import Sampler
 from bench.stack import (
     DEFAULT_SHARDS,
@@ -55,6 +55,7 @@ class Config:
     out: Path
     ceiling_scale: float = 1.0
     profile: Path | None = None
+    trace: Path | None = None
 
 
 def interval_report(
@@ -77,15 +78,23 @@ def interval_report(
 
 
 async def measured(
-    sampler: Sampler, drive: Callable[[traffic.Tracker], Awaitable[Any]]
+    sampler: Sampler,
+    drive: Callable[[traffic.Tracker], Awaitable[Any]],
+    mongo_url: str | None = None,
 ) -> dict[str, Any]:
-    """Run one workload: CPU sampled from its first send until its last delivery."""
+    """Run one workload: CPU sampled from its first send until its last delivery (and the
+    store's operations, when it answers `top`)."""
     tracker = traffic.Tracker()
+    top_before = await storetop.snapshot(mongo_url)
     before, started = sampler.snapshot(), time.monotonic()
     extra = await drive(tracker)
     await traffic.drained(tracker, 20)
     after = sampler.snapshot()
+    top_after = await storetop.snapshot(mongo_url)
     report = interval_report(sampler, before, after, tracker, started)
+    report["store_ops_per_delivered"] = storetop.per_message(
+        top_before, top_after, report.get("delivered", 0)
+    )
     if extra is not None:
         report["skipped_offered"] = extra
     return report
@@ -153,13 +162,23 @@ async def run(target: Target, config: Config) -> dict[str, Any]:
                     receiver.tracker = t
                 return await drive(t)
 
-            report = await measured(sampler, driven)
+            tracker_seen: list[traffic.Tracker] = []
+
+            async def traced(t: traffic.Tracker) -> Any:
+                tracker_seen.append(t)
+                return await driven(t)
+
+            report = await measured(sampler, traced, target.mongo_url)
+            if config.trace is not None:
+                traffic.write_trace(tracker_seen[0], config.trace / f"{name}.jsonl")
             result["workloads"][name] = report
             say(
                 f"  {name}: {report['delivered_per_s']}/s delivered, "
                 f"latency {report['latency']}, "
                 f"cpu/msg services {report['cpu_ms_per_delivered_services']} ms"
             )
+            for collection, ops in report["store_ops_per_delivered"].items():
+                say(f"    store {collection}: {ops}")
             return report
 
         one = pairs[:1]
@@ -269,13 +288,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--quick", action="store_true", help="tiny run: the bench's own test")
     parser.add_argument("--gateway-url", help="use running services instead of starting them")
-    parser.add_argument("--amqp-url", default=broker.DEFAULT_URL)
+    parser.add_argument(
+        "--amqp-url", default=broker.DEFAULT_URL, help="the broker, also of a stack started here"
+    )
     parser.add_argument("--mongo-url", help="for the store ceiling and seeding idle devices")
     parser.add_argument("--key-file", type=Path, help="the stack's token signing key")
     parser.add_argument("--gateway-db", help="the gateway's database name")
     parser.add_argument("--pid", action="append", default=[], help="name=pid to sample")
     parser.add_argument("--logs", type=Path, help="keep the services' logs in this directory")
     parser.add_argument("--profile", type=Path, help="py-spy stacks of workload b, if installed")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        help="per message: sent, accepted and delivered (Unix time), a JSON line each, per "
+        "workload in this directory (with --logs: to follow a message through the services)",
+    )
     parser.add_argument(
         "--sweep",
         default="0.25,0.5,0.75,1.0,1.25",
@@ -293,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         ceiling_scale=0.1 if args.quick else 1.0,
         profile=args.profile,
+        trace=args.trace,
     )
     limit = raise_fd_limit()
     if limit < config.idle_sockets * 2 + 1000:
@@ -314,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             result = asyncio.run(run(target, config))
         else:
-            with local_stack(Path(tmp)) as target:
+            with local_stack(Path(tmp), args.amqp_url) as target:
                 result = asyncio.run(run(target, config))
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     config.out.mkdir(parents=True, exist_ok=True)

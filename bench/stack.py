@@ -76,9 +76,10 @@ DEFAULT_SHARDS: int = CommonSettings.model_fields["command_shards"].default
 
 
 @contextmanager
-def local_stack(tmp: Path) -> Iterator[Target]:
-    """RabbitMQ (the machine's), a fresh in-memory SecantusDB and the three services."""
-    broker.ensure(broker.DEFAULT_URL)
+def local_stack(tmp: Path, amqp_url: str = broker.DEFAULT_URL) -> Iterator[Target]:
+    """RabbitMQ (the machine's, or the one at `amqp_url`), a fresh in-memory SecantusDB and the
+    three services."""
+    broker.ensure(amqp_url)
     port = free_port()
     store = spawn(secantus_argv(port, ":memory:"), os.environ, tmp / "secantus.log")
     try:
@@ -86,7 +87,7 @@ def local_stack(tmp: Path) -> Iterator[Target]:
         mongo = secantus_url(port)
         tag = uuid.uuid4().hex[:8]
         namespace = f"bench{tag}."
-        env = stack_env(broker.DEFAULT_URL, mongo, namespace, f"bench{tag}", tmp)
+        env = stack_env(amqp_url, mongo, namespace, f"bench{tag}", tmp)
         # The services' own defaults (shards, log level), not the test suite's.
         for name in ("HAVEN_COMMAND_SHARDS", "HAVEN_LOG_LEVEL"):
             env.pop(name, None)
@@ -94,13 +95,13 @@ def local_stack(tmp: Path) -> Iterator[Target]:
             pids = {name: stack.processes[name].pid for name in SERVICES[:3]}
             pids["store"] = store.pid
             # The broker the services use: other nodes (a local cluster's) may run beside it.
-            broker_pid = listening_pid(urlsplit(broker.DEFAULT_URL).port or 5672)
+            broker_pid = listening_pid(urlsplit(amqp_url).port or 5672)
             beams = find_by_comm("beam.smp")
             if broker_pid is not None or beams:
                 pids["broker"] = broker_pid if broker_pid is not None else beams[0]
             yield Target(
                 stack.gateway_url,
-                broker.DEFAULT_URL,
+                amqp_url,
                 mongo,
                 Path(env["HAVEN_SIGNING_KEY_FILE"]),
                 f"bench{tag}_gateway",
@@ -111,4 +112,4 @@ def local_stack(tmp: Path) -> Iterator[Target]:
         store.kill()
         store.wait()
         if "namespace" in locals():  # the services are gone: nothing re-declares it
-            asyncio.run(drop_namespace(broker.DEFAULT_URL, namespace, DEFAULT_SHARDS))
+            asyncio.run(drop_namespace(amqp_url, namespace, DEFAULT_SHARDS))

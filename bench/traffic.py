@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -55,6 +56,26 @@ class Tracker:
         return sorted(
             (at, at - self.sent[mid]) for mid, at in self.delivered.items() if mid in self.sent
         )
+
+
+def write_trace(tracker: Tracker, path: Path) -> None:
+    """One JSON line per message sent: its id and when it was sent, accepted and delivered
+    (Unix seconds, to line up with the services' log timestamps; null: never)."""
+    offset = time.time() - time.monotonic()
+
+    def wall(at: float | None) -> float | None:
+        return None if at is None else round(at + offset, 6)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for mid, sent in sorted(tracker.sent.items(), key=lambda item: item[1]):
+            row = {
+                "message_id": mid,
+                "sent": wall(sent),
+                "accepted": wall(tracker.accepted.get(mid)),
+                "delivered": wall(tracker.delivered.get(mid)),
+            }
+            out.write(json.dumps(row) + "\n")
 
 
 async def make_pairs(api: Api, count: int, tag: str) -> list[Pair]:

@@ -8,8 +8,8 @@ to the service as one batch; batches never overlap. Each shard's deliveries join
 their delivery order and a conversation lives on one shard, so a conversation's commands are
 handled one after another in delivery order (the service keeps each conversation's order within
 a batch), and a command returns, hence is acked, only after its event was confirmed. Only
-that wait for the broker's confirm (an `Announcing` outcome) runs past the pipeline's turn:
-the next batch is stored meanwhile. An announcement that
+that wait for the broker's confirm and the retention read after the insert (an `Announcing`
+outcome) runs past the pipeline's turn: the next batch is stored meanwhile. An announcement that
 fails makes its command raise here, so the bus retries it; the retry finds it stored and
 publishes the event again (same `event_id`), never storing it twice or out of order.
 

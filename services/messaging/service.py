@@ -8,9 +8,11 @@ idempotent (stored messages are found again and their events re-published with t
 A stored message's outcome is its batch's announcement in flight (`Announcing`): the batch
 returns as soon as its messages are stored and their announcement started (deliveries to the
 recipients' sockets and the `message.stored` events: services/messaging/delivery.py), so the
-pipeline stores the next batch while the broker confirms this one's; each command is still
-acked only once its batch's announcement was confirmed (services/messaging/pipeline.py waits
-for it). Storage order, hence seq order, is untouched: only the waiting for confirms overlaps.
+pipeline stores the next batch while the broker confirms this one's and the retention read
+after the insert (`settle`) runs; each command is still acked only once both are done
+(services/messaging/pipeline.py waits for it). Storage order, hence seq order, is untouched:
+only that waiting overlaps. A batch holds the pipeline for two store round trips in a row: the
+seq reservation (with the erased-senders read beside it) and the insert.
 """
 
 from __future__ import annotations
@@ -146,23 +148,34 @@ class MessagingService:
         # A valid command holds its place until its announcement replaces it.
         outcomes: list[Outcome | SendMessage] = []
         valid: list[SendMessage] = []
-        gone = await self._erased_senders(commands)
+        storable: list[SendMessage] = []
         for command in commands:
-            if command.data.sender_account_id in gone:
-                # Acked, not dead-lettered: the dead letters would keep its ciphertext.
-                await self._reject(command, "account_deleted", "the sender's account is deleted")
-                outcomes.append(None)
-                continue
             try:
                 docs.check_envelope(command.data)
             except PermanentError as error:
-                await self._reject(command, "invalid_request", str(error))
                 outcomes.append(error)
                 continue
             outcomes.append(command)
-            valid.append(command)
-        stored, inserted = await self._persist(valid, again)
-        new_docs = [stored[key] for key in dict.fromkeys(_key(c) for c in valid) if key in inserted]
+            storable.append(command)
+        # Whose account is erased, read while the seqs are reserved (one round trip of the batch
+        # instead of two in a row); an erased sender's reserved seq stays unused: a gap.
+        gone, (found, fresh) = await asyncio.gather(
+            self._erased_senders(commands), self._prepare(storable, again)
+        )
+        for i, command in enumerate(commands):
+            outcome = outcomes[i]
+            if command.data.sender_account_id in gone:
+                # Acked, not dead-lettered: the dead letters would keep its ciphertext.
+                await self._reject(command, "account_deleted", "the sender's account is deleted")
+                outcomes[i] = None
+            elif isinstance(outcome, PermanentError):
+                await self._reject(command, "invalid_request", str(outcome))
+            else:
+                valid.append(command)
+        if gone:
+            found = {k: d for k, d in found.items() if d["sender_account_id"] not in gone}
+            fresh = [d for d in fresh if d["sender_account_id"] not in gone]
+        stored, inserted = await self._persist(found, fresh)
         for command in valid:
             key = _key(command)
             ids = {"conversation_id": key[0], "message_id": key[1], "seq": stored[key]["seq"]}
@@ -176,7 +189,15 @@ class MessagingService:
         # One announcement for the batch's stored messages; each of their commands is acked once
         # it settled (services/messaging/pipeline.py).
         sends = [(o, stored[_key(o)]) for o in outcomes if isinstance(o, SendMessage)]
-        batch = asyncio.ensure_future(self._announce_batch(sends)) if sends else None
+        # Announced while the retention is settled, and neither holds the next batch back: the
+        # batch's commands are acked once both are done. Should either fail, the commands are
+        # retried: they find their messages stored, announce them again under the same event
+        # ids and settle them again (every stored message of the batch is settled, not only
+        # those inserted now: at idle, one read either way).
+        batch = None
+        if sends:
+            kept = [stored[key] for key in dict.fromkeys(_key(c) for c in valid)]
+            batch = asyncio.ensure_future(self._announce_and_settle(sends, kept))
         announced: list[Outcome] = []
         for outcome in outcomes:
             if isinstance(outcome, SendMessage):
@@ -184,32 +205,43 @@ class MessagingService:
                 announced.append(batch)
             else:
                 announced.append(outcome)
-        # Announced first (delivery is at-least-once: should this fail, the retried batch finds
-        # its messages stored and announces them again under the same event ids).
-        if self._settle is not None and new_docs:
-            try:
-                await self._settle(new_docs)
-            except BaseException:
-                for outcome in announced:
-                    if isinstance(outcome, asyncio.Future):
-                        outcome.add_done_callback(_observed)
-                raise
         return announced
+
+    async def _announce_and_settle(
+        self, sends: Sequence[tuple[SendMessage, Document]], kept: Sequence[Document]
+    ) -> None:
+        settle = self._settle
+        settling = asyncio.ensure_future(settle(kept)) if settle is not None and kept else None
+        try:
+            # In this task, not a new one: its publishes go out before a later round's (a
+            # delete of one of these messages in the same batch is announced after it).
+            await self._announce_batch(sends)
+        except BaseException:
+            if settling is not None:
+                settling.add_done_callback(_observed)
+            raise
+        if settling is not None:
+            await settling
 
     async def _erased_senders(self, commands: Sequence[SendMessage]) -> set[str]:
         if self._erased is None or not commands:
             return set()
         return await self._erased(sorted({c.data.sender_account_id for c in commands}))
 
-    async def _persist(
+    async def _prepare(
         self, commands: Sequence[SendMessage], again: set[tuple[str, str]]
-    ) -> tuple[dict[tuple[str, str], Document], set[tuple[str, str]]]:
-        """The stored document of every command's message, and which ones were inserted now.
-        `again`: the keys worth looking up first (redelivered); the rest are inserted blind."""
+    ) -> tuple[dict[tuple[str, str], Document], list[Document]]:
+        """The messages already stored among the redelivered ones (`again`: the keys worth
+        looking up first), and numbered documents for the rest, to be inserted blind."""
         keys = list(dict.fromkeys(_key(c) for c in commands))  # the first copy in a batch wins
         stored = await self._repo.existing([k for k in keys if k in again])
         first = {_key(c): c for c in reversed(commands)}
-        new_docs = await self._numbered([first[k] for k in keys if k not in stored])
+        return stored, await self._numbered([first[k] for k in keys if k not in stored])
+
+    async def _persist(
+        self, stored: dict[tuple[str, str], Document], new_docs: list[Document]
+    ) -> tuple[dict[tuple[str, str], Document], set[tuple[str, str]]]:
+        """The stored document of every command's message, and which ones were inserted now."""
         result = await self._repo.insert(new_docs)
         if result.duplicate_seqs:
             for position in result.duplicate_seqs:
@@ -323,7 +355,7 @@ class MessagingService:
 
 
 def _observed(future: asyncio.Future[None]) -> None:
-    """An announcement of a batch that failed after it: its outcome no longer matters."""
+    """A settle beside an announcement that failed: the commands are retried either way."""
     if not future.cancelled():
         future.exception()
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from bench.ceilings import ratios
 from bench.procstat import Sampler, cpu_seconds, find_by_comm, rss_bytes
 from bench.stats import latency_summary, percentile
-from bench.traffic import Tracker, rates
+from bench.storetop import per_message
+from bench.traffic import Tracker, rates, write_trace
 
 
 def test_percentiles_interpolate_between_closest_ranks() -> None:
@@ -72,3 +75,37 @@ def test_ratios_divide_each_ceiling_by_its_uses_per_message() -> None:
     ceilings = {"publish": 3000.0, "insert": 2000.0, "http": 6000.0, "verify": 10000.0}
     got = ratios(500.0, ceilings)
     assert got == {"publish": 0.333, "insert": 0.25, "http": 0.083, "verify": 0.1}
+
+
+def test_store_operations_per_message_are_the_difference_over_a_workload() -> None:
+    def top(inserts: int, micros: int) -> dict[str, dict[str, dict[str, int]]]:
+        return {
+            "bench1a2b_messaging.messages": {
+                "total": {"time": micros, "count": inserts},
+                "insert": {"time": micros, "count": inserts},
+                "queries": {"time": 0, "count": 3},
+            },
+            "bench1a2b_gateway.devices": {"total": {"time": 5, "count": 1}},
+        }
+
+    assert per_message(top(10, 1000), top(30, 5000), 100) == {
+        "messaging.messages": {"insert": 0.2, "us": 40.0}  # only what moved
+    }
+    assert per_message(None, top(1, 1), 100) == {}  # a store without `top`
+    assert per_message(top(1, 1), top(2, 2), 0) == {}
+
+
+def test_a_trace_has_one_line_per_message_sent_in_unix_time(tmp_path: Path) -> None:
+    tracker = Tracker()
+    now = time.monotonic()
+    tracker.sent = {"m1": now - 1.0, "m2": now - 0.5}
+    tracker.accepted = {"m1": now - 0.9}
+    tracker.delivered = {"m1": now - 0.8}
+    low = time.time() - time.monotonic()  # the monotonic clock's offset, bracketed
+    write_trace(tracker, tmp_path / "a.jsonl")
+    high = time.time() - time.monotonic()
+    rows = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [r["message_id"] for r in rows] == ["m1", "m2"]
+    assert low - 1e-3 <= rows[0]["sent"] - (now - 1.0) <= high + 1e-3
+    assert rows[0]["delivered"] - rows[0]["sent"] == pytest.approx(0.2, abs=1e-3)
+    assert rows[1]["accepted"] is None and rows[1]["delivered"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,15 @@ class SharedBucket:
         if granted:
             return granted, 0
         return 0, max(1, math.ceil(tat - rate.tolerance - at))
+
+
+@dataclass
+class RemoteBucket(SharedBucket):
+    """The same bucket a round trip away: other requests run while an update is on its way."""
+
+    async def take_up_to(self, key: str, rate: Rate, now: datetime, want: int) -> tuple[int, int]:
+        await asyncio.sleep(0.01)
+        return await super().take_up_to(key, rate, now, want)
 
 
 def limits_with(bucket: SharedBucket, send: str) -> Limits:
@@ -92,3 +102,25 @@ async def test_a_lapsed_lease_starts_again_from_one_token(monkeypatch: pytest.Mo
     assert await allowed(limits, 1, later) == 1
     assert bucket.updates == before + 1
     assert bucket.tat["send:acct"] == pytest.approx(later.timestamp() + 0.1)  # one token
+
+
+async def test_requests_in_flight_together_wait_for_one_lease_instead_of_each_taking_one() -> None:
+    bucket = RemoteBucket()
+    limits = limits_with(bucket, "100000/minute,10000")
+    assert await allowed(limits, 7, START) == 7  # leases of 1, 2 and 4, all spent
+    assert bucket.updates == 3
+    await asyncio.gather(*(limits.check("send", "acct", START) for _ in range(8)))
+    assert bucket.updates == 4  # one lease of 8 for the eight
+    assert bucket.granted == 15
+
+
+async def test_a_refused_lease_leaves_the_waiting_requests_to_ask_again() -> None:
+    bucket = RemoteBucket()
+    limits = limits_with(bucket, "60/minute,40")
+    bucket.tat["send:acct"] = START.timestamp() + 3600  # spent for an hour
+    outcomes = await asyncio.gather(
+        *(limits.check("send", "acct", START) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(o, RateLimitedError) for o in outcomes)
+    assert bucket.updates == 3  # each asked the bucket itself, one after another
+    assert bucket.granted == 0

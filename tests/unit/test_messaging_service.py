@@ -280,8 +280,8 @@ async def test_an_erased_senders_send_is_refused_without_shifting_the_others_ann
 async def test_a_batch_is_announced_while_its_retention_is_settled(
     repo: FakeRepository, published: list[OutEvent]
 ) -> None:
-    """The settle read after the insert does not hold the events back (at idle it is one
-    store round trip of the send→deliver path)."""
+    """The settle read after the insert holds back neither the events (at idle it is one
+    store round trip of the send→deliver path) nor the next batch, only the acks."""
     release = asyncio.Event()
     settled_docs: list[Any] = []
 
@@ -298,9 +298,82 @@ async def test_a_batch_is_announced_while_its_retention_is_settled(
     for _ in range(20):
         await asyncio.sleep(0)
     assert [e.data.message_id for e in published] == [command.data.message_id]
-    assert not handling.done()  # the batch itself still waits for its settle
+    outcomes = await handling  # the pipeline may store the next batch meanwhile
+    assert len(outcomes) == 1 and isinstance(outcomes[0], asyncio.Future)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not outcomes[0].done()  # the command is acked only once its settle is done
+    assert not settled_docs
     release.set()
-    await settled(service, [])
-    outcomes = await handling
+    await outcomes[0]
     assert [d["message_id"] for d in settled_docs] == [command.data.message_id]
-    assert all(isinstance(o, asyncio.Future) and o.done() for o in outcomes)
+
+
+async def test_a_failed_settle_fails_the_commands_and_their_retry_settles_again(
+    repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    """Stored but not settled: the commands are retried (not acked), and the retry, finding
+    the message stored, announces it again and settles it again."""
+    settled_docs: list[Any] = []
+    failing = [True]
+
+    async def publish(event: OutEvent) -> None:
+        published.append(event)
+
+    async def settle(docs: Sequence[Any]) -> None:
+        if failing.pop():
+            raise TransientError("store away")
+        settled_docs.extend(docs)
+
+    service = MessagingService(repo=repo, publish=publish, settle=settle)  # type: ignore[arg-type]
+    command = send_command("a")
+    [outcome] = await service.handle([Job(command)])
+    assert isinstance(outcome, asyncio.Future)
+    with pytest.raises(TransientError):
+        await outcome
+    failing.append(False)
+    assert await settled(service, [Job(command)]) == [None]
+    assert [d["message_id"] for d in settled_docs] == [command.data.message_id]
+    assert [d["message_id"] for d in repo.messages] == [command.data.message_id]
+    assert [e.data.message_id for e in published] == [command.data.message_id] * 2
+
+
+async def test_an_erased_senders_seq_is_reserved_beside_the_erased_read_and_left_a_gap(
+    repo: FakeRepository, published: list[OutEvent]
+) -> None:
+    """The erased-senders read and the seq reservation run side by side (one round trip of
+    the batch, not two in a row); an erased sender's message is never inserted."""
+    reading = asyncio.Event()
+    counted: list[dict[str, int]] = []
+
+    async def publish(event: OutEvent) -> None:
+        published.append(event)
+
+    async def erased(accounts: Sequence[str]) -> set[str]:
+        reading.set()
+        await asyncio.sleep(0.01)
+        assert counted  # the seqs were reserved while this read was out
+        return {"acct-gone"} & set(accounts)
+
+    reserve = repo.reserve
+
+    async def reserving(counts: dict[str, int]) -> dict[str, int]:
+        await reading.wait()
+        counted.append(dict(counts))
+        return await reserve(counts)
+
+    repo.reserve = reserving  # type: ignore[method-assign]
+    service = MessagingService(repo=repo, publish=publish, erased=erased)  # type: ignore[arg-type]
+    first, gone, second = (
+        send_command("a"),
+        send_command("a", sender="acct-gone"),
+        send_command("a"),
+    )
+    outcomes = await settled(service, [Job(first), Job(gone), Job(second)])
+    assert outcomes == [None, None, None]
+    assert counted == [{first.data.conversation_id: 3}]
+    assert [(d["message_id"], d["seq"]) for d in repo.messages] == [
+        (first.data.message_id, 1),
+        (second.data.message_id, 3),
+    ]
+    assert published[0].type == "message.rejected"

@@ -11,10 +11,15 @@ when it lapses. Tokens are only ever spent after the shared bucket granted them,
 never loosens, across any number of replicas; the price is that a lapsed lease's leftovers
 (fewer than a quarter of the burst) are lost to the subject, which only makes it stricter.
 Small bursts (under 8) lease one token at a time: exactly one update per request.
+
+Concurrent requests of one subject share a lease being taken: while one of them is at the
+shared bucket, the others wait for its lease instead of each taking (and overwriting) one of
+their own, so eight requests in flight cost one update, not eight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass
@@ -86,17 +91,29 @@ class Limits:
         self._buckets = buckets
         self._rates: dict[Limit, Rate] = {name: settings.rate(name) for name in DETAILS}
         self._leases: dict[str, _Lease] = {}
+        self._taking: dict[str, asyncio.Future[None]] = {}  # a lease on its way, per key
 
     async def check(self, limit: Limit, subject: str, now: datetime) -> None:
         """Take one token for `subject` (an account, device or address) or raise 429."""
-        key, rate, clock = f"{limit}:{subject}", self._rates[limit], time.monotonic()
-        lease = self._leases.get(key)
-        if lease is not None and lease.tokens > 0 and clock < lease.until:
-            lease.tokens -= 1
-            return
+        key, rate = f"{limit}:{subject}", self._rates[limit]
+        while True:
+            clock = time.monotonic()
+            lease = self._leases.get(key)
+            if lease is not None and lease.tokens > 0 and clock < lease.until:
+                lease.tokens -= 1
+                return
+            taking = self._taking.get(key)
+            if taking is None:
+                break
+            await asyncio.shield(taking)  # then look again: its lease may have a token left
         used_up = lease is not None and clock < lease.until
         size = min(lease.size * 2, lease_cap(rate)) if lease is not None and used_up else 1
-        granted, retry_after = await self._buckets.take_up_to(key, rate, now, size)
+        self._taking[key] = taken = asyncio.get_running_loop().create_future()
+        try:
+            granted, retry_after = await self._buckets.take_up_to(key, rate, now, size)
+        finally:
+            del self._taking[key]
+            taken.set_result(None)
         if granted == 0:
             RATE_LIMITED.labels(limit=limit).inc()
             raise RateLimitedError(retry_after=retry_after, detail=DETAILS[limit])

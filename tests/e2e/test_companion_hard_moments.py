@@ -83,10 +83,12 @@ async def test_item18_11_a_chat_named_by_handle_shows_sign_ins_retention_and_del
 ) -> None:
     # A cast of its own: the new sign-in changes the safety number the others rely on.
     cast = await onboard_fast(shared_stack.gateway_url, tmp_path, "named")
+    # Sam's tablet, its keystore made beforehand at argon2id's floor (not the CLI's default).
+    tablet_keystore = (await Person.create(cast.client.server, tmp_path, "tablet", "")).keystore
     chat = cast.client.chat(cast.coach_handle)  # the counterpart's handle names it
     try:
         chat.expect("connected")
-        tablet = cast.client.run("--keystore", str(cast.directory / "tablet.keystore"), "login",
+        tablet = cast.client.run("--keystore", str(tablet_keystore), "login",
                                  "--handle", cast.client_handle)  # fmt: skip
         assert tablet.returncode == 0, tablet.stderr
         chat.expect_exact(copy.NEW_SIGN_IN.split(":")[0])

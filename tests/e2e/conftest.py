@@ -4,7 +4,7 @@
 never by assuming an empty database. A test that stops or restarts its services takes it as
 `stoppable_stack`, which starts again what the test left stopped (unless no test of the module
 comes after it: put such tests last). `stack` (tests/conftest.py) is a fresh stack per test,
-for a module whose services need settings of their own."""
+for a test whose services need settings of their own, or the only test of its module."""
 
 from __future__ import annotations
 

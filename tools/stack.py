@@ -14,7 +14,7 @@ from pathlib import Path
 from subprocess import Popen
 
 from services.gateway.security.tokens import generate_pem
-from tools.processes import free_port, http_ok, spawn, stop, wait_until
+from tools.processes import free_port, http_ok, spawn, stop_all, wait_until
 
 SERVICES = ("gateway", "messaging", "notification")
 LAX_RATES = (
@@ -75,7 +75,10 @@ class Stack:
         return name
 
     def stop(self, *names: str) -> dict[str, int]:
-        return {name: stop(self.processes.pop(name)) for name in (names or tuple(self.processes))}
+        """SIGTERM to the named processes (all when none are named) at once; their exit codes."""
+        chosen = names or tuple(self.processes)
+        codes = stop_all([self.processes.pop(name) for name in chosen])
+        return dict(zip(chosen, codes, strict=True))
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         urls = [f"{self.health_url(name)}/readyz" for name in self.processes]

@@ -1,9 +1,10 @@
 """E2E fixtures: the services as processes.
 
-`stack` (tests/conftest.py) is a fresh stack per test, for destructive tests: SIGTERM,
-restarts, broker loss. `shared_stack` is one stack per module for the journeys that leave it
-running as they found it; those tests tell themselves apart by unique handles, never by
-assuming an empty database."""
+`shared_stack` is one stack per module; its tests tell themselves apart by unique handles,
+never by assuming an empty database. A test that stops or restarts its services takes it as
+`stoppable_stack`, which starts again what the test left stopped (unless no test of the module
+comes after it: put such tests last). `stack` (tests/conftest.py) is a fresh stack per test,
+for a test whose services need settings of their own, or the only test of its module."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pymongo import AsyncMongoClient
 from tests.support.isolation import drop_databases, drop_topology, new_isolation
 from tools.api import Api, DeviceKeys, Session
 from tools.infra import Infra
-from tools.stack import BOOTSTRAP_OPERATOR, Stack, running_stack, stack_env
+from tools.stack import BOOTSTRAP_OPERATOR, SERVICES, Stack, running_stack, stack_env
 
 
 @pytest.fixture
@@ -56,6 +57,26 @@ def shared_stack(
     env = stack_env(infra.amqp_url, infra.mongo_url, *shared_names, directory)
     with running_stack(env, directory) as value:
         yield value
+
+
+@pytest.fixture
+def stoppable_stack(shared_stack: Stack, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """`shared_stack` for a test that stops services (SIGTERM, restarts): the services it
+    left stopped run again for the module's next test."""
+    before = [name for name in SERVICES if name in shared_stack.processes]
+    yield shared_stack
+    stopped = [name for name in before if name not in shared_stack.processes]
+    if stopped and _module_goes_on(request):
+        shared_stack.start(*stopped)
+        shared_stack.wait_ready()
+
+
+def _module_goes_on(request: pytest.FixtureRequest) -> bool:
+    """Whether a test of this test's module runs after it (a module runs whole on one worker,
+    in file order)."""
+    items = request.session.items
+    later = items[items.index(request.node) + 1 :]
+    return any(item.path == request.node.path for item in later)
 
 
 @pytest.fixture

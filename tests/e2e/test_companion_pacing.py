@@ -20,7 +20,8 @@ BURST = 8
 
 @pytest.fixture
 def stack_overrides() -> dict[str, str]:
-    return {"HAVEN_RATE_SEND": "40/minute,3"}  # three at once, then one every 1.5 s
+    # Three at once, then one every 0.5 s: a refusal says `Retry-After: 1` (whole seconds).
+    return {"HAVEN_RATE_SEND": "120/minute,3"}
 
 
 async def test_a_burst_past_the_send_budget_is_paced_not_dropped(

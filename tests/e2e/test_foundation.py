@@ -1,6 +1,6 @@
 """The foundation, driven from outside: health, metrics, the event path, restarts, shutdown.
 
-Tests that only look share one stack; broker loss and SIGTERM get a stack of their own."""
+The tests share one stack; broker loss comes after the tests that only look, SIGTERM last."""
 
 from __future__ import annotations
 
@@ -67,10 +67,10 @@ async def test_metrics_only_on_internal_ports(shared_stack: Stack) -> None:
 
 
 async def test_services_reconnect_after_broker_drops_connections(
-    stack: Stack, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+    shared_stack: Stack, shared_mongo: AsyncMongoClient, shared_names: tuple[str, str]
 ) -> None:
-    _, prefix = isolation
-    closed = await close_connections(isolation[0])
+    stack, (namespace, prefix) = shared_stack, shared_names
+    closed = await close_connections(namespace)
     assert closed >= 3  # one connection per service at least
     await asyncio.to_thread(stack.wait_ready, 30)
     async with aiohttp.ClientSession() as http:
@@ -82,15 +82,8 @@ async def test_services_reconnect_after_broker_drops_connections(
         probe_id = (await response.json())["probe_id"]
     for service in ("messaging", "notification"):
         await wait_for_document(
-            mongo_client, f"{prefix}_{service}", "ops_probes", {"probe_id": probe_id}, 20
+            shared_mongo, f"{prefix}_{service}", "ops_probes", {"probe_id": probe_id}, 20
         )
-
-
-def test_sigterm_shuts_every_service_down_cleanly(stack: Stack) -> None:
-    codes = stack.stop()
-    assert codes == {"gateway": 0, "messaging": 0, "notification": 0}
-    for service in ("gateway", "messaging", "notification"):
-        assert any(line.get("event") == "stopped" for line in stack.log_lines(service))
 
 
 async def test_ready_only_with_a_broker_but_healthy_without_one(
@@ -133,3 +126,11 @@ def test_bad_configuration_stops_with_one_line_naming_the_variable() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "HAVEN_GATEWAY_PORT" in lines[0]
+
+
+def test_sigterm_shuts_every_service_down_cleanly(stoppable_stack: Stack) -> None:
+    stack = stoppable_stack  # last: the module's stack after all the other tests
+    codes = stack.stop()
+    assert codes == {"gateway": 0, "messaging": 0, "notification": 0}
+    for service in ("gateway", "messaging", "notification"):
+        assert any(line.get("event") == "stopped" for line in stack.log_lines(service))

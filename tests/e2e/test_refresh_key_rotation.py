@@ -1,4 +1,7 @@
-"""Refresh-token replay across a signing-key rotation: still one token chain, never two."""
+"""Refresh-token replay across a signing-key rotation: still one token chain, never two.
+
+The tests share the module's stack (each rotates its gateway's key once more), each with an
+operator device of its own."""
 
 from __future__ import annotations
 
@@ -6,11 +9,18 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
 from pymongo import AsyncMongoClient
 
 from services.gateway.security.tokens import generate_pem
 from tools.api import Api, Session
-from tools.stack import Stack
+from tools.stack import BOOTSTRAP_OPERATOR, Stack
+
+
+@pytest.fixture
+async def operator(shared_api: Api) -> Session:
+    """The bootstrap operator on a new device: only this test's tokens are that device's."""
+    return await shared_api.login(*BOOTSTRAP_OPERATOR)
 
 
 async def _rotate_gateway_key(stack: Stack, directory: Path) -> None:
@@ -25,8 +35,9 @@ async def _rotate_gateway_key(stack: Stack, directory: Path) -> None:
 
 
 async def test_a_replay_within_grace_after_key_rotation_returns_the_same_successor(
-    api: Api, operator: Session, stack: Stack, tmp_path: Path
+    shared_api: Api, operator: Session, stoppable_stack: Stack, tmp_path: Path
 ) -> None:
+    api, stack = shared_api, stoppable_stack
     first = await api.call(
         "POST", "/v1/sessions/refresh", {"refresh_token": operator.refresh_token}
     )
@@ -53,15 +64,16 @@ async def test_a_replay_within_grace_after_key_rotation_returns_the_same_success
 
 
 async def test_a_token_from_before_seeds_is_refused_rather_than_forking_after_rotation(
-    api: Api,
+    shared_api: Api,
     operator: Session,
-    stack: Stack,
+    stoppable_stack: Stack,
     tmp_path: Path,
-    mongo_client: AsyncMongoClient,
-    isolation: tuple[str, str],
+    shared_mongo: AsyncMongoClient,
+    shared_names: tuple[str, str],
 ) -> None:
-    tokens = mongo_client[f"{isolation[1]}_gateway"]["refresh_tokens"]
-    await tokens.update_many({}, {"$unset": {"successor_seed": ""}})  # as issued by older code
+    api, stack, device = shared_api, stoppable_stack, {"device_id": operator.device_id}
+    tokens = shared_mongo[f"{shared_names[1]}_gateway"]["refresh_tokens"]
+    await tokens.update_many(device, {"$unset": {"successor_seed": ""}})  # as older code did
     first = await api.call(
         "POST", "/v1/sessions/refresh", {"refresh_token": operator.refresh_token}
     )
@@ -73,7 +85,7 @@ async def test_a_token_from_before_seeds_is_refused_rather_than_forking_after_ro
             "POST", "/v1/sessions/refresh", {"refresh_token": operator.refresh_token}
         )
         assert replay.status == 401  # its successor cannot be derived again: no second chain
-        assert await tokens.count_documents({"spent_at": None}) == 1
+        assert await tokens.count_documents({**device, "spent_at": None}) == 1
         onward = await rotated.call(
             "POST", "/v1/sessions/refresh", {"refresh_token": first.body["refresh_token"]}
         )

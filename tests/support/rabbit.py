@@ -4,6 +4,7 @@ its queues still hold."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import subprocess
 
@@ -29,20 +30,30 @@ async def close_connections(prefix: str) -> int:
         match = _NAME.search(line)
         if match and match.group(1).startswith(prefix):
             pids.append(line.split("\t")[0])
-    for pid in pids:
-        await asyncio.to_thread(
-            subprocess.run,
-            ["rabbitmqctl", "close_connection", pid, "test: forced reconnect"],
-            capture_output=True,
-            check=True,
+    await asyncio.gather(  # each rabbitmqctl is an Erlang VM of its own: side by side
+        *(
+            asyncio.to_thread(
+                subprocess.run,
+                ["rabbitmqctl", "close_connection", pid, "test: forced reconnect"],
+                capture_output=True,
+                check=True,
+            )
+            for pid in pids
         )
+    )
     return len(pids)
 
 
+# Longest wait for a queue's ready messages: they come at once unless a service's consumer is
+# the queue's active one (then they are that service's, and this one gets none of them).
+DELIVERY_WAIT = 2.0
+
+
 async def queued_bodies(namespace: str, command_shards: int = 2) -> list[str]:
-    """Every message still in the namespace's durable queues (dead letters included), read
+    """Every message ready in the namespace's durable queues (dead letters included), read
     without consuming it for good: quorum queues with a single active consumer refuse
-    basic.get, so this consumes without acking, and closing the connection puts it all back."""
+    basic.get, so this consumes without acking, and closing the connection puts it all back.
+    A queue is read until it delivered as many as its declaration counted ready."""
     bodies: list[str] = []
     connection = await aio_pika.connect(broker.DEFAULT_URL)
     async with connection:
@@ -50,11 +61,25 @@ async def queued_bodies(namespace: str, command_shards: int = 2) -> list[str]:
         await channel.set_qos(prefetch_count=1000)
         for spec in queue_specs(Topology(namespace=namespace, command_shards=command_shards)):
             queue = await channel.declare_queue(spec.name, passive=True)
-
-            async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-                bodies.append(message.body.decode(errors="replace"))
-
-            tag = await queue.consume(keep)
-            await asyncio.sleep(0.3)
-            await queue.cancel(tag)
+            ready = queue.declaration_result.message_count or 0
+            if ready == 0:
+                continue
+            bodies += await _read(queue, ready)
     return bodies
+
+
+async def _read(queue: aio_pika.abc.AbstractQueue, ready: int) -> list[str]:
+    """The bodies of the `ready` messages `queue` holds, left unacknowledged."""
+    got: list[str] = []
+    all_here = asyncio.Event()
+
+    async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        got.append(message.body.decode(errors="replace"))
+        if len(got) >= ready:
+            all_here.set()
+
+    tag = await queue.consume(keep)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_here.wait(), DELIVERY_WAIT)
+    await queue.cancel(tag)
+    return got

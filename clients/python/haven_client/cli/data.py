@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from haven_client.cli.context import Options, client_for, pass_options, secret
 from haven_client.client import HavenClient
@@ -31,6 +30,10 @@ from haven_client.keystore import Keystore
 @pass_options
 async def export(options: Options, file: Path, readable: bool) -> None:
     """Download everything the server holds about you (messages stay ciphertext in FILE)."""
+    # Here, not at the top: only `export` draws it, and every `haven` command would pay for
+    # importing rich's progress bars (its spinner table included).
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=options.output.errors, disable=options.output.as_json) as bar:
         task = bar.add_task("export", total=None)

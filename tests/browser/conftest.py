@@ -25,6 +25,14 @@ from tools.api import Api
 from tools.infra import Infra
 from tools.stack import Stack, running_stack, stack_env
 
+# The shared stack's settings on top of the test defaults: what some modules need and the
+# others never notice (a 2 MiB upload limit, Web Push with a loopback receiver). A module
+# whose `web_overrides` are all among these runs on the shared stack.
+SHARED_OVERRIDES = {
+    "HAVEN_ATTACHMENT_MAX_BYTES": str(2 * 1024 * 1024),
+    "HAVEN_VAPID_SUBJECT": "mailto:operator@haven.example",
+    "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",
+}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NewContext = Callable[..., Awaitable[BrowserContext]]
 
@@ -37,17 +45,61 @@ def _require_build() -> None:
 # --- the stack ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-async def web_names(infra: Infra) -> AsyncIterator[tuple[str, str]]:
-    """The module's AMQP namespace and database prefix; removed after its last test."""
-    namespace, prefix = new_isolation()
-    yield namespace, prefix
+async def _drop_names(infra: Infra, namespace: str, prefix: str) -> None:
     await drop_topology(infra.amqp_url, namespace)
     client: AsyncMongoClient = AsyncMongoClient(infra.mongo_url)
     try:
         await drop_databases(client, prefix)
     finally:
         await client.close()
+
+
+@contextlib.contextmanager
+def _web_stack(
+    infra: Infra, names: tuple[str, str], overrides: dict[str, str], directory: Path
+) -> Iterator[Stack]:
+    """The three services as processes serving the build, stopped together (SIGTERM to all
+    first: each shuts down while the others do)."""
+    _require_build()
+    env = stack_env(infra.amqp_url, infra.mongo_url, *names, directory)
+    env = {**env, "HAVEN_WEB_EXIT_URL": EXIT_URL, **overrides}
+    with running_stack(env, directory) as value:
+        try:
+            yield value
+        finally:
+            for process in value.processes.values():
+                if process.poll() is None:
+                    process.terminate()
+
+
+@pytest.fixture(scope="session")
+async def shared_web_names(infra: Infra) -> AsyncIterator[tuple[str, str]]:
+    """The shared stack's AMQP namespace and database prefix; removed after the session."""
+    namespace, prefix = new_isolation()
+    yield namespace, prefix
+    await _drop_names(infra, namespace, prefix)
+
+
+@pytest.fixture(scope="session")
+def shared_web_stack(
+    infra: Infra,
+    shared_web_names: tuple[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """One stack (SHARED_OVERRIDES) for every module of the session (of this xdist worker) that
+    asks for nothing else: booting three services costs seconds, and the tests tell themselves
+    apart by unique handles anyway."""
+    directory = tmp_path_factory.mktemp("web_stack")
+    with _web_stack(infra, shared_web_names, SHARED_OVERRIDES, directory) as value:
+        yield value
+
+
+@pytest.fixture(scope="module")
+async def web_names(infra: Infra) -> AsyncIterator[tuple[str, str]]:
+    """A module's own AMQP namespace and database prefix; removed after its last test."""
+    namespace, prefix = new_isolation()
+    yield namespace, prefix
+    await _drop_names(infra, namespace, prefix)
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +111,19 @@ def web_overrides() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def web_stack(
     infra: Infra,
-    web_names: tuple[str, str],
     web_overrides: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Stack]:
     """The three services as processes for the module's tests, the gateway serving the build
-    in clients/web/dist at /app/; tests tell themselves apart by unique handles."""
-    _require_build()
+    in clients/web/dist at /app/; tests tell themselves apart by unique handles. A module whose
+    `web_overrides` the shared stack already has gets that one; any other, its own."""
+    if web_overrides.items() <= SHARED_OVERRIDES.items():
+        yield request.getfixturevalue("shared_web_stack")
+        return
+    names = request.getfixturevalue("web_names")
     directory = tmp_path_factory.mktemp("web_stack")
-    env = stack_env(infra.amqp_url, infra.mongo_url, *web_names, directory)
-    env = {**env, "HAVEN_WEB_EXIT_URL": EXIT_URL, **web_overrides}
-    with running_stack(env, directory) as value:
+    with _web_stack(infra, names, web_overrides, directory) as value:
         yield value
 
 

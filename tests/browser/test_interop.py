@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
 import aiohttp
 import pexpect
 import pytest
@@ -18,10 +20,12 @@ from pymongo import AsyncMongoClient
 
 from haven_client.client import HavenClient
 from haven_client.keystore import Keystore
+from shared.commands import SendMessage
 from tests.browser.conftest import NewContext
 from tests.browser.support import app
 from tests.browser.support.people import People, new_handle, password_for
 from tests.support.cli import PASSPHRASE, Person
+from tests.support.isolation import topology as isolated_topology
 from tests.support.plaintext import assert_no_plaintext, server_texts
 from tests.support.sdk import SdkDevice
 from tools.api import Api
@@ -126,6 +130,26 @@ async def test_a_browser_client_and_a_haven_chat_coach_talk_both_ways(
         chat.close(force=True)
 
 
+@asynccontextmanager
+async def sends_published(amqp_url: str, namespace: str) -> AsyncIterator[asyncio.Queue[bytes]]:
+    """A copy of every `message.send` command the gateway publishes from now on, through a
+    queue of the test's own (exclusive, gone with its connection) bound beside the real one."""
+    topology = isolated_topology(namespace)
+    copies: asyncio.Queue[bytes] = asyncio.Queue()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for shard in range(topology.command_shards):
+            await queue.bind(topology.commands, f"{SendMessage.kind()}.{shard}")
+
+        async def copy(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            copies.put_nowait(message.body)
+
+        await queue.consume(copy, no_ack=True)
+        yield copies
+
+
 # --- ciphertext only: the scan of tests/e2e/test_messaging_e2e.py, for the browser's messages
 
 
@@ -155,8 +179,9 @@ async def test_no_plaintext_from_the_browser_anywhere_on_the_server(
     await pair.coach.wait_for(lambda _: secrets[0] in pair.coach.bodies())
     await app.shows(pair.page, secrets[1])
     await asyncio.to_thread(stack.stop, "messaging")  # the browser's next command waits queued
-    await app.send(pair.page, secrets[2])
-    await asyncio.sleep(1.0)  # the gateway has published it; nothing consumes it
+    async with sends_published(stack.env["HAVEN_AMQP_URL"], isolation[0]) as sends:
+        await app.send(pair.page, secrets[2])
+        await asyncio.wait_for(sends.get(), 20)  # published; nothing consumes the real one
     await pair.page.close()
     await asyncio.to_thread(stack.stop)
     dumps, logs, queued = await server_texts(stack, mongo_client, isolation)

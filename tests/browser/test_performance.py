@@ -18,7 +18,7 @@ from tests.browser.support.people import People, new_handle, password_for
 from tools.api import Api, device_keys_of, seal_for
 
 MESSAGES = 500
-SEED_BATCH = 10  # sends in flight while the coach fills the conversation
+SEED_BATCH = 50  # sends in flight while the coach fills the conversation
 LAST = f"bench message {MESSAGES - 1:03d}, the newest"
 COACH_NAME = "Coach Bench"
 KIB = 1024

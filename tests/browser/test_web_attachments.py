@@ -37,7 +37,8 @@ ATTACHMENTS = "**/v1/conversations/*/attachments/*"
 
 @pytest.fixture(scope="module")
 def web_overrides() -> dict[str, str]:
-    """A small upload limit, so a refused file costs two megabytes, not twenty-five."""
+    """A small upload limit, so a refused file costs two megabytes, not twenty-five (the
+    session's shared stack has it: tests/browser/conftest.py SHARED_OVERRIDES)."""
     return {"HAVEN_ATTACHMENT_MAX_BYTES": str(MAX_BYTES)}
 
 

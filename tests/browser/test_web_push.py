@@ -31,6 +31,7 @@ TURN_OFF = "Turn off notifications"
 
 @pytest.fixture(scope="module")
 def web_overrides() -> dict[str, str]:
+    """Web Push on (the session's shared stack has it: conftest.py SHARED_OVERRIDES)."""
     return {
         "HAVEN_VAPID_SUBJECT": "mailto:operator@haven.example",
         "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",  # the stand-in subscription's endpoint

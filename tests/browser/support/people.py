@@ -6,8 +6,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from tools.api import Api, Session
+from tools.api import Api, DeviceKeys, Session
 from tools.stack import BOOTSTRAP_OPERATOR
+
+# The bootstrap operator's one API device per stack (by gateway URL): each sign-in resumes it,
+# so the modules sharing a stack never reach an account's limit of active devices.
+_OPERATOR_KEYS: dict[str, DeviceKeys] = {}
 
 
 def new_handle(prefix: str) -> str:
@@ -26,7 +30,9 @@ class People:
     api: Api
 
     async def operator(self) -> Session:
-        return await self.api.login(*BOOTSTRAP_OPERATOR)
+        """The bootstrap operator, signed in again on the stack's one operator device."""
+        keys = _OPERATOR_KEYS.setdefault(self.api.base, DeviceKeys())
+        return await self.api.login(*BOOTSTRAP_OPERATOR, keys=keys)
 
     async def coach_invite(self) -> str:
         """A coach invite code from the bootstrap operator."""

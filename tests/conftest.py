@@ -196,8 +196,18 @@ def module_stack_environment(
 
 
 @pytest.fixture(scope="module")
+def module_service_overrides() -> dict[str, dict[str, str]]:
+    """Per service, environment on top of a shared stack's (e.g. each service's own broker
+    user); a module overrides this fixture to change it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 async def module_app_stack(
-    infra: Infra, module_isolation: tuple[str, str], request: pytest.FixtureRequest
+    infra: Infra,
+    module_isolation: tuple[str, str],
+    module_service_overrides: dict[str, dict[str, str]],
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[AppStack | None]:
     """The three services for every test of a module that shares them (else None); its names
     are removed after its last test."""
@@ -205,8 +215,9 @@ async def module_app_stack(
         yield None
         return
     namespace, prefix = module_isolation
+    env = request.getfixturevalue("module_stack_environment")
     try:
-        async with running_apps(request.getfixturevalue("module_stack_environment")) as value:
+        async with running_apps(env, module_service_overrides) as value:
             yield value
     finally:
         await drop_topology(infra.amqp_url, namespace)

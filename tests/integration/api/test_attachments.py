@@ -10,6 +10,7 @@ import hashlib
 import os
 import tracemalloc
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from haven_crypto.attachments import (
     encrypt_stream,
     new_key,
 )
+from services.gateway.edge.keys import attachments_key
+from shared.events import utcnow
 from tests.support.attachments import attachments_url, delete_once_stored, gone, send_with, upload
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, ws_url
@@ -32,14 +35,15 @@ from tools.api import Api, Session, coach_and_client, seal_for
 MIB = 2**20
 BIG = 20 * MIB
 PIECE = 256 * 1024
+GRACE = 2  # HAVEN_ATTACHMENT_GRACE_SECONDS of TestLifecycle
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {
-        "HAVEN_ATTACHMENT_MAX_BYTES": str(21 * MIB),
-        "HAVEN_RATE_ATTACHMENTS": "100/minute,50",
-    }
+# One stack for this module's tests (tests/support/sharing.py), with this environment; the
+# classes below change it, so each of their tests has a stack of its own.
+SHARED_STACK: dict[str, str] = {
+    "HAVEN_ATTACHMENT_MAX_BYTES": str(21 * MIB),
+    "HAVEN_RATE_ATTACHMENTS": "100/minute,50",
+}
 
 
 def _url(api: Api, cid: str, attachment_id: str = "") -> str:
@@ -199,15 +203,17 @@ async def test_only_participants_of_open_conversations_upload(
     assert status == 409 and body["code"] == "conflict", body
 
 
+@pytest.mark.fresh_stack
 class TestLifecycle:
     @pytest.fixture
     def stack_overrides(self) -> dict[str, str]:
-        return {"HAVEN_ATTACHMENT_GRACE_SECONDS": "2"}
+        return {"HAVEN_ATTACHMENT_GRACE_SECONDS": str(GRACE)}
 
     async def test_blobs_follow_their_message(
         self,
         api: Api,
         operator: Session,
+        app_stack: AppStack,
         mongo_client: AsyncMongoClient[Any],
         isolation: tuple[str, str],
     ) -> None:
@@ -224,7 +230,10 @@ class TestLifecycle:
         _, kept = await upload(api, coach, cid, b"k" * 3000, 3000)
         status, _, message_id = await send_with(api, coach, cid, devices, [kept["attachment_id"]])
         assert status == 202
-        await asyncio.sleep(3)  # longer than the grace period: a sent blob is not swept
+        # The gateway's sweep (what its background loop runs), as if past the grace period:
+        # a sent blob is not swept (it would be, were it still pending).
+        sweep = app_stack.replicas["gateway"].runners[0].app[attachments_key]
+        await sweep.sweep(utcnow() + timedelta(seconds=GRACE + 1))
         assert await files.find_one({"_id": kept["attachment_id"]}) is not None
         deleted = await delete_once_stored(api, coach, cid, message_id)
         assert deleted.status == 202, deleted.body
@@ -245,6 +254,7 @@ class TestLifecycle:
         assert await chunks.count_documents({"files_id": mine["attachment_id"]}) == 0
 
 
+@pytest.mark.fresh_stack
 class TestQuota:
     @pytest.fixture
     def stack_overrides(self) -> dict[str, str]:
@@ -302,6 +312,7 @@ async def test_a_websocket_send_ties_its_files_too(
     assert await download(api, coach, cid, stored["attachment_id"], tmp_path / "w") == 200
 
 
+@pytest.mark.fresh_stack
 class TestRulesOfSending:
     """Consent and the upload rate apply as for sending; the body's type and a range that
     cannot be served are clear 4xx answers too."""

@@ -5,59 +5,82 @@ a message travels the whole path, and each user is refused what it has no busine
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import astuple
+from dataclasses import asdict
 
 import aio_pika
 import aiormq
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.broker_users import SERVICES, permissions, topic_permissions
 from shared.topology import Topology
-from tests.support.inprocess import AppStack, running_apps
+from tests.support.inprocess import AppStack
+from tests.support.isolation import topology
 from tests.support.ws import next_frame, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
 
 
-def _ctl(*argv: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *argv], capture_output=True, text=True, check=True)
+def _ctl(*argv: str, stdin: str | None = None) -> None:
+    subprocess.run(
+        ["rabbitmqctl", "-q", *argv], input=stdin, capture_output=True, text=True, check=True
+    )
 
 
-@pytest.fixture
-async def broker_users(clean_broker: Topology) -> AsyncIterator[dict[str, str]]:
-    """A vhost with one user per service (permissions for this test's namespace): URLs."""
+def _password_hash(password: str) -> str:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password))."""
+    salt = os.urandom(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+# One stack (and one vhost with its three users) for this module's tests
+# (tests/support/sharing.py).
+SHARED_STACK: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+async def broker_users(module_isolation: tuple[str, str]) -> AsyncIterator[dict[str, str]]:
+    """A vhost with one user per service (permissions for the module's namespace): URLs.
+
+    Made by one `rabbitmqctl import_definitions` (each rabbitmqctl call starts an Erlang VM
+    of its own), granting what `rabbitmqctl set_permissions` and `set_topic_permissions` would.
+    """
     tag = uuid.uuid4().hex[:10]
-    vhost, granted = f"perm-{tag}", permissions(clean_broker)
+    names = topology(module_isolation[0])
+    vhost, granted = f"perm-{tag}", permissions(names)
     users = {service: (f"{tag}-{service}", uuid.uuid4().hex) for service in SERVICES}
-    await asyncio.to_thread(_ctl, "add_vhost", vhost)
+    definitions = {
+        "vhosts": [{"name": vhost}],
+        "users": [
+            {
+                "name": user,
+                "password_hash": _password_hash(password),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": "",
+            }
+            for user, password in users.values()
+        ],
+        "permissions": [
+            {"user": users[s][0], "vhost": vhost, **asdict(granted[s])} for s in SERVICES
+        ],
+        "topic_permissions": [
+            {
+                "user": users[rule.service][0],
+                "vhost": vhost,
+                "exchange": rule.exchange,
+                "write": rule.write,
+                "read": rule.read,
+            }
+            for rule in topic_permissions(names)
+        ],
+    }
+    await asyncio.to_thread(_ctl, "import_definitions", stdin=json.dumps(definitions))
     try:
-        await asyncio.gather(*(asyncio.to_thread(_ctl, "add_user", *users[s]) for s in SERVICES))
-        await asyncio.gather(
-            *(
-                asyncio.to_thread(
-                    _ctl, "set_permissions", "-p", vhost, users[s][0], *astuple(granted[s])
-                )
-                for s in SERVICES
-            )
-        )
-        await asyncio.gather(
-            *(
-                asyncio.to_thread(
-                    _ctl,
-                    "set_topic_permissions",
-                    "-p",
-                    vhost,
-                    users[rule.service][0],
-                    rule.exchange,
-                    rule.write,
-                    rule.read,
-                )
-                for rule in topic_permissions(clean_broker)
-            )
-        )
         yield {
             s: f"amqp://{user}:{password}@127.0.0.1:5672/{vhost}"
             for s, (user, password) in users.items()
@@ -69,15 +92,10 @@ async def broker_users(clean_broker: Topology) -> AsyncIterator[dict[str, str]]:
         )
 
 
-@pytest.fixture
-async def app_stack(
-    stack_environment: dict[str, str],
-    mongo_client: AsyncMongoClient,
-    broker_users: dict[str, str],
-) -> AsyncIterator[AppStack]:
-    overrides = {s: {"HAVEN_AMQP_URL": url} for s, url in broker_users.items()}
-    async with running_apps(stack_environment, overrides) as value:
-        yield value
+@pytest.fixture(scope="module")
+def module_service_overrides(broker_users: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each service of the module's stack connects as its own user, in the vhost."""
+    return {s: {"HAVEN_AMQP_URL": url} for s, url in broker_users.items()}
 
 
 async def test_one_user_per_service_carries_a_message_and_is_refused_the_rest(

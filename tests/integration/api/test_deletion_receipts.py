@@ -17,6 +17,9 @@ from services.gateway.settings import GatewaySettings
 from tests.support.inprocess import AppStack, settings_from_env
 from tools.api import Api, Session, coach_and_client
 
+# One stack for this module's tests (tests/support/sharing.py); each has accounts of its own.
+SHARED_STACK: dict[str, str] = {}
+
 
 async def delete(api: Api, who: Session) -> dict[str, object]:
     answer = await api.call("POST", "/v1/me/delete", {"password": who.password}, who.access_token)

@@ -5,15 +5,16 @@ acknowledged) and expires; other accounts' devices do not exist; audited and rat
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import nacl.public
 import pytest
 from pymongo import AsyncMongoClient
 
 from haven_crypto import crypto
+from shared.events import utcnow
 from tests.support.inprocess import AppStack
 from tests.support.ws import bearer, frame_of_type, next_frame, ws_url
 from tools.api import Api, Session
@@ -91,7 +92,7 @@ async def test_a_link_reaches_the_new_device_once(
 
 
 async def test_an_offline_device_fetches_its_link_and_it_expires(
-    api: Api, account: Account
+    api: Api, account: Account, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
 ) -> None:
     phone, laptop = account.phone, account.laptop
     first = await link(api, phone, laptop.device_id, boxed(phone, laptop))
@@ -100,7 +101,15 @@ async def test_an_offline_device_fetches_its_link_and_it_expires(
     assert [i["link_id"] for i in listed.body["links"]] == [first.body["link_id"]]  # type: ignore[attr-defined]
     exported = await api.call("GET", "/v1/me/export", token=phone.access_token)
     assert [item["link_id"] for item in exported.body["links"]] == [first.body["link_id"]]  # type: ignore[attr-defined]
-    await asyncio.sleep(LINK_TTL + 0.5)  # nothing to wait on: expiry is the passing of time
+    # It lives LINK_TTL seconds from when it was sent...
+    links = mongo_client[f"{isolation[1]}_gateway"]["links"]
+    stored = await links.find_one({"_id": first.body["link_id"]})  # type: ignore[attr-defined]
+    assert stored is not None
+    assert stored["expires_at"] - stored["created_at"] == timedelta(seconds=LINK_TTL)
+    # ...and once that time has passed (moved back, not waited for) it is not handed out.
+    await links.update_one(
+        {"_id": stored["_id"]}, {"$set": {"expires_at": utcnow() - timedelta(milliseconds=1)}}
+    )
     assert (await api.call("GET", "/v1/me/links", token=laptop.access_token)).body == {"links": []}
     late = await api.call(
         "DELETE",

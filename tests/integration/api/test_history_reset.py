@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
+from shared.events import utcnow
 from tests.support.cli import Person
 from tests.support.inprocess import AppStack
 from tests.support.localhttp import serving_posts
@@ -263,13 +264,25 @@ async def test_the_devices_get_a_calm_content_free_push(api: Api, people: People
 
 @pytest.mark.parametrize("stack_overrides", [{"HAVEN_RESET_CODE_HOURS": "0.0006"}])
 async def test_a_reset_code_expires_and_issuing_is_rate_limited(
-    api: Api, operator: Session, stack_overrides: dict[str, str]
+    api: Api,
+    operator: Session,
+    stack_overrides: dict[str, str],
+    mongo_client: AsyncMongoClient,
+    isolation: tuple[str, str],
 ) -> None:
     coach = await api.onboard(operator, "coach", "coach_rsx")
     path = f"/v1/admin/accounts/{coach.account_id}/reset-code"
     issued = await api.call("POST", path, token=operator.access_token)
     assert issued.status == 201
-    await asyncio.sleep(2.5)  # the code lives 2.16 s: nothing to wait on but time
+    # The code lives 2.16 s from when it was issued...
+    codes = mongo_client[f"{isolation[1]}_gateway"]["reset_codes"]
+    stored = await codes.find_one({"account_id": coach.account_id, "used_at": None})
+    assert stored is not None
+    assert stored["expires_at"] - stored["created_at"] == timedelta(seconds=2.16)
+    # ...and once that time has passed (moved back, not waited for) it is refused.
+    await codes.update_one(
+        {"_id": stored["_id"]}, {"$set": {"expires_at": utcnow() - timedelta(milliseconds=1)}}
+    )
     body = {"handle": coach.handle, "code": issued.body["code"], "new_password": NEW_PASSWORD}
     late = await api.call("POST", "/v1/password-resets", body)
     assert (late.status, late.code) == (400, "reset_invalid")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,17 @@ from pymongo import AsyncMongoClient
 from haven_crypto import crypto
 from shared.events import utcnow
 from tools.api import Api, DeviceKeys, Session
+
+# One stack for this module's tests (tests/support/sharing.py); the two that set their own
+# throttle back-off still get one each.
+SHARED_STACK: dict[str, str] = {}
+
+
+@pytest.fixture
+async def operator(new_operator: Callable[[], Awaitable[Session]]) -> Session:
+    """An operator of this test's own: its devices, tokens, password and login throttle are
+    what the test changes, so no two tests share one."""
+    return await new_operator()
 
 
 async def test_unknown_handle_and_wrong_password_get_the_same_answer(
@@ -74,7 +86,8 @@ async def test_refresh_reuse_after_grace_revokes_the_whole_session(
     successor = first.body["refresh_token"]
     db = mongo_client[f"{isolation[1]}_gateway"]
     await db.refresh_tokens.update_many(
-        {"spent_at": {"$ne": None}}, {"$set": {"spent_at": utcnow() - timedelta(seconds=60)}}
+        {"device_id": operator.device_id, "spent_at": {"$ne": None}},
+        {"$set": {"spent_at": utcnow() - timedelta(seconds=60)}},
     )
     reuse = await api.call(
         "POST", "/v1/sessions/refresh", {"refresh_token": operator.refresh_token}
@@ -84,7 +97,9 @@ async def test_refresh_reuse_after_grace_revokes_the_whole_session(
         await api.call("POST", "/v1/sessions/refresh", {"refresh_token": successor})
     ).status == 401
     assert (await api.call("GET", "/v1/me", token=first.body["access_token"])).status == 401
-    audit = await db.audit.find_one({"type": "refresh_reuse_detected"})
+    audit = await db.audit.find_one(
+        {"type": "refresh_reuse_detected", "device_id": operator.device_id}
+    )
     assert audit is not None and audit["device_id"] == operator.device_id
     # The device itself is not revoked: logging in again resumes it.
     resumed = await api.login(operator.handle, operator.password, operator.keys)

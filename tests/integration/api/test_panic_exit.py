@@ -22,13 +22,12 @@ from tools.api import Api, Session, coach_and_client, seal_for
 SECRET = "p" * 40
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {
-        "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",
-        "HAVEN_PUSH_ALLOWED_HOSTS": "127.0.0.1",
-        "HAVEN_PUSH_COLLAPSE_SECONDS": "1",
-    }
+# One stack for this module's tests (tests/support/sharing.py); each has accounts of its own.
+SHARED_STACK: dict[str, str] = {
+    "HAVEN_PUSH_INSECURE_ALLOW_LOOPBACK": "1",
+    "HAVEN_PUSH_ALLOWED_HOSTS": "127.0.0.1",
+    "HAVEN_PUSH_COLLAPSE_SECONDS": "1",
+}
 
 
 @dataclass

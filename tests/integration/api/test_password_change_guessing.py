@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from pymongo import AsyncMongoClient
 
 from shared.events import utcnow
 from tools.api import Api, Reply, Session
+
+# One stack for this module's tests (tests/support/sharing.py).
+SHARED_STACK: dict[str, str] = {}
+
+
+@pytest.fixture
+async def operator(new_operator: Callable[[], Awaitable[Session]]) -> Session:
+    """An operator of this test's own: the test ends its session and changes its password."""
+    return await new_operator()
 
 
 async def _change(api: Api, who: Session, current: str, new: str = "a-new-password-9") -> Reply:
@@ -35,7 +47,9 @@ async def test_five_wrong_current_passwords_in_a_row_end_the_session(
     )
     assert refresh.status == 401
     audit = mongo_client[f"{isolation[1]}_gateway"]["audit"]
-    ended = await audit.find_one({"type": "password_change_session_ended"})
+    ended = await audit.find_one(
+        {"type": "password_change_session_ended", "account_id": operator.account_id}
+    )
     assert ended is not None
     assert (ended["account_id"], ended["device_id"]) == (operator.account_id, operator.device_id)
     assert "guess-number" not in str(ended)  # never a password in the audit log
@@ -63,10 +77,20 @@ async def test_a_burst_of_wrong_current_passwords_is_throttled_with_retry_after(
     assert (await api.call("GET", "/v1/me", token=operator.access_token)).status == 401
 
 
+@pytest.fixture
+async def throttle(
+    mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+) -> AsyncIterator[Any]:
+    """The login throttle; the address's back-off a test sets is gone after it (the module's
+    other tests guess from the same address)."""
+    collection = mongo_client[f"{isolation[1]}_gateway"]["login_throttle"]
+    yield collection
+    await collection.delete_one({"_id": "a:127.0.0.1"})
+
+
 async def test_guessing_from_one_address_is_throttled_across_accounts(
-    api: Api, operator: Session, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+    api: Api, operator: Session, throttle: Any
 ) -> None:
-    throttle = mongo_client[f"{isolation[1]}_gateway"]["login_throttle"]
     # The address has used up its free attempts and waits (after guesses with other sessions).
     await throttle.update_one(
         {"_id": "a:127.0.0.1"},

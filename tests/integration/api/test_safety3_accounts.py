@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from pymongo import AsyncMongoClient
 
 from tools.api import Api, DeviceKeys, Reply, Session
@@ -19,9 +18,8 @@ SLOW_HASHES = {
 }
 
 
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return SLOW_HASHES
+# One stack for this module's tests (tests/support/sharing.py); each has accounts of its own.
+SHARED_STACK: dict[str, str] = SLOW_HASHES
 
 
 def _gateway(mongo: AsyncMongoClient[Any], isolation: tuple[str, str]) -> Any:

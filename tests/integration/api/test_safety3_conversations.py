@@ -9,8 +9,11 @@ import json
 from typing import Any
 
 from tests.support.inprocess import AppStack
-from tests.support.ws import bearer, frame_of_type, frames_for, next_frame, ws_url
+from tests.support.ws import bearer, frame_of_type, next_frame, ws_url
 from tools.api import Api, Session, coach_and_client, seal_for
+
+# One stack for this module's tests (tests/support/sharing.py); each has accounts of its own.
+SHARED_STACK: dict[str, str] = {}
 
 
 async def _stored(api: Api, who: Session, cid: str, devices: dict[str, bytes]) -> str:
@@ -87,13 +90,16 @@ async def test_pausing_again_with_the_same_reason_and_date_is_announced_once(
             )
             assert paused.status == 200, paused.body
         assert (await frame_of_type(client_ws, "relationship"))["status"] == "paused"
-        more = [f for f in await frames_for(client_ws, 1.0) if f["type"] == "relationship"]
-        assert more == []  # nothing changed: nothing to hear again
         changed = await api.call(
             "POST", f"/v1/conversations/{cid}/pause", {"reason": "Two weeks."}, coach.access_token
         )
         assert changed.status == 200
-        assert (await frame_of_type(client_ws, "relationship"))["reason"] == "Two weeks."
+        # The change is announced after whatever the repeats caused, on the same path: what
+        # comes before it is what the repeats were announced with.
+        more = []
+        while (frame := await frame_of_type(client_ws, "relationship"))["reason"] != "Two weeks.":
+            more.append(frame)
+        assert more == []  # nothing changed: nothing to hear again
 
 
 async def test_the_clients_audit_copy_shows_what_was_done_to_their_conversation(

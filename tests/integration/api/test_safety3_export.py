@@ -29,6 +29,9 @@ from tools.api import Api, Session
 
 PASSWORD = "a long enough password 1"
 
+# One stack for this module's tests (tests/support/sharing.py); each has accounts of its own.
+SHARED_STACK: dict[str, str] = {}
+
 
 async def _device(base: str, tmp: Path, handle: str, code: str) -> SdkDevice:
     device = await SdkDevice.create(base, tmp, handle)
@@ -42,9 +45,11 @@ async def pair(
     api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
 ) -> AsyncIterator[tuple[SdkDevice, SdkDevice, str]]:
     base = app_stack.gateway_url
-    coach = await _device(base, tmp_path, "coach_x3", await api.invite(operator, "coach"))
-    coach_session = await api.login("coach_x3", PASSWORD)
-    client = await _device(base, tmp_path, "client_x3", await api.invite(coach_session, "client"))
+    tag = uuid.uuid4().hex[:8]
+    coach_handle, client_handle = f"coach_x3{tag}", f"client_x3{tag}"
+    coach = await _device(base, tmp_path, coach_handle, await api.invite(operator, "coach"))
+    coach_session = await api.login(coach_handle, PASSWORD)
+    client = await _device(base, tmp_path, client_handle, await api.invite(coach_session, "client"))
     [conversation] = await client.client.conversations()
     yield coach, client, conversation.conversation_id
     for device in (coach, client):
@@ -116,7 +121,8 @@ async def test_the_readable_export_opens_only_what_the_live_opener_would(
     await asyncio.sleep(1.1)
     await coach.client.send_text(cid, "second words")
     document = await _exported(client, tmp_path / "export.json", 3)
-    coach_id = (await coach.client.me()).account_id
+    coach_me = await coach.client.me()
+    coach_id, coach_handle = coach_me.account_id, coach_me.handle
     first, second = [m for m in document["messages"] if m["sender_account_id"] == coach_id]
 
     forged = copy.deepcopy(document)
@@ -131,9 +137,9 @@ async def test_the_readable_export_opens_only_what_the_live_opener_would(
     ]
     revoked = datetime.fromisoformat(second["server_ts"].replace("Z", "+00:00"))
     coach_device["revoked_at"] = _iso(revoked - timedelta(milliseconds=500))
-    active, active_item = _invented(forged, cid, coach_id, "coach_x3", None)
+    active, active_item = _invented(forged, cid, coach_id, coach_handle, None)
     gone, gone_item = _invented(
-        forged, cid, coach_id, "coach_x3", _iso(datetime.now().astimezone())
+        forged, cid, coach_id, coach_handle, _iso(datetime.now().astimezone())
     )
     forged["conversations"][0]["devices"] += [active, gone]
     forged["messages"] += [active_item, gone_item]

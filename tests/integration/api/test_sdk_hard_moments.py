@@ -5,6 +5,7 @@ burst past the send budget kept in the outbox instead of refused."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,17 +17,17 @@ from tests.support.inprocess import AppStack
 from tests.support.sdk import SdkDevice, coach_and_client
 from tools.api import Api, Session
 
-
-@pytest.fixture
-def stack_overrides() -> dict[str, str]:
-    return {"HAVEN_RATE_SEND": "40/minute,3"}
+# One stack for this module's tests (tests/support/sharing.py); the send budget is per
+# account, and each test has accounts of its own.
+SHARED_STACK: dict[str, str] = {"HAVEN_RATE_SEND": "40/minute,3"}
 
 
 @pytest.fixture
 async def pair(
     api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
 ) -> AsyncIterator[tuple[SdkDevice, SdkDevice, str]]:
-    handles = ("coach_hard", "client_hard")
+    tag = uuid.uuid4().hex[:8]
+    handles = (f"coach_hard_{tag}", f"client_hard_{tag}")
     async with coach_and_client(
         api, operator, app_stack.gateway_url, tmp_path, handles, names=("Kim", "Sam")
     ) as pair:

@@ -18,6 +18,9 @@ from tools.stack import BOOTSTRAP_OPERATOR
 
 EVENT_BOUND = 5.0  # seconds for an event to reach another replica on a loaded machine
 
+# One stack for this module's tests (tests/support/sharing.py); each has accounts of its own.
+SHARED_STACK: dict[str, str] = {}
+
 
 async def _pair(api: Api, tag: str) -> tuple[Session, Session, str]:
     operator = await api.login(*BOOTSTRAP_OPERATOR)
@@ -63,10 +66,13 @@ async def test_a_cached_relationship_that_ends_refuses_the_next_send(api: Api) -
 
 @pytest.fixture
 async def apis(app_stack: AppStack) -> AsyncIterator[tuple[Api, Api]]:
-    """Clients of two gateway replicas."""
+    """Clients of two gateway replicas; the second one stops after the test."""
     second = await app_stack.start_extra("gateway", "b")
-    async with aiohttp.ClientSession() as http:
-        yield Api(http, app_stack.gateway_url), Api(http, app_stack.health_url(second))
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Api(http, app_stack.gateway_url), Api(http, app_stack.health_url(second))
+    finally:
+        await app_stack.stop(second)
 
 
 async def _until(attempt: Any, accepted: int) -> Reply:
@@ -99,6 +105,7 @@ async def test_another_replica_forgets_its_cached_sets_when_the_events_arrive(
     assert (reply.status, reply.code) == (409, "conflict")
 
 
+@pytest.mark.fresh_stack  # it publishes an agreement: every later send would need consent
 async def test_pause_resume_and_consent_changes_reach_the_cached_checks_on_every_replica(
     apis: tuple[Api, Api],
 ) -> None:

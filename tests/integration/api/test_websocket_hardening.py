@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -83,7 +84,7 @@ async def test_a_socket_whose_session_ended_cannot_send(
         devices_db = mongo_client[f"{isolation[1]}_gateway"]["devices"]
         # The session ends behind the socket's back (as a lost control message would leave it).
         await devices_db.update_one({"_id": client.device_id}, {"$inc": {"session": 1}})
-        await _wait_past_cache()
+        _past_cache(monkeypatch)
         envelope = seal_for(client, cid, devices)
         await ws.send_json({"type": "send", "conversation_id": cid, "envelope": envelope})
         assert await closed_with(ws) == 4401
@@ -93,7 +94,10 @@ async def test_a_socket_whose_session_ended_cannot_send(
     assert history.status == 200 and history.body["messages"] == []
 
 
-async def _wait_past_cache() -> None:
+def _past_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """The gateway caches a device's session (services/gateway/stores/devicecache.py); nothing
-    announces this hand-made change, so only time expires the cached entry."""
-    await asyncio.sleep(CACHE_SECONDS + 0.5)
+    announces this hand-made change, so only time expires the cached entry: the clock the
+    cache reads moves on past its TTL (instead of the test waiting for it)."""
+    later = CACHE_SECONDS + 0.5
+    clock = SimpleNamespace(monotonic=lambda: time.monotonic() + later)
+    monkeypatch.setattr(devicecache, "time", clock)

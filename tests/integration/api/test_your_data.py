@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from tools.api import Api, Session, coach_and_client, seal_for
 
 PASSWORD = "a long enough password 1"
 
+# One stack for this module's tests (tests/support/sharing.py); each has accounts of its own.
+SHARED_STACK: dict[str, str] = {}
+
 
 @dataclass
 class People:
@@ -39,6 +43,7 @@ class People:
     conversation_id: str
     other_client: Session
     other_conversation_id: str
+    handles: dict[str, str]  # coach, client, other: new for each test
 
 
 async def sdk_account(
@@ -55,16 +60,18 @@ async def people(
     api: Api, operator: Session, app_stack: AppStack, tmp_path: Path
 ) -> AsyncIterator[People]:
     base = app_stack.gateway_url
-    coach = await sdk_account(base, tmp_path, "coach_d", await api.invite(operator, "coach"))
-    coach_session = await api.login("coach_d", PASSWORD)
+    tag = uuid.uuid4().hex[:8]
+    handles = {who: f"{who}_d{tag}" for who in ("coach", "client", "other")}
+    coach = await sdk_account(base, tmp_path, handles["coach"], await api.invite(operator, "coach"))
+    coach_session = await api.login(handles["coach"], PASSWORD)
     client = await sdk_account(
-        base, tmp_path, "client_d", await api.invite(coach_session, "client")
+        base, tmp_path, handles["client"], await api.invite(coach_session, "client")
     )
-    other = await api.onboard(coach_session, "client", "other_d")
+    other = await api.onboard(coach_session, "client", handles["other"])
     conversations = {c.conversation_id: c for c in await coach.client.conversations()}
     [mine] = await client.client.conversations()
     [others] = [c for c in conversations if c != mine.conversation_id]
-    yield People(coach, client, mine.conversation_id, other, others)
+    yield People(coach, client, mine.conversation_id, other, others, handles)
     for device in (coach, client):
         await device.close()
 
@@ -94,7 +101,8 @@ async def test_the_export_holds_exactly_the_callers_data_and_opens_offline(
     assert document["notifications"]["settings"]["time_zone"] == "Europe/Berlin"
     assert {"login_succeeded", "account_registered"} <= {a["type"] for a in document["audit"]}
     text = json.dumps(document)
-    for foreign in (people.other_client.account_id, people.other_conversation_id, "other_d"):
+    foreign_ones = (people.other_client.account_id, people.other_conversation_id)
+    for foreign in (*foreign_ones, people.handles["other"]):
         assert foreign not in text
     coach_devices = [d for d in document["conversations"][0]["devices"] if "name" in d]
     assert coach_devices == []  # counterparts' devices: keys only, no names or presence
@@ -161,11 +169,17 @@ async def test_deletion_revokes_at_once_and_every_service_completes_it(
 
     assert (await api.call("GET", "/v1/me", token=token)).status == 401
     login = await api.call(
-        "POST", "/v1/sessions", {"handle": "client_d", "password": PASSWORD, "device": _block()}
+        "POST",
+        "/v1/sessions",
+        {
+            "handle": people.handles["client"],
+            "password": PASSWORD,
+            "device": _block(people.handles["client"]),
+        },
     )
     assert login.status == 401
-    code = await api.invite(await api.login("coach_d", PASSWORD), "client")
-    again = await api.register("client_d", PASSWORD, code)
+    code = await api.invite(await api.login(people.handles["coach"], PASSWORD), "client")
+    again = await api.register(people.handles["client"], PASSWORD, code)
     assert again.status == 409
 
     # The counterpart's device is told (message_deleted) and history shows a tombstone.
@@ -186,10 +200,10 @@ def _load(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _block() -> dict[str, Any]:
+def _block(handle: str) -> dict[str, Any]:
     from tools.api import DeviceKeys
 
-    return DeviceKeys().block("client_d")
+    return DeviceKeys().block(handle)
 
 
 async def test_openapi_describes_export_deletion_and_the_public_keys(api: Api) -> None:
@@ -229,6 +243,7 @@ async def test_an_ended_conversation_stays_readable_and_exportable_for_both(
         assert history.status == 200 and len(history.body["messages"]) == 1
 
 
+@pytest.mark.fresh_stack  # counts every pending deletion of its store: a store of its own
 async def test_a_deletion_interrupted_half_way_is_completed_by_the_sweep(
     api: Api,
     operator: Session,

@@ -13,7 +13,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shared.topology import Topology
-from tests.support import leaks, parallel
+from tests.support import hangs, leaks, parallel
 from tests.support.inprocess import AppStack, running_apps
 from tests.support.isolation import drop_databases, drop_topology, new_isolation, topology
 from tests.support.sharing import module_overrides, shares_stack
@@ -48,6 +48,7 @@ def _named(directory: Path, config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     parallel.configure_worker()
+    hangs.install()
 
 
 @pytest.hookimpl(optionalhook=True)

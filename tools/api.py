@@ -109,6 +109,7 @@ class Api:
         password: str,
         keys: DeviceKeys | None = None,
         name: str = "phone",
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> Session:
         keys = keys or DeviceKeys()
@@ -121,6 +122,7 @@ class Api:
                 "device": keys.block(handle.lower(), name),
                 **extra,
             },
+            headers=headers,
         )
         assert reply.status == 201, reply.body
         b = reply.body

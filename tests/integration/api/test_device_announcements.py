@@ -67,21 +67,7 @@ async def rotate(api: Api, who: Session, headers: dict[str, str] | None = None) 
 
 
 async def login(api: Api, who: Session, name: str, headers: dict[str, str]) -> Session:
-    keys = DeviceKeys()
-    body = {"handle": who.handle, "password": who.password, "device": keys.block(who.handle, name)}
-    reply = await api.call("POST", "/v1/sessions", body, headers=headers)
-    assert reply.status == 201, reply.body
-    b = reply.body
-    return Session(
-        who.handle,
-        who.password,
-        b["account"]["account_id"],
-        b["device_id"],
-        b["access_token"],
-        b["refresh_token"],
-        b["account"]["role"],
-        keys,
-    )
+    return await api.login(who.handle, who.password, name=name, headers=headers)
 
 
 async def handled(app_stack: AppStack, *requests: dict[str, str]) -> None:

@@ -87,6 +87,7 @@ class Bus:
             and connection.connected.is_set()
             and not connection.is_closed
             and all(not channel.is_closed for channel in self._channels)
+            and (self._publisher is None or self._publisher.is_open)
         )
 
     async def start(self) -> None:

@@ -16,12 +16,7 @@ from typing import TypeVar
 import aio_pika
 import aiormq
 import structlog
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractExchange,
-    AbstractRobustChannel,
-    AbstractRobustConnection,
-)
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from shared import failover
 from shared import topology as topo
@@ -90,6 +85,12 @@ class Publisher:
         self._renewing = asyncio.Lock()
         self._renewals: set[asyncio.Task[None]] = set()
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the channel is open: after a reconnect the connection is back before its
+        channels are restored, and a publish meanwhile would fail."""
+        return self._channel is not None and not self._channel.is_closed
+
     async def open(self) -> None:
         """Open the channel and declare the owner's exchanges on it (restored on reconnect)."""
         self._channel = await self._connection.channel(publisher_confirms=True)
@@ -113,10 +114,6 @@ class Publisher:
             # The whole publish, not only the confirm: on a connection being restored (a node
             # lost), the channel waits for the restore before it even sends.
             async with asyncio.timeout(timeout):
-                if isinstance(channel, AbstractRobustChannel) and channel.is_closed:
-                    # Reconnected, channel not yet restored (the connection comes back first):
-                    # nothing was sent, so waiting for the restore cannot send it twice.
-                    await channel.ready()
                 result = await _unless_channel_lost(
                     self._exchanges[exchange].publish(
                         message, routing_key, mandatory=mandatory, timeout=timeout

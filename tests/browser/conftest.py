@@ -58,26 +58,30 @@ async def _drop_names(infra: Infra, namespace: str, prefix: str) -> None:
 def _web_stack(
     infra: Infra, names: tuple[str, str], overrides: dict[str, str], directory: Path
 ) -> Iterator[Stack]:
-    """The three services as processes serving the build, stopped together (SIGTERM to all
-    first: each shuts down while the others do)."""
+    """The three services as processes serving the build (stopped together by `running_stack`:
+    each shuts down while the others do)."""
     _require_build()
     env = stack_env(infra.amqp_url, infra.mongo_url, *names, directory)
     env = {**env, "HAVEN_WEB_EXIT_URL": EXIT_URL, **overrides}
     with running_stack(env, directory) as value:
-        try:
-            yield value
-        finally:
-            for process in value.processes.values():
-                if process.poll() is None:
-                    process.terminate()
+        yield value
+
+
+@contextlib.asynccontextmanager
+async def _names(infra: Infra) -> AsyncIterator[tuple[str, str]]:
+    """A new AMQP namespace and database prefix, removed afterwards."""
+    namespace, prefix = new_isolation()
+    try:
+        yield namespace, prefix
+    finally:
+        await _drop_names(infra, namespace, prefix)
 
 
 @pytest.fixture(scope="session")
 async def shared_web_names(infra: Infra) -> AsyncIterator[tuple[str, str]]:
     """The shared stack's AMQP namespace and database prefix; removed after the session."""
-    namespace, prefix = new_isolation()
-    yield namespace, prefix
-    await _drop_names(infra, namespace, prefix)
+    async with _names(infra) as names:
+        yield names
 
 
 @pytest.fixture(scope="session")
@@ -97,9 +101,8 @@ def shared_web_stack(
 @pytest.fixture(scope="module")
 async def web_names(infra: Infra) -> AsyncIterator[tuple[str, str]]:
     """A module's own AMQP namespace and database prefix; removed after its last test."""
-    namespace, prefix = new_isolation()
-    yield namespace, prefix
-    await _drop_names(infra, namespace, prefix)
+    async with _names(infra) as names:
+        yield names
 
 
 @pytest.fixture(scope="module")

@@ -60,8 +60,12 @@ async def test_devices_unseen_for_the_expiry_period_are_warned_then_revoked(
     await app_stack.stop("gateway")
     await app_stack.start("gateway")
     api.base = app_stack.gateway_url  # the restarted gateway listens on a port of its own
+    # Both warned: the sweep has written its last device (the writes below must not race it).
     async with asyncio.timeout(10):
-        while (await devices.find_one({"_id": stale.device_id})).get("expiry_warning") is None:
+        while (
+            await devices.count_documents({"_id": {"$in": ids}, "expiry_warning": {"$ne": None}})
+            < 2
+        ):
             await asyncio.sleep(0.1)
     warned = await devices.find_one({"_id": stale.device_id})
     assert warned["revoked_at"] is None
@@ -69,10 +73,11 @@ async def test_devices_unseen_for_the_expiry_period_are_warned_then_revoked(
     assert (await devices.find_one({"_id": used.device_id})).get("expiry_warning") is None
     # Fourteen days later (the warning's date has passed), unused: signed out on refresh...
     past = utcnow() - timedelta(seconds=1)
-    await devices.update_many(
+    due = await devices.update_many(
         {"_id": {"$in": [dusty.device_id, stale.device_id]}},
         {"$set": {"expiry_warning.expires_at": past}},
     )
+    assert due.modified_count == 2
     refused = await api.call("POST", "/v1/sessions/refresh", {"refresh_token": stale.refresh_token})
     assert refused.status == 401
     assert (await devices.find_one({"_id": stale.device_id}))["revoked_at"] is not None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -145,11 +145,16 @@ class FakeDeviceStore:
     async def by_id(self, device_id: str) -> Device | None:
         return self.devices.get(device_id)
 
-    async def revoke(self, device_id: str, at: datetime) -> bool:
+    async def revoke(
+        self, device_id: str, at: datetime, *, unseen_since: datetime | None = None
+    ) -> bool:
         device = self.devices[device_id]
-        if not device.active:
+        if not device.active or unseen_since not in (None, device.last_seen_at):
             return False
         self.devices[device_id] = Device(**{**device.__dict__, "revoked_at": at})
+        return True
+
+    async def seen_later_sibling(self, found: Device) -> bool:
         return True
 
     async def removal_announced(self, device_id: str) -> None:
@@ -195,3 +200,30 @@ async def test_nobody_revokes_or_sees_another_accounts_unconnected_devices() -> 
         await rules.visible_device(CLIENT, "laptop")  # never connected: not even its existence
     assert (await rules.visible_device(COACH, "laptop")).device_id == "laptop"
     assert recorder.calls == []
+
+
+@dataclass
+class RefreshedWhileChecked(FakeDeviceStore):
+    """A refresh of the device lands between the expiry's read and its revocation."""
+
+    async def seen_later_sibling(self, found: Device) -> bool:
+        self.devices[found.device_id] = replace(found, last_seen_at=NOW + timedelta(days=200))
+        return True
+
+
+async def test_an_expiry_loses_to_a_use_that_came_first() -> None:
+    due = replace(
+        device("laptop", "coach"),
+        expiry_warned_for=NOW,
+        expiry_due_at=NOW + timedelta(days=104),
+    )
+    store, recorder = RefreshedWhileChecked({"laptop": due}), Recorder()
+    rules = devices(store, recorder)
+    assert not await rules.expire_if_due("laptop", NOW + timedelta(days=105))
+    assert store.devices["laptop"].active
+    assert recorder.calls == []  # no socket closed, nothing announced or audited
+    # Unused, the same check signs it out.
+    unused, recorder = FakeDeviceStore({"laptop": due}), Recorder()
+    assert await devices(unused, recorder).expire_if_due("laptop", NOW + timedelta(days=105))
+    assert not unused.devices["laptop"].active
+    assert ("audit", "device_removed") in recorder.calls

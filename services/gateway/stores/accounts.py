@@ -132,10 +132,16 @@ class DeviceRepository:
     async def end_session(self, device_id: str) -> None:
         await self._c.update_one({"_id": device_id}, {"$inc": {"session": 1}})
 
-    async def revoke(self, device_id: str, at: datetime) -> bool:
+    async def revoke(
+        self, device_id: str, at: datetime, *, unseen_since: datetime | None = None
+    ) -> bool:
+        """True for the call that revoked it; with `unseen_since`, only if it was not used since
+        (an expiry loses to a refresh that came first)."""
+        query: Document = {"_id": device_id, "revoked_at": None}
+        if unseen_since is not None:
+            query["last_seen_at"] = unseen_since
         result = await self._c.update_one(
-            {"_id": device_id, "revoked_at": None},
-            {"$set": {"revoked_at": at}, "$inc": {"session": 1}},
+            query, {"$set": {"revoked_at": at}, "$inc": {"session": 1}}
         )
         return result.modified_count == 1
 
@@ -163,8 +169,14 @@ class DeviceRepository:
         """The revocation's event is in the outbox: revoking again has nothing left to do."""
         await self._c.update_one({"_id": device_id}, {"$set": {"removal_announced": True}})
 
-    async def touch(self, device_id: str, at: datetime) -> None:
-        await self._c.update_one({"_id": device_id}, {"$set": {"last_seen_at": at}})
+    async def touch(self, device_id: str, session: int, at: datetime) -> bool:
+        """Seen now, if still active in this session: False once a revocation or a sign-out
+        came first (the two meet on the one document, so either the use or the end wins)."""
+        result = await self._c.update_one(
+            {"_id": device_id, "revoked_at": None, "session": session},
+            {"$set": {"last_seen_at": at}},
+        )
+        return result.matched_count == 1
 
     async def unseen_since(self, cutoff: datetime) -> list[Device]:
         """Active devices last seen before `cutoff`, the longest unseen first."""

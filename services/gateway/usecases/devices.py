@@ -195,10 +195,15 @@ class Devices:
         await self._limits.check("device_ops", who.account_id, utcnow())
         await self.revoke(device, reason=reason)
 
-    async def revoke(self, device: Device, *, reason: str) -> None:
+    async def revoke(
+        self, device: Device, *, reason: str, unseen_since: datetime | None = None
+    ) -> bool:
         """Revoke, close its sockets everywhere, announce. Safe to repeat after a partial failure:
-        the event id is derived from the device, so a second announcement dedupes downstream."""
-        newly = await self._devices.revoke(device.device_id, utcnow())
+        the event id is derived from the device, so a second announcement dedupes downstream.
+        With `unseen_since` (an expiry) nothing happens if the device was used since: False."""
+        newly = await self._devices.revoke(device.device_id, utcnow(), unseen_since=unseen_since)
+        if unseen_since is not None and not newly:
+            return False
         self._cache.invalidate(device.device_id)
         await self._sockets.close_device(device.device_id)
         await self._outbox.emit(
@@ -218,6 +223,7 @@ class Devices:
                 device_id=device.device_id,
                 reason=reason,
             )
+        return True
 
     async def revoke_others(self, who: Principal, *, reason: str) -> None:
         for device in await self._devices.active_of(who.account_id):
@@ -342,8 +348,7 @@ class Devices:
             return False
         if not await self._may_expire(device):
             return False
-        await self.revoke(device, reason="expired")
-        return True
+        return await self.revoke(device, reason="expired", unseen_since=device.last_seen_at)
 
     async def _may_expire(self, device: Device) -> bool:
         return self._expire_last or await self._devices.seen_later_sibling(device)

@@ -199,7 +199,8 @@ class Sessions:
         successor = self._successor(token, record)
         if not await self._refresh_tokens.spend(token, now, successor):
             await self._check_replay(token, successor, device, address)
-        await self._devices.touch(device.device_id, now)
+        if not await self._devices.touch(device.device_id, record.session, now):
+            raise UnauthorizedError("this session has ended")  # revoked while refreshing
         return await self._issue(account, device, successor)
 
     def _successor(self, token: str, record: RefreshRecord) -> str:

@@ -10,7 +10,9 @@ from datetime import timedelta
 
 from pymongo import AsyncMongoClient
 
+from services.gateway.stores.accounts import DeviceRepository
 from shared.events import utcnow
+from tests.integration.api.conftest import NewOperator
 from tests.support.cli import HAVEN_ADMIN, run_in_process
 from tests.support.inprocess import AppStack
 from tools.api import Api, Session
@@ -89,3 +91,24 @@ async def test_devices_unseen_for_the_expiry_period_are_warned_then_revoked(
             await asyncio.sleep(0.1)
     for device_id in (operator.device_id, used.device_id):
         assert (await devices.find_one({"_id": device_id}))["revoked_at"] is None
+
+
+async def test_a_use_and_an_end_of_a_device_meet_on_its_document(
+    api: Api, new_operator: NewOperator, mongo_client: AsyncMongoClient, isolation: tuple[str, str]
+) -> None:
+    """The store's half of a refresh racing an expiry or a revocation: an expiry read before a
+    use does not sign the device out, and a use after the end does not count (the refresh that
+    makes it is refused)."""
+    store = DeviceRepository(mongo_client[f"{isolation[1]}_gateway"])
+    owner = await new_operator()
+    device = await store.by_id(owner.device_id)
+    assert device is not None
+    later = device.last_seen_at + timedelta(seconds=5)
+    assert await store.touch(device.device_id, device.session, later)
+    assert not await store.revoke(device.device_id, later, unseen_since=device.last_seen_at)
+    assert (await store.by_id(device.device_id)).active  # type: ignore[union-attr]
+    assert not await store.touch(device.device_id, device.session - 1, later)  # an older session
+    assert await store.revoke(device.device_id, later, unseen_since=later)
+    assert not await store.touch(device.device_id, device.session, later)
+    refused = await api.call("POST", "/v1/sessions/refresh", {"refresh_token": owner.refresh_token})
+    assert refused.status == 401

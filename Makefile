@@ -62,6 +62,10 @@ demo: $(STAMP)
 ## tests in headless Chromium included) against the real broker and a fresh store, on
 ## TEST_WORKERS pytest-xdist workers (tests/support/parallel.py; TEST_WORKERS=0: one process)
 TEST_WORKERS ?= 4
+# Compiled once before the suite: the hundreds of service and CLI processes it starts then read
+# the bytecode instead of each compiling the same modules again (an environment with
+# PYTHONDONTWRITEBYTECODE set, as this machine's is, never keeps what they compile).
+PY_SOURCES := shared services tools tests bench clients/python
 test: $(STAMP) web
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -69,6 +73,7 @@ test: $(STAMP) web
 	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory js-test
 	$(PY) -m tools.broker
+	$(PY) -m compileall -q $(PY_SOURCES)
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## cluster: start a local three-node RabbitMQ cluster of the machine's rabbitmq-server

@@ -147,9 +147,10 @@ async def gateways(infra: Infra, clean_broker: Topology) -> AsyncIterator[Gatewa
     async def make(name: str) -> GatewayDouble:
         bus = Bus(infra.amqp_url, clean_broker, f"{clean_broker.namespace}{name}")
         await bus.start()
-        gateway = GatewayDouble(
-            name=f"{clean_broker.namespace}{name}", router=DeliveryRouter(bus=bus)
-        )
+        # A bind made while the connection is down waits for the reconnect: on a loaded machine
+        # that took longer than the 5 s a socket waits in production.
+        router = DeliveryRouter(bus=bus, bind_timeout=20)
+        gateway = GatewayDouble(name=f"{clean_broker.namespace}{name}", router=router)
         made.append((gateway, bus))
         await asyncio.wait_for(gateway.router.start(gateway.inbox, gateway.on_rebound), 10)
         return gateway

@@ -147,6 +147,9 @@ def secantus_url(port: int) -> str:
 
 
 def secantus_argv(port: int, storage: str) -> list[str]:
+    """A standalone server: as a single-node replica set it also writes every write to its
+    oplog, which only change streams and transactions read, and Haven uses neither (a fifth
+    of the store's CPU per write, measured). A real MongoDB's topology is the operator's."""
     exe = Path(sys.executable).with_name("secantusd-py")
     return [
         str(exe),
@@ -156,6 +159,7 @@ def secantus_argv(port: int, storage: str) -> list[str]:
         str(port),
         "--storage-path",
         storage,
+        "--standalone",
         "--log-level",
         "WARNING",
     ]

@@ -304,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         "workload in this directory (with --logs: to follow a message through the services)",
     )
     parser.add_argument(
+        "--store-ttl-sweep",
+        type=float,
+        help="seconds between the embedded store's TTL sweeps (its own: 60), a diagnostic of "
+        "the latency tail (bench/store.py)",
+    )
+    parser.add_argument(
         "--sweep",
         default="0.25,0.5,0.75,1.0,1.25",
         help="shares of (a)'s rate for the sweep, comma-separated; empty: no sweep",
@@ -342,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             result = asyncio.run(run(target, config))
         else:
-            with local_stack(Path(tmp), args.amqp_url) as target:
+            with local_stack(Path(tmp), args.amqp_url, args.store_ttl_sweep) as target:
                 result = asyncio.run(run(target, config))
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     config.out.mkdir(parents=True, exist_ok=True)

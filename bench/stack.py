@@ -76,12 +76,18 @@ DEFAULT_SHARDS: int = CommonSettings.model_fields["command_shards"].default
 
 
 @contextmanager
-def local_stack(tmp: Path, amqp_url: str = broker.DEFAULT_URL) -> Iterator[Target]:
+def local_stack(
+    tmp: Path, amqp_url: str = broker.DEFAULT_URL, store_ttl_sweep: float | None = None
+) -> Iterator[Target]:
     """RabbitMQ (the machine's, or the one at `amqp_url`), a fresh in-memory SecantusDB and the
     three services."""
     broker.ensure(amqp_url)
     port = free_port()
-    store = spawn(secantus_argv(port, ":memory:"), os.environ, tmp / "secantus.log")
+    argv = secantus_argv(port, ":memory:")
+    if store_ttl_sweep is not None:  # a diagnostic: bench/store.py
+        argv = [sys.executable, "-m", "bench.store", f"--port={port}"]
+        argv.append(f"--ttl-sweep={store_ttl_sweep}")
+    store = spawn(argv, os.environ, tmp / "secantus.log")
     try:
         wait_until(lambda: port_open(port), 60, "SecantusDB")
         mongo = secantus_url(port)

@@ -135,13 +135,16 @@ def module_isolation() -> tuple[str, str]:
 
 @pytest.fixture
 async def clean_broker(
-    infra: Infra, isolation: tuple[str, str], request: pytest.FixtureRequest
+    infra: Infra,
+    isolation: tuple[str, str],
+    stack_overrides: dict[str, str],
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Topology]:
     """The test's topology names; its queues and exchanges are deleted afterwards."""
     namespace, _ = isolation
     yield topology(namespace)
     if not shares_stack(request):  # else after the module's last test (`module_app_stack`)
-        await drop_topology(infra.amqp_url, namespace)
+        await drop_topology(infra.amqp_url, namespace, stack_overrides)
 
 
 @pytest.fixture
@@ -221,7 +224,7 @@ async def module_app_stack(
         async with running_apps(env, module_service_overrides) as value:
             yield value
     finally:
-        await drop_topology(infra.amqp_url, namespace)
+        await drop_topology(infra.amqp_url, namespace, env)
         client: AsyncMongoClient = AsyncMongoClient(infra.mongo_url)
         try:
             await drop_databases(client, prefix)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import aio_pika
 import aiormq
 
-from services.notification.settings import NotificationSettings
+from services.notification.settings import NotificationSettings, parse_delays
 from shared.rpc import rpc_queue
 from shared.topology import EVERYTHING, Topology, queue_specs
 from shared.urls import amqp_nodes
@@ -27,16 +27,21 @@ async def connect_any(amqp_url: str, timeout: float = 10.0) -> aio_pika.abc.Abst
     raise ConnectionError(f"no broker node answered: {type(failure).__name__}")
 
 
-async def drop_namespace(amqp_url: str, namespace: str, command_shards: int) -> None:
+async def drop_namespace(
+    amqp_url: str, namespace: str, command_shards: int, push_retry_delays: str | None = None
+) -> None:
+    """`push_retry_delays`: the stack's HAVEN_PUSH_RETRY_DELAYS where it set one (its delay
+    queues are named after them); the default ones are deleted either way."""
     names = Topology(namespace=namespace, command_shards=command_shards)
+    delays = set(NotificationSettings().push_retry_delays_ms)
+    if push_retry_delays is not None:
+        delays |= set(parse_delays(push_retry_delays))
     connection = await connect_any(amqp_url)
     async with connection:
         channel = await connection.channel()
         for spec in queue_specs(names):
             await channel.queue_delete(spec.name)
-        # The delays follow notification's setting; the defaults are what a stack without an
-        # override declares.
-        for delay_ms in NotificationSettings().push_retry_delays_ms:
+        for delay_ms in sorted(delays):
             await channel.queue_delete(names.push_delay_queue(delay_ms))
         for service in ("messaging", "notification"):
             await channel.queue_delete(rpc_queue(names, service))

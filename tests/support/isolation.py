@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -13,6 +14,7 @@ from shared.topology import Topology
 from tools.namespace import drop_namespace
 
 COMMAND_SHARDS = 2
+PUSH_RETRY_DELAYS = "HAVEN_PUSH_RETRY_DELAYS"
 
 
 def new_isolation() -> tuple[str, str]:
@@ -25,9 +27,13 @@ def topology(namespace: str) -> Topology:
     return Topology(namespace=namespace, command_shards=COMMAND_SHARDS)
 
 
-async def drop_topology(amqp_url: str, namespace: str) -> None:
-    """Delete the namespace's queues and exchanges."""
-    await drop_namespace(amqp_url, namespace, COMMAND_SHARDS)
+async def drop_topology(
+    amqp_url: str, namespace: str, env: Mapping[str, str] | None = None
+) -> None:
+    """Delete the namespace's queues and exchanges (`env`: the stack's environment, which may
+    name other push retry delays)."""
+    delays = (env or {}).get(PUSH_RETRY_DELAYS)
+    await drop_namespace(amqp_url, namespace, COMMAND_SHARDS, delays)
 
 
 async def drop_databases(client: AsyncMongoClient, prefix: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -32,6 +34,7 @@ from tests.support.messaging import (
     send_command,
 )
 from tools.infra import Infra
+from tools.namespace import connect_any
 
 
 async def stored(harness: Harness, conversation_id: str, n: int) -> list[str]:
@@ -199,11 +202,13 @@ async def test_the_rpc_facade_carries_correlation_errors_and_timeouts(
         raise KeyError("oops")
 
     routes = {"t.echo": echo, "t.slow": slow, "t.down": database_down, "t.bug": bug}
+    queue = clean_broker.name("test.rpc")  # no service's: deleted here, not by `clean_broker`
     async with (
+        _deleted_afterwards(infra.amqp_url, queue),  # once the buses below are closed
         driver_bus(infra.amqp_url, clean_broker) as server,
         driver_bus(infra.amqp_url, clean_broker) as caller,
     ):
-        await serve_rpc(server, clean_broker.name("test.rpc"), routes)
+        await serve_rpc(server, queue, routes)
         client = RpcClient.of(caller)
         assert RpcClient.of(caller) is client
         with correlation("req-77"):
@@ -219,3 +224,13 @@ async def test_the_rpc_facade_carries_correlation_errors_and_timeouts(
             await client.call("t.bug", {})
         assert caught.value.code == "internal"
         assert (await client.call("t.echo", {"after": "errors"}))["echo"] == {"after": "errors"}
+
+
+@asynccontextmanager
+async def _deleted_afterwards(amqp_url: str, queue: str) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        connection = await connect_any(amqp_url)
+        async with connection:
+            await (await connection.channel()).queue_delete(queue)

@@ -85,8 +85,8 @@ def local_stack(
     port = free_port()
     argv = secantus_argv(port, ":memory:")
     if store_ttl_sweep is not None:  # a diagnostic: bench/store.py
-        argv = [sys.executable, "-m", "bench.store", f"--port={port}"]
-        argv.append(f"--ttl-sweep={store_ttl_sweep}")
+        sweep = f"--ttl-sweep={store_ttl_sweep}"
+        argv = [sys.executable, "-m", "bench.store", f"--port={port}", sweep]
     store = spawn(argv, os.environ, tmp / "secantus.log")
     try:
         wait_until(lambda: port_open(port), 60, "SecantusDB")

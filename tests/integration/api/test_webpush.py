@@ -40,6 +40,11 @@ async def service() -> AsyncIterator[PushService]:
         yield running
 
 
+@pytest.fixture
+def notification_db(mongo_client: Any, stack_environment: dict[str, str]) -> Any:
+    return mongo_client[f"{stack_environment['HAVEN_DB_PREFIX']}_notification"]
+
+
 async def subscribe(api: Api, session: Session, body: dict[str, Any]) -> Any:
     return await api.call(
         "PUT", f"/v1/devices/{session.device_id}/push", body, session.access_token
@@ -112,10 +117,8 @@ async def test_a_burst_of_ten_gives_two_web_pushes(
     operator: Session,
     app_stack: AppStack,
     service: PushService,
-    mongo_client: Any,
-    stack_environment: dict[str, str],
+    notification_db: Any,
 ) -> None:
-    notification_db = mongo_client[f"{stack_environment['HAVEN_DB_PREFIX']}_notification"]
     coach, client, cid, devices = await coach_and_client(api, operator, "wpburst")
     browser = Browser()
     assert (await subscribe(api, coach, browser.subscription(service.endpoint("b")))).status == 200
@@ -172,10 +175,8 @@ async def test_subscriptions_are_checked_and_sealed(
     operator: Session,
     app_stack: AppStack,
     service: PushService,
-    mongo_client: Any,
-    stack_environment: dict[str, str],
+    notification_db: Any,
 ) -> None:
-    notification_db = mongo_client[f"{stack_environment['HAVEN_DB_PREFIX']}_notification"]
     coach, _, _, _ = await coach_and_client(api, operator, "wpcheck")
     browser = Browser()
     good = browser.subscription(service.endpoint("c"))

@@ -9,12 +9,13 @@ import structlog
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo import timeout as operation_timeout
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 log = structlog.get_logger(__name__)
 
 Document = dict[str, Any]
 IndexSpec = Mapping[str, Sequence[IndexModel]]
+INDEX_NOT_FOUND = 27  # a replica starting beside this one dropped it first
 # Retention set by configuration: collection -> (date field, seconds a document is kept).
 TtlSpec = Mapping[str, tuple[str, float]]
 
@@ -57,9 +58,26 @@ class Mongo:
         """Create the service's indexes; idempotent, so every replica runs it at start."""
         for collection, indexes in specs.items():
             if indexes:
+                await self._drop_replaced(collection, indexes)
                 await self.db[collection].create_indexes(list(indexes))
         self.indexed = True
         log.info("indexes_ready", database=self.db.name, collections=sorted(specs))
+
+    async def _drop_replaced(self, collection: str, indexes: Sequence[IndexModel]) -> None:
+        """An index is known by its name: an existing index on the same keys under a name the
+        service no longer uses is an earlier definition of it. It is dropped first, since the
+        store refuses a second index on the same keys with other options."""
+        wanted = {model.document["name"]: list(model.document["key"].items()) for model in indexes}
+        existing = await self.db[collection].index_information()
+        for name, info in existing.items():
+            if name in wanted or list(info["key"]) not in wanted.values():
+                continue
+            try:
+                await self.db[collection].drop_index(name)
+            except OperationFailure as error:
+                if error.code != INDEX_NOT_FOUND:
+                    raise
+            log.info("index_replaced", database=self.db.name, collection=collection, index=name)
 
     async def ensure_ttl(self, specs: TtlSpec) -> None:
         """TTL indexes whose period is a setting: created, or changed in place with `collMod`

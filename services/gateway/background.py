@@ -5,8 +5,7 @@ once start-up finished and stopped at shutdown (`wiring.install` schedules them)
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -27,33 +26,14 @@ from services.gateway.edge.keys import (
 from services.gateway.settings import GatewaySettings
 from services.gateway.stores.invalidation import DeviceInvalidation
 from shared.errors import HavenError
-from shared.lifecycle import CleanupCtx, bus_key, started_key
+from shared.lifecycle import bus_key
+from shared.periodic import sweep_forever
 
 log = structlog.get_logger(__name__)
 
 EXPIRY_SWEEP_SECONDS = 3600.0
 DELETION_SWEEP_SECONDS = 300.0
 ATTACHMENT_SWEEP_SECONDS = 600.0
-
-
-async def sweep_forever(
-    sweep: Callable[[], Awaitable[dict[str, int]]],
-    *,
-    done: str,
-    failed: str,
-    errors: tuple[type[Exception], ...],
-    pause: float,
-) -> None:
-    """Run `sweep` every `pause` seconds for the process's life; log what it did (`done`, when
-    anything), and survive what the store or a use case raises (`failed`) to try again."""
-    while True:
-        try:
-            counts = await sweep()
-            if any(counts.values()):
-                log.info(done, **counts)
-        except errors as error:
-            log.warning(failed, reason=type(error).__name__)
-        await asyncio.sleep(pause)
 
 
 async def finish_deletions(app: web.Application) -> None:
@@ -69,24 +49,6 @@ async def finish_deletions(app: web.Application) -> None:
         errors=(PyMongoError, HavenError),
         pause=DELETION_SWEEP_SECONDS,
     )
-
-
-def background(name: str, body: Callable[[web.Application], Awaitable[None]]) -> CleanupCtx:
-    """A named task that starts once start-up finished and is cancelled at shutdown."""
-
-    async def run(app: web.Application) -> None:
-        await app[started_key].wait()
-        await body(app)
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(run(app), name=name)
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    ctx.__name__ = f"{name.replace('-', '_')}_ctx"
-    return ctx
 
 
 async def sweep_attachments(app: web.Application) -> None:

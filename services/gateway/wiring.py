@@ -16,7 +16,6 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.gateway.background import (
-    background,
     bootstrap_operator,
     close_sockets_on_shutdown,
     expire_devices,
@@ -107,6 +106,7 @@ from services.gateway.usecases.urgent_pause import UrgentWhilePaused
 from shared.events import Event
 from shared.lifecycle import CleanupCtx, bus_key, checks_key, mongo_key
 from shared.mongo import Document
+from shared.periodic import background
 from shared.rpc import RpcClient
 
 log = structlog.get_logger(__name__)

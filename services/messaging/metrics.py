@@ -5,6 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 STORED = Counter("haven_messaging_messages_stored_total", "Messages stored (new documents)")
+EXPIRED = Counter(
+    "haven_messaging_messages_expired_total", "Messages deleted because their retention passed"
+)
 DUPLICATES = Counter(
     "haven_messaging_duplicates_total", "message.send commands for an already stored message"
 )

@@ -1,12 +1,16 @@
 """Retention in messaging: each conversation's effective retention (from `retention.changed`),
-`expires_at` on its messages, and the filter every read applies while the TTL sweep lags.
+`expires_at` on its messages, the sweep that deletes them once it passes, and the filter every
+read applies until the sweep comes by.
 
 The gateway computes the effective retention (the shorter of both participants' choices within
 the operator's bounds) and announces it; here the newest announcement by `occurred_at` wins,
 whatever order RabbitMQ delivers them in, and it is re-applied to the messages already stored.
-A message expires `retention_days` after its `server_ts`; `None` keeps it until deleted. The
-TTL index on `expires_at` removes expired documents from the store; until the sweep comes by,
-`expired` keeps them out of history, sync, summaries and exports.
+A message expires `retention_days` after its `server_ts`; `None` keeps it until deleted.
+
+Messaging deletes expired messages itself, through a sparse index on `expires_at`, rather than
+leaving them to a store TTL index: a range read of that index costs what has expired, whereas
+the embedded store's TTL sweeper reads every document of a TTL-indexed collection under its
+storage lock, a stall that grew with `messages` (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ log = structlog.get_logger(__name__)
 
 RETENTION = "retention"
 EXPIRES_AT = "expires_at"
-TTL_INDEX = "ttl_expires_at"
 KNOWN_MAX = 100_000  # conversations whose retention one process keeps in memory
+EXPIRY_BATCH = 500  # messages per deletion of the sweep: the store is never held for long
+EXPIRY_SWEEP_SECONDS = 60.0  # as often as MongoDB's TTL monitor runs
 
 INDEXES: IndexSpec = {
-    # expireAfterSeconds=0: each document expires at its own `expires_at`.
-    "messages": [IndexModel(EXPIRES_AT, expireAfterSeconds=0, name=TTL_INDEX)],
+    # Sparse: only messages under a retention are in it. It replaces the TTL index of the same
+    # keys, `ttl_expires_at`, which `Mongo.ensure_indexes` drops on an existing deployment.
+    "messages": [IndexModel(EXPIRES_AT, sparse=True, name="expires_at")],
 }
 
 
@@ -39,9 +45,16 @@ def expired(doc: Document, now: datetime) -> bool:
     """Whether a message document has expired by `now` (no `expires_at`: kept).
 
     Checked on the documents read rather than in the query: a clause on `expires_at` makes
-    the embedded store read through its TTL index, a cost that grows with the collection."""
+    the embedded store read through its `expires_at` index, a cost that grows with the
+    collection."""
     expiry = doc.get(EXPIRES_AT)
     return expiry is not None and _aware(expiry) <= now
+
+
+def expiry_sweep_pause(day_seconds: float) -> float:
+    """Seconds between sweeps: every minute, or a quarter of a retention "day" shortened in
+    tests and development, so a message is gone soon after its last day."""
+    return min(EXPIRY_SWEEP_SECONDS, max(0.5, day_seconds / 4))
 
 
 def _aware(value: datetime) -> datetime:
@@ -78,6 +91,22 @@ class RetentionRepository:
         """Each conversation's effective retention; absent ones keep their messages."""
         cursor = self._retention.find({"_id": {"$in": sorted(set(conversation_ids))}})
         return {doc["_id"]: doc.get("retention_days") async for doc in cursor}
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Delete the messages whose `expires_at` has passed by `now`, a batch at a time.
+
+        The deletion repeats the expiry clause: a retention cleared meanwhile keeps them."""
+        expired_by_now = {EXPIRES_AT: {"$lte": now}}
+        deleted = 0
+        while True:
+            cursor = self._messages.find(expired_by_now, {"_id": 1}).limit(EXPIRY_BATCH)
+            ids = [doc["_id"] async for doc in cursor]
+            if not ids:
+                return deleted
+            result = await self._messages.delete_many({"_id": {"$in": ids}, **expired_by_now})
+            deleted += result.deleted_count
+            if len(ids) < EXPIRY_BATCH:
+                return deleted
 
     async def apply(self, conversation_id: str, days: int | None) -> int:
         """Stamp (or clear) `expires_at` on every message of the conversation."""

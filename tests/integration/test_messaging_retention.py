@@ -1,6 +1,7 @@
 """Retention in messaging over the real broker and store: `retention.changed` stamps
 `expires_at` on new and existing messages, reads leave expired ones out at once, and the
-store's TTL expiry removes them. A retention "day" lasts one second here."""
+service's own expiry sweep deletes them (no store TTL index on `messages`). A retention "day"
+lasts one second here."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, IndexModel
 
-from services.messaging import documents
-from services.messaging.retention import Retention, RetentionRepository
+from services.messaging import documents, retention
+from services.messaging.retention import INDEXES, Retention, RetentionRepository
 from shared.events import RetentionChanged, RetentionData
 from shared.logging import correlation
+from shared.mongo import Mongo
 from shared.topology import Topology
 from tests.support.messaging import Harness, messaging_harness, publish_command, send_command
-from tests.support.ttl import sweep_ttl
 from tools.infra import Infra
 
 DAY = 1.0
@@ -93,10 +94,13 @@ async def test_expired_messages_leave_history_summary_and_then_the_store(
         "messaging.summary", {"account_id": "acct-coach", "conversation_ids": ["conv-r"]}
     )
     assert summary["conversations"]["conv-r"]["last_seq"] == 0
-    # Still in the store until the TTL expiry passes, then gone for good.
-    assert await harness.db["messages"].count_documents({"conversation_id": "conv-r"}) == 3
-    assert await sweep_ttl(mongo_client) >= 3
-    assert await harness.db["messages"].count_documents({"conversation_id": "conv-r"}) == 0
+
+    async def gone_from_the_store() -> bool:  # the service's sweep, every half second here
+        return await harness.db["messages"].count_documents({"conversation_id": "conv-r"}) == 0
+
+    await until(gone_from_the_store)
+    indexes = await harness.db["messages"].index_information()
+    assert not [name for name, info in indexes.items() if "expireAfterSeconds" in info]
 
 
 async def _has_retention(harness: Harness, conversation_id: str) -> bool:
@@ -203,3 +207,40 @@ async def test_a_change_another_replica_applied_reaches_the_next_insert_here(
         assert doc["expires_at"] == repo.expires_at(doc["server_ts"], 3)
     again = await insert(1)  # and this replica's copy has caught up: stamped right at once
     assert again[0]["expires_at"] == repo.expires_at(again[0]["server_ts"], 3)
+
+
+async def test_the_sweep_deletes_what_expired_a_batch_at_a_time_and_nothing_else(
+    mongo_client: AsyncMongoClient[Any], isolation: tuple[str, str], monkeypatch: Any
+) -> None:
+    db = mongo_client[f"{isolation[1]}_messaging"]
+    monkeypatch.setattr(retention, "EXPIRY_BATCH", 3)
+    now = datetime.now(UTC)
+    await db["messages"].insert_many(
+        [{"_id": f"old-{i}", "expires_at": now - timedelta(seconds=i + 1)} for i in range(7)]
+        + [{"_id": "due-now", "expires_at": now}]
+        + [{"_id": "tomorrow", "expires_at": now + timedelta(days=1)}, {"_id": "kept"}]
+    )
+    repo = RetentionRepository(db=db, day_seconds=DAY)
+    assert await repo.delete_expired(now) == 8  # three batches: 3, 3 and 2
+    assert sorted(await db["messages"].distinct("_id")) == ["kept", "tomorrow"]
+    assert await repo.delete_expired(now) == 0
+
+
+async def test_an_existing_ttl_index_on_messages_is_replaced_at_start(
+    mongo_client: AsyncMongoClient[Any], isolation: tuple[str, str], infra: Infra
+) -> None:
+    """A deployment from before the sweep has the TTL index `ttl_expires_at` on the same key;
+    start-up drops it (the store refuses a second index on the same keys), twice harmlessly."""
+    db = mongo_client[f"{isolation[1]}_messaging"]
+    legacy = IndexModel("expires_at", expireAfterSeconds=0, name="ttl_expires_at")
+    await db["messages"].create_indexes([legacy])
+    mongo = Mongo(infra.mongo_url, db.name)
+    try:
+        await mongo.ensure_indexes(INDEXES)
+        await mongo.ensure_indexes(INDEXES)  # every replica runs it at start
+    finally:
+        await mongo.close()
+    indexes = await db["messages"].index_information()
+    assert "ttl_expires_at" not in indexes
+    assert indexes["expires_at"]["sparse"] is True
+    assert not [name for name, info in indexes.items() if "expireAfterSeconds" in info]

@@ -1,7 +1,7 @@
 """Retention through the running services: a conversation's retention (announced on the bus
-as the gateway does) empties history and then the store; pending notifications and audit
-entries expire through their TTL indexes. A retention day lasts one second here, and the
-pending and audit retention periods a few seconds."""
+as the gateway does) empties history and then the store, through messaging's expiry sweep;
+pending notifications and audit entries expire through their TTL indexes. A retention day
+lasts one second here, and the pending and audit retention periods a few seconds."""
 
 from __future__ import annotations
 
@@ -92,8 +92,11 @@ async def test_a_short_retention_empties_history_and_then_the_store(
     await until(gone_for_both)
     listed = await api.call("GET", "/v1/conversations", token=client.access_token)
     assert listed.body["conversations"][0]["last_seq"] == 0
-    await sweep_ttl(mongo_client)
-    assert await messages.count_documents({"conversation_id": cid}) == 0
+
+    async def gone_from_the_store() -> bool:  # messaging's own expiry sweep
+        return await messages.count_documents({"conversation_id": cid}) == 0
+
+    await until(gone_from_the_store)
 
 
 async def test_pending_notifications_and_audit_entries_expire(
@@ -160,8 +163,7 @@ async def test_retention_chosen_in_the_conversation_settings_removes_messages(
 
     await until(gone_for_both)
 
-    async def swept() -> bool:
-        await sweep_ttl(mongo_client)
+    async def swept() -> bool:  # messaging's own expiry sweep
         return await messages.count_documents({"conversation_id": cid}) == 0
 
     await until(swept)

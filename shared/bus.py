@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aio_pika
@@ -32,8 +32,10 @@ from shared.bus_publish import (
     Publisher,
     outgoing,
 )
-from shared.commands import CommandBase
-from shared.errors import UnavailableError
+from shared.command_lanes import CommandLanes
+from shared.commands import BATCH_TYPE, CommandBase, encode_commands, shard_for
+from shared.errors import UnavailableError, UnroutableError
+from shared.event_base import derive_event_id
 from shared.events import EventBase
 
 __all__ = [
@@ -73,6 +75,7 @@ class Bus:
         self._connection: AbstractRobustConnection | None = None
         self._publisher: Publisher | None = None  # once started: the topology is known then
         self._handling = Handling(closing=lambda: self._closing)
+        self._lanes = CommandLanes(self._publish_commands)
         self._arguments: dict[str, topo.Arguments | None] = {}
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._channels: list[AbstractChannel] = []
@@ -137,13 +140,18 @@ class Bus:
         mandatory: bool = True,
         persistent: bool = True,
         timeout: float = PUBLISH_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Publish and wait for the broker's confirm (`shared.bus_publish`): UnavailableError
         if none comes in time, UnroutableError if a mandatory message reached no queue."""
         if not self.ready or self._publisher is None:
             raise UnavailableError("broker not connected")
         message = outgoing(
-            body, message_id=message_id, message_type=message_type, persistent=persistent
+            body,
+            message_id=message_id,
+            message_type=message_type,
+            persistent=persistent,
+            headers=headers,
         )
         await self._publisher.publish(
             exchange, routing_key, message, mandatory=mandatory, timeout=timeout
@@ -161,14 +169,39 @@ class Bus:
         )
 
     async def send_command(self, command: CommandBase[Any]) -> None:
-        """Durably queued on the conversation's shard, or UnavailableError: never lost silently."""
+        """Durably queued on the conversation's shard, or UnavailableError: never lost silently.
+        Commands of one shard sent while its previous publish awaits the broker travel together
+        in the next one (`shared.command_lanes`)."""
+        shard = shard_for(command.data.conversation_id, self.topology.command_shards)
+        await self._lanes.send(f"{BATCH_TYPE}.{shard}", command)
+
+    async def _publish_commands(self, batch_key: str, commands: Sequence[CommandBase[Any]]) -> None:
+        """One command as itself; several as one `command.batch` message on the shard's batch
+        key, or, where no messaging bound that key yet (an upgrade under way: it comes back
+        unroutable), each as itself."""
+        if len(commands) > 1:
+            ids = ",".join(command.command_id for command in commands)
+            try:
+                await self.publish(
+                    self.topology.commands,
+                    batch_key,
+                    encode_commands(commands),
+                    message_id=derive_event_id(BATCH_TYPE, ids),
+                    message_type=BATCH_TYPE,
+                )
+            except UnroutableError:
+                log.warning("command_batch_unroutable", routing_key=batch_key)
+            else:
+                return
+        await asyncio.gather(*(self._publish_command(command) for command in commands))
+
+    async def _publish_command(self, command: CommandBase[Any]) -> None:
         await self.publish(
             self.topology.commands,
             command.routing_key(self.topology.command_shards),
             command.model_dump_json().encode(),
             message_id=command.command_id,
             message_type=command.kind(),
-            mandatory=True,
         )
 
     @property
@@ -244,6 +277,7 @@ class Bus:
             except (TimeoutError, aio_pika.exceptions.AMQPError, aiormq.exceptions.AMQPError):
                 log.warning("bus_cancel_failed", queue=queue.name)
         await self._handling.drain(grace)
+        await self._lanes.close()
         if self._publisher is not None:
             await self._publisher.wait_renewals()
         await self._handling.flush()  # what was done is acked, not handed to the next consumer

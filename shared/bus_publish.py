@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import aio_pika
@@ -45,7 +45,12 @@ T = TypeVar("T")
 
 
 def outgoing(
-    body: bytes, *, message_id: str, message_type: str, persistent: bool
+    body: bytes,
+    *,
+    message_id: str,
+    message_type: str,
+    persistent: bool,
+    headers: Mapping[str, str] | None = None,
 ) -> aio_pika.Message:
     """The AMQP message every publish sends: JSON, versioned, under the caller's correlation."""
     return aio_pika.Message(
@@ -54,7 +59,7 @@ def outgoing(
         message_id=message_id,
         correlation_id=current_correlation_id(),
         type=message_type,
-        headers={"version": SCHEMA_VERSION},
+        headers={**(headers or {}), "version": SCHEMA_VERSION},
         delivery_mode=(
             aio_pika.DeliveryMode.PERSISTENT if persistent else aio_pika.DeliveryMode.NOT_PERSISTENT
         ),

@@ -8,11 +8,13 @@ named as imperatives (`message.send`); the facts they cause are events (`receipt
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 import pydantic
-from pydantic import Field, TypeAdapter
+from pydantic import Field, JsonValue, TypeAdapter
 
 from shared.events import Schema, utcnow
 from shared.logging import current_correlation_id
@@ -108,11 +110,44 @@ class MarkRead(CommandBase[ReadData]):
 
 Command = Annotated[SendMessage | DeleteMessage | MarkRead, Field(discriminator="type")]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+BATCH_ADAPTER: TypeAdapter[list[Command]] = TypeAdapter(list[Command])
+ITEMS_ADAPTER: TypeAdapter[list[JsonValue]] = TypeAdapter(list[JsonValue])
 COMMAND_TYPES = (SendMessage.kind(), DeleteMessage.kind(), MarkRead.kind())
+# The AMQP `type` of several commands of one routing key in one message: a JSON array of them,
+# in the order they were sent (shared/command_lanes.py).
+BATCH_TYPE = "command.batch"
 
 
 def decode_command(body: bytes) -> Command:
     return COMMAND_ADAPTER.validate_json(body)
+
+
+def encode_commands(commands: Sequence[CommandBase[Any]]) -> bytes:
+    return b"[" + b",".join(command.model_dump_json().encode() for command in commands) + b"]"
+
+
+def is_batch(body: bytes) -> bool:
+    """A command batch is a JSON array; a lone command an object."""
+    return body.lstrip()[:1] == b"["
+
+
+def decode_batch(body: bytes) -> list[Command | tuple[bytes, pydantic.ValidationError]]:
+    """Each command of a batch in order, or (its own JSON, the validation error) for one that
+    does not validate: one bad command never costs the others. A body that is not a JSON
+    array raises ValidationError, as an unreadable lone command does."""
+    try:
+        return list(BATCH_ADAPTER.validate_json(body))
+    except pydantic.ValidationError:
+        pass
+    items = ITEMS_ADAPTER.validate_json(body)  # raises when the batch itself is unreadable
+    decoded: list[Command | tuple[bytes, pydantic.ValidationError]] = []
+    for item in items:
+        raw = json.dumps(item, separators=(",", ":")).encode()
+        try:
+            decoded.append(COMMAND_ADAPTER.validate_json(raw))
+        except pydantic.ValidationError as error:
+            decoded.append((raw, error))
+    return decoded
 
 
 class UnreadableSend(Schema):

@@ -10,7 +10,7 @@ import aiormq
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractExchange, ExchangeType
 
-from shared.commands import COMMAND_TYPES
+from shared.commands import BATCH_TYPE, COMMAND_TYPES
 
 log = structlog.get_logger(__name__)
 
@@ -126,7 +126,9 @@ def queue_specs(topology: Topology) -> list[QueueSpec]:
         QueueSpec(
             topology.command_queue(shard),
             topology.durable_arguments(single_active_consumer=True),
-            tuple((topology.commands, f"{kind}.{shard}") for kind in COMMAND_TYPES),
+            # A batch's key is bound only by a messaging that reads batches: until one did,
+            # a gateway's batch comes back unroutable and goes as lone commands instead.
+            tuple((topology.commands, f"{kind}.{shard}") for kind in (*COMMAND_TYPES, BATCH_TYPE)),
         )
         for shard in range(topology.command_shards)
     ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
+import structlog
 from aiohttp import web
 
 from services.messaging.delivery import Announcer, DeliverBatch, PublishEvents
 from services.messaging.erasure import Erasure, ErasureRepository
-from services.messaging.pipeline import ShardPipeline
+from services.messaging.pipeline import DeadLetter, ShardPipeline
 from services.messaging.queries import Queries
 from services.messaging.repository import MessagingRepository
 from services.messaging.retention import Retention, RetentionRepository
@@ -23,6 +25,8 @@ from shared.logging import correlation
 from shared.probes import record_probe
 from shared.rpc import rpc_queue
 from shared.rpc_server import serve_rpc
+
+log = structlog.get_logger(__name__)
 
 SERVICE = "messaging"
 # Per shard: enough in flight to form batches under load, while one shard stays one consumer.
@@ -69,6 +73,39 @@ def publish_events_over(bus: Bus) -> PublishEvents:
     return publish
 
 
+def dead_letter_over(bus: Bus) -> DeadLetter:
+    """One command of a batch to the dead letters by itself, as a rejected lone command goes
+    there, with why (`x-haven-reason`: field names or a failure, never a value)."""
+
+    async def dead_letter(body: bytes, reason: str) -> None:
+        kind, command_id = _identity(body)
+        await bus.publish(
+            bus.topology.dead,
+            kind,
+            body,
+            message_id=command_id,
+            message_type=kind,
+            headers={"x-haven-reason": reason},
+        )
+        log.warning("command_dead_lettered", type=kind, reason=reason)
+
+    return dead_letter
+
+
+def _identity(body: bytes) -> tuple[str, str]:
+    """A command's type and id as far as they can be read: the dead letter's properties."""
+    try:
+        item = json.loads(body)
+    except ValueError:
+        item = None
+    fields = item if isinstance(item, dict) else {}
+    kind, command_id = fields.get("type"), fields.get("command_id")
+    return (
+        kind if isinstance(kind, str) else "command.unreadable",
+        command_id if isinstance(command_id, str) else derive_event_id("dead", body.hex()),
+    )
+
+
 def start_consumers(settings: MessagingSettings) -> StartHook:
     async def start(app: web.Application) -> None:
         bus, db = app[bus_key], app[mongo_key].db
@@ -106,6 +143,7 @@ def start_consumers(settings: MessagingSettings) -> StartHook:
             stopping=lambda: bus.closing,
             given_up=service.given_up,
             refused=service.refused,
+            dead_letter=dead_letter_over(bus),
         )
         for shard in range(settings.command_shards):
             await bus.consume_in_order(

@@ -21,6 +21,11 @@ Once `stopping` (the bus is closing), no new batch starts and a failing one is g
 commands are left unacked for the next active consumer (see `Bus.consume_in_order`).
 A command that does not validate is dead-lettered at once; a `message.send` among them that
 still names its sender is announced to that sender first (`refused`).
+
+A delivery may carry several commands of its shard (a `command.batch` from the gateway's
+lanes, `shared/command_lanes.py`): each is a job of its own, queued in its order; one that
+fails for good goes to the dead letters alone (`dead_letter`, with its reason), and the
+delivery is acked once every command is done or dead-lettered.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import structlog
 from services.messaging.metrics import BATCH_RETRIES, BATCH_SIZE
 from services.messaging.service import Job, Outcome
 from shared.bus import Delivery
-from shared.commands import Command, UnreadableSend, decode_command
+from shared.commands import Command, UnreadableSend, decode_batch, decode_command, is_batch
 from shared.errors import PermanentError, TransientError, field_names
 from shared.supervise import Backoff
 from shared.transient import is_transient
@@ -46,6 +51,8 @@ log = structlog.get_logger(__name__)
 BatchHandler = Callable[[Sequence[Job]], Awaitable[list[Outcome]]]
 GiveUp = Callable[[Job], Awaitable[None]]
 Refuse = Callable[[UnreadableSend, str], Awaitable[None]]
+# One command of a batch to the dead letters on its own (its JSON, why), confirmed.
+DeadLetter = Callable[[bytes, str], Awaitable[None]]
 
 ATTEMPTS = 5
 
@@ -69,8 +76,10 @@ class ShardPipeline:
         stopping: Callable[[], bool] = lambda: False,
         given_up: GiveUp | None = None,
         refused: Refuse | None = None,
+        dead_letter: DeadLetter | None = None,
     ) -> None:
         self._handle = handle
+        self._dead_letter_to = dead_letter
         self._stopping = stopping
         self._given_up = given_up
         self._refused = refused
@@ -81,25 +90,62 @@ class ShardPipeline:
         self._turn = asyncio.Lock()  # FIFO: waiters take their turn in arrival order
 
     async def submit(self, delivery: Delivery) -> None:
-        """A bus handler: returns once the command is done, raises PermanentError if never."""
+        """A bus handler: returns once the command is done, raises PermanentError if never.
+        A batch of commands (`shared.command_lanes`) returns once each of them is done or
+        dead-lettered on its own."""
+        if is_batch(delivery.body):
+            await self._submit_batch(delivery)
+            return
         try:
             command = _decode(delivery.body)
         except PermanentError as failure:
             await self._refuse(delivery.body, failure)
             raise
-        waiting = _Waiting(Job(command, delivery.redelivered))
-        self._queued.append(waiting)  # no await before this line: queue order is delivery order
-        try:
-            async with self._turn:
-                if not waiting.outcome.done():
-                    await self._run_batch()
-            outcome = await waiting.outcome
-        finally:
-            # Cancelled (the channel closed): the broker redelivers it, so forget it here.
-            if waiting in self._queued:
-                self._queued.remove(waiting)
+        (outcome,) = await self._outcomes([Job(command, delivery.redelivered)])
         if outcome is not None:
             raise outcome
+
+    async def _submit_batch(self, delivery: Delivery) -> None:
+        """The valid commands are handled in their order like lone ones; each that fails for
+        good (invalid, or failing alone repeatedly) goes to the dead letters by itself, and
+        the batch is acked. A transient failure of any retries the whole batch: what was
+        stored is found again, never stored twice."""
+        try:
+            decoded = decode_batch(delivery.body)
+        except pydantic.ValidationError as error:
+            raise PermanentError(
+                f"invalid command batch: {', '.join(field_names(error))}"
+            ) from None
+        commands = [c for c in decoded if not isinstance(c, tuple)]
+        outcomes = await self._outcomes([Job(c, delivery.redelivered) for c in commands])
+        for raw, invalid in (item for item in decoded if isinstance(item, tuple)):
+            failure = PermanentError(f"invalid command: {', '.join(field_names(invalid))}")
+            await self._refuse(raw, failure)
+            await self._dead_letter(raw, str(failure))
+        for command, outcome in zip(commands, outcomes, strict=True):
+            if outcome is not None:
+                await self._dead_letter(command.model_dump_json().encode(), str(outcome))
+
+    async def _outcomes(self, jobs: list[Job]) -> list[PermanentError | None]:
+        """Queue `jobs` in their order and wait for each outcome (batches run in turn)."""
+        waiting = [_Waiting(job) for job in jobs]
+        self._queued.extend(waiting)  # no await before this line: queue order is delivery order
+        try:
+            for each in waiting:
+                async with self._turn:
+                    if not each.outcome.done():
+                        await self._run_batch()
+            return [await each.outcome for each in waiting]
+        finally:
+            # Cancelled (the channel closed): the broker redelivers it, so forget it here.
+            for each in waiting:
+                if not each.outcome.done() and each in self._queued:  # done: taken from it
+                    self._queued.remove(each)
+
+    async def _dead_letter(self, body: bytes, reason: str) -> None:
+        if self._dead_letter_to is None:
+            raise PermanentError(reason)  # nowhere to put it alone: the whole batch goes
+        await self._dead_letter_to(body, reason)
 
     async def _refuse(self, body: bytes, failure: PermanentError) -> None:
         """An illegible message.send is never stored: tell its sender, if it names one."""

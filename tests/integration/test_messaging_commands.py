@@ -7,7 +7,9 @@ import json
 
 import aio_pika
 
+from shared.commands import BATCH_TYPE, shard_for
 from shared.events import derive_event_id
+from shared.metrics import BUS_PUBLISHED
 from tests.support.messaging import (
     Harness,
     delete_command,
@@ -148,6 +150,86 @@ async def test_a_malformed_command_is_dead_lettered_and_the_shard_moves_on(
     assert any(no_keys.data.message_id.encode() in body for body in dead)
 
 
+async def test_concurrent_commands_travel_in_batches_and_are_stored_in_their_order(
+    harness: Harness,
+) -> None:
+    """Sends that arrive while their shard's publish waits for a confirm go together in one
+    AMQP message (shared/command_lanes.py); messaging stores each once, in that order."""
+    commands = [send_command("conv-a") for _ in range(30)]
+    published = BUS_PUBLISHED.labels(exchange="haven.commands")
+    before = published._value.get()
+    await asyncio.gather(*(publish_command(harness.bus, c) for c in commands))
+    messages = published._value.get() - before
+
+    events = await harness.tap.count("message.stored", 30)
+    assert [e.data.message_id for e in events] == [c.data.message_id for c in commands]
+    assert [e.data.seq for e in events] == list(range(1, 31))
+    assert await harness.db.messages.count_documents({"conversation_id": "conv-a"}) == 30
+    assert messages == 2  # the first alone, the 29 that queued behind it together
+
+
+async def test_one_bad_command_of_a_batch_goes_to_the_dead_letters_alone(
+    harness: Harness,
+) -> None:
+    good = [send_command("conv-a") for _ in range(2)]
+    bad = send_command("conv-a")
+    broken = bad.model_dump(mode="json")
+    del broken["data"]["envelope"]["keys"]
+    body = b"[%s,%s,%s]" % (
+        good[0].model_dump_json().encode(),
+        json.dumps(broken).encode(),
+        good[1].model_dump_json().encode(),
+    )
+    shard = shard_for("conv-a", harness.topology.command_shards)
+    await harness.bus.publish(
+        harness.topology.commands,
+        f"{BATCH_TYPE}.{shard}",  # the key a gateway publishes batches with
+        body,
+        message_id="batch",
+        message_type=BATCH_TYPE,
+    )
+
+    stored = await harness.tap.count("message.stored", 2)
+    assert [(e.data.message_id, e.data.seq) for e in stored] == [
+        (good[0].data.message_id, 1),
+        (good[1].data.message_id, 2),
+    ]
+    [rejected] = await harness.tap.count("message.rejected", 1)
+    assert rejected.data.message_id == bad.data.message_id
+    [dead] = await _dead_letter_messages(harness, 1)
+    assert json.loads(dead.body) == broken
+    assert dead.headers["x-haven-reason"] == "invalid command: message.send.data.envelope.keys"
+    assert dead.type == "message.send" and dead.message_id == bad.command_id
+    await asyncio.sleep(0.3)  # nothing else follows it: the batch itself was acked
+    assert await _dead_letter_messages(harness, 0) == []
+    connection = await aio_pika.connect(harness.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(harness.topology.command_queue(shard))
+        assert queue.declaration_result.message_count == 0
+
+
+async def test_where_no_messaging_reads_batches_yet_they_go_as_lone_commands(
+    harness: Harness,
+) -> None:
+    """During an upgrade the gateways may be new before any messaging is: the shard's batch key
+    is not bound then, the batch comes back unroutable, and its commands go one by one."""
+    shard = shard_for("conv-a", harness.topology.command_shards)
+    connection = await aio_pika.connect(harness.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(harness.topology.command_queue(shard))
+        await queue.unbind(harness.topology.commands, f"{BATCH_TYPE}.{shard}")
+        commands = [send_command("conv-a") for _ in range(10)]
+        await asyncio.gather(*(publish_command(harness.bus, c) for c in commands))
+
+        events = await harness.tap.count("message.stored", 10)
+        assert [e.data.message_id for e in events] == [c.data.message_id for c in commands]
+        assert [e.data.seq for e in events] == list(range(1, 11))
+        assert await _dead_letter_messages(harness, 0) == []
+        await queue.bind(harness.topology.commands, f"{BATCH_TYPE}.{shard}")
+
+
 async def test_only_the_sender_deletes_and_the_envelope_is_gone(harness: Harness) -> None:
     command = send_command("conv-a", sender="acct-client")
     mid = command.data.message_id
@@ -219,16 +301,25 @@ async def test_read_markers_only_move_forward(harness: Harness) -> None:
 
 
 async def _dead_letters(harness: Harness, n: int, timeout: float = 10.0) -> list[bytes]:
-    bodies: list[bytes] = []
+    return [message.body for message in await _dead_letter_messages(harness, n, timeout)]
+
+
+async def _dead_letter_messages(
+    harness: Harness, n: int, timeout: float = 10.0
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """`n` dead letters (acked), or all there are now when `n` is 0."""
+    messages: list[aio_pika.abc.AbstractIncomingMessage] = []
     connection = await aio_pika.connect(harness.amqp_url)
     async with connection, asyncio.timeout(timeout):
         channel = await connection.channel()
         queue = await channel.get_queue(harness.topology.dead_letters_queue)
-        while len(bodies) < n:
+        while n == 0 or len(messages) < n:
             message = await queue.get(fail=False)
             if message is None:
+                if n == 0:
+                    break
                 await asyncio.sleep(0.05)
                 continue
-            bodies.append(message.body)
+            messages.append(message)
             await message.ack()
-    return bodies
+    return messages

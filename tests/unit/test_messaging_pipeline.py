@@ -278,3 +278,58 @@ async def test_the_next_batch_is_stored_while_confirms_are_pending_but_acks_wait
         if not confirm.done():
             confirm.set_result(None)
     await asyncio.gather(first[1], *second)
+
+
+def batch_delivery(bodies: list[bytes]) -> Delivery:
+    return Delivery(
+        body=b"[" + b",".join(bodies) + b"]",
+        routing_key="message.send.0",
+        message_id="batch",
+        correlation_id=None,
+        headers={},
+        redelivered=False,
+    )
+
+
+async def test_a_batch_is_handled_in_order_and_only_its_failures_are_dead_lettered() -> None:
+    """One AMQP message of several commands (shared/command_lanes.py): each is a job of its
+    own; one that does not validate and one that fails for good go to the dead letters alone,
+    the rest are done, and the message is acked (submit returns)."""
+    commands = [send_command("conv-a", f"m{i}") for i in range(4)]
+    broken = commands[1].model_dump(mode="json")
+    del broken["data"]["envelope"]["keys"]
+    bodies = [c.model_dump_json().encode() for c in commands]
+    bodies[1] = json.dumps(broken).encode()
+
+    async def handle(jobs: Sequence[Job]) -> list[Outcome]:
+        handled.extend(message_id(j) for j in jobs)
+        return [
+            PermanentError("handling failed repeatedly") if message_id(j) == "m2" else None
+            for j in jobs
+        ]
+
+    handled: list[str] = []
+    dead: list[tuple[bytes, str]] = []
+    refused: list[str] = []
+
+    async def dead_letter(body: bytes, reason: str) -> None:
+        dead.append((body, reason))
+
+    async def refuse(sent: UnreadableSend, reason: str) -> None:
+        refused.append(sent.data.message_id)
+
+    pipeline = ShardPipeline(handle=handle, dead_letter=dead_letter, refused=refuse)
+    await pipeline.submit(batch_delivery(bodies))
+
+    assert handled == ["m0", "m2", "m3"]
+    assert refused == ["m1"]
+    assert [(json.loads(body)["data"]["message_id"], reason) for body, reason in dead] == [
+        ("m1", "invalid command: message.send.data.envelope.keys"),
+        ("m2", "handling failed repeatedly"),
+    ]
+
+
+async def test_a_batch_that_is_not_a_list_of_commands_is_dead_lettered_whole() -> None:
+    pipeline = ShardPipeline(handle=Recorder())
+    with pytest.raises(PermanentError):
+        await pipeline.submit(batch_delivery([b'{"type": "message.send"', b"2"]))

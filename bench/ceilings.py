@@ -19,8 +19,8 @@ from tools.processes import free_port, port_open, spawn, wait_until
 # How many times one delivered message uses each block on the path (see docs/PERFORMANCE.md):
 # confirmed publishes: the gateway's command and messaging's delivery to the recipient device
 # (at most: commands that arrive while their shard's publish is in flight share one message,
-# as do a device's deliveries of one batch; the batch's one event message is not counted); store inserts: the message document; HTTP: the send; Ed25519: the envelope and the
-# token.
+# as do a device's deliveries of one batch; the batch's one event message is not counted);
+# store inserts: the message document; HTTP: the send; Ed25519: the envelope and the token.
 USES_PER_MESSAGE = {"publish": 2, "insert": 1, "http": 1, "verify": 2}
 
 

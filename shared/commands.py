@@ -113,8 +113,9 @@ COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 BATCH_ADAPTER: TypeAdapter[list[Command]] = TypeAdapter(list[Command])
 ITEMS_ADAPTER: TypeAdapter[list[JsonValue]] = TypeAdapter(list[JsonValue])
 COMMAND_TYPES = (SendMessage.kind(), DeleteMessage.kind(), MarkRead.kind())
-# The AMQP `type` of several commands of one routing key in one message: a JSON array of them,
-# in the order they were sent (shared/command_lanes.py).
+# The AMQP `type` (and routing key prefix: `command.batch.<shard>`) of several commands of one
+# shard in one message: a JSON array of them, in the order they were sent
+# (shared/command_lanes.py).
 BATCH_TYPE = "command.batch"
 
 

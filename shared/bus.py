@@ -32,8 +32,8 @@ from shared.bus_publish import (
     Publisher,
     outgoing,
 )
-from shared.command_lanes import CommandLanes
-from shared.commands import BATCH_TYPE, CommandBase, encode_commands, shard_for
+from shared.command_lanes import CommandLanes, Outgoing
+from shared.commands import BATCH_TYPE, CommandBase, shard_for
 from shared.errors import UnavailableError, UnroutableError
 from shared.event_base import derive_event_id
 from shared.events import EventBase
@@ -175,17 +175,17 @@ class Bus:
         shard = shard_for(command.data.conversation_id, self.topology.command_shards)
         await self._lanes.send(f"{BATCH_TYPE}.{shard}", command)
 
-    async def _publish_commands(self, batch_key: str, commands: Sequence[CommandBase[Any]]) -> None:
+    async def _publish_commands(self, batch_key: str, commands: Sequence[Outgoing]) -> None:
         """One command as itself; several as one `command.batch` message on the shard's batch
         key, or, where no messaging bound that key yet (an upgrade under way: it comes back
         unroutable), each as itself."""
         if len(commands) > 1:
-            ids = ",".join(command.command_id for command in commands)
+            ids = ",".join(each.command.command_id for each in commands)
             try:
                 await self.publish(
                     self.topology.commands,
                     batch_key,
-                    encode_commands(commands),
+                    b"[" + b",".join(each.body for each in commands) + b"]",
                     message_id=derive_event_id(BATCH_TYPE, ids),
                     message_type=BATCH_TYPE,
                 )
@@ -193,13 +193,14 @@ class Bus:
                 log.warning("command_batch_unroutable", routing_key=batch_key)
             else:
                 return
-        await asyncio.gather(*(self._publish_command(command) for command in commands))
+        await asyncio.gather(*(self._publish_command(each) for each in commands))
 
-    async def _publish_command(self, command: CommandBase[Any]) -> None:
+    async def _publish_command(self, outgoing: Outgoing) -> None:
+        command = outgoing.command
         await self.publish(
             self.topology.commands,
             command.routing_key(self.topology.command_shards),
-            command.model_dump_json().encode(),
+            outgoing.body,
             message_id=command.command_id,
             message_type=command.kind(),
         )

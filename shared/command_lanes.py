@@ -24,16 +24,28 @@ from typing import Any
 from shared.commands import CommandBase
 from shared.errors import UnavailableError
 
-MAX_BATCH = 64  # commands per AMQP message: a batch stays far below the broker's frame limits
+MAX_BATCH = 64  # commands per AMQP message
+# Bytes of commands per AMQP message (a command larger than this goes alone): what one
+# delivery may hold in messaging's memory, times its prefetch, stays bounded.
+MAX_BATCH_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A command and its JSON, made once when it is sent."""
+
+    command: CommandBase[Any]
+    body: bytes
+
 
 # Publishes a lane's commands (its key, the commands in order), returning once the broker
 # confirmed them.
-PublishCommands = Callable[[str, Sequence[CommandBase[Any]]], Awaitable[None]]
+PublishCommands = Callable[[str, Sequence[Outgoing]], Awaitable[None]]
 
 
 @dataclass(eq=False)
 class _Queued:
-    command: CommandBase[Any]
+    outgoing: Outgoing
     published: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -46,9 +58,16 @@ class _Lane:
 
 
 class CommandLanes:
-    def __init__(self, publish: PublishCommands, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        publish: PublishCommands,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_bytes: int = MAX_BATCH_BYTES,
+    ) -> None:
         self._publish = publish
         self._max_batch = max_batch
+        self._max_bytes = max_bytes
         self._lanes: dict[str, _Lane] = {}
         self._flushing: set[asyncio.Task[None]] = set()
 
@@ -56,14 +75,15 @@ class CommandLanes:
         """Returns once the broker confirmed the message that carried `command`; raises what
         that publish raised (UnavailableError, UnroutableError)."""
         lane = self._lanes.setdefault(routing_key, _Lane())
+        outgoing = Outgoing(command, command.model_dump_json().encode())
         if lane.busy:
-            queued = _Queued(command)
+            queued = _Queued(outgoing)
             lane.queued.append(queued)
             await queued.published
             return
         lane.busy = True
         try:
-            await self._publish(routing_key, [command])
+            await self._publish(routing_key, [outgoing])
         finally:
             self._next(routing_key, lane)
 
@@ -81,10 +101,9 @@ class CommandLanes:
         batch: list[_Queued] = []
         try:
             while lane.queued:
-                batch = lane.queued[: self._max_batch]
-                del lane.queued[: len(batch)]
+                batch = self._take(lane)
                 try:
-                    await self._publish(routing_key, [queued.command for queued in batch])
+                    await self._publish(routing_key, [queued.outgoing for queued in batch])
                 except Exception as error:  # each request waiting on this batch gets it
                     _settle(batch, error)
                 else:
@@ -95,6 +114,18 @@ class CommandLanes:
             raise
         finally:
             lane.busy = False
+
+    def _take(self, lane: _Lane) -> list[_Queued]:
+        """The next batch: in order, up to `max_batch` commands and `max_bytes` (at least one)."""
+        size, count = 0, 0
+        for queued in lane.queued[: self._max_batch]:
+            size += len(queued.outgoing.body)
+            if count and size > self._max_bytes:
+                break
+            count += 1
+        batch = lane.queued[:count]
+        del lane.queued[:count]
+        return batch
 
     async def close(self) -> None:
         """Let the batches being published finish (they fail fast once the bus is closing)."""

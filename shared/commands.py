@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Generic, Literal, Self, TypeVar
 
 import pydantic
 from pydantic import Field, JsonValue, TypeAdapter
@@ -121,10 +120,6 @@ BATCH_TYPE = "command.batch"
 
 def decode_command(body: bytes) -> Command:
     return COMMAND_ADAPTER.validate_json(body)
-
-
-def encode_commands(commands: Sequence[CommandBase[Any]]) -> bytes:
-    return b"[" + b",".join(command.model_dump_json().encode() for command in commands) + b"]"
 
 
 def is_batch(body: bytes) -> bool:

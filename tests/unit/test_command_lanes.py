@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.command_lanes import CommandLanes
-from shared.commands import CommandBase
+from shared.command_lanes import CommandLanes, Outgoing
 from shared.errors import UnavailableError, UnroutableError
 from tests.support.messaging import send_command
 
@@ -24,9 +23,10 @@ class Broker:
         self.confirm = asyncio.Event()
         self.fail: dict[int, Exception] = {}  # by publish number
 
-    async def __call__(self, key: str, commands: Sequence[CommandBase[Any]]) -> None:
+    async def __call__(self, key: str, commands: Sequence[Outgoing]) -> None:
         number = len(self.published)
-        self.published.append((key, [c.data.message_id for c in commands]))  # type: ignore[attr-defined]
+        self.published.append((key, [c.command.data.message_id for c in commands]))  # type: ignore[attr-defined]
+        assert all(c.body == c.command.model_dump_json().encode() for c in commands)
         await self.confirm.wait()
         if number in self.fail:
             raise self.fail[number]
@@ -100,3 +100,29 @@ async def test_a_cancelled_request_leaves_the_others_and_the_lane_working() -> N
     assert [ids for _, ids in broker.published] == [["m0"], ["m1", "m2"]]
     await lanes.send("k", send_command("conv-a", "m3"))  # the lane is free again
     assert broker.published[-1] == ("k", ["m3"])
+
+
+async def test_a_batch_stops_at_its_byte_budget_and_a_large_command_goes_alone() -> None:
+    broker = Broker()
+    one = len(send_command("conv-a", "m0").model_dump_json().encode())
+    lanes = CommandLanes(broker, max_bytes=2 * one + 10)
+    first = asyncio.create_task(lanes.send("k", send_command("conv-a", "m0")))
+    await until(lambda: broker.published)
+    queued = [
+        asyncio.create_task(lanes.send("k", send_command("conv-a", f"m{i}"))) for i in range(1, 6)
+    ]
+    await asyncio.sleep(0)
+    broker.confirm.set()
+    await asyncio.gather(first, *queued)
+    assert [ids for _, ids in broker.published] == [["m0"], ["m1", "m2"], ["m3", "m4"], ["m5"]]
+
+    small = CommandLanes(broker, max_bytes=10)  # every command is larger than this
+    broker.published.clear()
+    broker.confirm.clear()
+    first = asyncio.create_task(small.send("k", send_command("conv-a", "n0")))
+    await until(lambda: broker.published)
+    queued = [asyncio.create_task(small.send("k", send_command("conv-a", f"n{i}"))) for i in (1, 2)]
+    await asyncio.sleep(0)
+    broker.confirm.set()
+    await asyncio.gather(first, *queued)
+    assert [ids for _, ids in broker.published] == [["n0"], ["n1"], ["n2"]]

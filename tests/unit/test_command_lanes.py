@@ -38,6 +38,17 @@ async def until(check: Any) -> None:
             await asyncio.sleep(0)
 
 
+async def one_then_queued(lanes: CommandLanes, broker: Broker, ids: list[str]) -> list[Any]:
+    """Send `ids[0]`; while its publish waits for the confirm, the rest queue behind it; then
+    the confirms come. What each send returned or raised, in order."""
+    first = asyncio.create_task(lanes.send("k", send_command("conv-a", ids[0])))
+    await until(lambda: broker.published)
+    queued = [asyncio.create_task(lanes.send("k", send_command("conv-a", i))) for i in ids[1:]]
+    await asyncio.sleep(0)
+    broker.confirm.set()
+    return await asyncio.gather(first, *queued, return_exceptions=True)
+
+
 async def test_a_lone_command_is_published_at_once_by_itself() -> None:
     broker = Broker()
     broker.confirm.set()
@@ -68,14 +79,7 @@ async def test_a_failed_publish_fails_exactly_the_requests_it_carried() -> None:
     broker = Broker()
     broker.fail = {1: UnavailableError("publish not confirmed"), 2: UnroutableError("k")}
     lanes = CommandLanes(broker, max_batch=2)
-    first = asyncio.create_task(lanes.send("k", send_command("conv-a", "m0")))
-    await until(lambda: broker.published)
-    queued = [
-        asyncio.create_task(lanes.send("k", send_command("conv-a", f"m{i}"))) for i in range(1, 6)
-    ]
-    await asyncio.sleep(0)
-    broker.confirm.set()
-    results = await asyncio.gather(first, *queued, return_exceptions=True)
+    results = await one_then_queued(lanes, broker, [f"m{i}" for i in range(6)])
 
     assert [ids for _, ids in broker.published] == [["m0"], ["m1", "m2"], ["m3", "m4"], ["m5"]]
     assert results[0] is None and results[5] is None
@@ -105,24 +109,12 @@ async def test_a_cancelled_request_leaves_the_others_and_the_lane_working() -> N
 async def test_a_batch_stops_at_its_byte_budget_and_a_large_command_goes_alone() -> None:
     broker = Broker()
     one = len(send_command("conv-a", "m0").model_dump_json().encode())
-    lanes = CommandLanes(broker, max_bytes=2 * one + 10)
-    first = asyncio.create_task(lanes.send("k", send_command("conv-a", "m0")))
-    await until(lambda: broker.published)
-    queued = [
-        asyncio.create_task(lanes.send("k", send_command("conv-a", f"m{i}"))) for i in range(1, 6)
-    ]
-    await asyncio.sleep(0)
-    broker.confirm.set()
-    await asyncio.gather(first, *queued)
+    await one_then_queued(
+        CommandLanes(broker, max_bytes=2 * one + 10), broker, [f"m{i}" for i in range(6)]
+    )
     assert [ids for _, ids in broker.published] == [["m0"], ["m1", "m2"], ["m3", "m4"], ["m5"]]
 
-    small = CommandLanes(broker, max_bytes=10)  # every command is larger than this
     broker.published.clear()
     broker.confirm.clear()
-    first = asyncio.create_task(small.send("k", send_command("conv-a", "n0")))
-    await until(lambda: broker.published)
-    queued = [asyncio.create_task(small.send("k", send_command("conv-a", f"n{i}"))) for i in (1, 2)]
-    await asyncio.sleep(0)
-    broker.confirm.set()
-    await asyncio.gather(first, *queued)
-    assert [ids for _, ids in broker.published] == [["n0"], ["n1"], ["n2"]]
+    await one_then_queued(CommandLanes(broker, max_bytes=10), broker, ["n0", "n1", "n2"])
+    assert [ids for _, ids in broker.published] == [["n0"], ["n1"], ["n2"]]  # each too large

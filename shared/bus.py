@@ -32,7 +32,7 @@ from shared.bus_publish import (
     Publisher,
     outgoing,
 )
-from shared.command_lanes import CommandLanes, Outgoing
+from shared.command_lanes import CommandLanes, EncodedCommand
 from shared.commands import BATCH_TYPE, CommandBase, shard_for
 from shared.errors import UnavailableError, UnroutableError
 from shared.event_base import derive_event_id
@@ -175,7 +175,7 @@ class Bus:
         shard = shard_for(command.data.conversation_id, self.topology.command_shards)
         await self._lanes.send(f"{BATCH_TYPE}.{shard}", command)
 
-    async def _publish_commands(self, batch_key: str, commands: Sequence[Outgoing]) -> None:
+    async def _publish_commands(self, batch_key: str, commands: Sequence[EncodedCommand]) -> None:
         """One command as itself; several as one `command.batch` message on the shard's batch
         key, or, where no messaging bound that key yet (an upgrade under way: it comes back
         unroutable), each as itself."""
@@ -188,6 +188,7 @@ class Bus:
                     b"[" + b",".join(each.body for each in commands) + b"]",
                     message_id=derive_event_id(BATCH_TYPE, ids),
                     message_type=BATCH_TYPE,
+                    mandatory=True,  # unbound: it comes back, and goes as lone commands
                 )
             except UnroutableError:
                 log.warning("command_batch_unroutable", routing_key=batch_key)
@@ -195,14 +196,15 @@ class Bus:
                 return
         await asyncio.gather(*(self._publish_command(each) for each in commands))
 
-    async def _publish_command(self, outgoing: Outgoing) -> None:
-        command = outgoing.command
+    async def _publish_command(self, encoded: EncodedCommand) -> None:
+        command = encoded.command
         await self.publish(
             self.topology.commands,
             command.routing_key(self.topology.command_shards),
-            outgoing.body,
+            encoded.body,
             message_id=command.command_id,
             message_type=command.kind(),
+            mandatory=True,
         )
 
     @property

@@ -31,7 +31,7 @@ MAX_BATCH_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class EncodedCommand:
     """A command and its JSON, made once when it is sent."""
 
     command: CommandBase[Any]
@@ -40,12 +40,12 @@ class Outgoing:
 
 # Publishes a lane's commands (its key, the commands in order), returning once the broker
 # confirmed them.
-PublishCommands = Callable[[str, Sequence[Outgoing]], Awaitable[None]]
+PublishCommands = Callable[[str, Sequence[EncodedCommand]], Awaitable[None]]
 
 
 @dataclass(eq=False)
 class _Queued:
-    outgoing: Outgoing
+    encoded: EncodedCommand
     published: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -75,15 +75,15 @@ class CommandLanes:
         """Returns once the broker confirmed the message that carried `command`; raises what
         that publish raised (UnavailableError, UnroutableError)."""
         lane = self._lanes.setdefault(routing_key, _Lane())
-        outgoing = Outgoing(command, command.model_dump_json().encode())
+        encoded = EncodedCommand(command, command.model_dump_json().encode())
         if lane.busy:
-            queued = _Queued(outgoing)
+            queued = _Queued(encoded)
             lane.queued.append(queued)
             await queued.published
             return
         lane.busy = True
         try:
-            await self._publish(routing_key, [outgoing])
+            await self._publish(routing_key, [encoded])
         finally:
             self._next(routing_key, lane)
 
@@ -103,7 +103,7 @@ class CommandLanes:
             while lane.queued:
                 batch = self._take(lane)
                 try:
-                    await self._publish(routing_key, [queued.outgoing for queued in batch])
+                    await self._publish(routing_key, [queued.encoded for queued in batch])
                 except Exception as error:  # each request waiting on this batch gets it
                     _settle(batch, error)
                 else:
@@ -119,7 +119,7 @@ class CommandLanes:
         """The next batch: in order, up to `max_batch` commands and `max_bytes` (at least one)."""
         size, count = 0, 0
         for queued in lane.queued[: self._max_batch]:
-            size += len(queued.outgoing.body)
+            size += len(queued.encoded.body)
             if count and size > self._max_bytes:
                 break
             count += 1

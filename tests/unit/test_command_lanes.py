@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.command_lanes import CommandLanes, Outgoing
+from shared.command_lanes import CommandLanes, EncodedCommand
 from shared.errors import UnavailableError, UnroutableError
 from tests.support.messaging import send_command
 
@@ -23,7 +23,7 @@ class Broker:
         self.confirm = asyncio.Event()
         self.fail: dict[int, Exception] = {}  # by publish number
 
-    async def __call__(self, key: str, commands: Sequence[Outgoing]) -> None:
+    async def __call__(self, key: str, commands: Sequence[EncodedCommand]) -> None:
         number = len(self.published)
         self.published.append((key, [c.command.data.message_id for c in commands]))  # type: ignore[attr-defined]
         assert all(c.body == c.command.model_dump_json().encode() for c in commands)
